@@ -1,0 +1,227 @@
+// CUDA implementation of gpu_runtime.h.
+#include "gpu_runtime.h"
+
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "../common/random.h"
+#include "cuda_check.h"
+
+namespace natten::gpu {
+namespace {
+
+struct DeviceState {
+  cudaStream_t stream = nullptr;    // ordered work queue of the device
+  cudaStream_t transfer = nullptr;  // blocking copies made by worker threads after a fence
+  std::mutex transfer_mutex;
+};
+
+std::mutex g_init_mutex;
+std::vector<std::unique_ptr<DeviceState>> g_devices;
+
+DeviceState& state(int device) {
+  std::lock_guard<std::mutex> lock(g_init_mutex);
+  if (g_devices.empty()) g_devices.resize(device_count());
+  if (device < 0 || device >= (int)g_devices.size())
+    throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE", "no CUDA device cuda:" + std::to_string(device));
+  auto& s = g_devices[device];
+  if (!s) {
+    auto st = std::make_unique<DeviceState>();
+    NATTEN_CUDA_CHECK(cudaSetDevice(device));
+    NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
+    NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->transfer, cudaStreamNonBlocking));
+    // Keep freed blocks in the pool: stream-ordered reuse without returning memory to the driver each sync.
+    cudaMemPool_t pool;
+    NATTEN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t threshold = UINT64_MAX;
+    NATTEN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
+    s = std::move(st);
+  }
+  return *s;
+}
+
+/// Makes `device` current for this thread (CUDA calls from worker threads need it).
+cudaStream_t use(int device) {
+  DeviceState& s = state(device);
+  NATTEN_CUDA_CHECK(cudaSetDevice(device));
+  return s.stream;
+}
+
+constexpr int kThreads = 256;
+unsigned blocks_for(size_t n) {
+  size_t b = (n + kThreads - 1) / kThreads;
+  return (unsigned)(b < 65536 * 8 ? (b ? b : 1) : 65536 * 8);  // grid-stride loops cover the rest
+}
+
+__global__ void convert_kernel(const void* src, DType st, void* dst, DType dt, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    store_element(dst, dt, i, load_element(src, st, i));
+}
+
+__global__ void randn_kernel(void* dst, DType t, size_t n, uint64_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    store_element(dst, t, i, randn_at(seed, i));
+}
+
+void CUDART_CB run_host_callback(void* data) {
+  std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(data));
+  (*fn)();
+}
+
+}  // namespace
+
+BuildInfo build_info() {
+  BuildInfo b;
+  b.cuda = true;
+  b.cuda_version = NATTEN_CUDA_VERSION;
+  b.archs = NATTEN_CUDA_ARCHS;
+  cudaRuntimeGetVersion(&b.runtime_version);
+  if (cudaDriverGetVersion(&b.driver_version) != cudaSuccess) b.driver_version = 0;
+  return b;
+}
+
+int device_count() {
+  static int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();  // no driver / no device: not an error for a library that also runs on CPU
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+}
+
+DeviceInfo device_info(int device) {
+  use(device);
+  cudaDeviceProp p;
+  NATTEN_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  DeviceInfo d;
+  d.name = p.name;
+  d.major = p.major;
+  d.minor = p.minor;
+  d.sm_count = p.multiProcessorCount;
+  d.shared_memory_per_block_optin = p.sharedMemPerBlockOptin;
+  NATTEN_CUDA_CHECK(cudaMemGetInfo(&d.free_memory, &d.total_memory));
+  return d;
+}
+
+void* stream(int device) { return state(device).stream; }
+
+void* alloc(int device, size_t bytes) {
+  cudaStream_t s = use(device);
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  cudaError_t e = cudaMallocAsync(&p, bytes, s);
+  if (e == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    // Give cached pool blocks back and retry once before reporting out-of-memory.
+    cudaMemPool_t pool;
+    NATTEN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    NATTEN_CUDA_CHECK(cudaStreamSynchronize(s));
+    NATTEN_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
+    e = cudaMallocAsync(&p, bytes, s);
+  }
+  if (e == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    throw Error(ErrorKind::Natten, "ERR_NATTEN_OOM",
+                "CUDA out of memory: cannot allocate " + std::to_string(bytes) + " bytes on cuda:" +
+                    std::to_string(device) + " (" + std::to_string(free_b) + " of " + std::to_string(total_b) +
+                    " bytes free)");
+  }
+  NATTEN_CUDA_CHECK(e);
+  return p;
+}
+
+void release(int device, void* ptr) noexcept {
+  if (!ptr) return;
+  try {
+    cudaStream_t s = use(device);
+    cudaFreeAsync(ptr, s);
+  } catch (...) {
+    // A freed pointer during a broken context: nothing useful to do.
+  }
+}
+
+void upload_async(int device, void* dst, const void* src, size_t bytes) {
+  if (!bytes) return;
+  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, use(device)));
+}
+
+void upload_sync(int device, void* dst, const void* src, size_t bytes) {
+  if (!bytes) return;
+  DeviceState& s = state(device);
+  std::lock_guard<std::mutex> lock(s.transfer_mutex);
+  use(device);
+  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.transfer));
+  NATTEN_CUDA_CHECK(cudaStreamSynchronize(s.transfer));
+}
+
+void download_sync(int device, void* dst, const void* src, size_t bytes) {
+  if (!bytes) return;
+  DeviceState& s = state(device);
+  std::lock_guard<std::mutex> lock(s.transfer_mutex);
+  use(device);
+  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.transfer));
+  NATTEN_CUDA_CHECK(cudaStreamSynchronize(s.transfer));
+}
+
+void memset_async(int device, void* dst, int value, size_t bytes) {
+  if (!bytes) return;
+  NATTEN_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, use(device)));
+}
+
+void copy_async(int device, void* dst, const void* src, size_t bytes) {
+  if (!bytes) return;
+  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, use(device)));
+}
+
+void convert_async(int device, const void* src, DType src_type, void* dst, DType dst_type, size_t n) {
+  if (!n) return;
+  cudaStream_t s = use(device);
+  convert_kernel<<<blocks_for(n), kThreads, 0, s>>>(src, src_type, dst, dst_type, n);
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+void randn_async(int device, void* dst, DType type, size_t n, uint64_t seed) {
+  if (!n) return;
+  cudaStream_t s = use(device);
+  randn_kernel<<<blocks_for(n), kThreads, 0, s>>>(dst, type, n, seed);
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+Fence::Fence(int device) {
+  cudaStream_t s = use(device);
+  cudaEvent_t e;
+  NATTEN_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  NATTEN_CUDA_CHECK(cudaEventRecord(e, s));
+  event_ = e;
+}
+
+Fence::~Fence() {
+  if (event_) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+}
+
+void Fence::wait() { NATTEN_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_))); }
+
+void host_callback(int device, std::function<void()> fn) {
+  cudaStream_t s = use(device);
+  auto* heap = new std::function<void()>(std::move(fn));
+  cudaError_t e = cudaLaunchHostFunc(s, run_host_callback, heap);
+  if (e != cudaSuccess) {
+    delete heap;
+    NATTEN_CUDA_CHECK(e);
+  }
+}
+
+void check_async_errors(int device) {
+  use(device);
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace natten::gpu

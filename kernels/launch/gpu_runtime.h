@@ -1,0 +1,76 @@
+// Host-side GPU runtime used by native/: devices, per-device streams, stream-ordered memory, transfers,
+// fences and the element-wise tensor kernels. No CUDA header leaks out of here: handles are opaque.
+// A CPU-only build links gpu_runtime_stub.cc instead, which reports no devices.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <functional>
+#include <string>
+#include "../common/dtype.h"
+#include "error.h"
+
+namespace natten::gpu {
+
+/// What the addon was compiled with.
+struct BuildInfo {
+  bool cuda = false;
+  std::string cuda_version;  // toolkit version at build time, "" without CUDA
+  std::string archs;         // CMake CUDA architectures, "" without CUDA
+  int runtime_version = 0;   // cudart version (e.g. 13000), 0 without CUDA
+  int driver_version = 0;    // 0 when no driver is installed
+};
+BuildInfo build_info();
+
+/// Number of usable devices; 0 without CUDA, a driver or a device. Never throws.
+int device_count();
+
+struct DeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;
+  int sm_count = 0;
+  size_t total_memory = 0, free_memory = 0;
+  size_t shared_memory_per_block_optin = 0;
+};
+DeviceInfo device_info(int device);
+
+/// The device's ordered work stream (cudaStream_t), created on first use.
+void* stream(int device);
+
+/// Stream-ordered allocation on the device's stream. Throws Error(ERR_NATTEN_OOM) when the card is full.
+void* alloc(int device, size_t bytes);
+/// Stream-ordered free; safe from any thread; never throws.
+void release(int device, void* ptr) noexcept;
+
+/// Copies host memory to the device on its stream; returns once `src` may be reused.
+void upload_async(int device, void* dst, const void* src, size_t bytes);
+/// Blocking copies on a private transfer stream (call from worker threads after a fence).
+void upload_sync(int device, void* dst, const void* src, size_t bytes);
+void download_sync(int device, void* dst, const void* src, size_t bytes);
+void memset_async(int device, void* dst, int value, size_t bytes);
+void copy_async(int device, void* dst, const void* src, size_t bytes);
+
+/// Element-wise dtype conversion on the device's stream (round to nearest even).
+void convert_async(int device, const void* src, DType src_type, void* dst, DType dst_type, size_t n);
+/// Standard normal numbers from (seed, element index): same generator as the CPU (kernels/common/random.h).
+void randn_async(int device, void* dst, DType type, size_t n, uint64_t seed);
+
+/// A point in the device's stream; wait() blocks the calling thread until the stream has passed it.
+class Fence {
+ public:
+  explicit Fence(int device);
+  ~Fence();
+  Fence(const Fence&) = delete;
+  Fence& operator=(const Fence&) = delete;
+  void wait();
+
+ private:
+  void* event_ = nullptr;
+};
+
+/// Enqueues fn on the device stream; the stream does not go on until fn returns. fn must not call CUDA.
+void host_callback(int device, std::function<void()> fn);
+
+/// Raises any pending asynchronous CUDA error of the device as an Error(ERR_NATTEN_CUDA).
+void check_async_errors(int device);
+
+}  // namespace natten::gpu

@@ -1,0 +1,32 @@
+// gpu_runtime.h for CPU-only builds: no devices; anything device-specific is an ERR_NATTEN_NO_CUDA error.
+#include "gpu_runtime.h"
+
+namespace natten::gpu {
+namespace {
+[[noreturn]] void no_cuda() {
+  throw Error(ErrorKind::Natten, "ERR_NATTEN_NO_CUDA",
+              "this natten-node addon was built without CUDA (nvcc was not found at install time); "
+              "reinstall with the CUDA toolkit present (or NATTEN_CUDA=1) to use CUDA devices");
+}
+}  // namespace
+
+BuildInfo build_info() { return BuildInfo{}; }
+int device_count() { return 0; }
+DeviceInfo device_info(int) { no_cuda(); }
+void* stream(int) { no_cuda(); }
+void* alloc(int, size_t) { no_cuda(); }
+void release(int, void*) noexcept {}
+void upload_async(int, void*, const void*, size_t) { no_cuda(); }
+void upload_sync(int, void*, const void*, size_t) { no_cuda(); }
+void download_sync(int, void*, const void*, size_t) { no_cuda(); }
+void memset_async(int, void*, int, size_t) { no_cuda(); }
+void copy_async(int, void*, const void*, size_t) { no_cuda(); }
+void convert_async(int, const void*, DType, void*, DType, size_t) { no_cuda(); }
+void randn_async(int, void*, DType, size_t, uint64_t) { no_cuda(); }
+Fence::Fence(int) { no_cuda(); }
+Fence::~Fence() {}
+void Fence::wait() {}
+void host_callback(int, std::function<void()>) { no_cuda(); }
+void check_async_errors(int) {}
+
+}  // namespace natten::gpu

@@ -1,0 +1,84 @@
+/**
+ * The one door from lib/ into the native addon (DESIGN 1). Loads the addon built by cmake-js
+ * (`build/Release/natten.node`, or the file named by NATTEN_ADDON_PATH) and types its functions.
+ * @internal
+ */
+import { NattenError } from './errors';
+
+/** Opaque handle to a native storage block. */
+export type StorageHandle = { readonly __storage: unique symbol };
+
+/** Native build description. */
+export interface NativeBuildInfo {
+  cuda: boolean;
+  cudaVersion: string;
+  cudaArchs: string;
+  cudaRuntimeVersion: number;
+  cudaDriverVersion: number;
+  cpuThreads: number;
+}
+
+/** Native device description. */
+export interface NativeDeviceInfo {
+  name: string;
+  computeCapability: string;
+  major: number;
+  minor: number;
+  multiProcessorCount: number;
+  totalMemory: number;
+  freeMemory: number;
+  sharedMemoryPerBlockOptin: number;
+}
+
+/** The functions the addon exports. Device: -1 = CPU, n = cuda:n. DType codes: see dtype.ts. */
+export interface NativeBinding {
+  setErrorClass(ctor: typeof NattenError): void;
+  buildInfo(): NativeBuildInfo;
+  deviceCount(): number;
+  deviceInfo(index: number): NativeDeviceInfo;
+  axisWindow(L: number, k: number, s: number, d: number, causal: boolean, i: number): [number, number, number, number];
+  empty(device: number, dtype: number, numel: number): StorageHandle;
+  zeros(device: number, dtype: number, numel: number): StorageHandle;
+  fromArray(device: number, dtype: number, data: Float32Array | Float64Array | Uint16Array, srcDtype: number): StorageHandle;
+  randn(device: number, dtype: number, numel: number, seed: number): StorageHandle;
+  copy(src: StorageHandle, srcDtype: number, device: number, dtype: number, numel: number): StorageHandle;
+  toArray(h: StorageHandle, dtype: number, numel: number): Promise<Float32Array | Float64Array>;
+  toArraySync(h: StorageHandle, dtype: number, numel: number): Float32Array | Float64Array;
+  share(h: StorageHandle): StorageHandle;
+  release(h: StorageHandle): void;
+  synchronize(device: number): Promise<void>;
+  memory(): Record<string, number>;
+  liveStorages(device: number): number;
+  /** NA op bindings, added by the op families (see native/ops.cc). */
+  [op: string]: unknown;
+}
+
+/** @internal The package root: the nearest folder above this file holding package.json (lib/ or dist/lib/). */
+export function packageRoot(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('fs') as typeof import('fs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('path') as typeof import('path');
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+function load(): NativeBinding {
+  try {
+    const b = (process.env.NATTEN_ADDON_PATH
+      ? require(process.env.NATTEN_ADDON_PATH)
+      : require('bindings')({ bindings: 'natten', module_root: packageRoot() })) as NativeBinding;
+    b.setErrorClass(NattenError);
+    return b;
+  } catch (e) {
+    throw new NattenError(
+      `natten-node: cannot load the native addon (${(e as Error).message}). Run \`npm run build:native\` ` +
+        '(or \`npx node-gyp rebuild\` for a CPU-only build where CMake is missing).',
+      'ERR_NATTEN_ADDON',
+    );
+  }
+}
+
+/** The loaded addon. */
+export const native: NativeBinding = load();

@@ -1,0 +1,16 @@
+// The CPU engine's parallel loop: a fixed pool of worker threads (all cores, NATTEN_NUM_THREADS overrides).
+// Called from the CPU executor's dispatcher thread, which takes a share of the work itself.
+#pragma once
+#include <stdint.h>
+#include <functional>
+
+namespace natten::cpu {
+
+/// Number of threads parallel_for uses (workers + the calling thread).
+int num_threads();
+
+/// Runs fn(begin, end) over [0, n) split into contiguous chunks of at least `grain` items, in parallel,
+/// and returns when all chunks are done. Not reentrant: call it from one thread at a time.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace natten::cpu

@@ -1,0 +1,281 @@
+#include "tensor_ops.h"
+
+#include <cstring>
+#include <future>
+#include <vector>
+
+#include "../kernels/common/random.h"
+#include "../kernels/launch/gpu_runtime.h"
+#include "async_work.h"
+#include "cpu/convert.h"
+#include "cpu/parallel.h"
+#include "cpu_queue.h"
+#include "js_interop.h"
+
+namespace natten::node {
+namespace {
+
+size_t checked_bytes(int64_t numel, DType t) {
+  if (numel < 0) throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "numel must be >= 0");
+  return (size_t)numel * dtype_size(t);
+}
+
+StoragePtr make_storage(Device d, size_t bytes) {
+  if (!d.is_cpu() && d.index >= gpu::device_count()) {
+    if (gpu::device_count() == 0 && !gpu::build_info().cuda) gpu::device_info(d.index);  // throws NO_CUDA
+    throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE",
+                "device cuda:" + std::to_string(d.index) + " does not exist (" +
+                    std::to_string(gpu::device_count()) + " CUDA device(s) visible)");
+  }
+  return std::make_shared<Storage>(d, bytes);
+}
+
+/// Raises a failure of earlier asynchronous work on the device (CPU task exception or CUDA error).
+void raise_deferred(Device d) {
+  if (d.is_cpu()) {
+    std::string e = CpuQueue::get().take_error();
+    if (!e.empty()) throw Error(ErrorKind::Natten, "ERR_NATTEN_ASYNC", "an earlier CPU operation failed: " + e);
+  } else {
+    gpu::check_async_errors(d.index);
+  }
+}
+
+/// Blocks (worker thread) until every operation enqueued so far on the device has finished.
+std::function<void()> waiter(Device d) {
+  if (d.is_cpu()) {
+    auto f = CpuQueue::get().fence();
+    return [f, d] {
+      f.wait();
+      raise_deferred(d);
+    };
+  }
+  auto fence = std::make_shared<gpu::Fence>(d.index);
+  return [fence, d] {
+    fence->wait();
+    raise_deferred(d);
+  };
+}
+
+Napi::Value Empty(const Napi::CallbackInfo& info) {
+  Device d = device_arg(info[0], "device");
+  DType t = dtype_arg(info[1], "dtype");
+  return wrap_storage(info.Env(), make_storage(d, checked_bytes(int_arg(info[2], "numel"), t)));
+}
+
+Napi::Value Zeros(const Napi::CallbackInfo& info) {
+  Device d = device_arg(info[0], "device");
+  DType t = dtype_arg(info[1], "dtype");
+  StoragePtr s = make_storage(d, checked_bytes(int_arg(info[2], "numel"), t));
+  if (d.is_cpu()) {
+    CpuQueue::get().enqueue([s] {
+      cpu::parallel_for((int64_t)s->bytes(), 1 << 20, [&](int64_t b, int64_t e) {
+        std::memset(static_cast<char*>(s->data()) + b, 0, (size_t)(e - b));
+      });
+    });
+  } else {
+    gpu::memset_async(d.index, s->data(), 0, s->bytes());
+  }
+  return wrap_storage(info.Env(), s);
+}
+
+// fromArray(device, dtype, typedArray, srcDtype): copies the JS data now (the caller may reuse its array).
+Napi::Value FromArray(const Napi::CallbackInfo& info) {
+  Device d = device_arg(info[0], "device");
+  DType t = dtype_arg(info[1], "dtype");
+  if (!info[2].IsTypedArray()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "data must be a typed array");
+  DType st = dtype_arg(info[3], "srcDtype");
+  Napi::TypedArray arr = info[2].As<Napi::TypedArray>();
+  const size_t n = arr.ElementLength();
+  if (arr.ElementSize() != (size_t)dtype_size(st))
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "data's element size does not match its dtype");
+  const char* src = static_cast<const char*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  StoragePtr s = make_storage(d, n * dtype_size(t));
+  if (d.is_cpu()) {
+    cpu::convert(src, st, s->data(), t, 0, n);
+  } else if (st == t) {
+    gpu::upload_async(d.index, s->data(), src, s->bytes());
+  } else {
+    std::vector<char> tmp(s->bytes());
+    cpu::convert(src, st, tmp.data(), t, 0, n);
+    gpu::upload_async(d.index, s->data(), tmp.data(), s->bytes());
+  }
+  return wrap_storage(info.Env(), s);
+}
+
+Napi::Value Randn(const Napi::CallbackInfo& info) {
+  Device d = device_arg(info[0], "device");
+  DType t = dtype_arg(info[1], "dtype");
+  const int64_t n = int_arg(info[2], "numel");
+  const uint64_t seed = (uint64_t)int_arg(info[3], "seed");
+  StoragePtr s = make_storage(d, checked_bytes(n, t));
+  if (d.is_cpu()) {
+    CpuQueue::get().enqueue([s, t, n, seed] {
+      cpu::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) store_element(s->data(), t, (size_t)i, randn_at(seed, (uint64_t)i));
+      });
+    });
+  } else {
+    gpu::randn_async(d.index, s->data(), t, (size_t)n, seed);
+  }
+  return wrap_storage(info.Env(), s);
+}
+
+// copy(src, srcDtype, dstDevice, dstDtype, numel): a new storage holding src converted (Tensor.to()).
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  StoragePtr src = unwrap_storage(info[0], "tensor");
+  DType st = dtype_arg(info[1], "srcDtype");
+  Device dd = device_arg(info[2], "device");
+  DType dt = dtype_arg(info[3], "dtype");
+  const size_t n = (size_t)int_arg(info[4], "numel");
+  Device sd = src->device();
+  StoragePtr dst = make_storage(dd, n * dtype_size(dt));
+  if (sd.is_cpu() && dd.is_cpu()) {
+    CpuQueue::get().enqueue([src, dst, st, dt, n] { cpu::convert_parallel(src->data(), st, dst->data(), dt, n); });
+  } else if (sd == dd) {
+    if (st == dt) gpu::copy_async(dd.index, dst->data(), src->data(), dst->bytes());
+    else gpu::convert_async(dd.index, src->data(), st, dst->data(), dt, n);
+  } else {
+    // Across devices the CPU queue does the move: it waits for the source's producer (a fence on a GPU
+    // source; queue order on the CPU), and a GPU destination's stream is held at a gate until the data
+    // has landed, so later work on either device sees it in order and the event loop never waits.
+    std::function<void()> wait_src = sd.is_cpu() ? std::function<void()>([] {}) : waiter(sd);
+    struct Gate {
+      std::promise<void> reached, done;
+      std::shared_future<void> reached_f, done_f;
+    };
+    auto gate = std::make_shared<Gate>();
+    gate->reached_f = gate->reached.get_future().share();
+    gate->done_f = gate->done.get_future().share();
+    if (!dd.is_cpu()) {
+      gpu::host_callback(dd.index, [gate] {
+        gate->reached.set_value();
+        gate->done_f.wait();
+      });
+    }
+    CpuQueue::get().enqueue([=] {
+      struct Signal {  // always open the gate, even when the copy fails
+        std::shared_ptr<Gate> g;
+        bool armed;
+        ~Signal() { if (armed) g->done.set_value(); }
+      } signal{gate, !dd.is_cpu()};
+      wait_src();
+      std::vector<char> staged;
+      const void* host_src = src->data();
+      if (!sd.is_cpu()) {
+        staged.resize(src->bytes());
+        gpu::download_sync(sd.index, staged.data(), src->data(), src->bytes());
+        host_src = staged.data();
+      }
+      if (dd.is_cpu()) {
+        cpu::convert_parallel(host_src, st, dst->data(), dt, n);
+      } else {
+        std::vector<char> converted;
+        const void* up = host_src;
+        if (st != dt) {
+          converted.resize(dst->bytes());
+          cpu::convert_parallel(host_src, st, converted.data(), dt, n);
+          up = converted.data();
+        }
+        gate->reached_f.wait();
+        gpu::upload_sync(dd.index, dst->data(), up, dst->bytes());
+      }
+    });
+  }
+  return wrap_storage(info.Env(), dst);
+}
+
+Napi::TypedArray make_output(Napi::Env env, DType t, size_t n) {
+  if (t == DType::Float64) return Napi::Float64Array::New(env, n);
+  return Napi::Float32Array::New(env, n);
+}
+
+/// Converts a storage's first n elements into `out` (float32, or float64 for float64 storage).
+void read_into(const StoragePtr& s, DType t, size_t n, void* out) {
+  const DType ot = t == DType::Float64 ? DType::Float64 : DType::Float32;
+  if (s->device().is_cpu()) {
+    cpu::convert(s->data(), t, out, ot, 0, n);
+    return;
+  }
+  if (t == ot) {
+    gpu::download_sync(s->device().index, out, s->data(), n * dtype_size(t));
+    return;
+  }
+  std::vector<char> staged(n * dtype_size(t));
+  gpu::download_sync(s->device().index, staged.data(), s->data(), staged.size());
+  cpu::convert(staged.data(), t, out, ot, 0, n);
+}
+
+Napi::Value ToArray(const Napi::CallbackInfo& info) {
+  StoragePtr s = unwrap_storage(info[0], "tensor");
+  DType t = dtype_arg(info[1], "dtype");
+  const size_t n = (size_t)int_arg(info[2], "numel");
+  Napi::TypedArray out = make_output(info.Env(), t, n);
+  void* dst = static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset();
+  auto ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(out));
+  auto wait = waiter(s->device());
+  return run_async(
+      info.Env(), [wait, s, t, n, dst] {
+        wait();
+        read_into(s, t, n, dst);
+      },
+      [ref](Napi::Env) { return ref->Value(); });
+}
+
+Napi::Value ToArraySync(const Napi::CallbackInfo& info) {
+  StoragePtr s = unwrap_storage(info[0], "tensor");
+  DType t = dtype_arg(info[1], "dtype");
+  const size_t n = (size_t)int_arg(info[2], "numel");
+  Napi::TypedArray out = make_output(info.Env(), t, n);
+  waiter(s->device())();
+  read_into(s, t, n, static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset());
+  return out;
+}
+
+// share(handle): a second handle to the same storage (views such as reshape keep it alive independently).
+Napi::Value Share(const Napi::CallbackInfo& info) {
+  return wrap_storage(info.Env(), unwrap_storage(info[0], "tensor"));
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  release_storage(info[0]);
+  return info.Env().Undefined();
+}
+
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  Device d = device_arg(info[0], "device");
+  if (!d.is_cpu() && d.index >= gpu::device_count())
+    throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE", "device cuda:" + std::to_string(d.index) + " does not exist");
+  return run_async(info.Env(), waiter(d), [](Napi::Env env) { return env.Undefined(); });
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cpu", Napi::Number::New(env, (double)bytes_in_use(Device{-1})));
+  for (int i = 0; i < gpu::device_count(); ++i)
+    o.Set("cuda:" + std::to_string(i), Napi::Number::New(env, (double)bytes_in_use(Device{i})));
+  return o;
+}
+
+Napi::Value LiveStorages(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)storages_alive(device_arg(info[0], "device")));
+}
+
+}  // namespace
+
+void register_tensor_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("empty", Napi::Function::New<guarded<Empty>>(env, "empty"));
+  exports.Set("zeros", Napi::Function::New<guarded<Zeros>>(env, "zeros"));
+  exports.Set("fromArray", Napi::Function::New<guarded<FromArray>>(env, "fromArray"));
+  exports.Set("randn", Napi::Function::New<guarded<Randn>>(env, "randn"));
+  exports.Set("copy", Napi::Function::New<guarded<Copy>>(env, "copy"));
+  exports.Set("toArray", Napi::Function::New<guarded<ToArray>>(env, "toArray"));
+  exports.Set("toArraySync", Napi::Function::New<guarded<ToArraySync>>(env, "toArraySync"));
+  exports.Set("share", Napi::Function::New<guarded<Share>>(env, "share"));
+  exports.Set("release", Napi::Function::New<guarded<Release>>(env, "release"));
+  exports.Set("synchronize", Napi::Function::New<guarded<Synchronize>>(env, "synchronize"));
+  exports.Set("memory", Napi::Function::New<guarded<Memory>>(env, "memory"));
+  exports.Set("liveStorages", Napi::Function::New<guarded<LiveStorages>>(env, "liveStorages"));
+}
+
+}  // namespace natten::node
