@@ -27,7 +27,7 @@ export function buildInfo(): BuildInfo {
     version,
     cuda: b.cuda,
     cudaVersion: b.cudaVersion,
-    cudaArchitectures: b.cudaArchs ? b.cudaArchs.split(';') : [],
+    cudaArchitectures: b.cudaArchs ? b.cudaArchs.split(',') : [],
     cudaDriverVersion: b.cudaDriverVersion,
     cpuThreads: b.cpuThreads,
   };

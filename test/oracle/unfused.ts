@@ -84,7 +84,7 @@ function rpbOffset(rpbShape: readonly number[], win: ResolvedWindow, h: number, 
     const d = win.dilation[a];
     const iLocal = Math.floor(x[a] / d);
     const jLocal = Math.floor(kc[a] / d);
-    idx.push(jLocal - iLocal + win.kernelSize[a] - 1);
+    idx.push(iLocal - jLocal + win.kernelSize[a] - 1);
   }
   return flatIndex(rpbShape, idx); // bounds-checked
 }
