@@ -1,7 +1,7 @@
 // Tests of the fp64 oracle itself (test/oracle/*): hand-computed windows, brute-force window properties,
 // fused forward vs dense attention, unfused chain vs fused, and every backward vs finite differences.
 
-import { naBackward, naForward, FusedOptions } from './oracle/fused';
+import { naBackward, naForward, type FusedOptions } from './oracle/fused';
 import { naAV, naAVBackward, naQK, naQKBackward, softmax, softmaxBackward } from './oracle/unfused';
 import {
   allIndices,
@@ -14,7 +14,7 @@ import {
   randnTensor,
   reduceHeads,
   relError,
-  Tensor,
+  type Tensor,
   tensor,
   unfusedToFused,
   zeros,

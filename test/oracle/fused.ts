@@ -4,8 +4,8 @@
 // Query head h reads key/value head floor(h * Hkv / H). Every query attends to its window keys
 // (window.ts) and to all nExtra additional keys. One query row at a time, textbook formulas.
 
-import { checkTensor, flatIndex, forEachIndex, kvHeadOf, Tensor, zeros } from './util';
-import { NAOptions, neighborsOf, resolveWindow, ResolvedWindow } from './window';
+import { checkTensor, flatIndex, forEachIndex, kvHeadOf, type Tensor, zeros } from './util';
+import { type NAOptions, neighborsOf, resolveWindow, type ResolvedWindow } from './window';
 
 export interface FusedOptions extends NAOptions {
   /** Score scale; default D^-0.5. */

@@ -8,8 +8,8 @@
 //   softmax over the last axis (-Infinity -> 0), and the backward of each.
 // Query and key/value tensors have the same number of heads here (expand kv heads for GQA first).
 
-import { checkTensor, flatIndex, forEachIndex, prod, Tensor, zeros } from './util';
-import { NAOptions, resolveWindow, ResolvedWindow, windowSlotsOf } from './window';
+import { checkTensor, flatIndex, forEachIndex, prod, type Tensor, zeros } from './util';
+import { type NAOptions, resolveWindow, type ResolvedWindow, windowSlotsOf } from './window';
 
 export interface QKOptions extends NAOptions {
   /**
@@ -84,7 +84,7 @@ function rpbOffset(rpbShape: readonly number[], win: ResolvedWindow, h: number, 
     const d = win.dilation[a];
     const iLocal = Math.floor(x[a] / d);
     const jLocal = Math.floor(kc[a] / d);
-    idx.push(iLocal - jLocal + win.kernelSize[a] - 1);
+    idx.push(jLocal - iLocal + win.kernelSize[a] - 1);
   }
   return flatIndex(rpbShape, idx); // bounds-checked
 }

@@ -1,0 +1,5 @@
+// The fp64 NA oracle in one import: `import { naForward, naQK, randnTensor, ... } from './oracle'`.
+export * from './util';
+export * from './window';
+export * from './fused';
+export * from './unfused';
