@@ -28,7 +28,11 @@ export type TensorData = ArrayLike<number> | NestedNumbers | Float32Array | Floa
 /** Nested arrays of numbers, flattened in row-major order. */
 export type NestedNumbers = ReadonlyArray<number | NestedNumbers>;
 
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
+// Node 20 predates Symbol.dispose; define it (as TypeScript's `using` support expects) when missing.
+if (typeof Symbol.dispose !== 'symbol') {
+  Object.defineProperty(Symbol, 'dispose', { value: Symbol.for('Symbol.dispose'), configurable: false, writable: false });
+}
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose;
 
 /** Scopes opened by {@link tidy}: tensors created inside are tracked here. */
 const scopes: Set<Tensor>[] = [];
