@@ -2,6 +2,8 @@
 module.exports = {
   testEnvironment: 'node',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'] } }] },
-  testTimeout: 120000,
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], isolatedModules: true } }],
+  },
+  testTimeout: 300000,
 };

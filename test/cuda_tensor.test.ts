@@ -36,20 +36,26 @@ describeGpu('CUDA tensors', () => {
 
   it('round-trips more than 2^28 elements in each dtype', async () => {
     const n = 2 ** 28 + 17;
+    const log = (what: string, t0: number): void => void process.stderr.write(`  [> 2^28] ${what}: ${(performance.now() - t0).toFixed(0)} ms\n`);
     for (const dtype of GPU_DTYPES) {
+      let t0 = performance.now();
       const dev = natten.randn([n], { seed: 7, dtype, device: 'cuda' });
-      const viaHost = dev.to('cpu').to('cuda');
+      const host = dev.to('cpu');
+      const viaHost = host.to('cuda');
       const a = await dev.toArray();
       const b = await viaHost.toArray();
+      log(`${dtype} randn + device->host->device + 2 reads`, t0);
+      t0 = performance.now();
       expect(a.length).toBe(n);
       let mismatches = 0;
       for (let i = 0; i < n; i++) if (a[i] !== b[i]) mismatches++;
       expect(mismatches).toBe(0);
-      // The device generator matches the CPU generator (same seed, same element index) at the ends.
-      const cpu = await natten.randn([n], { seed: 7, dtype }).toArray();
-      for (const i of [0, 1, n >> 1, n - 2, n - 1]) expect(Math.abs(a[i] - cpu[i])).toBeLessThanOrEqual(Math.abs(cpu[i]) * 1e-2 + 1e-6);
-      dev.dispose();
-      viaHost.dispose();
+      // Counter-based generator: the CPU's first elements equal the device's (up to the last bit of
+      // the device's fp64 log/cos, invisible after rounding to these dtypes in practice).
+      const cpu = await natten.randn([1024], { seed: 7, dtype }).toArray();
+      for (let i = 0; i < 1024; i++) expect(Math.abs(a[i] - cpu[i])).toBeLessThanOrEqual(Math.abs(cpu[i]) * 1e-2 + 1e-6);
+      log(`${dtype} compare`, t0);
+      for (const t of [dev, host, viaHost]) t.dispose();
     }
   });
 
