@@ -1,0 +1,52 @@
+// Host entry of the tensor-core fused forward: eligibility checks, config choice (explicit tile shapes
+// or the cost heuristic) and launch. The launch layer (kernels/launch/fused_dispatch.cu) calls
+// try_forward() first and runs the reference kernel when it returns false.
+#pragma once
+#include <cuda_runtime.h>
+#include <string>
+#include <vector>
+#include "../common/dtype.h"
+#include "../common/op_args.h"
+#include "forward_entries.h"
+
+namespace natten::fused {
+
+/// What the selection needs to know about a device.
+struct DeviceCaps {
+  int cc_major = 0;
+  int cc_minor = 0;
+  int sm_count = 1;
+  int smem_optin = 0;  // bytes of shared memory a block may opt in to
+};
+/// Cached per device (cudaDeviceGetAttribute).
+DeviceCaps device_caps(int device);
+
+/// True when the device can run the tensor-core kernels (sm_80 or newer).
+bool device_supported(const DeviceCaps& caps);
+
+/// Why the tensor-core forward cannot run this problem ("" when it can): fp32 inputs (they run on the
+/// reference kernel, SIMT fp32), head dims not multiples of 8 or above 256, misaligned pointers, grid
+/// limits, an older GPU.
+std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedForwardArgs& a, const DeviceCaps& caps);
+
+/// Compiled forward entries for (dims, tier of max(D, Dv), dtype), in list order.
+std::vector<const ForwardEntry*> forward_candidates(int dims, int head_dim_tier, DType t);
+
+/// Estimated relative run time of an entry on a problem (lower is better); see forward.cu.
+double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps);
+
+/// The entry to run: the one named by c.q_tile / c.kv_tile (zeros = not given), else the cheapest by
+/// forward_cost. Throws Error(Range, ERR_NATTEN_UNSUPPORTED) naming the valid shapes when the requested
+/// tiles match no compiled config.
+const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps);
+
+/// Runs the tensor-core forward on `stream` when eligible and returns true; returns false (nothing
+/// enqueued) when the problem must go to the reference kernel. Throws when tile shapes were requested
+/// for a problem the tensor-core path cannot run, or name no compiled config.
+bool try_forward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedForwardArgs& a,
+                 const FusedConfig& c);
+
+/// "[8, 8]" style text of the first `dims` extents.
+std::string shape_text(const int* ext, int dims);
+
+}  // namespace natten::fused

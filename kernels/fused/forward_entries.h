@@ -1,0 +1,70 @@
+// The compiled fused-forward configurations: one entry per (dims, Q tile, KV tile, head-dim tier, dtype),
+// each with its launcher. The lists are defined by NATTEN_FORWARD_CONFIGS_{1,2,3}D below and instantiated
+// in forward_{1,2,3}d.cu (one file per dims so a 2-core CI build compiles them in parallel).
+//
+// Adding a config: append an X(...) line; KV tile extents are powers of two and multiples of the micro
+// tile (1-D 16, 2-D 4x4, 3-D 2x2x4, see tile_shape.h); |Q tile| is 64 (4 warps) or 128 (8 warps).
+// Every config costs one kernel per dtype per architecture: keep the list short.
+#pragma once
+#include <cuda_runtime.h>
+#include <vector>
+#include "../common/dtype.h"
+#include "../common/op_args.h"
+
+namespace natten::fused {
+
+/// X(dims, qx, qy, qz, kvx, kvy, kvz, head_dim_tier)
+#define NATTEN_FORWARD_CONFIGS_1D(X) \
+  X(1, 64, 1, 1, 64, 1, 1, 32)       \
+  X(1, 128, 1, 1, 64, 1, 1, 32)      \
+  X(1, 64, 1, 1, 64, 1, 1, 64)       \
+  X(1, 128, 1, 1, 64, 1, 1, 64)      \
+  X(1, 64, 1, 1, 64, 1, 1, 128)      \
+  X(1, 128, 1, 1, 64, 1, 1, 128)     \
+  X(1, 64, 1, 1, 32, 1, 1, 256)
+
+#define NATTEN_FORWARD_CONFIGS_2D(X) \
+  X(2, 8, 8, 1, 8, 8, 1, 32)         \
+  X(2, 16, 8, 1, 8, 8, 1, 32)        \
+  X(2, 8, 8, 1, 8, 8, 1, 64)         \
+  X(2, 16, 8, 1, 8, 8, 1, 64)        \
+  X(2, 8, 8, 1, 8, 8, 1, 128)        \
+  X(2, 16, 8, 1, 8, 8, 1, 128)       \
+  X(2, 8, 8, 1, 4, 8, 1, 256)
+
+#define NATTEN_FORWARD_CONFIGS_3D(X) \
+  X(3, 4, 4, 4, 4, 4, 4, 32)         \
+  X(3, 4, 4, 8, 4, 4, 4, 32)         \
+  X(3, 4, 4, 4, 4, 4, 4, 64)         \
+  X(3, 4, 4, 8, 4, 4, 4, 64)         \
+  X(3, 4, 4, 4, 4, 4, 4, 128)        \
+  X(3, 4, 4, 8, 4, 4, 4, 128)        \
+  X(3, 4, 4, 4, 2, 4, 4, 256)
+
+/// Enqueues one configuration's kernel (checks done by the caller, see forward.h).
+using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, cudaStream_t stream);
+
+/// One compiled forward kernel.
+struct ForwardEntry {
+  int dims;
+  int q_tile[kMaxDims];
+  int kv_tile[kMaxDims];
+  int head_dim_tier;  // 32, 64, 128 or 256: runs any D, Dv <= tier (multiples of 8)
+  DType dtype;
+  int threads;
+  int smem_bytes;
+  ForwardLaunchFn launch;
+};
+
+/// The compiled entries of one dims value (1, 2 or 3), in list order, fp16 then bf16 per line.
+const std::vector<ForwardEntry>& forward_entries(int dims);
+
+/// Smallest head-dim tier (32, 64, 128, 256) holding max(D, Dv); 0 when above 256.
+inline int head_dim_tier(int64_t d, int64_t dv) {
+  const int64_t m = d > dv ? d : dv;
+  for (int t : {32, 64, 128, 256})
+    if (m <= t) return t;
+  return 0;
+}
+
+}  // namespace natten::fused

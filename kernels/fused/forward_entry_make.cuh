@@ -1,0 +1,30 @@
+// Builds a ForwardEntry for one template configuration (used by forward_{1,2,3}d.cu only).
+#pragma once
+#include "forward_entries.h"
+#include "forward_kernel.cuh"
+
+namespace natten::fused {
+
+template <class QTile, class KVTile, int DT, class Tag>
+ForwardEntry make_forward_entry(DType dtype) {
+  using Tr = ForwardTraits<QTile, KVTile, DT>;
+  return ForwardEntry{QTile::kDims,
+                      {QTile::ext(0), QTile::ext(1), QTile::ext(2)},
+                      {KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)},
+                      DT,
+                      dtype,
+                      Tr::kThreads,
+                      static_cast<int>(Tr::kSmemBytes),
+                      &launch_forward<QTile, KVTile, DT, Tag>};
+}
+
+}  // namespace natten::fused
+
+/// Expands one X(...) line of a config list into its fp16 and bf16 entries.
+#define NATTEN_FORWARD_ENTRY_PAIR(D, QX, QY, QZ, KX, KY, KZ, DT)                                              \
+  ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                              \
+                                      ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ::natten::fused::F16>( \
+      ::natten::DType::Float16),                                                                              \
+      ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                          \
+                                          ::natten::fused::TileShape<D, KX, KY, KZ>, DT,                      \
+                                          ::natten::fused::BF16>(::natten::DType::BFloat16),

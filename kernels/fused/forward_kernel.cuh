@@ -1,0 +1,552 @@
+// Fused neighborhood-attention forward on sm_80+ tensor cores (FlashAttention-2 style), fp16/bf16 with
+// fp32 accumulation, 1-D/2-D/3-D, layout [B, ...spatial, H, D] (see kernels/common/problem.h).
+//
+// One CTA = one Q tile (QTile: e.g. 2-D 8x8) of one (batch, head) inside one dilation group per axis;
+// one warp per 16-query micro tile (tile_shape.h). The CTA walks the KV tiles (KVTile) covering
+// [start(first query), end(last query)) per axis (tile_window.h), then ceil(nExtra / |KVTile|) tiles of
+// additional keys, through a two-stage cp.async pipeline into XOR-swizzled shared memory.
+// Per KV tile each warp classifies every 16-key micro tile against its own 16 queries' windows:
+//   outside all of them -> skipped (no MMA, no exp), wholly inside all -> no element mask, else masked.
+// S = Q K^T (Q fragments held in registers for head-dim tiers <= 128, re-read from shared memory for
+// 256), online softmax in base 2 with scale*log2(e) folded into one multiply, P re-packed from the S
+// accumulators into A fragments, O += P V with ldmatrix.trans for V. O = acc / l, LSE = ln(sum exp).
+//
+// Head dims: the kernel is compiled for a tier DT (32/64/128/256) and runs any D, Dv <= DT that are
+// multiples of 8: chunks past D (Dv) are zero-filled by cp.async and never stored.
+#pragma once
+#include <cuda_runtime.h>
+#include <math_constants.h>
+#include <stdint.h>
+
+#include "../common/op_args.h"
+#include "../launch/cuda_check.h"
+#include "sm80_mma.h"
+#include "tile_shape.h"
+#include "tile_window.h"
+
+namespace natten::fused {
+
+/// Kernel arguments (by value, in the parameter space).
+struct ForwardParams {
+  NaProblem p;
+  FusedForwardArgs a;
+  float scale_log2;  // scale * log2(e)
+};
+
+/// Sizes derived from a forward configuration.
+template <class QTile, class KVTile, int DT>
+struct ForwardTraits {
+  static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kGroups = KVTile::kMicroCount;  // 16-key micro tiles per KV tile
+  static constexpr int kChunks = DT / 8;               // 16-byte chunks per row
+  static constexpr bool kQInRegs = DT <= 128;          // else Q fragments are re-read from smem
+  static constexpr int kStages = 2;
+  static constexpr int kQUnits = QTile::kSize * kChunks;   // 16-byte units
+  static constexpr int kKVUnits = KVTile::kSize * kChunks;
+  static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kStages * kKVUnits);
+  static_assert(QTile::kDims == KVTile::kDims, "Q and KV tiles of the same dims");
+  static_assert(kThreads % kChunks == 0, "whole rows per load pass");
+};
+
+namespace detail {
+
+/// This lane's ldmatrix row addresses in a swizzled tile, precomputed so that the address of (16-row block
+/// j, chunk pair kk) is a register plus a compile-time offset: with r = the lane's row inside the block and
+/// c its chunk parity, swizzle(16 j + r, 2 kk + c) = swizzle(r, 2 (kk % M) + c) + 16 j Chunks + 8 (kk / M)
+/// with M = 4 (XOR touches only the low three chunk bits) or M = 2 for 4-chunk rows.
+template <int Chunks>
+struct LaneOffsets {
+  static constexpr int kM = Chunks >= 8 ? 4 : 2;
+  uint32_t off[kM];  // bytes
+  __device__ __forceinline__ LaneOffsets(int r, int c) {
+#pragma unroll
+    for (int m = 0; m < kM; ++m) off[m] = 16u * swizzle<Chunks>(r, 2 * m + c);
+  }
+  /// Byte offset of (block j, chunk pair kk); j and kk are compile-time after unrolling.
+  __device__ __forceinline__ uint32_t at(int j, int kk) const {
+    return off[kk % kM] + 16u * (16 * j * Chunks + 2 * kM * (kk / kM));
+  }
+};
+
+/// Copies a spatial tile (Tile rows, Chunks 16-byte chunks per row) into swizzled shared memory.
+/// Thread tid copies chunk tid % Chunks of rows r + n0 (n0 = 0, R, 2R, ... with R = Threads / Chunks,
+/// r = tid / Chunks). Tile::coord is additive over the disjoint bits of n0 and r, so row r + n0 sits at
+/// the thread's base row plus the compile-time offset coord(n0, a) per axis: the address is the base
+/// row's pointer row0 plus sum_a coord(n0, a) * estride[a], and the row exists iff coord(n0, a) < lim[a]
+/// on every axis (lim = rows left on that axis from the base row). Missing rows and chunks past
+/// valid_chunks are zero-filled.
+template <class Tile, int Chunks, int Threads, class Elem>
+__device__ __forceinline__ void load_spatial_tile(uint32_t dst, int tid, const Elem* base, const Elem* row0,
+                                                  const int64_t (&estride)[3], const int (&lim)[3],
+                                                  int valid_chunks) {
+  constexpr int kRowsPerPass = Threads / Chunks;
+  const int r = tid / Chunks, chunk = tid % Chunks;
+  if (kRowsPerPass > Tile::kSize && r >= Tile::kSize) return;
+  const bool chunk_ok = chunk < valid_chunks;
+#pragma unroll
+  for (int n0 = 0; n0 < Tile::kSize; n0 += kRowsPerPass) {
+    bool ok = chunk_ok;
+    int64_t off = 0;
+#pragma unroll
+    for (int a = 0; a < Tile::kDims; ++a) {
+      const int c = Tile::coord(n0, a);
+      ok = ok && c < lim[a];
+      off += c * estride[a];
+    }
+    cp_async_16(dst + 16u * swizzle<Chunks>(n0 + r, chunk), ok ? row0 + off + chunk * 8 : base, ok);
+  }
+}
+
+/// As load_spatial_tile for rows first..first+Rows-1 of a [rows, row_stride] matrix (extra keys/values):
+/// rows at or past `rows` are zero-filled.
+template <int Rows, int Chunks, int Threads, class Elem>
+__device__ __forceinline__ void load_linear_tile(uint32_t dst, int tid, const Elem* base, int first, int rows,
+                                                 int64_t row_stride, int valid_chunks) {
+  constexpr int kRowsPerPass = Threads / Chunks;
+  const int r = tid / Chunks, chunk = tid % Chunks;
+  if (kRowsPerPass > Rows && r >= Rows) return;
+  const bool chunk_ok = chunk < valid_chunks;
+#pragma unroll
+  for (int n0 = 0; n0 < Rows; n0 += kRowsPerPass) {
+    const int row = first + n0 + r;
+    const bool ok = chunk_ok && row < rows;
+    cp_async_16(dst + 16u * swizzle<Chunks>(n0 + r, chunk), ok ? base + row * row_stride + chunk * 8 : base, ok);
+  }
+}
+
+/// Token index of spatial coordinates (c0, c1, c2) in batch b (unused axes have length 1, coordinate 0).
+__device__ __forceinline__ int64_t token_of(const NaProblem& p, int64_t b, int c0, int c1, int c2) {
+  const int l1 = p.dims >= 2 ? p.length[1] : 1;
+  const int l2 = p.dims >= 3 ? p.length[2] : 1;
+  return ((b * p.length[0] + c0) * l1 + c1) * l2 + c2;
+}
+
+}  // namespace detail
+
+template <class QTile, class KVTile, int DT, class Tag>
+__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
+    na_forward_kernel(const ForwardParams prm) {
+  using Tr = ForwardTraits<QTile, KVTile, DT>;
+  using Elem = typename Tag::Storage;
+  constexpr int kDims = QTile::kDims;
+  constexpr int kChunks = Tr::kChunks;
+  constexpr int kGroups = Tr::kGroups;
+  const float kNegInf = -CUDART_INF_F;
+
+  extern __shared__ __align__(128) uint4 smem[];
+  uint4* const s_q = smem;
+  uint4* const s_k = smem + Tr::kQUnits;                       // stage s: s_k + s * kKVUnits
+  uint4* const s_v = s_k + Tr::kStages * Tr::kKVUnits;
+  const uint32_t q_smem = smem_addr(s_q);
+  const uint32_t k_smem = smem_addr(s_k), v_smem = smem_addr(s_v);
+
+  const NaProblem& p = prm.p;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int grp = lane >> 2, tig = lane & 3;  // mma fragment row group / thread in group
+  const int h = blockIdx.y;
+  const int64_t b = blockIdx.z;
+  const int64_t hkv = int64_t(h) * p.heads_kv / p.heads;
+  const int dqk = int(p.head_dim), dv = int(p.head_dim_v);
+
+  // ---- where this CTA is: dilation group and group-local Q tile origin per axis ----
+  GroupAxis ax[3];
+  int q0[3] = {0, 0, 0};
+  {
+    int64_t linear = blockIdx.x;  // per-axis slots, last axis fastest (decode_slots with compile-time dims)
+#pragma unroll
+    for (int a = kDims - 1; a >= 0; --a) {
+      const int n = axis_slots(p.length[a], p.dilation[a], QTile::ext(a));
+      const AxisSlot slot = decode_slot(static_cast<int>(linear % n), p.length[a], p.dilation[a], QTile::ext(a));
+      linear /= n;
+      ax[a] = group_axis(p.axis(a), slot.group);
+      q0[a] = slot.origin;
+    }
+  }
+#pragma unroll
+  for (int a = 0; a < kDims; ++a)
+    if (q0[a] >= ax[a].lg) return;  // empty slot of a short (ragged) dilation group: whole CTA exits
+  // Global coordinate of group-local c on axis a (0 on unused axes).
+  auto global = [&](int a, int c) { return a < kDims ? ax[a].global(c) : 0; };
+
+  // ---- KV box of the whole tile, and the KV tile walk ----
+  int kv_lo[3] = {0, 0, 0}, kv_hi[3] = {1, 1, 1}, n_kv[3] = {1, 1, 1};
+  int n_window_tiles = 1;
+#pragma unroll
+  for (int a = 0; a < kDims; ++a) {
+    const Range r = tile_kv_range(ax[a], q0[a], QTile::ext(a));
+    kv_lo[a] = r.start;
+    kv_hi[a] = r.end;
+    n_kv[a] = ceil_div(r.end - r.start, KVTile::ext(a));
+    n_window_tiles *= n_kv[a];
+  }
+  const int n_extra = int(p.n_extra);
+  const int n_tiles = n_window_tiles + ceil_div(n_extra, KVTile::kSize);
+
+  // Origin (group-local, per axis) of window tile t; tiles row-major over the box, last axis fastest.
+  auto tile_origin = [&](int t, int (&ko)[3]) {
+#pragma unroll
+    for (int a = kDims - 1; a >= 0; --a) {
+      ko[a] = kv_lo[a] + (t % n_kv[a]) * KVTile::ext(a);
+      t /= n_kv[a];
+    }
+  };
+
+  // ---- per-warp query box and its windows (for the micro-tile skip / interior tests) ----
+  bool warp_has_rows = true;
+  Range w_first[3], w_last[3];
+#pragma unroll
+  for (int a = 0; a < kDims; ++a) {
+    const int first = q0[a] + QTile::micro_origin(warp, a);
+    const int last = min_int(first + QTile::micro(a), ax[a].lg) - 1;
+    if (last < first) warp_has_rows = false;
+    w_first[a] = ax[a].window(first);
+    w_last[a] = ax[a].window(last < first ? first : last);
+  }
+  // ---- per-thread rows (fragment rows grp and grp + 8) and their windows ----
+  Range row_win[2][3];
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+#pragma unroll
+    for (int a = 0; a < kDims; ++a)
+      row_win[r][a] = ax[a].window(q0[a] + QTile::coord(warp * 16 + grp + 8 * r, a));
+
+  // ---- loaders ----
+  const Elem* const q_base = static_cast<const Elem*>(prm.a.q);
+  const Elem* const k_base = static_cast<const Elem*>(prm.a.k);
+  const Elem* const v_base = static_cast<const Elem*>(prm.a.v);
+  const Elem* const ek_base = static_cast<const Elem*>(prm.a.extra_k);
+  const Elem* const ev_base = static_cast<const Elem*>(prm.a.extra_v);
+
+  // Token offset per unit step of a group-local coordinate (global step = dilation) and the token of
+  // group-local (0, 0, 0) of this CTA's groups: token(c) = tok0 + sum_a c[a] * tstride[a].
+  int64_t tstride[3] = {0, 0, 0};
+  int64_t tok0 = 0;
+  {
+    int64_t inner = 1;
+#pragma unroll
+    for (int a = kDims - 1; a >= 0; --a) {
+      tstride[a] = inner * p.dilation[a];
+      tok0 += inner * ax[a].group;
+      inner *= p.length[a];
+    }
+    tok0 += b * inner;
+  }
+  const int kv_row_r = tid / kChunks;  // this thread's base row in a KV tile load
+  const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;  // elements per token
+  int64_t k_estride[3], v_estride[3];
+#pragma unroll
+  for (int a = 0; a < 3; ++a) {
+    k_estride[a] = tstride[a] * k_row;
+    v_estride[a] = tstride[a] * v_row;
+  }
+  // Loads K and V of tile t into `stage` as two commit groups (K first: S needs it first).
+  auto load_kv = [&](int t, int stage) {
+    const uint32_t dk = k_smem + stage * (16u * Tr::kKVUnits);
+    const uint32_t dvv = v_smem + stage * (16u * Tr::kKVUnits);
+    if (t < n_window_tiles) {
+      int ko[3];
+      tile_origin(t, ko);
+      int lim[3] = {1, 1, 1};
+      int64_t tok = tok0;
+#pragma unroll
+      for (int a = 0; a < kDims; ++a) {
+        const int c = ko[a] + KVTile::coord(kv_row_r, a);
+        lim[a] = kv_hi[a] - c;  // rows past the box are seen by no query of this tile: zero-filled
+        tok += c * tstride[a];
+      }
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dk, tid, k_base, k_base + hkv * dqk + tok * k_row,
+                                                               k_estride, lim, dqk / 8);
+      cp_async_commit();
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dvv, tid, v_base, v_base + hkv * dv + tok * v_row,
+                                                               v_estride, lim, dv / 8);
+      cp_async_commit();
+    } else {
+      const int e0 = (t - n_window_tiles) * KVTile::kSize;
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads>(dk, tid, ek_base + (b * n_extra * p.heads_kv + hkv) * dqk,
+                                                                     e0, n_extra, k_row, dqk / 8);
+      cp_async_commit();
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads>(dvv, tid, ev_base + (b * n_extra * p.heads_kv + hkv) * dv,
+                                                                     e0, n_extra, v_row, dv / 8);
+      cp_async_commit();
+    }
+  };
+
+  // ---- prologue: Q, then K/V of tile 0 ----
+  {
+    const int64_t q_row = p.heads * dqk;
+    int64_t q_estride[3];
+    int lim[3] = {1, 1, 1};
+    int64_t tok = tok0;
+#pragma unroll
+    for (int a = 0; a < 3; ++a) q_estride[a] = tstride[a] * q_row;
+#pragma unroll
+    for (int a = 0; a < kDims; ++a) {
+      const int c = q0[a] + QTile::coord(tid / kChunks, a);
+      lim[a] = ax[a].lg - c;
+      tok += c * tstride[a];
+    }
+    detail::load_spatial_tile<QTile, kChunks, Tr::kThreads>(q_smem, tid, q_base, q_base + h * dqk + tok * q_row,
+                                                            q_estride, lim, dqk / 8);
+  }
+  cp_async_commit();
+  load_kv(0, 0);  // n_tiles >= 1: every query has at least one window key
+
+  float o[DT / 8][4];
+#pragma unroll
+  for (int i = 0; i < DT / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float m_run[2] = {kNegInf, kNegInf};  // running max of scaled (base-2) scores
+  float l_run[2] = {0.f, 0.f};          // this thread's share of the running sum
+  // ldmatrix lane addressing: Q as A operand, K as B operand (pairs of n8 blocks), V transposed.
+  const detail::LaneOffsets<kChunks> q_lane(lane & 15, lane >> 4);
+  const detail::LaneOffsets<kChunks> k_lane((lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1);
+  const detail::LaneOffsets<kChunks> v_lane((lane & 7) + (((lane >> 3) & 1) << 3), lane >> 4);
+  uint32_t qf[Tr::kQInRegs ? DT / 16 : 1][4];
+
+  cp_async_wait<2>();  // Q landed (K0, V0 may still fly)
+  __syncthreads();
+  if constexpr (Tr::kQInRegs) {
+#pragma unroll
+    for (int kk = 0; kk < DT / 16; ++kk)
+      ldmatrix_x4(qf[kk], q_smem + q_lane.at(warp, kk));
+  }
+
+  for (int t = 0; t < n_tiles; ++t) {
+    const int stage = t & 1;
+    if (t + 1 < n_tiles) {
+      load_kv(t + 1, stage ^ 1);
+    } else {
+      cp_async_commit();  // empty groups keep the wait counts uniform
+      cp_async_commit();
+    }
+    const uint32_t sk = k_smem + stage * (16u * Tr::kKVUnits);
+    const uint32_t sv = v_smem + stage * (16u * Tr::kKVUnits);
+
+    // Classify the 16-key micro tiles of this KV tile for this warp: bit j of active / partial.
+    uint32_t active = 0, partial = 0;
+    const bool window_tile = t < n_window_tiles;
+    int ko[3] = {0, 0, 0};
+    int e0 = 0;
+    if (window_tile) {
+      tile_origin(t, ko);
+      if (warp_has_rows) {
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j) {
+          bool overlap = true, inside = true;
+#pragma unroll
+          for (int a = 0; a < kDims; ++a) {
+            const int g0 = ko[a] + KVTile::micro_origin(j, a);
+            const int g1 = g0 + KVTile::micro(a);
+            overlap = overlap && g0 < w_last[a].end && g1 > w_first[a].start && g0 < kv_hi[a];
+            inside = inside && w_last[a].start <= g0 && w_first[a].end >= g1;
+          }
+          if (overlap) active |= 1u << j;
+          if (overlap && !inside) partial |= 1u << j;
+        }
+      }
+    } else {
+      e0 = (t - n_window_tiles) * KVTile::kSize;
+#pragma unroll
+      for (int j = 0; j < kGroups; ++j) {
+        if (e0 + 16 * j < n_extra) active |= 1u << j;
+        if (e0 + 16 * j + 16 > n_extra) partial |= 1u << j;
+      }
+    }
+    partial &= active;
+
+    cp_async_wait<3>();  // K of tile t landed
+    __syncthreads();
+
+    float s[kGroups][2][4];
+    if (active) {
+      // ---- S = Q K^T over the active micro tiles ----
+#pragma unroll
+      for (int j = 0; j < kGroups; ++j)
+#pragma unroll
+        for (int nb = 0; nb < 2; ++nb) s[j][nb][0] = s[j][nb][1] = s[j][nb][2] = s[j][nb][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < DT / 16; ++kk) {
+        uint32_t qa[4];
+        if constexpr (Tr::kQInRegs) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) qa[i] = qf[kk][i];
+        } else {
+          ldmatrix_x4(qa, q_smem + q_lane.at(warp, kk));
+        }
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j) {
+          if (!(active >> j & 1)) continue;
+          uint32_t kb[4];
+          ldmatrix_x4(kb, sk + k_lane.at(j, kk));
+          const uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
+          mma_16816(Tag{}, s[j][0], qa, b0);
+          mma_16816(Tag{}, s[j][1], qa, b1);
+        }
+      }
+
+      // ---- scale, mask, online softmax (base 2) ----
+      float mx[2] = {kNegInf, kNegInf};
+#pragma unroll
+      for (int j = 0; j < kGroups; ++j) {
+        if (!(active >> j & 1)) continue;
+        // Bits (nb * 8 + e % 2) of keep[r]: which of this thread's four keys of micro tile j row r sees.
+        uint32_t keep[2] = {0xffffu, 0xffffu};
+        if (partial >> j & 1) {
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            uint32_t m;
+            if (window_tile) {
+              int lo[3] = {0, 0, 0}, hi[3] = {1, 1, 1};
+#pragma unroll
+              for (int a = 0; a < kDims; ++a) {
+                const int base = ko[a] + KVTile::micro_origin(j, a);
+                lo[a] = row_win[r][a].start - base;
+                hi[a] = row_win[r][a].end - base;
+              }
+              m = KVTile::micro_box_mask(lo, hi);
+            } else {
+              const int left = n_extra - (e0 + 16 * j);  // extra keys left from this micro tile on
+              m = left >= 16 ? 0xffffu : (1u << left) - 1u;
+            }
+            keep[r] = m >> (2 * tig);
+          }
+        }
+#pragma unroll
+        for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            float x = s[j][nb][e] * prm.scale_log2;
+            if (!((keep[e >> 1] >> (nb * 8 + (e & 1))) & 1u)) x = kNegInf;
+            s[j][nb][e] = x;
+            mx[e >> 1] = fmaxf(mx[e >> 1], x);
+          }
+      }
+      float alpha[2], m_use[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        const float m_new = fmaxf(m_run[r], mx[r]);
+        m_use[r] = m_new == kNegInf ? 0.f : m_new;  // all masked so far: keep exp2 arguments finite
+        alpha[r] = exp2_approx(m_run[r] - m_use[r]);
+        m_run[r] = m_new;
+        l_run[r] *= alpha[r];
+      }
+#pragma unroll
+      for (int j = 0; j < kGroups; ++j) {
+        if (!(active >> j & 1)) continue;
+#pragma unroll
+        for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float pe = exp2_approx(s[j][nb][e] - m_use[e >> 1]);
+            s[j][nb][e] = pe;
+            l_run[e >> 1] += pe;
+          }
+      }
+#pragma unroll
+      for (int i = 0; i < DT / 8; ++i) {
+        o[i][0] *= alpha[0];
+        o[i][1] *= alpha[0];
+        o[i][2] *= alpha[1];
+        o[i][3] *= alpha[1];
+      }
+    }
+
+    cp_async_wait<2>();  // V of tile t landed
+    __syncthreads();
+
+    if (active) {
+      // ---- O += P V ----
+#pragma unroll
+      for (int j = 0; j < kGroups; ++j) {
+        if (!(active >> j & 1)) continue;
+        uint32_t pa[4];
+        pack_a_from_c(Tag{}, pa, s[j][0], s[j][1]);
+#pragma unroll
+        for (int dp = 0; dp < DT / 16; ++dp) {
+          uint32_t vb[4];
+          ldmatrix_x4_trans(vb, sv + v_lane.at(j, dp));
+          const uint32_t b0[2] = {vb[0], vb[1]}, b1[2] = {vb[2], vb[3]};
+          mma_16816(Tag{}, o[2 * dp], pa, b0);
+          mma_16816(Tag{}, o[2 * dp + 1], pa, b1);
+        }
+      }
+    }
+    __syncthreads();  // everyone is done with this stage before it is refilled
+  }
+  cp_async_wait<0>();
+
+  // ---- epilogue: O / l and LSE; O staged through this warp's own Q rows for 16-byte stores ----
+  float inv[2], lse[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 1);
+    l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 2);
+    const bool any = l_run[r] > 0.f;
+    inv[r] = any ? 1.f / l_run[r] : 0.f;
+    lse[r] = any ? (m_run[r] + log2_approx(l_run[r])) * kLn2 : kNegInf;  // no key: O = 0, LSE = -inf
+  }
+  uint32_t* const stage_o = reinterpret_cast<uint32_t*>(s_q);
+#pragma unroll
+  for (int i = 0; i < DT / 8; ++i) {
+    const int r0 = warp * 16 + grp;
+    stage_o[swizzle<kChunks>(r0, i) * 4 + tig] = pack2(Tag{}, o[i][0] * inv[0], o[i][1] * inv[0]);
+    stage_o[swizzle<kChunks>(r0 + 8, i) * 4 + tig] = pack2(Tag{}, o[i][2] * inv[1], o[i][3] * inv[1]);
+  }
+  __syncwarp();
+
+  Elem* const out = static_cast<Elem*>(prm.a.out);
+  const int dv_chunks = dv / 8;
+#pragma unroll
+  for (int idx = lane; idx < 16 * kChunks; idx += 32) {
+    const int n = warp * 16 + idx / kChunks;
+    const int ch = idx % kChunks;
+    if (ch >= dv_chunks) continue;
+    int c[3] = {0, 0, 0};
+    bool valid = true;
+#pragma unroll
+    for (int a = 0; a < kDims; ++a) {
+      c[a] = q0[a] + QTile::coord(n, a);
+      valid = valid && c[a] < ax[a].lg;
+    }
+    if (!valid) continue;
+    const int64_t tok = detail::token_of(p, b, global(0, c[0]), global(1, c[1]), global(2, c[2]));
+    *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = s_q[swizzle<kChunks>(n, ch)];
+  }
+  if (tig == 0 && prm.a.lse != nullptr) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int n = warp * 16 + grp + 8 * r;
+      int c[3] = {0, 0, 0};
+      bool valid = true;
+#pragma unroll
+      for (int a = 0; a < kDims; ++a) {
+        c[a] = q0[a] + QTile::coord(n, a);
+        valid = valid && c[a] < ax[a].lg;
+      }
+      if (valid) {
+        const int64_t tok = detail::token_of(p, b, global(0, c[0]), global(1, c[1]), global(2, c[2]));
+        prm.a.lse[tok * p.heads + h] = lse[r];
+      }
+    }
+  }
+}
+
+/// Enqueues the forward kernel of one configuration on `stream`. The caller has checked what the kernel
+/// assumes: sm_80+, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned tensors, grid limits.
+template <class QTile, class KVTile, int DT, class Tag>
+void launch_forward(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
+  using Tr = ForwardTraits<QTile, KVTile, DT>;
+  const ForwardParams prm{p, args, p.scale * kLog2e};
+  const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
+  const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
+                  static_cast<unsigned>(p.batch));
+  auto kernel = na_forward_kernel<QTile, KVTile, DT, Tag>;
+  NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(Tr::kSmemBytes)));
+  kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace natten::fused
