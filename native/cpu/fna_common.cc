@@ -1,0 +1,71 @@
+#include "fna_common.h"
+
+#include <string.h>
+
+#include <algorithm>
+
+#include "elem_io.h"
+#include "parallel.h"
+
+namespace natten::cpu {
+
+PassGeom::PassGeom(const NaProblem& p, Relation rel)
+    : xg(p.axis(p.dims - 1)), rg(p), Lx(p.length[p.dims - 1]), W(packed_width(p.length[p.dims - 1])) {
+  tiles = plan_lane_tiles(xg, rel);
+  const int ntiles = (int)tiles.size();
+  if (rg.dims_outer == 0) {
+    // 1-D: pair neighbouring tiles of one dilation group (their columns overlap: loads are shared).
+    for (int t = 0; t < ntiles;) {
+      const bool pair = t + 1 < ntiles && tiles[t + 1].p0 == tiles[t].p0 + kLanes;
+      items.push_back({pair ? 2 : 1, {0, 0}, {t, pair ? t + 1 : t}});
+      t += pair ? 2 : 1;
+    }
+    return;
+  }
+  // 2-D/3-D: pair neighbouring rows of one dilation group of the last outer axis (their related rows
+  // overlap), for every tile.
+  const AxisGeom& ya = rg.axes.back();
+  const int Ly = ya.a.length;
+  for (int r = 0; r < rg.rows;) {
+    const int y = r % Ly;
+    const bool pair = y + 1 < Ly && ya.group_of_packed(y) == ya.group_of_packed(y + 1);
+    for (int t = 0; t < ntiles; ++t) items.push_back({pair ? 2 : 1, {r, pair ? r + 1 : r}, {t, t}});
+    r += pair ? 2 : 1;
+  }
+}
+
+void pack_heads(const FusedView& src, int64_t B, int64_t h0, int64_t nh, const PassGeom& g, float scale, float* dst) {
+  const int64_t rows = g.rg.rows, per_row = src.C * g.W;
+  parallel_for(B * nh * rows, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t row = i % rows, bh = i / rows;
+      const int64_t b = bh / nh, h = h0 + bh % nh;
+      pack_row(src, b, h, g.rg, g.xg, (int)row, g.W, scale, dst + i * per_row);
+    }
+  });
+}
+
+void pack_extra(const void* src, DType t, int64_t B, int64_t n, int64_t Hkv, int64_t C, float* dst) {
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hkv; ++h)
+      for (int64_t e = 0; e < n; ++e)
+        load_row(src, t, (size_t)(((b * n + e) * Hkv + h) * C), C, dst + ((b * Hkv + h) * n + e) * C);
+}
+
+void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols, bool rescale) {
+  vf mx = m;
+  for (int64_t i = 0; i < n; ++i) mx = vmax(mx, vload(S + i * kLanes));
+  const vf alpha = vexp2(m - mx);
+  m = mx;
+  vf sum = l * alpha;
+  if (rescale)
+    for (int64_t j = 0; j < ncols; ++j) vstore(acc + j * kLanes, vload(acc + j * kLanes) * alpha);
+  for (int64_t i = 0; i < n; ++i) {
+    const vf p = vexp2(vload(S + i * kLanes) - mx);
+    vstore(S + i * kLanes, p);
+    sum += p;
+  }
+  l = sum;
+}
+
+}  // namespace natten::cpu

@@ -1,0 +1,79 @@
+// Pieces shared by the fused forward and backward passes of the CPU engine: the geometry of a problem,
+// the list of work items (blocks of one or two lane vectors) and the packing of one side into rows.
+#pragma once
+#include <stdint.h>
+
+#include <memory>
+#include <vector>
+
+#include "../../kernels/common/problem.h"
+#include "na_block.h"
+#include "na_geometry.h"
+#include "na_pack.h"
+#include "vec.h"
+
+namespace natten::cpu {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+/// Score vectors a chunk may hold per lane vector (48 KiB each): the working set stays in L2.
+constexpr int64_t kChunkBudget = 768;
+
+/// Rows, the innermost axis and its tiles for one relation (keys of queries, or queries of keys).
+struct PassGeom {
+  AxisGeom xg;
+  RowGeom rg;
+  int Lx;
+  int64_t W;  // packed row width
+  std::vector<LaneTile> tiles;
+  /// Work items, independent of batch and head: which (row, tile) pairs share a block.
+  struct Item {
+    int nv;
+    int row[2];
+    int tile[2];
+  };
+  std::vector<Item> items;
+
+  PassGeom(const NaProblem& p, Relation rel);
+};
+
+/// Packs heads [h0, h0 + nh) of every batch of src into dst[(b * nh + h - h0) * rows + row][C][W],
+/// in parallel. dst must hold B * nh * rows * C * W floats.
+void pack_heads(const FusedView& src, int64_t B, int64_t h0, int64_t nh, const PassGeom& g, float scale, float* dst);
+
+/// Packs the additional keys/values [B, n, Hkv, C] into dst[b][hkv][n][C] fp32.
+void pack_extra(const void* src, DType t, int64_t B, int64_t n, int64_t Hkv, int64_t C, float* dst);
+
+/// An uninitialised, 64-byte aligned float array (packed copies are fully overwritten: no zero fill).
+class FloatBuffer {
+ public:
+  void resize(int64_t n) {
+    if (n <= n_) return;
+    data_.reset(new vf[(size_t)((n + kLanes - 1) / kLanes)]);
+    n_ = n;
+  }
+  float* data() { return reinterpret_cast<float*>(data_.get()); }
+  const float* data() const { return reinterpret_cast<const float*>(data_.get()); }
+
+ private:
+  std::unique_ptr<vf[]> data_;
+  int64_t n_ = 0;
+};
+
+/// Per-thread scratch of a pass (64-byte aligned vectors).
+struct Scratch {
+  std::vector<vf> buf;
+  float* take(int64_t floats, int64_t& used) {
+    float* p = reinterpret_cast<float*>(buf.data()) + used;
+    used += (floats + kLanes - 1) / kLanes * kLanes;
+    return p;
+  }
+};
+
+/// Online-softmax step for one lane vector over `n` score vectors S (log2 units, masked = -inf):
+/// raises the running max m, rescales the running sum l and the accumulators acc[ncols][16] (when
+/// rescale is set), and overwrites S with exp2(S - m).
+void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols, bool rescale);
+
+}  // namespace natten::cpu

@@ -1,0 +1,200 @@
+// Fused neighborhood attention forward on the CPU: for each block of one or two 16-query vectors,
+// scores against the packed keys of their windows chunk by chunk, online softmax in base 2 (the scale
+// and log2(e) folded into Q), and the weighted sum of the packed values. Writes O and the LSE.
+#include <float.h>
+#include <math.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "elem_io.h"
+#include "engine.h"
+#include "fna_common.h"
+#include "parallel.h"
+
+namespace natten::cpu {
+namespace {
+
+/// Packed fp32 copies of K and V (and the additional ones) for a range of batch x kv-head pairs.
+struct PackedKV {
+  FloatBuffer k, v, ek, ev;
+};
+
+struct Forward {
+  const NaProblem& p;
+  DType t;
+  const FusedForwardArgs& a;
+  PassGeom g;
+  FusedView qv, kv, vv, ov;
+  PackedKV kvp;
+
+  Forward(const NaProblem& prob, DType type, const FusedForwardArgs& args)
+      : p(prob), t(type), a(args), g(prob, Relation::Window) {
+    const int64_t N = p.tokens();
+    qv = {a.q, t, N, p.heads, p.head_dim};
+    kv = {a.k, t, N, p.heads_kv, p.head_dim};
+    vv = {a.v, t, N, p.heads_kv, p.head_dim_v};
+    ov = {a.out, t, N, p.heads, p.head_dim_v};
+  }
+
+  void pack() {
+    const int64_t rows = g.rg.rows;
+    kvp.k.resize((p.batch * p.heads_kv * rows * p.head_dim * g.W));
+    kvp.v.resize((p.batch * p.heads_kv * rows * p.head_dim_v * g.W));
+    pack_heads(kv, p.batch, 0, p.heads_kv, g, 1.f, kvp.k.data());
+    pack_heads(vv, p.batch, 0, p.heads_kv, g, 1.f, kvp.v.data());
+    if (p.n_extra > 0) {
+      kvp.ek.resize((p.batch * p.heads_kv * p.n_extra * p.head_dim));
+      kvp.ev.resize((p.batch * p.heads_kv * p.n_extra * p.head_dim_v));
+      pack_extra(a.extra_k, t, p.batch, p.n_extra, p.heads_kv, p.head_dim, kvp.ek.data());
+      pack_extra(a.extra_v, t, p.batch, p.n_extra, p.heads_kv, p.head_dim_v, kvp.ev.data());
+    }
+  }
+
+  void run() {
+    pack();
+    const int64_t nitems = (int64_t)g.items.size();
+    parallel_for(p.batch * p.heads * nitems, 1, [&](int64_t begin, int64_t end) { work(begin, end); });
+  }
+
+  void work(int64_t begin, int64_t end) {
+    const int64_t D = p.head_dim, Dv = p.head_dim_v, rows = g.rg.rows;
+    const int64_t nitems = (int64_t)g.items.size();
+    Scratch sc;
+    sc.buf.resize((size_t)(2 * D + 2 * Dv + 2 * kChunkBudget + 64));
+    int64_t used = 0;
+    float* qt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
+    float* ot[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
+    float* s[2] = {sc.take(kChunkBudget * kLanes, used), sc.take(kChunkBudget * kLanes, used)};
+    Block blk;
+    std::vector<int> tmp0, tmp1;
+    std::vector<Chunk> chunks;
+    const float qscale = p.scale * kLog2e;
+
+    for (int64_t it = begin; it < end; ++it) {
+      const PassGeom::Item& item = g.items[it % nitems];
+      const int64_t bh = it / nitems, b = bh / p.heads, h = bh % p.heads, hk = p.kv_head(h);
+      blk.nv = item.nv;
+      for (int v = 0; v < item.nv; ++v) blk.v[v] = {item.row[v], &g.tiles[item.tile[v]]};
+      block_rows(g.rg, Relation::Window, blk, tmp0, tmp1);
+      vf m[2], l[2];
+      for (int v = 0; v < blk.nv; ++v) {
+        load_tile(qv, b, h, g.rg, g.Lx, blk.v[v].row, *blk.v[v].tile, qscale, qt[v]);
+        std::fill(ot[v], ot[v] + Dv * kLanes, 0.f);
+        m[v] = vset(-FLT_MAX);
+        l[v] = vzero();
+      }
+      const float* kh = kvp.k.data() + (b * p.heads_kv + hk) * rows * D * g.W;
+      const float* vh = kvp.v.data() + (b * p.heads_kv + hk) * rows * Dv * g.W;
+      plan_chunks(blk, kChunkBudget, chunks);
+      bool first = true;
+      for (const Chunk& ch : chunks) {
+        qk_chunk(blk, ch, qt, kh, D * g.W, g.W, (int)D, s);
+        mask_chunk(blk, ch, s);
+        for (int v = 0; v < blk.nv; ++v) online_softmax(s[v], ch.vectors(v), m[v], l[v], ot[v], Dv, !first);
+        pv_chunk(blk, ch, s, vh, Dv * g.W, g.W, (int)Dv, ot);
+        first = false;
+      }
+      for (int64_t e0 = 0; e0 < p.n_extra; e0 += kChunkBudget) {
+        const int ne = (int)std::min<int64_t>(kChunkBudget, p.n_extra - e0);
+        const float* ek = kvp.ek.data() + ((b * p.heads_kv + hk) * p.n_extra + e0) * D;
+        const float* ev = kvp.ev.data() + ((b * p.heads_kv + hk) * p.n_extra + e0) * Dv;
+        qk_shared(blk.nv, qt, ek, ne, (int)D, s);
+        for (int v = 0; v < blk.nv; ++v) online_softmax(s[v], ne, m[v], l[v], ot[v], Dv, !first);
+        pv_shared(blk.nv, s, ev, Dv, ne, (int)Dv, ot);
+        first = false;
+      }
+      for (int v = 0; v < blk.nv; ++v) finish(b, h, blk.v[v], ot[v], m[v], l[v]);
+    }
+  }
+
+  void finish(int64_t b, int64_t h, const BlockVec& bv, const float* o, vf m, vf l) {
+    const LaneTile& tile = *bv.tile;
+    store_tile(a.out, ov, b, h, g.rg, g.Lx, bv.row, tile, o, vset(1.f) / l);
+    if (!a.lse) return;
+    const int64_t N = p.tokens();
+    for (int i = 0; i < tile.lanes; ++i) {
+      const int64_t tok = token_of(g.rg, g.Lx, bv.row, tile.x[i]);
+      a.lse[(b * N + tok) * p.heads + h] = (m[i] + log2_scalar(l[i])) * kLn2;
+    }
+  }
+};
+
+}  // namespace
+
+void fna_forward(const NaProblem& p, DType t, const FusedForwardArgs& a) {
+  if (p.batch == 0 || p.heads == 0 || p.tokens() == 0) return;
+  Forward f(p, t, a);
+  f.run();
+}
+
+void fna_forward_naive(const NaProblem& p, DType t, const FusedForwardArgs& a) {
+  // One query at a time, every window position visited with per-axis windows from window.h.
+  const int64_t N = p.tokens(), D = p.head_dim, Dv = p.head_dim_v, H = p.heads, Hkv = p.heads_kv;
+  std::vector<float> q(D), sc, acc(Dv), kr(D), vr(Dv);
+  int coord[kMaxDims], kc[kMaxDims];
+  Range w[kMaxDims];
+  for (int64_t b = 0; b < p.batch; ++b) {
+    for (int64_t tok = 0; tok < N; ++tok) {
+      int64_t rest = tok;
+      for (int ax = p.dims - 1; ax >= 0; --ax) {
+        coord[ax] = (int)(rest % p.length[ax]);
+        rest /= p.length[ax];
+      }
+      for (int ax = 0; ax < p.dims; ++ax) w[ax] = axis_window(p.axis(ax), coord[ax]);
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t hk = p.kv_head(h);
+        load_row(a.q, t, (size_t)(((b * N + tok) * H + h) * D), D, q.data());
+        sc.clear();
+        std::vector<int64_t> keys;
+        // Enumerate the window (cartesian product over axes).
+        int idx[kMaxDims] = {0, 0, 0};
+        for (int ax = 0; ax < p.dims; ++ax) idx[ax] = w[ax].start;
+        bool done = false;
+        while (!done) {
+          int64_t ktok = 0;
+          for (int ax = 0; ax < p.dims; ++ax) {
+            kc[ax] = idx[ax] * p.dilation[ax] + coord[ax] % p.dilation[ax];
+            ktok = ktok * p.length[ax] + kc[ax];
+          }
+          keys.push_back(ktok);
+          int ax = p.dims - 1;
+          while (ax >= 0 && ++idx[ax] == w[ax].end) {
+            idx[ax] = w[ax].start;
+            --ax;
+          }
+          done = ax < 0;
+        }
+        float mx = -INFINITY;
+        for (int64_t kt : keys) {
+          load_row(a.k, t, (size_t)(((b * N + kt) * Hkv + hk) * D), D, kr.data());
+          float s = 0.f;
+          for (int64_t d = 0; d < D; ++d) s += q[d] * kr[d];
+          sc.push_back(s * p.scale);
+          mx = std::max(mx, sc.back());
+        }
+        for (int64_t e = 0; e < p.n_extra; ++e) {
+          load_row(a.extra_k, t, (size_t)(((b * p.n_extra + e) * Hkv + hk) * D), D, kr.data());
+          float s = 0.f;
+          for (int64_t d = 0; d < D; ++d) s += q[d] * kr[d];
+          sc.push_back(s * p.scale);
+          mx = std::max(mx, sc.back());
+        }
+        float sum = 0.f;
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (size_t i = 0; i < sc.size(); ++i) {
+          const float e = expf(sc[i] - mx);
+          sum += e;
+          if (i < keys.size()) load_row(a.v, t, (size_t)(((b * N + keys[i]) * Hkv + hk) * Dv), Dv, vr.data());
+          else load_row(a.extra_v, t, (size_t)(((b * p.n_extra + (int64_t)(i - keys.size())) * Hkv + hk) * Dv), Dv, vr.data());
+          for (int64_t c = 0; c < Dv; ++c) acc[c] += e * vr[c];
+        }
+        for (int64_t c = 0; c < Dv; ++c) acc[c] /= sum;
+        store_row(a.out, t, (size_t)(((b * N + tok) * H + h) * Dv), Dv, acc.data());
+        if (a.lse) a.lse[(b * N + tok) * H + h] = mx + logf(sum);
+      }
+    }
+  }
+}
+
+}  // namespace natten::cpu

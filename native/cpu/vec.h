@@ -1,0 +1,88 @@
+// A 16-lane float vector for the CPU engine, written with GCC/Clang vector extensions so the same code
+// compiles to one AVX-512 register on machines that have it (-march=native) and to pairs of AVX2 or SSE
+// registers elsewhere. Lanes are neighbouring queries (or keys) of a tile: softmax becomes element-wise.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+namespace natten::cpu {
+
+constexpr int kLanes = 16;
+
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+
+#define NATTEN_INLINE inline __attribute__((always_inline))
+
+NATTEN_INLINE vf vzero() { return vf{}; }
+NATTEN_INLINE vf vset(float x) { return vf{} + x; }
+/// Aligned load/store (64-byte aligned addresses only).
+NATTEN_INLINE vf vload(const float* p) { return *reinterpret_cast<const vf*>(p); }
+NATTEN_INLINE void vstore(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
+/// Unaligned load/store.
+NATTEN_INLINE vf vloadu(const float* p) {
+  vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+NATTEN_INLINE void vstoreu(float* p, vf v) { memcpy(p, &v, sizeof v); }
+/// Unaligned load kept in a register: stops the compiler from folding one load into several FMAs as
+/// memory operands (each would be a separate, often cache-line-splitting, load).
+NATTEN_INLINE vf vloadu_reg(const float* p) {
+  vf v = vloadu(p);
+#if defined(__GNUC__) && defined(__AVX512F__)
+  asm("" : "+v"(v));
+#endif
+  return v;
+}
+
+NATTEN_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
+/// Lane-wise select: m is an all-ones / all-zeros mask per lane.
+NATTEN_INLINE vf vselect(vi m, vf a, vf b) { return m ? a : b; }
+
+/// Mask vector of a 16-bit lane mask (bit l set -> lane l all ones).
+NATTEN_INLINE vi vmask(uint32_t bits) {
+  const vi lane_bit = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  return ((vi{} + (int32_t)bits) & lane_bit) != 0;
+}
+
+NATTEN_INLINE float vreduce_add(vf v) {
+  float s = 0.f;
+  for (int i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+NATTEN_INLINE float vreduce_max(vf v) {
+  float m = v[0];
+  for (int i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+/// 2^x per lane, relative error ~2e-7; -inf and anything below -126 give 0, large x saturates at 2^127.
+NATTEN_INLINE vf vexp2(vf x) {
+  const vf lo = vset(-126.f), hi = vset(127.f);
+  const vi underflow = x < lo;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  // Round to nearest integer with the 1.5*2^23 trick (no libm call, exact for |x| < 2^22).
+  const vf magic = vset(12582912.f);
+  const vf n = (x + magic) - magic;
+  const vf f = x - n;  // in [-0.5, 0.5]
+  // Minimax-style polynomial for 2^f on [-0.5, 0.5] (Taylor of e^(f ln2) to degree 6 is accurate to ~1e-7 here).
+  vf p = vset(1.5403530393381606e-4f);
+  p = p * f + 1.3333558146428443e-3f;
+  p = p * f + 9.6181291076284772e-3f;
+  p = p * f + 5.5504108664821580e-2f;
+  p = p * f + 2.4022650695910071e-1f;
+  p = p * f + 6.9314718055994531e-1f;
+  p = p * f + 1.f;
+  const vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+  vf scale;
+  memcpy(&scale, &e, sizeof scale);
+  const vf r = p * scale;
+  return underflow ? vzero() : r;
+}
+
+/// log2 of a positive normal float (scalar; used once per query for the LSE).
+inline float log2_scalar(float x) { return __builtin_log2f(x); }
+
+}  // namespace natten::cpu

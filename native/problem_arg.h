@@ -1,0 +1,40 @@
+// Reading the JS problem and config objects of the NA op bindings into natten::NaProblem and
+// natten::FusedConfig, with the invariants re-checked natively (defence in depth: the TypeScript layer
+// validates first, with friendlier messages; these checks keep a bypassed TS layer from reaching a
+// kernel with inconsistent sizes).
+#pragma once
+#include <napi.h>
+
+#include "../kernels/common/op_args.h"
+#include "../kernels/common/problem.h"
+
+namespace natten::node {
+
+/// {dims, batch, heads, headsKv, headDim, headDimV, length[], kernel[], stride[], dilation[], causal[],
+///  nExtra, scale, hasRpb} -> NaProblem. Throws TypeError/RangeError (coded) on bad fields.
+NaProblem problem_arg(const Napi::Value& v, const char* name = "problem");
+
+/// {qTileShape, kvTileShape, backwardQTileShape, backwardKvTileShape, kvSplits, kvParallel, deterministic,
+///  useReference, scratchLimitBytes} -> FusedConfig; undefined/null gives the defaults.
+FusedConfig config_arg(const Napi::Value& v, int dims, const char* name = "config");
+
+/// Element counts of the op buffers of a problem (throw ERR_NATTEN_INVALID_SHAPE on int64 overflow).
+struct ProblemSizes {
+  int64_t tokens = 0;       // N
+  int64_t fused_q = 0;      // B*N*H*D
+  int64_t fused_k = 0;      // B*N*Hkv*D
+  int64_t fused_v = 0;      // B*N*Hkv*Dv
+  int64_t fused_out = 0;    // B*N*H*Dv
+  int64_t lse = 0;          // B*N*H
+  int64_t fused_ek = 0;     // B*nExtra*Hkv*D
+  int64_t fused_ev = 0;     // B*nExtra*Hkv*Dv
+  int64_t unfused_q = 0;    // B*H*N*D
+  int64_t unfused_v = 0;    // B*H*N*Dv
+  int64_t attn = 0;         // B*H*N*(prod(k) + nExtra)
+  int64_t unfused_ek = 0;   // B*H*nExtra*D
+  int64_t unfused_ev = 0;   // B*H*nExtra*Dv
+  int64_t rpb = 0;          // H*prod(2k-1)
+};
+ProblemSizes problem_sizes(const NaProblem& p);
+
+}  // namespace natten::node
