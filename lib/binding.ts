@@ -30,6 +30,40 @@ export interface NativeDeviceInfo {
   sharedMemoryPerBlockOptin: number;
 }
 
+/** A neighborhood-attention problem as the op bindings read it (native/problem_arg.cc). */
+export interface NativeProblem {
+  dims: number;
+  batch: number;
+  heads: number;
+  headsKv: number;
+  headDim: number;
+  headDimV: number;
+  length: number[];
+  kernel: number[];
+  stride: number[];
+  dilation: number[];
+  causal: boolean[];
+  nExtra: number;
+  scale: number;
+  hasRpb: boolean;
+}
+
+/** Fused-kernel choices (kernels/common/op_args.h FusedConfig); absent tile shapes mean "default". */
+export interface NativeFusedConfig {
+  qTileShape?: number[];
+  kvTileShape?: number[];
+  backwardQTileShape?: number[];
+  backwardKvTileShape?: number[];
+  kvSplits?: number;
+  kvParallel: boolean;
+  deterministic: boolean;
+  useReference: boolean;
+  scratchLimitBytes: number;
+}
+
+/** A storage handle or null (optional op buffers). */
+type MaybeHandle = StorageHandle | null;
+
 /** The functions the addon exports. Device: -1 = CPU, n = cuda:n. DType codes: see dtype.ts. */
 export interface NativeBinding {
   setErrorClass(ctor: typeof NattenError): void;
@@ -49,6 +83,34 @@ export interface NativeBinding {
   synchronize(device: number): Promise<void>;
   memory(): Record<string, number>;
   liveStorages(device: number): number;
+  // NA ops (native/na_ops_binding.cc): outputs are allocated by the caller; all enqueue and return.
+  naForward(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, v: StorageHandle,
+    extraK: MaybeHandle, extraV: MaybeHandle, out: StorageHandle, lse: MaybeHandle, config: NativeFusedConfig | null): void;
+  naForwardNaive(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, v: StorageHandle,
+    extraK: MaybeHandle, extraV: MaybeHandle, out: StorageHandle, lse: MaybeHandle): void;
+  naBackward(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, v: StorageHandle,
+    extraK: MaybeHandle, extraV: MaybeHandle, out: StorageHandle, lse: StorageHandle, dOut: StorageHandle,
+    dq: StorageHandle, dk: StorageHandle, dv: StorageHandle, dExtraK: MaybeHandle, dExtraV: MaybeHandle,
+    config: NativeFusedConfig | null): void;
+  naQK(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, rpb: MaybeHandle, extraK: MaybeHandle,
+    attn: StorageHandle): void;
+  naAV(p: NativeProblem, dtype: number, attn: StorageHandle, v: StorageHandle, extraV: MaybeHandle, out: StorageHandle): void;
+  naQKBackward(p: NativeProblem, dtype: number, dAttn: StorageHandle, q: StorageHandle, k: StorageHandle,
+    extraK: MaybeHandle, dq: StorageHandle, dk: StorageHandle, dRpb: MaybeHandle, dExtraK: MaybeHandle): void;
+  naAVBackward(p: NativeProblem, dtype: number, dOut: StorageHandle, attn: StorageHandle, v: StorageHandle,
+    extraV: MaybeHandle, dAttn: StorageHandle, dv: StorageHandle, dExtraV: MaybeHandle): void;
+  softmax(dtype: number, rows: number, cols: number, x: StorageHandle, y: StorageHandle): void;
+  softmaxBackward(dtype: number, rows: number, cols: number, dy: StorageHandle, y: StorageHandle, dx: StorageHandle): void;
+  mergeAttentions(dtype: number, rows: number, dv: number, outs: StorageHandle[], lses: StorageHandle[],
+    out: StorageHandle, lse: StorageHandle): void;
+  fusedToUnfused(dtype: number, B: number, N: number, H: number, Hsrc: number, C: number, src: StorageHandle,
+    dst: StorageHandle): void;
+  unfusedToFused(dtype: number, B: number, N: number, Hsrc: number, H: number, C: number, src: StorageHandle,
+    dst: StorageHandle): void;
+  scale(dtype: number, numel: number, src: StorageHandle, dst: StorageHandle, factor: number): void;
+  fill(h: StorageHandle, dtype: number, numel: number, value: number): void;
+  hasFused(device: number): boolean;
+  cpuFmaPeak(ms: number): Promise<number>;
   /** NA op bindings, added by the op families (see native/ops.cc). */
   [op: string]: unknown;
 }

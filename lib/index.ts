@@ -14,3 +14,22 @@ export { buildInfo, memory, synchronize } from './runtime';
 export type { BuildInfo } from './runtime';
 export { NattenError } from './errors';
 export type { NattenErrorCode, CodedTypeError, CodedRangeError } from './errors';
+export {
+  useFusedNA, isFusedNAEnabled, useKVParallelism, isKVParallelismEnabled, setMemoryUsagePreference,
+  getMemoryUsagePreference, useDeterministicAlgorithms, areDeterministicAlgorithmsEnabled, setPoisonOutputs,
+  isPoisonOutputsEnabled,
+} from './context';
+export type { MemoryPreference } from './context';
+export { na1d, na2d, na3d, na1dBackward, na2dBackward, na3dBackward } from './ops/fused';
+export type { NAOptions, NAResult, NAGradients, FusedKernelOptions } from './ops/fused';
+export {
+  na1dQK, na2dQK, na3dQK, na1dAV, na2dAV, na3dAV, na1dQKBackward, na2dQKBackward, na3dQKBackward, na1dAVBackward,
+  na2dAVBackward, na3dAVBackward,
+} from './ops/unfused';
+export type { QKOptions, AVOptions, QKGradients, AVGradients } from './ops/unfused';
+export { softmax, softmaxBackward } from './ops/softmax';
+export { mergeAttentions } from './ops/merge';
+export type { MergedAttention } from './ops/merge';
+export { neighborhoodAttention1d, neighborhoodAttention2d, neighborhoodAttention3d } from './ops/attention';
+export type { NeighborhoodAttentionOptions } from './ops/attention';
+export type { WindowOptions, PerAxis } from './ops/validate';

@@ -1,0 +1,232 @@
+/**
+ * Fused neighborhood attention (DESIGN 6), layout [batch, ...spatial, heads, headDim]: one op computes
+ * softmax(scale * Q K^T over each query's window and the additional keys) V without materialising the
+ * attention weights, and its backward. K/V may have fewer heads than Q (GQA: heads_kv divides heads) and
+ * V's head dim may differ from Q/K's.
+ */
+import { native } from '../binding';
+import { fusedConfig, FusedCallConfig } from '../context';
+import { dtypeCode } from '../dtype';
+import { rangeError, typeError } from '../errors';
+import { Tensor } from '../tensor';
+import { allocOutput, handleOrNull, nativeProblem, ProblemSizes } from './problem';
+import {
+  boolArg, checkOptions, checkRank, checkSameDtypeDevice, checkShape, countArg, optionalTensorArg, resolveWindow,
+  scaleArg, tensorArg, tileShapeArg, Window, WINDOW_KEYS, WindowOptions,
+} from './validate';
+
+/** Fused-kernel choices of one call (GPU only; the CPU engine accepts and ignores them). */
+export interface FusedKernelOptions {
+  /** Forward query tile shape, one entry per spatial axis (must be a compiled config). */
+  qTileShape?: readonly number[];
+  /** Forward key/value tile shape. */
+  kvTileShape?: readonly number[];
+  /** Backward query tile shape. */
+  backwardQTileShape?: readonly number[];
+  /** Backward key/value tile shape. */
+  backwardKvTileShape?: readonly number[];
+  /** Number of KV splits of the backward (0: default). */
+  kvSplits?: number;
+  /** `'auto'` (default): fast fused kernels where available; `'reference'`: the simple reference kernels. */
+  backend?: 'auto' | 'fused' | 'reference';
+}
+
+/** Options of the fused ops `na1d`, `na2d`, `na3d` and their backward. */
+export interface NAOptions extends WindowOptions, FusedKernelOptions {
+  /** Score scale (default headDim^-0.5). */
+  scale?: number;
+  /** Keys every query attends to besides its window: [batch, nExtra, headsKv, headDim]. */
+  additionalKeys?: Tensor;
+  /** Values of the additional keys: [batch, nExtra, headsKv, headDimV]. */
+  additionalValues?: Tensor;
+  /** Also return the logsumexp of the scores ([batch, ...spatial, heads], float32). */
+  returnLse?: boolean;
+}
+
+/** Output and logsumexp of a fused forward. */
+export interface NAResult {
+  /** [batch, ...spatial, heads, headDimV] */
+  output: Tensor;
+  /** Natural-log sum of exp of the scaled scores: [batch, ...spatial, heads], float32. */
+  lse: Tensor;
+}
+
+/** Gradients of a fused forward. */
+export interface NAGradients {
+  dq: Tensor;
+  dk: Tensor;
+  dv: Tensor;
+  /** Present when additionalKeys were given. */
+  dAdditionalKeys?: Tensor;
+  /** Present when additionalValues were given. */
+  dAdditionalValues?: Tensor;
+}
+
+const KERNEL_KEYS = ['qTileShape', 'kvTileShape', 'backwardQTileShape', 'backwardKvTileShape', 'kvSplits', 'backend'];
+const FORWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues', 'returnLse'];
+const BACKWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues'];
+
+const LAYOUTS = ['', '[batch, X, heads, headDim]', '[batch, X, Y, heads, headDim]', '[batch, X, Y, Z, heads, headDim]'];
+
+/** Everything a fused op call needs, validated. */
+interface FusedCall {
+  sizes: ProblemSizes;
+  window: Window;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  ek?: Tensor;
+  ev?: Tensor;
+  config: FusedCallConfig;
+}
+
+function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfig {
+  const backend = opts.backend ?? 'auto';
+  if (!['auto', 'fused', 'reference'].includes(backend)) {
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: backend must be 'auto', 'fused' or 'reference', got ${JSON.stringify(backend)}`);
+  }
+  return {
+    qTileShape: tileShapeArg(fn, opts.qTileShape, 'qTileShape', dims),
+    kvTileShape: tileShapeArg(fn, opts.kvTileShape, 'kvTileShape', dims),
+    backwardQTileShape: tileShapeArg(fn, opts.backwardQTileShape, 'backwardQTileShape', dims),
+    backwardKvTileShape: tileShapeArg(fn, opts.backwardKvTileShape, 'backwardKvTileShape', dims),
+    kvSplits: countArg(fn, opts.kvSplits, 'kvSplits'),
+    useReference: backend === 'reference',
+  };
+}
+
+/** Validates q, k, v and the options of a fused op with `dims` spatial axes. */
+function fusedCall(fn: string, dims: number, qa: unknown, ka: unknown, va: unknown, opts: NAOptions, keys: readonly string[]): FusedCall {
+  checkOptions(fn, opts, keys);
+  const q = tensorArg(fn, qa, 'q'), k = tensorArg(fn, ka, 'k'), v = tensorArg(fn, va, 'v');
+  const rank = dims + 3;
+  checkRank(fn, q, 'q', rank, LAYOUTS[dims]);
+  checkRank(fn, k, 'k', rank, LAYOUTS[dims]);
+  checkRank(fn, v, 'v', rank, LAYOUTS[dims].replace('headDim', 'headDimV'));
+  checkSameDtypeDevice(fn, [[q, 'q'], [k, 'k'], [v, 'v']]);
+  const batch = q.shape[0], spatial = q.shape.slice(1, dims + 1), heads = q.shape[dims + 1], headDim = q.shape[dims + 2];
+  const headsKv = k.shape[dims + 1], headDimV = v.shape[dims + 2];
+  checkShape(fn, k, 'k', [batch, ...spatial, headsKv, headDim], `q's batch, spatial and head-dim sizes with k's ${headsKv} heads`);
+  checkShape(fn, v, 'v', [batch, ...spatial, headsKv, headDimV], `k's batch, spatial and head sizes with v's head dim`);
+  if (heads % headsKv !== 0) {
+    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: k/v have ${headsKv} heads, which must divide q's ${heads} heads (GQA/MQA)`);
+  }
+  const window = resolveWindow(fn, opts, spatial, 'q');
+  const scale = scaleArg(fn, opts.scale, headDim);
+  const ek = optionalTensorArg(fn, opts.additionalKeys, 'additionalKeys');
+  const ev = optionalTensorArg(fn, opts.additionalValues, 'additionalValues');
+  if ((ek === undefined) !== (ev === undefined)) {
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: additionalKeys and additionalValues must be given together (got only ${ek ? 'additionalKeys' : 'additionalValues'})`);
+  }
+  let nExtra = 0;
+  if (ek && ev) {
+    checkRank(fn, ek, 'additionalKeys', 4, '[batch, nExtra, headsKv, headDim]');
+    nExtra = ek.shape[1];
+    checkShape(fn, ek, 'additionalKeys', [batch, nExtra, headsKv, headDim], '[batch, nExtra, headsKv, headDim]');
+    checkShape(fn, ev, 'additionalValues', [batch, nExtra, headsKv, headDimV], '[batch, nExtra, headsKv, headDimV]');
+    checkSameDtypeDevice(fn, [[q, 'q'], [ek, 'additionalKeys'], [ev, 'additionalValues']]);
+  }
+  return {
+    sizes: { batch, heads, headsKv, headDim, headDimV, spatial, nExtra, scale, hasRpb: false },
+    window, q, k, v, ek, ev,
+    config: kernelConfig(fn, opts, dims),
+  };
+}
+
+/** Runs the fused op's argument checks only (the unfused chain of neighborhoodAttention uses them). @internal */
+export function validateFused(fn: string, dims: number, q: unknown, k: unknown, v: unknown, opts: NAOptions): void {
+  fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
+}
+
+/** The fused forward under the name `fn` (for error messages). @internal */
+export function fusedForward(fn: string, dims: number, q: unknown, k: unknown, v: unknown, opts: NAOptions): Tensor | NAResult {
+  const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
+  const returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
+  const s = c.sizes;
+  const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
+  const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
+  try {
+    native.naForward(nativeProblem(s, c.window), dtypeCode(c.q.dtype), c.q.handle('q'), c.k.handle('k'), c.v.handle('v'),
+      handleOrNull(c.ek, 'additionalKeys'), handleOrNull(c.ev, 'additionalValues'), output.handle(), lse.handle(),
+      fusedConfig(c.config));
+  } catch (e) {
+    output.dispose();
+    lse.dispose();
+    throw e;
+  }
+  if (returnLse) return { output, lse };
+  lse.dispose();
+  return output;
+}
+
+function backward(fn: string, dims: number, dOutA: unknown, q: unknown, k: unknown, v: unknown, outA: unknown, lseA: unknown,
+  opts: NAOptions): NAGradients {
+  const c = fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
+  const s = c.sizes;
+  const dOut = tensorArg(fn, dOutA, 'dOut'), output = tensorArg(fn, outA, 'output'), lse = tensorArg(fn, lseA, 'lse');
+  const outShape = [s.batch, ...s.spatial, s.heads, s.headDimV];
+  checkShape(fn, dOut, 'dOut', outShape, 'the forward output\'s shape [batch, ...spatial, heads, headDimV]');
+  checkShape(fn, output, 'output', outShape, '[batch, ...spatial, heads, headDimV]');
+  checkShape(fn, lse, 'lse', [s.batch, ...s.spatial, s.heads], '[batch, ...spatial, heads]');
+  checkSameDtypeDevice(fn, [[c.q, 'q'], [dOut, 'dOut'], [output, 'output']]);
+  if (lse.dtype !== 'float32') {
+    throw typeError('ERR_NATTEN_DTYPE_MISMATCH', `${fn}: lse must be float32 (as the forward returns it), got ${lse.dtype}`);
+  }
+  if (lse.device !== c.q.device) {
+    throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
+  }
+  const dq = allocOutput(c.q.shape, c.q.dtype, c.q);
+  const dk = allocOutput(c.k.shape, c.k.dtype, c.q);
+  const dv = allocOutput(c.v.shape, c.v.dtype, c.q);
+  const dek = c.ek ? allocOutput(c.ek.shape, c.ek.dtype, c.q) : undefined;
+  const dev = c.ev ? allocOutput(c.ev.shape, c.ev.dtype, c.q) : undefined;
+  try {
+    native.naBackward(nativeProblem(s, c.window), dtypeCode(c.q.dtype), c.q.handle('q'), c.k.handle('k'), c.v.handle('v'),
+      handleOrNull(c.ek, 'additionalKeys'), handleOrNull(c.ev, 'additionalValues'), output.handle('output'),
+      lse.handle('lse'), dOut.handle('dOut'), dq.handle(), dk.handle(), dv.handle(), handleOrNull(dek, 'dek'),
+      handleOrNull(dev, 'dev'), fusedConfig(c.config));
+  } catch (e) {
+    for (const t of [dq, dk, dv, dek, dev]) t?.dispose();
+    throw e;
+  }
+  const grads: NAGradients = { dq, dk, dv };
+  if (dek) grads.dAdditionalKeys = dek;
+  if (dev) grads.dAdditionalValues = dev;
+  return grads;
+}
+
+/** 1-D fused neighborhood attention: q [batch, X, heads, headDim], k/v [batch, X, headsKv, headDim(V)]. */
+export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
+export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
+export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
+  return fusedForward('na1d', 1, q, k, v, opts);
+}
+
+/** 2-D fused neighborhood attention: q [batch, X, Y, heads, headDim], k/v [batch, X, Y, headsKv, headDim(V)]. */
+export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
+export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
+export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
+  return fusedForward('na2d', 2, q, k, v, opts);
+}
+
+/** 3-D fused neighborhood attention: q [batch, X, Y, Z, heads, headDim], k/v [batch, X, Y, Z, headsKv, headDim(V)]. */
+export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
+export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
+export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
+  return fusedForward('na3d', 3, q, k, v, opts);
+}
+
+/** Backward of {@link na1d}: gradients of q, k, v (and the additional keys/values) from dOut, the forward's output and lse. */
+export function na1dBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions): NAGradients {
+  return backward('na1dBackward', 1, dOut, q, k, v, output, lse, opts);
+}
+
+/** Backward of {@link na2d}. */
+export function na2dBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions): NAGradients {
+  return backward('na2dBackward', 2, dOut, q, k, v, output, lse, opts);
+}
+
+/** Backward of {@link na3d}. */
+export function na3dBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions): NAGradients {
+  return backward('na3dBackward', 3, dOut, q, k, v, output, lse, opts);
+}

@@ -1,0 +1,36 @@
+/**
+ * Layout helpers of the unfused chain: fused [batch, tokens, heads, C] <-> unfused [batch, heads, tokens, C]
+ * (repeating key/value heads for GQA, and summing them back for gradients), and scaling.
+ * @internal
+ */
+import { native } from '../binding';
+import { dtypeCode } from '../dtype';
+import { Tensor } from '../tensor';
+import { allocOutput } from './problem';
+
+/** [B, ...spatial, Hsrc, C] -> [B, H, ...spatial, C], head h reading source head h * Hsrc / H. */
+export function toUnfused(t: Tensor, heads: number): Tensor {
+  const r = t.shape.length;
+  const B = t.shape[0], spatial = t.shape.slice(1, r - 2), Hs = t.shape[r - 2], C = t.shape[r - 1];
+  const N = t.numel / (B * Hs * C);
+  const out = allocOutput([B, heads, ...spatial, C], t.dtype, t);
+  native.fusedToUnfused(dtypeCode(t.dtype), B, N, heads, Hs, C, t.handle(), out.handle());
+  return out;
+}
+
+/** [B, Hsrc, ...spatial, C] -> [B, ...spatial, H, C], summing the source heads that map to each head. */
+export function toFused(t: Tensor, heads: number): Tensor {
+  const r = t.shape.length;
+  const B = t.shape[0], Hs = t.shape[1], spatial = t.shape.slice(2, r - 1), C = t.shape[r - 1];
+  const N = t.numel / (B * Hs * C);
+  const out = allocOutput([B, ...spatial, heads, C], t.dtype, t);
+  native.unfusedToFused(dtypeCode(t.dtype), B, N, Hs, heads, C, t.handle(), out.handle());
+  return out;
+}
+
+/** t * factor (a new tensor). */
+export function scaled(t: Tensor, factor: number): Tensor {
+  const out = allocOutput(t.shape, t.dtype, t);
+  native.scale(dtypeCode(t.dtype), t.numel, t.handle(), out.handle(), factor);
+  return out;
+}

@@ -1,0 +1,34 @@
+/** Softmax over the last axis (fp32 math; -Infinity entries give 0, a row of only -Infinity gives zeros). */
+import { native } from '../binding';
+import { dtypeCode } from '../dtype';
+import { rangeError } from '../errors';
+import { Tensor } from '../tensor';
+import { allocOutput } from './problem';
+import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
+
+function rowsCols(fn: string, t: Tensor, name: string): [number, number] {
+  if (t.shape.length < 1) throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: ${name} must have at least one axis, got a scalar`);
+  const cols = t.shape[t.shape.length - 1];
+  return [cols === 0 ? 0 : t.numel / cols, cols];
+}
+
+/** Softmax of t over its last axis (a new tensor of the same shape and dtype). */
+export function softmax(t: Tensor): Tensor {
+  const x = tensorArg('softmax', t, 't');
+  const [rows, cols] = rowsCols('softmax', x, 't');
+  const y = allocOutput(x.shape, x.dtype, x);
+  native.softmax(dtypeCode(x.dtype), rows, cols, x.handle('t'), y.handle());
+  return y;
+}
+
+/** Backward of {@link softmax}: dx = y * (dy - sum(y * dy)) over the last axis, from the softmax output y. */
+export function softmaxBackward(dy: Tensor, y: Tensor): Tensor {
+  const fn = 'softmaxBackward';
+  const g = tensorArg(fn, dy, 'dy'), out = tensorArg(fn, y, 'y');
+  checkShape(fn, g, 'dy', out.shape, 'the shape of y');
+  checkSameDtypeDevice(fn, [[out, 'y'], [g, 'dy']]);
+  const [rows, cols] = rowsCols(fn, out, 'y');
+  const dx = allocOutput(out.shape, out.dtype, out);
+  native.softmaxBackward(dtypeCode(out.dtype), rows, cols, g.handle('dy'), out.handle('y'), dx.handle());
+  return dx;
+}

@@ -1,0 +1,256 @@
+/**
+ * Unfused neighborhood attention (DESIGN 6), NATTEN's layout [batch, heads, ...spatial, headDim]:
+ * `naXdQK` computes the attention weights of every query over its window (row-major over the kernel,
+ * -Infinity where a causal window is shorter; unscaled) and the additional keys, `naXdAV` applies weights
+ * to values, and their backward ops. Q, K and V have the same number of heads here.
+ */
+import { native } from '../binding';
+import { dtypeCode } from '../dtype';
+
+import { Tensor } from '../tensor';
+import { allocOutput, handleOrNull, nativeProblem, prod, ProblemSizes } from './problem';
+import {
+  checkOptions, checkRank, checkRpbWindow, checkSameDtypeDevice, checkShape, optionalTensorArg, resolveWindow,
+  tensorArg, Window, WINDOW_KEYS, WindowOptions,
+} from './validate';
+
+/** Options of the unfused QK ops. */
+export interface QKOptions extends WindowOptions {
+  /** Relative positional bias [heads, 2k0-1, (2k1-1, (2k2-1))], added to the scores (odd, non-causal kernels). */
+  rpb?: Tensor;
+  /** Keys every query attends to besides its window: [batch, heads, nExtra, headDim]. */
+  additionalKeys?: Tensor;
+}
+
+/** Options of the unfused AV ops. */
+export interface AVOptions extends WindowOptions {
+  /** Values of the additional keys: [batch, heads, nExtra, headDimV]. */
+  additionalValues?: Tensor;
+}
+
+/** Gradients of an unfused QK. */
+export interface QKGradients {
+  dq: Tensor;
+  dk: Tensor;
+  /** Present when rpb was given. */
+  dRpb?: Tensor;
+  /** Present when additionalKeys were given. */
+  dAdditionalKeys?: Tensor;
+}
+
+/** Gradients of an unfused AV. */
+export interface AVGradients {
+  /** Same shape as the weights; 0 at masked window positions. */
+  dAttn: Tensor;
+  dv: Tensor;
+  /** Present when additionalValues were given. */
+  dAdditionalValues?: Tensor;
+}
+
+const QK_KEYS = [...WINDOW_KEYS, 'rpb', 'additionalKeys'];
+const AV_KEYS = [...WINDOW_KEYS, 'additionalValues'];
+const LAYOUTS = ['', '[batch, heads, X, headDim]', '[batch, heads, X, Y, headDim]', '[batch, heads, X, Y, Z, headDim]'];
+
+interface Sides {
+  batch: number;
+  heads: number;
+  spatial: number[];
+  window: Window;
+}
+
+/** Checks a [batch, heads, ...spatial, C] tensor and the window against its spatial sizes. */
+function sides(fn: string, dims: number, t: Tensor, name: string, opts: WindowOptions, layout: string): Sides {
+  checkRank(fn, t, name, dims + 3, layout);
+  const spatial = t.shape.slice(2, dims + 2);
+  return { batch: t.shape[0], heads: t.shape[1], spatial, window: resolveWindow(fn, opts, spatial, name) };
+}
+
+function sizes(s: Sides, headDim: number, headDimV: number, nExtra: number, hasRpb: boolean): ProblemSizes {
+  return { batch: s.batch, heads: s.heads, headsKv: s.heads, headDim, headDimV, spatial: s.spatial, nExtra, scale: 1, hasRpb };
+}
+
+/** Validates the extra keys/values tensor [batch, heads, nExtra, C]; returns nExtra (0 when absent). */
+function extraCount(fn: string, t: Tensor | undefined, name: string, s: Sides, C: number, cName: string): number {
+  if (!t) return 0;
+  checkRank(fn, t, name, 4, `[batch, heads, nExtra, ${cName}]`);
+  checkShape(fn, t, name, [s.batch, s.heads, t.shape[2], C], `[batch, heads, nExtra, ${cName}]`);
+  return t.shape[2];
+}
+
+function checkRpb(fn: string, rpb: Tensor | undefined, s: Sides): void {
+  if (!rpb) return;
+  checkRpbWindow(fn, s.window);
+  checkShape(fn, rpb, 'rpb', [s.heads, ...s.window.kernel.map((k) => 2 * k - 1)], '[heads, 2*kernelSize-1 per axis]');
+}
+
+interface QKCall {
+  s: Sides;
+  q: Tensor;
+  k: Tensor;
+  rpb?: Tensor;
+  ek?: Tensor;
+  nExtra: number;
+  headDim: number;
+}
+
+function qkCall(fn: string, dims: number, qa: unknown, ka: unknown, opts: QKOptions): QKCall {
+  checkOptions(fn, opts, QK_KEYS);
+  const q = tensorArg(fn, qa, 'q'), k = tensorArg(fn, ka, 'k');
+  const s = sides(fn, dims, q, 'q', opts, LAYOUTS[dims]);
+  checkShape(fn, k, 'k', q.shape, 'the shape of q');
+  const headDim = q.shape[dims + 2];
+  const rpb = optionalTensorArg(fn, opts.rpb, 'rpb');
+  const ek = optionalTensorArg(fn, opts.additionalKeys, 'additionalKeys');
+  checkRpb(fn, rpb, s);
+  const nExtra = extraCount(fn, ek, 'additionalKeys', s, headDim, 'headDim');
+  const all: [Tensor, string][] = [[q, 'q'], [k, 'k']];
+  if (rpb) all.push([rpb, 'rpb']);
+  if (ek) all.push([ek, 'additionalKeys']);
+  checkSameDtypeDevice(fn, all);
+  return { s, q, k, rpb, ek, nExtra, headDim };
+}
+
+function qk(fn: string, dims: number, q: unknown, k: unknown, opts: QKOptions): Tensor {
+  const c = qkCall(fn, dims, q, k, opts);
+  const attn = allocOutput([c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra], c.q.dtype, c.q);
+  try {
+    native.naQK(nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
+      dtypeCode(c.q.dtype), c.q.handle('q'), c.k.handle('k'), handleOrNull(c.rpb, 'rpb'),
+      handleOrNull(c.ek, 'additionalKeys'), attn.handle());
+  } catch (e) {
+    attn.dispose();
+    throw e;
+  }
+  return attn;
+}
+
+function qkBackward(fn: string, dims: number, dAttnA: unknown, q: unknown, k: unknown, opts: QKOptions): QKGradients {
+  const c = qkCall(fn, dims, q, k, opts);
+  const dAttn = tensorArg(fn, dAttnA, 'dAttn');
+  checkShape(fn, dAttn, 'dAttn', [c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra],
+    '[batch, heads, ...spatial, prod(kernelSize) + nExtra]');
+  checkSameDtypeDevice(fn, [[c.q, 'q'], [dAttn, 'dAttn']]);
+  const dq = allocOutput(c.q.shape, c.q.dtype, c.q);
+  const dk = allocOutput(c.k.shape, c.k.dtype, c.q);
+  const dRpb = c.rpb ? allocOutput(c.rpb.shape, c.rpb.dtype, c.q) : undefined;
+  const dek = c.ek ? allocOutput(c.ek.shape, c.ek.dtype, c.q) : undefined;
+  try {
+    native.naQKBackward(nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
+      dtypeCode(c.q.dtype), dAttn.handle('dAttn'), c.q.handle('q'), c.k.handle('k'), handleOrNull(c.ek, 'additionalKeys'),
+      dq.handle(), dk.handle(), handleOrNull(dRpb, 'dRpb'), handleOrNull(dek, 'dAdditionalKeys'));
+  } catch (e) {
+    for (const t of [dq, dk, dRpb, dek]) t?.dispose();
+    throw e;
+  }
+  const g: QKGradients = { dq, dk };
+  if (dRpb) g.dRpb = dRpb;
+  if (dek) g.dAdditionalKeys = dek;
+  return g;
+}
+
+interface AVCall {
+  s: Sides;
+  attn: Tensor;
+  v: Tensor;
+  ev?: Tensor;
+  nExtra: number;
+  headDimV: number;
+}
+
+function avCall(fn: string, dims: number, attnA: unknown, va: unknown, opts: AVOptions): AVCall {
+  checkOptions(fn, opts, AV_KEYS);
+  const attn = tensorArg(fn, attnA, 'attn'), v = tensorArg(fn, va, 'v');
+  const s = sides(fn, dims, v, 'v', opts, LAYOUTS[dims].replace('headDim', 'headDimV'));
+  const headDimV = v.shape[dims + 2];
+  const ev = optionalTensorArg(fn, opts.additionalValues, 'additionalValues');
+  const nExtra = extraCount(fn, ev, 'additionalValues', s, headDimV, 'headDimV');
+  checkShape(fn, attn, 'attn', [s.batch, s.heads, ...s.spatial, prod(s.window.kernel) + nExtra],
+    `[batch, heads, ...spatial, prod(kernelSize) + nExtra] with nExtra = ${nExtra}`);
+  const all: [Tensor, string][] = [[attn, 'attn'], [v, 'v']];
+  if (ev) all.push([ev, 'additionalValues']);
+  checkSameDtypeDevice(fn, all);
+  return { s, attn, v, ev, nExtra, headDimV };
+}
+
+function av(fn: string, dims: number, attn: unknown, v: unknown, opts: AVOptions): Tensor {
+  const c = avCall(fn, dims, attn, v, opts);
+  const out = allocOutput(c.v.shape, c.v.dtype, c.v);
+  try {
+    native.naAV(nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window), dtypeCode(c.v.dtype),
+      c.attn.handle('attn'), c.v.handle('v'), handleOrNull(c.ev, 'additionalValues'), out.handle());
+  } catch (e) {
+    out.dispose();
+    throw e;
+  }
+  return out;
+}
+
+function avBackward(fn: string, dims: number, dOutA: unknown, attn: unknown, v: unknown, opts: AVOptions): AVGradients {
+  const c = avCall(fn, dims, attn, v, opts);
+  const dOut = tensorArg(fn, dOutA, 'dOut');
+  checkShape(fn, dOut, 'dOut', c.v.shape, 'the shape of v');
+  checkSameDtypeDevice(fn, [[c.v, 'v'], [dOut, 'dOut']]);
+  const dAttn = allocOutput(c.attn.shape, c.attn.dtype, c.v);
+  const dv = allocOutput(c.v.shape, c.v.dtype, c.v);
+  const dev = c.ev ? allocOutput(c.ev.shape, c.ev.dtype, c.v) : undefined;
+  try {
+    native.naAVBackward(nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
+      dtypeCode(c.v.dtype), dOut.handle('dOut'), c.attn.handle('attn'), c.v.handle('v'),
+      handleOrNull(c.ev, 'additionalValues'), dAttn.handle(), dv.handle(), handleOrNull(dev, 'dAdditionalValues'));
+  } catch (e) {
+    for (const t of [dAttn, dv, dev]) t?.dispose();
+    throw e;
+  }
+  const g: AVGradients = { dAttn, dv };
+  if (dev) g.dAdditionalValues = dev;
+  return g;
+}
+
+/** 1-D unfused QK: q, k [batch, heads, X, headDim] -> weights [batch, heads, X, kernelSize + nExtra] (unscaled). */
+export function na1dQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
+  return qk('na1dQK', 1, q, k, opts);
+}
+/** 2-D unfused QK: q, k [batch, heads, X, Y, headDim] -> weights [batch, heads, X, Y, k0*k1 + nExtra]. */
+export function na2dQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
+  return qk('na2dQK', 2, q, k, opts);
+}
+/** 3-D unfused QK: q, k [batch, heads, X, Y, Z, headDim] -> weights [batch, heads, X, Y, Z, k0*k1*k2 + nExtra]. */
+export function na3dQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
+  return qk('na3dQK', 3, q, k, opts);
+}
+/** 1-D unfused AV: weights [batch, heads, X, kernelSize + nExtra], v [batch, heads, X, headDimV] -> output like v. */
+export function na1dAV(attn: Tensor, v: Tensor, opts: AVOptions): Tensor {
+  return av('na1dAV', 1, attn, v, opts);
+}
+/** 2-D unfused AV. */
+export function na2dAV(attn: Tensor, v: Tensor, opts: AVOptions): Tensor {
+  return av('na2dAV', 2, attn, v, opts);
+}
+/** 3-D unfused AV. */
+export function na3dAV(attn: Tensor, v: Tensor, opts: AVOptions): Tensor {
+  return av('na3dAV', 3, attn, v, opts);
+}
+/** Backward of {@link na1dQK} for upstream gradient dAttn (entries at masked positions are ignored). */
+export function na1dQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOptions): QKGradients {
+  return qkBackward('na1dQKBackward', 1, dAttn, q, k, opts);
+}
+/** Backward of {@link na2dQK}. */
+export function na2dQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOptions): QKGradients {
+  return qkBackward('na2dQKBackward', 2, dAttn, q, k, opts);
+}
+/** Backward of {@link na3dQK}. */
+export function na3dQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOptions): QKGradients {
+  return qkBackward('na3dQKBackward', 3, dAttn, q, k, opts);
+}
+/** Backward of {@link na1dAV} for upstream gradient dOut. */
+export function na1dAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOptions): AVGradients {
+  return avBackward('na1dAVBackward', 1, dOut, attn, v, opts);
+}
+/** Backward of {@link na2dAV}. */
+export function na2dAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOptions): AVGradients {
+  return avBackward('na2dAVBackward', 2, dOut, attn, v, opts);
+}
+/** Backward of {@link na3dAV}. */
+export function na3dAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOptions): AVGradients {
+  return avBackward('na3dAVBackward', 3, dOut, attn, v, opts);
+}
