@@ -224,4 +224,52 @@ void check_async_errors(int device) {
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
 
+// --- GPU timing (benchmarks) ---
+
+namespace {
+__global__ void spin_kernel(uint64_t nanoseconds) {
+  uint64_t t0, t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  do {
+    __nanosleep(1000);
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  } while (t - t0 < nanoseconds);
+}
+}  // namespace
+
+Timer::Timer(int device) : device_(device) {
+  use(device);
+  cudaEvent_t a, b;
+  NATTEN_CUDA_CHECK(cudaEventCreate(&a));
+  if (cudaError_t e = cudaEventCreate(&b); e != cudaSuccess) {
+    cudaEventDestroy(a);
+    NATTEN_CUDA_CHECK(e);
+  }
+  start_ = a;
+  stop_ = b;
+}
+
+Timer::~Timer() {
+  if (start_) cudaEventDestroy(static_cast<cudaEvent_t>(start_));
+  if (stop_) cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+}
+
+void Timer::start() { NATTEN_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(start_), use(device_))); }
+
+void Timer::stop() { NATTEN_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(stop_), use(device_))); }
+
+double Timer::elapsed_ms() {
+  use(device_);
+  NATTEN_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(stop_)));
+  float ms = 0.f;
+  NATTEN_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), static_cast<cudaEvent_t>(stop_)));
+  return ms;
+}
+
+void spin_async(int device, double microseconds) {
+  if (!(microseconds > 0)) return;
+  spin_kernel<<<1, 1, 0, use(device)>>>((uint64_t)(microseconds * 1000.0));
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace natten::gpu

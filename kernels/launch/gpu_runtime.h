@@ -73,4 +73,28 @@ void host_callback(int device, std::function<void()> fn);
 /// Raises any pending asynchronous CUDA error of the device as an Error(ERR_NATTEN_CUDA).
 void check_async_errors(int device);
 
+// --- GPU timing (benchmarks) ---
+
+/// Times work on a device's stream with CUDA events: start() and stop() record events in stream order;
+/// elapsed_ms() blocks until the stop event has passed and returns the GPU time between the two.
+class Timer {
+ public:
+  explicit Timer(int device);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+  void start();
+  void stop();
+  double elapsed_ms();
+
+ private:
+  int device_;
+  void* start_ = nullptr;
+  void* stop_ = nullptr;
+};
+
+/// Enqueues a kernel that keeps the device's stream busy for about `microseconds`, so the host can queue
+/// the work to be timed behind it and launch overhead does not show in event timings.
+void spin_async(int device, double microseconds);
+
 }  // namespace natten::gpu

@@ -29,4 +29,11 @@ void Fence::wait() {}
 void host_callback(int, std::function<void()>) { no_cuda(); }
 void check_async_errors(int) {}
 
+Timer::Timer(int device) : device_(device) { no_cuda(); }
+Timer::~Timer() {}
+void Timer::start() { no_cuda(); }
+void Timer::stop() { no_cuda(); }
+double Timer::elapsed_ms() { no_cuda(); }
+void spin_async(int, double) { no_cuda(); }
+
 }  // namespace natten::gpu

@@ -1,0 +1,143 @@
+// CUDA reference fused NA kernels (the on-GPU oracle and fused fallback; forward with LSE and backward)
+// against the fp64 oracle on a seeded sweep: 1/2/3-D, odd and even kernels, dilation with ragged groups,
+// stride, causal per axis, GQA/MQA, additional keys/values, Dv != D, head dims 1..256, scale,
+// fp32/fp16/bf16. Outputs are poisoned with NaN before each run; dOut is scaled by 0.05.
+import { dtypeCode } from '../lib/dtype';
+import {
+  Failures,
+  GPU_DTYPES,
+  type GpuDType,
+  type NativeProblem,
+  Rng,
+  Scope,
+  TEST_DEVICE,
+  TOL,
+  describeCase,
+  download,
+  ops,
+  randomHeadDim,
+  randomWindow,
+  type WindowCase,
+  windowSize,
+} from './cuda_common';
+import { describeGpu } from './helpers/gpu';
+
+const suite = TEST_DEVICE === 'cpu' ? describe : describeGpu;
+import { naBackward, naForward, randnTensor } from './oracle';
+
+const SWEEP_CASES = 130;
+const REFERENCE = { useReference: true };
+
+interface FusedCase {
+  seed: number;
+  dtype: GpuDType;
+  w: WindowCase;
+  B: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  Dv: number;
+  nExtra: number;
+  scale?: number;
+}
+
+function randomCase(seed: number): FusedCase {
+  const r = new Rng(seed);
+  for (;;) {
+    const dims = r.pick([1, 2, 2, 3]);
+    const w = randomWindow(r, dims);
+    const H = r.pick([1, 2, 3, 4, 6]);
+    const divisors = [1, 2, 3, 4, 6].filter((x) => H % x === 0);
+    const c: FusedCase = {
+      seed,
+      dtype: GPU_DTYPES[seed % 3],
+      w,
+      B: r.int(1, 2),
+      H,
+      Hkv: r.chance(0.5) ? H : r.pick(divisors),
+      D: randomHeadDim(r),
+      Dv: 0,
+      nExtra: r.chance(0.3) ? r.int(1, 5) : 0,
+      scale: r.chance(0.2) ? 0.05 + r.uniform() : undefined,
+    };
+    c.Dv = r.chance(0.7) ? c.D : randomHeadDim(r);
+    const n = w.spatial.reduce((a, b) => a * b, 1);
+    if (c.B * c.H * n * (windowSize(w) + c.nExtra) * (c.D + c.Dv) <= 3e6) return c;
+  }
+}
+
+async function runCase(c: FusedCase, f: Failures): Promise<void> {
+  const s = new Scope();
+  const t = c.dtype;
+  const code = dtypeCode(t);
+  const tag = describeCase({ seed: c.seed, dtype: t, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
+    causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra, scale: c.scale ?? 'default' });
+  try {
+    const S = c.w.spatial;
+    const p: NativeProblem = {
+      dims: S.length, batch: c.B, heads: c.H, headsKv: c.Hkv, headDim: c.D, headDimV: c.Dv, length: S,
+      kernel: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, causal: c.w.causal, nExtra: c.nExtra, scale: c.scale,
+    };
+    const seed = c.seed * 97;
+    const q = await s.upload(randnTensor([c.B, ...S, c.H, c.D], seed + 1), t);
+    const k = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.D], seed + 2), t);
+    const v = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.Dv], seed + 3), t);
+    const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.D], seed + 4), t) : undefined;
+    const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.Dv], seed + 5), t) : undefined;
+    const opts = {
+      kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
+      additionalKeys: ek?.exact, additionalValues: ev?.exact,
+    };
+
+    // Forward: O and LSE.
+    const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
+    const lse = s.poisoned([c.B, ...S, c.H], 'float32');
+    ops.naForward(p, code, q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev), Scope.handle(ev?.dev),
+      out.handle(), lse.handle(), REFERENCE);
+    const ref = naForward(q.exact, k.exact, v.exact, opts);
+    const outGot = await download(out);
+    const lseGot = await download(lse);
+    f.check(`forward O ${tag}`, outGot, ref.output, TOL.out[t]);
+    f.check(`forward LSE ${tag}`, lseGot, ref.lse, TOL.lse);
+
+    // Backward from the kernel's own O and LSE (the oracle uses the same O for delta = rowsum(dO * O)).
+    const dOut = await s.upload(randnTensor(outGot.shape, seed + 6, 0.05), t);
+    const dq = s.poisoned(q.exact.shape, t);
+    const dk = s.poisoned(k.exact.shape, t);
+    const dv = s.poisoned(v.exact.shape, t);
+    const dek = ek ? s.poisoned(ek.exact.shape, t) : undefined;
+    const dev = ev ? s.poisoned(ev.exact.shape, t) : undefined;
+    ops.naBackward(p, code, q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev), Scope.handle(ev?.dev),
+      out.handle(), lse.handle(), dOut.dev.handle(), dq.handle(), dk.handle(), dv.handle(), Scope.handle(dek),
+      Scope.handle(dev), REFERENCE);
+    const g = naBackward(dOut.exact, q.exact, k.exact, v.exact, outGot, lseGot, opts);
+    f.check(`backward dQ ${tag}`, await download(dq), g.dq, TOL.grad[t]);
+    f.check(`backward dK ${tag}`, await download(dk), g.dk, TOL.grad[t]);
+    f.check(`backward dV ${tag}`, await download(dv), g.dv, TOL.grad[t]);
+    if (dek) f.check(`backward dExtraK ${tag}`, await download(dek), g.dAdditionalKeys!, TOL.grad[t]);
+    if (dev) f.check(`backward dExtraV ${tag}`, await download(dev), g.dAdditionalValues!, TOL.grad[t]);
+  } catch (e) {
+    f.list.push(`${tag}: threw ${(e as Error).message}`);
+  } finally {
+    s.dispose();
+  }
+}
+
+suite('CUDA reference fused NA kernels vs the fp64 oracle', () => {
+  it(`match on ${SWEEP_CASES} random problems, forward (O, LSE) and backward, fp32/fp16/bf16`, async () => {
+    const f = new Failures();
+    for (let i = 0; i < SWEEP_CASES; i++) await runCase(randomCase(7000 + i), f);
+    process.stderr.write(`  reference sweep: ${SWEEP_CASES} cases, ${f.checks} comparisons, ${f.list.length} failures\n`);
+    expect(f.list).toEqual([]);
+  });
+
+  it('handles head dims above one register chunk (D, Dv > 256) and MQA', async () => {
+    const f = new Failures();
+    const base: FusedCase = {
+      seed: 90000, dtype: 'float32', B: 1, H: 4, Hkv: 1, D: 300, Dv: 520, nExtra: 2,
+      w: { spatial: [9, 7], kernel: [3, 4], stride: [1, 2], dilation: [2, 1], causal: [false, true] },
+    };
+    for (const dtype of GPU_DTYPES) await runCase({ ...base, dtype, seed: base.seed + dtype.length }, f);
+    expect(f.list).toEqual([]);
+  });
+});
