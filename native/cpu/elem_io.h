@@ -4,8 +4,10 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../../kernels/common/dtype.h"
+#include "vec.h"
 
 namespace natten::cpu {
 
@@ -76,6 +78,81 @@ inline void store_row(void* p, DType t, size_t at, int64_t n, const float* in) {
     default: {
       double* d = static_cast<double*>(p) + at;
       for (int64_t i = 0; i < n; ++i) d[i] = (double)in[i];
+      break;
+    }
+  }
+}
+
+typedef uint16_t vu16 __attribute__((vector_size(32)));
+typedef uint32_t vu32 __attribute__((vector_size(64)));
+typedef double vd16 __attribute__((vector_size(128)));
+#if defined(__FLT16_MAX__)
+typedef _Float16 vh16 __attribute__((vector_size(32)));
+#endif
+
+/// Elements [at, at + n) (n <= 16) of a buffer as one vector times scale; lanes >= n are 0.
+inline vf load16(const void* p, DType t, size_t at, int n, float scale = 1.f) {
+  if (n < kLanes) {
+    alignas(64) float buf[kLanes] = {};
+    load_row(p, t, at, n, buf, scale);
+    return vload(buf);
+  }
+  vf v;
+  switch (t) {
+    case DType::Float32: v = vloadu(static_cast<const float*>(p) + at); break;
+    case DType::BFloat16: {
+      vu16 h;
+      memcpy(&h, static_cast<const uint16_t*>(p) + at, sizeof h);
+      const vu32 bits = __builtin_convertvector(h, vu32) << 16;
+      memcpy(&v, &bits, sizeof v);
+      break;
+    }
+    case DType::Float16: {
+#if defined(__FLT16_MAX__)
+      vh16 h;
+      memcpy(&h, static_cast<const uint16_t*>(p) + at, sizeof h);
+      v = __builtin_convertvector(h, vf);
+#else
+      alignas(64) float buf[kLanes];
+      load_row(p, t, at, kLanes, buf);
+      v = vload(buf);
+#endif
+      break;
+    }
+    default: {
+      vd16 d;
+      memcpy(&d, static_cast<const double*>(p) + at, sizeof d);
+      v = __builtin_convertvector(d, vf);
+      break;
+    }
+  }
+  return v * scale;
+}
+
+/// Stores lanes [0, n) of v as elements [at, at + n) of a buffer of type t (round to nearest even).
+inline void store16(void* p, DType t, size_t at, vf v, int n) {
+  if (n < kLanes || t == DType::Float16) {
+    // float16 goes through the scalar rounding of dtype.h (exactly the conversion the rest of natten uses).
+    alignas(64) float buf[kLanes];
+    vstore(buf, v);
+    store_row(p, t, at, n, buf);
+    return;
+  }
+  switch (t) {
+    case DType::Float32: vstoreu(static_cast<float*>(p) + at, v); break;
+    case DType::BFloat16: {
+      vu32 u;
+      memcpy(&u, &v, sizeof u);
+      const vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+      const vu32 nan = ((u >> 16) | 0x40u);
+      const vu32 r = (u & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+      const vu16 h = __builtin_convertvector(r, vu16);
+      memcpy(static_cast<uint16_t*>(p) + at, &h, sizeof h);
+      break;
+    }
+    default: {
+      const vd16 d = __builtin_convertvector(v, vd16);
+      memcpy(static_cast<double*>(p) + at, &d, sizeof d);
       break;
     }
   }

@@ -67,7 +67,7 @@ struct Backward {
   void dq_pass() {
     PassGeom g(p, Relation::Window);
     const int64_t rows = g.rg.rows;
-    FloatBuffer kp, vp, ekp, evp;
+    FloatBuffer &kp = workspace(0), &vp = workspace(1), &ekp = workspace(2), &evp = workspace(3);
     kp.resize(p.batch * Hkv * rows * D * g.W);
     vp.resize(p.batch * Hkv * rows * Dv * g.W);
     pack_heads(kv, p.batch, 0, Hkv, g, 1.f, kp.data());
@@ -81,8 +81,7 @@ struct Backward {
     const int64_t nitems = (int64_t)g.items.size();
     const float qscale = p.scale * kLog2e;
     parallel_for(p.batch * H * nitems, 1, [&](int64_t begin, int64_t end) {
-      Scratch sc;
-      sc.buf.resize((size_t)(2 * D + 2 * Dv + 2 * D + 4 * kChunkBudget + 64));
+      Scratch& sc = Scratch::local(4 * D + 2 * Dv + 4 * kChunkBudget + 64);
       int64_t used = 0;
       float* qt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
       float* got[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
@@ -140,7 +139,7 @@ struct Backward {
   void dkv_pass() {
     PassGeom g(p, Relation::InverseWindow);
     const int64_t rows = g.rg.rows;
-    FloatBuffer qp, dop, lp, dlp;
+    FloatBuffer &qp = workspace(4), &dop = workspace(5), &lp = workspace(6), &dlp = workspace(7);
     qp.resize(p.batch * H * rows * D * g.W);
     dop.resize(p.batch * H * rows * Dv * g.W);
     lp.resize(p.batch * H * rows * g.W);
@@ -152,8 +151,7 @@ struct Backward {
     const int64_t nitems = (int64_t)g.items.size();
     const float kscale = p.scale * kLog2e;
     parallel_for(p.batch * Hkv * nitems, 1, [&](int64_t begin, int64_t end) {
-      Scratch sc;
-      sc.buf.resize((size_t)(4 * D + 4 * Dv + 4 * kChunkBudget + 64));
+      Scratch& sc = Scratch::local(4 * D + 4 * Dv + 4 * kChunkBudget + 64);
       int64_t used = 0;
       float* kt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
       float* vt[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
@@ -255,6 +253,7 @@ void fna_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a) {
   bw.dq_pass();
   bw.dkv_pass();
   bw.extra_pass();
+  release_workspace();
 }
 
 }  // namespace natten::cpu

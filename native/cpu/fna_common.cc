@@ -52,6 +52,26 @@ void pack_extra(const void* src, DType t, int64_t B, int64_t n, int64_t Hkv, int
         load_row(src, t, (size_t)(((b * n + e) * Hkv + h) * C), C, dst + ((b * Hkv + h) * n + e) * C);
 }
 
+FloatBuffer& workspace(int slot) {
+  static FloatBuffer slots[kWorkspaceSlots];
+  return slots[slot];
+}
+
+void release_workspace() {
+  int64_t kept = 0;
+  for (int i = 0; i < kWorkspaceSlots; ++i) {
+    FloatBuffer& b = workspace(i);
+    if (kept + b.size() * 4 > kWorkspaceKeep) b.clear();
+    else kept += b.size() * 4;
+  }
+}
+
+Scratch& Scratch::local(int64_t vectors) {
+  thread_local Scratch s;
+  s.buf.resize(vectors * kLanes);
+  return s;
+}
+
 void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols, bool rescale) {
   vf mx = m;
   for (int64_t i = 0; i < n; ++i) mx = vmax(mx, vload(S + i * kLanes));

@@ -53,6 +53,11 @@ class FloatBuffer {
     data_.reset(new vf[(size_t)((n + kLanes - 1) / kLanes)]);
     n_ = n;
   }
+  int64_t size() const { return n_; }
+  void clear() {
+    data_.reset();
+    n_ = 0;
+  }
   float* data() { return reinterpret_cast<float*>(data_.get()); }
   const float* data() const { return reinterpret_cast<const float*>(data_.get()); }
 
@@ -61,14 +66,25 @@ class FloatBuffer {
   int64_t n_ = 0;
 };
 
-/// Per-thread scratch of a pass (64-byte aligned vectors).
+/// Packed copies reused from one op to the next: fresh multi-megabyte allocations cost a page fault
+/// (and a page clear) per 4 KiB, a sizeable share of a millisecond-scale op. Only the CPU queue's
+/// dispatcher thread runs ops, so the slots need no lock; memory above kWorkspaceKeep is released after
+/// each op (release_workspace).
+FloatBuffer& workspace(int slot);
+void release_workspace();
+constexpr int kWorkspaceSlots = 8;
+constexpr int64_t kWorkspaceKeep = (int64_t)64 << 20;
+
+/// Per-thread scratch of a pass (64-byte aligned), kept by each pool thread between work chunks.
 struct Scratch {
-  std::vector<vf> buf;
+  /// The calling thread's scratch, grown to at least `vectors` vectors.
+  static Scratch& local(int64_t vectors);
   float* take(int64_t floats, int64_t& used) {
-    float* p = reinterpret_cast<float*>(buf.data()) + used;
+    float* p = buf.data() + used;
     used += (floats + kLanes - 1) / kLanes * kLanes;
     return p;
   }
+  FloatBuffer buf;
 };
 
 /// Online-softmax step for one lane vector over `n` score vectors S (log2 units, masked = -inf):

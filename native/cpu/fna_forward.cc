@@ -15,9 +15,12 @@
 namespace natten::cpu {
 namespace {
 
-/// Packed fp32 copies of K and V (and the additional ones) for a range of batch x kv-head pairs.
+/// Packed fp32 copies of K and V (and the additional ones), in the reusable workspace.
 struct PackedKV {
-  FloatBuffer k, v, ek, ev;
+  FloatBuffer& k = workspace(0);
+  FloatBuffer& v = workspace(1);
+  FloatBuffer& ek = workspace(2);
+  FloatBuffer& ev = workspace(3);
 };
 
 struct Forward {
@@ -60,8 +63,7 @@ struct Forward {
   void work(int64_t begin, int64_t end) {
     const int64_t D = p.head_dim, Dv = p.head_dim_v, rows = g.rg.rows;
     const int64_t nitems = (int64_t)g.items.size();
-    Scratch sc;
-    sc.buf.resize((size_t)(2 * D + 2 * Dv + 2 * kChunkBudget + 64));
+    Scratch& sc = Scratch::local(2 * D + 2 * Dv + 2 * kChunkBudget + 64);
     int64_t used = 0;
     float* qt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
     float* ot[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
@@ -126,6 +128,7 @@ void fna_forward(const NaProblem& p, DType t, const FusedForwardArgs& a) {
   if (p.batch == 0 || p.heads == 0 || p.tokens() == 0) return;
   Forward f(p, t, a);
   f.run();
+  release_workspace();
 }
 
 void fna_forward_naive(const NaProblem& p, DType t, const FusedForwardArgs& a) {

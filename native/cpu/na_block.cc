@@ -187,11 +187,14 @@ void qk_chunk(const Block& b, const Chunk& ch, const float* const A[2], const fl
               int64_t ldb, int depth, float* const S[2]) {
   for (const Segment& sg : ch.segs) {
     const float* brow = B + (int64_t)b.rows[sg.i] * row_stride + kPad;
-    for (int c = sg.c0; c < sg.c1; c += kMaxQkOffsets) {
-      const int n = std::min(kMaxQkOffsets, sg.c1 - c);
+    // Equal pieces of at most kMaxQkOffsets (19 = 10 + 9, not 14 + 5: short pieces waste their Q loads).
+    const int width = sg.c1 - sg.c0, pieces = (width + kMaxQkOffsets - 1) / kMaxQkOffsets;
+    for (int piece = 0, c = sg.c0; piece < pieces; ++piece) {
+      const int n = width / pieces + (piece < width % pieces ? 1 : 0);
       float* s0 = (sg.pattern & 1) ? S[0] + ch.at(0, sg.i, c) : nullptr;
       float* s1 = (sg.pattern & 2) ? S[1] + ch.at(1, sg.i, c) : nullptr;
       kQk[sg.pattern - 1][n - 1](A[0], b.nv > 1 ? A[1] : nullptr, brow + c, ldb, depth, s0, s1);
+      c += n;
     }
   }
 }
@@ -217,9 +220,11 @@ void mask_chunk(const Block& b, const Chunk& ch, float* const S[2]) {
 
 void pv_chunk(const Block& b, const Chunk& ch, const float* const P[2], const float* B, int64_t row_stride,
               int64_t ldb, int ncols, float* const C[2]) {
-  for (int j0 = 0; j0 < ncols; j0 += kMaxPvCols) {
-    const int nj = std::min(kMaxPvCols, ncols - j0);
+  const int pieces = (ncols + kMaxPvCols - 1) / kMaxPvCols;
+  for (int piece = 0, j0 = 0; piece < pieces; ++piece) {
+    const int nj = ncols / pieces + (piece < ncols % pieces ? 1 : 0);
     kPv[nj - 1](b, ch, P, B, row_stride, ldb, j0, C);
+    j0 += nj;
   }
 }
 

@@ -14,7 +14,7 @@ namespace natten::cpu {
 /// Most offsets one qk call handles (2 rows x 14 accumulators + operands fit 32 vector registers).
 constexpr int kMaxQkOffsets = 14;
 /// Most output columns one pv call keeps in registers.
-constexpr int kMaxPvCols = 12;
+constexpr int kMaxPvCols = 13;
 /// How many packed rows ahead the kernels prefetch.
 constexpr int kPrefetchRows = 6;
 

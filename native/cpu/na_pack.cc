@@ -1,6 +1,5 @@
 #include "na_pack.h"
 
-#include <string.h>
 
 #include "elem_io.h"
 #include "na_block.h"
@@ -11,20 +10,27 @@ void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, con
               int64_t W, float scale, float* dst) {
   const int Lx = xg.a.length;
   const int64_t C = src.C;
+  // Zero padding: one aligned vector on the left (kPad == 16), whole vectors from the last partial
+  // column block to the end of the row on the right (rows are 64-byte aligned, W a multiple of 16).
+  const int64_t right0 = (kPad + Lx) / kLanes * kLanes;
   for (int64_t c = 0; c < C; ++c) {
     float* d = dst + c * W;
-    memset(d, 0, kPad * sizeof(float));
-    memset(d + kPad + Lx, 0, (size_t)(W - kPad - Lx) * sizeof(float));
+    vstore(d, vzero());
+    for (int64_t i = right0; i < W; i += kLanes) vstore(d + i, vzero());
   }
   const int64_t tok0 = rg.unpacked(row) * Lx;
-  float buf[256];
-  for (int p = 0; p < Lx; ++p) {
-    const int x = xg.unpack(p);
-    const size_t at = src.index(b, tok0 + x, h, 0);
-    for (int64_t c0 = 0; c0 < C; c0 += 256) {
-      const int64_t n = C - c0 < 256 ? C - c0 : 256;
-      load_row(src.data, src.type, at + c0, n, buf, scale);
-      for (int64_t c = 0; c < n; ++c) dst[(c0 + c) * W + kPad + p] = buf[c];
+  // 16 packed columns x 16 channels at a time: load 16 token rows, transpose, store 16 column vectors.
+  // A short last column block writes zeros into the right padding (rows beyond Lx are zero).
+  vf blk[kLanes];
+  size_t at[kLanes];
+  for (int p0 = 0; p0 < Lx; p0 += kLanes) {
+    const int np = Lx - p0 < kLanes ? Lx - p0 : kLanes;
+    for (int l = 0; l < np; ++l) at[l] = src.index(b, tok0 + xg.unpack(p0 + l), h, 0);
+    for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
+      const int nc = C - c0 < kLanes ? (int)(C - c0) : kLanes;
+      for (int l = 0; l < kLanes; ++l) blk[l] = l < np ? load16(src.data, src.type, at[l] + c0, nc, scale) : vzero();
+      transpose16(blk);
+      for (int j = 0; j < nc; ++j) vstoreu(dst + (c0 + j) * W + kPad + p0, blk[j]);
     }
   }
 }
@@ -32,16 +38,15 @@ void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, con
 void load_tile(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row, const LaneTile& t,
                float scale, float* dst) {
   const int64_t C = src.C;
-  memset(dst, 0, (size_t)C * kLanes * sizeof(float));
   const int64_t tok0 = rg.unpacked(row) * Lx;
-  float buf[256];
-  for (int l = 0; l < t.lanes; ++l) {
-    const size_t at = src.index(b, tok0 + t.x[l], h, 0);
-    for (int64_t c0 = 0; c0 < C; c0 += 256) {
-      const int64_t n = C - c0 < 256 ? C - c0 : 256;
-      load_row(src.data, src.type, at + c0, n, buf, scale);
-      for (int64_t c = 0; c < n; ++c) dst[(c0 + c) * kLanes + l] = buf[c];
-    }
+  vf blk[kLanes];
+  size_t at[kLanes];
+  for (int l = 0; l < t.lanes; ++l) at[l] = src.index(b, tok0 + t.x[l], h, 0);
+  for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
+    const int nc = C - c0 < kLanes ? (int)(C - c0) : kLanes;
+    for (int l = 0; l < kLanes; ++l) blk[l] = l < t.lanes ? load16(src.data, src.type, at[l] + c0, nc, scale) : vzero();
+    transpose16(blk);
+    for (int j = 0; j < nc; ++j) vstore(dst + (c0 + j) * kLanes, blk[j]);
   }
 }
 
@@ -49,26 +54,12 @@ void store_tile(void* dst, const FusedView& layout, int64_t b, int64_t h, const 
                 const LaneTile& t, const float* src, vf mul) {
   const int64_t C = layout.C;
   const int64_t tok0 = rg.unpacked(row) * Lx;
-  float buf[256];
-  for (int l = 0; l < t.lanes; ++l) {
-    const size_t at = layout.index(b, tok0 + t.x[l], h, 0);
-    const float f = mul[l];
-    for (int64_t c0 = 0; c0 < C; c0 += 256) {
-      const int64_t n = C - c0 < 256 ? C - c0 : 256;
-      for (int64_t c = 0; c < n; ++c) buf[c] = src[(c0 + c) * kLanes + l] * f;
-      store_row(dst, layout.type, at + c0, n, buf);
-    }
-  }
-}
-
-void add_tile_f32(float* dst, const FusedView& layout, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row,
-                  const LaneTile& t, const float* src, vf mul) {
-  const int64_t C = layout.C;
-  const int64_t tok0 = rg.unpacked(row) * Lx;
-  for (int l = 0; l < t.lanes; ++l) {
-    float* d = dst + layout.index(b, tok0 + t.x[l], h, 0);
-    const float f = mul[l];
-    for (int64_t c = 0; c < C; ++c) d[c] += src[c * kLanes + l] * f;
+  vf blk[kLanes];
+  for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
+    const int nc = C - c0 < kLanes ? (int)(C - c0) : kLanes;
+    for (int j = 0; j < kLanes; ++j) blk[j] = j < nc ? vload(src + (c0 + j) * kLanes) * mul : vzero();
+    transpose16(blk);
+    for (int l = 0; l < t.lanes; ++l) store16(dst, layout.type, layout.index(b, tok0 + t.x[l], h, c0), blk[l], nc);
   }
 }
 

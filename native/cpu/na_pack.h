@@ -35,8 +35,5 @@ void load_tile(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, in
 void store_tile(void* dst, const FusedView& layout, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row,
                 const LaneTile& t, const float* src, vf mul);
 
-/// Adds src[C][16] times `mul` into an fp32 tensor with the fused layout (valid lanes only).
-void add_tile_f32(float* dst, const FusedView& layout, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row,
-                  const LaneTile& t, const float* src, vf mul);
 
 }  // namespace natten::cpu

@@ -57,6 +57,31 @@ NATTEN_INLINE float vreduce_max(vf v) {
   return m;
 }
 
+#define NATTEN_SHUF __builtin_shufflevector
+/// In-place transpose of a 16x16 block held as 16 row vectors (four rounds of two-input shuffles).
+NATTEN_INLINE void transpose16(vf r[16]) {
+  vf t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = NATTEN_SHUF(r[i], r[i + 1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    t[i + 1] = NATTEN_SHUF(r[i], r[i + 1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+  }
+  for (int i = 0; i < 16; i += 4)
+    for (int j = i; j < i + 2; ++j) {
+      r[j] = NATTEN_SHUF(t[j], t[j + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+      r[j + 2] = NATTEN_SHUF(t[j], t[j + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    }
+  for (int i = 0; i < 16; i += 8)
+    for (int j = i; j < i + 4; ++j) {
+      t[j] = NATTEN_SHUF(r[j], r[j + 4], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+      t[j + 4] = NATTEN_SHUF(r[j], r[j + 4], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = NATTEN_SHUF(t[j], t[j + 8], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    r[j + 8] = NATTEN_SHUF(t[j], t[j + 8], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  }
+}
+#undef NATTEN_SHUF
+
 /// 2^x per lane, relative error ~2e-7; -inf and anything below -126 give 0, large x saturates at 2^127.
 NATTEN_INLINE vf vexp2(vf x) {
   const vf lo = vset(-126.f), hi = vset(127.f);

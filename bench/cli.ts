@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench -- --device cpu [options]`: times neighborhood attention on a fixed problem list and
+ * prints a table of useful GFLOP/s; the results are also written as JSON (bench/results/<device>.json).
+ *
+ * Options: --device cpu|cuda (default cpu), --problems name,name (default: the device's whole list),
+ * --runs N (timed runs, median reported; default 10), --warmup N (default 2), --no-naive, --no-backward,
+ * --out path (JSON file; default bench/results/<device>.json), --list (print the problem names).
+ * A device's benchmark is a function in DEVICE_BENCHES; add the CUDA one next to the CPU one.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { packageRoot } from '../lib/binding';
+import { BenchOptions, CpuBenchResult, ProblemResult, runCpuBench } from './cpu';
+import { BenchProblem, PROBLEMS } from './problems';
+
+interface CliOptions extends BenchOptions {
+  device: string;
+  problems?: string[];
+  out?: string;
+  list: boolean;
+}
+
+/** A device benchmark: runs the problems and returns a JSON-serialisable result. */
+type DeviceBench = (problems: BenchProblem[], o: BenchOptions) => Promise<unknown>;
+
+const DEVICE_BENCHES: Record<string, DeviceBench> = {
+  cpu: async (problems, o) => {
+    printCpuHeader();
+    const r = await runCpuBench(problems, o, printCpuRow);
+    printCpuFooter(r);
+    return r;
+  },
+};
+
+function parseArgs(argv: string[]): CliOptions {
+  const o: CliOptions = { device: 'cpu', runs: 10, warmup: 2, naive: true, backward: true, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const int = (): number => {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${a} needs a non-negative integer`);
+      return v;
+    };
+    if (a === '--device') o.device = value();
+    else if (a === '--problems') o.problems = value().split(',');
+    else if (a === '--runs') o.runs = Math.max(1, int());
+    else if (a === '--warmup') o.warmup = int();
+    else if (a === '--no-naive') o.naive = false;
+    else if (a === '--no-backward') o.backward = false;
+    else if (a === '--out') o.out = value();
+    else if (a === '--list') o.list = true;
+    else throw new Error(`unknown option ${a} (see the header of bench/cli.ts)`);
+  }
+  return o;
+}
+
+const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? '-' : x.toFixed(digits));
+const pad = (s: string, n: number): string => s.padStart(n);
+
+function printCpuHeader(): void {
+  console.log(['problem'.padEnd(16), pad('fused fwd', 16), pad('fused bwd', 16), pad('unfused fwd', 16), pad('unfused bwd', 16),
+    pad('naive fwd', 16), pad('x naive', 8), pad('x unfused', 10)].join(' '));
+  console.log(' '.repeat(16) + '   (ms / GFLOP/s for each path)');
+}
+
+function cell(p?: { medianMs: number; gflops: number }): string {
+  return pad(p ? `${fmt(p.medianMs, 2)}/${fmt(p.gflops)}` : '-', 16);
+}
+
+function printCpuRow(r: ProblemResult): void {
+  const xNaive = r.naiveForward ? r.naiveForward.medianMs / r.fusedForward.medianMs : undefined;
+  const xUnfused = r.unfusedForward.medianMs / r.fusedForward.medianMs;
+  console.log([r.problem.name.padEnd(16), cell(r.fusedForward), cell(r.fusedBackward), cell(r.unfusedForward),
+    cell(r.unfusedBackward), cell(r.naiveForward), pad(fmt(xNaive), 8), pad(fmt(xUnfused), 10)].join(' '));
+}
+
+function printCpuFooter(r: CpuBenchResult): void {
+  console.log(`\n${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, fp32. Measured FMA peak of those threads: ` +
+    `${fmt(r.measuredPeakGflops)} GFLOP/s.`);
+  for (const p of r.problems) {
+    console.log(`  ${p.problem.name}: fused forward at ${fmt((100 * p.fusedForward.gflops) / r.measuredPeakGflops)}% of the measured peak`);
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const all = PROBLEMS[o.device];
+  const bench = DEVICE_BENCHES[o.device];
+  if (!all || !bench) {
+    throw new Error(`no benchmark for device '${o.device}' yet (available: ${Object.keys(DEVICE_BENCHES).join(', ')})`);
+  }
+  if (o.list) {
+    for (const p of all) console.log(p.name);
+    return;
+  }
+  const problems = o.problems ? o.problems.map((n) => {
+    const p = all.find((x) => x.name === n);
+    if (!p) throw new Error(`unknown problem '${n}' for ${o.device} (try --list)`);
+    return p;
+  }) : all;
+  const result = await bench(problems, o);
+  const out = o.out ?? path.join(packageRoot(), 'bench', 'results', `${o.device}.json`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  console.log(`\nJSON: ${out}`);
+}
+
+main().catch((e: Error) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,142 @@
+/**
+ * The CPU benchmark: for each problem, fp32, the fused forward and backward of the CPU engine, the
+ * unfused path (QK -> scale -> softmax -> AV on NATTEN's [B, H, ...spatial, D] layout, and its backward),
+ * and the naive single-thread loop (one query at a time), as useful GFLOP/s and speed-ups. The machine's
+ * FMA peak is measured with the engine's own threads.
+ */
+import * as natten from '../lib';
+import { native } from '../lib/binding';
+import { dtypeCode } from '../lib/dtype';
+import { scaled } from '../lib/ops/layout';
+import { BenchProblem, usefulFlops } from './problems';
+import { timeOp, Timing } from './timing';
+
+/** Options of a device benchmark run. */
+export interface BenchOptions {
+  runs: number;
+  warmup: number;
+  /** Skip the naive loop (slow on big problems). */
+  naive: boolean;
+  /** Also time the backward passes. */
+  backward: boolean;
+}
+
+/** One timed path of a problem. */
+export interface PathResult extends Timing {
+  gflops: number;
+}
+
+/** Results of one problem. */
+export interface ProblemResult {
+  problem: BenchProblem;
+  usefulGflopForward: number;
+  fusedForward: PathResult;
+  fusedBackward?: PathResult;
+  unfusedForward: PathResult;
+  unfusedBackward?: PathResult;
+  naiveForward?: PathResult;
+}
+
+/** Results of a CPU benchmark run. */
+export interface CpuBenchResult {
+  device: 'cpu';
+  date: string;
+  cpuModel: string;
+  cpus: number;
+  threads: number;
+  dtype: 'float32';
+  /** fp32 FMA throughput of the engine's threads, measured just before the problems (GFLOP/s). */
+  measuredPeakGflops: number;
+  problems: ProblemResult[];
+}
+
+function path(t: Timing, flops: number): PathResult {
+  return { ...t, gflops: flops / (t.medianMs * 1e6) };
+}
+
+async function runProblem(p: BenchProblem, o: BenchOptions): Promise<ProblemResult> {
+  const dims = p.spatial.length;
+  const win = { kernelSize: p.kernelSize, dilation: p.dilation, stride: p.stride, isCausal: p.isCausal };
+  const shape = [p.batch, ...p.spatial, p.heads, p.headDim];
+  const q = natten.randn(shape, { seed: 1 }), k = natten.randn(shape, { seed: 2 }), v = natten.randn(shape, { seed: 3 });
+  const fwd = [natten.na1d, natten.na2d, natten.na3d][dims - 1];
+  const bwd = [natten.na1dBackward, natten.na2dBackward, natten.na3dBackward][dims - 1];
+  const flops = usefulFlops(p);
+  const result: ProblemResult = {
+    problem: p,
+    usefulGflopForward: flops / 1e9,
+    fusedForward: path(await timeOp('cpu', () => [fwd(q, k, v, win)], o.runs, o.warmup), flops),
+    unfusedForward: { medianMs: 0, minMs: 0, maxMs: 0, runs: 0, gflops: 0 },
+  };
+  const { output, lse } = fwd(q, k, v, { ...win, returnLse: true });
+  const dOut = natten.randn(shape, { seed: 4 });
+  if (o.backward) {
+    result.fusedBackward = path(await timeOp('cpu', () => {
+      const g = bwd(dOut, q, k, v, output, lse, win);
+      return [g.dq, g.dk, g.dv];
+    }, o.runs, o.warmup), 2.5 * flops);
+  }
+
+  // The unfused path on its own layout (the permutes are not timed).
+  const uShape = [p.batch, p.heads, ...p.spatial, p.headDim];
+  const uq = natten.randn(uShape, { seed: 1 }), uk = natten.randn(uShape, { seed: 2 }), uv = natten.randn(uShape, { seed: 3 });
+  const QK = [natten.na1dQK, natten.na2dQK, natten.na3dQK][dims - 1];
+  const AV = [natten.na1dAV, natten.na2dAV, natten.na3dAV][dims - 1];
+  const QKB = [natten.na1dQKBackward, natten.na2dQKBackward, natten.na3dQKBackward][dims - 1];
+  const AVB = [natten.na1dAVBackward, natten.na2dAVBackward, natten.na3dAVBackward][dims - 1];
+  const scale = 1 / Math.sqrt(p.headDim);
+  const unfusedForward = (): natten.Tensor[] => {
+    const attn = QK(uq, uk, win);
+    const s = scaled(attn, scale);
+    const probs = natten.softmax(s);
+    return [attn, s, probs, AV(probs, uv, win)];
+  };
+  result.unfusedForward = path(await timeOp('cpu', unfusedForward, o.runs, o.warmup), flops);
+  if (o.backward) {
+    const attn = QK(uq, uk, win);
+    const probs = natten.softmax(scaled(attn, scale));
+    const uOut = natten.randn(uShape, { seed: 4 });
+    result.unfusedBackward = path(await timeOp('cpu', () => {
+      const av = AVB(uOut, probs, uv, win);
+      const dS = natten.softmaxBackward(av.dAttn, probs);
+      const dAttn = scaled(dS, scale);
+      const qk = QKB(dAttn, uq, uk, win);
+      return [av.dAttn, av.dv, dS, dAttn, qk.dq, qk.dk];
+    }, o.runs, o.warmup), 2.5 * flops);
+    for (const t of [attn, probs, uOut]) t.dispose();
+  }
+  if (o.naive) {
+    const out = natten.empty(shape), l = natten.empty([p.batch, ...p.spatial, p.heads]);
+    const problem = {
+      dims, batch: p.batch, heads: p.heads, headsKv: p.heads, headDim: p.headDim, headDimV: p.headDim,
+      length: p.spatial, kernel: p.kernelSize, stride: p.stride ?? p.kernelSize.map(() => 1),
+      dilation: p.dilation ?? p.kernelSize.map(() => 1), causal: p.isCausal ?? p.kernelSize.map(() => false),
+      nExtra: 0, scale: 1 / Math.sqrt(p.headDim), hasRpb: false,
+    };
+    result.naiveForward = path(await timeOp('cpu', () => {
+      native.naForwardNaive(problem, dtypeCode('float32'), q.handle(), k.handle(), v.handle(), null, null, out.handle(), l.handle());
+      return [];
+    }, Math.max(1, Math.min(3, o.runs)), 0), flops);
+    out.dispose();
+    l.dispose();
+  }
+  for (const t of [q, k, v, output, lse, dOut, uq, uk, uv]) t.dispose();
+  return result;
+}
+
+/** Runs the CPU benchmark over `problems`, calling `onProblem` as each finishes. */
+export async function runCpuBench(problems: BenchProblem[], o: BenchOptions,
+  onProblem: (r: ProblemResult) => void = () => undefined): Promise<CpuBenchResult> {
+  const os = await import('os');
+  const measuredPeakGflops = await native.cpuFmaPeak(1000);
+  const results: ProblemResult[] = [];
+  for (const p of problems) {
+    const r = await runProblem(p, o);
+    onProblem(r);
+    results.push(r);
+  }
+  return {
+    device: 'cpu', date: new Date().toISOString(), cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length,
+    threads: natten.buildInfo().cpuThreads, dtype: 'float32', measuredPeakGflops, problems: results,
+  };
+}
