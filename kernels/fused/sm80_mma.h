@@ -145,4 +145,13 @@ constexpr float kLog2e = 1.4426950408889634f;
 /// ln(2): converts a base-2 log-sum-exp back to the natural log the LSE output uses.
 constexpr float kLn2 = 0.6931471805599453f;
 
+// ---- appended for the backward kernels --------------------------------------------------------------
+
+/// Copies 4 bytes global -> shared asynchronously (through L1: .ca); when !valid the 4 shared bytes are
+/// zero-filled and nothing is read. `gmem` must be a valid 4-byte-aligned address either way.
+__device__ __forceinline__ void cp_async_4(uint32_t smem, const void* gmem, bool valid) {
+  const int src_bytes = valid ? 4 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem), "l"(gmem), "r"(src_bytes));
+}
+
 }  // namespace natten::fused

@@ -108,4 +108,42 @@ NATTEN_HD void decode_slots(const NaProblem& p, const int (&tile)[kMaxDims], int
   for (int a = p.dims; a < kMaxDims; ++a) out[a] = {0, 0};
 }
 
+// ---- interior spans (added for the backward kernels) ----------------------------------------------------
+// The pairs whose element mask can be skipped, as index intervals, so a kernel tests a pair with two
+// compares instead of recomputing windows: by monotonicity tile_interior() holds on an interval of Q
+// tiles for a fixed key tile, and on an interval of key tiles for a fixed Q tile.
+
+/// Q tile indices t in [first, first + n) (tile t = queries [t*qt, t*qt + qt), inside the group) for
+/// which tile_interior(ax, t*qt, qt, k0, kn) holds, as [lo, hi) (empty when lo == hi).
+NATTEN_HD Range interior_q_tiles(const GroupAxis& ax, int k0, int kn, int qt, int first, int n) {
+  // tile_interior = A && B, A(t): start(last query of t) <= k0 (true on a prefix),
+  // B(t): end(first query of t) >= k0 + kn (true on a suffix).
+  int a = first, b = first + n;
+  while (a < b) {  // first t with B(t)
+    const int m = (a + b) / 2;
+    if (ax.window(m * qt).end >= k0 + kn) b = m; else a = m + 1;
+  }
+  const int lo = a;
+  a = first;
+  b = first + n;
+  while (a < b) {  // first t where A(t) fails
+    const int m = (a + b) / 2;
+    if (ax.window(min_int(m * qt + qt, ax.lg) - 1).start <= k0) a = m + 1; else b = m;
+  }
+  return {lo, a > lo ? a : lo};
+}
+
+/// Key tile indices u in [first, first + n) (tile u = keys [u*kt, u*kt + kt)) for which
+/// tile_interior(ax, q0, qn, u*kt, kt) holds, as [lo, hi) (empty when lo == hi).
+NATTEN_HD Range interior_kv_tiles(const GroupAxis& ax, int q0, int qn, int kt, int first, int n) {
+  const int q_last = min_int(q0 + qn, ax.lg) - 1;
+  if (q_last < q0) return {first, first};
+  const int s = ax.window(q_last).start, e = ax.window(q0).end;
+  // s <= u*kt and u*kt + kt <= e
+  int lo = ceil_div(s, kt), hi = e >= kt ? (e - kt) / kt + 1 : 0;
+  if (lo < first) lo = first;
+  if (hi > first + n) hi = first + n;
+  return {lo, hi > lo ? hi : lo};
+}
+
 }  // namespace natten::fused
