@@ -128,13 +128,21 @@ def main():
         print("mask check FAILED")
         sys.exit(1)
 
-    flex = torch.compile(flex_attention, dynamic=False)
+    # Each problem (shape, mask, requires_grad) is a new graph: reset dynamo between problems so the
+    # recompile limit never sends a problem to the eager (unfused, score-materialising) fallback.
+    for key, value in (("recompile_limit", 64), ("cache_size_limit", 64), ("accumulated_recompile_limit", 4096)):
+        try:
+            setattr(torch._dynamo.config, key, value)
+        except (AttributeError, KeyError):
+            pass  # older/newer torch without this knob
     dev = torch.cuda.get_device_name(0)
     results = []
     for name, dims, B, H, D, spatial, kernel in PROBLEMS:
         if args.only and name not in args.only.split(","):
             continue
         t0 = time.time()
+        torch._dynamo.reset()
+        flex = torch.compile(flex_attention, dynamic=False)
         n = math.prod(spatial)
         q, k, v = (torch.randn(B, H, n, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
         bm = create_block_mask(neighbourhood_mask(spatial, kernel), None, None, n, n, device="cuda")

@@ -48,6 +48,18 @@ export interface NativeProblem {
   hasRpb: boolean;
 }
 
+/** One compiled fused-kernel tile config (kernels/launch/fused_configs.h). */
+export interface NativeFusedTileConfig {
+  pass: 'forward' | 'backward';
+  dims: number;
+  headDimTier: number;
+  dtype: number;
+  qTileShape: number[];
+  kvTileShape: number[];
+  threads: number;
+  smemBytes: number;
+}
+
 /** Fused-kernel choices (kernels/common/op_args.h FusedConfig); absent tile shapes mean "default". */
 export interface NativeFusedConfig {
   qTileShape?: number[];
@@ -111,6 +123,8 @@ export interface NativeBinding {
   fill(h: StorageHandle, dtype: number, numel: number, value: number): void;
   hasFused(device: number): boolean;
   cpuFmaPeak(ms: number): Promise<number>;
+  // Fused tile configs (native/fused_configs_binding.cc): empty for the CPU and CPU-only builds.
+  fusedConfigs(device: number, dims: number, headDim: number, headDimV: number, dtype: number): NativeFusedTileConfig[];
   /** NA op bindings, added by the op families (see native/ops.cc). */
   [op: string]: unknown;
 }

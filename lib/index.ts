@@ -21,6 +21,8 @@ export {
 } from './context';
 export type { MemoryPreference } from './context';
 export { na1d, na2d, na3d, na1dBackward, na2dBackward, na3dBackward } from './ops/fused';
+export { fusedConfigs } from './ops/fused_configs';
+export type { FusedConfigQuery, FusedConfigInfo } from './ops/fused_configs';
 export type { NAOptions, NAResult, NAGradients, FusedKernelOptions } from './ops/fused';
 export {
   na1dQK, na2dQK, na3dQK, na1dAV, na2dAV, na3dAV, na1dQKBackward, na2dQKBackward, na3dQKBackward, na1dAVBackward,

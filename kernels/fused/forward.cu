@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 
 #include "../launch/cuda_check.h"
@@ -33,6 +34,7 @@ DeviceCaps device_caps(int device) {
   }
   if (!known[device]) {
     DeviceCaps c;
+    c.device = device;
     NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&c.cc_major, cudaDevAttrComputeCapabilityMajor, device));
     NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&c.cc_minor, cudaDevAttrComputeCapabilityMinor, device));
     NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&c.sm_count, cudaDevAttrMultiProcessorCount, device));
@@ -173,10 +175,26 @@ std::vector<const ForwardEntry*> forward_candidates(int dims, int tier, DType t)
   return out;
 }
 
+int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
+  if (caps.device < 0) return std::max(1, (caps.smem_optin > 0 ? caps.smem_optin : 100 * 1024) / e.smem_bytes);
+  static std::mutex mutex;
+  static std::map<std::pair<const ForwardEntry*, int>, int> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto key = std::make_pair(&e, caps.device);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  int n = 0;
+  NATTEN_CUDA_CHECK(cudaSetDevice(caps.device));
+  NATTEN_CUDA_CHECK(cudaFuncSetAttribute(e.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, e.smem_bytes));
+  NATTEN_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, e.kernel, e.threads, e.smem_bytes));
+  cache[key] = std::max(1, n);
+  return std::max(1, n);
+}
+
 // The default heuristic. Cost = (tensor-core + softmax work per query) + (shared-memory fill per query),
 // replayed exactly for one representative CTA (simulate_cta), times the wave-quantisation loss:
 //   per_query = (computed + 0.3 * masked + 0.25 * loaded) / |Q tile|
-//   waves     = ceil(ctas / (SMs * resident)) with resident = 2 CTAs/SM for 64-query tiles, 1 for 128
+//   waves     = ceil(ctas / (SMs * resident)), resident = CTAs per SM by the occupancy calculator
 //   cost      = per_query * total queries * waves / (ctas / (SMs * resident))
 // so big tiles win on large windows (less K/V traffic per query), small tiles on small windows (less halo)
 // and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared memory
@@ -187,7 +205,7 @@ double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps&
   const double per_query = (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size;
   int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
   const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
-  const double slots = double(std::max(1, caps.sm_count)) * (q_size <= 64 ? 2.0 : 1.0);
+  const double slots = double(std::max(1, caps.sm_count)) * resident_ctas(e, caps);
   const double waves = std::ceil(ctas / slots);
   const double fill = (ctas / slots) / waves;
   return per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / fill;

@@ -13,6 +13,7 @@ namespace natten::fused {
 
 /// What the selection needs to know about a device.
 struct DeviceCaps {
+  int device = -1;  // CUDA ordinal (-1: a hypothetical device, e.g. for host-only cost estimates)
   int cc_major = 0;
   int cc_minor = 0;
   int sm_count = 1;
@@ -31,6 +32,10 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
 
 /// Compiled forward entries for (dims, tier of max(D, Dv), dtype), in list order.
 std::vector<const ForwardEntry*> forward_candidates(int dims, int head_dim_tier, DType t);
+
+/// CTAs of an entry resident per SM on the device (cudaOccupancyMaxActiveBlocksPerMultiprocessor,
+/// cached); without a device, an estimate from the shared memory alone.
+int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps);
 
 /// Estimated relative run time of an entry on a problem (lower is better); see forward.cu.
 double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps);

@@ -54,6 +54,7 @@ struct ForwardEntry {
   int threads;
   int smem_bytes;
   ForwardLaunchFn launch;
+  const void* kernel;  // the __global__ function, for occupancy queries
 };
 
 /// The compiled entries of one dims value (1, 2 or 3), in list order, fp16 then bf16 per line.

@@ -15,7 +15,8 @@ ForwardEntry make_forward_entry(DType dtype) {
                       dtype,
                       Tr::kThreads,
                       static_cast<int>(Tr::kSmemBytes),
-                      &launch_forward<QTile, KVTile, DT, Tag>};
+                      &launch_forward<QTile, KVTile, DT, Tag>,
+                      reinterpret_cast<const void*>(&na_forward_kernel<QTile, KVTile, DT, Tag>)};
 }
 
 }  // namespace natten::fused

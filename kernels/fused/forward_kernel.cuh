@@ -42,6 +42,11 @@ struct ForwardTraits {
   static constexpr int kChunks = DT / 8;               // 16-byte chunks per row
   static constexpr bool kQInRegs = DT <= 128;          // else Q fragments are re-read from smem
   static constexpr int kStages = 2;
+  /// Resident CTAs per SM that __launch_bounds__ asks ptxas to allow (caps registers at 64K / (threads x
+  /// blocks)): more warps to hide latency where the small head-dim tiers leave registers to spare.
+  /// (Values chosen from the -Xptxas -v report: the largest that leave no spills.)
+  static constexpr int kMinBlocks = kWarps == 4 ? (DT == 32 ? (QTile::kDims == 2 ? 4 : 3) : DT == 64 ? 3 : 1)
+                                                : (DT == 32 && QTile::kDims != 3 ? 2 : 1);
   static constexpr int kQUnits = QTile::kSize * kChunks;   // 16-byte units
   static constexpr int kKVUnits = KVTile::kSize * kChunks;
   static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kStages * kKVUnits);
@@ -125,7 +130,7 @@ __device__ __forceinline__ int64_t token_of(const NaProblem& p, int64_t b, int c
 }  // namespace detail
 
 template <class QTile, class KVTile, int DT, class Tag>
-__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
+__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, ForwardTraits<QTile, KVTile, DT>::kMinBlocks)
     na_forward_kernel(const ForwardParams prm) {
   using Tr = ForwardTraits<QTile, KVTile, DT>;
   using Elem = typename Tag::Storage;
@@ -183,15 +188,6 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
   const int n_extra = int(p.n_extra);
   const int n_tiles = n_window_tiles + ceil_div(n_extra, KVTile::kSize);
 
-  // Origin (group-local, per axis) of window tile t; tiles row-major over the box, last axis fastest.
-  auto tile_origin = [&](int t, int (&ko)[3]) {
-#pragma unroll
-    for (int a = kDims - 1; a >= 0; --a) {
-      ko[a] = kv_lo[a] + (t % n_kv[a]) * KVTile::ext(a);
-      t /= n_kv[a];
-    }
-  };
-
   // ---- per-warp query box and its windows (for the micro-tile skip / interior tests) ----
   bool warp_has_rows = true;
   Range w_first[3], w_last[3];
@@ -234,32 +230,42 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
   }
   const int kv_row_r = tid / kChunks;  // this thread's base row in a KV tile load
   const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;  // elements per token
-  int64_t k_estride[3], v_estride[3];
+  // Window tiles are walked row-major over the box (last axis fastest) with per-axis counters:
+  // tc_load is the next tile to load, tc_comp the tile being computed.
+  int tc_load[3] = {0, 0, 0}, tc_comp[3] = {0, 0, 0};
+  auto advance = [&](int (&c)[3]) {
+    bool carry = true;
 #pragma unroll
-  for (int a = 0; a < 3; ++a) {
-    k_estride[a] = tstride[a] * k_row;
-    v_estride[a] = tstride[a] * v_row;
-  }
+    for (int a = kDims - 1; a >= 0; --a) {
+      const int next = c[a] + (carry ? 1 : 0);
+      carry = next == n_kv[a];
+      c[a] = carry ? 0 : next;
+    }
+  };
   // Loads K and V of tile t into `stage` as two commit groups (K first: S needs it first).
   auto load_kv = [&](int t, int stage) {
     const uint32_t dk = k_smem + stage * (16u * Tr::kKVUnits);
     const uint32_t dvv = v_smem + stage * (16u * Tr::kKVUnits);
     if (t < n_window_tiles) {
-      int ko[3];
-      tile_origin(t, ko);
       int lim[3] = {1, 1, 1};
       int64_t tok = tok0;
 #pragma unroll
       for (int a = 0; a < kDims; ++a) {
-        const int c = ko[a] + KVTile::coord(kv_row_r, a);
+        const int c = kv_lo[a] + tc_load[a] * KVTile::ext(a) + KVTile::coord(kv_row_r, a);
         lim[a] = kv_hi[a] - c;  // rows past the box are seen by no query of this tile: zero-filled
         tok += c * tstride[a];
       }
+      advance(tc_load);
+      int64_t estride[3];  // recomputed per tile: fewer long-lived registers
+#pragma unroll
+      for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * k_row;
       detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dk, tid, k_base, k_base + hkv * dqk + tok * k_row,
-                                                               k_estride, lim, dqk / 8);
+                                                               estride, lim, dqk / 8);
       cp_async_commit();
+#pragma unroll
+      for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
       detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dvv, tid, v_base, v_base + hkv * dv + tok * v_row,
-                                                               v_estride, lim, dv / 8);
+                                                               estride, lim, dv / 8);
       cp_async_commit();
     } else {
       const int e0 = (t - n_window_tiles) * KVTile::kSize;
@@ -311,8 +317,11 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
       ldmatrix_x4(qf[kk], q_smem + q_lane.at(warp, kk));
   }
 
+  constexpr uint32_t kAllGroups = kGroups == 32 ? 0xffffffffu : (1u << kGroups) - 1u;
   for (int t = 0; t < n_tiles; ++t) {
     const int stage = t & 1;
+    cp_async_wait<1>();  // K of tile t landed (its V may still fly)
+    __syncthreads();     // ... for every thread; and every warp is done with tile t - 1, whose stage we refill
     if (t + 1 < n_tiles) {
       load_kv(t + 1, stage ^ 1);
     } else {
@@ -328,7 +337,9 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
     int ko[3] = {0, 0, 0};
     int e0 = 0;
     if (window_tile) {
-      tile_origin(t, ko);
+#pragma unroll
+      for (int a = 0; a < kDims; ++a) ko[a] = kv_lo[a] + tc_comp[a] * KVTile::ext(a);
+      advance(tc_comp);
       if (warp_has_rows) {
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) {
@@ -353,9 +364,8 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
       }
     }
     partial &= active;
-
-    cp_async_wait<3>();  // K of tile t landed
-    __syncthreads();
+    // Warp-uniform fast path: every micro tile active (large windows, interior tiles) runs branch-free.
+    const bool all_active = active == kAllGroups;
 
     float s[kGroups][2][4];
     if (active) {
@@ -364,62 +374,108 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
       for (int j = 0; j < kGroups; ++j)
 #pragma unroll
         for (int nb = 0; nb < 2; ++nb) s[j][nb][0] = s[j][nb][1] = s[j][nb][2] = s[j][nb][3] = 0.f;
-#pragma unroll
-      for (int kk = 0; kk < DT / 16; ++kk) {
-        uint32_t qa[4];
+      auto q_frag = [&](int kk, uint32_t (&qa)[4]) {
         if constexpr (Tr::kQInRegs) {
 #pragma unroll
           for (int i = 0; i < 4; ++i) qa[i] = qf[kk][i];
         } else {
           ldmatrix_x4(qa, q_smem + q_lane.at(warp, kk));
         }
+      };
+      auto qk_group = [&](int j, int kk, const uint32_t (&qa)[4]) {
+        uint32_t kb[4];
+        ldmatrix_x4(kb, sk + k_lane.at(j, kk));
+        const uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
+        mma_16816(Tag{}, s[j][0], qa, b0);
+        mma_16816(Tag{}, s[j][1], qa, b1);
+      };
+      if (all_active) {
+#pragma unroll
+        for (int kk = 0; kk < DT / 16; ++kk) {
+          uint32_t qa[4];
+          q_frag(kk, qa);
+#pragma unroll
+          for (int j = 0; j < kGroups; ++j) qk_group(j, kk, qa);
+        }
+      } else {
+        // One straight-line block per active micro tile (a branch per tile, not per k-step).
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) {
           if (!(active >> j & 1)) continue;
-          uint32_t kb[4];
-          ldmatrix_x4(kb, sk + k_lane.at(j, kk));
-          const uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
-          mma_16816(Tag{}, s[j][0], qa, b0);
-          mma_16816(Tag{}, s[j][1], qa, b1);
+#pragma unroll
+          for (int kk = 0; kk < DT / 16; ++kk) {
+            uint32_t qa[4];
+            q_frag(kk, qa);
+            qk_group(j, kk, qa);
+          }
         }
       }
 
       // ---- scale, mask, online softmax (base 2) ----
       float mx[2] = {kNegInf, kNegInf};
+      if (all_active && !partial) {
 #pragma unroll
-      for (int j = 0; j < kGroups; ++j) {
-        if (!(active >> j & 1)) continue;
-        // Bits (nb * 8 + e % 2) of keep[r]: which of this thread's four keys of micro tile j row r sees.
-        uint32_t keep[2] = {0xffffu, 0xffffu};
-        if (partial >> j & 1) {
+        for (int j = 0; j < kGroups; ++j)
 #pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            uint32_t m;
-            if (window_tile) {
-              int lo[3] = {0, 0, 0}, hi[3] = {1, 1, 1};
+          for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
-              for (int a = 0; a < kDims; ++a) {
-                const int base = ko[a] + KVTile::micro_origin(j, a);
-                lo[a] = row_win[r][a].start - base;
-                hi[a] = row_win[r][a].end - base;
-              }
-              m = KVTile::micro_box_mask(lo, hi);
-            } else {
-              const int left = n_extra - (e0 + 16 * j);  // extra keys left from this micro tile on
-              m = left >= 16 ? 0xffffu : (1u << left) - 1u;
+            for (int e = 0; e < 4; ++e) {
+              s[j][nb][e] *= prm.scale_log2;
+              mx[e >> 1] = fmaxf(mx[e >> 1], s[j][nb][e]);
             }
-            keep[r] = m >> (2 * tig);
-          }
+      } else {
+        // Multi-dim KV tiles (extents <= 16 per axis): per row and axis, one bitmap of the tile positions
+        // inside the row's window; a micro tile's axis bits are then one bit-field extract.
+        constexpr bool kTileBits = KVTile::ext(0) <= 16 && KVTile::ext(1) <= 16 && KVTile::ext(2) <= 16;
+        uint32_t row_bits[2][3] = {{1u, 1u, 1u}, {1u, 1u, 1u}};
+        if (kTileBits && window_tile && partial) {
+#pragma unroll
+          for (int r = 0; r < 2; ++r)
+#pragma unroll
+            for (int a = 0; a < kDims; ++a)
+              row_bits[r][a] = KVTile::axis_bits(row_win[r][a].start - ko[a], row_win[r][a].end - ko[a], KVTile::ext(a));
         }
 #pragma unroll
-        for (int nb = 0; nb < 2; ++nb)
+        for (int j = 0; j < kGroups; ++j) {
+          if (!(active >> j & 1)) continue;
+          // Bits (nb * 8 + e % 2) of keep[r]: which of this thread's four keys of micro tile j row r sees.
+          uint32_t keep[2] = {0xffffu, 0xffffu};
+          if (partial >> j & 1) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            float x = s[j][nb][e] * prm.scale_log2;
-            if (!((keep[e >> 1] >> (nb * 8 + (e & 1))) & 1u)) x = kNegInf;
-            s[j][nb][e] = x;
-            mx[e >> 1] = fmaxf(mx[e >> 1], x);
+            for (int r = 0; r < 2; ++r) {
+              uint32_t m;
+              if (window_tile && kTileBits) {
+                uint32_t bits[3] = {1u, 1u, 1u};
+#pragma unroll
+                for (int a = 0; a < kDims; ++a)
+                  bits[a] = (row_bits[r][a] >> KVTile::micro_origin(j, a)) & ((1u << KVTile::micro(a)) - 1u);
+                m = KVTile::combine_axis_bits(bits);
+              } else if (window_tile) {
+                int lo[3] = {0, 0, 0}, hi[3] = {1, 1, 1};
+#pragma unroll
+                for (int a = 0; a < kDims; ++a) {
+                  const int base = ko[a] + KVTile::micro_origin(j, a);
+                  lo[a] = row_win[r][a].start - base;
+                  hi[a] = row_win[r][a].end - base;
+                }
+                m = KVTile::micro_box_mask(lo, hi);
+              } else {
+                const int left = n_extra - (e0 + 16 * j);  // extra keys left from this micro tile on
+                m = left >= 16 ? 0xffffu : (1u << left) - 1u;
+              }
+              keep[r] = m >> (2 * tig);
+            }
           }
+#pragma unroll
+          for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              float x = s[j][nb][e] * prm.scale_log2;
+              if (!((keep[e >> 1] >> (nb * 8 + (e & 1))) & 1u)) x = kNegInf;
+              s[j][nb][e] = x;
+              mx[e >> 1] = fmaxf(mx[e >> 1], x);
+            }
+        }
       }
       float alpha[2], m_use[2];
 #pragma unroll
@@ -432,9 +488,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
         m_run[r] = m_new;
         l_run[r] *= alpha[r];
       }
-#pragma unroll
-      for (int j = 0; j < kGroups; ++j) {
-        if (!(active >> j & 1)) continue;
+      auto exp_group = [&](int j) {
 #pragma unroll
         for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
@@ -443,24 +497,33 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
             s[j][nb][e] = pe;
             l_run[e >> 1] += pe;
           }
-      }
+      };
+      if (all_active) {
 #pragma unroll
-      for (int i = 0; i < DT / 8; ++i) {
-        o[i][0] *= alpha[0];
-        o[i][1] *= alpha[0];
-        o[i][2] *= alpha[1];
-        o[i][3] *= alpha[1];
+        for (int j = 0; j < kGroups; ++j) exp_group(j);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j)
+          if (active >> j & 1) exp_group(j);
+      }
+      // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
+      if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+#pragma unroll
+        for (int i = 0; i < DT / 8; ++i) {
+          o[i][0] *= alpha[0];
+          o[i][1] *= alpha[0];
+          o[i][2] *= alpha[1];
+          o[i][3] *= alpha[1];
+        }
       }
     }
 
-    cp_async_wait<2>();  // V of tile t landed
+    cp_async_wait<2>();  // V of tile t landed (tile t + 1 may still fly)
     __syncthreads();
 
     if (active) {
       // ---- O += P V ----
-#pragma unroll
-      for (int j = 0; j < kGroups; ++j) {
-        if (!(active >> j & 1)) continue;
+      auto pv_group = [&](int j) {
         uint32_t pa[4];
         pack_a_from_c(Tag{}, pa, s[j][0], s[j][1]);
 #pragma unroll
@@ -471,9 +534,16 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads)
           mma_16816(Tag{}, o[2 * dp], pa, b0);
           mma_16816(Tag{}, o[2 * dp + 1], pa, b1);
         }
+      };
+      if (all_active) {
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j) pv_group(j);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j)
+          if (active >> j & 1) pv_group(j);
       }
     }
-    __syncthreads();  // everyone is done with this stage before it is refilled
   }
   cp_async_wait<0>();
 

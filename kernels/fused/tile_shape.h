@@ -56,29 +56,46 @@ struct TileShape {
     if (a == 1) return ((m >> l2) & (grid(1) - 1)) * micro(1);
     return (m & (grid(2) - 1)) * micro(2);
   }
-  /// Bit i set iff micro-tile position i has coordinates inside the box [lo[a], hi[a]) on every axis
-  /// (coordinates relative to the micro tile's origin). One row's window against one 16-key micro tile
-  /// becomes a 16-bit mask: a few integer ops per (row, micro tile) instead of compares per element.
-  static NATTEN_HD uint32_t micro_box_mask(const int (&lo)[3], const int (&hi)[3]) {
-    uint32_t mask = 1;
-    int count = 1;  // positions covered by the axes combined so far
-#pragma unroll
-    for (int a = 0; a < 3; ++a) {
-      constexpr int kUnused = 0;
-      (void)kUnused;
-      const int e = micro(a);
-      const int l = lo[a] < 0 ? 0 : (lo[a] > e ? e : lo[a]);
-      const int h = hi[a] < 0 ? 0 : (hi[a] > e ? e : hi[a]);
-      const uint32_t bits = (h > l) ? ((1u << h) - (1u << l)) : 0u;  // positions [l, h) on this axis
-      // Position p = prev * e + c: spread each earlier position bit i to bit i * e, times the axis bits.
-      uint32_t spread = 0;
-#pragma unroll
-      for (int i = 0; i < 16; ++i)
-        if (i < count) spread |= ((mask >> i) & 1u) << (i * e);
-      mask = spread * bits;
-      count *= e;
+  /// Bits [lo, hi) of an axis of `ext` positions (lo, hi clamped to [0, ext]; ext <= 16).
+  static NATTEN_HD uint32_t axis_bits(int lo, int hi, int ext) {
+    lo = lo < 0 ? 0 : (lo > ext ? ext : lo);
+    hi = hi < 0 ? 0 : (hi > ext ? ext : hi);
+    return (1u << hi) - (1u << lo);  // hi >= lo after clamping since windows are non-empty (start < end)
+  }
+  /// Moves bit i of b (i < count) to bit i * e, bits not overlapping (shift-or steps, no carries).
+  static NATTEN_HD uint32_t spread(uint32_t b, int count, int e) {
+    if (e == 1 || count == 1) return b;
+    if (count == 2) return (b | (b << (e - 1))) & (1u | (1u << e));
+    if (count == 4 && e == 4) {
+      const uint32_t x = (b | (b << 6)) & 0x0303u;
+      return (x | (x << 3)) & 0x1111u;
+    }
+    if (count == 4 && e == 2) {
+      const uint32_t x = (b | (b << 2)) & 0x33u;
+      return (x | (x << 1)) & 0x55u;
+    }
+    uint32_t out = 0;
+    for (int i = 0; i < count; ++i) out |= ((b >> i) & 1u) << (i * e);
+    return out;
+  }
+  /// Micro-tile mask from per-axis position bits: bit i set iff position i (row-major, axis 0 most
+  /// significant) has its coordinate bit set on every axis. One row's window against one 16-key micro
+  /// tile becomes a 16-bit mask: a few integer ops per (row, micro tile) instead of compares per element.
+  static NATTEN_HD uint32_t combine_axis_bits(const uint32_t (&bits)[3]) {
+    uint32_t mask = bits[0];
+    int count = micro(0);
+    for (int a = 1; a < 3; ++a) {
+      if (micro(a) == 1) continue;
+      mask = spread(mask, count, micro(a)) * bits[a];
+      count *= micro(a);
     }
     return mask;
+  }
+  /// Mask of the micro-tile positions inside the box [lo[a], hi[a]) (relative to the micro tile origin).
+  static NATTEN_HD uint32_t micro_box_mask(const int (&lo)[3], const int (&hi)[3]) {
+    uint32_t bits[3];
+    for (int a = 0; a < 3; ++a) bits[a] = micro(a) == 1 ? 1u : axis_bits(lo[a], hi[a], micro(a));
+    return combine_axis_bits(bits);
   }
   /// Coordinate on axis a of tile row n.
   static NATTEN_HD int coord(int n, int a) { return micro_origin(n >> 4, a) + micro_coord(n & 15, a); }

@@ -326,7 +326,7 @@ struct BenchProblem {
   int L[3], k[3];
 };
 
-static int bench(const char* json_path) {
+static int bench(const char* json_path, int only = -1) {
   const BenchProblem list[] = {
       {"1d_L32768_k2049_D128", 1, 1, 16, 128, {32768, 1, 1}, {2049, 1, 1}},
       {"2d_128x128_k13_D64", 2, 4, 16, 64, {128, 128, 1}, {13, 13, 1}},
@@ -340,7 +340,10 @@ static int bench(const char* json_path) {
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   printf("device: %s\n", prop.name);
+  int index = -1;
   for (const BenchProblem& bp : list) {
+    ++index;
+    if (only >= 0 && index != only) continue;
     NaProblem p;
     p.dims = bp.dims, p.batch = bp.B, p.heads = p.heads_kv = bp.H, p.head_dim = p.head_dim_v = bp.D;
     for (int a = 0; a < bp.dims; ++a) p.length[a] = bp.L[a], p.kernel[a] = bp.k[a];
@@ -360,6 +363,13 @@ static int bench(const char* json_path) {
     const double flops = 4.0 * p.batch * p.heads * N * p.window_size() * p.head_dim;
     const DeviceCaps caps = device_caps(0);
     const ForwardEntry& chosen = select_forward(p, DType::BFloat16, FusedConfig{}, caps);
+    if (only >= 0) {  // one launch of the heuristic's config (for ncu)
+      chosen.launch(p, a, 0);
+      CK(cudaDeviceSynchronize());
+      printf("%s: ran q %s kv %s once\n", bp.name, shape_text(chosen.q_tile, p.dims).c_str(),
+             shape_text(chosen.kv_tile, p.dims).c_str());
+      continue;
+    }
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
@@ -404,6 +414,7 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
   if (mode == "tiles") return check_tiles();
   if (mode == "bench") return bench(argc > 2 ? argv[2] : nullptr);
+  if (mode == "one") return bench(nullptr, argc > 2 ? atoi(argv[2]) : 0);
   const int cases = argc > 2 ? atoi(argv[2]) : 600;
   const unsigned seed = argc > 3 ? unsigned(atoi(argv[3])) : 1234u;
   return check(cases, seed, mode == "small");

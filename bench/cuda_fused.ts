@@ -1,0 +1,194 @@
+/**
+ * GPU benchmark of the tensor-core fused NA forward (kernels/fused) in bf16 on the issue's problem list:
+ * the heuristic's config and every compiled candidate config (natten.fusedConfigs), each run timed with
+ * CUDA events on the device's stream behind a spin kernel (so host launch overhead does not show),
+ * median over the runs, useful TFLOP/s = 4 * B * H * N * prod(k) * D. With --flex FILE (the JSON of
+ * bench/flex_attention.py run on the same card in the same session) the table gets a FlexAttention
+ * column and the speedup.
+ *
+ * `node dist/bench/cuda_fused.js [--out FILE] [--runs N] [--device N] [--flex FILE]` writes JSON (default
+ * bench/results/cuda_fused.json) and prints a table; `benchCudaFused()` is the same as a function.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as natten from '../lib';
+import { native, type StorageHandle } from '../lib/binding';
+import { dtypeCode } from '../lib/dtype';
+import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
+
+/** Timing of one tile config. */
+export interface ConfigTiming extends TimedStep {
+  qTileShape: number[];
+  kvTileShape: number[];
+}
+
+/** Results of one problem. */
+export interface CudaFusedResult {
+  problem: string;
+  /** The default (heuristic) choice. */
+  forward: TimedStep;
+  /** Every compiled candidate, forced by qTileShape/kvTileShape. */
+  configs: ConfigTiming[];
+  /** The reference (SIMT) fused kernel, for scale. */
+  reference?: TimedStep;
+  /** FlexAttention forward on the same card (from --flex), and fused / flex speed ratio. */
+  flex?: TimedStep;
+  speedupVsFlex?: number;
+  error?: string;
+}
+
+/** Options of benchCudaFused. */
+export interface CudaFusedBenchOptions {
+  device?: number;
+  runs?: number;
+  referenceRuns?: number;
+  problems?: readonly CudaBenchProblem[];
+  /** FlexAttention results keyed by problem name (bench/flex_attention.py JSON rows). */
+  flex?: Record<string, TimedStep>;
+  log?: (line: string) => void;
+  onResult?: (results: readonly CudaFusedResult[]) => void;
+}
+
+type H = StorageHandle | null;
+
+interface TimingBinding {
+  gpuTimerCreate(device: number): object;
+  gpuTimerStart(t: object): void;
+  gpuTimerStop(t: object): void;
+  gpuTimerElapsed(t: object): number;
+  gpuSpin(device: number, microseconds: number): void;
+  naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
+}
+
+const gpu = native as unknown as TimingBinding;
+const DTYPE = 'bfloat16';
+
+/** Names bench/flex_attention.py uses for the same problems (CUDA_BENCH_PROBLEMS order). */
+const FLEX_NAMES = ['1d_L32768_k2049_D128', '2d_128x128_k13_D64', '2d_128x128_k31_D128', '2d_56x56_k7_D32',
+  '3d_16x32x32_k5x9x9_D64'];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median ms of `fn` over `runs` runs (after one warm-up), each queued behind a spin kernel. */
+function timeOne(device: number, runs: number, fn: () => void): number {
+  const timer = gpu.gpuTimerCreate(device);
+  const ms: number[] = [];
+  for (let r = -1; r < runs; r++) {
+    gpu.gpuSpin(device, 2000);
+    gpu.gpuTimerStart(timer);
+    fn();
+    gpu.gpuTimerStop(timer);
+    const t = gpu.gpuTimerElapsed(timer);
+    if (r >= 0) ms.push(t);
+  }
+  return median(ms);
+}
+
+function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedResult {
+  const dev = `cuda:${device}` as const;
+  const code = dtypeCode(DTYPE);
+  const dims = p.spatial.length;
+  const problem = { dims, batch: p.batch, heads: p.heads, headDim: p.headDim, length: p.spatial, kernel: p.kernel };
+  const flops = forwardFlops(p);
+  const step = (ms: number): TimedStep => ({ ms, tflops: flops / (ms * 1e-3) / 1e12 });
+  const held: natten.Tensor[] = [];
+  const keep = (t: natten.Tensor): StorageHandle => {
+    held.push(t);
+    return t.handle();
+  };
+  const result: CudaFusedResult = { problem: p.name, forward: { ms: NaN, tflops: NaN }, configs: [] };
+  try {
+    const shape = [p.batch, ...p.spatial, p.heads, p.headDim];
+    const q = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 1 }));
+    const k = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 2 }));
+    const v = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 3 }));
+    const out = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
+    const lse = keep(natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev }));
+    const run = (config: object) => () => gpu.naForward(problem, code, q, k, v, null, null, out, lse, config);
+    result.forward = step(timeOne(device, runs, run({})));
+    for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
+      if (c.pass !== 'forward') continue;
+      const ms = timeOne(device, runs, run({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape }));
+      result.configs.push({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, ...step(ms) });
+    }
+    if (refRuns > 0) result.reference = step(timeOne(device, refRuns, run({ useReference: true })));
+  } catch (e) {
+    result.error = (e as Error).message;
+  } finally {
+    for (const t of held) t.dispose();
+  }
+  return result;
+}
+
+/** Runs the fused-forward benchmark on every problem (bf16). */
+export async function benchCudaFused(opts: CudaFusedBenchOptions = {}): Promise<CudaFusedResult[]> {
+  const device = opts.device ?? 0;
+  const runs = opts.runs ?? 30;
+  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const results: CudaFusedResult[] = [];
+  const problems = opts.problems ?? CUDA_BENCH_PROBLEMS;
+  for (const p of problems) {
+    const r = benchProblem(device, p, runs, opts.referenceRuns ?? 3);
+    const flexName = FLEX_NAMES[CUDA_BENCH_PROBLEMS.indexOf(p)];
+    const flex = flexName ? opts.flex?.[flexName] : undefined;
+    if (flex) {
+      r.flex = flex;
+      r.speedupVsFlex = flex.ms / r.forward.ms;
+    }
+    await natten.synchronize(`cuda:${device}`).catch(() => undefined);
+    results.push(r);
+    log(formatRow(r));
+    opts.onResult?.(results);
+  }
+  return results;
+}
+
+/** One table row: problem, fused forward (heuristic), best forced config, FlexAttention and speedup. */
+export function formatRow(r: CudaFusedResult): string {
+  if (r.error) return `${r.problem.padEnd(34)} error: ${r.error}`;
+  const f = (s: TimedStep) => `${s.ms.toFixed(3).padStart(8)} ms ${s.tflops.toFixed(1).padStart(6)} TF/s`;
+  const best = r.configs.reduce<ConfigTiming | undefined>((b, c) => (b === undefined || c.ms < b.ms ? c : b), undefined);
+  return `${r.problem.padEnd(34)} fused fwd ${f(r.forward)}` +
+    (best ? ` | best [${best.qTileShape}]/[${best.kvTileShape}] ${f(best)}` : '') +
+    (r.flex ? ` | flex ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
+    (r.reference ? ` | reference ${f(r.reference)}` : '');
+}
+
+/** Reads bench/flex_attention.py's JSON into TimedSteps keyed by problem name. */
+export function readFlex(file: string): Record<string, TimedStep> {
+  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as { problem: string; forward_ms: number; forward_tflops: number }[];
+  const out: Record<string, TimedStep> = {};
+  for (const r of rows) out[r.problem] = { ms: r.forward_ms, tflops: r.forward_tflops };
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const arg = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const device = Number(arg('--device') ?? 0);
+  const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', 'cuda_fused.json');
+  const flexFile = arg('--flex');
+  const info = natten.cuda.deviceInfo(device);
+  process.stdout.write(`CUDA fused NA forward benchmark on ${info.name} (bf16)\n`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const save = (results: readonly CudaFusedResult[]): void =>
+    fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
+  await benchCudaFused({
+    device, runs: Number(arg('--runs') ?? 30), onResult: save, flex: flexFile ? readFlex(flexFile) : undefined,
+  });
+  process.stdout.write(`wrote ${out}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}

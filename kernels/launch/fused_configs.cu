@@ -1,0 +1,45 @@
+// fused_configs.h: the compiled forward entries (kernels/fused/forward_entries.h), filtered for a device.
+#include "fused_configs.h"
+
+#include "../fused/fna_backward.h"
+#include "../fused/forward.h"
+
+namespace natten::launch {
+
+std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype) {
+  std::vector<FusedTileConfig> out;
+  const fused::DeviceCaps caps = fused::device_caps(device);
+  if (!fused::device_supported(caps) || head_dim % 8 != 0 || head_dim_v % 8 != 0) return out;
+  const int tier = fused::head_dim_tier(head_dim, head_dim_v);
+  for (const fused::ForwardEntry* e : fused::forward_candidates(dims, tier, dtype)) {
+    if (caps.smem_optin > 0 && e->smem_bytes > caps.smem_optin) continue;
+    FusedTileConfig c;
+    c.pass = "forward";
+    c.dims = e->dims;
+    c.head_dim_tier = e->head_dim_tier;
+    c.dtype = e->dtype;
+    for (int a = 0; a < kMaxDims; ++a) c.q_tile[a] = e->q_tile[a], c.kv_tile[a] = e->kv_tile[a];
+    c.threads = e->threads;
+    c.smem_bytes = e->smem_bytes;
+    out.push_back(c);
+  }
+  // Backward configs (kernels/fused/fna_backward_configs.h): Q x KV tile shapes of the backward kernels.
+  fused::BackwardDevice bdev;
+  bdev.cc_major = caps.cc_major;
+  bdev.sm_count = caps.sm_count;
+  bdev.smem_optin = (size_t)caps.smem_optin;
+  for (const fused::BackwardConfigInfo& b : fused::backward_config_list(dims, head_dim, head_dim_v, dtype, bdev)) {
+    FusedTileConfig c;
+    c.pass = "backward";
+    c.dims = dims;
+    c.head_dim_tier = b.head_dim_tier;
+    c.dtype = dtype;
+    for (int a = 0; a < kMaxDims; ++a) c.q_tile[a] = b.tiles.q[a], c.kv_tile[a] = b.tiles.kv[a];
+    c.threads = b.threads;
+    c.smem_bytes = b.smem_bytes;
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace natten::launch

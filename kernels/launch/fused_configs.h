@@ -1,0 +1,30 @@
+// Registry of the compiled fused-kernel tile configurations (forward; backward entries are appended by
+// the backward kernels), as the TS `natten.fusedConfigs()` lists them and `qTileShape`/`kvTileShape`
+// select them. Plain C++ (no CUDA types) so native/ can include it; defined in fused_configs.cu (CUDA
+// builds only: a CPU-only build has no configs).
+#pragma once
+#include <string>
+#include <vector>
+#include "../common/dtype.h"
+#include "../common/problem.h"
+
+namespace natten::launch {
+
+/// One compiled configuration.
+struct FusedTileConfig {
+  std::string pass;  // "forward" or "backward"
+  int dims = 1;
+  int head_dim_tier = 0;  // 32, 64, 128 or 256: runs head dims <= tier that are multiples of 8
+  DType dtype = DType::BFloat16;
+  int q_tile[kMaxDims] = {1, 1, 1};
+  int kv_tile[kMaxDims] = {1, 1, 1};
+  int threads = 0;
+  int smem_bytes = 0;
+};
+
+/// The configs that can run (dims, head_dim/head_dim_v, dtype) on a CUDA device, forward first. Empty when
+/// the tensor-core path cannot (fp32 runs on the reference kernel; head dims not multiples of 8 or
+/// above 256; GPUs older than sm_80; configs needing more shared memory than the device has).
+std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype);
+
+}  // namespace natten::launch

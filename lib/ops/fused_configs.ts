@@ -1,0 +1,77 @@
+/**
+ * `natten.fusedConfigs()`: the compiled tile configurations of the fused tensor-core kernels that can run
+ * a problem class on a device. Pass one's `qTileShape`/`kvTileShape` to `na1d`/`na2d`/`na3d` (or the
+ * backward ops' `backwardQTileShape`/`backwardKvTileShape`) to force it; without them a heuristic picks
+ * (bench/NOTES.md describes it). The autotuner searches this list.
+ */
+import { native } from '../binding';
+import { deviceIndex } from '../device';
+import { DTYPES, dtypeCode, type DType } from '../dtype';
+import { argTypeError, rangeError } from '../errors';
+
+/** What `fusedConfigs` is asked about. */
+export interface FusedConfigQuery {
+  /** Number of spatial dims: 1, 2 or 3. */
+  dims: number;
+  /** Head dim of Q and K. */
+  headDim: number;
+  /** Head dim of V (default: headDim). */
+  headDimV?: number;
+  /** Element type (default 'bfloat16'). float32 has no tensor-core configs: it runs on the reference kernel. */
+  dtype?: DType;
+  /** Device (default 'cuda'). The CPU has no fused tile configs. */
+  device?: string;
+}
+
+/** One compiled tile configuration. */
+export interface FusedConfigInfo {
+  /** Which kernel: forward or backward. */
+  pass: 'forward' | 'backward';
+  dims: number;
+  /** Head-dim tier the kernel is compiled for (32, 64, 128, 256): it runs head dims up to it (multiples of 8). */
+  headDimTier: number;
+  dtype: DType;
+  /** Queries per CTA, per spatial axis. */
+  qTileShape: number[];
+  /** Keys per KV tile, per spatial axis. */
+  kvTileShape: number[];
+  /** Threads per CTA (32 per 16 queries). */
+  threads: number;
+  /** Dynamic shared memory per CTA, bytes. */
+  smemBytes: number;
+}
+
+function positiveInt(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw argTypeError(name, 'an integer', v);
+  if (!Number.isInteger(v) || v < 1) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/**
+ * Lists the fused tile configs compiled for (dims, head dim tier, dtype) that fit the device, forward
+ * first. Empty on the CPU, in a CPU-only build, for float32, for head dims that are not multiples of 8
+ * or exceed 256, and on GPUs older than sm_80 (all of these run on the reference kernels).
+ */
+export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
+  if (typeof query !== 'object' || query === null) throw argTypeError('fusedConfigs(query)', 'an object', query);
+  const dims = positiveInt('dims', query.dims);
+  if (dims > 3) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `dims must be 1, 2 or 3, got ${dims}`);
+  const headDim = positiveInt('headDim', query.headDim);
+  const headDimV = query.headDimV === undefined ? headDim : positiveInt('headDimV', query.headDimV);
+  const dtype = query.dtype ?? 'bfloat16';
+  if (typeof dtype !== 'string') throw argTypeError('dtype', 'a dtype name', dtype);
+  if (!DTYPES.includes(dtype)) {
+    throw rangeError('ERR_NATTEN_INVALID_DTYPE', `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+  }
+  const device = deviceIndex(query.device ?? 'cuda');
+  return native.fusedConfigs(device, dims, headDim, headDimV, dtypeCode(dtype)).map((c) => ({
+    pass: c.pass,
+    dims: c.dims,
+    headDimTier: c.headDimTier,
+    dtype: DTYPES[c.dtype],
+    qTileShape: c.qTileShape,
+    kvTileShape: c.kvTileShape,
+    threads: c.threads,
+    smemBytes: c.smemBytes,
+  }));
+}

@@ -1,0 +1,224 @@
+// Tensor-core fused NA forward (kernels/fused) against the fp64 oracle and the CUDA reference kernel on a
+// seeded sweep: 1/2/3-D with several tiles per axis, odd and even k, dilation with ragged groups, stride,
+// causal per axis, GQA/MQA, additional keys/values, Dv != D, every head-dim tier (8..256, multiples of 8),
+// scale, fp16/bf16, every compiled forward tile config forced at least once (and the heuristic's choice).
+// Outputs are poisoned with NaN before each run. Also: natten.fusedConfigs() and tile-config errors.
+import * as natten from '../lib';
+import { native } from '../lib/binding';
+import { dtypeCode } from '../lib/dtype';
+import {
+  Failures,
+  type NativeProblem,
+  Rng,
+  Scope,
+  TOL,
+  describeCase,
+  download,
+  ops,
+  type WindowCase,
+} from './cuda_common';
+import { describeGpu } from './helpers/gpu';
+import { naForward, prod, randnTensor } from './oracle';
+
+type HalfDType = 'float16' | 'bfloat16';
+const HALF: readonly HalfDType[] = ['float16', 'bfloat16'];
+const TIERS = [32, 64, 128, 256];
+const SWEEP_CASES = 240;
+
+interface Case {
+  seed: number;
+  dtype: HalfDType;
+  w: WindowCase;
+  B: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  Dv: number;
+  nExtra: number;
+  scale?: number;
+  /** Forced config, or undefined for the heuristic. */
+  config?: natten.FusedConfigInfo;
+}
+
+/** A window with several Q tiles per axis (tiles are 64-128 queries, 8-16 per 2-D axis, 4-8 per 3-D axis). */
+function window(r: Rng, dims: number): WindowCase {
+  const maxL = dims === 1 ? 300 : dims === 2 ? 26 : 11;
+  const w: WindowCase = { spatial: [], kernel: [], stride: [], dilation: [], causal: [] };
+  for (let a = 0; a < dims; a++) {
+    const L = r.int(dims === 3 ? 2 : 3, maxL);
+    let d = r.chance(0.7) ? 1 : r.int(2, 4);
+    while (d > 1 && 2 * d > L) d--;
+    const kmax = Math.min(Math.floor(L / d), dims === 1 ? 70 : dims === 2 ? 15 : 7);
+    const k = r.chance(0.1) ? Math.floor(L / d) : r.int(2, Math.max(2, kmax));
+    w.spatial.push(L);
+    w.kernel.push(Math.max(2, Math.min(k, Math.floor(L / d))));
+    w.dilation.push(d);
+    w.stride.push(r.chance(0.65) ? 1 : r.int(1, w.kernel[a]));
+    w.causal.push(r.chance(0.25));
+  }
+  return w;
+}
+
+/** A head dim (multiple of 8) inside a tier. */
+function headDimIn(r: Rng, tier: number): number {
+  const lo = tier === 32 ? 1 : tier / 16 + 1;
+  return 8 * (r.chance(0.5) ? tier / 8 : r.int(lo, tier / 8));
+}
+
+function randomCase(seed: number, config?: natten.FusedConfigInfo): Case {
+  const r = new Rng(seed);
+  for (;;) {
+    const dims = config?.dims ?? r.pick([1, 2, 2, 3]);
+    const tier = config?.headDimTier ?? r.pick(TIERS);
+    const H = r.pick([1, 2, 3, 4]);
+    const c: Case = {
+      seed,
+      dtype: config?.dtype === 'float16' || config?.dtype === 'bfloat16' ? config.dtype : r.pick(HALF),
+      w: window(r, dims),
+      B: r.int(1, 2),
+      H,
+      Hkv: r.chance(0.5) ? H : r.pick([1, 2, 3, 4].filter((x) => H % x === 0)),
+      D: headDimIn(r, tier),
+      Dv: 0,
+      nExtra: r.chance(0.25) ? r.int(1, 70) : 0,
+      scale: r.chance(0.2) ? 0.05 + r.uniform() : undefined,
+      config,
+    };
+    c.Dv = r.chance(0.7) ? c.D : headDimIn(r, tier);
+    const n = prod(c.w.spatial);
+    if (c.B * c.H * n * (prod(c.w.kernel) + c.nExtra) * (c.D + c.Dv) <= 4e6) return c;
+  }
+}
+
+async function runCase(c: Case, f: Failures): Promise<void> {
+  const s = new Scope();
+  const t = c.dtype;
+  const code = dtypeCode(t);
+  const tag = describeCase({ seed: c.seed, dtype: t, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
+    causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra, scale: c.scale ?? 'default',
+    q: c.config?.qTileShape ?? 'auto', kv: c.config?.kvTileShape ?? 'auto' });
+  try {
+    const S = c.w.spatial;
+    const p: NativeProblem = {
+      dims: S.length, batch: c.B, heads: c.H, headsKv: c.Hkv, headDim: c.D, headDimV: c.Dv, length: S,
+      kernel: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, causal: c.w.causal, nExtra: c.nExtra, scale: c.scale,
+    };
+    const seed = c.seed * 131;
+    const q = await s.upload(randnTensor([c.B, ...S, c.H, c.D], seed + 1), t);
+    const k = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.D], seed + 2), t);
+    const v = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.Dv], seed + 3), t);
+    const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.D], seed + 4), t) : undefined;
+    const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.Dv], seed + 5), t) : undefined;
+    const run = (config: object) => {
+      const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
+      const lse = s.poisoned([c.B, ...S, c.H], 'float32');
+      ops.naForward(p, code, q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev),
+        Scope.handle(ev?.dev), out.handle(), lse.handle(), config);
+      return { out, lse };
+    };
+    const fused = run(c.config ? { qTileShape: c.config.qTileShape, kvTileShape: c.config.kvTileShape } : {});
+    const reference = run({ useReference: true });
+    const ref = naForward(q.exact, k.exact, v.exact, {
+      kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
+      additionalKeys: ek?.exact, additionalValues: ev?.exact,
+    });
+    const out = await download(fused.out);
+    const lse = await download(fused.lse);
+    f.check(`O vs oracle ${tag}`, out, ref.output, TOL.out[t]);
+    f.check(`LSE vs oracle ${tag}`, lse, ref.lse, TOL.lse);
+    f.check(`O vs reference kernel ${tag}`, out, await download(reference.out), TOL.out[t]);
+    f.check(`LSE vs reference kernel ${tag}`, lse, await download(reference.lse), TOL.lse);
+  } catch (e) {
+    f.list.push(`${tag}: threw ${(e as Error).message}`);
+  } finally {
+    s.dispose();
+  }
+}
+
+/** Every compiled forward config on the test device (both half dtypes, every dims and tier). */
+function forwardConfigs(): natten.FusedConfigInfo[] {
+  const all: natten.FusedConfigInfo[] = [];
+  for (const dims of [1, 2, 3])
+    for (const headDim of TIERS)
+      for (const dtype of HALF)
+        all.push(...natten.fusedConfigs({ dims, headDim, dtype, device: 'cuda' }).filter((c) => c.pass === 'forward'));
+  return all;
+}
+
+describeGpu('CUDA tensor-core fused NA forward', () => {
+  // sm_80+ runs the tensor-core path; older GPUs fall back to the reference kernel (nothing to test here).
+  const supported = natten.cuda.isAvailable() && native.hasFused(0);
+
+  it('lists compiled forward configs per (dims, head-dim tier, dtype); none for float32 or the CPU', () => {
+    if (!supported) return;
+    for (const dims of [1, 2, 3]) {
+      for (const headDim of [8, 40, 64, 72, 128, 200, 256]) {
+        const list = natten.fusedConfigs({ dims, headDim, dtype: 'bfloat16' }).filter((c) => c.pass === 'forward');
+        expect(list.length).toBeGreaterThan(0);
+        for (const c of list) {
+          expect(c.dims).toBe(dims);
+          expect(c.qTileShape).toHaveLength(dims);
+          expect(c.kvTileShape).toHaveLength(dims);
+          expect(c.headDimTier).toBeGreaterThanOrEqual(headDim);
+          expect(c.dtype).toBe('bfloat16');
+        }
+      }
+    }
+    expect(natten.fusedConfigs({ dims: 2, headDim: 64, dtype: 'float32' })).toEqual([]);
+    expect(natten.fusedConfigs({ dims: 2, headDim: 60, dtype: 'float16' })).toEqual([]);
+    expect(natten.fusedConfigs({ dims: 2, headDim: 264, dtype: 'float16' })).toEqual([]);
+    expect(natten.fusedConfigs({ dims: 2, headDim: 64, device: 'cpu' })).toEqual([]);
+  });
+
+  it('rejects bad fusedConfigs queries with coded errors', () => {
+    expect(() => natten.fusedConfigs({ dims: 4, headDim: 64 })).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }));
+    expect(() => natten.fusedConfigs({ dims: 2, headDim: 0 })).toThrow(RangeError);
+    expect(() => natten.fusedConfigs({ dims: 2, headDim: '64' as unknown as number })).toThrow(TypeError);
+    expect(() => natten.fusedConfigs({ dims: 2, headDim: 64, dtype: 'int8' as natten.DType })).toThrow(
+      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_DTYPE' }));
+  });
+
+  it('names the valid configs when a tile shape does not exist', () => {
+    if (!supported) return;
+    const s = new Scope();
+    try {
+      const p: NativeProblem = { dims: 2, batch: 1, heads: 1, headDim: 32, length: [12, 12], kernel: [3, 3] };
+      const q = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'bfloat16', device: 'cuda', seed: 1 }));
+      const out = s.poisoned([1, 12, 12, 1, 32], 'bfloat16');
+      const call = (config: object, dtype: 'bfloat16' | 'float32' = 'bfloat16') =>
+        ops.naForward(p, dtypeCode(dtype), q.handle(), q.handle(), q.handle(), null, null, out.handle(), null, config);
+      let err: (Error & { code?: string }) | undefined;
+      try {
+        call({ qTileShape: [3, 5] });
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err).toBeInstanceOf(RangeError);
+      expect(err?.code).toBe('ERR_NATTEN_UNSUPPORTED');
+      expect(err?.message).toMatch(/qTileShape \[3, 5\].*valid: .*qTileShape: \[8, 8\]/);
+      const q32 = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'float32', device: 'cuda', seed: 1 }));
+      const out32 = s.poisoned([1, 12, 12, 1, 32], 'float32');
+      expect(() => ops.naForward(p, dtypeCode('float32'), q32.handle(), q32.handle(), q32.handle(), null, null,
+        out32.handle(), null, { qTileShape: [8, 8] })).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_UNSUPPORTED' }));
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it(`matches the fp64 oracle and the reference kernel on ${SWEEP_CASES}+ random problems, every config`, async () => {
+    if (!supported) return;
+    const configs = forwardConfigs();
+    expect(configs.length).toBeGreaterThan(0);
+    const f = new Failures();
+    let n = 0;
+    // Every compiled config once, then a mix of forced configs and the heuristic's choice.
+    for (let i = 0; i < configs.length; i++, n++) await runCase(randomCase(50000 + i, configs[i]), f);
+    const r = new Rng(4242);
+    for (let i = 0; i < SWEEP_CASES; i++, n++) {
+      await runCase(randomCase(60000 + i, r.chance(0.5) ? r.pick(configs) : undefined), f);
+    }
+    process.stderr.write(`  fused forward sweep: ${n} cases (${configs.length} configs), ${f.checks} comparisons, ` +
+      `${f.list.length} failures\n`);
+    expect(f.list).toEqual([]);
+  });
+});
