@@ -14,6 +14,7 @@ bool has_fused(int device) { return fused::device_supported(fused::device_caps(d
 
 void na_forward(int device, const NaProblem& p, DType t, const FusedForwardArgs& a, const FusedConfig& c) {
   // Tensor-core path (fp16/bf16, sm_80+, head dims multiples of 8 up to 256); everything else: reference.
+  check_problem(p, "na_forward", true);
   if (fused::try_forward(device, static_cast<cudaStream_t>(gpu::stream(device)), p, t, a, c)) return;
   reference_forward(device, p, t, a);
 }
