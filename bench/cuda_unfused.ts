@@ -64,6 +64,8 @@ export interface CudaBenchOptions {
   referenceRuns?: number;
   problems?: readonly CudaBenchProblem[];
   log?: (line: string) => void;
+  /** Called after each problem with the results so far (e.g. to save them progressively). */
+  onResult?: (results: readonly CudaUnfusedResult[]) => void;
 }
 
 type H = StorageHandle | null;
@@ -209,6 +211,7 @@ export async function benchCudaUnfused(opts: CudaBenchOptions = {}): Promise<Cud
     await natten.synchronize(`cuda:${device}`).catch(() => undefined);
     results.push(r);
     log(formatRow(r));
+    opts.onResult?.(results);
   }
   return results;
 }
@@ -234,9 +237,10 @@ async function main(): Promise<void> {
   const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', 'cuda_unfused.json');
   const info = natten.cuda.deviceInfo(device);
   process.stdout.write(`CUDA unfused/reference NA benchmark on ${info.name} (bf16)\n`);
-  const results = await benchCudaUnfused({ device, runs: Number(arg('--runs') ?? 20) });
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
+  const save = (results: readonly CudaUnfusedResult[]): void =>
+    fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
+  await benchCudaUnfused({ device, runs: Number(arg('--runs') ?? 20), onResult: save });
   process.stdout.write(`wrote ${out}\n`);
 }
 

@@ -6,6 +6,7 @@
 
 #include "../launch/cuda_check.h"
 #include "tile_grid.cuh"
+#include "unfused.h"
 
 namespace natten::unfused {
 
@@ -59,6 +60,12 @@ void for_each_tile_shape(const NaProblem& p, int total_log2, int min_last, F&& f
     const int l1 = cap[1] < rest ? cap[1] : rest;
     f(rest - l1, l1, l2);
   }
+}
+
+/// Shared-memory budget per CTA that lets two CTAs share an SM (at least the 48 KiB everyone has).
+inline int two_ctas_per_sm(const DeviceLimits& dev) {
+  const int half = dev.smem_optin / 2 - 1024;
+  return half > 48 * 1024 ? half : 48 * 1024;
 }
 
 /// Allows a kernel to use `bytes` of dynamic shared memory (above the 48 KiB default).
