@@ -13,6 +13,7 @@
 // a mask, when needed, is one 64-bit word per query row built from the row's (fixed) windows.
 #pragma once
 #include <math.h>
+#include <stddef.h>
 #include "fna_backward_params.h"
 #include "fna_backward_tile.h"
 #include "sm80_mma.h"
@@ -41,10 +42,21 @@ struct BwdDqSmem {
   uint64_t mask[2][kRows];     // [buffer][query row]: bit j = key row j is in the query's window
   uint32_t rows[kRows];        // packed per-axis offsets of tile rows (Q and KV tiles share the shape)
   BwdDqWalk walk;              // uniform over the CTA: kept here, not in registers
-  S kv[2][2][kRows][kPitch];   // [buffer][K, V]: last, so a single-buffered launch leaves buffer 1 out
+  // [buffer][K, V]: last, so a single-buffered launch leaves buffer 1 out; 16-byte aligned whatever the
+  // size of the members above (cp.async and ldmatrix need it).
+  alignas(16) S kv[2][2][kRows][kPitch];
   /// Bytes of dynamic shared memory for `stages` (1 or 2) KV buffers.
   static constexpr size_t bytes(int stages) { return sizeof(BwdDqSmem) - (stages == 2 ? 0 : sizeof(kv[0])); }
 };
+// Tiles read by cp.async (16-byte chunks) and ldmatrix (16-byte rows) must start on 16 bytes.
+namespace detail {
+using DqSmem32 = BwdDqSmem<F16, 32>;
+using DqSmem64 = BwdDqSmem<F16, 64>;
+using DqSmem128 = BwdDqSmem<F16, 128>;
+static_assert(offsetof(DqSmem32, kv) % 16 == 0 && offsetof(DqSmem64, kv) % 16 == 0 && offsetof(DqSmem128, kv) % 16 == 0 &&
+                  offsetof(DqSmem64, dout) % 16 == 0,
+              "16-byte aligned tiles");
+}  // namespace detail
 
 /// Issues the cp.async loads of KV step `it` into buffer `buf` (whole rows per thread), fills its mask
 /// when needed (thread t < 64: query row t, whose windows `win` are fixed for the CTA) and returns

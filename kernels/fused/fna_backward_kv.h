@@ -26,6 +26,7 @@
 // tile's cp.async copies run during the current tile's math (two buffers, two barriers per tile).
 #pragma once
 #include <math.h>
+#include <stddef.h>
 #include "fna_backward_params.h"
 #include "fna_backward_tile.h"
 #include "sm80_mma.h"
@@ -63,6 +64,15 @@ struct BwdKvSmem {
   uint32_t rowk[kBwdKvRows];   // and of KV tile rows
   BwdKvWalk walk;
 };
+// Tiles read by cp.async (16-byte chunks) and ldmatrix (16-byte rows) must start on 16 bytes.
+namespace detail {
+using KvSmem32 = BwdKvSmem<F16, 32, 64>;
+using KvSmem64 = BwdKvSmem<F16, 64, 64>;
+using KvSmem128 = BwdKvSmem<F16, 128, 32>;
+static_assert(offsetof(KvSmem32, ds) % 16 == 0 && offsetof(KvSmem64, ds) % 16 == 0 && offsetof(KvSmem128, ds) % 16 == 0 &&
+                  offsetof(KvSmem128, dout) % 16 == 0 && offsetof(KvSmem64, ld) % 16 == 0,
+              "16-byte aligned tiles");
+}  // namespace detail
 
 /// cp.async of the CTA's KV tile (window keys or extra keys) into sm.k / sm.v, whole rows per thread.
 template <class Tag, int DMAX, int BQ>

@@ -577,6 +577,12 @@ static void run_bench(const char* only) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "sweep";
+  if (mode == "cases") {  // print the sweep's problems (no GPU needed)
+    std::mt19937_64 rng(argc > 3 ? strtoull(argv[3], nullptr, 10) : 12345);
+    const int n = argc > 2 ? atoi(argv[2]) : 10;
+    for (int i = 0; i < n; ++i) printf("%d %s\n", i, describe(random_case(rng, i)).c_str());
+    return 0;
+  }
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);

@@ -1,0 +1,220 @@
+/**
+ * GPU benchmark of the tensor-core fused NA backward (kernels/fused/fna_backward*) in bf16 on the issue's
+ * problem list: the default (KV-parallel: dQ by fp32 atomics), deterministic mode (Q-parallel dQ pass),
+ * every backward tile config (natten.fusedConfigs, pass 'backward'), and the reference kernel for scale.
+ * Each run is timed with CUDA events on the device's stream behind a spin kernel, median over the runs;
+ * useful TFLOP/s = 2.5 * 4 * B * H * N * prod(k) * D. With --flex FILE (bench/flex_attention.py
+ * --backward JSON from the same card in the same session) the table gets FlexAttention's backward and
+ * the speedup.
+ *
+ * `node dist/bench/cuda_fused_backward.js [--out FILE] [--runs N] [--device N] [--flex FILE]` writes JSON
+ * (default bench/results/cuda_fused_backward.json) and prints a table; `benchCudaFusedBackward()` is the
+ * same as a function.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as natten from '../lib';
+import { native, type StorageHandle } from '../lib/binding';
+import { dtypeCode } from '../lib/dtype';
+import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
+
+/** Timing of one backward tile config. */
+export interface BackwardConfigTiming extends TimedStep {
+  backwardQTileShape: number[];
+  backwardKvTileShape: number[];
+}
+
+/** Results of one problem. */
+export interface CudaFusedBackwardResult {
+  problem: string;
+  /** Default mode and heuristic config (KV-parallel, dQ by atomics). */
+  backward: TimedStep;
+  /** useDeterministicAlgorithms(true): the Q-parallel dQ pass, bitwise reproducible. */
+  deterministic: TimedStep;
+  /** Every backward config, forced by backwardQTileShape/backwardKvTileShape (default mode). */
+  configs: BackwardConfigTiming[];
+  /** The reference (SIMT) backward kernel, for scale. */
+  reference?: TimedStep;
+  /** FlexAttention's backward on the same card (from --flex), and flex / fused time ratio. */
+  flex?: TimedStep;
+  speedupVsFlex?: number;
+  error?: string;
+}
+
+/** Options of benchCudaFusedBackward. */
+export interface CudaFusedBackwardBenchOptions {
+  device?: number;
+  runs?: number;
+  referenceRuns?: number;
+  problems?: readonly CudaBenchProblem[];
+  /** FlexAttention backward results keyed by problem name (bench/flex_attention.py --backward rows). */
+  flex?: Record<string, TimedStep>;
+  log?: (line: string) => void;
+  onResult?: (results: readonly CudaFusedBackwardResult[]) => void;
+}
+
+type H = StorageHandle | null;
+
+interface TimingBinding {
+  gpuTimerCreate(device: number): object;
+  gpuTimerStart(t: object): void;
+  gpuTimerStop(t: object): void;
+  gpuTimerElapsed(t: object): number;
+  gpuSpin(device: number, microseconds: number): void;
+  naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
+  naBackward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, dOut: H, dq: H, dk: H, dv: H,
+    dek: H, dev: H, config: object | null): void;
+}
+
+/** What natten.fusedConfigs returns that this benchmark reads (optional: older builds lack it). */
+interface ListedConfig {
+  pass: string;
+  qTileShape: number[];
+  kvTileShape: number[];
+}
+type ConfigLister = (q: { dims: number; headDim: number; dtype: string; device: string }) => ListedConfig[];
+
+const gpu = native as unknown as TimingBinding;
+const DTYPE = 'bfloat16';
+
+/** Names bench/flex_attention.py uses for the same problems (CUDA_BENCH_PROBLEMS order). */
+const FLEX_NAMES = ['1d_L32768_k2049_D128', '2d_128x128_k13_D64', '2d_128x128_k31_D128', '2d_56x56_k7_D32',
+  '3d_16x32x32_k5x9x9_D64'];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median ms of `fn` over `runs` runs (after one warm-up), each queued behind a spin kernel. */
+function timeOne(device: number, runs: number, fn: () => void): number {
+  const timer = gpu.gpuTimerCreate(device);
+  const ms: number[] = [];
+  for (let r = -1; r < runs; r++) {
+    gpu.gpuSpin(device, 2000);
+    gpu.gpuTimerStart(timer);
+    fn();
+    gpu.gpuTimerStop(timer);
+    const t = gpu.gpuTimerElapsed(timer);
+    if (r >= 0) ms.push(t);
+  }
+  return median(ms);
+}
+
+function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedBackwardResult {
+  const dev = `cuda:${device}` as const;
+  const code = dtypeCode(DTYPE);
+  const dims = p.spatial.length;
+  const problem = { dims, batch: p.batch, heads: p.heads, headDim: p.headDim, length: p.spatial, kernel: p.kernel };
+  const flops = 2.5 * forwardFlops(p);
+  const step = (ms: number): TimedStep => ({ ms, tflops: flops / (ms * 1e-3) / 1e12 });
+  const held: natten.Tensor[] = [];
+  const keep = (t: natten.Tensor): StorageHandle => {
+    held.push(t);
+    return t.handle();
+  };
+  const nan = { ms: NaN, tflops: NaN };
+  const result: CudaFusedBackwardResult = { problem: p.name, backward: nan, deterministic: nan, configs: [] };
+  try {
+    const shape = [p.batch, ...p.spatial, p.heads, p.headDim];
+    const q = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 1 }));
+    const k = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 2 }));
+    const v = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 3 }));
+    const dOut = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 4 }));
+    const out = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
+    const lse = keep(natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev }));
+    const dq = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
+    const dk = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
+    const dv = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
+    gpu.naForward(problem, code, q, k, v, null, null, out, lse, {});  // real O and LSE for the backward
+    const run = (config: object) => () =>
+      gpu.naBackward(problem, code, q, k, v, null, null, out, lse, dOut, dq, dk, dv, null, null, config);
+    result.backward = step(timeOne(device, runs, run({ kvParallel: true, deterministic: false })));
+    result.deterministic = step(timeOne(device, runs, run({ kvParallel: false, deterministic: true })));
+    const lister = (natten as unknown as { fusedConfigs?: ConfigLister }).fusedConfigs;
+    for (const c of lister ? lister({ dims, headDim: p.headDim, dtype: DTYPE, device: dev }) : []) {
+      if (c.pass !== 'backward') continue;
+      const ms = timeOne(device, runs, run({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape }));
+      result.configs.push({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape, ...step(ms) });
+    }
+    if (refRuns > 0) result.reference = step(timeOne(device, refRuns, run({ useReference: true })));
+  } catch (e) {
+    result.error = (e as Error).message;
+  } finally {
+    for (const t of held) t.dispose();
+  }
+  return result;
+}
+
+/** One table row: problem, fused backward (default and deterministic), best config, FlexAttention, reference. */
+export function formatRow(r: CudaFusedBackwardResult): string {
+  if (r.error) return `${r.problem.padEnd(34)} error: ${r.error}`;
+  const f = (s: TimedStep) => `${s.ms.toFixed(3).padStart(8)} ms ${s.tflops.toFixed(1).padStart(6)} TF/s`;
+  const best = r.configs.reduce<BackwardConfigTiming | undefined>((b, c) => (b === undefined || c.ms < b.ms ? c : b), undefined);
+  return `${r.problem.padEnd(34)} fused bwd ${f(r.backward)} | deterministic ${f(r.deterministic)}` +
+    (best ? ` | best [${best.backwardQTileShape}]/[${best.backwardKvTileShape}] ${f(best)}` : '') +
+    (r.flex ? ` | flex bwd ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
+    (r.reference ? ` | reference ${f(r.reference)}` : '');
+}
+
+/** Reads bench/flex_attention.py --backward JSON into TimedSteps (backward only) keyed by problem name. */
+export function readFlexBackward(file: string): Record<string, TimedStep> {
+  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as { problem: string; backward_ms?: number; backward_tflops?: number }[];
+  const out: Record<string, TimedStep> = {};
+  for (const r of rows) {
+    if (r.backward_ms !== undefined && r.backward_tflops !== undefined) out[r.problem] = { ms: r.backward_ms, tflops: r.backward_tflops };
+  }
+  return out;
+}
+
+/** Runs the fused-backward benchmark on every problem (bf16). */
+export async function benchCudaFusedBackward(opts: CudaFusedBackwardBenchOptions = {}): Promise<CudaFusedBackwardResult[]> {
+  const device = opts.device ?? 0;
+  const runs = opts.runs ?? 20;
+  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const results: CudaFusedBackwardResult[] = [];
+  const problems = opts.problems ?? CUDA_BENCH_PROBLEMS;
+  for (const p of problems) {
+    const r = benchProblem(device, p, runs, opts.referenceRuns ?? 2);
+    const flexName = FLEX_NAMES[CUDA_BENCH_PROBLEMS.indexOf(p)];
+    const flex = flexName ? opts.flex?.[flexName] : undefined;
+    if (flex && !r.error) {
+      r.flex = flex;
+      r.speedupVsFlex = flex.ms / r.backward.ms;
+    }
+    await natten.synchronize(`cuda:${device}`).catch(() => undefined);
+    results.push(r);
+    log(formatRow(r));
+    opts.onResult?.(results);
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const arg = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const device = Number(arg('--device') ?? 0);
+  const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', 'cuda_fused_backward.json');
+  const flexFile = arg('--flex');
+  const info = natten.cuda.deviceInfo(device);
+  process.stdout.write(`CUDA fused NA backward benchmark on ${info.name} (bf16)\n`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const save = (results: readonly CudaFusedBackwardResult[]): void =>
+    fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
+  await benchCudaFusedBackward({
+    device, runs: Number(arg('--runs') ?? 20), referenceRuns: Number(arg('--reference-runs') ?? 2), onResult: save,
+    flex: flexFile ? readFlexBackward(flexFile) : undefined,
+  });
+  process.stdout.write(`wrote ${out}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,95 @@
+// A tiny CPU emulation of the CUDA features the fused-backward kernels use, so the kernels can be run
+// and checked on a machine without a GPU: one std::thread per CUDA thread, std::barrier for
+// __syncthreads and for the warp-collective instructions (ldmatrix, mma.sync). cp.async copies at once.
+// Slow (context switches at every collective); for small problems only. Not part of the addon build.
+#pragma once
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__
+#define __shared__
+#define __align__(n)
+#define __launch_bounds__(...)
+
+struct EmuIdx {
+  unsigned x, y, z;
+};
+inline thread_local EmuIdx threadIdx{0, 0, 0};
+inline thread_local EmuIdx blockIdx{0, 0, 0};
+
+struct alignas(8) uint2 {
+  unsigned x, y;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+struct alignas(8) float2 {
+  float x, y;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+inline float2 make_float2(float x, float y) { return {x, y}; }
+
+namespace emu {
+
+constexpr int kMaxThreads = 128;
+
+struct Cta {
+  int threads = 0;
+  std::barrier<>* block = nullptr;
+  std::vector<std::barrier<>*> warps;
+  unsigned char* smem = nullptr;
+};
+inline Cta g_cta;
+inline std::mutex g_atomic_mutex;
+
+inline void warp_sync() { g_cta.warps[threadIdx.x / 32]->arrive_and_wait(); }
+
+/// Runs kernel() for every block of grid (x, y, z) with `threads` threads per block, blocks one after the other.
+inline void launch(unsigned gx, unsigned gy, unsigned gz, int threads, unsigned char* smem,
+                   const std::function<void()>& kernel) {
+  for (unsigned z = 0; z < gz; ++z)
+    for (unsigned y = 0; y < gy; ++y)
+      for (unsigned x = 0; x < gx; ++x) {
+        std::barrier<> block(threads);
+        std::vector<std::barrier<>*> warps;
+        for (int w = 0; w < threads / 32; ++w) warps.push_back(new std::barrier<>(32));
+        g_cta.threads = threads;
+        g_cta.block = &block;
+        g_cta.warps = warps;
+        g_cta.smem = smem;
+        std::vector<std::thread> th;
+        for (int t = 0; t < threads; ++t)
+          th.emplace_back([&, t] {
+            threadIdx = {(unsigned)t, 0, 0};
+            blockIdx = {x, y, z};
+            kernel();
+            // A thread that returns early still takes part in later barriers of its warp/block
+            // in CUDA terms it exits; the kernels here only return uniformly, so nothing to do.
+          });
+        for (auto& t : th) t.join();
+        for (auto* w : warps) delete w;
+      }
+}
+
+}  // namespace emu
+
+inline void __syncthreads() { emu::g_cta.block->arrive_and_wait(); }
+
+inline float atomicAdd(float* p, float v) {
+  std::lock_guard<std::mutex> lock(emu::g_atomic_mutex);
+  const float old = *p;
+  *p = old + v;
+  return old;
+}
