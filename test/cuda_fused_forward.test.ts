@@ -193,7 +193,7 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
       } catch (e) {
         err = e as Error & { code?: string };
       }
-      expect(err).toBeInstanceOf(RangeError);
+      expect(err?.name).toBe('RangeError'); // (the addon's RangeError is from another realm than jest's)
       expect(err?.code).toBe('ERR_NATTEN_UNSUPPORTED');
       expect(err?.message).toMatch(/qTileShape \[3, 5\].*valid: .*qTileShape: \[8, 8\]/);
       const q32 = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'float32', device: 'cuda', seed: 1 }));

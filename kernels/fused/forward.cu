@@ -195,9 +195,10 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 // replayed exactly for one representative CTA (simulate_cta), times the wave-quantisation loss:
 //   per_query = (computed + 0.3 * masked + 0.25 * loaded) / |Q tile|
 //   waves     = ceil(ctas / (SMs * resident)), resident = CTAs per SM by the occupancy calculator
-//   cost      = per_query * total queries * waves / (ctas / (SMs * resident))
-// so big tiles win on large windows (less K/V traffic per query), small tiles on small windows (less halo)
-// and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared memory
+//   eff       = min(1, resident warps per SM / 12) * (0.9 for 8-warp CTAs)
+//   cost      = per_query * total queries * waves / (ctas / (SMs * resident)) / eff
+// so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
+// windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared memory
 // are skipped by select_forward.
 double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
   const CtaWork w = simulate_cta(e, p);
@@ -208,7 +209,12 @@ double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps&
   const double slots = double(std::max(1, caps.sm_count)) * resident_ctas(e, caps);
   const double waves = std::ceil(ctas / slots);
   const double fill = (ctas / slots) / waves;
-  return per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / fill;
+  // Latency hiding: the kernels are latency-bound below ~12 resident warps per SM (H200 measurements,
+  // bench/NOTES.md), and 8-warp CTAs lose ~10% to their wider barriers.
+  const int warps = e.threads / 32;
+  const double resident_warps = double(warps) * resident_ctas(e, caps);
+  const double eff = std::min(1.0, resident_warps / 12.0) * (warps > 4 ? 0.9 : 1.0);
+  return per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / (fill * eff);
 }
 
 const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {

@@ -13,33 +13,35 @@
 
 namespace natten::fused {
 
-/// X(dims, qx, qy, qz, kvx, kvy, kvz, head_dim_tier)
+/// X(dims, qx, qy, qz, kvx, kvy, kvz, head_dim_tier, stages). Stages 3 (one barrier per KV tile) where the
+/// shared memory allows two CTAs per SM on sm_80/sm_90; the 2-stage 128-query configs at tier 128 also
+/// fit the 99 KB of sm_86/sm_89.
 #define NATTEN_FORWARD_CONFIGS_1D(X) \
-  X(1, 64, 1, 1, 64, 1, 1, 32)       \
-  X(1, 128, 1, 1, 64, 1, 1, 32)      \
-  X(1, 64, 1, 1, 64, 1, 1, 64)       \
-  X(1, 128, 1, 1, 64, 1, 1, 64)      \
-  X(1, 64, 1, 1, 64, 1, 1, 128)      \
-  X(1, 128, 1, 1, 64, 1, 1, 128)     \
-  X(1, 64, 1, 1, 32, 1, 1, 256)
+  X(1, 64, 1, 1, 64, 1, 1, 32, 3)    \
+  X(1, 128, 1, 1, 64, 1, 1, 32, 3)   \
+  X(1, 64, 1, 1, 64, 1, 1, 64, 3)    \
+  X(1, 128, 1, 1, 64, 1, 1, 64, 3)   \
+  X(1, 64, 1, 1, 64, 1, 1, 128, 3)   \
+  X(1, 128, 1, 1, 64, 1, 1, 128, 2)  \
+  X(1, 64, 1, 1, 32, 1, 1, 256, 2)
 
 #define NATTEN_FORWARD_CONFIGS_2D(X) \
-  X(2, 8, 8, 1, 8, 8, 1, 32)         \
-  X(2, 16, 8, 1, 8, 8, 1, 32)        \
-  X(2, 8, 8, 1, 8, 8, 1, 64)         \
-  X(2, 16, 8, 1, 8, 8, 1, 64)        \
-  X(2, 8, 8, 1, 8, 8, 1, 128)        \
-  X(2, 16, 8, 1, 8, 8, 1, 128)       \
-  X(2, 8, 8, 1, 4, 8, 1, 256)
+  X(2, 8, 8, 1, 8, 8, 1, 32, 3)      \
+  X(2, 16, 8, 1, 8, 8, 1, 32, 3)     \
+  X(2, 8, 8, 1, 8, 8, 1, 64, 3)      \
+  X(2, 16, 8, 1, 8, 8, 1, 64, 3)     \
+  X(2, 8, 8, 1, 8, 8, 1, 128, 3)     \
+  X(2, 16, 8, 1, 8, 8, 1, 128, 2)    \
+  X(2, 8, 8, 1, 4, 8, 1, 256, 2)
 
 #define NATTEN_FORWARD_CONFIGS_3D(X) \
-  X(3, 4, 4, 4, 4, 4, 4, 32)         \
-  X(3, 4, 4, 8, 4, 4, 4, 32)         \
-  X(3, 4, 4, 4, 4, 4, 4, 64)         \
-  X(3, 4, 4, 8, 4, 4, 4, 64)         \
-  X(3, 4, 4, 4, 4, 4, 4, 128)        \
-  X(3, 4, 4, 8, 4, 4, 4, 128)        \
-  X(3, 4, 4, 4, 2, 4, 4, 256)
+  X(3, 4, 4, 4, 4, 4, 4, 32, 3)      \
+  X(3, 4, 4, 8, 4, 4, 4, 32, 3)      \
+  X(3, 4, 4, 4, 4, 4, 4, 64, 3)      \
+  X(3, 4, 4, 8, 4, 4, 4, 64, 3)      \
+  X(3, 4, 4, 4, 4, 4, 4, 128, 3)     \
+  X(3, 4, 4, 8, 4, 4, 4, 128, 2)     \
+  X(3, 4, 4, 4, 2, 4, 4, 256, 2)
 
 /// Enqueues one configuration's kernel (checks done by the caller, see forward.h).
 using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, cudaStream_t stream);
@@ -50,6 +52,7 @@ struct ForwardEntry {
   int q_tile[kMaxDims];
   int kv_tile[kMaxDims];
   int head_dim_tier;  // 32, 64, 128 or 256: runs any D, Dv <= tier (multiples of 8)
+  int stages;         // K/V pipeline depth (2 or 3)
   DType dtype;
   int threads;
   int smem_bytes;

@@ -5,27 +5,28 @@
 
 namespace natten::fused {
 
-template <class QTile, class KVTile, int DT, class Tag>
+template <class QTile, class KVTile, int DT, int Stages, class Tag>
 ForwardEntry make_forward_entry(DType dtype) {
-  using Tr = ForwardTraits<QTile, KVTile, DT>;
+  using Tr = ForwardTraits<QTile, KVTile, DT, Stages>;
   return ForwardEntry{QTile::kDims,
                       {QTile::ext(0), QTile::ext(1), QTile::ext(2)},
                       {KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)},
                       DT,
+                      Stages,
                       dtype,
                       Tr::kThreads,
                       static_cast<int>(Tr::kSmemBytes),
-                      &launch_forward<QTile, KVTile, DT, Tag>,
-                      reinterpret_cast<const void*>(&na_forward_kernel<QTile, KVTile, DT, Tag>)};
+                      &launch_forward<QTile, KVTile, DT, Stages, Tag>,
+                      reinterpret_cast<const void*>(&na_forward_kernel<QTile, KVTile, DT, Stages, Tag>)};
 }
 
 }  // namespace natten::fused
 
 /// Expands one X(...) line of a config list into its fp16 and bf16 entries.
-#define NATTEN_FORWARD_ENTRY_PAIR(D, QX, QY, QZ, KX, KY, KZ, DT)                                              \
+#define NATTEN_FORWARD_ENTRY_PAIR(D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                              \
   ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                              \
-                                      ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ::natten::fused::F16>( \
+                                      ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST, ::natten::fused::F16>( \
       ::natten::DType::Float16),                                                                              \
       ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                          \
-                                          ::natten::fused::TileShape<D, KX, KY, KZ>, DT,                      \
+                                          ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST,                  \
                                           ::natten::fused::BF16>(::natten::DType::BFloat16),

@@ -34,14 +34,17 @@ struct ForwardParams {
 };
 
 /// Sizes derived from a forward configuration.
-template <class QTile, class KVTile, int DT>
+template <class QTile, class KVTile, int DT, int Stages>
 struct ForwardTraits {
   static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kGroups = KVTile::kMicroCount;  // 16-key micro tiles per KV tile
   static constexpr int kChunks = DT / 8;               // 16-byte chunks per row
   static constexpr bool kQInRegs = DT <= 128;          // else Q fragments are re-read from smem
-  static constexpr int kStages = 2;
+  /// K/V pipeline depth. 2: K and V of tile t+1 load while tile t computes, two barriers per tile.
+  /// 3: tile t+2 loads while tile t computes, one barrier per tile (more shared memory).
+  static constexpr int kStages = Stages;
+  static_assert(Stages == 2 || Stages == 3, "2 or 3 stages");
   /// Resident CTAs per SM that __launch_bounds__ asks ptxas to allow (caps registers at 64K / (threads x
   /// blocks)): more warps to hide latency where the small head-dim tiers leave registers to spare.
   /// (Values chosen from the -Xptxas -v report: the largest that leave no spills.)
@@ -129,10 +132,10 @@ __device__ __forceinline__ int64_t token_of(const NaProblem& p, int64_t b, int c
 
 }  // namespace detail
 
-template <class QTile, class KVTile, int DT, class Tag>
-__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, ForwardTraits<QTile, KVTile, DT>::kMinBlocks)
+template <class QTile, class KVTile, int DT, int Stages, class Tag>
+__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThreads, ForwardTraits<QTile, KVTile, DT, Stages>::kMinBlocks)
     na_forward_kernel(const ForwardParams prm) {
-  using Tr = ForwardTraits<QTile, KVTile, DT>;
+  using Tr = ForwardTraits<QTile, KVTile, DT, Stages>;
   using Elem = typename Tag::Storage;
   constexpr int kDims = QTile::kDims;
   constexpr int kChunks = Tr::kChunks;
@@ -242,7 +245,8 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
       c[a] = carry ? 0 : next;
     }
   };
-  // Loads K and V of tile t into `stage` as two commit groups (K first: S needs it first).
+  // Loads K and V of tile t into `stage`: two commit groups with 2 stages (K first: S needs it first), one
+  // group with 3 stages (the tile is needed two iterations later).
   auto load_kv = [&](int t, int stage) {
     const uint32_t dk = k_smem + stage * (16u * Tr::kKVUnits);
     const uint32_t dvv = v_smem + stage * (16u * Tr::kKVUnits);
@@ -261,7 +265,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * k_row;
       detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dk, tid, k_base, k_base + hkv * dqk + tok * k_row,
                                                                estride, lim, dqk / 8);
-      cp_async_commit();
+      if constexpr (Tr::kStages == 2) cp_async_commit();
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
       detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dvv, tid, v_base, v_base + hkv * dv + tok * v_row,
@@ -271,7 +275,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
       const int e0 = (t - n_window_tiles) * KVTile::kSize;
       detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads>(dk, tid, ek_base + (b * n_extra * p.heads_kv + hkv) * dqk,
                                                                      e0, n_extra, k_row, dqk / 8);
-      cp_async_commit();
+      if constexpr (Tr::kStages == 2) cp_async_commit();
       detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads>(dvv, tid, ev_base + (b * n_extra * p.heads_kv + hkv) * dv,
                                                                      e0, n_extra, v_row, dv / 8);
       cp_async_commit();
@@ -297,6 +301,10 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
   }
   cp_async_commit();
   load_kv(0, 0);  // n_tiles >= 1: every query has at least one window key
+  if constexpr (Tr::kStages == 3) {
+    if (n_tiles > 1) load_kv(1, 1);
+    else cp_async_commit();
+  }
 
   float o[DT / 8][4];
 #pragma unroll
@@ -309,7 +317,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
   const detail::LaneOffsets<kChunks> v_lane((lane & 7) + (((lane >> 3) & 1) << 3), lane >> 4);
   uint32_t qf[Tr::kQInRegs ? DT / 16 : 1][4];
 
-  cp_async_wait<2>();  // Q landed (K0, V0 may still fly)
+  cp_async_wait<2>();  // Q landed (tile 0's K and V, or tiles 0 and 1, may still fly)
   __syncthreads();
   if constexpr (Tr::kQInRegs) {
 #pragma unroll
@@ -318,15 +326,22 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
   }
 
   constexpr uint32_t kAllGroups = kGroups == 32 ? 0xffffffffu : (1u << kGroups) - 1u;
+  int stage = 0;  // stage of tile t
   for (int t = 0; t < n_tiles; ++t) {
-    const int stage = t & 1;
-    cp_async_wait<1>();  // K of tile t landed (its V may still fly)
-    __syncthreads();     // ... for every thread; and every warp is done with tile t - 1, whose stage we refill
-    if (t + 1 < n_tiles) {
-      load_kv(t + 1, stage ^ 1);
+    // 2 stages: K of tile t landed (its V may still fly); 3 stages: tile t landed (t + 1 may still fly).
+    cp_async_wait<1>();
+    __syncthreads();  // ... for every thread; and every warp is done with tile t - 1, whose stage we refill
+    if constexpr (Tr::kStages == 2) {
+      if (t + 1 < n_tiles) {
+        load_kv(t + 1, stage ^ 1);
+      } else {
+        cp_async_commit();  // empty groups keep the wait counts uniform
+        cp_async_commit();
+      }
     } else {
-      cp_async_commit();  // empty groups keep the wait counts uniform
-      cp_async_commit();
+      const int refill = stage == 0 ? 2 : stage - 1;  // (t + 2) % 3 == (t - 1) % 3
+      if (t + 2 < n_tiles) load_kv(t + 2, refill);
+      else cp_async_commit();
     }
     const uint32_t sk = k_smem + stage * (16u * Tr::kKVUnits);
     const uint32_t sv = v_smem + stage * (16u * Tr::kKVUnits);
@@ -518,8 +533,10 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
       }
     }
 
-    cp_async_wait<2>();  // V of tile t landed (tile t + 1 may still fly)
-    __syncthreads();
+    if constexpr (Tr::kStages == 2) {
+      cp_async_wait<2>();  // V of tile t landed (tile t + 1 may still fly)
+      __syncthreads();
+    }
 
     if (active) {
       // ---- O += P V ----
@@ -544,6 +561,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
           if (active >> j & 1) pv_group(j);
       }
     }
+    stage = stage + 1 == Tr::kStages ? 0 : stage + 1;
   }
   cp_async_wait<0>();
 
@@ -605,14 +623,14 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT>::kThreads, Fo
 
 /// Enqueues the forward kernel of one configuration on `stream`. The caller has checked what the kernel
 /// assumes: sm_80+, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned tensors, grid limits.
-template <class QTile, class KVTile, int DT, class Tag>
+template <class QTile, class KVTile, int DT, int Stages, class Tag>
 void launch_forward(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
-  using Tr = ForwardTraits<QTile, KVTile, DT>;
+  using Tr = ForwardTraits<QTile, KVTile, DT, Stages>;
   const ForwardParams prm{p, args, p.scale * kLog2e};
   const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
   const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
                   static_cast<unsigned>(p.batch));
-  auto kernel = na_forward_kernel<QTile, KVTile, DT, Tag>;
+  auto kernel = na_forward_kernel<QTile, KVTile, DT, Stages, Tag>;
   NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(Tr::kSmemBytes)));
   kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
