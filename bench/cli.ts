@@ -6,13 +6,14 @@
  * Options: --device cpu|cuda (default cpu), --problems name,name (default: the device's whole list),
  * --runs N (timed runs, median reported; default 10), --warmup N (default 2), --no-naive, --no-backward,
  * --out path (JSON file; default bench/results/<device>.json), --list (print the problem names).
- * A device's benchmark is a function in DEVICE_BENCHES; add the CUDA one next to the CPU one.
+ * A device's benchmark is an entry of DEVICE_BENCHES (its problem names and a run function that prints
+ * its table and returns JSON-serialisable results); add the CUDA one next to the CPU one.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { packageRoot } from '../lib/binding';
 import { BenchOptions, CpuBenchResult, ProblemResult, runCpuBench } from './cpu';
-import { BenchProblem, PROBLEMS } from './problems';
+import { BenchProblem, CPU_PROBLEMS } from './problems';
 
 interface CliOptions extends BenchOptions {
   device: string;
@@ -21,15 +22,25 @@ interface CliOptions extends BenchOptions {
   list: boolean;
 }
 
-/** A device benchmark: runs the problems and returns a JSON-serialisable result. */
-type DeviceBench = (problems: BenchProblem[], o: BenchOptions) => Promise<unknown>;
+/** A device benchmark: its problem names, and a run over a subset of them (undefined: all). */
+interface DeviceBench {
+  problemNames: readonly string[];
+  run(problems: readonly string[] | undefined, o: BenchOptions): Promise<unknown>;
+}
+
+function pick(all: readonly BenchProblem[], names: readonly string[] | undefined): BenchProblem[] {
+  return names ? names.map((n) => all.find((p) => p.name === n)!) : [...all];
+}
 
 const DEVICE_BENCHES: Record<string, DeviceBench> = {
-  cpu: async (problems, o) => {
-    printCpuHeader();
-    const r = await runCpuBench(problems, o, printCpuRow);
-    printCpuFooter(r);
-    return r;
+  cpu: {
+    problemNames: CPU_PROBLEMS.map((p) => p.name),
+    async run(names, o) {
+      printCpuHeader();
+      const r = await runCpuBench(pick(CPU_PROBLEMS, names), o, printCpuRow);
+      printCpuFooter(r);
+      return r;
+    },
   },
 };
 
@@ -90,21 +101,16 @@ function printCpuFooter(r: CpuBenchResult): void {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const all = PROBLEMS[o.device];
   const bench = DEVICE_BENCHES[o.device];
-  if (!all || !bench) {
-    throw new Error(`no benchmark for device '${o.device}' yet (available: ${Object.keys(DEVICE_BENCHES).join(', ')})`);
-  }
+  if (!bench) throw new Error(`no benchmark for device '${o.device}' yet (available: ${Object.keys(DEVICE_BENCHES).join(', ')})`);
   if (o.list) {
-    for (const p of all) console.log(p.name);
+    for (const n of bench.problemNames) console.log(n);
     return;
   }
-  const problems = o.problems ? o.problems.map((n) => {
-    const p = all.find((x) => x.name === n);
-    if (!p) throw new Error(`unknown problem '${n}' for ${o.device} (try --list)`);
-    return p;
-  }) : all;
-  const result = await bench(problems, o);
+  for (const n of o.problems ?? []) {
+    if (!bench.problemNames.includes(n)) throw new Error(`unknown problem '${n}' for ${o.device} (try --list)`);
+  }
+  const result = await bench.run(o.problems, o);
   const out = o.out ?? path.join(packageRoot(), 'bench', 'results', `${o.device}.json`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -1,6 +1,6 @@
 /**
- * Benchmark problem lists per device. A problem is one neighborhood-attention shape on the fused layout
- * [batch, ...spatial, heads, headDim]. Add a device's list here (e.g. the CUDA list of issues 4/5).
+ * The CPU benchmark's problem list. A problem is one neighborhood-attention shape on the fused layout
+ * [batch, ...spatial, heads, headDim].
  */
 
 /** One benchmark problem. */
@@ -31,8 +31,3 @@ export const CPU_PROBLEMS: BenchProblem[] = [
   { name: '2d-64x64-k13', batch: 1, heads: 4, spatial: [64, 64], kernelSize: [13, 13], headDim: 64 },
   { name: '3d-16x16x16-k5', batch: 1, heads: 4, spatial: [16, 16, 16], kernelSize: [5, 5, 5], headDim: 64 },
 ];
-
-/** Problem lists by device kind. */
-export const PROBLEMS: Record<string, BenchProblem[]> = {
-  cpu: CPU_PROBLEMS,
-};

@@ -68,8 +68,8 @@ struct Backward {
     PassGeom g(p, Relation::Window);
     const int64_t rows = g.rg.rows;
     FloatBuffer &kp = workspace(0), &vp = workspace(1), &ekp = workspace(2), &evp = workspace(3);
-    kp.resize(p.batch * Hkv * rows * D * g.W);
-    vp.resize(p.batch * Hkv * rows * Dv * g.W);
+    kp.resize(packed_floats(p.batch, Hkv, rows, D, g.W));
+    vp.resize(packed_floats(p.batch, Hkv, rows, Dv, g.W));
     pack_heads(kv, p.batch, 0, Hkv, g, 1.f, kp.data());
     pack_heads(vv, p.batch, 0, Hkv, g, 1.f, vp.data());
     if (p.n_extra > 0) {
@@ -81,23 +81,26 @@ struct Backward {
     const int64_t nitems = (int64_t)g.items.size();
     const float qscale = p.scale * kLog2e;
     parallel_for(p.batch * H * nitems, 1, [&](int64_t begin, int64_t end) {
-      Scratch& sc = Scratch::local(4 * D + 2 * Dv + 4 * kChunkBudget + 64);
+      Scratch& sc = Scratch::local(kMaxVecs * (2 * D + Dv + 2 * kChunkBudget) + 64);
       int64_t used = 0;
-      float* qt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
-      float* got[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
-      float* dqt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
-      float* s[2] = {sc.take(kChunkBudget * kLanes, used), sc.take(kChunkBudget * kLanes, used)};
-      float* dp[2] = {sc.take(kChunkBudget * kLanes, used), sc.take(kChunkBudget * kLanes, used)};
+      float *qt[kMaxVecs], *got[kMaxVecs], *dqt[kMaxVecs], *s[kMaxVecs], *dp[kMaxVecs];
+      for (int v = 0; v < kMaxVecs; ++v) {
+        qt[v] = sc.take(D * kLanes, used);
+        got[v] = sc.take(Dv * kLanes, used);
+        dqt[v] = sc.take(D * kLanes, used);
+        s[v] = sc.take(kChunkBudget * kLanes, used);
+        dp[v] = sc.take(kChunkBudget * kLanes, used);
+      }
       Block blk;
-      std::vector<int> tmp0, tmp1;
+      std::vector<int> tmp;
       std::vector<Chunk> chunks;
       for (int64_t it = begin; it < end; ++it) {
         const PassGeom::Item& item = g.items[it % nitems];
         const int64_t bh = it / nitems, b = bh / H, h = bh % H, hk = p.kv_head(h);
         blk.nv = item.nv;
         for (int v = 0; v < item.nv; ++v) blk.v[v] = {item.row[v], &g.tiles[item.tile[v]]};
-        block_rows(g.rg, Relation::Window, blk, tmp0, tmp1);
-        vf lse2[2], dl[2];
+        block_rows(g.rg, Relation::Window, blk, tmp);
+        vf lse2[kMaxVecs], dl[kMaxVecs];
         for (int v = 0; v < blk.nv; ++v) {
           const LaneTile& tile = *blk.v[v].tile;
           load_tile(qv, b, h, g.rg, g.Lx, blk.v[v].row, tile, qscale, qt[v]);
@@ -140,10 +143,10 @@ struct Backward {
     PassGeom g(p, Relation::InverseWindow);
     const int64_t rows = g.rg.rows;
     FloatBuffer &qp = workspace(4), &dop = workspace(5), &lp = workspace(6), &dlp = workspace(7);
-    qp.resize(p.batch * H * rows * D * g.W);
-    dop.resize(p.batch * H * rows * Dv * g.W);
-    lp.resize(p.batch * H * rows * g.W);
-    dlp.resize(p.batch * H * rows * g.W);
+    qp.resize(packed_floats(p.batch, H, rows, D, g.W));
+    dop.resize(packed_floats(p.batch, H, rows, Dv, g.W));
+    lp.resize(packed_floats(p.batch, H, rows, 1, g.W));
+    dlp.resize(packed_floats(p.batch, H, rows, 1, g.W));
     pack_heads(qv, p.batch, 0, H, g, 1.f, qp.data());
     pack_heads(dov, p.batch, 0, H, g, 1.f, dop.data());
     pack_heads(FusedView{a.lse, DType::Float32, N, H, 1}, p.batch, 0, H, g, kLog2e, lp.data());
@@ -151,23 +154,26 @@ struct Backward {
     const int64_t nitems = (int64_t)g.items.size();
     const float kscale = p.scale * kLog2e;
     parallel_for(p.batch * Hkv * nitems, 1, [&](int64_t begin, int64_t end) {
-      Scratch& sc = Scratch::local(4 * D + 4 * Dv + 4 * kChunkBudget + 64);
+      Scratch& sc = Scratch::local(kMaxVecs * (2 * D + 2 * Dv + 2 * kChunkBudget) + 64);
       int64_t used = 0;
-      float* kt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
-      float* vt[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
-      float* dkt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
-      float* dvt[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
-      float* s[2] = {sc.take(kChunkBudget * kLanes, used), sc.take(kChunkBudget * kLanes, used)};
-      float* dp[2] = {sc.take(kChunkBudget * kLanes, used), sc.take(kChunkBudget * kLanes, used)};
+      float *kt[kMaxVecs], *vt[kMaxVecs], *dkt[kMaxVecs], *dvt[kMaxVecs], *s[kMaxVecs], *dp[kMaxVecs];
+      for (int v = 0; v < kMaxVecs; ++v) {
+        kt[v] = sc.take(D * kLanes, used);
+        vt[v] = sc.take(Dv * kLanes, used);
+        dkt[v] = sc.take(D * kLanes, used);
+        dvt[v] = sc.take(Dv * kLanes, used);
+        s[v] = sc.take(kChunkBudget * kLanes, used);
+        dp[v] = sc.take(kChunkBudget * kLanes, used);
+      }
       Block blk;
-      std::vector<int> tmp0, tmp1;
+      std::vector<int> tmp;
       std::vector<Chunk> chunks;
       for (int64_t it = begin; it < end; ++it) {
         const PassGeom::Item& item = g.items[it % nitems];
         const int64_t bk = it / nitems, b = bk / Hkv, hk = bk % Hkv;
         blk.nv = item.nv;
         for (int v = 0; v < item.nv; ++v) blk.v[v] = {item.row[v], &g.tiles[item.tile[v]]};
-        block_rows(g.rg, Relation::InverseWindow, blk, tmp0, tmp1);
+        block_rows(g.rg, Relation::InverseWindow, blk, tmp);
         for (int v = 0; v < blk.nv; ++v) {
           load_tile(kv, b, hk, g.rg, g.Lx, blk.v[v].row, *blk.v[v].tile, kscale, kt[v]);
           load_tile(vv, b, hk, g.rg, g.Lx, blk.v[v].row, *blk.v[v].tile, 1.f, vt[v]);
@@ -189,8 +195,7 @@ struct Backward {
             for (const Segment& sg : ch.segs) {
               const float* lrow = lh + (int64_t)blk.rows[sg.i] * g.W + kPad;
               const float* drow = dlh + (int64_t)blk.rows[sg.i] * g.W + kPad;
-              for (int v = 0; v < blk.nv; ++v) {
-                if (!(sg.pattern >> v & 1)) continue;
+              for (int v = sg.first; v < sg.first + sg.count; ++v) {
                 float* sv = s[v] + ch.at(v, sg.i, sg.c0);
                 float* dv = dp[v] + ch.at(v, sg.i, sg.c0);
                 for (int c = sg.c0; c < sg.c1; ++c) {

@@ -14,23 +14,35 @@ PassGeom::PassGeom(const NaProblem& p, Relation rel)
   tiles = plan_lane_tiles(xg, rel);
   const int ntiles = (int)tiles.size();
   if (rg.dims_outer == 0) {
-    // 1-D: pair neighbouring tiles of one dilation group (their columns overlap: loads are shared).
+    // 1-D: up to four neighbouring tiles of one dilation group (their columns overlap: loads are shared).
     for (int t = 0; t < ntiles;) {
-      const bool pair = t + 1 < ntiles && tiles[t + 1].p0 == tiles[t].p0 + kLanes;
-      items.push_back({pair ? 2 : 1, {0, 0}, {t, pair ? t + 1 : t}});
-      t += pair ? 2 : 1;
+      Item it{0, {}, {}};
+      const int g = xg.group_of_packed(tiles[t].p0);
+      while (it.nv < kMaxVecs && t < ntiles && xg.group_of_packed(tiles[t].p0) == g) {
+        it.row[it.nv] = 0;
+        it.tile[it.nv++] = t++;
+      }
+      items.push_back(it);
     }
     return;
   }
-  // 2-D/3-D: pair neighbouring rows of one dilation group of the last outer axis (their related rows
-  // overlap), for every tile.
+  // 2-D/3-D: up to four neighbouring rows of one dilation group of the last outer axis (their related
+  // rows overlap), for every tile.
   const AxisGeom& ya = rg.axes.back();
   const int Ly = ya.a.length;
   for (int r = 0; r < rg.rows;) {
-    const int y = r % Ly;
-    const bool pair = y + 1 < Ly && ya.group_of_packed(y) == ya.group_of_packed(y + 1);
-    for (int t = 0; t < ntiles; ++t) items.push_back({pair ? 2 : 1, {r, pair ? r + 1 : r}, {t, t}});
-    r += pair ? 2 : 1;
+    const int y = r % Ly, g = ya.group_of_packed(y);
+    int n = 1;
+    while (n < kMaxVecs && y + n < Ly && ya.group_of_packed(y + n) == g) ++n;
+    for (int t = 0; t < ntiles; ++t) {
+      Item it{n, {}, {}};
+      for (int v = 0; v < n; ++v) {
+        it.row[v] = r + v;
+        it.tile[v] = t;
+      }
+      items.push_back(it);
+    }
+    r += n;
   }
 }
 
@@ -43,6 +55,7 @@ void pack_heads(const FusedView& src, int64_t B, int64_t h0, int64_t nh, const P
       pack_row(src, b, h, g.rg, g.xg, (int)row, g.W, scale, dst + i * per_row);
     }
   });
+  vstore(dst + B * nh * rows * per_row, vzero());
 }
 
 void pack_extra(const void* src, DType t, int64_t B, int64_t n, int64_t Hkv, int64_t C, float* dst) {

@@ -17,8 +17,8 @@ namespace natten::cpu {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
-/// Score vectors a chunk may hold per lane vector (48 KiB each): the working set stays in L2.
-constexpr int64_t kChunkBudget = 768;
+/// Score vectors a chunk may hold per lane vector (32 KiB each): the working set stays in L2.
+constexpr int64_t kChunkBudget = 512;
 
 /// Rows, the innermost axis and its tiles for one relation (keys of queries, or queries of keys).
 struct PassGeom {
@@ -30,8 +30,8 @@ struct PassGeom {
   /// Work items, independent of batch and head: which (row, tile) pairs share a block.
   struct Item {
     int nv;
-    int row[2];
-    int tile[2];
+    int row[kMaxVecs];
+    int tile[kMaxVecs];
   };
   std::vector<Item> items;
 
@@ -39,7 +39,11 @@ struct PassGeom {
 };
 
 /// Packs heads [h0, h0 + nh) of every batch of src into dst[(b * nh + h - h0) * rows + row][C][W],
-/// in parallel. dst must hold B * nh * rows * C * W floats.
+/// in parallel. dst must hold packed_floats(...) floats: the lines plus one trailing zero vector (the
+/// right padding of the last line).
+inline int64_t packed_floats(int64_t B, int64_t nh, int64_t rows, int64_t C, int64_t W) {
+  return B * nh * rows * C * W + kLanes;
+}
 void pack_heads(const FusedView& src, int64_t B, int64_t h0, int64_t nh, const PassGeom& g, float scale, float* dst);
 
 /// Packs the additional keys/values [B, n, Hkv, C] into dst[b][hkv][n][C] fp32.

@@ -42,8 +42,8 @@ struct Forward {
 
   void pack() {
     const int64_t rows = g.rg.rows;
-    kvp.k.resize((p.batch * p.heads_kv * rows * p.head_dim * g.W));
-    kvp.v.resize((p.batch * p.heads_kv * rows * p.head_dim_v * g.W));
+    kvp.k.resize(packed_floats(p.batch, p.heads_kv, rows, p.head_dim, g.W));
+    kvp.v.resize(packed_floats(p.batch, p.heads_kv, rows, p.head_dim_v, g.W));
     pack_heads(kv, p.batch, 0, p.heads_kv, g, 1.f, kvp.k.data());
     pack_heads(vv, p.batch, 0, p.heads_kv, g, 1.f, kvp.v.data());
     if (p.n_extra > 0) {
@@ -63,13 +63,16 @@ struct Forward {
   void work(int64_t begin, int64_t end) {
     const int64_t D = p.head_dim, Dv = p.head_dim_v, rows = g.rg.rows;
     const int64_t nitems = (int64_t)g.items.size();
-    Scratch& sc = Scratch::local(2 * D + 2 * Dv + 2 * kChunkBudget + 64);
+    Scratch& sc = Scratch::local(kMaxVecs * (D + Dv + kChunkBudget) + 64);
     int64_t used = 0;
-    float* qt[2] = {sc.take(D * kLanes, used), sc.take(D * kLanes, used)};
-    float* ot[2] = {sc.take(Dv * kLanes, used), sc.take(Dv * kLanes, used)};
-    float* s[2] = {sc.take(kChunkBudget * kLanes, used), sc.take(kChunkBudget * kLanes, used)};
+    float *qt[kMaxVecs], *ot[kMaxVecs], *s[kMaxVecs];
+    for (int v = 0; v < kMaxVecs; ++v) {
+      qt[v] = sc.take(D * kLanes, used);
+      ot[v] = sc.take(Dv * kLanes, used);
+      s[v] = sc.take(kChunkBudget * kLanes, used);
+    }
     Block blk;
-    std::vector<int> tmp0, tmp1;
+    std::vector<int> tmp;
     std::vector<Chunk> chunks;
     const float qscale = p.scale * kLog2e;
 
@@ -78,8 +81,8 @@ struct Forward {
       const int64_t bh = it / nitems, b = bh / p.heads, h = bh % p.heads, hk = p.kv_head(h);
       blk.nv = item.nv;
       for (int v = 0; v < item.nv; ++v) blk.v[v] = {item.row[v], &g.tiles[item.tile[v]]};
-      block_rows(g.rg, Relation::Window, blk, tmp0, tmp1);
-      vf m[2], l[2];
+      block_rows(g.rg, Relation::Window, blk, tmp);
+      vf m[kMaxVecs], l[kMaxVecs];
       for (int v = 0; v < blk.nv; ++v) {
         load_tile(qv, b, h, g.rg, g.Lx, blk.v[v].row, *blk.v[v].tile, qscale, qt[v]);
         std::fill(ot[v], ot[v] + Dv * kLanes, 0.f);

@@ -8,164 +8,209 @@
 namespace natten::cpu {
 namespace {
 
-// ---- dispatch tables: a runtime size picks a kernel instantiated for that size ----
+// ---- dispatch tables: runtime sizes pick a kernel instantiated for them ----
 
-template <int NO, bool R0, bool R1>
-void qk_fn(const float* a0, const float* a1, const float* b, int64_t ldb, int depth, float* s0, float* s1) {
-  qk_tile<NO, R0, R1>(a0, a1, b, ldb, depth, s0, s1);
+template <int NR, int NO>
+void qk_fn(const float* const* a, const float* b, int64_t ldb, int depth, float* const* s) {
+  if constexpr (NO <= kMaxQkOffsets[NR]) qk_tile<NR, NO>(a, b, ldb, depth, s);
 }
-using QkFn = void (*)(const float*, const float*, const float*, int64_t, int, float*, float*);
-template <bool R0, bool R1, int... N>
-constexpr std::array<QkFn, sizeof...(N)> qk_table(std::integer_sequence<int, N...>) {
-  return {&qk_fn<N + 1, R0, R1>...};
+using QkFn = void (*)(const float* const*, const float*, int64_t, int, float* const*);
+template <int NR, int... N>
+constexpr std::array<QkFn, sizeof...(N)> qk_row(std::integer_sequence<int, N...>) {
+  return {&qk_fn<NR, N + 1>...};
 }
-using QkSeq = std::make_integer_sequence<int, kMaxQkOffsets>;
-// Indexed by pattern - 1 (1: vector 0, 2: vector 1, 3: both), then offsets - 1.
-const std::array<QkFn, kMaxQkOffsets> kQk[3] = {qk_table<true, false>(QkSeq{}), qk_table<false, true>(QkSeq{}),
-                                                qk_table<true, true>(QkSeq{})};
+using QkSeq = std::make_integer_sequence<int, kQkTableOffsets>;
+// Indexed by rows - 1, then offsets - 1 (entries past kMaxQkOffsets[rows] are never called).
+const std::array<QkFn, kQkTableOffsets> kQk[kMaxVecs] = {qk_row<1>(QkSeq{}), qk_row<2>(QkSeq{}), qk_row<3>(QkSeq{}),
+                                                         qk_row<4>(QkSeq{})};
 
-template <int NO, bool R1>
-void qk_bcast_fn(const float* a0, const float* a1, const float* b, int depth, float* s0, float* s1) {
-  qk_bcast_tile<NO, true, R1>(a0, a1, b, depth, s0, s1);
+template <int NR, int NO>
+void qk_bcast_fn(const float* const* a, const float* b, int depth, float* const* s) {
+  if constexpr (NO <= kMaxQkOffsets[NR]) qk_bcast_tile<NR, NO>(a, b, depth, s);
 }
-using QkBcastFn = void (*)(const float*, const float*, const float*, int, float*, float*);
-template <bool R1, int... N>
-constexpr std::array<QkBcastFn, sizeof...(N)> qk_bcast_table(std::integer_sequence<int, N...>) {
-  return {&qk_bcast_fn<N + 1, R1>...};
+using QkBcastFn = void (*)(const float* const*, const float*, int, float* const*);
+template <int NR, int... N>
+constexpr std::array<QkBcastFn, sizeof...(N)> qk_bcast_row(std::integer_sequence<int, N...>) {
+  return {&qk_bcast_fn<NR, N + 1>...};
 }
-const std::array<QkBcastFn, kMaxQkOffsets> kQkBcast[2] = {qk_bcast_table<false>(QkSeq{}), qk_bcast_table<true>(QkSeq{})};
+const std::array<QkBcastFn, kQkTableOffsets> kQkBcast[kMaxVecs] = {
+    qk_bcast_row<1>(QkSeq{}), qk_bcast_row<2>(QkSeq{}), qk_bcast_row<3>(QkSeq{}), qk_bcast_row<4>(QkSeq{})};
 
-// pv keeps its accumulators in registers across every row of the chunk: one instantiation per column count.
-template <int NJ>
-void pv_run(const Block& b, const Chunk& ch, const float* const P[2], const float* B, int64_t row_stride,
-            int64_t ldb, int j0, float* const C[2]) {
-  vf acc0[NJ], acc1[NJ];
-  const bool has0 = ch.n[0] > 0, has1 = b.nv > 1 && ch.n[1] > 0;
-  for (int j = 0; j < NJ; ++j) {
-    acc0[j] = has0 ? vload(C[0] + (j0 + j) * kLanes) : vzero();
-    acc1[j] = has1 ? vload(C[1] + (j0 + j) * kLanes) : vzero();
-  }
-  const float* B0 = B + (int64_t)j0 * ldb + kPad;
-  for (const Segment& sg : ch.segs) {
-    const float* brow = B0 + (int64_t)b.rows[sg.i] * row_stride + sg.c0;
-    const int n = sg.c1 - sg.c0;
-    const float* p0 = (sg.pattern & 1) ? P[0] + ch.at(0, sg.i, sg.c0) : nullptr;
-    const float* p1 = (sg.pattern & 2) ? P[1] + ch.at(1, sg.i, sg.c0) : nullptr;
-    switch (sg.pattern) {
-      case 1: pv_tile<NJ, true, false>(acc0, acc1, p0, p1, brow, ldb, n); break;
-      case 2: pv_tile<NJ, false, true>(acc0, acc1, p0, p1, brow, ldb, n); break;
-      default: pv_tile<NJ, true, true>(acc0, acc1, p0, p1, brow, ldb, n); break;
+/// Runs every segment of vector subset [F, F + C), prefetching the next such segment's rows.
+template <int NV, int NJ, int F, int C>
+NATTEN_INLINE void pv_subset(vf (&acc)[NV][NJ], const Block& b, const Chunk& ch, VecPtrs P, const float* B0,
+                             int64_t row_stride, int64_t ldb) {
+  auto brow = [&](const Segment& sg) { return B0 + (int64_t)b.rows[sg.i] * row_stride + sg.c0; };
+  const int nseg = (int)ch.segs.size();
+  const Segment* prev = nullptr;
+  for (int s = 0; s <= nseg; ++s) {
+    const Segment* cur = s < nseg && ch.segs[s].first == F && ch.segs[s].count == C ? &ch.segs[s] : nullptr;
+    if (s < nseg && !cur) continue;
+    if (prev) {
+      const float* p[C];
+      for (int r = 0; r < C; ++r) p[r] = P[F + r] + ch.at(F + r, prev->i, prev->c0);
+      pv_tile<NV, NJ, F, C>(acc, p, brow(*prev), ldb, prev->c1 - prev->c0, cur ? brow(*cur) : nullptr);
     }
-  }
-  for (int j = 0; j < NJ; ++j) {
-    if (has0) vstore(C[0] + (j0 + j) * kLanes, acc0[j]);
-    if (has1) vstore(C[1] + (j0 + j) * kLanes, acc1[j]);
+    prev = cur;
   }
 }
-using PvFn = void (*)(const Block&, const Chunk&, const float* const*, const float*, int64_t, int64_t, int,
-                      float* const*);
-template <int... N>
-constexpr std::array<PvFn, sizeof...(N)> pv_table(std::integer_sequence<int, N...>) {
-  return {&pv_run<N + 1>...};
-}
-const std::array<PvFn, kMaxPvCols> kPv = pv_table(std::make_integer_sequence<int, kMaxPvCols>{});
 
-template <int NJ>
-void pv_shared_run(int nv, const float* const P[2], const float* V, int64_t ldv, int n, int j0, float* const C[2]) {
-  vf acc0[NJ], acc1[NJ];
-  for (int j = 0; j < NJ; ++j) {
-    acc0[j] = vload(C[0] + (j0 + j) * kLanes);
-    acc1[j] = nv > 1 ? vload(C[1] + (j0 + j) * kLanes) : vzero();
-  }
-  if (nv > 1) pv_bcast_tile<NJ, true, true>(acc0, acc1, P[0], P[1], V + j0, ldv, n);
-  else pv_bcast_tile<NJ, true, false>(acc0, acc1, P[0], nullptr, V + j0, ldv, n);
-  for (int j = 0; j < NJ; ++j) {
-    vstore(C[0] + (j0 + j) * kLanes, acc0[j]);
-    if (nv > 1) vstore(C[1] + (j0 + j) * kLanes, acc1[j]);
-  }
-}
-using PvSharedFn = void (*)(int, const float* const*, const float*, int64_t, int, int, float* const*);
-template <int... N>
-constexpr std::array<PvSharedFn, sizeof...(N)> pv_shared_table(std::integer_sequence<int, N...>) {
-  return {&pv_shared_run<N + 1>...};
-}
-const std::array<PvSharedFn, kMaxPvCols> kPvShared = pv_shared_table(std::make_integer_sequence<int, kMaxPvCols>{});
-
-}  // namespace
-
-void block_rows(const RowGeom& rg, Relation rel, Block& b, std::vector<int>& tmp0, std::vector<int>& tmp1) {
-  rg.related(b.v[0].row, rel, tmp0);
-  if (b.nv > 1) rg.related(b.v[1].row, rel, tmp1);
-  else tmp1.clear();
-  b.rows.clear();
-  b.act.clear();
-  size_t i = 0, j = 0;
-  while (i < tmp0.size() || j < tmp1.size()) {
-    if (j == tmp1.size() || (i < tmp0.size() && tmp0[i] < tmp1[j])) {
-      b.rows.push_back(tmp0[i++]);
-      b.act.push_back(1);
-    } else if (i == tmp0.size() || tmp1[j] < tmp0[i]) {
-      b.rows.push_back(tmp1[j++]);
-      b.act.push_back(2);
+/// Every contiguous subset [F, F + C) of NV vectors, one loop each: a single kernel variant per loop lets
+/// the compiler keep the accumulators in registers across segments.
+template <int NV, int NJ, int F = 0, int C = NV>
+NATTEN_INLINE void pv_all_subsets(vf (&acc)[NV][NJ], const Block& b, const Chunk& ch, VecPtrs P, const float* B0,
+                                  int64_t row_stride, int64_t ldb) {
+  if constexpr (F < NV) {
+    if constexpr (C >= 1 && F + C <= NV) {
+      pv_subset<NV, NJ, F, C>(acc, b, ch, P, B0, row_stride, ldb);
+      pv_all_subsets<NV, NJ, F, C - 1>(acc, b, ch, P, B0, row_stride, ldb);
     } else {
-      b.rows.push_back(tmp0[i++]);
-      b.act.push_back(3);
-      ++j;
+      pv_all_subsets<NV, NJ, F + 1, NV - F - 1>(acc, b, ch, P, B0, row_stride, ldb);
     }
   }
 }
 
-namespace {
-/// The segments of row index i within chunk ch (at most 3), appended to out.
+template <int NV, int NJ>
+void pv_run(const Block& b, const Chunk& ch, VecPtrs P, const float* B, int64_t row_stride, int64_t ldb, int j0,
+            MutVecPtrs C) {
+  if constexpr (NJ <= kMaxPvCols[NV]) {
+    vf acc[NV][NJ];
+    for (int v = 0; v < NV; ++v)
+      for (int j = 0; j < NJ; ++j) acc[v][j] = ch.n[v] > 0 ? vload(C[v] + (j0 + j) * kLanes) : vzero();
+    pv_all_subsets<NV, NJ>(acc, b, ch, P, B + (int64_t)j0 * ldb + kPad, row_stride, ldb);
+    for (int v = 0; v < NV; ++v)
+      if (ch.n[v] > 0)
+        for (int j = 0; j < NJ; ++j) vstore(C[v] + (j0 + j) * kLanes, acc[v][j]);
+  }
+}
+using PvFn = void (*)(const Block&, const Chunk&, VecPtrs, const float*, int64_t, int64_t, int, MutVecPtrs);
+template <int NV, int... N>
+constexpr std::array<PvFn, sizeof...(N)> pv_row(std::integer_sequence<int, N...>) {
+  return {&pv_run<NV, N + 1>...};
+}
+constexpr int kPvTableCols = 13;
+using PvSeq = std::make_integer_sequence<int, kPvTableCols>;
+const std::array<PvFn, kPvTableCols> kPv[kMaxVecs] = {pv_row<1>(PvSeq{}), pv_row<2>(PvSeq{}), pv_row<3>(PvSeq{}),
+                                                      pv_row<4>(PvSeq{})};
+
+template <int NV, int NJ>
+void pv_shared_run(VecPtrs P, const float* V, int64_t ldv, int n, int j0, MutVecPtrs C) {
+  if constexpr (NJ <= kMaxPvCols[NV]) {
+    vf acc[NV][NJ];
+    for (int v = 0; v < NV; ++v)
+      for (int j = 0; j < NJ; ++j) acc[v][j] = vload(C[v] + (j0 + j) * kLanes);
+    pv_bcast_tile<NV, NJ>(acc, P, V + j0, ldv, n);
+    for (int v = 0; v < NV; ++v)
+      for (int j = 0; j < NJ; ++j) vstore(C[v] + (j0 + j) * kLanes, acc[v][j]);
+  }
+}
+using PvSharedFn = void (*)(VecPtrs, const float*, int64_t, int, int, MutVecPtrs);
+template <int NV, int... N>
+constexpr std::array<PvSharedFn, sizeof...(N)> pv_shared_row(std::integer_sequence<int, N...>) {
+  return {&pv_shared_run<NV, N + 1>...};
+}
+const std::array<PvSharedFn, kPvTableCols> kPvShared[kMaxVecs] = {
+    pv_shared_row<1>(PvSeq{}), pv_shared_row<2>(PvSeq{}), pv_shared_row<3>(PvSeq{}), pv_shared_row<4>(PvSeq{})};
+
+/// Splits n into the fewest pieces of at most `most`, of (nearly) equal size: 19 = 10 + 9, not 14 + 5
+/// (short pieces waste the loads of the other operand).
+template <class Fn>
+void split_even(int n, int most, Fn fn) {
+  const int pieces = (n + most - 1) / most;
+  for (int p = 0, at = 0; p < pieces; ++p) {
+    const int len = n / pieces + (p < n % pieces ? 1 : 0);
+    fn(at, len);
+    at += len;
+  }
+}
+
+/// Appends the segments of row index i within chunk ch to out: column runs with a constant set of
+/// active vectors, each set split into contiguous runs of vectors.
 void row_segments(const Block& b, const Chunk& ch, int i, std::vector<Segment>& out) {
-  int s[2] = {0, 0}, e[2] = {0, 0};
-  bool on[2] = {false, false};
+  int s[kMaxVecs], e[kMaxVecs], pts[2 * kMaxVecs];
+  int npts = 0;
+  bool any = false;
   for (int v = 0; v < b.nv; ++v) {
+    s[v] = e[v] = 0;
     if ((b.act[i] >> v & 1) && ch.n[v] > 0) {
-      on[v] = true;
       s[v] = ch.base[v] + ch.o_lo[v];
       e[v] = s[v] + ch.n[v];
+      pts[npts++] = s[v];
+      pts[npts++] = e[v];
+      any = true;
     }
   }
-  if (!on[0] && !on[1]) return;
-  if (on[0] != on[1]) {
-    const int v = on[0] ? 0 : 1;
-    out.push_back({i, s[v], e[v], 1 << v});
-    return;
-  }
-  // Both: cut at the four end points.
-  int pts[4] = {s[0], e[0], s[1], e[1]};
-  std::sort(pts, pts + 4);
-  for (int k = 0; k < 3; ++k) {
-    const int a = pts[k], z = pts[k + 1];
-    if (z <= a) continue;
-    const int pat = (a >= s[0] && z <= e[0] ? 1 : 0) | (a >= s[1] && z <= e[1] ? 2 : 0);
-    if (pat) out.push_back({i, a, z, pat});
+  if (!any) return;
+  for (int a = 1; a < npts; ++a)  // insertion sort of at most 8 end points
+    for (int z = a; z > 0 && pts[z - 1] > pts[z]; --z) std::swap(pts[z - 1], pts[z]);
+  for (int k = 0; k + 1 < npts; ++k) {
+    const int c0 = pts[k], c1 = pts[k + 1];
+    if (c1 <= c0) continue;
+    for (int v = 0; v < b.nv;) {
+      const auto on = [&](int u) { return (b.act[i] >> u & 1) && ch.n[u] > 0 && c0 >= s[u] && c1 <= e[u]; };
+      if (!on(v)) {
+        ++v;
+        continue;
+      }
+      int w = v;
+      while (w < b.nv && on(w)) ++w;
+      out.push_back({i, c0, c1, v, w - v});
+      v = w;
+    }
   }
 }
+
 }  // namespace
 
+void block_rows(const RowGeom& rg, Relation rel, Block& b, std::vector<int>& tmp) {
+  // (row << 4 | vector) keys, sorted, then merged per row.
+  b.rows.clear();
+  b.act.clear();
+  thread_local std::vector<int> related;
+  tmp.clear();
+  for (int v = 0; v < b.nv; ++v) {
+    rg.related(b.v[v].row, rel, related);
+    for (int r : related) tmp.push_back(r << 4 | v);
+  }
+  std::sort(tmp.begin(), tmp.end());
+  for (int k : tmp) {
+    const int row = k >> 4;
+    if (b.rows.empty() || b.rows.back() != row) {
+      b.rows.push_back(row);
+      b.act.push_back(0);
+    }
+    b.act.back() |= (uint8_t)(1u << (k & 15));
+  }
+}
+
 void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out) {
-  out.clear();
+  // Chunk objects (and their segment vectors) are reused from call to call: no allocation per item.
+  size_t used = 0;
+  auto next = [&]() -> Chunk& {
+    if (used == out.size()) out.emplace_back();
+    Chunk& ch = out[used++];
+    ch.segs.clear();
+    return ch;
+  };
   int cmin = 1 << 30, cmax = -(1 << 30);
-  int64_t width = 0;
+  int64_t widest = 0;
   for (int v = 0; v < b.nv; ++v) {
     const LaneTile& t = *b.v[v].tile;
     cmin = std::min(cmin, t.base);
     cmax = std::max(cmax, t.base + t.E);
-    width += t.E;
+    widest = std::max<int64_t>(widest, t.E);
   }
   const int nrows = (int)b.rows.size();
-  if (nrows == 0 || cmax <= cmin) return;
-  int rows_per = 1, cols_per = cmax - cmin;
-  if (width <= budget) {
-    rows_per = (int)std::max<int64_t>(1, budget / std::max<int64_t>(1, width));
-  } else {
-    cols_per = (int)std::max<int64_t>(kLanes, budget / b.nv);
+  if (nrows == 0 || cmax <= cmin) {
+    out.resize(0);
+    return;
   }
+  int rows_per = 1, cols_per = cmax - cmin;
+  if (widest <= budget) rows_per = (int)std::max<int64_t>(1, budget / std::max<int64_t>(1, widest));
+  else cols_per = (int)std::max<int64_t>(kLanes, budget);
   for (int r0 = 0; r0 < nrows; r0 += rows_per) {
     for (int c0 = cmin; c0 < cmax; c0 += cols_per) {
-      Chunk ch;
+      Chunk& ch = next();
       ch.r0 = r0;
       ch.r1 = std::min(nrows, r0 + rows_per);
       ch.c0 = c0;
@@ -178,28 +223,25 @@ void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out) {
         ch.n[v] = std::max(0, hi - lo);
       }
       for (int i = ch.r0; i < ch.r1; ++i) row_segments(b, ch, i, ch.segs);
-      out.push_back(std::move(ch));
     }
   }
+  out.resize(used);
 }
 
-void qk_chunk(const Block& b, const Chunk& ch, const float* const A[2], const float* B, int64_t row_stride,
-              int64_t ldb, int depth, float* const S[2]) {
+void qk_chunk(const Block& b, const Chunk& ch, VecPtrs A, const float* B, int64_t row_stride, int64_t ldb, int depth,
+              MutVecPtrs S) {
   for (const Segment& sg : ch.segs) {
     const float* brow = B + (int64_t)b.rows[sg.i] * row_stride + kPad;
-    // Equal pieces of at most kMaxQkOffsets (19 = 10 + 9, not 14 + 5: short pieces waste their Q loads).
-    const int width = sg.c1 - sg.c0, pieces = (width + kMaxQkOffsets - 1) / kMaxQkOffsets;
-    for (int piece = 0, c = sg.c0; piece < pieces; ++piece) {
-      const int n = width / pieces + (piece < width % pieces ? 1 : 0);
-      float* s0 = (sg.pattern & 1) ? S[0] + ch.at(0, sg.i, c) : nullptr;
-      float* s1 = (sg.pattern & 2) ? S[1] + ch.at(1, sg.i, c) : nullptr;
-      kQk[sg.pattern - 1][n - 1](A[0], b.nv > 1 ? A[1] : nullptr, brow + c, ldb, depth, s0, s1);
-      c += n;
-    }
+    split_even(sg.c1 - sg.c0, kMaxQkOffsets[sg.count], [&](int at, int n) {
+      const int c = sg.c0 + at;
+      float* s[kMaxVecs];
+      for (int r = 0; r < sg.count; ++r) s[r] = S[sg.first + r] + ch.at(sg.first + r, sg.i, c);
+      kQk[sg.count - 1][n - 1](A + sg.first, brow + c, ldb, depth, s);
+    });
   }
 }
 
-void mask_chunk(const Block& b, const Chunk& ch, float* const S[2]) {
+void mask_chunk(const Block& b, const Chunk& ch, MutVecPtrs S) {
   const vf ninf = vset(-INFINITY);
   for (int v = 0; v < b.nv; ++v) {
     if (ch.n[v] == 0) continue;
@@ -218,29 +260,21 @@ void mask_chunk(const Block& b, const Chunk& ch, float* const S[2]) {
   }
 }
 
-void pv_chunk(const Block& b, const Chunk& ch, const float* const P[2], const float* B, int64_t row_stride,
-              int64_t ldb, int ncols, float* const C[2]) {
-  const int pieces = (ncols + kMaxPvCols - 1) / kMaxPvCols;
-  for (int piece = 0, j0 = 0; piece < pieces; ++piece) {
-    const int nj = ncols / pieces + (piece < ncols % pieces ? 1 : 0);
-    kPv[nj - 1](b, ch, P, B, row_stride, ldb, j0, C);
-    j0 += nj;
-  }
+void pv_chunk(const Block& b, const Chunk& ch, VecPtrs P, const float* B, int64_t row_stride, int64_t ldb, int ncols,
+              MutVecPtrs C) {
+  split_even(ncols, kMaxPvCols[b.nv], [&](int j0, int nj) { kPv[b.nv - 1][nj - 1](b, ch, P, B, row_stride, ldb, j0, C); });
 }
 
-void qk_shared(int nv, const float* const A[2], const float* K, int n, int depth, float* const S[2]) {
-  for (int e = 0; e < n; e += kMaxQkOffsets) {
-    const int m = std::min(kMaxQkOffsets, n - e);
-    kQkBcast[nv > 1][m - 1](A[0], nv > 1 ? A[1] : nullptr, K + (int64_t)e * depth, depth, S[0] + e * kLanes,
-                            nv > 1 ? S[1] + e * kLanes : nullptr);
-  }
+void qk_shared(int nv, VecPtrs A, const float* K, int n, int depth, MutVecPtrs S) {
+  split_even(n, kMaxQkOffsets[nv], [&](int e, int m) {
+    float* s[kMaxVecs];
+    for (int v = 0; v < nv; ++v) s[v] = S[v] + e * kLanes;
+    kQkBcast[nv - 1][m - 1](A, K + (int64_t)e * depth, depth, s);
+  });
 }
 
-void pv_shared(int nv, const float* const P[2], const float* V, int64_t ldv, int n, int ncols, float* const C[2]) {
-  for (int j0 = 0; j0 < ncols; j0 += kMaxPvCols) {
-    const int nj = std::min(kMaxPvCols, ncols - j0);
-    kPvShared[nj - 1](nv, P, V, ldv, n, j0, C);
-  }
+void pv_shared(int nv, VecPtrs P, const float* V, int64_t ldv, int n, int ncols, MutVecPtrs C) {
+  split_even(ncols, kMaxPvCols[nv], [&](int j0, int nj) { kPvShared[nv - 1][nj - 1](P, V, ldv, n, j0, C); });
 }
 
 }  // namespace natten::cpu

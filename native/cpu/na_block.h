@@ -1,4 +1,4 @@
-// A work item of the CPU engine: one or two 16-lane vectors of the tile side (queries in the forward
+// A work item of the CPU engine: up to four 16-lane vectors of the tile side (queries in the forward
 // pass and dQ, keys in dK/dV) against the rows of the other side they relate to. The other side is
 // packed: one matrix [depth][W] per packed row, columns shifted by kPad so the sliding loads of edge
 // lanes stay inside the buffer. Scores of a chunk (a range of other-side rows and of columns) live in a
@@ -14,44 +14,47 @@
 
 namespace natten::cpu {
 
-/// Zero columns on each side of a packed row: a lane tile reads columns [base, base + E + 15) with
-/// base >= -15 and base + E <= L (see plan_lane_tiles), so 16 on each side suffice.
+/// Zero columns before each packed line. A lane tile reads columns [base, base + E + 15) with
+/// base >= -15 and base + E <= L (see plan_lane_tiles): the left overhang lands in the line's own
+/// padding, the right one in the next line's padding (lines are contiguous; the buffer ends with one).
 constexpr int kPad = 16;
 
-/// Width of a packed row of an axis of length L (a multiple of 16 floats: rows stay 64-byte aligned).
-inline int64_t packed_width(int L) { return ((int64_t)L + 2 * kPad + 15) / 16 * 16; }
+/// Floats per packed line of an axis of length L: the padding plus L rounded up to whole vectors.
+inline int64_t packed_width(int L) { return kPad + ((int64_t)L + 15) / 16 * 16; }
 
 struct BlockVec {
   int row = 0;                      // packed row of the tile side
   const LaneTile* tile = nullptr;
 };
 
-/// One or two vectors and the other-side rows related to either; act[i] bit v: rows[i] relates to vector v.
+/// Up to kMaxVecs vectors and the other-side rows related to any of them; act[i] bit v: rows[i] relates
+/// to vector v.
 struct Block {
   int nv = 0;
-  BlockVec v[2];
+  BlockVec v[kMaxVecs];
   std::vector<int> rows;
   std::vector<uint8_t> act;
 };
 
-/// Fills b.rows / b.act: the union of the other-side rows of the block's vectors.
-void block_rows(const RowGeom& rg, Relation rel, Block& b, std::vector<int>& tmp0, std::vector<int>& tmp1);
+/// Fills b.rows / b.act: the union of the other-side rows of the block's vectors (tmp: scratch).
+void block_rows(const RowGeom& rg, Relation rel, Block& b, std::vector<int>& tmp);
 
-/// A run of columns [c0, c1) of other-side row index i in which the set of active vectors is constant.
+/// A run of columns [c0, c1) of other-side row index i that vectors [first, first + count) all read.
 struct Segment {
   int i;
   int c0, c1;
-  int pattern;  // bit v: vector v takes part
+  int first, count;
 };
+
 /// A range [r0, r1) of Block::rows and [c0, c1) of absolute columns. Vector v's scores for the chunk
 /// are a buffer of (r1 - r0) x n[v] vectors: entry (i, o) holds offset o_lo[v] + o of row rows[r0 + i].
 struct Chunk {
   std::vector<Segment> segs;  // filled by plan_chunks
   int r0 = 0, r1 = 0;
   int c0 = 0, c1 = 0;
-  int base[2] = {0, 0};
-  int o_lo[2] = {0, 0};
-  int n[2] = {0, 0};
+  int base[kMaxVecs] = {};
+  int o_lo[kMaxVecs] = {};
+  int n[kMaxVecs] = {};
   /// Float offset of (row index i of Block::rows, absolute column c) in vector v's buffer.
   int64_t at(int v, int i, int c) const {
     return ((int64_t)(i - r0) * n[v] + (c - base[v] - o_lo[v])) * kLanes;
@@ -62,24 +65,27 @@ struct Chunk {
 /// Splits the block's other side into chunks of at most `budget` score vectors per vector of the block.
 void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out);
 
+/// Per-vector pointers of a block (operand tiles, score buffers, accumulators).
+using VecPtrs = const float* const*;
+using MutVecPtrs = float* const*;
 
 /// Scores S_v(i, c) = sum_d A_v[d] * B(rows[i])[d][c + lane] for every active entry of the chunk.
-/// A_v: [depth][16] per vector; B(row) = B + row * row_stride, columns shifted by kPad, stride ldb.
-void qk_chunk(const Block& b, const Chunk& ch, const float* const A[2], const float* B, int64_t row_stride,
-              int64_t ldb, int depth, float* const S[2]);
+/// A_v: [depth][16]; B(row) = B + row * row_stride, columns shifted by kPad, line stride ldb.
+void qk_chunk(const Block& b, const Chunk& ch, VecPtrs A, const float* B, int64_t row_stride, int64_t ldb, int depth,
+              MutVecPtrs S);
 
 /// Sets every score of the chunk that is not a related (query, key) pair to -inf (lane masks of the
 /// tiles, rows that do not relate to a vector).
-void mask_chunk(const Block& b, const Chunk& ch, float* const S[2]);
+void mask_chunk(const Block& b, const Chunk& ch, MutVecPtrs S);
 
 /// C_v[j] += sum over the chunk's active entries P_v(i, c) * B(rows[i])[j][c + lane], j < ncols.
 /// C_v: [ncols][16] accumulators in memory (loaded and stored once per call).
-void pv_chunk(const Block& b, const Chunk& ch, const float* const P[2], const float* B, int64_t row_stride,
-              int64_t ldb, int ncols, float* const C[2]);
+void pv_chunk(const Block& b, const Chunk& ch, VecPtrs P, const float* B, int64_t row_stride, int64_t ldb, int ncols,
+              MutVecPtrs C);
 
 /// Scores against n shared (additional) keys: S_v[e] = sum_d A_v[d] * K[e * depth + d].
-void qk_shared(int nv, const float* const A[2], const float* K, int n, int depth, float* const S[2]);
+void qk_shared(int nv, VecPtrs A, const float* K, int n, int depth, MutVecPtrs S);
 /// C_v[j] += sum_e P_v[e] * V[e * ldv + j], j < ncols.
-void pv_shared(int nv, const float* const P[2], const float* V, int64_t ldv, int n, int ncols, float* const C[2]);
+void pv_shared(int nv, VecPtrs P, const float* V, int64_t ldv, int n, int ncols, MutVecPtrs C);
 
 }  // namespace natten::cpu

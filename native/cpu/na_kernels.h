@@ -1,9 +1,9 @@
 // The two inner kernels of the CPU engine, on 16-lane vectors whose lanes are neighbouring tokens of a
-// tile (one or two such vectors, "rows" 0 and 1, share every load of the other side):
-//   qk: S[o] += sum_d A[d] * B[d][col + o + lane]   (scores; B is a packed, transposed K/V/Q/dO row)
-//   pv: C[j] += sum_o P[o] * B[j][col + o + lane]   (weighted sums of the same packed rows)
+// tile. Up to four such vectors ("rows" of a block) share every load of the other side:
+//   qk: S_r[o] = sum_d A_r[d] * B[d][col + o + lane]   (scores; B is a packed, transposed K/V/Q/dO row)
+//   pv: C_r[j] += sum_o P_r[o] * B[j][col + o + lane]  (weighted sums of the same packed rows)
 // and their broadcast variants for the additional keys/values, which every lane shares.
-// Sizes are template parameters so the accumulators live in registers.
+// Sizes are template parameters so the accumulators live in registers (at most ~28 of the 32).
 #pragma once
 #include <stdint.h>
 
@@ -11,85 +11,93 @@
 
 namespace natten::cpu {
 
-/// Most offsets one qk call handles (2 rows x 14 accumulators + operands fit 32 vector registers).
-constexpr int kMaxQkOffsets = 14;
-/// Most output columns one pv call keeps in registers.
-constexpr int kMaxPvCols = 13;
-/// How many packed rows ahead the kernels prefetch.
+/// Vectors per block.
+constexpr int kMaxVecs = 4;
+/// Most offsets one qk call handles, by number of rows (rows x offsets accumulators fit the registers).
+constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 24, 14, 9, 7};
+constexpr int kQkTableOffsets = 24;
+/// Most output columns one pv call keeps in registers, by number of rows in the block.
+constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 13, 13, 9, 6};
+/// How many packed rows ahead the qk kernel prefetches.
 constexpr int kPrefetchRows = 6;
 
-template <int NO, bool R0, bool R1>
-NATTEN_INLINE void qk_tile(const float* a0, const float* a1, const float* b, int64_t ldb, int depth, float* s0,
-                           float* s1) {
-  vf acc0[NO], acc1[NO];
-  for (int o = 0; o < NO; ++o) acc0[o] = acc1[o] = vzero();
+/// S_r[o] for rows r < NR, offsets o < NO: a[r] -> A_r [depth][16], s[r] -> S_r [NO][16].
+template <int NR, int NO>
+NATTEN_INLINE void qk_tile(const float* const* a, const float* b, int64_t ldb, int depth, float* const* s) {
+  vf acc[NR][NO];
+  for (int r = 0; r < NR; ++r)
+    for (int o = 0; o < NO; ++o) acc[r][o] = vzero();
   for (int d = 0; d < depth; ++d) {
     const float* bd = b + d * ldb;
     // The packed rows are ldb floats apart: fetch a few rows ahead (into the next packed row at the end).
     __builtin_prefetch(bd + kPrefetchRows * ldb);
     __builtin_prefetch(bd + kPrefetchRows * ldb + NO + kLanes - 1);
-    const vf q0 = R0 ? vload(a0 + d * kLanes) : vzero();
-    const vf q1 = R1 ? vload(a1 + d * kLanes) : vzero();
-#pragma GCC unroll 16
+    vf q[NR];
+    for (int r = 0; r < NR; ++r) q[r] = vload(a[r] + d * kLanes);
+#pragma GCC unroll 24
     for (int o = 0; o < NO; ++o) {
       const vf kv = vloadu_reg(bd + o);
-      if (R0) acc0[o] += q0 * kv;
-      if (R1) acc1[o] += q1 * kv;
+      for (int r = 0; r < NR; ++r) acc[r][o] += q[r] * kv;
     }
   }
-  for (int o = 0; o < NO; ++o) {
-    if (R0) vstore(s0 + o * kLanes, acc0[o]);
-    if (R1) vstore(s1 + o * kLanes, acc1[o]);
-  }
+  for (int r = 0; r < NR; ++r)
+    for (int o = 0; o < NO; ++o) vstore(s[r] + o * kLanes, acc[r][o]);
 }
 
-/// S[e] = sum_d A[d] * b[e * depth + d] (every lane reads the same additional key e).
-template <int NO, bool R0, bool R1>
-NATTEN_INLINE void qk_bcast_tile(const float* a0, const float* a1, const float* b, int depth, float* s0, float* s1) {
-  vf acc0[NO], acc1[NO];
-  for (int o = 0; o < NO; ++o) acc0[o] = acc1[o] = vzero();
+/// S_r[e] = sum_d A_r[d] * b[e * depth + d] (every lane reads the same additional key e).
+template <int NR, int NO>
+NATTEN_INLINE void qk_bcast_tile(const float* const* a, const float* b, int depth, float* const* s) {
+  vf acc[NR][NO];
+  for (int r = 0; r < NR; ++r)
+    for (int o = 0; o < NO; ++o) acc[r][o] = vzero();
   for (int d = 0; d < depth; ++d) {
-    const vf q0 = R0 ? vload(a0 + d * kLanes) : vzero();
-    const vf q1 = R1 ? vload(a1 + d * kLanes) : vzero();
-#pragma GCC unroll 16
+    vf q[NR];
+    for (int r = 0; r < NR; ++r) q[r] = vload(a[r] + d * kLanes);
+#pragma GCC unroll 24
     for (int o = 0; o < NO; ++o) {
       const vf kv = vset(b[(int64_t)o * depth + d]);
-      if (R0) acc0[o] += q0 * kv;
-      if (R1) acc1[o] += q1 * kv;
+      for (int r = 0; r < NR; ++r) acc[r][o] += q[r] * kv;
     }
   }
-  for (int o = 0; o < NO; ++o) {
-    if (R0) vstore(s0 + o * kLanes, acc0[o]);
-    if (R1) vstore(s1 + o * kLanes, acc1[o]);
-  }
+  for (int r = 0; r < NR; ++r)
+    for (int o = 0; o < NO; ++o) vstore(s[r] + o * kLanes, acc[r][o]);
 }
 
-template <int NJ, bool R0, bool R1>
-NATTEN_INLINE void pv_tile(vf* acc0, vf* acc1, const float* p0, const float* p1, const float* b, int64_t ldb, int n) {
+/// acc[F + r][j] += sum_o P_r[o] * B[j][o + lane] for rows r < C (p[r] -> P_r), columns j < NJ, o < n.
+/// pf (may be null): the next call's b, whose NJ rows are prefetched along the way (the hardware stride
+/// prefetcher does not follow jumps of a whole packed row).
+template <int NV, int NJ, int F, int C>
+NATTEN_INLINE void pv_tile(vf (&acc)[NV][NJ], const float* const* p, const float* b, int64_t ldb, int n,
+                           const float* pf) {
   for (int o = 0; o < n; ++o) {
-    const vf w0 = R0 ? vload(p0 + o * kLanes) : vzero();
-    const vf w1 = R1 ? vload(p1 + o * kLanes) : vzero();
+    if (pf && o < NJ) {
+      __builtin_prefetch(pf + o * ldb);
+      __builtin_prefetch(pf + o * ldb + n + kLanes - 1);
+    }
+    vf w[C];
+    for (int r = 0; r < C; ++r) w[r] = vload(p[r] + o * kLanes);
+    // One pointer stepped by ldb: precomputed per-column pointers would not fit the integer registers.
+    const float* bj = b + o;
 #pragma GCC unroll 16
     for (int j = 0; j < NJ; ++j) {
-      const vf v = vloadu_reg(b + j * ldb + o);
-      if (R0) acc0[j] += w0 * v;
-      if (R1) acc1[j] += w1 * v;
+      const vf v = vloadu_reg(bj);
+      for (int r = 0; r < C; ++r) acc[F + r][j] += w[r] * v;
+      bj += ldb;
+      asm("" : "+r"(bj));
     }
   }
 }
 
-/// C[j] += sum_e P[e] * b[e * ldb + j] (additional values, shared by every lane).
-template <int NJ, bool R0, bool R1>
-NATTEN_INLINE void pv_bcast_tile(vf* acc0, vf* acc1, const float* p0, const float* p1, const float* b, int64_t ldb,
-                                 int n) {
+/// acc[r][j] += sum_e P_r[e] * b[e * ldb + j] for rows r < NV (additional values, shared by every lane).
+template <int NV, int NJ>
+NATTEN_INLINE void pv_bcast_tile(vf (&acc)[NV][NJ], const float* const* p, const float* b, int64_t ldb, int n) {
   for (int e = 0; e < n; ++e) {
-    const vf w0 = R0 ? vload(p0 + e * kLanes) : vzero();
-    const vf w1 = R1 ? vload(p1 + e * kLanes) : vzero();
+    vf w[NV];
+    for (int r = 0; r < NV; ++r) w[r] = vload(p[r] + e * kLanes);
 #pragma GCC unroll 16
     for (int j = 0; j < NJ; ++j) {
       const vf v = vset(b[(int64_t)e * ldb + j]);
-      if (R0) acc0[j] += w0 * v;
-      if (R1) acc1[j] += w1 * v;
+      for (int r = 0; r < NV; ++r) acc[r][j] += w[r] * v;
     }
   }
 }

@@ -10,14 +10,9 @@ void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, con
               int64_t W, float scale, float* dst) {
   const int Lx = xg.a.length;
   const int64_t C = src.C;
-  // Zero padding: one aligned vector on the left (kPad == 16), whole vectors from the last partial
-  // column block to the end of the row on the right (rows are 64-byte aligned, W a multiple of 16).
-  const int64_t right0 = (kPad + Lx) / kLanes * kLanes;
-  for (int64_t c = 0; c < C; ++c) {
-    float* d = dst + c * W;
-    vstore(d, vzero());
-    for (int64_t i = right0; i < W; i += kLanes) vstore(d + i, vzero());
-  }
+  // The left padding of every line (kPad == 16: one vector); it is also the right padding of the line
+  // before. Columns past Lx up to the next whole vector are zeroed by the last column block.
+  for (int64_t c = 0; c < C; ++c) vstore(dst + c * W, vzero());
   const int64_t tok0 = rg.unpacked(row) * Lx;
   // 16 packed columns x 16 channels at a time: load 16 token rows, transpose, store 16 column vectors.
   // A short last column block writes zeros into the right padding (rows beyond Lx are zero).

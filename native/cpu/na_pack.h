@@ -23,7 +23,8 @@ struct FusedView {
 /// Token index (flat over the spatial axes, original order) of packed row `row`, innermost coordinate x.
 inline int64_t token_of(const RowGeom& rg, int Lx, int row, int x) { return rg.unpacked(row) * Lx + x; }
 
-/// Packs (b, h, packed row `row`) of src into dst[C][W] (column kPad + packed x), times scale.
+/// Packs (b, h, packed row `row`) of src into dst[C][W] (column kPad + packed x), times scale. The
+/// padding after the last line is the next row's (or the buffer's trailing vector: see pack_heads).
 void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, const AxisGeom& xg, int row,
               int64_t W, float scale, float* dst);
 
