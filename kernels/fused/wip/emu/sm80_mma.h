@@ -2,6 +2,8 @@
 #pragma once
 #include <stdint.h>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include "cuda_emu.h"
 #include "../common/dtype.h"
 
@@ -43,9 +45,18 @@ inline uint16_t smem16(uint32_t addr) {
   return v;
 }
 
+/// Misaligned addresses fault on the GPU: fail loudly here too.
+inline void require_aligned(uint64_t addr, unsigned align, const char* what) {
+  if (addr % align) {
+    fprintf(stderr, "misaligned %s address %llu (needs %u)\n", what, (unsigned long long)addr, align);
+    abort();
+  }
+}
+
 template <int M>
 inline void ldmatrix(uint32_t* r, uint32_t addr, bool trans) {
   const int lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  require_aligned(addr, 16, "ldmatrix row");
   g_x[w].addr[lane] = addr;
   emu::warp_sync();
   const int g = lane / 4, t = lane % 4;
@@ -95,10 +106,14 @@ inline void mma_16816(Tag, float (&d)[4], const uint32_t (&a)[4], const uint32_t
 }
 
 inline void cp_async_16(uint32_t smem, const void* gmem, bool valid) {
+  require_aligned(smem, 16, "cp.async shared");
+  require_aligned((uint64_t)(uintptr_t)gmem, 16, "cp.async global");
   if (valid) memcpy(emu::g_cta.smem + smem, gmem, 16);
   else memset(emu::g_cta.smem + smem, 0, 16);
 }
 inline void cp_async_4(uint32_t smem, const void* gmem, bool valid) {
+  require_aligned(smem, 4, "cp.async shared");
+  require_aligned((uint64_t)(uintptr_t)gmem, 4, "cp.async global");
   if (valid) memcpy(emu::g_cta.smem + smem, gmem, 4);
   else memset(emu::g_cta.smem + smem, 0, 4);
 }
