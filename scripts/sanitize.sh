@@ -63,6 +63,10 @@ for (const [i, p] of problems.entries()) {
   b.naForward(fp, t, fq, fk, fv, fek, fev, fo, lse, cfg);
   b.naBackward(fp, t, fq, fk, fv, fek, fev, fo, lse, rnd(B * N * H * Dv), out(B * N * H * D), out(B * N * Hkv * D),
     out(B * N * Hkv * Dv), E ? out(B * E * Hkv * D) : null, E ? out(B * E * Hkv * Dv) : null, cfg);
+  // Tensor-core fused backward (fp16/bf16; others fall back to the reference): KV-parallel and deterministic.
+  for (const mode of t ? [{}, { kvParallel: false, deterministic: true }] : [])
+    b.naBackward(fp, t, fq, fk, fv, fek, fev, fo, lse, rnd(B * N * H * Dv), out(B * N * H * D), out(B * N * Hkv * D),
+      out(B * N * Hkv * Dv), E ? out(B * E * Hkv * D) : null, E ? out(B * E * Hkv * Dv) : null, mode);
 }
 b.synchronize(dev).then(() => console.log(`sanitize: ran every CUDA op on ${problems.length} problems`),
   (e) => { console.error(e); process.exit(1); });
