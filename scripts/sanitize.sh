@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compute-sanitizer over the CUDA NA kernels: runs every CUDA op (unfused QK/AV/softmax and their
-# backward, reference fused forward/backward) once on a representative set of small problems (1/2/3-D,
+# backward, reference and tensor-core fused forward/backward) once on a representative set of small problems (1/2/3-D,
 # dilation, stride, causal, even kernels, rpb, extra KV, GQA, large windows split into blocks, fp32/fp16/
 # bf16) under memcheck and under racecheck, and fails on any reported error or hazard.
 #   NATTEN_ADDON_PATH   the addon to check (default build/Release/natten.node)
@@ -63,6 +63,8 @@ for (const [i, p] of problems.entries()) {
   b.naForward(fp, t, fq, fk, fv, fek, fev, fo, lse, cfg);
   b.naBackward(fp, t, fq, fk, fv, fek, fev, fo, lse, rnd(B * N * H * Dv), out(B * N * H * D), out(B * N * Hkv * D),
     out(B * N * Hkv * Dv), E ? out(B * E * Hkv * D) : null, E ? out(B * E * Hkv * Dv) : null, cfg);
+  // Tensor-core fused forward (fp16/bf16; fp32 runs the reference): the heuristic's config.
+  if (t) b.naForward(fp, t, fq, fk, fv, fek, fev, out(B * N * H * Dv), b.empty(dev, 0, B * N * H), {});
   // Tensor-core fused backward (fp16/bf16; others fall back to the reference): KV-parallel and deterministic.
   for (const mode of t ? [{}, { kvParallel: false, deterministic: true }] : [])
     b.naBackward(fp, t, fq, fk, fv, fek, fev, fo, lse, rnd(B * N * H * Dv), out(B * N * H * D), out(B * N * Hkv * D),

@@ -15,7 +15,8 @@ namespace natten::fused {
 
 /// X(dims, qx, qy, qz, kvx, kvy, kvz, head_dim_tier, stages). Stages 3 (one barrier per KV tile) where the
 /// shared memory allows two CTAs per SM on sm_80/sm_90; the 2-stage 128-query configs at tier 128 also
-/// fit the 99 KB of sm_86/sm_89.
+/// fit the 99 KB of sm_86/sm_89. 3-D 4x4x4 at tiers 64/128 keeps 2 stages: 3 spilled registers there and
+/// measured no faster (bench/NOTES.md).
 #define NATTEN_FORWARD_CONFIGS_1D(X) \
   X(1, 64, 1, 1, 64, 1, 1, 32, 3)    \
   X(1, 128, 1, 1, 64, 1, 1, 32, 3)   \
@@ -37,9 +38,9 @@ namespace natten::fused {
 #define NATTEN_FORWARD_CONFIGS_3D(X) \
   X(3, 4, 4, 4, 4, 4, 4, 32, 3)      \
   X(3, 4, 4, 8, 4, 4, 4, 32, 3)      \
-  X(3, 4, 4, 4, 4, 4, 4, 64, 3)      \
+  X(3, 4, 4, 4, 4, 4, 4, 64, 2)      \
   X(3, 4, 4, 8, 4, 4, 4, 64, 3)      \
-  X(3, 4, 4, 4, 4, 4, 4, 128, 3)     \
+  X(3, 4, 4, 4, 4, 4, 4, 128, 2)     \
   X(3, 4, 4, 8, 4, 4, 4, 128, 2)     \
   X(3, 4, 4, 4, 2, 4, 4, 256, 2)
 
