@@ -21,7 +21,7 @@ export {
 } from './context';
 export type { MemoryPreference } from './context';
 export { na1d, na2d, na3d, na1dBackward, na2dBackward, na3dBackward } from './ops/fused';
-export { fusedConfigs } from './ops/fused_configs';
+export { hasFusedNA, fusedConfigs } from './ops/fused_configs';
 export type { FusedConfigQuery, FusedConfigInfo } from './ops/fused_configs';
 export type { NAOptions, NAResult, NAGradients, FusedKernelOptions } from './ops/fused';
 export {

@@ -75,3 +75,10 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
     smemBytes: c.smemBytes,
   }));
 }
+
+/** True when the fast fused (tensor-core) kernels run on `device` (compute capability 8.0 or newer). On
+ * the CPU and on older GPUs the fused ops still work: the CPU engine, or the CUDA reference kernels. */
+export function hasFusedNA(device: string = 'cuda'): boolean {
+  const index = deviceIndex(device);
+  return index >= 0 && native.hasFused(index);
+}
