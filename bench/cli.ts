@@ -92,10 +92,12 @@ function printCpuRow(r: ProblemResult): void {
 }
 
 function printCpuFooter(r: CpuBenchResult): void {
-  console.log(`\n${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, fp32. Measured FMA peak of those threads: ` +
-    `${fmt(r.measuredPeakGflops)} GFLOP/s.`);
+  console.log(`\n${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, fp32.`);
+  console.log(`FMA peak: theoretical ${r.theoreticalPeakFormula}; measured (all engine threads, FMA-only loop) ` +
+    `${fmt(r.measuredPeakGflops)} GFLOP/s. Percentages use the larger, ${fmt(r.peakGflops)} GFLOP/s.`);
   for (const p of r.problems) {
-    console.log(`  ${p.problem.name}: fused forward at ${fmt((100 * p.fusedForward.gflops) / r.measuredPeakGflops)}% of the measured peak`);
+    console.log(`  ${p.problem.name.padEnd(16)} fused forward ${fmt((100 * p.fusedForward.gflops) / r.peakGflops)}% of peak` +
+      (p.fusedBackward ? `, fused backward ${fmt((100 * p.fusedBackward.gflops) / r.peakGflops)}%` : ''));
   }
 }
 

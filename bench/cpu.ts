@@ -47,6 +47,13 @@ export interface CpuBenchResult {
   dtype: 'float32';
   /** fp32 FMA throughput of the engine's threads, measured just before the problems (GFLOP/s). */
   measuredPeakGflops: number;
+  /** cores x 2 FMA units x fp32 lanes (16 with AVX-512, else 8) x 2 FLOP x nominal clock (GFLOP/s). */
+  theoreticalPeakGflops: number;
+  /** How theoreticalPeakGflops was computed. */
+  theoreticalPeakFormula: string;
+  /** The peak the percentages refer to: the larger of the measured and theoretical figures (turbo clocks
+   * can make the measured one larger). */
+  peakGflops: number;
   problems: ProblemResult[];
 }
 
@@ -129,6 +136,7 @@ export async function runCpuBench(problems: BenchProblem[], o: BenchOptions,
   onProblem: (r: ProblemResult) => void = () => undefined): Promise<CpuBenchResult> {
   const os = await import('os');
   const measuredPeakGflops = await native.cpuFmaPeak(1000);
+  const theory = theoreticalPeak(natten.buildInfo().cpuThreads);
   const results: ProblemResult[] = [];
   for (const p of problems) {
     const r = await runProblem(p, o);
@@ -137,6 +145,25 @@ export async function runCpuBench(problems: BenchProblem[], o: BenchOptions,
   }
   return {
     device: 'cpu', date: new Date().toISOString(), cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length,
-    threads: natten.buildInfo().cpuThreads, dtype: 'float32', measuredPeakGflops, problems: results,
+    threads: natten.buildInfo().cpuThreads, dtype: 'float32', measuredPeakGflops,
+    theoreticalPeakGflops: theory.gflops, theoreticalPeakFormula: theory.formula,
+    peakGflops: Math.max(measuredPeakGflops, theory.gflops), problems: results,
   };
+}
+
+/** cores x 2 FMA units x lanes x 2 FLOP x nominal clock, with lanes from the CPU flags (Linux). */
+function theoreticalPeak(cores: number): { gflops: number; formula: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const os = require('os') as typeof import('os');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('fs') as typeof import('fs');
+  let lanes = 8;
+  try {
+    if (/\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) lanes = 16;
+  } catch {
+    // not Linux: assume AVX2
+  }
+  const ghz = (os.cpus()[0]?.speed ?? 0) / 1000;
+  const gflops = cores * 2 * lanes * 2 * ghz;
+  return { gflops, formula: `${cores} cores x 2 FMA units x ${lanes} fp32 lanes x 2 FLOP x ${ghz.toFixed(2)} GHz (nominal) = ${gflops.toFixed(1)} GFLOP/s` };
 }

@@ -120,7 +120,10 @@ struct Backward {
           qk_chunk(blk, ch, qt, kh, D * g.W, g.W, (int)D, s);
           mask_chunk(blk, ch, s);
           qk_chunk(blk, ch, got, vh, Dv * g.W, g.W, (int)Dv, dp);
-          for (int v = 0; v < blk.nv; ++v) probs_and_grads(s[v], dp[v], ch.vectors(v), lse2[v], dl[v]);
+          for (int v = 0; v < blk.nv; ++v)
+            for_active_rows(blk, ch, v, [&](int64_t at, int64_t n) {
+              probs_and_grads(s[v] + at, dp[v] + at, n, lse2[v], dl[v]);
+            });
           pv_chunk(blk, ch, dp, kh, D * g.W, g.W, (int)D, dqt);
         }
         for (int64_t e0 = 0; e0 < p.n_extra; e0 += kChunkBudget) {

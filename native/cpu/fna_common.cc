@@ -85,6 +85,27 @@ Scratch& Scratch::local(int64_t vectors) {
   return s;
 }
 
+void online_softmax(const Block& b, const Chunk& ch, int v, float* S, vf& m, vf& l, float* acc, int64_t ncols,
+                    bool rescale) {
+  vf mx = m;
+  for_active_rows(b, ch, v, [&](int64_t at, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) mx = vmax(mx, vload(S + at + i * kLanes));
+  });
+  const vf alpha = vexp2(m - mx);
+  m = mx;
+  vf sum = l * alpha;
+  if (rescale)
+    for (int64_t j = 0; j < ncols; ++j) vstore(acc + j * kLanes, vload(acc + j * kLanes) * alpha);
+  for_active_rows(b, ch, v, [&](int64_t at, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      const vf p = vexp2(vload(S + at + i * kLanes) - mx);
+      vstore(S + at + i * kLanes, p);
+      sum += p;
+    }
+  });
+  l = sum;
+}
+
 void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols, bool rescale) {
   vf mx = m;
   for (int64_t i = 0; i < n; ++i) mx = vmax(mx, vload(S + i * kLanes));

@@ -91,9 +91,12 @@ struct Scratch {
   FloatBuffer buf;
 };
 
-/// Online-softmax step for one lane vector over `n` score vectors S (log2 units, masked = -inf):
+/// Online-softmax step for vector v over the chunk's active score vectors S (log2 units, masked = -inf):
 /// raises the running max m, rescales the running sum l and the accumulators acc[ncols][16] (when
 /// rescale is set), and overwrites S with exp2(S - m).
+void online_softmax(const Block& b, const Chunk& ch, int v, float* S, vf& m, vf& l, float* acc, int64_t ncols,
+                    bool rescale);
+/// The same over n contiguous score vectors (the additional keys).
 void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols, bool rescale);
 
 }  // namespace natten::cpu

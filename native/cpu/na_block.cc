@@ -248,10 +248,7 @@ void mask_chunk(const Block& b, const Chunk& ch, MutVecPtrs S) {
     const LaneTile& t = *b.v[v].tile;
     for (int i = ch.r0; i < ch.r1; ++i) {
       float* s = S[v] + (int64_t)(i - ch.r0) * ch.n[v] * kLanes;
-      if (!(b.act[i] >> v & 1)) {
-        for (int o = 0; o < ch.n[v]; ++o) vstore(s + o * kLanes, ninf);
-        continue;
-      }
+      if (!(b.act[i] >> v & 1)) continue;  // never read: every pass walks active rows only
       for (int o = 0; o < ch.n[v]; ++o) {
         const uint16_t m = t.mask[ch.o_lo[v] + o];
         if (m != 0xffff) vstore(s + o * kLanes, vselect(vmask(m), vload(s + o * kLanes), ninf));

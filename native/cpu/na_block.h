@@ -62,6 +62,14 @@ struct Chunk {
   int64_t vectors(int v) const { return (int64_t)(r1 - r0) * n[v]; }
 };
 
+/// Calls fn(first score vector offset in floats, count) for each row of the chunk that relates to vector v.
+template <class Fn>
+void for_active_rows(const Block& b, const Chunk& ch, int v, Fn fn) {
+  if (ch.n[v] == 0) return;
+  for (int i = ch.r0; i < ch.r1; ++i)
+    if (b.act[i] >> v & 1) fn((int64_t)(i - ch.r0) * ch.n[v] * kLanes, (int64_t)ch.n[v]);
+}
+
 /// Splits the block's other side into chunks of at most `budget` score vectors per vector of the block.
 void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out);
 
@@ -74,8 +82,8 @@ using MutVecPtrs = float* const*;
 void qk_chunk(const Block& b, const Chunk& ch, VecPtrs A, const float* B, int64_t row_stride, int64_t ldb, int depth,
               MutVecPtrs S);
 
-/// Sets every score of the chunk that is not a related (query, key) pair to -inf (lane masks of the
-/// tiles, rows that do not relate to a vector).
+/// Sets the scores of the chunk's active rows that are not related (query, key) pairs to -inf (lane masks
+/// of the tiles). Rows that do not relate to a vector are left as they are: no pass reads them.
 void mask_chunk(const Block& b, const Chunk& ch, MutVecPtrs S);
 
 /// C_v[j] += sum over the chunk's active entries P_v(i, c) * B(rows[i])[j][c + lane], j < ncols.

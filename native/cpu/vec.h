@@ -4,6 +4,9 @@
 #pragma once
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace natten::cpu {
 
@@ -82,17 +85,23 @@ NATTEN_INLINE void transpose16(vf r[16]) {
 }
 #undef NATTEN_SHUF
 
-/// 2^x per lane, relative error ~2e-7; -inf and anything below -126 give 0, large x saturates at 2^127.
+/// 2^x per lane, relative error ~2e-7; -inf and anything below -126 give exactly 0 (never a subnormal:
+/// those cost microcode assists), large x saturates at 2^127.
 NATTEN_INLINE vf vexp2(vf x) {
-  const vf lo = vset(-126.f), hi = vset(127.f);
-  const vi underflow = x < lo;
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  // Round to nearest integer with the 1.5*2^23 trick (no libm call, exact for |x| < 2^22).
+  const vi underflow = x < -126.f;
+  x = x < -126.f ? vset(-126.f) : x;
+  x = x > 127.f ? vset(127.f) : x;
+#if defined(__AVX512F__)
+  const __m512 xm = (__m512)x;
+  // Masked forms with an explicit source: the unmasked ones trip GCC 12's -Wuninitialized.
+  const vf n = (vf)_mm512_mask_roundscale_ps(xm, 0xffff, xm, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  // Round to nearest integer with the 1.5*2^23 trick (exact for |x| < 2^22).
   const vf magic = vset(12582912.f);
   const vf n = (x + magic) - magic;
+#endif
   const vf f = x - n;  // in [-0.5, 0.5]
-  // Minimax-style polynomial for 2^f on [-0.5, 0.5] (Taylor of e^(f ln2) to degree 6 is accurate to ~1e-7 here).
+  // Taylor polynomial of e^(f ln2), degree 6: accurate to ~1e-7 on [-0.5, 0.5].
   vf p = vset(1.5403530393381606e-4f);
   p = p * f + 1.3333558146428443e-3f;
   p = p * f + 9.6181291076284772e-3f;
@@ -100,10 +109,14 @@ NATTEN_INLINE vf vexp2(vf x) {
   p = p * f + 2.4022650695910071e-1f;
   p = p * f + 6.9314718055994531e-1f;
   p = p * f + 1.f;
+#if defined(__AVX512F__)
+  const vf r = (vf)_mm512_mask_scalef_ps((__m512)p, 0xffff, (__m512)p, (__m512)n);
+#else
   const vi e = (__builtin_convertvector(n, vi) + 127) << 23;
   vf scale;
   memcpy(&scale, &e, sizeof scale);
   const vf r = p * scale;
+#endif
   return underflow ? vzero() : r;
 }
 
