@@ -42,6 +42,41 @@ __device__ __forceinline__ void st(T* p, float v) {
   Elem<T>::store(p, v);
 }
 
+/// Loads 8 consecutive elements as fp32 with 16-byte vector loads (p must be 16-byte aligned).
+__device__ __forceinline__ void load8(const float* p, float v[8]) {
+  const float4 a = *reinterpret_cast<const float4*>(p);
+  const float4 b = *reinterpret_cast<const float4*>(p + 4);
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+/// fp32 value of raw binary16 / bfloat16 bits (exact).
+__device__ __forceinline__ float half_bits_to_float(uint32_t b) {
+#ifdef __CUDA_ARCH__
+  return __half2float(__ushort_as_half((unsigned short)b));
+#else
+  return half_to_float((uint16_t)b);
+#endif
+}
+__device__ __forceinline__ float bf16_bits_to_float(uint32_t b) { return bits_float(b << 16); }
+
+__device__ __forceinline__ void load8(const __half* p, float v[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    v[2 * i] = half_bits_to_float(w[i] & 0xffffu);
+    v[2 * i + 1] = half_bits_to_float(w[i] >> 16);
+  }
+}
+__device__ __forceinline__ void load8(const __nv_bfloat16* p, float v[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    v[2 * i] = bf16_bits_to_float(w[i] & 0xffffu);
+    v[2 * i + 1] = bf16_bits_to_float(w[i] >> 16);
+  }
+}
+
 /// Carries a storage type through a generic lambda: `dispatch_dtype(t, [&](auto tag) { using T =
 /// typename decltype(tag)::type; ... })`.
 template <typename T>

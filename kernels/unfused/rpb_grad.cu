@@ -19,7 +19,7 @@ NATTEN_HD int64_t table_size(const NaProblem& p) {
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kWarps * 32)
+__global__ void __launch_bounds__(kWarps * 32, 1)
     rpb_accumulate_kernel(const __grid_constant__ NaProblem p, const T* __restrict__ d_attn, int64_t cols,
                           float* __restrict__ scratch, bool shared_table) {
   extern __shared__ float table_smem[];

@@ -30,9 +30,9 @@ struct CtaTile {
   bool empty;    // the tile lies past the end of a short dilation group
 };
 
-__device__ __forceinline__ CtaTile locate_cta(const NaProblem& p, const TileGrid& g) {
+__device__ __forceinline__ CtaTile locate_cta(const NaProblem& p, const TileGrid& g, unsigned cta) {
   CtaTile t;
-  int64_t id = blockIdx.x;
+  int64_t id = cta;
   t.inner = (int)(id % g.inner);
   id /= g.inner;
   int tile[3];
@@ -57,6 +57,15 @@ __device__ __forceinline__ CtaTile locate_cta(const NaProblem& p, const TileGrid
     t.empty |= t.count[a] <= 0;
   }
   return t;
+}
+
+/// v, hidden from the optimizer: values derived from it are recomputed instead of being kept live (used to
+/// re-derive a CTA's geometry after a register-heavy loop rather than holding it in registers across it).
+__device__ __forceinline__ unsigned opaque(unsigned v) {
+#ifdef __CUDA_ARCH__
+  asm volatile("" : "+r"(v));
+#endif
+  return v;
 }
 
 /// Token index of group-local coordinates l in dilation groups g.

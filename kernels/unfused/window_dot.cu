@@ -17,7 +17,8 @@ void window_dot(cudaStream_t s, const DeviceLimits& dev, const NaProblem& p, DTy
     allow_smem(window_dot_kernel<T>, plan.smem);
     window_dot_kernel<T><<<(unsigned)plan.grid.ctas, kThreads, plan.smem, s>>>(
         p, plan, channels, static_cast<const T*>(x), static_cast<const T*>(y), static_cast<const T*>(rpb),
-        mask_value, static_cast<T*>(attn), cols);
+        mask_value, static_cast<T*>(attn), cols,
+        rows_vectorizable(static_cast<const T*>(x), channels) && rows_vectorizable(static_cast<const T*>(y), channels));
     NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }

@@ -12,6 +12,7 @@
 #pragma once
 #include "../reference/element.cuh"
 #include "plan_util.h"
+#include "stage_rows.cuh"
 #include "unfused.h"
 
 namespace natten::unfused::dot_kernel {
@@ -20,7 +21,9 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kPq = 4;   // queries per item (consecutive on the last axis)
 constexpr int kPu = 8;   // keys per item
-constexpr int kDc = 32;  // channels staged per pass (one per lane)
+constexpr int kDc = 32;  // channels staged per pass
+constexpr int kDcLog2 = 5;
+constexpr int kRow = kDc + 4;  // floats per staged row: 16-byte aligned, 4 banks apart
 
 struct DotPlan {
   TileGrid grid;        // inner = window blocks
@@ -29,8 +32,7 @@ struct DotPlan {
   int chunks = 1;       // items per (query group, block row): they cover the group's band of keys
   int qgroups = 1;      // query groups per tile
   int key_row = 1;      // staged key-union row length (last axis), padded so lanes of a warp hit distinct banks
-  int key_chan = 1;     // floats per staged channel of the key union
-  int query_chan = 1;   // floats per staged channel of the query tile
+  int key_offset = 0;   // float offset of the staged key union (after the query tile)
   int smem = 0;         // bytes
 };
 
@@ -55,9 +57,8 @@ bool make_plan(const NaProblem& p, int l0, int l1, int l2, const WindowBlocks& w
   plan.qgroups = tile / kPq;
   if ((int64_t)plan.qgroups * plan.rows * plan.chunks > kThreads) return false;
   plan.key_row = pad_to_residue(u[2], plan.chunks);
-  plan.key_chan = (u[0] * u[1] * plan.key_row) | 1;  // odd: staging lanes (channels) hit distinct banks
-  plan.query_chan = tile + 4;
-  const int64_t staging = (int64_t)kDc * (plan.key_chan + plan.query_chan) * 4;
+  plan.key_offset = tile * kRow;
+  const int64_t staging = ((int64_t)tile + (int64_t)u[0] * u[1] * plan.key_row) * kRow * 4;
   const int64_t results = (int64_t)tile * ext[0] * ext[1] * ext[2] * 4;
   const int64_t smem = staging > results ? staging : results;
   if (smem > smem_limit) return false;
@@ -72,8 +73,8 @@ double plan_cost(const NaProblem& p, int64_t channels, const DotPlan& plan) {
   const int64_t items = (int64_t)plan.qgroups * plan.rows * plan.chunks;
   const double busy = (double)ceil_div(items, 32) * 32;
   const double passes = (double)ceil_div(channels, kDc);
-  const double staged = (double)plan.query_chan + (double)plan.key_chan;
-  const double per_cta = passes * (busy * kDc * (kPq * kPu + kPu + 2) + staged * kDc * 10) + busy * kPq * kPu * 12 +
+  const double staged = (double)tile + (double)(plan.smem / 4 / kRow - tile);
+  const double per_cta = passes * (busy * kDc * (kPq * kPu + 3) + staged * kDc * 2) + busy * kPq * kPu * 12 +
                          (double)tile * plan.rows * block_extent(p, plan.blocks, 2) * 6 + 2000;
   return per_cta * (double)plan.grid.ctas;
 }
@@ -117,27 +118,6 @@ DotPlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int sm
               "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)");
 }
 
-/// Stages channels [c0, c0 + kDc) of the token rows of a box (group-local origin o, extents n; rows are
-/// numbered (i0 * n1 + i1) * row_len + i2) as dst[channel * chan + row]. Rows with i_a >= valid[a] do
-/// not exist and are staged as zeros.
-template <typename T>
-__device__ __forceinline__ void stage_box(float* dst, int chan, int row_len, const NaProblem& p, const int g[3],
-                                          const int o[3], const int n[3], const int valid[3], const T* src,
-                                          int64_t channels, int64_t c0) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int rows = n[0] * n[1] * n[2];
-  const bool live = c0 + lane < channels;
-  for (int r = warp; r < rows; r += kWarps) {
-    const int i2 = r % n[2];
-    const int i01 = r / n[2];
-    const int i1 = i01 % n[1], i0 = i01 / n[1];
-    float v = 0.f;
-    if (live && i0 < valid[0] && i1 < valid[1] && i2 < valid[2])
-      v = cuda::ld(src + local_token(p, g, o[0] + i0, o[1] + i1, o[2] + i2) * channels + c0 + lane);
-    dst[lane * chan + i01 * row_len + i2] = v;
-  }
-}
-
 /// A thread's item: kPq consecutive queries on the last axis (tile-local q2 .. q2 + nv - 1 at leading
 /// tile coordinates q0, q1), block row (r0, r1) and key chunk ch, with what the kernel needs of them.
 struct Item {
@@ -150,9 +130,35 @@ struct Item {
   int rel;           // window start of the first query on the last axis, relative to the tile's
 };
 
-__device__ __forceinline__ Item decode_item(const NaProblem& p, const DotPlan& plan, const CtaTile& ct, const int pb[3],
-                                            const int pe[3], const int sf[3], const int u0[3], const int un[3]) {
-  const int tid = threadIdx.x;
+/// A CTA's tile, window block and the key union that block reaches (per axis, group-local).
+struct DotCta {
+  CtaTile ct;
+  int pb[3], pe[3];  // window block [pb, pe)
+  int sf[3];         // window start of the tile's first query
+  int u0[3], un[3];  // key union [u0, u0 + un)
+};
+
+__device__ __forceinline__ DotCta dot_cta(const NaProblem& p, const DotPlan& plan, unsigned cta) {
+  DotCta g;
+  g.ct = locate_cta(p, plan.grid, cta);
+  block_range(p, plan.blocks, g.ct.inner, g.pb, g.pe);
+#pragma unroll
+  for (int a = 0; a < 3; ++a) {
+    g.sf[a] = cuda::group_window(p, a, g.ct.group[a], g.ct.first[a]).start;
+    const int sl = cuda::group_window(p, a, g.ct.group[a], g.ct.first[a] + g.ct.count[a] - 1).start;
+    g.u0[a] = g.sf[a] + g.pb[a];
+    g.un[a] = sl + g.pe[a] - g.u0[a];
+  }
+  return g;
+}
+
+__device__ __forceinline__ Item decode_item(const NaProblem& p, const DotPlan& plan, const DotCta& g, int tid) {
+  const CtaTile& ct = g.ct;
+  const int* pb = g.pb;
+  const int* pe = g.pe;
+  const int* sf = g.sf;
+  const int* u0 = g.u0;
+  const int* un = g.un;
   const int l1 = plan.grid.tile_log2[1], l2 = plan.grid.tile_log2[2];
   const int items = plan.qgroups * plan.rows * plan.chunks;
   const int item = tid < items ? tid : 0;
@@ -189,65 +195,81 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, 2)
     window_dot_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ DotPlan plan, int64_t channels,
                       const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ rpb, float mask_value,
-                      T* __restrict__ attn, int64_t cols) {
+                      T* __restrict__ attn, int64_t cols, bool vector_ok) {
   extern __shared__ float4 smem4[];
   float* const smem = reinterpret_cast<float*>(smem4);
-  const CtaTile ct = locate_cta(p, plan.grid);
-  if (ct.empty) return;
-  const int tid = threadIdx.x;
+  const DotCta g = dot_cta(p, plan, blockIdx.x);
+  if (g.ct.empty) return;
   const int l0 = plan.grid.tile_log2[0], l1 = plan.grid.tile_log2[1], l2 = plan.grid.tile_log2[2];
-  const int64_t x_base = ct.bh * p.tokens();
-
-  // Window block, and the union of keys it reaches from the tile (per axis, group-local).
-  int pb[3], pe[3], sf[3], u0[3], un[3];
-  block_range(p, plan.blocks, ct.inner, pb, pe);
-#pragma unroll
-  for (int a = 0; a < 3; ++a) {
-    sf[a] = cuda::group_window(p, a, ct.group[a], ct.first[a]).start;
-    const int sl = cuda::group_window(p, a, ct.group[a], ct.first[a] + ct.count[a] - 1).start;
-    u0[a] = sf[a] + pb[a];
-    un[a] = sl + pe[a] - u0[a];
-  }
-
-  const Item it = decode_item(p, plan, ct, pb, pe, sf, u0, un);
   float acc[kPq][kPu];
 #pragma unroll
   for (int b = 0; b < kPq; ++b)
 #pragma unroll
     for (int j = 0; j < kPu; ++j) acc[b][j] = 0.f;
   {
-    // Keys of the item: union positions rel[0] + ch + chunks * j on the last axis (interleaved so the
-    // lanes of a warp read consecutive keys).
-    int koff[kPu];
+    const CtaTile& ct = g.ct;
+    const int* u0 = g.u0;
+    const int* un = g.un;
+    const Item it = decode_item(p, plan, g, threadIdx.x);
+    // Keys of the item: union positions rel + ch + chunks * j on the last axis (interleaved so the
+    // lanes of a warp read neighbouring keys, whose rows are 4 banks apart).
+    int kofs[kPu];  // staged row offsets (floats) of the item's keys
 #pragma unroll
     for (int j = 0; j < kPu; ++j)
-      koff[j] = it.key_row * plan.key_row + min(it.rel + it.ch + plan.chunks * j, un[2] - 1);
-    float* const qs = smem;
-    float* const ks = smem + kDc * plan.query_chan;
-    const int tn[3] = {1 << l0, 1 << l1, 1 << l2};
+      kofs[j] = plan.key_offset + (it.key_row * plan.key_row + min(it.rel + it.ch + plan.chunks * j, un[2] - 1)) * kRow;
+    const int qofs = it.qoff * kRow;
+    const int64_t x_base = ct.bh * p.tokens();
+    const T* xs = x + x_base * channels;
+    const T* ys = y + x_base * channels;
+    const float inv2 = 1.f / un[2], inv1 = 1.f / un[1];
     for (int64_t c0 = 0; c0 < channels; c0 += kDc) {
       __syncthreads();
-      stage_box(qs, plan.query_chan, tn[2], p, ct.group, ct.first, tn, ct.count, x + x_base * channels, channels, c0);
-      stage_box(ks, plan.key_chan, plan.key_row, p, ct.group, u0, un, un, y + x_base * channels, channels, c0);
+      // Query tile rows (tile-local index (i0 * T1 + i1) * T2 + i2).
+      stage_rows(smem, kRow, 1 << (l0 + l1 + l2), kDcLog2, xs, channels, c0, vector_ok, [&](int r, int&) -> int64_t {
+        const int i2 = r & ((1 << l2) - 1), i1 = (r >> l2) & ((1 << l1) - 1), i0 = r >> (l1 + l2);
+        if (i0 >= ct.count[0] || i1 >= ct.count[1] || i2 >= ct.count[2]) return -1;
+        return local_token(p, ct.group, ct.first[0] + i0, ct.first[1] + i1, ct.first[2] + i2) * channels;
+      });
+      // Key union rows, staged as row (i0 * un1 + i1) * key_row + i2.
+      stage_rows(smem + plan.key_offset, kRow, un[0] * un[1] * un[2], kDcLog2, ys, channels, c0, vector_ok,
+                 [&](int r, int& dst_row) -> int64_t {
+                   const int i01 = div_small(r, inv2), i2 = r - i01 * un[2];
+                   const int i0 = div_small(i01, inv1), i1 = i01 - i0 * un[1];
+                   dst_row = i01 * plan.key_row + i2;
+                   return local_token(p, ct.group, u0[0] + i0, u0[1] + i1, u0[2] + i2) * channels;
+                 });
       __syncthreads();
-#pragma unroll 4
-      for (int c = 0; c < kDc; ++c) {
-        const float4 qv = *reinterpret_cast<const float4*>(qs + c * plan.query_chan + it.qoff);
-        const float* kc = ks + c * plan.key_chan;
-        float kv[kPu];
 #pragma unroll
-        for (int j = 0; j < kPu; ++j) kv[j] = kc[koff[j]];
+      for (int c = 0; c < kDc; c += 4) {
+        float4 qv[kPq];
 #pragma unroll
-        for (int j = 0; j < kPu; ++j) {
-          acc[0][j] += qv.x * kv[j];
-          acc[1][j] += qv.y * kv[j];
-          acc[2][j] += qv.z * kv[j];
-          acc[3][j] += qv.w * kv[j];
+        for (int b = 0; b < kPq; ++b) qv[b] = *reinterpret_cast<const float4*>(smem + qofs + b * kRow + c);
+        // Keys in two halves keep the live registers within the 2-CTAs-per-SM budget.
+#pragma unroll
+        for (int h = 0; h < kPu; h += kPu / 2) {
+          float4 kv[kPu / 2];
+#pragma unroll
+          for (int j = 0; j < kPu / 2; ++j) kv[j] = *reinterpret_cast<const float4*>(smem + kofs[h + j] + c);
+#pragma unroll
+          for (int b = 0; b < kPq; ++b)
+#pragma unroll
+            for (int j = 0; j < kPu / 2; ++j)
+              acc[b][h + j] += qv[b].x * kv[j].x + qv[b].y * kv[j].y + qv[b].z * kv[j].z + qv[b].w * kv[j].w;
         }
       }
     }
   }
   __syncthreads();
+
+  // Re-derived rather than kept live across the loop above (register budget of two CTAs per SM).
+  const DotCta e = dot_cta(p, plan, opaque(blockIdx.x));
+  const Item it = decode_item(p, plan, e, (int)opaque(threadIdx.x));
+  const CtaTile& ct = e.ct;
+  const int* pb = e.pb;
+  const int* pe = e.pe;
+  const int* sf = e.sf;
+  const int64_t x_base = ct.bh * p.tokens();
+  const int tid = threadIdx.x;
 
   // Results into shared memory, [query of the tile][position of the block].
   const int bw[3] = {pe[0] - pb[0], pe[1] - pb[1], pe[2] - pb[2]};

@@ -17,7 +17,7 @@ void window_reduce(cudaStream_t s, const DeviceLimits& dev, const NaProblem& p, 
     allow_smem(window_reduce_kernel<T>, plan.smem);
     window_reduce_kernel<T><<<(unsigned)plan.grid.ctas, kThreads, plan.smem, s>>>(
         p, plan, channels, static_cast<const T*>(attn), cols, static_cast<const T*>(x), static_cast<const T*>(extra),
-        static_cast<T*>(out));
+        static_cast<T*>(out), rows_vectorizable(static_cast<const T*>(x), channels));
     NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }

@@ -16,7 +16,8 @@ void window_reduce_inverse(cudaStream_t s, const DeviceLimits& dev, const NaProb
     using T = typename decltype(tag)::type;
     allow_smem(window_reduce_inverse_kernel<T>, plan.smem);
     window_reduce_inverse_kernel<T><<<(unsigned)plan.grid.ctas, kThreads, plan.smem, s>>>(
-        p, plan, channels, static_cast<const T*>(attn), cols, static_cast<const T*>(x), static_cast<T*>(out));
+        p, plan, channels, static_cast<const T*>(attn), cols, static_cast<const T*>(x), static_cast<T*>(out),
+        rows_vectorizable(static_cast<const T*>(x), channels));
     NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }

@@ -11,6 +11,7 @@
 #pragma once
 #include "../reference/element.cuh"
 #include "plan_util.h"
+#include "stage_rows.cuh"
 #include "unfused.h"
 
 namespace natten::unfused::inverse_kernel {
@@ -129,14 +130,14 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, 2)
     window_reduce_inverse_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ InversePlan plan,
                                  int64_t channels, const T* __restrict__ attn, int64_t cols, const T* __restrict__ x,
-                                 T* __restrict__ out) {
+                                 T* __restrict__ out, bool vector_ok) {
   extern __shared__ float4 smem4[];
   float* const xs = reinterpret_cast<float*>(smem4);
   float* const ws = xs + plan.w_offset;
   int* const tables = reinterpret_cast<int*>(xs + plan.t_offset);
-  const CtaTile ct = locate_cta(p, plan.grid);
+  const CtaTile ct = locate_cta(p, plan.grid, blockIdx.x);
   if (ct.empty) return;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int tid = threadIdx.x;
   const int l1 = plan.grid.tile_log2[1], l2 = plan.grid.tile_log2[2];
   const int tile_log2 = plan.grid.tile_log2[0] + l1 + l2;
   const int b1 = plan.qb_log2[1], b2 = plan.qb_log2[2];
@@ -226,14 +227,13 @@ __global__ void __launch_bounds__(kThreads, 2)
         win_start[a][i] = r.start;
         win_end[a][i] = r.end;
       }
-    // Query rows of the block (one per warp iteration, lanes over channels).
-    for (int q = warp; q < (1 << block_log2); q += kWarps) {
-      const int i2 = q & block_mask2, i1 = (q >> b2) & block_mask1, i0 = q >> (b1 + b2);
-      if (i0 >= bn[0] || i1 >= bn[1] || i2 >= bn[2]) continue;
-      const T* src = x + (row0 + local_token(p, ct.group, bf[0] + i0, bf[1] + i1, bf[2] + i2)) * channels;
-      for (int c = lane; c < cb; c += 32)
-        xs[q * plan.x_stride + c] = c_first + c < channels ? cuda::ld(src + c_first + c) : 0.f;
-    }
+    // Query rows of the block (channels of this CTA's chunk).
+    stage_rows(xs, plan.x_stride, 1 << block_log2, 3 + plan.cg_log2, x + row0 * channels, channels, c_first, vector_ok,
+               [&](int q, int&) -> int64_t {
+                 const int i2 = q & block_mask2, i1 = (q >> b2) & block_mask1, i0 = q >> (b1 + b2);
+                 if (i0 >= bn[0] || i1 >= bn[1] || i2 >= bn[2]) return -1;
+                 return local_token(p, ct.group, bf[0] + i0, bf[1] + i1, bf[2] + i2) * channels;
+               });
     __syncthreads();  // window tables ready
     // Dense weights [query of the block][key of the tile]: attn[q, position of key] or 0.
     for (int idx = tid; idx < (1 << (block_log2 + tile_log2)); idx += kThreads) {

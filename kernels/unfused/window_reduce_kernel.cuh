@@ -10,6 +10,7 @@
 #pragma once
 #include "../reference/element.cuh"
 #include "plan_util.h"
+#include "stage_rows.cuh"
 #include "unfused.h"
 
 namespace natten::unfused::reduce_kernel {
@@ -113,11 +114,11 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, 2)
     window_reduce_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ ReducePlan plan, int64_t channels,
                          const T* __restrict__ attn, int64_t cols, const T* __restrict__ x,
-                         const T* __restrict__ extra, T* __restrict__ out) {
+                         const T* __restrict__ extra, T* __restrict__ out, bool vector_ok) {
   extern __shared__ float4 smem4[];
   float* const xs = reinterpret_cast<float*>(smem4);
   float* const as = xs + plan.attn_offset;
-  const CtaTile ct = locate_cta(p, plan.grid);
+  const CtaTile ct = locate_cta(p, plan.grid, blockIdx.x);
   if (ct.empty) return;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int l0 = plan.grid.tile_log2[0], l1 = plan.grid.tile_log2[1], l2 = plan.grid.tile_log2[2];
@@ -168,15 +169,15 @@ __global__ void __launch_bounds__(kThreads, 2)
     const int bw0 = pe[0] - pb[0], bw1 = pe[1] - pb[1], bw2 = pe[2] - pb[2];
     const int block_len = bw0 * bw1 * bw2;
     __syncthreads();
-    // Stage the key union: one key row per warp iteration, lanes over channels.
-    const int keys = un[0] * un[1] * un[2];
-    for (int r = warp; r < keys; r += kWarps) {
-      const int i2 = r % un[2], i01 = r / un[2];
-      const int i1 = i01 % un[1], i0 = i01 / un[1];
-      const T* src = x + (row0 + local_token(p, ct.group, u0[0] + i0, u0[1] + i1, u0[2] + i2)) * channels;
-      float* dst = xs + (i01 * plan.key_row + i2) * plan.x_stride;
-      for (int c = lane; c < cb; c += 32) dst[c] = c_first + c < channels ? cuda::ld(src + c_first + c) : 0.f;
-    }
+    // Stage the key union (channels of this CTA's chunk), as rows (i0 * un1 + i1) * key_row + i2.
+    const float inv2 = 1.f / un[2], inv1 = 1.f / un[1];
+    stage_rows(xs, plan.x_stride, un[0] * un[1] * un[2], 3 + plan.cg_log2, x + row0 * channels, channels, c_first,
+               vector_ok, [&](int r, int& dst_row) -> int64_t {
+                 const int i01 = div_small(r, inv2), i2 = r - i01 * un[2];
+                 const int i0 = div_small(i01, inv1), i1 = i01 - i0 * un[1];
+                 dst_row = i01 * plan.key_row + i2;
+                 return local_token(p, ct.group, u0[0] + i0, u0[1] + i1, u0[2] + i2) * channels;
+               });
     // Stage the weights of the block: one query per warp iteration, one contiguous run of its row.
     const int64_t wbase = block_base(p, pb);
     for (int q = warp; q < (1 << (l0 + l1 + l2)); q += kWarps) {

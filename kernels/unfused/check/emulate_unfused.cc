@@ -3,7 +3,7 @@
 // barrier for __syncthreads(). Random problems (1/2/3-D, dilation, stride, causal, even/odd k, large
 // kernels that need window blocks, odd channel counts) are checked against brute-force sums over the
 // windows of window.h, with the tile plans the launchers would pick for an H100 and for a 99 KiB GPU.
-// Catches index and coverage bugs without a GPU:  bash kernels/unfused/check/run.sh
+// float, half and bfloat16 instantiations. Catches index and coverage bugs without a GPU:  bash kernels/unfused/check/run.sh
 #include <cuda_runtime.h>
 
 #include <barrier>
@@ -13,12 +13,14 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #define __launch_bounds__(...)
 
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
+const dim3 blockDim(256);
 
 namespace {
 std::barrier<>* g_barrier = nullptr;
@@ -37,6 +39,16 @@ namespace natten::unfused::reduce_kernel { float4 smem4[1 << 16]; }
 namespace natten::unfused::inverse_kernel { float4 smem4[1 << 16]; }
 
 using namespace natten;
+
+template <typename T> T to_t(float v);
+template <> float to_t<float>(float v) { return v; }
+template <> __half to_t<__half>(float v) { return __float2half_rn(v); }
+template <> __nv_bfloat16 to_t<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+inline float to_f(float v) { return v; }
+inline float to_f(__half v) { return __half2float(v); }
+inline float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+/// Relative tolerance of a result rounded to T.
+template <typename T> double tol() { return sizeof(T) == 4 ? 1e-3 : std::is_same_v<T, __half> ? 4e-3 : 2e-2; }
 
 /// Runs `ctas` CTAs of `threads` threads, one CTA at a time.
 void emulate(int64_t ctas, int threads, const std::function<void()>& body) {
@@ -96,18 +108,20 @@ Case random_case(std::mt19937& rng) {
   return c;
 }
 
+template <typename T>
 int check_dot(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& rng) {
   using namespace unfused::dot_kernel;
   const NaProblem& p = c.p;
   const int64_t n = p.tokens(), K = p.window_size(), bh = p.batch * p.heads, C = c.channels;
   const int64_t cols = K + 1;  // one spare column: must stay untouched
   std::normal_distribution<float> nd;
-  std::vector<float> x(bh * n * C), y(bh * n * C), attn(bh * n * cols, 12345.f);
-  for (auto& v : x) v = nd(rng);
-  for (auto& v : y) v = nd(rng);
+  std::vector<T> x(bh * n * C), y(bh * n * C), attn(bh * n * cols, to_t<T>(12345.f));
+  for (auto& v : x) v = to_t<T>(nd(rng));
+  for (auto& v : y) v = to_t<T>(nd(rng));
   const DotPlan plan = choose_plan(p, C, dev.smem_optin, unfused::two_ctas_per_sm(dev));
   emulate(plan.grid.ctas, kThreads,
-          [&] { window_dot_kernel<float>(p, plan, C, x.data(), y.data(), nullptr, -INFINITY, attn.data(), cols); });
+          [&] { window_dot_kernel<T>(p, plan, C, x.data(), y.data(), nullptr, -INFINITY, attn.data(), cols,
+                                     unfused::rows_vectorizable(x.data(), C) && unfused::rows_vectorizable(y.data(), C)); });
   int bad = 0;
   for (int64_t r = 0; r < bh; ++r)
     for (int64_t t = 0; t < n; ++t) {
@@ -120,25 +134,27 @@ int check_dot(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& rng
         if (key_of(p, xq, pos, key)) {
           const int64_t kt = cuda::token_of(p, key[0], key[1], key[2]);
           ref = 0;
-          for (int64_t ch = 0; ch < C; ++ch) ref += (double)x[(r * n + t) * C + ch] * y[(r * n + kt) * C + ch];
+          for (int64_t ch = 0; ch < C; ++ch) ref += (double)to_f(x[(r * n + t) * C + ch]) * to_f(y[(r * n + kt) * C + ch]);
         }
-        const float got = attn[(r * n + t) * cols + w];
-        const bool ok = std::isinf(ref) ? got == -INFINITY : std::fabs(got - ref) <= 1e-3 * (1 + std::fabs(ref));
+        const float got = to_f(attn[(r * n + t) * cols + w]);
+        const bool ok = std::isinf(ref) ? got == -INFINITY : std::fabs(got - ref) <= tol<T>() * (1 + std::fabs(ref));
         if (!ok && bad++ < 3) std::printf("    dot mismatch bh %ld q %ld w %ld: %g vs %g\n", (long)r, (long)t, (long)w, got, ref);
       }
-      if (attn[(r * n + t) * cols + K] != 12345.f && bad++ < 3) std::printf("    dot wrote past the window columns\n");
+      if (to_f(attn[(r * n + t) * cols + K]) != to_f(to_t<T>(12345.f)) && bad++ < 3) std::printf("    dot wrote past the window columns\n");
     }
   return bad;
 }
 
+template <typename T>
 int check_reduce(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& rng, bool inverse) {
   const NaProblem& p = c.p;
   const int64_t n = p.tokens(), K = p.window_size(), bh = p.batch * p.heads, C = c.channels;
   const int64_t cols = K;
   std::normal_distribution<float> nd;
-  std::vector<float> a(bh * n * cols), x(bh * n * C), out(bh * n * C, NAN), ref(bh * n * C, 0.0);
-  for (auto& v : a) v = nd(rng);
-  for (auto& v : x) v = nd(rng);
+  std::vector<T> a(bh * n * cols), x(bh * n * C), out(bh * n * C, to_t<T>(NAN));
+  std::vector<double> ref(bh * n * C, 0.0);
+  for (auto& v : a) v = to_t<T>(nd(rng));
+  for (auto& v : x) v = to_t<T>(nd(rng));
   for (int64_t r = 0; r < bh; ++r)
     for (int64_t t = 0; t < n; ++t) {
       int xq[3];
@@ -147,14 +163,14 @@ int check_reduce(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& 
         const int pos[3] = {(int)(w / (p.kernel[1] * p.kernel[2])), (int)(w / p.kernel[2] % p.kernel[1]), (int)(w % p.kernel[2])};
         int key[3];
         if (!key_of(p, xq, pos, key)) {
-          a[(r * n + t) * cols + w] = NAN;  // masked weights must be ignored
+          a[(r * n + t) * cols + w] = to_t<T>(NAN);  // masked weights must be ignored
           continue;
         }
         const int64_t kt = cuda::token_of(p, key[0], key[1], key[2]);
-        const float wt = a[(r * n + t) * cols + w];
+        const double wt = to_f(a[(r * n + t) * cols + w]);
         for (int64_t ch = 0; ch < C; ++ch) {
-          if (inverse) ref[(r * n + kt) * C + ch] += wt * x[(r * n + t) * C + ch];
-          else ref[(r * n + t) * C + ch] += wt * x[(r * n + kt) * C + ch];
+          if (inverse) ref[(r * n + kt) * C + ch] += wt * to_f(x[(r * n + t) * C + ch]);
+          else ref[(r * n + t) * C + ch] += wt * to_f(x[(r * n + kt) * C + ch]);
         }
       }
     }
@@ -162,17 +178,19 @@ int check_reduce(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& 
     using namespace unfused::inverse_kernel;
     const InversePlan plan = choose_plan(p, C, dev.smem_optin, unfused::two_ctas_per_sm(dev));
     emulate(plan.grid.ctas, kThreads,
-            [&] { window_reduce_inverse_kernel<float>(p, plan, C, a.data(), cols, x.data(), out.data()); });
+            [&] { window_reduce_inverse_kernel<T>(p, plan, C, a.data(), cols, x.data(), out.data(),
+                                                  unfused::rows_vectorizable(x.data(), C)); });
   } else {
     using namespace unfused::reduce_kernel;
     const ReducePlan plan = choose_plan(p, C, dev.smem_optin, unfused::two_ctas_per_sm(dev));
     emulate(plan.grid.ctas, kThreads,
-            [&] { window_reduce_kernel<float>(p, plan, C, a.data(), cols, x.data(), nullptr, out.data()); });
+            [&] { window_reduce_kernel<T>(p, plan, C, a.data(), cols, x.data(), nullptr, out.data(),
+                                          unfused::rows_vectorizable(x.data(), C)); });
   }
   int bad = 0;
   for (size_t i = 0; i < out.size(); ++i)
-    if (!(std::fabs(out[i] - ref[i]) <= 1e-3 * (1 + std::fabs(ref[i]))) && bad++ < 3)
-      std::printf("    %s mismatch at %zu: %g vs %g\n", inverse ? "inverse" : "reduce", i, out[i], (double)ref[i]);
+    if (!(std::fabs(to_f(out[i]) - ref[i]) <= tol<T>() * (1 + std::fabs(ref[i]))) && bad++ < 3)
+      std::printf("    %s mismatch at %zu: %g vs %g\n", inverse ? "inverse" : "reduce", i, to_f(out[i]), ref[i]);
   return bad;
 }
 
@@ -226,7 +244,14 @@ int main(int argc, char** argv) {
                 (long)(p.batch * p.heads), (long)c.channels);
     std::fflush(stdout);
     const auto& dev = devs[i % 2];
-    const int bad = check_dot(c, dev, rng) + check_reduce(c, dev, rng, false) + check_reduce(c, dev, rng, true);
+    int bad = 0;
+    switch (i % 3) {
+      case 0: bad = check_dot<float>(c, dev, rng) + check_reduce<float>(c, dev, rng, false) + check_reduce<float>(c, dev, rng, true); break;
+      case 1: bad = check_dot<__half>(c, dev, rng) + check_reduce<__half>(c, dev, rng, false) + check_reduce<__half>(c, dev, rng, true); break;
+      default:
+        bad = check_dot<__nv_bfloat16>(c, dev, rng) + check_reduce<__nv_bfloat16>(c, dev, rng, false) +
+              check_reduce<__nv_bfloat16>(c, dev, rng, true);
+    }
     if (bad) {
       std::printf("  FAILED (%d mismatches)\n", bad);
       ++failed;
