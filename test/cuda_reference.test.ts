@@ -2,6 +2,7 @@
 // against the fp64 oracle on a seeded sweep: 1/2/3-D, odd and even kernels, dilation with ragged groups,
 // stride, causal per axis, GQA/MQA, additional keys/values, Dv != D, head dims 1..256, scale,
 // fp32/fp16/bf16. Outputs are poisoned with NaN before each run; dOut is scaled by 0.05.
+import * as natten from '../lib';
 import { dtypeCode } from '../lib/dtype';
 import {
   Failures,
@@ -138,6 +139,25 @@ suite('CUDA reference fused NA kernels vs the fp64 oracle', () => {
       w: { spatial: [9, 7], kernel: [3, 4], stride: [1, 2], dilation: [2, 1], causal: [false, true] },
     };
     for (const dtype of GPU_DTYPES) await runCase({ ...base, dtype, seed: base.seed + dtype.length }, f);
+    expect(f.list).toEqual([]);
+  });
+  (TEST_DEVICE === 'cpu' ? it.skip : it)("public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine", async () => {
+    const opts = { kernelSize: [3, 4], dilation: [1, 2], stride: [2, 1], isCausal: [true, false], backend: 'reference' as const };
+    const on = (device: 'cpu' | 'cuda') => {
+      const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
+      const q = mk([2, 9, 10, 4, 32], 1), k = mk([2, 9, 10, 2, 32], 2), v = mk([2, 9, 10, 2, 24], 3);
+      const ek = mk([2, 3, 2, 32], 4), ev = mk([2, 3, 2, 24], 5), dOut = mk([2, 9, 10, 4, 24], 6);
+      const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
+      const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, { ...opts, additionalKeys: ek, additionalValues: ev });
+      return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
+    };
+    const gpu = on('cuda');
+    expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
+    const cpu = on('cpu');
+    const f = new Failures();
+    const names = ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV'];
+    for (let i = 0; i < gpu.length; i++) f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
+    for (const t of [...gpu, ...cpu]) t.dispose();
     expect(f.list).toEqual([]);
   });
 });

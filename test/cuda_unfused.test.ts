@@ -216,6 +216,31 @@ suite('CUDA unfused NA ops vs the fp64 oracle', () => {
     expect(f.list).toEqual([]);
   });
 
+  // Only meaningful with a GPU: the same public calls on 'cuda' and 'cpu' tensors.
+  (TEST_DEVICE === 'cpu' ? it.skip : it)('public API: na2dQK/softmax/na2dAV and their backward on CUDA tensors match the CPU engine', async () => {
+    const opts = { kernelSize: [5, 4], dilation: [2, 1], stride: [1, 2], isCausal: [false, true] };
+    const on = (device: 'cpu' | 'cuda') => {
+      const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
+      const q = mk([2, 3, 11, 9, 24], 1), k = mk([2, 3, 11, 9, 24], 2), v = mk([2, 3, 11, 9, 16], 3);
+      const ek = mk([2, 3, 2, 24], 4), ev = mk([2, 3, 2, 16], 5), dOut = mk([2, 3, 11, 9, 16], 6);
+      const attn = natten.na2dQK(q, k, { ...opts, additionalKeys: ek });
+      const probs = natten.softmax(attn);
+      const out = natten.na2dAV(probs, v, { ...opts, additionalValues: ev });
+      const av = natten.na2dAVBackward(dOut, probs, v, { ...opts, additionalValues: ev });
+      const dAttn = natten.softmaxBackward(av.dAttn, probs);
+      const qk = natten.na2dQKBackward(dAttn, q, k, { ...opts, additionalKeys: ek });
+      return [attn, probs, out, av.dAttn, av.dv, av.dAdditionalValues!, dAttn, qk.dq, qk.dk, qk.dAdditionalKeys!];
+    };
+    const gpu = on('cuda');
+    expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
+    const cpu = on('cpu');
+    const f = new Failures();
+    const names = ['attn', 'probs', 'out', 'dAttn (AV)', 'dv', 'dExtraV', 'dAttn (softmax)', 'dq', 'dk', 'dExtraK'];
+    for (let i = 0; i < gpu.length; i++) f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
+    for (const t of [...gpu, ...cpu]) t.dispose();
+    expect(f.list).toEqual([]);
+  });
+
   // 17 GB of attention weights: GPU only.
   (TEST_DEVICE === 'cpu' ? it.skip : it)('indexes attention tensors with more than 2^31 elements (QK -> softmax -> AV, 64-bit offsets)', async () => {
     // 1-D, B*H = 1024 rows of L = 2048 queries x k = 1025 positions: 2^31 + 2.1e6 attention elements.
