@@ -288,7 +288,7 @@ Napi::Value MergeAttentions(const Napi::CallbackInfo& info) {
   float* lse = static_cast<float*>(b.req(info[6], "lse", rows, true));
   b.dispatch(
       [=] { cpu::merge_attentions(t, (int)in_ptrs->size(), in_ptrs->data(), lse_ptrs->data(), rows, dv, out, lse); },
-      [](int) { no_cuda_kernel("mergeAttentions"); });
+      [&](int dev) { launch::merge_attentions(dev, t, (int)in_ptrs->size(), in_ptrs->data(), lse_ptrs->data(), rows, dv, out, lse); });
   return info.Env().Undefined();
 }
 
@@ -302,7 +302,7 @@ Napi::Value FusedToUnfused(const Napi::CallbackInfo& info) {
   Buffers b(t);
   const void* src = b.req(info[6], "src", checked_mul(checked_mul(checked_mul(B, N), Hs), C));
   void* dst = b.req(info[7], "dst", checked_mul(checked_mul(checked_mul(B, N), H), C));
-  b.dispatch([=] { cpu::fused_to_unfused(t, B, N, H, Hs, C, src, dst); }, [](int) { no_cuda_kernel("fusedToUnfused"); });
+  b.dispatch([=] { cpu::fused_to_unfused(t, B, N, H, Hs, C, src, dst); }, [&](int dev) { launch::fused_to_unfused(dev, t, B, N, H, Hs, C, src, dst); });
   return info.Env().Undefined();
 }
 
@@ -316,7 +316,7 @@ Napi::Value UnfusedToFused(const Napi::CallbackInfo& info) {
   Buffers b(t);
   const void* src = b.req(info[6], "src", checked_mul(checked_mul(checked_mul(B, N), Hs), C));
   void* dst = b.req(info[7], "dst", checked_mul(checked_mul(checked_mul(B, N), H), C));
-  b.dispatch([=] { cpu::unfused_to_fused(t, B, N, Hs, H, C, src, dst); }, [](int) { no_cuda_kernel("unfusedToFused"); });
+  b.dispatch([=] { cpu::unfused_to_fused(t, B, N, Hs, H, C, src, dst); }, [&](int dev) { launch::unfused_to_fused(dev, t, B, N, Hs, H, C, src, dst); });
   return info.Env().Undefined();
 }
 
@@ -333,7 +333,7 @@ Napi::Value Scale(const Napi::CallbackInfo& info) {
   const void* src = b.req(info[2], "src", n);
   void* dst = b.req(info[3], "dst", n);
   const double f = number_arg(info[4], "factor");
-  b.dispatch([=] { cpu::scale(t, n, src, dst, f); }, [](int) { no_cuda_kernel("scale"); });
+  b.dispatch([=] { cpu::scale(t, n, src, dst, f); }, [&](int dev) { launch::scale(dev, t, n, src, dst, f); });
   return info.Env().Undefined();
 }
 
