@@ -17,7 +17,7 @@ if ! npm run build:native >"$out/build.log" 2>&1; then tail -40 "$out/build.log"
 npx tsc -p tsconfig.json || exit 1
 
 stamp tests
-NATTEN_REQUIRE_GPU=1 npx jest --verbose >"$out/tests.log" 2>&1
+NATTEN_REQUIRE_GPU=1 npx jest --verbose --maxWorkers=${JEST_WORKERS:-8} >"$out/tests.log" 2>&1
 rc_tests=$?
 grep -E '^(Tests|Test Suites):|✕' "$out/tests.log"
 
