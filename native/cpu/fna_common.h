@@ -17,8 +17,9 @@ namespace natten::cpu {
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
-/// Score vectors a chunk may hold per lane vector (32 KiB each): the working set stays in L2.
-constexpr int64_t kChunkBudget = 512;
+/// Score vectors a chunk may hold, all vectors of a block together (24 KiB: with the value lines pv reads,
+/// the working set stays in L1). Each vector's buffer is sized for the whole budget (a block of one).
+constexpr int64_t kChunkBudget = 384;
 
 /// Rows, the innermost axis and its tiles for one relation (keys of queries, or queries of keys).
 struct PassGeom {

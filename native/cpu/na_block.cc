@@ -36,60 +36,35 @@ constexpr std::array<QkBcastFn, sizeof...(N)> qk_bcast_row(std::integer_sequence
 const std::array<QkBcastFn, kQkTableOffsets> kQkBcast[kMaxVecs] = {
     qk_bcast_row<1>(QkSeq{}), qk_bcast_row<2>(QkSeq{}), qk_bcast_row<3>(QkSeq{}), qk_bcast_row<4>(QkSeq{})};
 
-/// Runs every segment of vector subset [F, F + C), prefetching the next such segment's rows.
-template <int NV, int NJ, int F, int C>
-NATTEN_INLINE void pv_subset(vf (&acc)[NV][NJ], const Block& b, const Chunk& ch, VecPtrs P, const float* B0,
-                             int64_t row_stride, int64_t ldb) {
-  auto brow = [&](const Segment& sg) { return B0 + (int64_t)b.rows[sg.i] * row_stride + sg.c0; };
-  const int nseg = (int)ch.segs.size();
-  const Segment* prev = nullptr;
-  for (int s = 0; s <= nseg; ++s) {
-    const Segment* cur = s < nseg && ch.segs[s].first == F && ch.segs[s].count == C ? &ch.segs[s] : nullptr;
-    if (s < nseg && !cur) continue;
-    if (prev) {
+/// C_{F+r}[j0 + j] += P over the segments segs[begin, end) of one vector subset [F, F + C), r < C, j < NJ:
+/// the C rows' accumulators stay in registers across the segments; the next segment's value rows are
+/// prefetched.
+template <int C, int NJ>
+void pv_subset(const Block& b, const Chunk& ch, int begin, int end, int F, VecPtrs P, const float* B0,
+               int64_t row_stride, int64_t ldb, int j0, MutVecPtrs Cacc) {
+  if constexpr (NJ <= kMaxPvCols[C]) {
+    vf acc[C][NJ];
+    for (int r = 0; r < C; ++r)
+      for (int j = 0; j < NJ; ++j) acc[r][j] = vload(Cacc[F + r] + (j0 + j) * kLanes);
+    auto brow = [&](const Segment& sg) { return B0 + (int64_t)b.rows[sg.i] * row_stride + sg.c0; };
+    for (int s = begin; s < end; ++s) {
+      const Segment& sg = ch.segs[s];
       const float* p[C];
-      for (int r = 0; r < C; ++r) p[r] = P[F + r] + ch.at(F + r, prev->i, prev->c0);
-      pv_tile<NV, NJ, F, C>(acc, p, brow(*prev), ldb, prev->c1 - prev->c0, cur ? brow(*cur) : nullptr);
+      for (int r = 0; r < C; ++r) p[r] = P[F + r] + ch.at(F + r, sg.i, sg.c0);
+      pv_tile<C, NJ, 0, C>(acc, p, brow(sg), ldb, sg.c1 - sg.c0, s + 1 < end ? brow(ch.segs[s + 1]) : nullptr);
     }
-    prev = cur;
+    for (int r = 0; r < C; ++r)
+      for (int j = 0; j < NJ; ++j) vstore(Cacc[F + r] + (j0 + j) * kLanes, acc[r][j]);
   }
 }
-
-/// Every contiguous subset [F, F + C) of NV vectors, one loop each: a single kernel variant per loop lets
-/// the compiler keep the accumulators in registers across segments.
-template <int NV, int NJ, int F = 0, int C = NV>
-NATTEN_INLINE void pv_all_subsets(vf (&acc)[NV][NJ], const Block& b, const Chunk& ch, VecPtrs P, const float* B0,
-                                  int64_t row_stride, int64_t ldb) {
-  if constexpr (F < NV) {
-    if constexpr (C >= 1 && F + C <= NV) {
-      pv_subset<NV, NJ, F, C>(acc, b, ch, P, B0, row_stride, ldb);
-      pv_all_subsets<NV, NJ, F, C - 1>(acc, b, ch, P, B0, row_stride, ldb);
-    } else {
-      pv_all_subsets<NV, NJ, F + 1, NV - F - 1>(acc, b, ch, P, B0, row_stride, ldb);
-    }
-  }
-}
-
-template <int NV, int NJ>
-void pv_run(const Block& b, const Chunk& ch, VecPtrs P, const float* B, int64_t row_stride, int64_t ldb, int j0,
-            MutVecPtrs C) {
-  if constexpr (NJ <= kMaxPvCols[NV]) {
-    vf acc[NV][NJ];
-    for (int v = 0; v < NV; ++v)
-      for (int j = 0; j < NJ; ++j) acc[v][j] = ch.n[v] > 0 ? vload(C[v] + (j0 + j) * kLanes) : vzero();
-    pv_all_subsets<NV, NJ>(acc, b, ch, P, B + (int64_t)j0 * ldb + kPad, row_stride, ldb);
-    for (int v = 0; v < NV; ++v)
-      if (ch.n[v] > 0)
-        for (int j = 0; j < NJ; ++j) vstore(C[v] + (j0 + j) * kLanes, acc[v][j]);
-  }
-}
-using PvFn = void (*)(const Block&, const Chunk&, VecPtrs, const float*, int64_t, int64_t, int, MutVecPtrs);
-template <int NV, int... N>
+using PvFn = void (*)(const Block&, const Chunk&, int, int, int, VecPtrs, const float*, int64_t, int64_t, int,
+                      MutVecPtrs);
+template <int C, int... N>
 constexpr std::array<PvFn, sizeof...(N)> pv_row(std::integer_sequence<int, N...>) {
-  return {&pv_run<NV, N + 1>...};
+  return {&pv_subset<C, N + 1>...};
 }
-constexpr int kPvTableCols = 13;
 using PvSeq = std::make_integer_sequence<int, kPvTableCols>;
+// Indexed by rows - 1, then columns - 1 (entries past kMaxPvCols[rows] are never called).
 const std::array<PvFn, kPvTableCols> kPv[kMaxVecs] = {pv_row<1>(PvSeq{}), pv_row<2>(PvSeq{}), pv_row<3>(PvSeq{}),
                                                       pv_row<4>(PvSeq{})};
 
@@ -160,6 +135,20 @@ void row_segments(const Block& b, const Chunk& ch, int i, std::vector<Segment>& 
   }
 }
 
+/// Orders ch.segs by vector subset (counting sort, stable) and records where each subset's run starts.
+void group_by_subset(Chunk& ch) {
+  constexpr int K = kMaxVecs * kMaxVecs;
+  auto key = [](const Segment& s) { return s.first * kMaxVecs + s.count - 1; };
+  int count[K + 1] = {};
+  for (const Segment& s : ch.segs) ++count[key(s) + 1];
+  for (int k = 0; k < K; ++k) count[k + 1] += count[k];
+  for (int k = 0; k <= K; ++k) ch.subset_begin[k] = count[k];
+  thread_local std::vector<Segment> sorted;
+  sorted.resize(ch.segs.size());
+  for (const Segment& s : ch.segs) sorted[count[key(s)]++] = s;
+  ch.segs.swap(sorted);
+}
+
 }  // namespace
 
 void block_rows(const RowGeom& rg, Relation rel, Block& b, std::vector<int>& tmp) {
@@ -206,8 +195,9 @@ void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out) {
     return;
   }
   int rows_per = 1, cols_per = cmax - cmin;
-  if (widest <= budget) rows_per = (int)std::max<int64_t>(1, budget / std::max<int64_t>(1, widest));
-  else cols_per = (int)std::max<int64_t>(kLanes, budget);
+  const int64_t per_vec = std::max<int64_t>(kLanes, budget / b.nv);
+  if (widest <= per_vec) rows_per = (int)std::max<int64_t>(1, per_vec / std::max<int64_t>(1, widest));
+  else cols_per = (int)per_vec;
   for (int r0 = 0; r0 < nrows; r0 += rows_per) {
     for (int c0 = cmin; c0 < cmax; c0 += cols_per) {
       Chunk& ch = next();
@@ -223,6 +213,7 @@ void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out) {
         ch.n[v] = std::max(0, hi - lo);
       }
       for (int i = ch.r0; i < ch.r1; ++i) row_segments(b, ch, i, ch.segs);
+      group_by_subset(ch);
     }
   }
   out.resize(used);
@@ -259,7 +250,15 @@ void mask_chunk(const Block& b, const Chunk& ch, MutVecPtrs S) {
 
 void pv_chunk(const Block& b, const Chunk& ch, VecPtrs P, const float* B, int64_t row_stride, int64_t ldb, int ncols,
               MutVecPtrs C) {
-  split_even(ncols, kMaxPvCols[b.nv], [&](int j0, int nj) { kPv[b.nv - 1][nj - 1](b, ch, P, B, row_stride, ldb, j0, C); });
+  const float* B0 = B + kPad;
+  for (int k = 0; k < kMaxVecs * kMaxVecs; ++k) {
+    const int begin = ch.subset_begin[k], end = ch.subset_begin[k + 1];
+    if (begin == end) continue;
+    const int first = k / kMaxVecs, count = k % kMaxVecs + 1;
+    split_even(ncols, kMaxPvCols[count], [&](int j0, int nj) {
+      kPv[count - 1][nj - 1](b, ch, begin, end, first, P, B0 + (int64_t)j0 * ldb, row_stride, ldb, j0, C);
+    });
+  }
 }
 
 void qk_shared(int nv, VecPtrs A, const float* K, int n, int depth, MutVecPtrs S) {

@@ -49,7 +49,9 @@ struct Segment {
 /// A range [r0, r1) of Block::rows and [c0, c1) of absolute columns. Vector v's scores for the chunk
 /// are a buffer of (r1 - r0) x n[v] vectors: entry (i, o) holds offset o_lo[v] + o of row rows[r0 + i].
 struct Chunk {
-  std::vector<Segment> segs;  // filled by plan_chunks
+  std::vector<Segment> segs;  // filled by plan_chunks, grouped by vector subset
+  /// segs[subset_begin[k], subset_begin[k + 1]) read vectors [k / kMaxVecs, k / kMaxVecs + k % kMaxVecs + 1).
+  int subset_begin[kMaxVecs * kMaxVecs + 1] = {};
   int r0 = 0, r1 = 0;
   int c0 = 0, c1 = 0;
   int base[kMaxVecs] = {};
@@ -70,7 +72,8 @@ void for_active_rows(const Block& b, const Chunk& ch, int v, Fn fn) {
     if (b.act[i] >> v & 1) fn((int64_t)(i - ch.r0) * ch.n[v] * kLanes, (int64_t)ch.n[v]);
 }
 
-/// Splits the block's other side into chunks of at most `budget` score vectors per vector of the block.
+/// Splits the block's other side into chunks of at most `budget` score vectors for all the block's vectors
+/// together (pv re-reads every score vector once per group of output columns: they should stay in L1).
 void plan_chunks(const Block& b, int64_t budget, std::vector<Chunk>& out);
 
 /// Per-vector pointers of a block (operand tiles, score buffers, accumulators).

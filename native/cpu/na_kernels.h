@@ -16,8 +16,9 @@ constexpr int kMaxVecs = 4;
 /// Most offsets one qk call handles, by number of rows (rows x offsets accumulators fit the registers).
 constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 24, 14, 9, 7};
 constexpr int kQkTableOffsets = 24;
-/// Most output columns one pv call keeps in registers, by number of rows in the block.
-constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 13, 13, 9, 6};
+/// Most output columns one pv call keeps in registers, by number of rows.
+constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 24, 13, 9, 6};
+constexpr int kPvTableCols = 24;
 /// How many packed rows ahead the qk kernel prefetches.
 constexpr int kPrefetchRows = 6;
 
