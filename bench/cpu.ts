@@ -158,12 +158,17 @@ function theoreticalPeak(cores: number): { gflops: number; formula: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require('fs') as typeof import('fs');
   let lanes = 8;
+  let mhz = os.cpus()[0]?.speed ?? 0;
   try {
-    if (/\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) lanes = 16;
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    if (/\bavx512f\b/.test(info)) lanes = 16;
+    // Virtual machines often report 0 through os.cpus(); /proc/cpuinfo has the nominal clock.
+    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(info);
+    if (!mhz && m) mhz = Number(m[1]);
   } catch {
-    // not Linux: assume AVX2
+    // not Linux: assume AVX2 and the clock os.cpus() reports
   }
-  const ghz = (os.cpus()[0]?.speed ?? 0) / 1000;
+  const ghz = mhz / 1000;
   const gflops = cores * 2 * lanes * 2 * ghz;
   return { gflops, formula: `${cores} cores x 2 FMA units x ${lanes} fp32 lanes x 2 FLOP x ${ghz.toFixed(2)} GHz (nominal) = ${gflops.toFixed(1)} GFLOP/s` };
 }
