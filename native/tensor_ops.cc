@@ -134,52 +134,37 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   } else if (sd == dd) {
     if (st == dt) gpu::copy_async(dd.index, dst->data(), src->data(), dst->bytes());
     else gpu::convert_async(dd.index, src->data(), st, dst->data(), dt, n);
-  } else {
-    // Across devices the CPU queue does the move: it waits for the source's producer (a fence on a GPU
-    // source; queue order on the CPU), and a GPU destination's stream is held at a gate until the data
-    // has landed, so later work on either device sees it in order and the event loop never waits.
-    std::function<void()> wait_src = sd.is_cpu() ? std::function<void()>([] {}) : waiter(sd);
-    struct Gate {
-      std::promise<void> reached, done;
-      std::shared_future<void> reached_f, done_f;
-    };
-    auto gate = std::make_shared<Gate>();
-    gate->reached_f = gate->reached.get_future().share();
-    gate->done_f = gate->done.get_future().share();
-    if (!dd.is_cpu()) {
-      gpu::host_callback(dd.index, [gate] {
-        gate->reached.set_value();
-        gate->done_f.wait();
-      });
-    }
+  } else if (dd.is_cpu()) {
+    // GPU -> CPU: the CPU queue waits (on a worker thread) for the source's producer, then copies. Work
+    // enqueued later on the CPU queue sees the data; the event loop never waits.
+    std::function<void()> wait_src = waiter(sd);
     CpuQueue::get().enqueue([=] {
-      struct Signal {  // always open the gate, even when the copy fails
-        std::shared_ptr<Gate> g;
-        bool armed;
-        ~Signal() { if (armed) g->done.set_value(); }
-      } signal{gate, !dd.is_cpu()};
       wait_src();
-      std::vector<char> staged;
-      const void* host_src = src->data();
-      if (!sd.is_cpu()) {
-        staged.resize(src->bytes());
-        gpu::download_sync(sd.index, staged.data(), src->data(), src->bytes());
-        host_src = staged.data();
-      }
-      if (dd.is_cpu()) {
-        cpu::convert_parallel(host_src, st, dst->data(), dt, n);
-      } else {
-        std::vector<char> converted;
-        const void* up = host_src;
-        if (st != dt) {
-          converted.resize(dst->bytes());
-          cpu::convert_parallel(host_src, st, converted.data(), dt, n);
-          up = converted.data();
-        }
-        gate->reached_f.wait();
-        gpu::upload_sync(dd.index, dst->data(), up, dst->bytes());
-      }
+      std::vector<char> staged(src->bytes());
+      gpu::download_sync(sd.index, staged.data(), src->data(), src->bytes());
+      cpu::convert_parallel(staged.data(), st, dst->data(), dt, n);
     });
+  } else {
+    // CPU (or another GPU) -> GPU: the copy must be enqueued on the destination stream now, so that work
+    // enqueued after it sees the data. The source must therefore be complete: this waits for the source
+    // device's pending work (usually none: host data comes from tensor()), then uploads in the source
+    // dtype and converts on the device. CUDA forbids the alternative of holding the stream in a host
+    // callback until a CPU task has copied (a callback must not wait for other CUDA work).
+    waiter(sd)();
+    const void* host_src = src->data();
+    std::vector<char> staged;
+    if (!sd.is_cpu()) {
+      staged.resize(src->bytes());
+      gpu::download_sync(sd.index, staged.data(), src->data(), src->bytes());
+      host_src = staged.data();
+    }
+    if (st == dt) {
+      gpu::upload_async(dd.index, dst->data(), host_src, dst->bytes());
+    } else {
+      Storage raw(dd, src->bytes());  // freed stream-ordered, after the conversion kernel
+      gpu::upload_async(dd.index, raw.data(), host_src, src->bytes());
+      gpu::convert_async(dd.index, raw.data(), st, dst->data(), dt, n);
+    }
   }
   return wrap_storage(info.Env(), dst);
 }

@@ -66,11 +66,6 @@ __global__ void randn_kernel(void* dst, DType t, size_t n, uint64_t seed) {
     store_element(dst, t, i, randn_at(seed, i));
 }
 
-void CUDART_CB run_host_callback(void* data) {
-  std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(data));
-  (*fn)();
-}
-
 }  // namespace
 
 BuildInfo build_info() {
@@ -208,16 +203,6 @@ Fence::~Fence() {
 }
 
 void Fence::wait() { NATTEN_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_))); }
-
-void host_callback(int device, std::function<void()> fn) {
-  cudaStream_t s = use(device);
-  auto* heap = new std::function<void()>(std::move(fn));
-  cudaError_t e = cudaLaunchHostFunc(s, run_host_callback, heap);
-  if (e != cudaSuccess) {
-    delete heap;
-    NATTEN_CUDA_CHECK(e);
-  }
-}
 
 void check_async_errors(int device) {
   use(device);

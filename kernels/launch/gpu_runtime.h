@@ -4,7 +4,6 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include <functional>
 #include <string>
 #include "../common/dtype.h"
 #include "error.h"
@@ -66,9 +65,6 @@ class Fence {
  private:
   void* event_ = nullptr;
 };
-
-/// Enqueues fn on the device stream; the stream does not go on until fn returns. fn must not call CUDA.
-void host_callback(int device, std::function<void()> fn);
 
 /// Raises any pending asynchronous CUDA error of the device as an Error(ERR_NATTEN_CUDA).
 void check_async_errors(int device);

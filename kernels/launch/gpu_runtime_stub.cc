@@ -26,7 +26,6 @@ void randn_async(int, void*, DType, size_t, uint64_t) { no_cuda(); }
 Fence::Fence(int) { no_cuda(); }
 Fence::~Fence() {}
 void Fence::wait() {}
-void host_callback(int, std::function<void()>) { no_cuda(); }
 void check_async_errors(int) {}
 
 Timer::Timer(int device) : device_(device) { no_cuda(); }
