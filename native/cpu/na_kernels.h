@@ -70,11 +70,14 @@ NATTEN_INLINE void qk_bcast_tile(const float* const* a, const float* b, int dept
 template <int NV, int NJ, int F, int C>
 NATTEN_INLINE void pv_tile(vf (&acc)[NV][NJ], const float* const* p, const float* b, int64_t ldb, int n,
                            const float* pf) {
-  for (int o = 0; o < n; ++o) {
-    if (pf && o < NJ) {
-      __builtin_prefetch(pf + o * ldb);
-      __builtin_prefetch(pf + o * ldb + n + kLanes - 1);
+  if (pf) {
+    for (int j = 0; j < NJ; ++j) {
+      __builtin_prefetch(pf + j * ldb);
+      __builtin_prefetch(pf + j * ldb + n + kLanes - 1);
     }
+  }
+#pragma GCC unroll 2
+  for (int o = 0; o < n; ++o) {
     vf w[C];
     for (int r = 0; r < C; ++r) w[r] = vload(p[r] + o * kLanes);
     // One pointer stepped by ldb: precomputed per-column pointers would not fit the integer registers.
