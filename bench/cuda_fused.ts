@@ -14,6 +14,7 @@ import * as path from 'path';
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
+import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
 
 /** Timing of one tile config. */
@@ -51,42 +52,12 @@ export interface CudaFusedBenchOptions {
 
 type H = StorageHandle | null;
 
-interface TimingBinding {
-  gpuTimerCreate(device: number): object;
-  gpuTimerStart(t: object): void;
-  gpuTimerStop(t: object): void;
-  gpuTimerElapsed(t: object): number;
-  gpuSpin(device: number, microseconds: number): void;
+interface OpBinding {
   naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
 }
 
-const gpu = native as unknown as TimingBinding;
+const gpu = native as unknown as OpBinding;
 const DTYPE = 'bfloat16';
-
-/** Names bench/flex_attention.py uses for the same problems (CUDA_BENCH_PROBLEMS order). */
-const FLEX_NAMES = ['1d_L32768_k2049_D128', '2d_128x128_k13_D64', '2d_128x128_k31_D128', '2d_56x56_k7_D32',
-  '3d_16x32x32_k5x9x9_D64'];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Median ms of `fn` over `runs` runs (after one warm-up), each queued behind a spin kernel. */
-function timeOne(device: number, runs: number, fn: () => void): number {
-  const timer = gpu.gpuTimerCreate(device);
-  const ms: number[] = [];
-  for (let r = -1; r < runs; r++) {
-    gpu.gpuSpin(device, 2000);
-    gpu.gpuTimerStart(timer);
-    fn();
-    gpu.gpuTimerStop(timer);
-    const t = gpu.gpuTimerElapsed(timer);
-    if (r >= 0) ms.push(t);
-  }
-  return median(ms);
-}
 
 function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedResult {
   const dev = `cuda:${device}` as const;

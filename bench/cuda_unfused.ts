@@ -14,6 +14,7 @@ import * as path from 'path';
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
+import { median } from './timing';
 
 /** One benchmark problem (fused layout [B, ...spatial, H, D]; unfused [B, H, ...spatial, D]). */
 export interface CudaBenchProblem {
@@ -89,12 +90,6 @@ interface TimingBinding {
 
 const gpu = native as unknown as TimingBinding;
 const DTYPE = 'bfloat16';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Useful forward FLOPs: 4 * B * H * N * prod(k) * D. */
 export function forwardFlops(p: CudaBenchProblem): number {
