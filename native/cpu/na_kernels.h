@@ -38,7 +38,7 @@ NATTEN_INLINE void qk_tile(const float* const* a, const float* b, int64_t ldb, i
 #pragma GCC unroll 24
     for (int o = 0; o < NO; ++o) {
       const vf kv = vloadu_reg(bd + o);
-      for (int r = 0; r < NR; ++r) acc[r][o] += q[r] * kv;
+      for (int r = 0; r < NR; ++r) acc[r][o] = vfma(q[r], kv, acc[r][o]);
     }
   }
   for (int r = 0; r < NR; ++r)
@@ -57,7 +57,7 @@ NATTEN_INLINE void qk_bcast_tile(const float* const* a, const float* b, int dept
 #pragma GCC unroll 24
     for (int o = 0; o < NO; ++o) {
       const vf kv = vset(b[(int64_t)o * depth + d]);
-      for (int r = 0; r < NR; ++r) acc[r][o] += q[r] * kv;
+      for (int r = 0; r < NR; ++r) acc[r][o] = vfma(q[r], kv, acc[r][o]);
     }
   }
   for (int r = 0; r < NR; ++r)
@@ -85,7 +85,7 @@ NATTEN_INLINE void pv_tile(vf (&acc)[NV][NJ], const float* const* p, const float
 #pragma GCC unroll 16
     for (int j = 0; j < NJ; ++j) {
       const vf v = vloadu_reg(bj);
-      for (int r = 0; r < C; ++r) acc[F + r][j] += w[r] * v;
+      for (int r = 0; r < C; ++r) acc[F + r][j] = vfma(w[r], v, acc[F + r][j]);
       bj += ldb;
       asm("" : "+r"(bj));
     }
@@ -101,7 +101,7 @@ NATTEN_INLINE void pv_bcast_tile(vf (&acc)[NV][NJ], const float* const* p, const
 #pragma GCC unroll 16
     for (int j = 0; j < NJ; ++j) {
       const vf v = vset(b[(int64_t)e * ldb + j]);
-      for (int r = 0; r < NV; ++r) acc[r][j] += w[r] * v;
+      for (int r = 0; r < NV; ++r) acc[r][j] = vfma(w[r], v, acc[r][j]);
     }
   }
 }

@@ -40,6 +40,15 @@ NATTEN_INLINE vf vloadu_reg(const float* p) {
 }
 
 NATTEN_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
+/// a * b + c, fused: explicit, so the kernels get FMAs even where the compiler does not contract
+/// expressions (ISO modes such as the node-gyp build's -std=c++17).
+NATTEN_INLINE vf vfma(vf a, vf b, vf c) {
+#if defined(__AVX512F__)
+  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#else
+  return a * b + c;
+#endif
+}
 /// Lane-wise select: m is an all-ones / all-zeros mask per lane.
 NATTEN_INLINE vf vselect(vi m, vf a, vf b) { return m ? a : b; }
 
