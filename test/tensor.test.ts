@@ -178,11 +178,14 @@ describe('execution model', () => {
       x.dispose();
       return z;
     };
-    let t0 = performance.now();
+    // Calibrate on a warm round (the first one pays for page faults and first allocations).
     let x = round(natten.zeros([1]));
     await x.toArray();
+    let t0 = performance.now();
+    x = round(x);
+    await x.toArray();
     const perRound = performance.now() - t0;
-    const rounds = Math.max(2, Math.ceil(2500 / Math.max(perRound, 1)));
+    const rounds = Math.max(2, Math.ceil(3000 / Math.max(perRound, 1)));
     delays.length = 0;
     last = performance.now();
     t0 = performance.now();
@@ -194,7 +197,7 @@ describe('execution model', () => {
     x.dispose();
     expect(values.length).toBe(n);
     expect(enqueueMs).toBeLessThan(250); // ops only enqueue
-    expect(totalMs).toBeGreaterThan(1500); // the workload really took seconds
+    expect(totalMs).toBeGreaterThan(1000); // the workload really took seconds
     expect(Math.max(...delays)).toBeLessThan(50);
   });
 
