@@ -6,7 +6,7 @@
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
-import { mulberry32, prod, relError, type Tensor as OTensor } from './oracle';
+import { mulberry32, prod, randnTensor, relError, type Tensor as OTensor } from './oracle';
 
 /** Device the CUDA op tests run on: 'cuda' (default), or 'cpu' (NATTEN_CUDA_TESTS_ON=cpu) to check the tests
  * themselves against the CPU engine on a machine without a GPU. */
@@ -187,4 +187,36 @@ export function describeCase(fields: Record<string, unknown>): string {
   return Object.entries(fields)
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`)
     .join(' ');
+}
+
+/** Sizes of a fused-layout case ([B, ...spatial, H, D]), as the fused-op sweeps draw them. */
+export interface FusedCaseShape {
+  w: WindowCase;
+  B: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  Dv: number;
+  nExtra: number;
+  scale?: number;
+}
+
+/** The native problem of a fused-layout case. */
+export function fusedProblem(c: FusedCaseShape): NativeProblem {
+  const S = c.w.spatial;
+  return {
+    dims: S.length, batch: c.B, heads: c.H, headsKv: c.Hkv, headDim: c.D, headDimV: c.Dv, length: S,
+    kernel: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, causal: c.w.causal, nExtra: c.nExtra, scale: c.scale,
+  };
+}
+
+/** Seeded random Q, K, V (and extra K/V when nExtra > 0) of a fused-layout case, uploaded in `dtype`. */
+export async function uploadFusedInputs(s: Scope, c: FusedCaseShape, dtype: GpuDType, seed: number) {
+  const S = c.w.spatial;
+  const q = await s.upload(randnTensor([c.B, ...S, c.H, c.D], seed + 1), dtype);
+  const k = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.D], seed + 2), dtype);
+  const v = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.Dv], seed + 3), dtype);
+  const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.D], seed + 4), dtype) : undefined;
+  const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.Dv], seed + 5), dtype) : undefined;
+  return { q, k, v, ek, ev };
 }

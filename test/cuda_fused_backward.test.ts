@@ -17,6 +17,8 @@ import {
   describeCase,
   download,
   ops,
+  fusedProblem,
+  uploadFusedInputs,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
 import { naBackward, randnTensor, type Tensor as OTensor } from './oracle';
@@ -186,16 +188,9 @@ class Prepared {
   static async create(c: BackwardCase, s: Scope): Promise<Prepared> {
     const t = c.dtype;
     const S = c.w.spatial;
-    const p: NativeProblem = {
-      dims: S.length, batch: c.B, heads: c.H, headsKv: c.Hkv, headDim: c.D, headDimV: c.Dv, length: S,
-      kernel: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, causal: c.w.causal, nExtra: c.nExtra, scale: c.scale,
-    };
+    const p = fusedProblem(c);
     const seed = c.seed * 101;
-    const q = await s.upload(randnTensor([c.B, ...S, c.H, c.D], seed + 1), t);
-    const k = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.D], seed + 2), t);
-    const v = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.Dv], seed + 3), t);
-    const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.D], seed + 4), t) : undefined;
-    const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.Dv], seed + 5), t) : undefined;
+    const { q, k, v, ek, ev } = await uploadFusedInputs(s, c, t, seed);
     // O and LSE from the reference forward: this test checks the backward alone.
     const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
     const lse = s.poisoned([c.B, ...S, c.H], 'float32');

@@ -8,7 +8,6 @@ import {
   Failures,
   GPU_DTYPES,
   type GpuDType,
-  type NativeProblem,
   Rng,
   Scope,
   TEST_DEVICE,
@@ -20,6 +19,8 @@ import {
   randomWindow,
   type WindowCase,
   windowSize,
+  fusedProblem,
+  uploadFusedInputs,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
 
@@ -75,16 +76,9 @@ async function runCase(c: FusedCase, f: Failures): Promise<void> {
     causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra, scale: c.scale ?? 'default' });
   try {
     const S = c.w.spatial;
-    const p: NativeProblem = {
-      dims: S.length, batch: c.B, heads: c.H, headsKv: c.Hkv, headDim: c.D, headDimV: c.Dv, length: S,
-      kernel: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, causal: c.w.causal, nExtra: c.nExtra, scale: c.scale,
-    };
+    const p = fusedProblem(c);
     const seed = c.seed * 97;
-    const q = await s.upload(randnTensor([c.B, ...S, c.H, c.D], seed + 1), t);
-    const k = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.D], seed + 2), t);
-    const v = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.Dv], seed + 3), t);
-    const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.D], seed + 4), t) : undefined;
-    const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.Dv], seed + 5), t) : undefined;
+    const { q, k, v, ek, ev } = await uploadFusedInputs(s, c, t, seed);
     const opts = {
       kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
       additionalKeys: ek?.exact, additionalValues: ev?.exact,
