@@ -9,6 +9,7 @@ import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
+import { warnIfFusedFallback } from './fallback_warning';
 import { allocOutput, handleOrNull, nativeProblem, ProblemSizes } from './problem';
 import {
   boolArg, checkOptions, checkRank, checkSameDtypeDevice, checkShape, countArg, optionalTensorArg, resolveWindow,
@@ -133,6 +134,11 @@ function fusedCall(fn: string, dims: number, qa: unknown, ka: unknown, va: unkno
   };
 }
 
+/** Before a validated call runs: the one-time warning if its GPU lacks the fused kernels (not asked of backend 'reference'). */
+function warnFallback(c: FusedCall): void {
+  if (!c.config.useReference) warnIfFusedFallback(c.q.device);
+}
+
 /** Runs the fused op's argument checks only (the unfused chain of neighborhoodAttention uses them). @internal */
 export function validateFused(fn: string, dims: number, q: unknown, k: unknown, v: unknown, opts: NAOptions): void {
   fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
@@ -143,6 +149,7 @@ export function fusedForward(fn: string, dims: number, q: unknown, k: unknown, v
   const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
   const returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
   const s = c.sizes;
+  warnFallback(c);
   const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
   const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
   try {
@@ -175,6 +182,7 @@ function backward(fn: string, dims: number, dOutA: unknown, q: unknown, k: unkno
   if (lse.device !== c.q.device) {
     throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
   }
+  warnFallback(c);
   const dq = allocOutput(c.q.shape, c.q.dtype, c.q);
   const dk = allocOutput(c.k.shape, c.k.dtype, c.q);
   const dv = allocOutput(c.v.shape, c.v.dtype, c.q);
