@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One pass on a GPU machine: build the addon for the GPU present, run the whole test suite with
 # NATTEN_REQUIRE_GPU=1 (a missing GPU fails), compute-sanitizer over the CUDA ops, and (unless
-# SKIP_BENCH=1) the GPU benchmarks with FlexAttention on the same card. Logs and JSON go to $OUT
+# SKIP_BENCH=1) the GPU benchmarks (npm run bench -- --device cuda: fused forward/backward, unfused,
+# reference) with FlexAttention on the same card (bench/flex_attention.py). Logs and JSON go to $OUT
 # (default ./gpu-results). Exit status: non-zero if the build, a test or the sanitizer failed.
 #   NATTEN_CUDA_ARCHS (default 90a), NATTEN_BUILD_DIR (default /tmp/natten-build), SKIP_BENCH, SKIP_SANITIZE
 set -uo pipefail
@@ -31,10 +32,10 @@ fi
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   stamp benchmarks
+  rm -f "$out/flex.json"
   python3 bench/flex_attention.py --backward --json "$out/flex.json" >"$out/flex.log" 2>&1 || tail -5 "$out/flex.log"
-  node dist/bench/cuda_fused.js --flex "$out/flex.json" --out "$out/cuda_fused.json" 2>&1 | tee "$out/bench_fused.log" | tail -12
-  node dist/bench/cuda_fused_backward.js --flex "$out/flex.json" --out "$out/cuda_fused_backward.json" 2>&1 | tee "$out/bench_backward.log" | tail -12
-  node dist/bench/cuda_unfused.js --out "$out/cuda_unfused.json" 2>&1 | tee "$out/bench_unfused.log" | tail -12
+  [ -s "$out/flex.json" ] || echo '[]' >"$out/flex.json"  # no FlexAttention (no torch?): its columns stay empty
+  npm run bench -- --device cuda --flex "$out/flex.json" --out "$out/cuda.json" 2>&1 | tee "$out/bench_cuda.log" | tail -15
 fi
 stamp "done: tests rc=$rc_tests sanitize rc=$rc_san"
 [ $rc_tests -eq 0 ] && [ $rc_san -eq 0 ]
