@@ -51,6 +51,7 @@ export interface NativeProblem {
 /** One compiled fused-kernel tile config (kernels/launch/fused_configs.h). */
 export interface NativeFusedTileConfig {
   pass: 'forward' | 'backward';
+  kernel: 'mma' | 'wgmma';
   dims: number;
   headDimTier: number;
   dtype: number;
@@ -67,6 +68,8 @@ export interface NativeFusedConfig {
   backwardQTileShape?: number[];
   backwardKvTileShape?: number[];
   kvSplits?: number;
+  /** Forward kernel family: 80 mma.sync, 90 wgmma (absent: any). */
+  forwardArch?: number;
   kvParallel: boolean;
   deterministic: boolean;
   useReference: boolean;

@@ -115,6 +115,7 @@ export interface FusedCallConfig {
   backwardQTileShape?: number[];
   backwardKvTileShape?: number[];
   kvSplits?: number;
+  forwardArch?: number;
   useReference?: boolean;
 }
 

@@ -39,6 +39,7 @@ Napi::Value FusedConfigs(const Napi::CallbackInfo& info) {
        launch::fused_configs(d.index, int(dims), int(head_dim), int(head_dim_v), t)) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("pass", c.pass);
+    o.Set("kernel", c.kernel);
     o.Set("dims", c.dims);
     o.Set("headDimTier", c.head_dim_tier);
     o.Set("dtype", static_cast<int>(c.dtype));

@@ -129,6 +129,9 @@ FusedConfig config_arg(const Napi::Value& v, int dims, const char* name_c) {
   int* dst[4] = {c.q_tile, c.kv_tile, c.backward_q_tile, c.backward_kv_tile};
   for (int i = 0; i < 4; ++i) int_array_field(o, name, tiles[i], dims, false, 0, 1, dst[i]);
   c.kv_splits = (int)int_field(o, name, "kvSplits", false, 0, 0, 1 << 20);
+  c.forward_arch = (int)int_field(o, name, "forwardArch", false, 0, 0, 90);
+  if (c.forward_arch != 0 && c.forward_arch != 80 && c.forward_arch != 90)
+    range_error(name + ".forwardArch must be 80 or 90, got " + std::to_string(c.forward_arch));
   c.kv_parallel = bool_field(o, "kvParallel", true);
   c.deterministic = bool_field(o, "deterministic", false);
   c.use_reference = bool_field(o, "useReference", false);

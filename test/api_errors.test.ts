@@ -69,6 +69,7 @@ describe('fused ops: other options', () => {
   test('options not an object', () => expectError(() => natten.na2d(q, k, v, 3 as never), TypeError, T, /opts must be an options object/));
   test('returnLse not boolean', () => expectError(() => natten.na2d(q, k, v, { kernelSize: 3, returnLse: 1 as never }), TypeError, T, /returnLse must be a boolean/));
   test('bad tile shape', () => expectError(() => natten.na2d(q, k, v, { kernelSize: 3, qTileShape: [8] }), RangeError, V, /qTileShape must be 2 positive integers/));
+  test('bad forward kernel', () => expectError(() => natten.na2d(q, k, v, { kernelSize: 3, forwardKernel: 'hmma' as never }), RangeError, V, /forwardKernel must be 'mma' or 'wgmma', got "hmma"/));
   test('bad backend', () => expectError(() => natten.na2d(q, k, v, { kernelSize: 3, backend: 'cutlass' as never }), RangeError, V, /backend must be/));
   test('additional keys without values', () => expectError(() => natten.na2d(q, k, v, { kernelSize: 3, additionalKeys: natten.randn([1, 4, 2, 16]) }), RangeError, V, /additionalKeys and additionalValues must be given together/));
   test('additional keys of the wrong shape', () => expectError(() => natten.na2d(q, k, v, { kernelSize: 3, additionalKeys: natten.randn([1, 4, 4, 16]), additionalValues: natten.randn([1, 4, 2, 12]) }), RangeError, S, /additionalKeys must have shape \[1, 4, 2, 16\]/));

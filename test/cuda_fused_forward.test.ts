@@ -83,7 +83,8 @@ function randomCase(seed: number, config?: natten.FusedConfigInfo): Case {
       D: headDimIn(r, tier),
       Dv: 0,
       nExtra: r.chance(0.25) ? r.int(1, 70) : 0,
-      scale: r.chance(0.2) ? 0.05 + r.uniform() : undefined,
+      // Negative and zero scales too (the tensor-core kernels run a negative scale on -Q).
+      scale: r.chance(0.2) ? 0.05 + r.uniform() : r.chance(0.08) ? -(0.05 + r.uniform()) : r.chance(0.03) ? 0 : undefined,
       config,
     };
     c.Dv = r.chance(0.7) ? c.D : headDimIn(r, tier);
@@ -98,7 +99,7 @@ async function runCase(c: Case, f: Failures): Promise<void> {
   const code = dtypeCode(t);
   const tag = describeCase({ seed: c.seed, dtype: t, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
     causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra, scale: c.scale ?? 'default',
-    q: c.config?.qTileShape ?? 'auto', kv: c.config?.kvTileShape ?? 'auto' });
+    q: c.config?.qTileShape ?? 'auto', kv: c.config?.kvTileShape ?? 'auto', kernel: c.config?.kernel ?? 'auto' });
   try {
     const S = c.w.spatial;
     const p = fusedProblem(c);
@@ -111,7 +112,8 @@ async function runCase(c: Case, f: Failures): Promise<void> {
         Scope.handle(ev?.dev), out.handle(), lse.handle(), config);
       return { out, lse };
     };
-    const fused = run(c.config ? { qTileShape: c.config.qTileShape, kvTileShape: c.config.kvTileShape } : {});
+    const fused = run(c.config ? { qTileShape: c.config.qTileShape, kvTileShape: c.config.kvTileShape,
+      forwardArch: c.config.kernel === 'wgmma' ? 90 : 80 } : {});
     const reference = run({ useReference: true });
     const ref = naForward(q.exact, k.exact, v.exact, {
       kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
@@ -163,6 +165,18 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
     expect(natten.fusedConfigs({ dims: 2, headDim: 60, dtype: 'float16' })).toEqual([]);
     expect(natten.fusedConfigs({ dims: 2, headDim: 264, dtype: 'float16' })).toEqual([]);
     expect(natten.fusedConfigs({ dims: 2, headDim: 64, device: 'cpu' })).toEqual([]);
+  });
+
+  it('lists the wgmma (sm_90a) forward configs exactly on compute capability 9.0', () => {
+    if (!supported) return;
+    const { major, minor } = natten.cuda.deviceInfo(0);
+    for (const dims of [1, 2, 3]) {
+      for (const headDim of [64, 128]) {
+        const kernels = natten.fusedConfigs({ dims, headDim }).filter((c) => c.pass === 'forward').map((c) => c.kernel);
+        expect(kernels).toContain('mma');
+        expect(kernels.includes('wgmma')).toBe(major === 9 && minor === 0);
+      }
+    }
   });
 
   it('rejects bad fusedConfigs queries with coded errors', () => {

@@ -66,6 +66,12 @@ const char* dtype_name(DType t) {
   }
 }
 
+}  // namespace
+
+const char* kernel_name(int arch) { return arch >= 90 ? "wgmma" : "mma"; }
+
+namespace {
+
 bool tile_given(const int (&ext)[kMaxDims]) { return ext[0] != 0 || ext[1] != 0 || ext[2] != 0; }
 
 bool same_tile(const int (&a)[kMaxDims], const int (&b)[kMaxDims], int dims) {
@@ -135,8 +141,9 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
           overlap = overlap && g0 < last[a].end && g1 > first[a].start;
           inside = inside && last[a].start <= g0 && first[a].end >= g1;
         }
-        if (overlap) w.computed_keys += 16.0 * 16.0;
-        if (overlap && !inside) w.masked_keys += 16.0 * 16.0;
+        const bool wgmma = e.arch >= 90;  // computes every micro tile, masking those outside the windows
+        if (overlap || wgmma) w.computed_keys += 16.0 * 16.0;
+        if ((overlap || wgmma) && !inside) w.masked_keys += 16.0 * 16.0;
       }
     }
     w.computed_keys += 16.0 * double(p.n_extra);
@@ -167,11 +174,16 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
   return "";
 }
 
-std::vector<const ForwardEntry*> forward_candidates(int dims, int tier, DType t) {
+bool entry_runs_on(const ForwardEntry& e, const DeviceCaps& caps) {
+  if (e.arch >= 90 && !(caps.cc_major == 9 && caps.cc_minor == 0)) return false;
+  return caps.smem_optin <= 0 || e.smem_bytes <= caps.smem_optin;
+}
+
+std::vector<const ForwardEntry*> forward_candidates(int dims, int tier, DType t, const DeviceCaps& caps) {
   std::vector<const ForwardEntry*> out;
   if (dims < 1 || dims > 3) return out;
   for (const ForwardEntry& e : forward_entries(dims))
-    if (e.head_dim_tier == tier && e.dtype == t) out.push_back(&e);
+    if (e.head_dim_tier == tier && e.dtype == t && entry_runs_on(e, caps)) out.push_back(&e);
   return out;
 }
 
@@ -200,10 +212,14 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 // so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
 // windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared memory
 // are skipped by select_forward.
+constexpr double kWgmmaSpeedup = 2.0;
+
 double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
   const CtaWork w = simulate_cta(e, p);
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
-  const double per_query = (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size;
+  // wgmma kernels: the same work at kWgmmaSpeedup times the mma.sync rate (H200 measurements, NOTES.md).
+  const double speed = e.arch >= 90 ? kWgmmaSpeedup : 1.0;
+  const double per_query = (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / speed;
   int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
   const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
   const double slots = double(std::max(1, caps.sm_count)) * resident_ctas(e, caps);
@@ -213,39 +229,41 @@ double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps&
   // bench/NOTES.md), and 8-warp CTAs lose ~10% to their wider barriers.
   const int warps = e.threads / 32;
   const double resident_warps = double(warps) * resident_ctas(e, caps);
-  const double eff = std::min(1.0, resident_warps / 12.0) * (warps > 4 ? 0.9 : 1.0);
+  const double eff = e.arch >= 90 ? 1.0 : std::min(1.0, resident_warps / 12.0) * (warps > 4 ? 0.9 : 1.0);
   return per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / (fill * eff);
 }
 
 const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
   const int tier = head_dim_tier(p.head_dim, p.head_dim_v);
-  std::vector<const ForwardEntry*> cands = forward_candidates(p.dims, tier, t);
-  cands.erase(std::remove_if(cands.begin(), cands.end(),
-                             [&](const ForwardEntry* e) { return caps.smem_optin > 0 && e->smem_bytes > caps.smem_optin; }),
-              cands.end());
-  const bool want_q = tile_given(c.q_tile), want_kv = tile_given(c.kv_tile);
-  if (want_q || want_kv) {
-    for (const ForwardEntry* e : cands)
-      if ((!want_q || same_tile(e->q_tile, c.q_tile, p.dims)) && (!want_kv || same_tile(e->kv_tile, c.kv_tile, p.dims)))
-        return *e;
+  const std::vector<const ForwardEntry*> cands = forward_candidates(p.dims, tier, t, caps);
+  const bool want_q = tile_given(c.q_tile), want_kv = tile_given(c.kv_tile), want_arch = c.forward_arch != 0;
+  std::vector<const ForwardEntry*> match;
+  for (const ForwardEntry* e : cands)
+    if ((!want_q || same_tile(e->q_tile, c.q_tile, p.dims)) && (!want_kv || same_tile(e->kv_tile, c.kv_tile, p.dims)) &&
+        (!want_arch || e->arch == c.forward_arch))
+      match.push_back(e);
+  if (match.empty() && (want_q || want_kv || want_arch)) {
     std::string valid;
     for (const ForwardEntry* e : cands)
       valid += (valid.empty() ? "" : ", ") + std::string("{qTileShape: ") + shape_text(e->q_tile, p.dims) +
-               ", kvTileShape: " + shape_text(e->kv_tile, p.dims) + "}";
+               ", kvTileShape: " + shape_text(e->kv_tile, p.dims) + ", kernel: " + kernel_name(e->arch) + "}";
     throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
                 std::string("no compiled fused forward config has") +
                     (want_q ? " qTileShape " + shape_text(c.q_tile, p.dims) : "") +
-                    (want_kv ? " kvTileShape " + shape_text(c.kv_tile, p.dims) : "") + " for " +
+                    (want_kv ? " kvTileShape " + shape_text(c.kv_tile, p.dims) : "") +
+                    (want_arch ? std::string(" kernel '") + kernel_name(c.forward_arch) + "'" : "") + " for " +
                     std::to_string(p.dims) + "-D, head dim tier " + std::to_string(tier) + ", " + dtype_name(t) +
-                    "; valid: " + (valid.empty() ? "none" : valid));
+                    " on this device; valid: " + (valid.empty() ? "none" : valid));
   }
-  if (cands.empty())
+  if (match.empty())
     throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no compiled fused forward config fits this device");
-  const ForwardEntry* best = cands.front();
+  // Explicit tiles without a kernel family: the first in list order (mma.sync, as before wgmma existed).
+  if (want_q || want_kv) return *match.front();
+  const ForwardEntry* best = match.front();
   double best_cost = forward_cost(*best, p, caps);
-  for (size_t i = 1; i < cands.size(); ++i) {
-    const double cost = forward_cost(*cands[i], p, caps);
-    if (cost < best_cost) best = cands[i], best_cost = cost;
+  for (size_t i = 1; i < match.size(); ++i) {
+    const double cost = forward_cost(*match[i], p, caps);
+    if (cost < best_cost) best = match[i], best_cost = cost;
   }
   return *best;
 }

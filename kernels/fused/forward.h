@@ -30,8 +30,12 @@ bool device_supported(const DeviceCaps& caps);
 /// limits, an older GPU.
 std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedForwardArgs& a, const DeviceCaps& caps);
 
-/// Compiled forward entries for (dims, tier of max(D, Dv), dtype), in list order.
-std::vector<const ForwardEntry*> forward_candidates(int dims, int head_dim_tier, DType t);
+/// Compiled forward entries for (dims, tier of max(D, Dv), dtype) that run on the device, in list order:
+/// wgmma (arch 90) entries only on compute capability 9.0, none that need more shared memory than it has.
+std::vector<const ForwardEntry*> forward_candidates(int dims, int head_dim_tier, DType t, const DeviceCaps& caps);
+
+/// True when a device can run an entry's kernel (sm_90a code runs on compute capability 9.0 only).
+bool entry_runs_on(const ForwardEntry& e, const DeviceCaps& caps);
 
 /// CTAs of an entry resident per SM on the device (cudaOccupancyMaxActiveBlocksPerMultiprocessor,
 /// cached); without a device, an estimate from the shared memory alone.
@@ -50,6 +54,9 @@ const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfi
 /// for a problem the tensor-core path cannot run, or name no compiled config.
 bool try_forward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedForwardArgs& a,
                  const FusedConfig& c);
+
+/// Public name of a forward kernel family: "mma" (arch 80, mma.sync) or "wgmma" (arch 90).
+const char* kernel_name(int arch);
 
 /// "[8, 8]" style text of the first `dims` extents.
 std::string shape_text(const int* ext, int dims);

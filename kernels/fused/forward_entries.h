@@ -44,6 +44,20 @@ namespace natten::fused {
   X(3, 4, 4, 8, 4, 4, 4, 128, 2)     \
   X(3, 4, 4, 4, 2, 4, 4, 256, 2)
 
+/// The sm_90a warpgroup (wgmma) kernels, same X(...) format: 64 queries (one warpgroup), 64-key tiles,
+/// tiers 64 and 128, 3 stages. Compiled for every target but launched only on compute capability 9.0.
+#define NATTEN_FORWARD_WGMMA_CONFIGS_1D(X) \
+  X(1, 64, 1, 1, 64, 1, 1, 64, 3)          \
+  X(1, 64, 1, 1, 64, 1, 1, 128, 3)
+
+#define NATTEN_FORWARD_WGMMA_CONFIGS_2D(X) \
+  X(2, 8, 8, 1, 8, 8, 1, 64, 3)            \
+  X(2, 8, 8, 1, 8, 8, 1, 128, 3)
+
+#define NATTEN_FORWARD_WGMMA_CONFIGS_3D(X) \
+  X(3, 4, 4, 4, 4, 4, 4, 64, 3)            \
+  X(3, 4, 4, 4, 4, 4, 4, 128, 3)
+
 /// Enqueues one configuration's kernel (checks done by the caller, see forward.h).
 using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, cudaStream_t stream);
 
@@ -54,6 +68,7 @@ struct ForwardEntry {
   int kv_tile[kMaxDims];
   int head_dim_tier;  // 32, 64, 128 or 256: runs any D, Dv <= tier (multiples of 8)
   int stages;         // K/V pipeline depth (2 or 3)
+  int arch;           // 80: mma.sync kernel (sm_80+); 90: wgmma kernel (sm_90a, compute capability 9.0 only)
   DType dtype;
   int threads;
   int smem_bytes;

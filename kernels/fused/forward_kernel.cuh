@@ -11,6 +11,11 @@
 // 256), online softmax in base 2 with scale*log2(e) folded into one multiply, P re-packed from the S
 // accumulators into A fragments, O += P V with ldmatrix.trans for V. O = acc / l, LSE = ln(sum exp).
 //
+// Arch 90 (sm_90a only): the same walk, masks and softmax, but the four warps (one warpgroup, 64 queries)
+// compute whole 64-key tiles with wgmma: S = Q K^T with Q and K read by the tensor cores straight from
+// shared memory (128-byte-swizzle layout, no ldmatrix), O += P V with P from registers and V from shared
+// memory. There is no per-warp micro-tile skip: micro tiles outside a warp's windows are masked instead.
+//
 // Head dims: the kernel is compiled for a tier DT (32/64/128/256) and runs any D, Dv <= DT that are
 // multiples of 8: chunks past D (Dv) are zero-filled by cp.async and never stored.
 #pragma once
@@ -18,9 +23,14 @@
 #include <math_constants.h>
 #include <stdint.h>
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
 #include "../common/op_args.h"
 #include "../launch/cuda_check.h"
 #include "sm80_mma.h"
+#include "sm90_wgmma.h"
 #include "tile_shape.h"
 #include "tile_window.h"
 
@@ -30,17 +40,25 @@ namespace natten::fused {
 struct ForwardParams {
   NaProblem p;
   FusedForwardArgs a;
-  float scale_log2;  // scale * log2(e)
+  float scale_log2;  // |scale| * log2(e), at least 1e-30 (> 0: the max of raw scores is the max of scaled ones)
+  int negate_q;      // scale < 0: the kernel negates its Q tile in shared memory once, so scale_log2 > 0
 };
 
 /// Sizes derived from a forward configuration.
-template <class QTile, class KVTile, int DT, int Stages>
+template <class QTile, class KVTile, int DT, int Stages, int Arch>
 struct ForwardTraits {
+  /// Arch 90: warpgroup (wgmma) tensor-core path; 80: per-warp mma.sync path.
+  static constexpr bool kWgmma = Arch >= 90;
   static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kGroups = KVTile::kMicroCount;  // 16-key micro tiles per KV tile
   static constexpr int kChunks = DT / 8;               // 16-byte chunks per row
-  static constexpr bool kQInRegs = DT <= 128;          // else Q fragments are re-read from smem
+  static constexpr bool kQInRegs = !kWgmma && DT <= 128;  // else Q fragments are re-read from smem
+  static_assert(!kWgmma || (kWarps == 4 && KVTile::kSize == 64 && (DT == 64 || DT == 128)),
+                "wgmma configs: 64 queries (one warpgroup), 64-key tiles, head-dim tiers 64 and 128");
+  /// Shared-memory layouts of the Q and K/V tiles (the wgmma operands need the canonical swizzle).
+  using QLayout = std::conditional_t<kWgmma, GmmaSwizzle<DT / 8, QTile::kSize>, RowSwizzle<DT / 8>>;
+  using KVLayout = std::conditional_t<kWgmma, GmmaSwizzle<DT / 8, KVTile::kSize>, RowSwizzle<DT / 8>>;
   /// K/V pipeline depth. 2: K and V of tile t+1 load while tile t computes, two barriers per tile.
   /// 3: tile t+2 loads while tile t computes, one barrier per tile (more shared memory).
   static constexpr int kStages = Stages;
@@ -48,8 +66,9 @@ struct ForwardTraits {
   /// Resident CTAs per SM that __launch_bounds__ asks ptxas to allow (caps registers at 64K / (threads x
   /// blocks)): more warps to hide latency where the small head-dim tiers leave registers to spare.
   /// (Values chosen from the -Xptxas -v report: the largest that leave no spills.)
-  static constexpr int kMinBlocks = kWarps == 4 ? (DT == 32 ? (QTile::kDims == 2 ? 4 : 3) : DT == 64 ? 3 : 1)
-                                                : (DT == 32 && QTile::kDims != 3 ? 2 : 1);
+  static constexpr int kMinBlocks = kWgmma ? (DT == 64 ? 3 : 2)
+                                   : kWarps == 4 ? (DT == 32 ? (QTile::kDims == 2 ? 4 : 3) : DT == 64 ? 3 : 1)
+                                                 : (DT == 32 && QTile::kDims != 3 ? 2 : 1);
   static constexpr int kQUnits = QTile::kSize * kChunks;   // 16-byte units
   static constexpr int kKVUnits = KVTile::kSize * kChunks;
   static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kStages * kKVUnits);
@@ -84,7 +103,7 @@ struct LaneOffsets {
 /// row's pointer row0 plus sum_a coord(n0, a) * estride[a], and the row exists iff coord(n0, a) < lim[a]
 /// on every axis (lim = rows left on that axis from the base row). Missing rows and chunks past
 /// valid_chunks are zero-filled.
-template <class Tile, int Chunks, int Threads, class Elem>
+template <class Tile, int Chunks, int Threads, class Layout, class Elem>
 __device__ __forceinline__ void load_spatial_tile(uint32_t dst, int tid, const Elem* base, const Elem* row0,
                                                   const int64_t (&estride)[3], const int (&lim)[3],
                                                   int valid_chunks) {
@@ -102,13 +121,13 @@ __device__ __forceinline__ void load_spatial_tile(uint32_t dst, int tid, const E
       ok = ok && c < lim[a];
       off += c * estride[a];
     }
-    cp_async_16(dst + 16u * swizzle<Chunks>(n0 + r, chunk), ok ? row0 + off + chunk * 8 : base, ok);
+    cp_async_16(dst + 16u * Layout::unit(n0 + r, chunk), ok ? row0 + off + chunk * 8 : base, ok);
   }
 }
 
 /// As load_spatial_tile for rows first..first+Rows-1 of a [rows, row_stride] matrix (extra keys/values):
 /// rows at or past `rows` are zero-filled.
-template <int Rows, int Chunks, int Threads, class Elem>
+template <int Rows, int Chunks, int Threads, class Layout, class Elem>
 __device__ __forceinline__ void load_linear_tile(uint32_t dst, int tid, const Elem* base, int first, int rows,
                                                  int64_t row_stride, int valid_chunks) {
   constexpr int kRowsPerPass = Threads / Chunks;
@@ -119,7 +138,21 @@ __device__ __forceinline__ void load_linear_tile(uint32_t dst, int tid, const El
   for (int n0 = 0; n0 < Rows; n0 += kRowsPerPass) {
     const int row = first + n0 + r;
     const bool ok = chunk_ok && row < rows;
-    cp_async_16(dst + 16u * swizzle<Chunks>(n0 + r, chunk), ok ? base + row * row_stride + chunk * 8 : base, ok);
+    cp_async_16(dst + 16u * Layout::unit(n0 + r, chunk), ok ? base + row * row_stride + chunk * 8 : base, ok);
+  }
+}
+
+/// Flips the sign of every element this thread copied with load_spatial_tile (same rows and chunk), after
+/// its cp.async group completed: a negative softmax scale becomes a positive one on -Q.
+template <class Tile, int Chunks, int Threads, class Layout>
+__device__ __forceinline__ void negate_tile(uint4* tile, int tid) {
+  constexpr int kRowsPerPass = Threads / Chunks;
+  const int r = tid / Chunks, chunk = tid % Chunks;
+  if (kRowsPerPass > Tile::kSize && r >= Tile::kSize) return;
+#pragma unroll
+  for (int n0 = 0; n0 < Tile::kSize; n0 += kRowsPerPass) {
+    uint4& u = tile[Layout::unit(n0 + r, chunk)];
+    u.x ^= 0x80008000u, u.y ^= 0x80008000u, u.z ^= 0x80008000u, u.w ^= 0x80008000u;  // sign bits (fp16, bf16)
   }
 }
 
@@ -132,22 +165,32 @@ __device__ __forceinline__ int64_t token_of(const NaProblem& p, int64_t b, int c
 
 }  // namespace detail
 
-template <class QTile, class KVTile, int DT, int Stages, class Tag>
-__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThreads, ForwardTraits<QTile, KVTile, DT, Stages>::kMinBlocks)
+template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
+__global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>::kThreads,
+                                  ForwardTraits<QTile, KVTile, DT, Stages, Arch>::kMinBlocks)
     na_forward_kernel(const ForwardParams prm) {
-  using Tr = ForwardTraits<QTile, KVTile, DT, Stages>;
+  using Tr = ForwardTraits<QTile, KVTile, DT, Stages, Arch>;
+#if !NATTEN_WGMMA_ENABLED
+  if constexpr (Tr::kWgmma) {  // compiled for another architecture: the host never launches it there
+    __trap();
+    return;
+  }
+#endif
   using Elem = typename Tag::Storage;
   constexpr int kDims = QTile::kDims;
   constexpr int kChunks = Tr::kChunks;
   constexpr int kGroups = Tr::kGroups;
   const float kNegInf = -CUDART_INF_F;
 
-  extern __shared__ __align__(128) uint4 smem[];
+  extern __shared__ __align__(1024) uint4 smem[];  // 1024: the 128-byte swizzle atoms of the wgmma tiles
   uint4* const s_q = smem;
   uint4* const s_k = smem + Tr::kQUnits;                       // stage s: s_k + s * kKVUnits
   uint4* const s_v = s_k + Tr::kStages * Tr::kKVUnits;
   const uint32_t q_smem = smem_addr(s_q);
   const uint32_t k_smem = smem_addr(s_k), v_smem = smem_addr(s_v);
+  if constexpr (Tr::kWgmma) {
+    if (q_smem & 1023u) __trap();  // the swizzle atoms need 1024-byte alignment (tile sizes keep it)
+  }
 
   const NaProblem& p = prm.p;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -263,20 +306,20 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
       int64_t estride[3];  // recomputed per tile: fewer long-lived registers
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * k_row;
-      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dk, tid, k_base, k_base + hkv * dqk + tok * k_row,
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, k_base, k_base + hkv * dqk + tok * k_row,
                                                                estride, lim, dqk / 8);
       if constexpr (Tr::kStages == 2) cp_async_commit();
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
-      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads>(dvv, tid, v_base, v_base + hkv * dv + tok * v_row,
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, v_base, v_base + hkv * dv + tok * v_row,
                                                                estride, lim, dv / 8);
       cp_async_commit();
     } else {
       const int e0 = (t - n_window_tiles) * KVTile::kSize;
-      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads>(dk, tid, ek_base + (b * n_extra * p.heads_kv + hkv) * dqk,
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, ek_base + (b * n_extra * p.heads_kv + hkv) * dqk,
                                                                      e0, n_extra, k_row, dqk / 8);
       if constexpr (Tr::kStages == 2) cp_async_commit();
-      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads>(dvv, tid, ev_base + (b * n_extra * p.heads_kv + hkv) * dv,
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, ev_base + (b * n_extra * p.heads_kv + hkv) * dv,
                                                                      e0, n_extra, v_row, dv / 8);
       cp_async_commit();
     }
@@ -296,7 +339,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
       lim[a] = ax[a].lg - c;
       tok += c * tstride[a];
     }
-    detail::load_spatial_tile<QTile, kChunks, Tr::kThreads>(q_smem, tid, q_base, q_base + h * dqk + tok * q_row,
+    detail::load_spatial_tile<QTile, kChunks, Tr::kThreads, typename Tr::QLayout>(q_smem, tid, q_base, q_base + h * dqk + tok * q_row,
                                                             q_estride, lim, dqk / 8);
   }
   cp_async_commit();
@@ -318,6 +361,8 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
   uint32_t qf[Tr::kQInRegs ? DT / 16 : 1][4];
 
   cp_async_wait<2>();  // Q landed (tile 0's K and V, or tiles 0 and 1, may still fly)
+  if (prm.negate_q) detail::negate_tile<QTile, kChunks, Tr::kThreads, typename Tr::QLayout>(s_q, tid);
+  if constexpr (Tr::kWgmma) fence_proxy_async();  // cp.async wrote it; wgmma reads through the async proxy
   __syncthreads();
   if constexpr (Tr::kQInRegs) {
 #pragma unroll
@@ -330,6 +375,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
   for (int t = 0; t < n_tiles; ++t) {
     // 2 stages: K of tile t landed (its V may still fly); 3 stages: tile t landed (t + 1 may still fly).
     cp_async_wait<1>();
+    if constexpr (Tr::kWgmma) fence_proxy_async();
     __syncthreads();  // ... for every thread; and every warp is done with tile t - 1, whose stage we refill
     if constexpr (Tr::kStages == 2) {
       if (t + 1 < n_tiles) {
@@ -379,6 +425,14 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
       }
     }
     partial &= active;
+    uint32_t dead = 0;  // micro tiles computed but outside every window of this warp (wgmma only)
+    if constexpr (Tr::kWgmma) {
+      // The warpgroup computes whole KV tiles: micro tiles outside this warp's windows are computed too and
+      // set to -inf (no mask to build); they count as partial, so the unmasked fast path is not taken.
+      dead = kAllGroups & ~active;
+      partial |= dead;
+      active = kAllGroups;
+    }
     // Warp-uniform fast path: every micro tile active (large windows, interior tiles) runs branch-free.
     const bool all_active = active == kAllGroups;
 
@@ -404,7 +458,21 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
         mma_16816(Tag{}, s[j][0], qa, b0);
         mma_16816(Tag{}, s[j][1], qa, b1);
       };
-      if (all_active) {
+      if constexpr (Tr::kWgmma) {
+        // k-step kk: 64-element column block kk / 4, 32 bytes per k-step inside it (K-major, 128B swizzle).
+        float(&sf)[kGroups * 8] = reinterpret_cast<float(&)[kGroups * 8]>(s);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < DT / 16; ++kk) {
+          const uint32_t off = (kk >> 2) * 128u * QTile::kSize + (kk & 3) * 32u;
+          const uint32_t koff = (kk >> 2) * 128u * KVTile::kSize + (kk & 3) * 32u;
+          wgmma_m64n64k16_ss(Tag{}, sf, gmma_desc(q_smem + off, 16, 1024), gmma_desc(sk + koff, 16, 1024), kk > 0);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+#pragma unroll
+        for (int i = 0; i < kGroups * 8; ++i) pin(sf[i]);
+      } else if (all_active) {
 #pragma unroll
         for (int kk = 0; kk < DT / 16; ++kk) {
           uint32_t qa[4];
@@ -434,10 +502,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
 #pragma unroll
           for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-              s[j][nb][e] *= prm.scale_log2;
-              mx[e >> 1] = fmaxf(mx[e >> 1], s[j][nb][e]);
-            }
+            for (int e = 0; e < 4; ++e) mx[e >> 1] = fmaxf(mx[e >> 1], s[j][nb][e]);  // raw: the scale is > 0
       } else {
         // Multi-dim KV tiles (extents <= 16 per axis): per row and axis, one bitmap of the tile positions
         // inside the row's window; a micro tile's axis bits are then one bit-field extract.
@@ -453,6 +518,13 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) {
           if (!(active >> j & 1)) continue;
+          if (dead >> j & 1) {
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) s[j][nb][e] = kNegInf;
+            continue;
+          }
           // Bits (nb * 8 + e % 2) of keep[r]: which of this thread's four keys of micro tile j row r sees.
           uint32_t keep[2] = {0xffffu, 0xffffu};
           if (partial >> j & 1) {
@@ -476,7 +548,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
                 m = KVTile::micro_box_mask(lo, hi);
               } else {
                 const int left = n_extra - (e0 + 16 * j);  // extra keys left from this micro tile on
-                m = left >= 16 ? 0xffffu : (1u << left) - 1u;
+                m = left >= 16 ? 0xffffu : left <= 0 ? 0u : (1u << left) - 1u;
               }
               keep[r] = m >> (2 * tig);
             }
@@ -485,7 +557,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
           for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              float x = s[j][nb][e] * prm.scale_log2;
+              float x = s[j][nb][e];
               if (!((keep[e >> 1] >> (nb * 8 + (e & 1))) & 1u)) x = kNegInf;
               s[j][nb][e] = x;
               mx[e >> 1] = fmaxf(mx[e >> 1], x);
@@ -497,7 +569,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
       for (int r = 0; r < 2; ++r) {
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        const float m_new = fmaxf(m_run[r], mx[r]);
+        const float m_new = fmaxf(m_run[r], mx[r] * prm.scale_log2);  // base-2 scaled units (-inf stays)
         m_use[r] = m_new == kNegInf ? 0.f : m_new;  // all masked so far: keep exp2 arguments finite
         alpha[r] = exp2_approx(m_run[r] - m_use[r]);
         m_run[r] = m_new;
@@ -508,7 +580,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
         for (int nb = 0; nb < 2; ++nb)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
-            const float pe = exp2_approx(s[j][nb][e] - m_use[e >> 1]);
+            const float pe = exp2_approx(fmaf(s[j][nb][e], prm.scale_log2, -m_use[e >> 1]));  // one FFMA
             s[j][nb][e] = pe;
             l_run[e >> 1] += pe;
           }
@@ -535,6 +607,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
 
     if constexpr (Tr::kStages == 2) {
       cp_async_wait<2>();  // V of tile t landed (tile t + 1 may still fly)
+      if constexpr (Tr::kWgmma) fence_proxy_async();
       __syncthreads();
     }
 
@@ -552,7 +625,29 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
           mma_16816(Tag{}, o[2 * dp + 1], pa, b1);
         }
       };
-      if (all_active) {
+      if constexpr (Tr::kWgmma) {
+        // Keys 16j..16j+15 = V rows 16j.. (2048 bytes per k-step); V is the MN-major B operand: 8-row groups
+        // 1024 bytes apart, 64-column blocks one whole KV tile (64 rows x 128 bytes) apart.
+        uint32_t pa[kGroups][4];
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j) pack_a_from_c(Tag{}, pa[j], s[j][0], s[j][1]);
+        float(&of)[DT / 2] = reinterpret_cast<float(&)[DT / 2]>(o);
+        wgmma_fence();
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j) {
+          const uint64_t vd = gmma_desc(sv + j * 2048u, 128u * KVTile::kSize, 1024);
+          if constexpr (DT == 64) wgmma_m64n64k16_rs(Tag{}, of, pa[j], vd);
+          else wgmma_m64n128k16_rs(Tag{}, of, pa[j], vd);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+#pragma unroll
+        for (int j = 0; j < kGroups; ++j)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) pin(pa[j][i]);
+#pragma unroll
+        for (int i = 0; i < DT / 2; ++i) pin(of[i]);
+      } else if (all_active) {
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) pv_group(j);
       } else {
@@ -575,6 +670,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
     inv[r] = any ? 1.f / l_run[r] : 0.f;
     lse[r] = any ? (m_run[r] + log2_approx(l_run[r])) * kLn2 : kNegInf;  // no key: O = 0, LSE = -inf
   }
+  if constexpr (Tr::kWgmma) __syncthreads();  // every warp's wgmma has finished reading Q before O lands there
   uint32_t* const stage_o = reinterpret_cast<uint32_t*>(s_q);
 #pragma unroll
   for (int i = 0; i < DT / 8; ++i) {
@@ -623,14 +719,17 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages>::kThr
 
 /// Enqueues the forward kernel of one configuration on `stream`. The caller has checked what the kernel
 /// assumes: sm_80+, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned tensors, grid limits.
-template <class QTile, class KVTile, int DT, int Stages, class Tag>
+template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
 void launch_forward(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
-  using Tr = ForwardTraits<QTile, KVTile, DT, Stages>;
-  const ForwardParams prm{p, args, p.scale * kLog2e};
+  using Tr = ForwardTraits<QTile, KVTile, DT, Stages, Arch>;
+  // A negative scale runs on -Q (negate_q) so the kernel's scale is positive; 0 becomes 1e-30 (every score
+  // then rounds to the same value, which is what scale 0 means, and -inf masks stay -inf).
+  const float scale_log2 = std::max(std::fabs(static_cast<float>(p.scale)) * kLog2e, 1e-30f);
+  const ForwardParams prm{p, args, scale_log2, p.scale < 0 ? 1 : 0};
   const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
   const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
                   static_cast<unsigned>(p.batch));
-  auto kernel = na_forward_kernel<QTile, KVTile, DT, Stages, Tag>;
+  auto kernel = na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>;
   NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(Tr::kSmemBytes)));
   kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);

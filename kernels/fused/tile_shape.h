@@ -114,4 +114,26 @@ NATTEN_HD int swizzle(int row, int chunk) {
   }
 }
 
+/// The 128-byte-swizzle layout the sm_90 wgmma kernels read through descriptors (PTX "canonical layout,
+/// 128B swizzle"; K-major for Q and K, and the same bytes are the MN-major layout of V): the head dim is
+/// cut into 64-element column blocks of Rows x 128 bytes, and in a block row r's 16-byte chunk c sits at
+/// chunk c ^ (r % 8). The hardware derives that XOR from address bits, so each block is 1024-byte aligned.
+/// For one block (head-dim tier 64) this equals swizzle<8>.
+template <int Chunks, int Rows>
+NATTEN_HD int gmma_swizzle(int row, int chunk) {
+  static_assert(Chunks % 8 == 0, "128-byte rows: head-dim tiers 64, 128, 256");
+  return ((chunk >> 3) * Rows + row) * 8 + ((chunk & 7) ^ (row & 7));
+}
+
+/// Shared-memory layout of a tile as a type (the loaders are templated on it): `unit(row, chunk)` is the
+/// 16-byte unit of (row, chunk). RowSwizzle: the sm_80 kernels' layout; GmmaSwizzle: the wgmma one.
+template <int Chunks>
+struct RowSwizzle {
+  static NATTEN_HD int unit(int row, int chunk) { return swizzle<Chunks>(row, chunk); }
+};
+template <int Chunks, int Rows>
+struct GmmaSwizzle {
+  static NATTEN_HD int unit(int row, int chunk) { return gmma_swizzle<Chunks, Rows>(row, chunk); }
+};
+
 }  // namespace natten::fused

@@ -11,9 +11,9 @@ std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, i
   const fused::DeviceCaps caps = fused::device_caps(device);
   if (!fused::device_supported(caps) || head_dim % 8 != 0 || head_dim_v % 8 != 0) return out;
   const int tier = fused::head_dim_tier(head_dim, head_dim_v);
-  for (const fused::ForwardEntry* e : fused::forward_candidates(dims, tier, dtype)) {
-    if (caps.smem_optin > 0 && e->smem_bytes > caps.smem_optin) continue;
+  for (const fused::ForwardEntry* e : fused::forward_candidates(dims, tier, dtype, caps)) {
     FusedTileConfig c;
+    c.kernel = fused::kernel_name(e->arch);
     c.pass = "forward";
     c.dims = e->dims;
     c.head_dim_tier = e->head_dim_tier;
@@ -31,6 +31,7 @@ std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, i
   for (const fused::BackwardConfigInfo& b : fused::backward_config_list(dims, head_dim, head_dim_v, dtype, bdev)) {
     FusedTileConfig c;
     c.pass = "backward";
+    c.kernel = "mma";
     c.dims = dims;
     c.head_dim_tier = b.head_dim_tier;
     c.dtype = dtype;

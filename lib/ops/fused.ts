@@ -26,6 +26,12 @@ export interface FusedKernelOptions {
   backwardQTileShape?: readonly number[];
   /** Backward key/value tile shape. */
   backwardKvTileShape?: readonly number[];
+  /**
+   * Forward kernel family on the GPU: `'mma'` (mma.sync, sm_80 and newer) or `'wgmma'` (warpgroup kernels for
+   * compute capability 9.0, H100/H200). Default: the heuristic's choice. A family with no compiled config for
+   * the problem on the device is an `ERR_NATTEN_UNSUPPORTED` RangeError; `fusedConfigs` lists what exists.
+   */
+  forwardKernel?: 'mma' | 'wgmma';
   /** Number of KV splits of the backward (0: default). */
   kvSplits?: number;
   /** `'auto'` (default): fast fused kernels where available; `'reference'`: the simple reference kernels. */
@@ -63,7 +69,8 @@ export interface NAGradients {
   dAdditionalValues?: Tensor;
 }
 
-const KERNEL_KEYS = ['qTileShape', 'kvTileShape', 'backwardQTileShape', 'backwardKvTileShape', 'kvSplits', 'backend'];
+const KERNEL_KEYS = ['qTileShape', 'kvTileShape', 'backwardQTileShape', 'backwardKvTileShape', 'forwardKernel', 'kvSplits', 'backend'];
+const FORWARD_KERNEL_ARCH: Record<string, number> = { mma: 80, wgmma: 90 };
 const FORWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues', 'returnLse'];
 const BACKWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues'];
 
@@ -86,7 +93,12 @@ function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfi
   if (!['auto', 'fused', 'reference'].includes(backend)) {
     throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: backend must be 'auto', 'fused' or 'reference', got ${JSON.stringify(backend)}`);
   }
+  const kernel = opts.forwardKernel;
+  if (kernel !== undefined && !Object.hasOwn(FORWARD_KERNEL_ARCH, kernel)) {
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: forwardKernel must be 'mma' or 'wgmma', got ${JSON.stringify(kernel)}`);
+  }
   return {
+    forwardArch: kernel === undefined ? undefined : FORWARD_KERNEL_ARCH[kernel],
     qTileShape: tileShapeArg(fn, opts.qTileShape, 'qTileShape', dims),
     kvTileShape: tileShapeArg(fn, opts.kvTileShape, 'kvTileShape', dims),
     backwardQTileShape: tileShapeArg(fn, opts.backwardQTileShape, 'backwardQTileShape', dims),

@@ -27,6 +27,9 @@ export interface FusedConfigQuery {
 export interface FusedConfigInfo {
   /** Which kernel: forward or backward. */
   pass: 'forward' | 'backward';
+  /** Kernel family: `'mma'` (mma.sync, sm_80+) or `'wgmma'` (forward only, compute capability 9.0). Pass it as
+   * `forwardKernel` together with the tile shapes to force this config. */
+  kernel: 'mma' | 'wgmma';
   dims: number;
   /** Head-dim tier the kernel is compiled for (32, 64, 128, 256): it runs head dims up to it (multiples of 8). */
   headDimTier: number;
@@ -66,6 +69,7 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
   const device = deviceIndex(query.device ?? 'cuda');
   return native.fusedConfigs(device, dims, headDim, headDimV, dtypeCode(dtype)).map((c) => ({
     pass: c.pass,
+    kernel: c.kernel,
     dims: c.dims,
     headDimTier: c.headDimTier,
     dtype: DTYPES[c.dtype],

@@ -56,7 +56,7 @@ static std::string describe(const Case& c) {
            (long long)p.heads, (long long)p.heads_kv, (long long)p.head_dim, (long long)p.head_dim_v,
            (long long)p.n_extra, c.t == DType::Float16 ? "f16" : "bf16", ax.c_str(),
            c.entry ? shape_text(c.entry->q_tile, p.dims).c_str() : "auto",
-           c.entry ? shape_text(c.entry->kv_tile, p.dims).c_str() : "auto");
+           c.entry ? (shape_text(c.entry->kv_tile, p.dims) + " " + kernel_name(c.entry->arch)).c_str() : "auto");
   return buf;
 }
 
@@ -164,6 +164,7 @@ static bool run_case(const Case& c, std::mt19937& rng, double* max_err_out, doub
   FusedConfig cfg;
   if (c.entry)
     for (int i = 0; i < 3; ++i) cfg.q_tile[i] = c.entry->q_tile[i], cfg.kv_tile[i] = c.entry->kv_tile[i];
+  if (c.entry) cfg.forward_arch = c.entry->arch;
   const DeviceCaps caps = device_caps(0);
   const std::string why = forward_unsupported_reason(p, c.t, a, caps);
   if (!why.empty()) {
@@ -245,6 +246,8 @@ static Case random_case(std::mt19937& rng, const ForwardEntry* entry, bool small
   p.batch = pick(rng, 1, 2);
   p.n_extra = pick(rng, 0, 3) == 0 ? pick(rng, 1, 80) : 0;
   p.scale = pick(rng, 0, 3) == 0 ? 0.05f * pick(rng, 1, 20) : 1.f / std::sqrt(float(p.head_dim));
+  if (pick(rng, 0, 9) == 0) p.scale = -p.scale;  // negative scales run on -Q
+  if (pick(rng, 0, 29) == 0) p.scale = 0.f;       // uniform weights over each window
   // keep the host reference affordable
   while (p.tokens() * p.window_size() * p.heads * p.batch * (p.head_dim + p.head_dim_v) > (small ? 2e6 : 6e7)) {
     int a = pick(rng, 0, p.dims - 1);
@@ -326,11 +329,11 @@ static int check_tiles() {
 /// Extra variants (not in the registry) timed next to the registry's candidates in `bench` (bf16).
 static const std::vector<ForwardEntry>& alt_entries() {
   static const std::vector<ForwardEntry> v = {
-      make_forward_entry<TileShape<1, 64, 1, 1>, TileShape<1, 64, 1, 1>, 128, 2, BF16>(DType::BFloat16),
-      make_forward_entry<TileShape<2, 8, 8, 1>, TileShape<2, 8, 8, 1>, 64, 2, BF16>(DType::BFloat16),
-      make_forward_entry<TileShape<2, 8, 8, 1>, TileShape<2, 8, 8, 1>, 128, 2, BF16>(DType::BFloat16),
-      make_forward_entry<TileShape<2, 8, 8, 1>, TileShape<2, 8, 8, 1>, 32, 2, BF16>(DType::BFloat16),
-      make_forward_entry<TileShape<3, 4, 4, 4>, TileShape<3, 4, 4, 4>, 64, 2, BF16>(DType::BFloat16),
+      make_forward_entry<TileShape<1, 64, 1, 1>, TileShape<1, 64, 1, 1>, 128, 2, 80, BF16>(DType::BFloat16),
+      make_forward_entry<TileShape<2, 8, 8, 1>, TileShape<2, 8, 8, 1>, 64, 2, 80, BF16>(DType::BFloat16),
+      make_forward_entry<TileShape<2, 8, 8, 1>, TileShape<2, 8, 8, 1>, 128, 2, 80, BF16>(DType::BFloat16),
+      make_forward_entry<TileShape<2, 8, 8, 1>, TileShape<2, 8, 8, 1>, 32, 2, 80, BF16>(DType::BFloat16),
+      make_forward_entry<TileShape<3, 4, 4, 4>, TileShape<3, 4, 4, 4>, 64, 2, 80, BF16>(DType::BFloat16),
   };
   return v;
 }
@@ -388,7 +391,7 @@ static int bench(const char* json_path, int only = -1) {
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    std::vector<const ForwardEntry*> timed = forward_candidates(p.dims, head_dim_tier(p.head_dim, p.head_dim_v), DType::BFloat16);
+    std::vector<const ForwardEntry*> timed = forward_candidates(p.dims, head_dim_tier(p.head_dim, p.head_dim_v), DType::BFloat16, caps);
     for (const ForwardEntry& alt : alt_entries())
       if (alt.dims == p.dims && alt.head_dim_tier == head_dim_tier(p.head_dim, p.head_dim_v)) timed.push_back(&alt);
     for (const ForwardEntry* e : timed) {
@@ -407,14 +410,15 @@ static int bench(const char* json_path, int only = -1) {
       std::sort(ms.begin(), ms.end());
       const double med = ms[ms.size() / 2];
       const bool is_chosen = e == &chosen;
-      printf("%-26s q %-10s kv %-10s st%d %9.3f ms %7.1f TFLOP/s%s (cost %.3g, %d CTAs/SM)\n", bp.name,
-             shape_text(e->q_tile, p.dims).c_str(), shape_text(e->kv_tile, p.dims).c_str(), e->stages, med,
+      printf("%-26s %-5s q %-10s kv %-10s st%d %9.3f ms %7.1f TFLOP/s%s (cost %.3g, %d CTAs/SM)\n", bp.name,
+             kernel_name(e->arch), shape_text(e->q_tile, p.dims).c_str(), shape_text(e->kv_tile, p.dims).c_str(), e->stages, med,
              flops / med * 1e-9, is_chosen ? "  <- heuristic" : "", forward_cost(*e, p, caps), resident_ctas(*e, caps));
       if (js) {
         fprintf(js, "%s  {\"problem\": \"%s\", \"device\": \"%s\", \"qTile\": \"%s\", \"kvTile\": \"%s\", \"ms\": %.4f, "
-                    "\"tflops\": %.2f, \"stages\": %d, \"heuristic\": %s}",
+                    "\"tflops\": %.2f, \"stages\": %d, \"kernel\": \"%s\", \"heuristic\": %s}",
                 first ? "" : ",\n", bp.name, prop.name, shape_text(e->q_tile, p.dims).c_str(),
-                shape_text(e->kv_tile, p.dims).c_str(), med, flops / med * 1e-9, e->stages, is_chosen ? "true" : "false");
+                shape_text(e->kv_tile, p.dims).c_str(), med, flops / med * 1e-9, e->stages, kernel_name(e->arch),
+                is_chosen ? "true" : "false");
         first = false;
       }
     }
