@@ -212,7 +212,7 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 // so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
 // windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared memory
 // are skipped by select_forward.
-constexpr double kWgmmaSpeedup = 2.0;
+constexpr double kWgmmaSpeedup = 2.5;
 
 double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
   const CtaWork w = simulate_cta(e, p);

@@ -253,6 +253,11 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
     for (int a = 0; a < kDims; ++a)
       row_win[r][a] = ax[a].window(q0[a] + QTile::coord(warp * 16 + grp + 8 * r, a));
 
+  // This lane's part of its keys' micro-tile coordinates (see the masks below): the coordinate bits of 2 tig.
+  int tig_coord[3] = {0, 0, 0};
+#pragma unroll
+  for (int a = 0; a < kDims; ++a) tig_coord[a] = KVTile::micro_coord(2 * tig, a);
+
   // ---- loaders ----
   const Elem* const q_base = static_cast<const Elem*>(prm.a.q);
   const Elem* const k_base = static_cast<const Elem*>(prm.a.k);
@@ -507,13 +512,18 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
         // Multi-dim KV tiles (extents <= 16 per axis): per row and axis, one bitmap of the tile positions
         // inside the row's window; a micro tile's axis bits are then one bit-field extract.
         constexpr bool kTileBits = KVTile::ext(0) <= 16 && KVTile::ext(1) <= 16 && KVTile::ext(2) <= 16;
+        // This thread's keys in a micro tile are positions i = 8 nb + 2 tig + (e & 1): bit-disjoint parts, so
+        // each axis coordinate is (compile-time part of 8 nb + (e & 1)) + (this lane's part tig_coord[a]).
+        // Shifting a row's axis bitmap right by the lane's part once per tile leaves a compile-time bit test
+        // per key and axis (row_bits below).
         uint32_t row_bits[2][3] = {{1u, 1u, 1u}, {1u, 1u, 1u}};
         if (kTileBits && window_tile && partial) {
 #pragma unroll
           for (int r = 0; r < 2; ++r)
 #pragma unroll
             for (int a = 0; a < kDims; ++a)
-              row_bits[r][a] = KVTile::axis_bits(row_win[r][a].start - ko[a], row_win[r][a].end - ko[a], KVTile::ext(a));
+              row_bits[r][a] = KVTile::axis_bits(row_win[r][a].start - ko[a], row_win[r][a].end - ko[a], KVTile::ext(a)) >>
+                               tig_coord[a];
         }
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) {
@@ -525,19 +535,29 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
               for (int e = 0; e < 4; ++e) s[j][nb][e] = kNegInf;
             continue;
           }
+          if (kTileBits && window_tile && (partial >> j & 1)) {
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) {
+                const int i0 = 8 * nb + (e & 1);  // the lane's part is already shifted out of row_bits
+                uint32_t in = 1u;
+#pragma unroll
+                for (int a = 0; a < kDims; ++a)
+                  in &= row_bits[e >> 1][a] >> (KVTile::micro_origin(j, a) + KVTile::micro_coord(i0, a));
+                const float x = (in & 1u) ? s[j][nb][e] : kNegInf;
+                s[j][nb][e] = x;
+                mx[e >> 1] = fmaxf(mx[e >> 1], x);
+              }
+            continue;
+          }
           // Bits (nb * 8 + e % 2) of keep[r]: which of this thread's four keys of micro tile j row r sees.
           uint32_t keep[2] = {0xffffu, 0xffffu};
           if (partial >> j & 1) {
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
               uint32_t m;
-              if (window_tile && kTileBits) {
-                uint32_t bits[3] = {1u, 1u, 1u};
-#pragma unroll
-                for (int a = 0; a < kDims; ++a)
-                  bits[a] = (row_bits[r][a] >> KVTile::micro_origin(j, a)) & ((1u << KVTile::micro(a)) - 1u);
-                m = KVTile::combine_axis_bits(bits);
-              } else if (window_tile) {
+              if (window_tile) {
                 int lo[3] = {0, 0, 0}, hi[3] = {1, 1, 1};
 #pragma unroll
                 for (int a = 0; a < kDims; ++a) {
