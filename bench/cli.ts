@@ -152,13 +152,13 @@ function unfusedTotal(r: CudaProblemResult): TimedStep {
 /** The fastest forced forward config, as "[q]/[kv] ms". */
 function bestConfig(r: CudaProblemResult): string {
   const best = r.fused.configs.reduce<ConfigTiming | undefined>((b, c) => (b && b.ms <= c.ms ? b : c), undefined);
-  return best ? `[${best.qTileShape}]/[${best.kvTileShape}] ${fmt(best.ms, 3)}` : '-';
+  return best ? `${best.kernel} [${best.qTileShape}]/[${best.kvTileShape}] ${fmt(best.ms, 3)}` : '-';
 }
 
 const CUDA_COLUMNS: Column<CudaProblemResult>[] = [
   { title: 'problem', width: 32, text: (r) => r.problem },
   { title: 'fused fwd', width: 13, text: (r) => gpuCell(r.fused.forward) },
-  { title: 'best fwd config, ms', width: 22, text: bestConfig },
+  { title: 'best fwd config, ms', width: 28, text: bestConfig },
   { title: 'fused bwd', width: 13, text: (r) => gpuCell(r.fusedBackward?.backward) },
   { title: 'unfused f+b', width: 13, text: (r) => gpuCell(unfusedTotal(r)) },
   { title: 'reference fwd', width: 13, text: (r) => gpuCell(r.unfused.reference.forward) },

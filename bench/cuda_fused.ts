@@ -19,6 +19,8 @@ import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedSte
 
 /** Timing of one tile config. */
 export interface ConfigTiming extends TimedStep {
+  /** Kernel family: 'mma' (mma.sync) or 'wgmma' (sm_90a). */
+  kernel: 'mma' | 'wgmma';
   qTileShape: number[];
   kvTileShape: number[];
 }
@@ -83,8 +85,9 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     result.forward = step(timeOne(device, runs, run({})));
     for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
       if (c.pass !== 'forward') continue;
-      const ms = timeOne(device, runs, run({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape }));
-      result.configs.push({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, ...step(ms) });
+      const forwardArch = c.kernel === 'wgmma' ? 90 : 80;  // the same tiles exist in both families
+      const ms = timeOne(device, runs, run({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, forwardArch }));
+      result.configs.push({ kernel: c.kernel, qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, ...step(ms) });
     }
     if (refRuns > 0) result.reference = step(timeOne(device, refRuns, run({ useReference: true })));
   } catch (e) {
@@ -124,7 +127,7 @@ export function formatRow(r: CudaFusedResult): string {
   const f = (s: TimedStep) => `${s.ms.toFixed(3).padStart(8)} ms ${s.tflops.toFixed(1).padStart(6)} TF/s`;
   const best = r.configs.reduce<ConfigTiming | undefined>((b, c) => (b === undefined || c.ms < b.ms ? c : b), undefined);
   return `${r.problem.padEnd(34)} fused fwd ${f(r.forward)}` +
-    (best ? ` | best [${best.qTileShape}]/[${best.kvTileShape}] ${f(best)}` : '') +
+    (best ? ` | best ${best.kernel} [${best.qTileShape}]/[${best.kvTileShape}] ${f(best)}` : '') +
     (r.flex ? ` | flex ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
     (r.reference ? ` | reference ${f(r.reference)}` : '');
 }

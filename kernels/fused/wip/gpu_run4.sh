@@ -25,3 +25,16 @@ timeout 40 compute-sanitizer --tool memcheck --print-limit 5 $B/check small 6 13
 timeout 30 compute-sanitizer --tool racecheck --racecheck-report hazard --print-limit 5 $B/check small 3 14 | tail -2
 for d in 1 2 3; do cuobjdump --dump-sass $B/f$d.o > $B/sass$d.txt; echo "forward_${d}d: HMMA $(grep -c HMMA $B/sass$d.txt) HGMMA $(grep -c HGMMA $B/sass$d.txt) LDL/STL $(grep -cE '\b(LDL|STL)\b' $B/sass$d.txt)"; done
 t "all done"
+# Where the spills of the wgmma tier-64 kernels sit (line numbers in the SASS of each function).
+python3 - <<'PY'
+import re
+for d in (1, 2, 3):
+    s = open(f'/tmp/ffb/sass{d}.txt').read()
+    for f in s.split('Function : ')[1:]:
+        name = f.split('\n', 1)[0]
+        if 'Li90' not in name: continue
+        lines = f.split('\n')
+        sp = [i for i, l in enumerate(lines) if re.search(r'\b(LDL|STL)', l)]
+        hg = [i for i, l in enumerate(lines) if 'HGMMA' in l]
+        print(d, name[40:110], 'lines', len(lines), 'spills at', sp[:12], 'HGMMA', hg[:2], hg[-2:])
+PY
