@@ -196,24 +196,27 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int grp = lane >> 2, tig = lane & 3;  // mma fragment row group / thread in group
   const int h = blockIdx.y;
-  const int64_t b = blockIdx.z;
-  const int64_t hkv = int64_t(h) * p.heads_kv / p.heads;
+  // 32-bit (batch and heads are <= 65535, checked on the host): one register each across the tile loop.
+  const uint32_t b = blockIdx.z;
+  const uint32_t hkv = uint32_t(h) * uint32_t(p.heads_kv) / uint32_t(p.heads);
   const int dqk = int(p.head_dim), dv = int(p.head_dim_v);
 
   // ---- where this CTA is: dilation group and group-local Q tile origin per axis ----
-  GroupAxis ax[3];
-  int q0[3] = {0, 0, 0};
-  {
-    int64_t linear = blockIdx.x;  // per-axis slots, last axis fastest (decode_slots with compile-time dims)
+  // From blockIdx.x; 1-D/2-D epilogues decode it again (see there) instead of keeping it across the loop.
+  auto locate = [&](uint32_t slot_index, GroupAxis (&axes)[3], int (&origin)[3]) {
+    int64_t linear = slot_index;  // per-axis slots, last axis fastest (decode_slots with compile-time dims)
 #pragma unroll
     for (int a = kDims - 1; a >= 0; --a) {
       const int n = axis_slots(p.length[a], p.dilation[a], QTile::ext(a));
       const AxisSlot slot = decode_slot(static_cast<int>(linear % n), p.length[a], p.dilation[a], QTile::ext(a));
       linear /= n;
-      ax[a] = group_axis(p.axis(a), slot.group);
-      q0[a] = slot.origin;
+      axes[a] = group_axis(p.axis(a), slot.group);
+      origin[a] = slot.origin;
     }
-  }
+  };
+  GroupAxis ax[3];
+  int q0[3] = {0, 0, 0};
+  locate(blockIdx.x, ax, q0);
 #pragma unroll
   for (int a = 0; a < kDims; ++a)
     if (q0[a] >= ax[a].lg) return;  // empty slot of a short (ragged) dilation group: whole CTA exits
@@ -252,11 +255,6 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 #pragma unroll
     for (int a = 0; a < kDims; ++a)
       row_win[r][a] = ax[a].window(q0[a] + QTile::coord(warp * 16 + grp + 8 * r, a));
-
-  // This lane's part of its keys' micro-tile coordinates (see the masks below): the coordinate bits of 2 tig.
-  int tig_coord[3] = {0, 0, 0};
-#pragma unroll
-  for (int a = 0; a < kDims; ++a) tig_coord[a] = KVTile::micro_coord(2 * tig, a);
 
   // ---- loaders ----
   const Elem* const q_base = static_cast<const Elem*>(prm.a.q);
@@ -311,20 +309,20 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
       int64_t estride[3];  // recomputed per tile: fewer long-lived registers
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * k_row;
-      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, k_base, k_base + hkv * dqk + tok * k_row,
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, k_base, k_base + int64_t(hkv) * dqk + tok * k_row,
                                                                estride, lim, dqk / 8);
       if constexpr (Tr::kStages == 2) cp_async_commit();
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
-      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, v_base, v_base + hkv * dv + tok * v_row,
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, v_base, v_base + int64_t(hkv) * dv + tok * v_row,
                                                                estride, lim, dv / 8);
       cp_async_commit();
     } else {
       const int e0 = (t - n_window_tiles) * KVTile::kSize;
-      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, ek_base + (b * n_extra * p.heads_kv + hkv) * dqk,
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, ek_base + (int64_t(b) * n_extra * p.heads_kv + hkv) * dqk,
                                                                      e0, n_extra, k_row, dqk / 8);
       if constexpr (Tr::kStages == 2) cp_async_commit();
-      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, ev_base + (b * n_extra * p.heads_kv + hkv) * dv,
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, ev_base + (int64_t(b) * n_extra * p.heads_kv + hkv) * dv,
                                                                      e0, n_extra, v_row, dv / 8);
       cp_async_commit();
     }
@@ -518,6 +516,13 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
         // per key and axis (row_bits below).
         uint32_t row_bits[2][3] = {{1u, 1u, 1u}, {1u, 1u, 1u}};
         if (kTileBits && window_tile && partial) {
+          // This lane's part of its keys' micro-tile coordinates: the coordinate bits of 2 tig. The lane id
+          // is re-read here (volatile) so it is not one more register kept across the tile loop.
+          uint32_t lane_id;
+          asm volatile("mov.u32 %0, %%laneid;" : "=r"(lane_id));
+          int tig_coord[3] = {0, 0, 0};
+#pragma unroll
+          for (int a = 0; a < kDims; ++a) tig_coord[a] = KVTile::micro_coord(2 * int(lane_id & 3u), a);
 #pragma unroll
           for (int r = 0; r < 2; ++r)
 #pragma unroll
@@ -700,6 +705,16 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
   }
   __syncwarp();
 
+  if constexpr (kDims < 3) {
+    // Register allocation: decoding the CTA position again here (from a volatile read of %ctaid.x) frees
+    // ax/q0 during the tile loop; at 3 CTAs/SM that removed the 16-byte spill of the 2-D tier-64 wgmma
+    // kernel; 3-D kernels allocate better without it (ptxas -v, session 5). Known cost: the mma.sync 2-D
+    // kernels measured 8-9% slower with it (bench/NOTES.md); restricting it to the 2-D wgmma kernels is
+    // the untested fix.
+    uint32_t ctaid_x;
+    asm volatile("mov.u32 %0, %%ctaid.x;" : "=r"(ctaid_x));
+    locate(ctaid_x, ax, q0);
+  }
   Elem* const out = static_cast<Elem*>(prm.a.out);
   const int dv_chunks = dv / 8;
 #pragma unroll
