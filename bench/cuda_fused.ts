@@ -14,6 +14,7 @@ import * as path from 'path';
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
+import { forwardArchOf } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
 
@@ -85,7 +86,8 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     result.forward = step(timeOne(device, runs, run({})));
     for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
       if (c.pass !== 'forward') continue;
-      const forwardArch = c.kernel === 'wgmma' ? 90 : 80;  // the same tiles exist in both families
+      // The family too: the same tiles exist in both.
+      const forwardArch = forwardArchOf(c.kernel);
       const ms = timeOne(device, runs, run({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, forwardArch }));
       result.configs.push({ kernel: c.kernel, qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, ...step(ms) });
     }

@@ -6,6 +6,7 @@
 import * as natten from '../lib';
 import { native } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
+import { forwardArchOf } from '../lib/ops/fused_configs';
 import {
   Failures,
   type NativeProblem,
@@ -113,7 +114,7 @@ async function runCase(c: Case, f: Failures): Promise<void> {
       return { out, lse };
     };
     const fused = run(c.config ? { qTileShape: c.config.qTileShape, kvTileShape: c.config.kvTileShape,
-      forwardArch: c.config.kernel === 'wgmma' ? 90 : 80 } : {});
+      forwardArch: forwardArchOf(c.config.kernel) } : {});
     const reference = run({ useReference: true });
     const ref = naForward(q.exact, k.exact, v.exact, {
       kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,

@@ -10,6 +10,7 @@ import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { warnIfFusedFallback } from './fallback_warning';
+import { forwardArchOf, isForwardKernel } from './fused_configs';
 import { allocOutput, handleOrNull, nativeProblem, ProblemSizes } from './problem';
 import {
   boolArg, checkOptions, checkRank, checkSameDtypeDevice, checkShape, countArg, optionalTensorArg, resolveWindow,
@@ -70,7 +71,6 @@ export interface NAGradients {
 }
 
 const KERNEL_KEYS = ['qTileShape', 'kvTileShape', 'backwardQTileShape', 'backwardKvTileShape', 'forwardKernel', 'kvSplits', 'backend'];
-const FORWARD_KERNEL_ARCH: Record<string, number> = { mma: 80, wgmma: 90 };
 const FORWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues', 'returnLse'];
 const BACKWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues'];
 
@@ -94,11 +94,11 @@ function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfi
     throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: backend must be 'auto', 'fused' or 'reference', got ${JSON.stringify(backend)}`);
   }
   const kernel = opts.forwardKernel;
-  if (kernel !== undefined && !Object.hasOwn(FORWARD_KERNEL_ARCH, kernel)) {
+  if (kernel !== undefined && !isForwardKernel(kernel)) {
     throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: forwardKernel must be 'mma' or 'wgmma', got ${JSON.stringify(kernel)}`);
   }
   return {
-    forwardArch: kernel === undefined ? undefined : FORWARD_KERNEL_ARCH[kernel],
+    forwardArch: kernel === undefined ? undefined : forwardArchOf(kernel),
     qTileShape: tileShapeArg(fn, opts.qTileShape, 'qTileShape', dims),
     kvTileShape: tileShapeArg(fn, opts.kvTileShape, 'kvTileShape', dims),
     backwardQTileShape: tileShapeArg(fn, opts.backwardQTileShape, 'backwardQTileShape', dims),

@@ -80,6 +80,19 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
   }));
 }
 
+/** Forward kernel families and the architecture number the native config takes for each. */
+const FORWARD_KERNEL_ARCH: Readonly<Record<FusedConfigInfo['kernel'], number>> = { mma: 80, wgmma: 90 };
+
+/** True when `kernel` names a forward kernel family ('mma' or 'wgmma'). @internal */
+export function isForwardKernel(kernel: unknown): kernel is FusedConfigInfo['kernel'] {
+  return typeof kernel === 'string' && Object.hasOwn(FORWARD_KERNEL_ARCH, kernel);
+}
+
+/** The native config's `forwardArch` of a forward kernel family: 80 (mma.sync) or 90 (wgmma). @internal */
+export function forwardArchOf(kernel: FusedConfigInfo['kernel']): number {
+  return FORWARD_KERNEL_ARCH[kernel];
+}
+
 /** True when the fast fused (tensor-core) kernels run on `device` (compute capability 8.0 or newer). On
  * the CPU and on older GPUs the fused ops still work: the CPU engine, or the CUDA reference kernels. */
 export function hasFusedNA(device: string = 'cuda'): boolean {
