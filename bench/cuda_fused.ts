@@ -10,13 +10,13 @@
  * bench/results/cuda_fused.json) and prints a table; `benchCudaFused()` is the same as a function.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
+import { standaloneMain } from './standalone';
 
 /** Timing of one tile config. */
 export interface ConfigTiming extends TimedStep {
@@ -142,29 +142,7 @@ export function readFlex(file: string): Record<string, TimedStep> {
   return out;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const arg = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const device = Number(arg('--device') ?? 0);
-  const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', 'cuda_fused.json');
+standaloneMain<CudaFusedResult>(module, 'cuda_fused', 'CUDA fused NA forward benchmark', DTYPE, ({ arg, device, save }) => {
   const flexFile = arg('--flex');
-  const info = natten.cuda.deviceInfo(device);
-  process.stdout.write(`CUDA fused NA forward benchmark on ${info.name} (bf16)\n`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const save = (results: readonly CudaFusedResult[]): void =>
-    fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
-  await benchCudaFused({
-    device, runs: Number(arg('--runs') ?? 30), onResult: save, flex: flexFile ? readFlex(flexFile) : undefined,
-  });
-  process.stdout.write(`wrote ${out}\n`);
-}
-
-if (require.main === module) {
-  main().catch((e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  });
-}
+  return benchCudaFused({ device, runs: Number(arg('--runs') ?? 30), onResult: save, flex: flexFile ? readFlex(flexFile) : undefined });
+});

@@ -12,12 +12,12 @@
  * same as a function.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
+import { standaloneMain } from './standalone';
 
 /** Timing of one backward tile config. */
 export interface BackwardConfigTiming extends TimedStep {
@@ -162,30 +162,11 @@ export async function benchCudaFusedBackward(opts: CudaFusedBackwardBenchOptions
   return results;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const arg = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const device = Number(arg('--device') ?? 0);
-  const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', 'cuda_fused_backward.json');
-  const flexFile = arg('--flex');
-  const info = natten.cuda.deviceInfo(device);
-  process.stdout.write(`CUDA fused NA backward benchmark on ${info.name} (bf16)\n`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const save = (results: readonly CudaFusedBackwardResult[]): void =>
-    fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
-  await benchCudaFusedBackward({
-    device, runs: Number(arg('--runs') ?? 20), referenceRuns: Number(arg('--reference-runs') ?? 2), onResult: save,
-    flex: flexFile ? readFlexBackward(flexFile) : undefined,
+standaloneMain<CudaFusedBackwardResult>(module, 'cuda_fused_backward', 'CUDA fused NA backward benchmark', DTYPE,
+  ({ arg, device, save }) => {
+    const flexFile = arg('--flex');
+    return benchCudaFusedBackward({
+      device, runs: Number(arg('--runs') ?? 20), referenceRuns: Number(arg('--reference-runs') ?? 2), onResult: save,
+      flex: flexFile ? readFlexBackward(flexFile) : undefined,
+    });
   });
-  process.stdout.write(`wrote ${out}\n`);
-}
-
-if (require.main === module) {
-  main().catch((e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  });
-}

@@ -9,12 +9,11 @@
  * bench/results/cuda_unfused.json) and prints a table; `benchCudaUnfused()` is the same as a function
  * for the benchmark CLI.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
 import { median } from './timing';
+import { standaloneMain } from './standalone';
 
 /** One benchmark problem (fused layout [B, ...spatial, H, D]; unfused [B, H, ...spatial, D]). */
 export interface CudaBenchProblem {
@@ -222,26 +221,5 @@ export function formatRow(r: CudaUnfusedResult): string {
     `reference fwd ${fmt(r.reference.forward)} | bwd ${fmt(r.reference.backward)}`;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const arg = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const device = Number(arg('--device') ?? 0);
-  const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', 'cuda_unfused.json');
-  const info = natten.cuda.deviceInfo(device);
-  process.stdout.write(`CUDA unfused/reference NA benchmark on ${info.name} (bf16)\n`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const save = (results: readonly CudaUnfusedResult[]): void =>
-    fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype: DTYPE, date: new Date().toISOString(), results }, null, 2) + '\n');
-  await benchCudaUnfused({ device, runs: Number(arg('--runs') ?? 20), onResult: save });
-  process.stdout.write(`wrote ${out}\n`);
-}
-
-if (require.main === module) {
-  main().catch((e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  });
-}
+standaloneMain<CudaUnfusedResult>(module, 'cuda_unfused', 'CUDA unfused/reference NA benchmark', DTYPE,
+  ({ arg, device, save }) => benchCudaUnfused({ device, runs: Number(arg('--runs') ?? 20), onResult: save }));
