@@ -112,6 +112,7 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
     groups *= kv_grid[a];
     if (a < dims) tiles *= n_kv[a];
   }
+  const bool wgmma = e.arch >= 90;  // computes every micro tile, masking those outside the windows
   CtaWork w;
   w.loaded_keys = double(tiles) * groups * 16 + double(p.n_extra);
   for (int wi = 0; wi < warps; ++wi) {
@@ -141,7 +142,6 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
           overlap = overlap && g0 < last[a].end && g1 > first[a].start;
           inside = inside && last[a].start <= g0 && first[a].end >= g1;
         }
-        const bool wgmma = e.arch >= 90;  // computes every micro tile, masking those outside the windows
         if (overlap || wgmma) w.computed_keys += 16.0 * 16.0;
         if ((overlap || wgmma) && !inside) w.masked_keys += 16.0 * 16.0;
       }

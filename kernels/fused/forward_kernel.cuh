@@ -516,8 +516,9 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
         // per key and axis (row_bits below).
         uint32_t row_bits[2][3] = {{1u, 1u, 1u}, {1u, 1u, 1u}};
         if (kTileBits && window_tile && partial) {
-          // This lane's part of its keys' micro-tile coordinates: the coordinate bits of 2 tig. The lane id
-          // is re-read here (volatile) so it is not one more register kept across the tile loop.
+          // This lane's part of its keys' micro-tile coordinates: the coordinate bits of 2 tig. (The lane id is
+          // re-read here to keep it out of the registers live across the tile loop; ptxas -v showed the same
+          // register counts either way.)
           uint32_t lane_id;
           asm volatile("mov.u32 %0, %%laneid;" : "=r"(lane_id));
           int tig_coord[3] = {0, 0, 0};
