@@ -3,6 +3,7 @@
 
 #include "../kernels/common/window.h"
 #include "../kernels/launch/gpu_runtime.h"
+#include "addon_env.h"
 #include "cpu/parallel.h"
 #include "js_interop.h"
 #include "ops.h"
@@ -63,6 +64,7 @@ Napi::Value AxisWindow(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  init_addon_env(env);
   exports.Set("setErrorClass", Napi::Function::New<guarded<SetErrorClass>>(env, "setErrorClass"));
   exports.Set("buildInfo", Napi::Function::New<guarded<BuildInfo>>(env, "buildInfo"));
   exports.Set("deviceCount", Napi::Function::New<guarded<DeviceCount>>(env, "deviceCount"));

@@ -1,32 +1,21 @@
 #include "cpu_queue.h"
 
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <mutex>
-#include <thread>
+
+#include "serial_queue.h"
 
 namespace natten::node {
 
 struct CpuQueue::Impl {
+  SerialQueue queue{"natten-cpu"};
   std::mutex mutex;
-  std::condition_variable wake;
-  std::deque<std::function<void()>> tasks;
   std::shared_future<void> last;  // completion of the newest task
   std::string error;
-  std::thread dispatcher;
 
-  void loop() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return !tasks.empty(); });
-        task = std::move(tasks.front());
-        tasks.pop_front();
-      }
-      task();
-    }
+  void keep_error(const char* what) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (error.empty()) error = what;
   }
 };
 
@@ -34,12 +23,10 @@ CpuQueue::CpuQueue() : impl_(new Impl) {
   std::promise<void> ready;
   ready.set_value();
   impl_->last = ready.get_future().share();
-  impl_->dispatcher = std::thread([this] { impl_->loop(); });
-  impl_->dispatcher.detach();  // lives as long as the process
 }
 
 CpuQueue& CpuQueue::get() {
-  static CpuQueue* q = new CpuQueue();
+  static CpuQueue* q = new CpuQueue();  // never destroyed: its thread may run while the process exits
   return *q;
 }
 
@@ -48,20 +35,17 @@ void CpuQueue::enqueue(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->last = done->get_future().share();
   Impl* impl = impl_;
-  impl_->tasks.push_back([impl, done, task = std::move(task)]() mutable {
+  impl_->queue.enqueue([impl, done, task = std::move(task)]() mutable {
     try {
       task();
     } catch (const std::exception& e) {
-      std::lock_guard<std::mutex> lock(impl->mutex);
-      if (impl->error.empty()) impl->error = e.what();
+      impl->keep_error(e.what());
     } catch (...) {
-      std::lock_guard<std::mutex> lock(impl->mutex);
-      if (impl->error.empty()) impl->error = "unknown error in a CPU task";
+      impl->keep_error("unknown error in a CPU task");
     }
     task = nullptr;  // drop captured tensors before signalling, so memory() is settled at the fence
     done->set_value();
   });
-  impl_->wake.notify_one();
 }
 
 std::shared_future<void> CpuQueue::fence() {

@@ -12,7 +12,8 @@
 
 #include "../kernels/launch/gpu_runtime.h"
 #include "../kernels/launch/na_ops.h"
-#include "async_work.h"
+#include "addon_env.h"
+#include "after_device.h"
 #include "cpu/engine.h"
 #include "cpu/parallel.h"
 #include "cpu_queue.h"
@@ -369,12 +370,12 @@ Napi::Value HasFused(const Napi::CallbackInfo& info) {
 // cpuFmaPeak(ms) -> Promise<number>: measured fp32 FMA GFLOP/s of the CPU engine's threads.
 Napi::Value CpuFmaPeak(const Napi::CallbackInfo& info) {
   const int ms = (int)count_arg(info[0], "ms");
-  auto result = std::make_shared<double>(0.0);
-  CpuQueue::get().enqueue([result, ms] { *result = cpu::fma_peak_gflops(ms); });
-  auto fence = CpuQueue::get().fence();
-  return run_async(
-      info.Env(), [fence] { fence.wait(); },
-      [result](Napi::Env env) { return Napi::Number::New(env, *result); });
+  auto [promise, reply] = addon_env(info.Env()).completion->expect(info.Env());
+  after_device(Device{-1}, reply, [ms]() -> Reply::MakeValue {
+    const double gflops = cpu::fma_peak_gflops(ms);
+    return [gflops](Napi::Env env) { return Napi::Number::New(env, gflops); };
+  });
+  return promise;
 }
 
 }  // namespace

@@ -1,11 +1,10 @@
 #include "storage.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 
 #include "../kernels/launch/gpu_runtime.h"
+#include "cpu/host_buffer.h"
 
 namespace natten::node {
 namespace {
@@ -21,8 +20,7 @@ int slot(Device d) { return d.index < 0 ? 0 : (d.index < kMaxDevices ? d.index +
 Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes) {
   if (device.is_cpu()) {
     if (bytes) {
-      // 64-byte alignment for SIMD loads; aligned_alloc needs a multiple of the alignment.
-      data_ = std::aligned_alloc(64, (bytes + 63) & ~size_t(63));
+      data_ = cpu::host_alloc(bytes);  // 64-byte aligned for SIMD loads
       if (!data_)
         throw Error(ErrorKind::Natten, "ERR_NATTEN_OOM",
                     "out of host memory: cannot allocate " + std::to_string(bytes) + " bytes");
@@ -35,7 +33,7 @@ Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes) {
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu()) std::free(data_);
+  if (device_.is_cpu()) cpu::host_free(data_, bytes_);
   else gpu::release(device_.index, data_);
   g_bytes[slot(device_)] -= (int64_t)bytes_;
   g_count[slot(device_)] -= 1;

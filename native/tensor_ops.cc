@@ -6,8 +6,10 @@
 
 #include "../kernels/common/random.h"
 #include "../kernels/launch/gpu_runtime.h"
-#include "async_work.h"
+#include "addon_env.h"
+#include "after_device.h"
 #include "cpu/convert.h"
+#include "cpu/host_buffer.h"
 #include "cpu/parallel.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
@@ -28,32 +30,6 @@ StoragePtr make_storage(Device d, size_t bytes) {
                     std::to_string(gpu::device_count()) + " CUDA device(s) visible)");
   }
   return std::make_shared<Storage>(d, bytes);
-}
-
-/// Raises a failure of earlier asynchronous work on the device (CPU task exception or CUDA error).
-void raise_deferred(Device d) {
-  if (d.is_cpu()) {
-    std::string e = CpuQueue::get().take_error();
-    if (!e.empty()) throw Error(ErrorKind::Natten, "ERR_NATTEN_ASYNC", "an earlier CPU operation failed: " + e);
-  } else {
-    gpu::check_async_errors(d.index);
-  }
-}
-
-/// Blocks (worker thread) until every operation enqueued so far on the device has finished.
-std::function<void()> waiter(Device d) {
-  if (d.is_cpu()) {
-    auto f = CpuQueue::get().fence();
-    return [f, d] {
-      f.wait();
-      raise_deferred(d);
-    };
-  }
-  auto fence = std::make_shared<gpu::Fence>(d.index);
-  return [fence, d] {
-    fence->wait();
-    raise_deferred(d);
-  };
 }
 
 Napi::Value Empty(const Napi::CallbackInfo& info) {
@@ -95,7 +71,7 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
   } else if (st == t) {
     gpu::upload_async(d.index, s->data(), src, s->bytes());
   } else {
-    std::vector<char> tmp(s->bytes());
+    cpu::HostBuffer tmp(s->bytes());
     cpu::convert(src, st, tmp.data(), t, 0, n);
     gpu::upload_async(d.index, s->data(), tmp.data(), s->bytes());
   }
@@ -137,10 +113,11 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   } else if (dd.is_cpu()) {
     // GPU -> CPU: the CPU queue waits (on a worker thread) for the source's producer, then copies. Work
     // enqueued later on the CPU queue sees the data; the event loop never waits.
-    std::function<void()> wait_src = waiter(sd);
+    auto fence = std::make_shared<gpu::Fence>(sd.index);
     CpuQueue::get().enqueue([=] {
-      wait_src();
-      std::vector<char> staged(src->bytes());
+      fence->wait();
+      gpu::check_async_errors(sd.index);
+      cpu::HostBuffer staged(src->bytes());
       gpu::download_sync(sd.index, staged.data(), src->data(), src->bytes());
       cpu::convert_parallel(staged.data(), st, dst->data(), dt, n);
     });
@@ -150,11 +127,11 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
     // device's pending work (usually none: host data comes from tensor()), then uploads in the source
     // dtype and converts on the device. CUDA forbids the alternative of holding the stream in a host
     // callback until a CPU task has copied (a callback must not wait for other CUDA work).
-    waiter(sd)();
+    wait_for_device(sd);
     const void* host_src = src->data();
-    std::vector<char> staged;
+    cpu::HostBuffer staged;
     if (!sd.is_cpu()) {
-      staged.resize(src->bytes());
+      staged = cpu::HostBuffer(src->bytes());
       gpu::download_sync(sd.index, staged.data(), src->data(), src->bytes());
       host_src = staged.data();
     }
@@ -169,14 +146,31 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   return wrap_storage(info.Env(), dst);
 }
 
-Napi::TypedArray make_output(Napi::Env env, DType t, size_t n) {
-  if (t == DType::Float64) return Napi::Float64Array::New(env, n);
-  return Napi::Float32Array::New(env, n);
+DType output_type(DType t) { return t == DType::Float64 ? DType::Float64 : DType::Float32; }
+
+/// A typed array over a host block (Float64Array for float64 storage, else Float32Array). The array
+/// owns the block (external ArrayBuffer), or a copy where the runtime forbids external buffers.
+Napi::TypedArray wrap_output(Napi::Env env, DType t, size_t n, cpu::HostBuffer buf) {
+  const size_t bytes = buf.bytes();
+  Napi::ArrayBuffer ab;
+  napi_value raw;
+  if (bytes && napi_create_external_arraybuffer(
+                   env, buf.data(), bytes,
+                   [](napi_env, void* data, void* hint) { cpu::host_free(data, reinterpret_cast<size_t>(hint)); },
+                   reinterpret_cast<void*>(bytes), &raw) == napi_ok) {
+    buf.release();
+    ab = Napi::ArrayBuffer(env, raw);
+  } else {
+    ab = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes) std::memcpy(ab.Data(), buf.data(), bytes);
+  }
+  if (output_type(t) == DType::Float64) return Napi::Float64Array::New(env, n, ab, 0);
+  return Napi::Float32Array::New(env, n, ab, 0);
 }
 
 /// Converts a storage's first n elements into `out` (float32, or float64 for float64 storage).
 void read_into(const StoragePtr& s, DType t, size_t n, void* out) {
-  const DType ot = t == DType::Float64 ? DType::Float64 : DType::Float32;
+  const DType ot = output_type(t);
   if (s->device().is_cpu()) {
     cpu::convert(s->data(), t, out, ot, 0, n);
     return;
@@ -185,35 +179,34 @@ void read_into(const StoragePtr& s, DType t, size_t n, void* out) {
     gpu::download_sync(s->device().index, out, s->data(), n * dtype_size(t));
     return;
   }
-  std::vector<char> staged(n * dtype_size(t));
-  gpu::download_sync(s->device().index, staged.data(), s->data(), staged.size());
+  cpu::HostBuffer staged(n * dtype_size(t));
+  gpu::download_sync(s->device().index, staged.data(), s->data(), staged.bytes());
   cpu::convert(staged.data(), t, out, ot, 0, n);
 }
 
+// toArray(handle, dtype, numel) -> Promise: the values are read on the device's own thread into a host
+// block that becomes the array's memory, after the work queued so far.
 Napi::Value ToArray(const Napi::CallbackInfo& info) {
   StoragePtr s = unwrap_storage(info[0], "tensor");
   DType t = dtype_arg(info[1], "dtype");
   const size_t n = (size_t)int_arg(info[2], "numel");
-  Napi::TypedArray out = make_output(info.Env(), t, n);
-  void* dst = static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset();
-  auto ref = std::make_shared<Napi::Reference<Napi::TypedArray>>(Napi::Persistent(out));
-  auto wait = waiter(s->device());
-  return run_async(
-      info.Env(), [wait, s, t, n, dst] {
-        wait();
-        read_into(s, t, n, dst);
-      },
-      [ref](Napi::Env) { return ref->Value(); });
+  auto [promise, reply] = addon_env(info.Env()).completion->expect(info.Env());
+  after_device(s->device(), reply, [s, t, n]() -> Reply::MakeValue {
+    auto buf = std::make_shared<cpu::HostBuffer>(n * dtype_size(output_type(t)));
+    read_into(s, t, n, buf->data());
+    return [buf, t, n](Napi::Env env) { return wrap_output(env, t, n, std::move(*buf)); };
+  });
+  return promise;
 }
 
 Napi::Value ToArraySync(const Napi::CallbackInfo& info) {
   StoragePtr s = unwrap_storage(info[0], "tensor");
   DType t = dtype_arg(info[1], "dtype");
   const size_t n = (size_t)int_arg(info[2], "numel");
-  Napi::TypedArray out = make_output(info.Env(), t, n);
-  waiter(s->device())();
-  read_into(s, t, n, static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset());
-  return out;
+  cpu::HostBuffer buf(n * dtype_size(output_type(t)));
+  wait_for_device(s->device());
+  read_into(s, t, n, buf.data());
+  return wrap_output(info.Env(), t, n, std::move(buf));
 }
 
 // share(handle): a second handle to the same storage (views such as reshape keep it alive independently).
@@ -230,7 +223,9 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Device d = device_arg(info[0], "device");
   if (!d.is_cpu() && d.index >= gpu::device_count())
     throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE", "device cuda:" + std::to_string(d.index) + " does not exist");
-  return run_async(info.Env(), waiter(d), [](Napi::Env env) { return env.Undefined(); });
+  auto [promise, reply] = addon_env(info.Env()).completion->expect(info.Env());
+  after_device(d, reply, [] { return [](Napi::Env env) { return env.Undefined(); }; });
+  return promise;
 }
 
 Napi::Value Memory(const Napi::CallbackInfo& info) {

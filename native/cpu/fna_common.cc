@@ -68,7 +68,8 @@ void pack_extra(const void* src, DType t, int64_t B, int64_t n, int64_t Hkv, int
 }
 
 FloatBuffer& workspace(int slot) {
-  static FloatBuffer slots[kWorkspaceSlots];
+  // Never destroyed: pool threads may still read the slots while the process exits.
+  static FloatBuffer* slots = new FloatBuffer[kWorkspaceSlots];
   return slots[slot];
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../../kernels/common/problem.h"
+#include "host_buffer.h"
 #include "na_block.h"
 #include "na_geometry.h"
 #include "na_pack.h"
@@ -55,19 +56,19 @@ class FloatBuffer {
  public:
   void resize(int64_t n) {
     if (n <= n_) return;
-    data_.reset(new vf[(size_t)((n + kLanes - 1) / kLanes)]);
+    buf_ = HostBuffer((size_t)((n + kLanes - 1) / kLanes) * sizeof(vf));
     n_ = n;
   }
   int64_t size() const { return n_; }
   void clear() {
-    data_.reset();
+    buf_ = HostBuffer();
     n_ = 0;
   }
-  float* data() { return reinterpret_cast<float*>(data_.get()); }
-  const float* data() const { return reinterpret_cast<const float*>(data_.get()); }
+  float* data() { return static_cast<float*>(buf_.data()); }
+  const float* data() const { return static_cast<const float*>(buf_.data()); }
 
  private:
-  std::unique_ptr<vf[]> data_;
+  HostBuffer buf_;
   int64_t n_ = 0;
 };
 

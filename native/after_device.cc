@@ -1,0 +1,79 @@
+#include "after_device.h"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../kernels/launch/gpu_runtime.h"
+#include "cpu_queue.h"
+#include "serial_queue.h"
+
+namespace natten::node {
+namespace {
+
+/// The fence-waiter thread of a CUDA device (created on first use, never destroyed).
+SerialQueue& fence_waiter(int device) {
+  static std::mutex mutex;
+  static auto* queues = new std::vector<SerialQueue*>();
+  std::lock_guard<std::mutex> lock(mutex);
+  if ((int)queues->size() <= device) queues->resize(device + 1, nullptr);
+  SerialQueue*& q = (*queues)[device];
+  if (!q) q = new SerialQueue("natten-gpu-wait");
+  return *q;
+}
+
+/// Raises a failure of earlier asynchronous work on the device (CPU task exception or CUDA error).
+void raise_deferred(Device d) {
+  if (d.is_cpu()) {
+    std::string e = CpuQueue::get().take_error();
+    if (!e.empty()) throw Error(ErrorKind::Natten, "ERR_NATTEN_ASYNC", "an earlier CPU operation failed: " + e);
+  } else {
+    gpu::check_async_errors(d.index);
+  }
+}
+
+void settle(const Reply& reply, const std::function<Reply::MakeValue()>& task) {
+  try {
+    reply.resolve(task());
+  } catch (const Error& e) {
+    reply.reject(e);
+  } catch (const std::bad_alloc&) {
+    reply.reject(Error(ErrorKind::Natten, "ERR_NATTEN_OOM", "out of host memory"));
+  } catch (const std::exception& e) {
+    reply.reject(Error(ErrorKind::Natten, "ERR_NATTEN_INTERNAL", e.what()));
+  }
+}
+
+}  // namespace
+
+void after_device(Device d, Reply reply, std::function<Reply::MakeValue()> task) {
+  if (d.is_cpu()) {
+    CpuQueue::get().enqueue([reply, task = std::move(task), d] {
+      settle(reply, [&] {
+        raise_deferred(d);
+        return task();
+      });
+    });
+    return;
+  }
+  auto fence = std::make_shared<gpu::Fence>(d.index);  // recorded now: after the work enqueued so far
+  fence_waiter(d.index).enqueue([reply, task = std::move(task), fence, d] {
+    settle(reply, [&] {
+      fence->wait();
+      raise_deferred(d);
+      return task();
+    });
+  });
+}
+
+void wait_for_device(Device d) {
+  if (d.is_cpu()) {
+    CpuQueue::get().fence().wait();
+  } else {
+    gpu::Fence(d.index).wait();
+  }
+  raise_deferred(d);
+}
+
+}  // namespace natten::node
