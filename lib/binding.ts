@@ -128,6 +128,11 @@ export interface NativeBinding {
   cpuFmaPeak(ms: number): Promise<number>;
   // Fused tile configs (native/fused_configs_binding.cc): empty for the CPU and CPU-only builds.
   fusedConfigs(device: number, dims: number, headDim: number, headDimV: number, dtype: number): NativeFusedTileConfig[];
+  /** Tells the addon the process's exit code as the process starts to exit (GPU work still queued then
+   * is dropped and the process ends with this code). */
+  noteExitCode(code: number): void;
+  /** Debug: enqueues a kernel that writes to an illegal address on cuda:device (natten.internal). */
+  faultDevice(device: number): void;
   /** NA op bindings, added by the op families (see native/ops.cc). */
   [op: string]: unknown;
 }
@@ -143,13 +148,65 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** A full garbage collection, where the runtime allows one (undefined otherwise). Finalizers of the
+ * addon run inside the collection, so the memory of unreachable tensors is free when it returns. */
+let collectGarbage: (() => void) | null | undefined;
+function fullGc(): boolean {
+  if (collectGarbage === undefined) {
+    collectGarbage = null;
+    const g = (globalThis as { gc?: () => void }).gc;
+    if (typeof g === 'function') collectGarbage = g;
+    else {
+      try {
+        // The documented way to reach V8's gc() without --expose-gc (as test runners do): expose it to
+        // a fresh context only.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        (require('v8') as typeof import('v8')).setFlagsFromString('--expose-gc');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const fn = (require('vm') as typeof import('vm')).runInNewContext('gc') as unknown;
+        if (typeof fn === 'function') collectGarbage = fn as () => void;
+      } catch {
+        collectGarbage = null;
+      }
+    }
+  }
+  if (!collectGarbage) return false;
+  collectGarbage();
+  return true;
+}
+
+/** Wraps every addon function: an out-of-memory error runs one full GC (freeing forgotten tensors) and
+ * retries the call once before it reaches the caller. */
+function withOomRetry(b: NativeBinding): NativeBinding {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(b)) {
+    if (typeof fn !== 'function') {
+      wrapped[name] = fn;
+      continue;
+    }
+    wrapped[name] = (...args: unknown[]): unknown => {
+      try {
+        return fn(...args);
+      } catch (e) {
+        if ((e as { code?: string } | null)?.code !== 'ERR_NATTEN_OOM' || !fullGc()) throw e;
+        return fn(...args);
+      }
+    };
+  }
+  return wrapped as unknown as NativeBinding;
+}
+
 function load(): NativeBinding {
   try {
     const b = (process.env.NATTEN_ADDON_PATH
       ? require(process.env.NATTEN_ADDON_PATH)
       : require('bindings')({ bindings: 'natten', module_root: packageRoot() })) as NativeBinding;
     b.setErrorClass(NattenError);
-    return b;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if ((require('worker_threads') as typeof import('worker_threads')).isMainThread) {
+      process.on('exit', (code) => b.noteExitCode(code));
+    }
+    return withOomRetry(b);
   } catch (e) {
     throw new NattenError(
       `natten-node: cannot load the native addon (${(e as Error).message}). Run \`npm run build:native\` ` +

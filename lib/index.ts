@@ -13,6 +13,7 @@ export type { DeviceLike, DeviceName, CudaDeviceInfo } from './device';
 export { buildInfo, memory, synchronize } from './runtime';
 export type { BuildInfo } from './runtime';
 export { NattenError } from './errors';
+export { internal } from './internal';
 export type { NattenErrorCode, CodedTypeError, CodedRangeError } from './errors';
 export {
   useFusedNA, isFusedNAEnabled, useKVParallelism, isKVParallelismEnabled, setMemoryUsagePreference,

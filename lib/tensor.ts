@@ -234,13 +234,17 @@ export function randn<D extends DType = 'float32'>(shape: readonly number[], opt
 /** Values `tidy` keeps: a tensor, or arrays/objects containing tensors. */
 export type TidyResult = Tensor | readonly TidyResult[] | { readonly [k: string]: TidyResult } | void | number | string | boolean | null | undefined;
 
-/** Runs fn and disposes every tensor created inside it except those it returns. */
+/** Runs fn and disposes every tensor created inside it except those it returns. When fn throws, every
+ * tensor it created is disposed and the error propagates. */
 export function tidy<T extends TidyResult>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
   try {
     result = fn();
+  } catch (e) {
+    for (const t of scope) t.dispose();
+    throw e;
   } finally {
     scopes.pop();
   }

@@ -63,12 +63,26 @@ Napi::Value AxisWindow(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// noteExitCode(code): lib/ reports the process's exit code as it starts to exit (see gpu::note_exit_code).
+Napi::Value NoteExitCode(const Napi::CallbackInfo& info) {
+  gpu::note_exit_code((int)int_arg(info[0], "code"));
+  return info.Env().Undefined();
+}
+
+// faultDevice(device): natten.internal.triggerDeviceFault, a kernel that loses the device (tests).
+Napi::Value FaultDevice(const Napi::CallbackInfo& info) {
+  gpu::fault_async(device_arg(info[0], "device").index);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_addon_env(env);
   exports.Set("setErrorClass", Napi::Function::New<guarded<SetErrorClass>>(env, "setErrorClass"));
   exports.Set("buildInfo", Napi::Function::New<guarded<BuildInfo>>(env, "buildInfo"));
   exports.Set("deviceCount", Napi::Function::New<guarded<DeviceCount>>(env, "deviceCount"));
   exports.Set("deviceInfo", Napi::Function::New<guarded<DeviceInfo>>(env, "deviceInfo"));
+  exports.Set("noteExitCode", Napi::Function::New<guarded<NoteExitCode>>(env, "noteExitCode"));
+  exports.Set("faultDevice", Napi::Function::New<guarded<FaultDevice>>(env, "faultDevice"));
   exports.Set("axisWindow", Napi::Function::New<guarded<AxisWindow>>(env, "axisWindow"));
   register_tensor_ops(env, exports);
   register_ops(env, exports);

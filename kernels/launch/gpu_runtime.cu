@@ -3,6 +3,11 @@
 
 #include <cuda_runtime.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -19,15 +24,47 @@ struct DeviceState {
   std::mutex transfer_mutex;
 };
 
+// Process-wide and never destroyed: device threads may use them while the process exits.
 std::mutex g_init_mutex;
-std::vector<std::unique_ptr<DeviceState>> g_devices;
+auto* g_devices = new std::vector<std::unique_ptr<DeviceState>>();
+
+// Devices whose context a kernel fault has lost, and the first error seen there.
+constexpr int kMaxDevices = 64;
+std::atomic<bool> g_lost[kMaxDevices];
+std::mutex g_lost_mutex;
+auto* g_lost_reason = new std::vector<std::string>(kMaxDevices);
+
+std::atomic<int> g_exit_code{0};
+
+void throw_if_lost(int device) {
+  if (device < 0 || device >= kMaxDevices || !g_lost[device].load()) return;
+  std::lock_guard<std::mutex> lock(g_lost_mutex);
+  throw Error(ErrorKind::Natten, "ERR_NATTEN_CUDA",
+              "cuda:" + std::to_string(device) + " is unusable after an earlier kernel fault (" +
+                  (*g_lost_reason)[device] + "): restart the process to use this device again");
+}
+
+/// At process exit with work still queued on a device, CUDA's own teardown would wait for all of it
+/// (seconds, or minutes). The queued work is dropped instead: the process ends at once with its exit code.
+/// Registered after CUDA's runtime initialised, so it runs before the runtime's teardown.
+void exit_without_waiting() {
+  // No lock: the list is sized once, before this is registered; a thread holding the lock at exit
+  // must not stall the exit.
+  for (auto& s : *g_devices) {
+    if (s && cudaStreamQuery(s->stream) == cudaErrorNotReady) {
+      std::fflush(nullptr);
+      _exit(g_exit_code.load());
+    }
+  }
+}
 
 DeviceState& state(int device) {
+  throw_if_lost(device);
   std::lock_guard<std::mutex> lock(g_init_mutex);
-  if (g_devices.empty()) g_devices.resize(device_count());
-  if (device < 0 || device >= (int)g_devices.size())
+  if (g_devices->empty()) g_devices->resize(device_count());
+  if (device < 0 || device >= (int)g_devices->size())
     throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE", "no CUDA device cuda:" + std::to_string(device));
-  auto& s = g_devices[device];
+  auto& s = (*g_devices)[device];
   if (!s) {
     auto st = std::make_unique<DeviceState>();
     NATTEN_CUDA_CHECK(cudaSetDevice(device));
@@ -39,6 +76,8 @@ DeviceState& state(int device) {
     uint64_t threshold = UINT64_MAX;
     NATTEN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
     s = std::move(st);
+    static bool registered = (std::atexit(exit_without_waiting), true);
+    (void)registered;
   }
   return *s;
 }
@@ -61,12 +100,28 @@ __global__ void convert_kernel(const void* src, DType st, void* dst, DType dt, s
     store_element(dst, dt, i, load_element(src, st, i));
 }
 
+// Debug: a store to an address no allocation covers (a sticky "illegal address" fault).
+__global__ void fault_kernel(int* p) { *reinterpret_cast<volatile int*>(p) = 1; }
+
 __global__ void randn_kernel(void* dst, DType t, size_t n, uint64_t seed) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
     store_element(dst, t, i, randn_at(seed, i));
 }
 
 }  // namespace
+
+std::string mark_current_device_lost(const std::string& error) {
+  int device = -1;
+  cudaGetDevice(&device);
+  if (device < 0 || device >= kMaxDevices) return error + " (the CUDA context is lost: restart the process)";
+  {
+    std::lock_guard<std::mutex> lock(g_lost_mutex);
+    if (!g_lost[device].load()) (*g_lost_reason)[device] = error;
+    g_lost[device] = true;
+  }
+  return error + " (the CUDA context of cuda:" + std::to_string(device) +
+         " is lost: restart the process to use this device again)";
+}
 
 BuildInfo build_info() {
   BuildInfo b;
@@ -190,7 +245,7 @@ void randn_async(int device, void* dst, DType type, size_t n, uint64_t seed) {
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
 
-Fence::Fence(int device) {
+Fence::Fence(int device) : device_(device) {
   cudaStream_t s = use(device);
   cudaEvent_t e;
   NATTEN_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
@@ -202,7 +257,18 @@ Fence::~Fence() {
   if (event_) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
 }
 
-void Fence::wait() { NATTEN_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_))); }
+void Fence::wait() {
+  use(device_);  // a fault seen here is attributed to this device
+  NATTEN_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)));
+}
+
+void note_exit_code(int code) { g_exit_code = code; }
+
+void fault_async(int device) {
+  cudaStream_t s = use(device);
+  fault_kernel<<<1, 1, 0, s>>>(reinterpret_cast<int*>(uintptr_t(8)));
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
 
 void check_async_errors(int device) {
   use(device);

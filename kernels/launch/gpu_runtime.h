@@ -63,11 +63,20 @@ class Fence {
   void wait();
 
  private:
+  int device_;
   void* event_ = nullptr;
 };
 
-/// Raises any pending asynchronous CUDA error of the device as an Error(ERR_NATTEN_CUDA).
+/// Raises any pending asynchronous CUDA error of the device as an Error(ERR_NATTEN_CUDA). After a kernel
+/// fault (a sticky error) the device is lost: every later call on it throws ERR_NATTEN_CUDA saying the
+/// process must restart; other devices and the CPU keep working.
 void check_async_errors(int device);
+
+/// The process's exit code, noted when it starts to exit (used if queued GPU work makes it exit early).
+void note_exit_code(int code);
+
+/// Debug (natten.internal): enqueues a kernel that writes to an illegal address, losing the device.
+void fault_async(int device);
 
 // --- GPU timing (benchmarks) ---
 
