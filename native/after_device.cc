@@ -48,6 +48,17 @@ void settle(const Reply& reply, const std::function<Reply::MakeValue()>& task) {
 }  // namespace
 
 void after_device(Device d, Reply reply, std::function<Reply::MakeValue()> task) {
+  // What fails here (a lost device, no fence) rejects the promise rather than throwing: the caller
+  // returns the promise either way.
+  std::shared_ptr<gpu::Fence> fence;
+  if (!d.is_cpu()) {
+    try {
+      fence = std::make_shared<gpu::Fence>(d.index);  // recorded now: after the work enqueued so far
+    } catch (const Error& e) {
+      reply.reject(e);
+      return;
+    }
+  }
   if (d.is_cpu()) {
     CpuQueue::get().enqueue([reply, task = std::move(task), d] {
       settle(reply, [&] {
@@ -57,7 +68,6 @@ void after_device(Device d, Reply reply, std::function<Reply::MakeValue()> task)
     });
     return;
   }
-  auto fence = std::make_shared<gpu::Fence>(d.index);  // recorded now: after the work enqueued so far
   fence_waiter(d.index).enqueue([reply, task = std::move(task), fence, d] {
     settle(reply, [&] {
       fence->wait();

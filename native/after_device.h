@@ -11,7 +11,8 @@
 namespace natten::node {
 
 /// `task` runs on the device thread and returns the value builder for the JS thread; what it throws
-/// (natten::Error or std::exception) rejects the promise. Call on the JS thread.
+/// (natten::Error or std::exception) rejects the promise, as does a device that cannot take the work
+/// (a lost CUDA device). Never throws. Call on the JS thread.
 void after_device(Device d, Reply reply, std::function<Reply::MakeValue()> task);
 
 /// Blocks the calling thread until every operation enqueued so far on the device has finished, then
