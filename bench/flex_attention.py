@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Times PyTorch FlexAttention with natten-node's neighbourhood mask (DESIGN.md section 5).
+"""Times PyTorch FlexAttention with natten-node's neighbourhood mask (docs/design.md §5).
 
 The peer for bench/cuda_fused.ts: same problem list, bf16, CUDA events, median of many runs, useful
-TFLOP/s = 4*B*H*N*prod(k)*D forward (x2.5 for backward). The mask is built from DESIGN 5 exactly:
+TFLOP/s = 4*B*H*N*prod(k)*D forward (x2.5 for backward). The mask is built from docs/design.md §5 exactly:
 token index -> per-axis coordinates -> dilation group and group-local index -> window [start, end) ->
 key is a neighbour iff it is in the same group and inside the window on every axis.
 
@@ -31,7 +31,7 @@ PROBLEMS = [
 
 
 def axis_window(i, L, k, s, d, causal):
-    """DESIGN 5 on tensors: (group, group-local start, end) of query indices i on one axis."""
+    """docs/design.md §5 on tensors: (group, group-local start, end) of query indices i on one axis."""
     g = i % d
     il = i // d
     lg = L // d + (g < (L % d)).to(i.dtype)

@@ -17,7 +17,7 @@ export interface BenchProblem {
   isCausal?: boolean[];
 }
 
-/** Useful forward FLOPs (DESIGN 8): 4 * B * H * N * prod(k) * D; the backward counts 2.5 times that. */
+/** Useful forward FLOPs (docs/design.md §8): 4 * B * H * N * prod(k) * D; the backward counts 2.5 times that. */
 export function usefulFlops(p: BenchProblem): number {
   const n = p.spatial.reduce((a, b) => a * b, 1);
   const k = p.kernelSize.reduce((a, b) => a * b, 1);

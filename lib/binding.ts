@@ -1,5 +1,5 @@
 /**
- * The one door from lib/ into the native addon (DESIGN 1). Loads the addon built by cmake-js
+ * The one door from lib/ into the native addon (docs/design.md §1). Loads the addon built by cmake-js
  * (`build/Release/natten.node`, or the file named by NATTEN_ADDON_PATH) and types its functions.
  * @internal
  */

@@ -1,5 +1,5 @@
 /**
- * Process-wide switches of the neighborhood-attention ops (DESIGN 6), as in NATTEN: whether the
+ * Process-wide switches of the neighborhood-attention ops (docs/design.md §6), as in NATTEN: whether the
  * high-level `neighborhoodAttention*` functions run the fused kernels or the unfused chain, how the
  * fused backward computes dQ on GPUs, how much scratch memory it may use, and determinism. Settings are
  * stored and reported everywhere; the CPU engine ignores those that only steer CUDA kernels (its

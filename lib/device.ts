@@ -1,4 +1,4 @@
-/** Devices (DESIGN 3): `'cpu'`, `'cuda'` (the current CUDA device) and `'cuda:N'`. */
+/** Devices (docs/design.md §3): `'cpu'`, `'cuda'` (the current CUDA device) and `'cuda:N'`. */
 import { native, NativeDeviceInfo } from './binding';
 import { argTypeError, rangeError, NattenError } from './errors';
 

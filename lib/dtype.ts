@@ -1,4 +1,4 @@
-/** Element types (DESIGN 3). Half types are stored as 16-bit patterns; reads return Float32Array. */
+/** Element types (docs/design.md §3). Half types are stored as 16-bit patterns; reads return Float32Array. */
 
 /** A tensor element type. `float64` exists on the CPU only (for checks). */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64';

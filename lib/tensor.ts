@@ -1,5 +1,5 @@
 /**
- * Typed tensors (DESIGN 3): contiguous row-major storage on the CPU or a CUDA device, owned by a native
+ * Typed tensors (docs/design.md §3): contiguous row-major storage on the CPU or a CUDA device, owned by a native
  * reference-counted block. Creation and conversion enqueue work on the device's ordered queue and return
  * at once; `toArray()` is the asynchronous sync point.
  */

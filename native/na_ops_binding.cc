@@ -1,4 +1,4 @@
-// Node-API bindings of the NA ops (DESIGN 4, 6). Each takes the problem object, a dtype code and storage
+// Node-API bindings of the NA ops (docs/design.md §4, §6). Each takes the problem object, a dtype code and storage
 // handles (outputs are allocated by lib/ops with native.empty), re-checks every buffer size natively,
 // and dispatches on the tensors' device: the CPU enqueues a task on the CPU queue (capturing the
 // storages so they outlive the call), a CUDA device calls kernels/launch/na_ops.h, which enqueues on the

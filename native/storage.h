@@ -1,5 +1,5 @@
 // Tensor storage: a reference-counted block of memory on one device. JS tensors hold a handle to one;
-// queued work captures a reference too, so memory lives until the last user is done (DESIGN 3-4).
+// queued work captures a reference too, so memory lives until the last user is done (docs/design.md §3-§4).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

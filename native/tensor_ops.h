@@ -1,4 +1,4 @@
-// Tensor creation, conversion, transfer and readback bindings (DESIGN 3-4).
+// Tensor creation, conversion, transfer and readback bindings (docs/design.md §3-§4).
 #pragma once
 #include <napi.h>
 

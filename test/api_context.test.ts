@@ -1,4 +1,4 @@
-// The context switches of DESIGN 6 are stored and reported (the CPU engine ignores the GPU-only ones), and
+// The context switches of docs/design.md §6 are stored and reported (the CPU engine ignores the GPU-only ones), and
 // the fused/unfused toggle changes which path neighborhoodAttention runs without changing its result.
 import * as natten from '../lib';
 

@@ -1,6 +1,6 @@
 /**
  * Helpers of the CUDA op tests (test/cuda_*.test.ts): moving oracle tensors to the GPU in a dtype and
- * back, poisoned outputs, the tolerances of DESIGN 8, a seeded case generator, and a typed view of the
+ * back, poisoned outputs, the tolerances of docs/design.md §8, a seeded case generator, and a typed view of the
  * native NA op bindings (called directly, so these tests check exactly the CUDA kernels behind them).
  */
 import * as natten from '../lib';
@@ -53,7 +53,7 @@ export interface NaOpsBinding {
 /** The native NA op bindings, typed. */
 export const ops = native as unknown as NaOpsBinding;
 
-/** DESIGN 8 tolerances on relError (max abs difference / max(1, max |expected|)). */
+/** docs/design.md §8 tolerances on relError (max abs difference / max(1, max |expected|)). */
 export const TOL = {
   out: { float32: 1e-4, float16: 1e-2, bfloat16: 5e-2 } as Record<GpuDType, number>,
   grad: { float32: 1e-3, float16: 2e-2, bfloat16: 1e-1 } as Record<GpuDType, number>,
@@ -150,7 +150,7 @@ export interface WindowCase {
   causal: boolean[];
 }
 
-/** A random window over 1-3 axes covering DESIGN 8: odd and even k, dilation with L mod d != 0,
+/** A random window over 1-3 axes covering docs/design.md §8: odd and even k, dilation with L mod d != 0,
  * stride, causal per axis, odd sizes. */
 export function randomWindow(r: Rng, dims: number, odd = false): WindowCase {
   const maxL = dims === 1 ? 40 : dims === 2 ? 13 : 7;

@@ -28,7 +28,7 @@ const suite = TEST_DEVICE === 'cpu' ? describe : describeGpu;
 type HalfDType = 'float16' | 'bfloat16';
 const SWEEP_CASES = 260;
 
-/** Errors relative to the gradient's own size (dOut is scaled by 0.05, so DESIGN 8's absolute
+/** Errors relative to the gradient's own size (dOut is scaled by 0.05, so docs/design.md §8's absolute
  * tolerances alone would pass a zero gradient): max |a - e| / max(max |e|, 1e-3). */
 const SCALED_TOL: Record<HalfDType, number> = { float16: 1e-2, bfloat16: 3e-2 };
 
@@ -232,7 +232,7 @@ class Prepared {
 
 const NAMES: Array<keyof Grads> = ['dq', 'dk', 'dv', 'dek', 'dev'];
 
-/** DESIGN 8 tolerance and the scaled check of every gradient of `got` against `want`. */
+/** docs/design.md §8 tolerance and the scaled check of every gradient of `got` against `want`. */
 function compare(f: Failures, what: string, got: Grads, want: Grads, dtype: HalfDType): void {
   for (const n of NAMES) {
     const a = got[n], e = want[n];

@@ -41,7 +41,7 @@ function table(L: number, k: number, s: number, d: number, causal: boolean): num
 }
 
 // -------------------------------------------------------------------------------------------------
-// 1. Hand-computed windows (worked out on paper from DESIGN.md section 5)
+// 1. Hand-computed windows (worked out on paper from docs/design.md §5)
 
 describe('window: hand-computed 1-D tables', () => {
   test('L=5 k=3 s=1 d=1 non-causal (classic NA, shifted at the borders)', () => {

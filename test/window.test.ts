@@ -1,5 +1,5 @@
 // kernels/common/window.h (the one definition every kernel and the CPU engine use) agrees with the
-// oracle's independent transcription of DESIGN 5 on every small configuration, and its inverse window
+// oracle's independent transcription of docs/design.md §5 on every small configuration, and its inverse window
 // (queries that see a key) agrees with brute force.
 import { native } from '../lib/binding';
 import { axisWindowRange } from './oracle/window';

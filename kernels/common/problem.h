@@ -10,7 +10,7 @@ constexpr int kMaxDims = 3;
 
 /// A neighborhood-attention problem. Spatial axes beyond `dims` are unused.
 ///
-/// Fused layout (DESIGN 6): Q [B, X, (Y, (Z)), H, D], K [.., H_kv, D], V [.., H_kv, Dv],
+/// Fused layout (docs/design.md §6): Q [B, X, (Y, (Z)), H, D], K [.., H_kv, D], V [.., H_kv, Dv],
 /// O [.., H, Dv], LSE [B, X, (Y, (Z)), H] fp32, extra K [B, n_extra, H_kv, D], extra V [B, n_extra, H_kv, Dv].
 /// Unfused layout: Q/K/V [B, H, X, (Y, (Z)), D], attention [B, H, X, .., prod(kernel) + n_extra],
 /// extra K/V [B, H, n_extra, D].

@@ -1,4 +1,4 @@
-// The one definition of "neighbour" (DESIGN.md section 5). Every kernel, the CPU engine and the launch
+// The one definition of "neighbour" (docs/design.md §5). Every kernel, the CPU engine and the launch
 // layer's argument checks use these functions; nothing else may re-derive a window.
 //
 // Per spatial axis of length L, kernel size k >= 2, stride 1 <= s <= k, dilation d >= 1 (k*d <= L) and a

@@ -1,5 +1,5 @@
 /**
- * Fused neighborhood attention (DESIGN 6), layout [batch, ...spatial, heads, headDim]: one op computes
+ * Fused neighborhood attention (docs/design.md §6), layout [batch, ...spatial, heads, headDim]: one op computes
  * softmax(scale * Q K^T over each query's window and the additional keys) V without materialising the
  * attention weights, and its backward. K/V may have fewer heads than Q (GQA: heads_kv divides heads) and
  * V's head dim may differ from Q/K's.

@@ -1,5 +1,5 @@
 /**
- * Unfused neighborhood attention (DESIGN 6), NATTEN's layout [batch, heads, ...spatial, headDim]:
+ * Unfused neighborhood attention (docs/design.md §6), NATTEN's layout [batch, heads, ...spatial, headDim]:
  * `naXdQK` computes the attention weights of every query over its window (row-major over the kernel,
  * -Infinity where a causal window is shorter; unscaled) and the additional keys, `naXdAV` applies weights
  * to values, and their backward ops. Q, K and V have the same number of heads here.

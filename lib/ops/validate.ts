@@ -1,5 +1,5 @@
 /**
- * Argument checks shared by the neighborhood-attention ops (DESIGN 7 and NATTEN's checks): tensors alive,
+ * Argument checks shared by the neighborhood-attention ops (docs/design.md §7 and NATTEN's checks): tensors alive,
  * of one dtype and device, with consistent ranks and shapes; window parameters per spatial axis
  * (kernel size >= 2, 1 <= stride <= kernel size, dilation >= 1, kernel size * dilation <= length,
  * causal flags), scale, tile shapes. Every error names the function, the argument, what was expected

@@ -1,4 +1,4 @@
-// The CPU engine's entry points (DESIGN 5-6): fused neighborhood attention forward/backward, the
+// The CPU engine's entry points (docs/design.md §5-§6): fused neighborhood attention forward/backward, the
 // unfused ops, softmax, merging of partial attentions and the layout helpers of the unfused chain.
 // Each runs on the CPU queue's dispatcher thread and uses the whole thread pool (cpu::parallel_for).
 // Buffers follow kernels/common/op_args.h; arguments are assumed validated (native/problem_arg.cc).

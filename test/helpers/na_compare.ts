@@ -1,7 +1,7 @@
 /**
  * Helpers for the CPU engine / API tests: random NA problems, moving data between natten tensors and the
  * fp64 oracle's tensors (the oracle always sees the values as rounded to the tested dtype), and
- * tolerance checks by dtype (DESIGN 8).
+ * tolerance checks by dtype (docs/design.md §8).
  */
 import * as natten from '../../lib';
 import * as oracle from '../oracle';
@@ -49,7 +49,7 @@ export function randint(rng: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rng() * (hi - lo + 1));
 }
 
-/** A random window problem: spatial sizes and per-axis kernel/stride/dilation/causal that satisfy DESIGN 5. */
+/** A random window problem: spatial sizes and per-axis kernel/stride/dilation/causal that satisfy docs/design.md §5. */
 export interface RandomWindow {
   spatial: number[];
   kernelSize: number[];

@@ -1,4 +1,4 @@
-// fp64 oracle for the fused NA ops (DESIGN.md sections 5 and 6), layout [B, ...spatial, H, D]:
+// fp64 oracle for the fused NA ops (docs/design.md §5 and §6), layout [B, ...spatial, H, D]:
 //   Q [B, ...spatial, H, D], K [B, ...spatial, Hkv, D], V [B, ...spatial, Hkv, Dv],
 //   additionalKeys [B, nExtra, Hkv, D], additionalValues [B, nExtra, Hkv, Dv].
 // Query head h reads key/value head floor(h * Hkv / H). Every query attends to its window keys

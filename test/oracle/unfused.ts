@@ -1,4 +1,4 @@
-// fp64 oracle for the unfused NA ops (DESIGN.md sections 5 and 6), layout [B, H, ...spatial, D]:
+// fp64 oracle for the unfused NA ops (docs/design.md §5 and §6), layout [B, H, ...spatial, D]:
 //   naQK:  attn[b, h, x, w] = q[b, h, x] . k[b, h, key_w(x)] (+ rpb), w in [0, prod(kernelSize)),
 //          window positions in row-major order over the kernel (window.ts windowSlots), -Infinity where the
 //          position is outside a causal window; then attn[b, h, x, K + e] = q[b, h, x] . extraK[b, h, e].
@@ -14,7 +14,7 @@ import { type NAOptions, resolveWindow, type ResolvedWindow, windowSlotsOf } fro
 export interface QKOptions extends NAOptions {
   /**
    * Relative positional bias [H, 2k0-1, (2k1-1), (2k2-1)]: adds rpb[h, ...(j' - i') + k - 1] per axis
-   * (group-local indices). Non-causal only. DESIGN asks for odd k; the formula is also well defined
+   * (group-local indices). Non-causal only. docs/design.md §5 asks for odd k; the formula is also well defined
    * for even k and is applied as is.
    */
   rpb?: Tensor;

@@ -1,4 +1,4 @@
-// Neighborhood windows, transcribed line by line from DESIGN.md section 5. This file is the oracle's only
+// Neighborhood windows, transcribed line by line from docs/design.md §5. This file is the oracle's only
 // definition of "neighbor"; fused.ts and unfused.ts take their keys from here.
 //
 // Per spatial axis of length L, kernel size k >= 2, stride 1 <= s <= k, dilation d >= 1 with k*d <= L,

@@ -211,7 +211,7 @@ static bool run_case(const Case& c, std::mt19937& rng, double* max_err_out, doub
 
 static int pick(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
 
-/// A random problem covering DESIGN 8's list; `entry` forces a config (its dims / tier / dtype).
+/// A random problem covering docs/design.md §8's list; `entry` forces a config (its dims / tier / dtype).
 static Case random_case(std::mt19937& rng, const ForwardEntry* entry, bool small) {
   Case c;
   NaProblem& p = c.p;
