@@ -15,7 +15,7 @@
  * (timed runs, median reported; default 10 on the CPU, each GPU program's own on CUDA), --warmup N (CPU;
  * default 2), --no-naive (CPU), --no-backward, --flex FILE (CUDA: the JSON of
  * `python3 bench/flex_attention.py --backward --json FILE` run on the same card), --out path (JSON file;
- * default bench/results/<device>.json), --list.
+ * default bench/results/<device>.tmp.json, git-ignored), --list.
  * A device's benchmark is an entry of DEVICE_BENCHES: its problem names, and a run function that prints
  * its table (the shared column printer below) and returns JSON-serialisable results.
  */
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     if (!bench.problemNames.includes(n)) throw new Error(`unknown problem '${n}' for ${o.device} (try --list)`);
   }
   const result = await bench.run(o.problems, o);
-  const out = o.out ?? path.join(packageRoot(), 'bench', 'results', `${o.device}.json`);
+  const out = o.out ?? path.join(packageRoot(), 'bench', 'results', `${o.device}.tmp.json`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nJSON: ${out}`);

@@ -3,11 +3,11 @@
  * the heuristic's config and every compiled candidate config (natten.fusedConfigs), each run timed with
  * CUDA events on the device's stream behind a spin kernel (so host launch overhead does not show),
  * median over the runs, useful TFLOP/s = 4 * B * H * N * prod(k) * D. With --flex FILE (the JSON of
- * bench/flex_attention.py run on the same card in the same session) the table gets a FlexAttention
+ * bench/flex_attention.py run on the same card in the same run) the table gets a FlexAttention
  * column and the speedup.
  *
  * `node dist/bench/cuda_fused.js [--out FILE] [--runs N] [--device N] [--flex FILE]` writes JSON (default
- * bench/results/cuda_fused.json) and prints a table; `benchCudaFused()` is the same as a function.
+ * bench/results/cuda_fused.tmp.json) and prints a table; `benchCudaFused()` is the same as a function.
  */
 import * as fs from 'fs';
 import * as natten from '../lib';

@@ -4,11 +4,11 @@
  * every backward tile config (natten.fusedConfigs, pass 'backward'), and the reference kernel for scale.
  * Each run is timed with CUDA events on the device's stream behind a spin kernel, median over the runs;
  * useful TFLOP/s = 2.5 * 4 * B * H * N * prod(k) * D. With --flex FILE (bench/flex_attention.py
- * --backward JSON from the same card in the same session) the table gets FlexAttention's backward and
+ * --backward JSON from the same card in the same run) the table gets FlexAttention's backward and
  * the speedup.
  *
  * `node dist/bench/cuda_fused_backward.js [--out FILE] [--runs N] [--device N] [--flex FILE]` writes JSON
- * (default bench/results/cuda_fused_backward.json) and prints a table; `benchCudaFusedBackward()` is the
+ * (default bench/results/cuda_fused_backward.tmp.json) and prints a table; `benchCudaFusedBackward()` is the
  * same as a function.
  */
 import * as fs from 'fs';

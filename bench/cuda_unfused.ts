@@ -6,7 +6,7 @@
  * 4 * B * H * N * prod(k) * D for the forward and 2.5 times that for the backward.
  *
  * `node dist/bench/cuda_unfused.js [--out FILE] [--runs N] [--device N]` writes JSON (default
- * bench/results/cuda_unfused.json) and prints a table; `benchCudaUnfused()` is the same as a function
+ * bench/results/cuda_unfused.tmp.json) and prints a table; `benchCudaUnfused()` is the same as a function
  * for the benchmark CLI.
  */
 import * as natten from '../lib';

@@ -1,6 +1,6 @@
 /**
  * The command line shared by the standalone GPU benchmark programs (`node dist/bench/cuda_fused.js` and
- * its two siblings): `--device N` (default 0), `--runs N`, `--out FILE` (default bench/results/<name>.json),
+ * its two siblings): `--device N` (default 0), `--runs N`, `--out FILE` (default bench/results/<name>.tmp.json, git-ignored: commit a result under a name that says what it measures),
  * `--flex FILE` and program-specific options read through `arg`; the results are rewritten to the JSON
  * file after every problem ({device, dtype, date, results}).
  */
@@ -30,7 +30,7 @@ export function standaloneMain<R>(module: NodeModule, name: string, title: strin
       return i >= 0 ? args[i + 1] : undefined;
     };
     const device = Number(arg('--device') ?? 0);
-    const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', `${name}.json`);
+    const out = arg('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results', `${name}.tmp.json`);
     const info = natten.cuda.deviceInfo(device);
     process.stdout.write(`${title} on ${info.name} (bf16)\n`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
