@@ -3,6 +3,9 @@
 // (capabilities given, not queried: no GPU needed) into test/fixtures/fused_config_choices.json, which
 // test/config_choices.test.ts recomputes and compares. Re-record only when a change of the choice is
 // intended, and say so in the commit: the fixture exists to prove that refactors keep the choices.
+// Given capabilities make the forward cost model estimate CTAs per SM from shared memory alone (forward.cu
+// resident_ctas); on a real GPU the occupancy calculator also counts registers, so the record pins the
+// selection logic, not the exact pick of a physical H100 or A100.
 //
 // Run after building the CUDA addon and the TypeScript (npm ci, or npm run build:native && npx tsc):
 //   node dev/record_config_choices.js
@@ -162,7 +165,9 @@ function main() {
   });
   const fixture = {
     about: 'Fused configs chosen with the default options for each problem on each device (capabilities given, ' +
-      'not queried). Written by dev/record_config_choices.js, checked by test/config_choices.test.ts.',
+      'not queried: the forward cost model estimates CTAs per SM from shared memory alone, where a real GPU asks ' +
+      'the occupancy calculator, which also counts registers, so a real H100/A100 can pick another forward config). ' +
+      'Written by dev/record_config_choices.js, checked by test/config_choices.test.ts.',
     devices: DEVICES,
     problems,
   };

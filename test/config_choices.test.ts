@@ -2,6 +2,8 @@
 // on an H100 and an A100, recomputed from capabilities given (no GPU needed) and compared with the record
 // in test/fixtures/fused_config_choices.json (written by dev/record_config_choices.js). A refactor of the
 // kernels' dispatch must keep every choice; a change of the heuristics re-records the fixture on purpose.
+// (With given capabilities the forward's CTAs per SM are estimated from shared memory: the record pins the
+// selection logic, not what a physical H100 or A100, whose occupancy also depends on registers, picks.)
 import * as fs from 'fs';
 import * as path from 'path';
 import * as natten from '../lib';
