@@ -76,6 +76,54 @@ export interface NativeFusedConfig {
   scratchLimitBytes: number;
 }
 
+/** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
+ * selection reads (kernels/fused/device_caps.h), given rather than queried. */
+export type NativeDeviceCaps = Pick<NativeDeviceInfo, 'major' | 'minor' | 'multiProcessorCount' | 'sharedMemoryPerBlockOptin'>;
+
+/** A pass that runs no tensor-core config: the reference kernel runs it, or (`'none'`) the problem has no
+ * queries. `reason` says why. */
+export interface NativeNoFusedChoice {
+  path: 'reference' | 'none';
+  reason: string;
+}
+
+/** The forward config the cost model picks (kernels/launch/fused_choice.h ForwardChoice). */
+export interface NativeForwardChoice {
+  path: 'fused';
+  kernel: 'mma' | 'wgmma';
+  headDimTier: number;
+  /** K/V pipeline depth of the chosen kernel. */
+  stages: number;
+  qTileShape: number[];
+  kvTileShape: number[];
+}
+
+/** The backward plan (kernels/launch/fused_choice.h BackwardChoice). */
+export interface NativeBackwardChoice {
+  path: 'fused';
+  headDimTier: number;
+  qTileShape: number[];
+  kvTileShape: number[];
+  /** `'kv-parallel'`: dQ by fp32 atomics in the KV-parallel kernel; `'q-parallel'`: the separate,
+   * bitwise reproducible dQ kernel. */
+  dq: 'kv-parallel' | 'q-parallel';
+  /** KV buffers of the Q-parallel dQ kernel. */
+  dqStages: number;
+  /** CTAs per additional-KV tile. */
+  extraSplits: number;
+  qChunksPerSplit: number;
+  /** Scratch the backward allocates (Delta, the dQ accumulator, additional-KV partials). */
+  workspaceBytes: number;
+}
+
+/** What `chooseFusedConfigs` returns: the choices under the default fused config, and the backward's
+ * with `deterministic` set. */
+export interface NativeFusedChoices {
+  forward: NativeForwardChoice | NativeNoFusedChoice;
+  backward: NativeBackwardChoice | NativeNoFusedChoice;
+  backwardDeterministic: NativeBackwardChoice | NativeNoFusedChoice;
+}
+
 /** A storage handle or null (optional op buffers). */
 type MaybeHandle = StorageHandle | null;
 
@@ -128,6 +176,9 @@ export interface NativeBinding {
   cpuFmaPeak(ms: number): Promise<number>;
   // Fused tile configs (native/fused_configs_binding.cc): empty for the CPU and CPU-only builds.
   fusedConfigs(device: number, dims: number, headDim: number, headDimV: number, dtype: number): NativeFusedTileConfig[];
+  /** Debug (native/fused_choice_binding.cc): the fused configs chosen for a problem on a device described
+   * by `caps`, computed without a device. Throws ERR_NATTEN_NO_CUDA in CPU-only builds. */
+  chooseFusedConfigs(p: NativeProblem, dtype: number, caps: NativeDeviceCaps): NativeFusedChoices;
   /** Tells the addon the process's exit code as the process starts to exit (GPU work still queued then
    * is dropped and the process ends with this code). */
   noteExitCode(code: number): void;

@@ -2,8 +2,9 @@
  * `natten.internal`: debugging and test hooks. Not part of the stable API: names and behaviour may
  * change in any release.
  */
-import { native } from './binding';
+import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './binding';
 import { deviceIndex, DeviceLike } from './device';
+import { DTYPES, dtypeCode, type DType } from './dtype';
 import { rangeError } from './errors';
 
 /** Debugging and test hooks (unstable). */
@@ -16,5 +17,18 @@ export const internal = {
     const index = deviceIndex(device, 'device');
     if (index < 0) throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
     native.faultDevice(index);
+  },
+  /** The fused configs the kernels would choose for `problem` (the object the op bindings read) on a
+   * device described by `caps` (compute capability, SM count, opt-in shared memory per block: the fields
+   * of `natten.cuda.deviceInfo()`, here given, not queried): the forward's tile config from the cost
+   * model, the backward's plan, and the backward's plan in deterministic mode, all with the default fused
+   * options. Nothing touches a GPU, so this runs on machines without one (the occupancy is estimated from
+   * the shared memory; on a real device the ops ask CUDA's occupancy calculator). For pinning the
+   * selection in tests. Throws ERR_NATTEN_NO_CUDA in CPU-only builds. */
+  chooseFusedConfigs(problem: NativeProblem, dtype: DType, caps: NativeDeviceCaps): NativeFusedChoices {
+    if (!DTYPES.includes(dtype)) {
+      throw rangeError('ERR_NATTEN_INVALID_DTYPE', `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+    }
+    return native.chooseFusedConfigs(problem, dtypeCode(dtype), caps);
   },
 };

@@ -65,8 +65,7 @@ std::vector<BackwardConfigInfo> backward_config_list(int dims, int64_t head_dim,
   return out;
 }
 
-std::string backward_unsupported_reason(const NaProblem& p, DType t, const FusedBackwardArgs& a,
-                                        const BackwardDevice& dev) {
+std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const BackwardDevice& dev) {
   if (dev.cc_major < 8) return "the fused backward needs compute capability 8.0 or newer";
   if (t != DType::Float16 && t != DType::BFloat16) return "the fused backward runs float16 and bfloat16 only";
   if (p.dims < 1 || p.dims > kMaxDims) return "dims must be 1, 2 or 3";
@@ -74,16 +73,23 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
   if (tier == 0) return "the fused backward needs head dims that are multiples of 8 and at most 128";
   if (p.heads_kv <= 0 || p.heads % p.heads_kv != 0) return "heads_kv must divide heads";
   if (p.batch > 65535 || p.heads > 65535) return "batch and heads must be at most 65535";
+  if (kv_smem(tier) > dev.smem_optin || dq_smem(tier, 1) > dev.smem_optin)
+    return "not enough shared memory per block on this GPU";
+  // Grid slots per axis are below twice the axis length, so fewer than 8N in all: keep that in grid.x.
+  if (p.tokens() > (int64_t)1 << 28) return "more than 2^28 tokens per batch and head";
+  return "";
+}
+
+std::string backward_unsupported_reason(const NaProblem& p, DType t, const FusedBackwardArgs& a,
+                                        const BackwardDevice& dev) {
+  const std::string why = backward_problem_unsupported_reason(p, t, dev);
+  if (!why.empty()) return why;
   if (p.n_extra > 0 && (!a.extra_k || !a.extra_v || !a.d_extra_k || !a.d_extra_v))
     return "additional keys/values and their gradients must all be given";
   const void* ptrs[] = {a.q, a.k, a.v, a.out, a.d_out, a.dq, a.dk, a.dv};
   for (const void* ptr : ptrs)
     if (!ptr || !aligned16(ptr)) return "tensors must be 16-byte aligned";
   if (p.n_extra > 0 && !(aligned16(a.extra_k) && aligned16(a.extra_v))) return "tensors must be 16-byte aligned";
-  if (kv_smem(tier) > dev.smem_optin || dq_smem(tier, 1) > dev.smem_optin)
-    return "not enough shared memory per block on this GPU";
-  // Grid slots per axis are below twice the axis length, so fewer than 8N in all: keep that in grid.x.
-  if (p.tokens() > (int64_t)1 << 28) return "more than 2^28 tokens per batch and head";
   return "";
 }
 

@@ -50,6 +50,12 @@ struct BackwardDevice {
   size_t smem_optin = 0;  // max dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 };
 
+struct DeviceCaps;  // device_caps.h
+
+/// The planner's view of a device: what try_backward uses for device_caps(device), and what a config
+/// choice without a device (launch/fused_choice.h) uses for capabilities it is given.
+BackwardDevice backward_device(const DeviceCaps& caps);
+
 /// One backward configuration as the config registry (kernels/launch/fused_configs.cu) lists it.
 struct BackwardConfigInfo {
   BackwardTileConfig tiles{};
@@ -68,6 +74,10 @@ std::vector<BackwardConfigInfo> backward_config_list(int dims, int64_t head_dim,
 /// falls back to the reference kernel).
 std::string backward_unsupported_reason(const NaProblem& p, DType t, const FusedBackwardArgs& a,
                                         const BackwardDevice& dev);
+
+/// backward_unsupported_reason without the buffers (every check but the pointers): what a problem and a
+/// device decide alone, for choosing a config without data (launch/fused_choice.h).
+std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const BackwardDevice& dev);
 
 /// Tile shapes (from the config or the default), dQ strategy and workspace size. Throws RangeError
 /// ERR_NATTEN_UNSUPPORTED for a backward tile shape that does not exist.

@@ -1,5 +1,5 @@
 // The launch layer's entry to the fast fused backward (fna_backward.h: try_backward): device checks,
-// planning, a stream-ordered workspace, launch.
+// planning, a stream-ordered workspace, launch; and the planner's view of a device (backward_device).
 #include <string>
 
 #include "../launch/cuda_check.h"
@@ -14,15 +14,19 @@ bool tile_given(const int (&t)[kMaxDims]) { return t[0] || t[1] || t[2]; }
 
 }  // namespace
 
-bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedBackwardArgs& a,
-                  const FusedConfig& c) {
-  const bool tiles_given = tile_given(c.backward_q_tile) || tile_given(c.backward_kv_tile);
-  if (c.use_reference) return false;
-  const DeviceCaps caps = device_caps(device);
+BackwardDevice backward_device(const DeviceCaps& caps) {
   BackwardDevice dev;
   dev.cc_major = caps.cc_major;
   dev.sm_count = caps.sm_count;
   dev.smem_optin = (size_t)caps.smem_optin;
+  return dev;
+}
+
+bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedBackwardArgs& a,
+                  const FusedConfig& c) {
+  const bool tiles_given = tile_given(c.backward_q_tile) || tile_given(c.backward_kv_tile);
+  if (c.use_reference) return false;
+  const BackwardDevice dev = backward_device(device_caps(device));  // the only device query of the plan
   const std::string why = backward_unsupported_reason(p, t, a, dev);
   if (!why.empty()) {
     if (tiles_given)

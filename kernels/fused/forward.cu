@@ -153,7 +153,7 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
 
 }  // namespace
 
-std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedForwardArgs& a, const DeviceCaps& caps) {
+std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps) {
   if (t != DType::Float16 && t != DType::BFloat16)
     return std::string(dtype_name(t)) + " inputs run on the reference kernel (the tensor-core path is fp16/bf16)";
   if (!device_supported(caps))
@@ -164,13 +164,19 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
     return "head dims " + std::to_string(p.head_dim) + "/" + std::to_string(p.head_dim_v) +
            " are not multiples of 8";
   if (head_dim_tier(p.head_dim, p.head_dim_v) == 0) return "head dim above 256";
-  if (!aligned16(a.q) || !aligned16(a.k) || !aligned16(a.v) || !aligned16(a.out) ||
-      (p.n_extra > 0 && (!aligned16(a.extra_k) || !aligned16(a.extra_v))))
-    return "a tensor is not 16-byte aligned";
   if (p.heads > 65535 || p.batch > 65535) return "batch or heads above 65535";
   if (p.n_extra > (int64_t(1) << 30)) return "more than 2^30 additional keys";
   for (int a = 0; a < p.dims; ++a)
     if (p.length[a] >= (1 << 30)) return "spatial extent too large";
+  return "";
+}
+
+std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedForwardArgs& a, const DeviceCaps& caps) {
+  const std::string why = forward_problem_unsupported_reason(p, t, caps);
+  if (!why.empty()) return why;
+  if (!aligned16(a.q) || !aligned16(a.k) || !aligned16(a.v) || !aligned16(a.out) ||
+      (p.n_extra > 0 && (!aligned16(a.extra_k) || !aligned16(a.extra_v))))
+    return "a tensor is not 16-byte aligned";
   return "";
 }
 

@@ -7,19 +7,12 @@
 #include <vector>
 #include "../common/dtype.h"
 #include "../common/op_args.h"
+#include "device_caps.h"
 #include "forward_entries.h"
 
 namespace natten::fused {
 
-/// What the selection needs to know about a device.
-struct DeviceCaps {
-  int device = -1;  // CUDA ordinal (-1: a hypothetical device, e.g. for host-only cost estimates)
-  int cc_major = 0;
-  int cc_minor = 0;
-  int sm_count = 1;
-  int smem_optin = 0;  // bytes of shared memory a block may opt in to
-};
-/// Cached per device (cudaDeviceGetAttribute).
+/// The capabilities of CUDA device `device` (cudaDeviceGetAttribute), cached per device.
 DeviceCaps device_caps(int device);
 
 /// True when the device can run the tensor-core kernels (sm_80 or newer).
@@ -29,6 +22,10 @@ bool device_supported(const DeviceCaps& caps);
 /// reference kernel, SIMT fp32), head dims not multiples of 8 or above 256, misaligned pointers, grid
 /// limits, an older GPU.
 std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedForwardArgs& a, const DeviceCaps& caps);
+
+/// forward_unsupported_reason without the buffers (every check but pointer alignment): what a problem
+/// and a device decide alone, for choosing a config without data (launch/fused_choice.h).
+std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps);
 
 /// Compiled forward entries for (dims, tier of max(D, Dv), dtype) that run on the device, in list order:
 /// wgmma (arch 90) entries only on compute capability 9.0, none that need more shared memory than it has.

@@ -24,10 +24,7 @@ std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, i
     out.push_back(c);
   }
   // Backward configs (kernels/fused/fna_backward_configs.h): Q x KV tile shapes of the backward kernels.
-  fused::BackwardDevice bdev;
-  bdev.cc_major = caps.cc_major;
-  bdev.sm_count = caps.sm_count;
-  bdev.smem_optin = (size_t)caps.smem_optin;
+  const fused::BackwardDevice bdev = fused::backward_device(caps);
   for (const fused::BackwardConfigInfo& b : fused::backward_config_list(dims, head_dim, head_dim_v, dtype, bdev)) {
     FusedTileConfig c;
     c.pass = "backward";
