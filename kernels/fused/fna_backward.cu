@@ -104,7 +104,7 @@ BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, co
                     (c.scratch_limit_bytes < 0 || acc <= (size_t)c.scratch_limit_bytes);
   plan.dq_acc_bytes = plan.dq_atomics ? acc : 0;
   plan.dq_stages = dq_smem(plan.tier, 2) <= dev.smem_optin ? 2 : 1;
-  if (p.n_extra > 0) {
+  if (p.n_extra > 0 && p.batch > 0 && p.heads_kv > 0 && N > 0) {  // an empty problem has no extra pass
     // Enough CTAs for about two waves: split each extra tile's query walk into slices.
     const int bq = backward_q_rows(plan.tier);
     const int64_t chunks = (N + bq - 1) / bq;
