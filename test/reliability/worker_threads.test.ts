@@ -33,6 +33,10 @@ describe('workers that end while their natten work is pending', () => {
     expectOk(await runFixture('workers_lifecycle.js', { args: ['terminate-pending'], env, timeoutMs: 60000 }));
   });
 
+  it('terminating workers in the middle of a tight loop of ops (5 times) does not abort; the main thread still computes', async () => {
+    expectOk(await runFixture('workers_lifecycle.js', { args: ['terminate-busy'], timeoutMs: 60000 }));
+  });
+
   it("terminating a worker with pending promises leaves the main thread's pending toArray() correct", async () => {
     expectOk(await runFixture('workers_lifecycle.js', { args: ['terminate-main-pending'], env, timeoutMs: 60000 }));
   });
