@@ -296,13 +296,13 @@ async function workerMain(): Promise<void> {
 type ChildMode = 'exit' | 'uncaught' | 'end';
 const CHILD_CODES: Record<ChildMode, number> = { exit: 0, uncaught: 1, end: 0 };
 
-function childMain(mode: ChildMode, devices: natten.DeviceName[], delayMs: number): void {
+function childMain(mode: ChildMode, devices: natten.DeviceName[], delayMs: number, pendingRead: boolean): void {
   for (const device of devices) {
     const dtype = device === 'cpu' ? 'float32' : 'float16';
     const x = natten.randn([1, 4096, 2, 32], { device, dtype, seed: 1 });
     for (let i = 0; i < 20; i++) natten.na1d(x, x, x, { kernelSize: 2047 });
-    // A pending read as well (not for 'end': a pending read keeps the event loop, hence the script, alive).
-    if (mode !== 'end') void natten.randn([1, 16, 16, 2, 32], { device, dtype }).toArray();
+    // Sometimes a pending read as well (never for 'end': a pending read keeps the script alive).
+    if (pendingRead && mode !== 'end') void natten.randn([1, 16, 16, 2, 32], { device, dtype }).toArray();
   }
   if (mode === 'exit') setTimeout(() => process.exit(0), delayMs);
   else if (mode === 'uncaught') {
@@ -458,12 +458,13 @@ async function main(): Promise<number> {
       if ((state.phase as string) === 'done') break; // may have changed during the sleep
       const mode = modes[Math.floor(rng() * modes.length)];
       const delay = Math.floor(rng() * 150);
-      const r = await runChild(mode, childDevices, delay);
+      const pendingRead = rng() < 0.5;
+      const r = await runChild(mode, childDevices, delay, pendingRead);
       summary.children.run++;
       summary.children[mode]++;
       const expected = CHILD_CODES[mode];
       if (r.signal || r.code !== expected || r.timedOut) {
-        fail(`child (${mode}, exit after ${delay} ms) ${r.timedOut ? 'hung (killed after 60 s)' : r.signal ? `was killed by ${r.signal}` : `exited with ${r.code}`}, ` +
+        fail(`child (${mode}${pendingRead && mode !== 'end' ? ' with a pending read' : ''}, exit after ${delay} ms) ${r.timedOut ? 'hung (killed after 60 s)' : r.signal ? `was killed by ${r.signal}` : `exited with ${r.code}`}, ` +
           `expected exit code ${expected}; stderr: ${r.stderr.trim().split('\n').slice(-6).join(' | ')}`);
       } else if (mode === 'uncaught' && !r.stderr.includes(CHILD_UNCAUGHT)) {
         fail(`child (uncaught) did not print the exception's message on stderr: ${r.stderr.slice(-300)}`);
@@ -485,6 +486,8 @@ async function main(): Promise<number> {
     if (jsonFile) writeJson(jsonFile, summary);
   };
   const ticker = setInterval(progress, PROGRESS_MS);
+  // A 'running' summary from the start, rewritten at every progress line: a crash leaves the last one.
+  if (jsonFile) writeJson(jsonFile, summary);
 
   /** Stops the workers, disposes the main thread's tensors, waits for every queue and the finalizers,
    * then returns RSS and natten.memory(). */
@@ -570,9 +573,9 @@ interface ChildRun {
   timedOut: boolean;
 }
 
-function runChild(mode: ChildMode, devices: string, delayMs: number): Promise<ChildRun> {
+function runChild(mode: ChildMode, devices: string, delayMs: number, pendingRead: boolean): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [__filename, '--child', mode, '--child-devices', devices, '--child-delay', String(delayMs)], {
+    const child = spawn(process.execPath, [__filename, '--child', mode, '--child-devices', devices, '--child-delay', String(delayMs), '--child-read', pendingRead ? '1' : '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -595,14 +598,18 @@ if (!isMainThread) {
   void workerMain();
 } else if (process.argv.includes('--child')) {
   const { values } = parseArgs({
-    options: { child: { type: 'string' }, 'child-devices': { type: 'string' }, 'child-delay': { type: 'string' } },
+    options: {
+      child: { type: 'string' }, 'child-devices': { type: 'string' }, 'child-delay': { type: 'string' }, 'child-read': { type: 'string' },
+    },
   });
-  childMain(values.child as ChildMode, (values['child-devices'] ?? 'cpu').split(',') as natten.DeviceName[], Number(values['child-delay'] ?? 50));
+  childMain(values.child as ChildMode, (values['child-devices'] ?? 'cpu').split(',') as natten.DeviceName[], Number(values['child-delay'] ?? 50),
+    values['child-read'] === '1');
 } else {
   main().then(
     (code) => process.exit(code),
     (e) => {
-      console.error(`soak: ${(e as Error)?.stack ?? e}`);
+      console.error(`soak: ${(e as Error)?.message ?? e}`);
+      console.error('usage: npm run soak -- --minutes N [--devices cpu,cuda] [--workers 3] [--json FILE] [--seed S]');
       process.exit(2);
     },
   );
