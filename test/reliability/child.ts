@@ -134,7 +134,11 @@ export function describeExit(r: ChildResult): string {
 export function report<T = unknown>(r: ChildResult, key: string): T | undefined {
   const lines = r.stdout.split('\n').filter((l) => l.startsWith(`${key} `));
   if (!lines.length) return undefined;
-  return JSON.parse(lines[lines.length - 1].slice(key.length + 1)) as T;
+  try {
+    return JSON.parse(lines[lines.length - 1].slice(key.length + 1)) as T;
+  } catch {
+    return undefined; // a line cut short by a crash
+  }
 }
 
 /**

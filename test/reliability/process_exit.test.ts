@@ -3,8 +3,9 @@
 import { ChildResult, describeExit, runFixture, runMany } from './child';
 
 const RUNS = 30;
-// Two children at a time on CI's 2 cores. The crash of today's code comes from exit-time teardown racing
-// running kernels; it shows in roughly 1 run in 5 with the exit 100 ms in and 8 engine threads.
+// Two children at a time on CI's 2 cores. The crash of the code these tests were written against comes
+// from exit-time teardown (static destructors) racing kernels still running; with the exit 100 ms in and
+// 8 engine threads it showed in 3 to 10 runs of 30 on a 2-core machine.
 const PARALLEL = 2;
 const ENV = { EXIT_DELAY_MS: '100', NATTEN_NUM_THREADS: '8' };
 const UNCAUGHT_MESSAGE = 'reliability-fixture-uncaught-exception';
