@@ -101,7 +101,11 @@ struct Completion::Impl {
 
   static void call_js(napi_env env, napi_value, void* context, void*) {
     if (!env) return;  // the thread-safe function is being torn down
-    static_cast<Impl*>(context)->drain(Napi::Env(env));
+    try {
+      static_cast<Impl*>(context)->drain(Napi::Env(env));
+    } catch (...) {
+      // A terminating environment refuses new JS values: nothing can be settled there any more.
+    }
   }
 
   static void on_cleanup(void* arg) { static_cast<Impl*>(arg)->close(); }

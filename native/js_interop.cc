@@ -12,7 +12,8 @@ struct Holder {
   int64_t reported = 0;
 
   void drop(napi_env env) {
-    if (reported) napi_adjust_external_memory(env, -reported, nullptr);
+    int64_t total;  // Node-API requires the out-parameter
+    if (reported) napi_adjust_external_memory(env, -reported, &total);
     reported = 0;
     storage.reset();
   }
@@ -67,7 +68,8 @@ Napi::Value wrap_storage(Napi::Env env, StoragePtr storage) {
     throw Napi::Error::New(env, "natten: cannot create a storage handle");
   }
   h->reported = h->storage ? (int64_t)h->storage->bytes() : 0;
-  if (h->reported) napi_adjust_external_memory(env, h->reported, nullptr);
+  int64_t total;
+  if (h->reported) napi_adjust_external_memory(env, h->reported, &total);
   Napi::External<Holder> ext(env, v);
   ext.TypeTag(&kHolderTag);
   return ext;
