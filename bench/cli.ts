@@ -52,7 +52,9 @@ const DEVICE_BENCHES: Record<string, DeviceBench> = {
     problemNames: CPU_PROBLEMS.map((p) => p.name),
     async run(names, o) {
       printHeader(CPU_COLUMNS, '(ms / GFLOP/s for each path)');
-      const r = await runCpuBench(pick(CPU_PROBLEMS, names), { ...o, runs: o.runs ?? 10 }, (p) => printRow(CPU_COLUMNS, p));
+      const r = await runCpuBench(pick(CPU_PROBLEMS, names), { ...o, runs: o.runs ?? 10 }, (p) =>
+        printRow(CPU_COLUMNS, p),
+      );
       printCpuFooter(r);
       return r;
     },
@@ -62,14 +64,28 @@ const DEVICE_BENCHES: Record<string, DeviceBench> = {
     async run(names, o) {
       requireCuda();
       printHeader(CUDA_COLUMNS, '(ms / useful TFLOP/s, bf16; x: speed-up of fused, time of the other / time of fused)');
-      const r = await runCudaBench(pick(CUDA_BENCH_PROBLEMS, names), { runs: o.runs, backward: o.backward, flexFile: o.flex }, (p) => {
-        printRow(CUDA_COLUMNS, p);
-        const errors = { 'fused forward': p.fused.error, 'fused backward': p.fusedBackward?.error, unfused: p.unfused.error };
-        for (const [what, e] of Object.entries(errors)) if (e) console.log(`  ${what} error: ${e}`);
-      });
-      console.log(`\n${r.gpu} (compute capability ${r.computeCapability}), bf16, CUDA-event medians.` +
-        (r.hasFusedNA ? '' : ' No fused tensor-core kernels on this GPU: the fused columns are the reference kernels.') +
-        (o.flex ? '' : ' FlexAttention columns: pass --flex FILE (python3 bench/flex_attention.py --backward --json FILE).'));
+      const r = await runCudaBench(
+        pick(CUDA_BENCH_PROBLEMS, names),
+        { runs: o.runs, backward: o.backward, flexFile: o.flex },
+        (p) => {
+          printRow(CUDA_COLUMNS, p);
+          const errors = {
+            'fused forward': p.fused.error,
+            'fused backward': p.fusedBackward?.error,
+            unfused: p.unfused.error,
+          };
+          for (const [what, e] of Object.entries(errors)) if (e) console.log(`  ${what} error: ${e}`);
+        },
+      );
+      console.log(
+        `\n${r.gpu} (compute capability ${r.computeCapability}), bf16, CUDA-event medians.` +
+          (r.hasFusedNA
+            ? ''
+            : ' No fused tensor-core kernels on this GPU: the fused columns are the reference kernels.') +
+          (o.flex
+            ? ''
+            : ' FlexAttention columns: pass --flex FILE (python3 bench/flex_attention.py --backward --json FILE).'),
+      );
       return r;
     },
   },
@@ -90,7 +106,8 @@ function parseArgs(argv: string[]): CliOptions {
       return v;
     };
     if (a === '--device') o.device = value();
-    else if (a === '--problems') o.problems = value().split(/,(?![^(]*\))/);  // not the commas of 'k(5,9,9)'
+    else if (a === '--problems')
+      o.problems = value().split(/,(?![^(]*\))/); // not the commas of 'k(5,9,9)'
     else if (a === '--runs') o.runs = Math.max(1, int());
     else if (a === '--warmup') o.warmup = int();
     else if (a === '--no-naive') o.naive = false;
@@ -103,7 +120,8 @@ function parseArgs(argv: string[]): CliOptions {
   return o;
 }
 
-const fmt = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+const fmt = (x: number | undefined, digits = 1): string =>
+  x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 
 /** "ms/rate" of one timed path, or '-'. */
 const cell = (ms: number | undefined, rate: number | undefined, msDigits = 2): string =>
@@ -171,22 +189,30 @@ const CUDA_COLUMNS: Column<CudaProblemResult>[] = [
 
 function printCpuFooter(r: CpuBenchResult): void {
   console.log(`\n${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, fp32.`);
-  console.log(`FMA peak: theoretical ${r.theoreticalPeakFormula}; measured (all engine threads, FMA-only loop) ` +
-    `${fmt(r.measuredPeakGflops)} GFLOP/s. Percentages use the larger, ${fmt(r.peakGflops)} GFLOP/s.`);
+  console.log(
+    `FMA peak: theoretical ${r.theoreticalPeakFormula}; measured (all engine threads, FMA-only loop) ` +
+      `${fmt(r.measuredPeakGflops)} GFLOP/s. Percentages use the larger, ${fmt(r.peakGflops)} GFLOP/s.`,
+  );
   // Median runs (the table), and the best run: on a shared host, noise only ever adds time.
   const best = (t: { gflops: number; medianMs: number; minMs: number }): number => (t.gflops * t.medianMs) / t.minMs;
   for (const p of r.problems) {
-    const f = p.fusedForward, b = p.fusedBackward;
-    console.log(`  ${p.problem.name.padEnd(16)} fused forward ${fmt((100 * f.gflops) / r.peakGflops)}% of peak ` +
-      `(best run ${fmt(best(f))} GFLOP/s, ${fmt((100 * best(f)) / r.peakGflops)}%)` +
-      (b ? `, fused backward ${fmt((100 * b.gflops) / r.peakGflops)}% (best ${fmt((100 * best(b)) / r.peakGflops)}%)` : ''));
+    const f = p.fusedForward,
+      b = p.fusedBackward;
+    console.log(
+      `  ${p.problem.name.padEnd(16)} fused forward ${fmt((100 * f.gflops) / r.peakGflops)}% of peak ` +
+        `(best run ${fmt(best(f))} GFLOP/s, ${fmt((100 * best(f)) / r.peakGflops)}%)` +
+        (b
+          ? `, fused backward ${fmt((100 * b.gflops) / r.peakGflops)}% (best ${fmt((100 * best(b)) / r.peakGflops)}%)`
+          : ''),
+    );
   }
 }
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const bench = DEVICE_BENCHES[o.device];
-  if (!bench) throw new Error(`no benchmark for device '${o.device}' yet (available: ${Object.keys(DEVICE_BENCHES).join(', ')})`);
+  if (!bench)
+    throw new Error(`no benchmark for device '${o.device}' yet (available: ${Object.keys(DEVICE_BENCHES).join(', ')})`);
   if (o.flex && o.device !== 'cuda') throw new Error('--flex is for --device cuda');
   if (o.list) {
     for (const n of bench.problemNames) console.log(n);

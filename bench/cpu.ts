@@ -65,7 +65,9 @@ async function runProblem(p: BenchProblem, o: BenchOptions): Promise<ProblemResu
   const dims = p.spatial.length;
   const win = { kernelSize: p.kernelSize, dilation: p.dilation, stride: p.stride, isCausal: p.isCausal };
   const shape = [p.batch, ...p.spatial, p.heads, p.headDim];
-  const q = natten.randn(shape, { seed: 1 }), k = natten.randn(shape, { seed: 2 }), v = natten.randn(shape, { seed: 3 });
+  const q = natten.randn(shape, { seed: 1 }),
+    k = natten.randn(shape, { seed: 2 }),
+    v = natten.randn(shape, { seed: 3 });
   const fwd = [natten.na1d, natten.na2d, natten.na3d][dims - 1];
   const bwd = [natten.na1dBackward, natten.na2dBackward, natten.na3dBackward][dims - 1];
   const flops = usefulFlops(p);
@@ -78,15 +80,25 @@ async function runProblem(p: BenchProblem, o: BenchOptions): Promise<ProblemResu
   const { output, lse } = fwd(q, k, v, { ...win, returnLse: true });
   const dOut = natten.randn(shape, { seed: 4 });
   if (o.backward) {
-    result.fusedBackward = path(await timeOp('cpu', () => {
-      const g = bwd(dOut, q, k, v, output, lse, win);
-      return [g.dq, g.dk, g.dv];
-    }, o.runs, o.warmup), 2.5 * flops);
+    result.fusedBackward = path(
+      await timeOp(
+        'cpu',
+        () => {
+          const g = bwd(dOut, q, k, v, output, lse, win);
+          return [g.dq, g.dk, g.dv];
+        },
+        o.runs,
+        o.warmup,
+      ),
+      2.5 * flops,
+    );
   }
 
   // The unfused path on its own layout (the permutes are not timed).
   const uShape = [p.batch, p.heads, ...p.spatial, p.headDim];
-  const uq = natten.randn(uShape, { seed: 1 }), uk = natten.randn(uShape, { seed: 2 }), uv = natten.randn(uShape, { seed: 3 });
+  const uq = natten.randn(uShape, { seed: 1 }),
+    uk = natten.randn(uShape, { seed: 2 }),
+    uv = natten.randn(uShape, { seed: 3 });
   const QK = [natten.na1dQK, natten.na2dQK, natten.na3dQK][dims - 1];
   const AV = [natten.na1dAV, natten.na2dAV, natten.na3dAV][dims - 1];
   const QKB = [natten.na1dQKBackward, natten.na2dQKBackward, natten.na3dQKBackward][dims - 1];
@@ -103,27 +115,64 @@ async function runProblem(p: BenchProblem, o: BenchOptions): Promise<ProblemResu
     const attn = QK(uq, uk, win);
     const probs = natten.softmax(scaled(attn, scale));
     const uOut = natten.randn(uShape, { seed: 4 });
-    result.unfusedBackward = path(await timeOp('cpu', () => {
-      const av = AVB(uOut, probs, uv, win);
-      const dS = natten.softmaxBackward(av.dAttn, probs);
-      const dAttn = scaled(dS, scale);
-      const qk = QKB(dAttn, uq, uk, win);
-      return [av.dAttn, av.dv, dS, dAttn, qk.dq, qk.dk];
-    }, o.runs, o.warmup), 2.5 * flops);
+    result.unfusedBackward = path(
+      await timeOp(
+        'cpu',
+        () => {
+          const av = AVB(uOut, probs, uv, win);
+          const dS = natten.softmaxBackward(av.dAttn, probs);
+          const dAttn = scaled(dS, scale);
+          const qk = QKB(dAttn, uq, uk, win);
+          return [av.dAttn, av.dv, dS, dAttn, qk.dq, qk.dk];
+        },
+        o.runs,
+        o.warmup,
+      ),
+      2.5 * flops,
+    );
     for (const t of [attn, probs, uOut]) t.dispose();
   }
   if (o.naive) {
-    const out = natten.empty(shape), l = natten.empty([p.batch, ...p.spatial, p.heads]);
+    const out = natten.empty(shape),
+      l = natten.empty([p.batch, ...p.spatial, p.heads]);
     const problem = {
-      dims, batch: p.batch, heads: p.heads, headsKv: p.heads, headDim: p.headDim, headDimV: p.headDim,
-      length: p.spatial, kernel: p.kernelSize, stride: p.stride ?? p.kernelSize.map(() => 1),
-      dilation: p.dilation ?? p.kernelSize.map(() => 1), causal: p.isCausal ?? p.kernelSize.map(() => false),
-      nExtra: 0, scale: 1 / Math.sqrt(p.headDim), hasRpb: false,
+      dims,
+      batch: p.batch,
+      heads: p.heads,
+      headsKv: p.heads,
+      headDim: p.headDim,
+      headDimV: p.headDim,
+      length: p.spatial,
+      kernel: p.kernelSize,
+      stride: p.stride ?? p.kernelSize.map(() => 1),
+      dilation: p.dilation ?? p.kernelSize.map(() => 1),
+      causal: p.isCausal ?? p.kernelSize.map(() => false),
+      nExtra: 0,
+      scale: 1 / Math.sqrt(p.headDim),
+      hasRpb: false,
     };
-    result.naiveForward = path(await timeOp('cpu', () => {
-      native.naForwardNaive(problem, dtypeCode('float32'), q.handle(), k.handle(), v.handle(), null, null, out.handle(), l.handle());
-      return [];
-    }, Math.max(1, Math.min(3, o.runs)), 0), flops);
+    result.naiveForward = path(
+      await timeOp(
+        'cpu',
+        () => {
+          native.naForwardNaive(
+            problem,
+            dtypeCode('float32'),
+            q.handle(),
+            k.handle(),
+            v.handle(),
+            null,
+            null,
+            out.handle(),
+            l.handle(),
+          );
+          return [];
+        },
+        Math.max(1, Math.min(3, o.runs)),
+        0,
+      ),
+      flops,
+    );
     out.dispose();
     l.dispose();
   }
@@ -132,8 +181,11 @@ async function runProblem(p: BenchProblem, o: BenchOptions): Promise<ProblemResu
 }
 
 /** Runs the CPU benchmark over `problems`, calling `onProblem` as each finishes. */
-export async function runCpuBench(problems: BenchProblem[], o: BenchOptions,
-  onProblem: (r: ProblemResult) => void = () => undefined): Promise<CpuBenchResult> {
+export async function runCpuBench(
+  problems: BenchProblem[],
+  o: BenchOptions,
+  onProblem: (r: ProblemResult) => void = () => undefined,
+): Promise<CpuBenchResult> {
   const os = await import('os');
   const measuredPeakGflops = await native.cpuFmaPeak(1000);
   const theory = theoreticalPeak(natten.buildInfo().cpuThreads);
@@ -144,10 +196,17 @@ export async function runCpuBench(problems: BenchProblem[], o: BenchOptions,
     results.push(r);
   }
   return {
-    device: 'cpu', date: new Date().toISOString(), cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length,
-    threads: natten.buildInfo().cpuThreads, dtype: 'float32', measuredPeakGflops,
-    theoreticalPeakGflops: theory.gflops, theoreticalPeakFormula: theory.formula,
-    peakGflops: Math.max(measuredPeakGflops, theory.gflops), problems: results,
+    device: 'cpu',
+    date: new Date().toISOString(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.cpus().length,
+    threads: natten.buildInfo().cpuThreads,
+    dtype: 'float32',
+    measuredPeakGflops,
+    theoreticalPeakGflops: theory.gflops,
+    theoreticalPeakFormula: theory.formula,
+    peakGflops: Math.max(measuredPeakGflops, theory.gflops),
+    problems: results,
   };
 }
 
@@ -170,5 +229,8 @@ function theoreticalPeak(cores: number): { gflops: number; formula: string } {
   }
   const ghz = mhz / 1000;
   const gflops = cores * 2 * lanes * 2 * ghz;
-  return { gflops, formula: `${cores} cores x 2 FMA units x ${lanes} fp32 lanes x 2 FLOP x ${ghz.toFixed(2)} GHz (nominal) = ${gflops.toFixed(1)} GFLOP/s` };
+  return {
+    gflops,
+    formula: `${cores} cores x 2 FMA units x ${lanes} fp32 lanes x 2 FLOP x ${ghz.toFixed(2)} GHz (nominal) = ${gflops.toFixed(1)} GFLOP/s`,
+  };
 }

@@ -50,10 +50,12 @@ export interface CudaRunOptions {
 /** Throws a clear error when no CUDA device can run the benchmark. */
 export function requireCuda(): void {
   if (natten.cuda.isAvailable()) return;
-  throw new Error(natten.buildInfo().cuda
-    ? '--device cuda needs a CUDA GPU, and none is visible here (check nvidia-smi and CUDA_VISIBLE_DEVICES)'
-    : '--device cuda needs a CUDA GPU: this natten-node addon was built without CUDA (no nvcc at build time); ' +
-      'rebuild on a GPU machine with NATTEN_CUDA=1 npm run build:native');
+  throw new Error(
+    natten.buildInfo().cuda
+      ? '--device cuda needs a CUDA GPU, and none is visible here (check nvidia-smi and CUDA_VISIBLE_DEVICES)'
+      : '--device cuda needs a CUDA GPU: this natten-node addon was built without CUDA (no nvcc at build time); ' +
+        'rebuild on a GPU machine with NATTEN_CUDA=1 npm run build:native',
+  );
 }
 
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => {
@@ -62,29 +64,45 @@ const ratio = (a: number | undefined, b: number | undefined): number | undefined
 };
 
 /** Runs the three GPU programs on each problem of `problems` in turn, calling `onRow` after each. */
-export async function runCudaBench(problems: readonly CudaBenchProblem[], o: CudaRunOptions,
-  onRow: (r: CudaProblemResult) => void): Promise<CudaBenchResult> {
+export async function runCudaBench(
+  problems: readonly CudaBenchProblem[],
+  o: CudaRunOptions,
+  onRow: (r: CudaProblemResult) => void,
+): Promise<CudaBenchResult> {
   requireCuda();
   const device = natten.cuda.currentDevice();
   const info = natten.cuda.deviceInfo(device);
   const flexForward = o.flexFile ? readFlex(o.flexFile) : undefined;
   const flexBackward = o.flexFile ? readFlexBackward(o.flexFile) : undefined;
   const result: CudaBenchResult = {
-    device: 'cuda', gpu: info.name, computeCapability: info.computeCapability, hasFusedNA: natten.hasFusedNA(`cuda:${device}`),
-    dtype: 'bfloat16', date: new Date().toISOString(), flexFile: o.flexFile, problems: [],
+    device: 'cuda',
+    gpu: info.name,
+    computeCapability: info.computeCapability,
+    hasFusedNA: natten.hasFusedNA(`cuda:${device}`),
+    dtype: 'bfloat16',
+    date: new Date().toISOString(),
+    flexFile: o.flexFile,
+    problems: [],
   };
   for (const p of problems) {
     const common = { device, runs: o.runs, problems: [p], log: () => undefined };
     const [fused] = await benchCudaFused({ ...common, flex: flexForward, referenceRuns: 0 });
     const [fusedBackward] = o.backward
-      ? await benchCudaFusedBackward({ ...common, flex: flexBackward, referenceRuns: 0 }) : [undefined];
+      ? await benchCudaFusedBackward({ ...common, flex: flexBackward, referenceRuns: 0 })
+      : [undefined];
     const [unfused] = await benchCudaUnfused({ ...common, referenceRuns: o.runs && Math.min(o.runs, 5) });
     const u = unfused.unfused;
     const r: CudaProblemResult = {
-      problem: p.name, fused, fusedBackward, unfused,
+      problem: p.name,
+      fused,
+      fusedBackward,
+      unfused,
       fusedVsFlexForward: ratio(fused.flex?.ms, fused.forward.ms),
       fusedVsFlexBackward: ratio(fusedBackward?.flex?.ms, fusedBackward?.backward.ms),
-      fusedVsUnfused: ratio(u.forward.ms + u.backward.ms, fusedBackward && fused.forward.ms + fusedBackward.backward.ms),
+      fusedVsUnfused: ratio(
+        u.forward.ms + u.backward.ms,
+        fusedBackward && fused.forward.ms + fusedBackward.backward.ms,
+      ),
     };
     result.problems.push(r);
     onRow(r);

@@ -127,22 +127,42 @@ export async function benchCudaFused(opts: CudaFusedBenchOptions = {}): Promise<
 export function formatRow(r: CudaFusedResult): string {
   if (r.error) return `${r.problem.padEnd(34)} error: ${r.error}`;
   const f = (s: TimedStep) => `${s.ms.toFixed(3).padStart(8)} ms ${s.tflops.toFixed(1).padStart(6)} TF/s`;
-  const best = r.configs.reduce<ConfigTiming | undefined>((b, c) => (b === undefined || c.ms < b.ms ? c : b), undefined);
-  return `${r.problem.padEnd(34)} fused fwd ${f(r.forward)}` +
+  const best = r.configs.reduce<ConfigTiming | undefined>(
+    (b, c) => (b === undefined || c.ms < b.ms ? c : b),
+    undefined,
+  );
+  return (
+    `${r.problem.padEnd(34)} fused fwd ${f(r.forward)}` +
     (best ? ` | best ${best.kernel} [${best.qTileShape}]/[${best.kvTileShape}] ${f(best)}` : '') +
     (r.flex ? ` | flex ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
-    (r.reference ? ` | reference ${f(r.reference)}` : '');
+    (r.reference ? ` | reference ${f(r.reference)}` : '')
+  );
 }
 
 /** Reads bench/flex_attention.py's JSON into TimedSteps keyed by problem name. */
 export function readFlex(file: string): Record<string, TimedStep> {
-  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as { problem: string; forward_ms: number; forward_tflops: number }[];
+  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    problem: string;
+    forward_ms: number;
+    forward_tflops: number;
+  }[];
   const out: Record<string, TimedStep> = {};
   for (const r of rows) out[r.problem] = { ms: r.forward_ms, tflops: r.forward_tflops };
   return out;
 }
 
-standaloneMain<CudaFusedResult>(module, 'cuda_fused', 'CUDA fused NA forward benchmark', DTYPE, ({ arg, device, save }) => {
-  const flexFile = arg('--flex');
-  return benchCudaFused({ device, runs: Number(arg('--runs') ?? 30), onResult: save, flex: flexFile ? readFlex(flexFile) : undefined });
-});
+standaloneMain<CudaFusedResult>(
+  module,
+  'cuda_fused',
+  'CUDA fused NA forward benchmark',
+  DTYPE,
+  ({ arg, device, save }) => {
+    const flexFile = arg('--flex');
+    return benchCudaFused({
+      device,
+      runs: Number(arg('--runs') ?? 30),
+      onResult: save,
+      flex: flexFile ? readFlex(flexFile) : undefined,
+    });
+  },
+);

@@ -58,8 +58,24 @@ type H = StorageHandle | null;
 
 interface OpBinding {
   naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-  naBackward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, dOut: H, dq: H, dk: H, dv: H,
-    dek: H, dev: H, config: object | null): void;
+  naBackward(
+    p: object,
+    t: number,
+    q: H,
+    k: H,
+    v: H,
+    ek: H,
+    ev: H,
+    out: H,
+    lse: H,
+    dOut: H,
+    dq: H,
+    dk: H,
+    dv: H,
+    dek: H,
+    dev: H,
+    config: object | null,
+  ): void;
 }
 
 /** What natten.fusedConfigs returns that this benchmark reads (optional: older builds lack it). */
@@ -98,7 +114,7 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     const dq = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
     const dk = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
     const dv = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    gpu.naForward(problem, code, q, k, v, null, null, out, lse, {});  // real O and LSE for the backward
+    gpu.naForward(problem, code, q, k, v, null, null, out, lse, {}); // real O and LSE for the backward
     const run = (config: object) => () =>
       gpu.naBackward(problem, code, q, k, v, null, null, out, lse, dOut, dq, dk, dv, null, null, config);
     result.backward = step(timeOne(device, runs, run({ kvParallel: true, deterministic: false })));
@@ -122,25 +138,37 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
 export function formatRow(r: CudaFusedBackwardResult): string {
   if (r.error) return `${r.problem.padEnd(34)} error: ${r.error}`;
   const f = (s: TimedStep) => `${s.ms.toFixed(3).padStart(8)} ms ${s.tflops.toFixed(1).padStart(6)} TF/s`;
-  const best = r.configs.reduce<BackwardConfigTiming | undefined>((b, c) => (b === undefined || c.ms < b.ms ? c : b), undefined);
-  return `${r.problem.padEnd(34)} fused bwd ${f(r.backward)} | deterministic ${f(r.deterministic)}` +
+  const best = r.configs.reduce<BackwardConfigTiming | undefined>(
+    (b, c) => (b === undefined || c.ms < b.ms ? c : b),
+    undefined,
+  );
+  return (
+    `${r.problem.padEnd(34)} fused bwd ${f(r.backward)} | deterministic ${f(r.deterministic)}` +
     (best ? ` | best [${best.backwardQTileShape}]/[${best.backwardKvTileShape}] ${f(best)}` : '') +
     (r.flex ? ` | flex bwd ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
-    (r.reference ? ` | reference ${f(r.reference)}` : '');
+    (r.reference ? ` | reference ${f(r.reference)}` : '')
+  );
 }
 
 /** Reads bench/flex_attention.py --backward JSON into TimedSteps (backward only) keyed by problem name. */
 export function readFlexBackward(file: string): Record<string, TimedStep> {
-  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as { problem: string; backward_ms?: number; backward_tflops?: number }[];
+  const rows = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    problem: string;
+    backward_ms?: number;
+    backward_tflops?: number;
+  }[];
   const out: Record<string, TimedStep> = {};
   for (const r of rows) {
-    if (r.backward_ms !== undefined && r.backward_tflops !== undefined) out[r.problem] = { ms: r.backward_ms, tflops: r.backward_tflops };
+    if (r.backward_ms !== undefined && r.backward_tflops !== undefined)
+      out[r.problem] = { ms: r.backward_ms, tflops: r.backward_tflops };
   }
   return out;
 }
 
 /** Runs the fused-backward benchmark on every problem (bf16). */
-export async function benchCudaFusedBackward(opts: CudaFusedBackwardBenchOptions = {}): Promise<CudaFusedBackwardResult[]> {
+export async function benchCudaFusedBackward(
+  opts: CudaFusedBackwardBenchOptions = {},
+): Promise<CudaFusedBackwardResult[]> {
   const device = opts.device ?? 0;
   const runs = opts.runs ?? 20;
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
@@ -162,11 +190,19 @@ export async function benchCudaFusedBackward(opts: CudaFusedBackwardBenchOptions
   return results;
 }
 
-standaloneMain<CudaFusedBackwardResult>(module, 'cuda_fused_backward', 'CUDA fused NA backward benchmark', DTYPE,
+standaloneMain<CudaFusedBackwardResult>(
+  module,
+  'cuda_fused_backward',
+  'CUDA fused NA backward benchmark',
+  DTYPE,
   ({ arg, device, save }) => {
     const flexFile = arg('--flex');
     return benchCudaFusedBackward({
-      device, runs: Number(arg('--runs') ?? 20), referenceRuns: Number(arg('--reference-runs') ?? 2), onResult: save,
+      device,
+      runs: Number(arg('--runs') ?? 20),
+      referenceRuns: Number(arg('--reference-runs') ?? 2),
+      onResult: save,
       flex: flexFile ? readFlexBackward(flexFile) : undefined,
     });
-  });
+  },
+);

@@ -31,7 +31,14 @@ export const CUDA_BENCH_PROBLEMS: readonly CudaBenchProblem[] = [
   { name: '2-D B4 H16 128x128 k13 D64', batch: 4, heads: 16, spatial: [128, 128], kernel: [13, 13], headDim: 64 },
   { name: '2-D B2 H16 128x128 k31 D128', batch: 2, heads: 16, spatial: [128, 128], kernel: [31, 31], headDim: 128 },
   { name: '2-D B64 H4 56x56 k7 D32', batch: 64, heads: 4, spatial: [56, 56], kernel: [7, 7], headDim: 32 },
-  { name: '3-D B1 H16 16x32x32 k(5,9,9) D64', batch: 1, heads: 16, spatial: [16, 32, 32], kernel: [5, 9, 9], headDim: 64 },
+  {
+    name: '3-D B1 H16 16x32x32 k(5,9,9) D64',
+    batch: 1,
+    heads: 16,
+    spatial: [16, 32, 32],
+    kernel: [5, 9, 9],
+    headDim: 64,
+  },
 ];
 
 /** Median time and useful throughput of one timed step. */
@@ -77,8 +84,24 @@ interface TimingBinding {
   gpuTimerElapsed(t: object): number;
   gpuSpin(device: number, microseconds: number): void;
   naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-  naBackward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, dOut: H, dq: H, dk: H, dv: H,
-    dek: H, dev: H, config: object | null): void;
+  naBackward(
+    p: object,
+    t: number,
+    q: H,
+    k: H,
+    v: H,
+    ek: H,
+    ev: H,
+    out: H,
+    lse: H,
+    dOut: H,
+    dq: H,
+    dk: H,
+    dv: H,
+    dek: H,
+    dev: H,
+    config: object | null,
+  ): void;
   naQK(p: object, t: number, q: H, k: H, rpb: H, ek: H, attn: H): void;
   naAV(p: object, t: number, attn: H, v: H, ev: H, out: H): void;
   naQKBackward(p: object, t: number, dAttn: H, q: H, k: H, ek: H, dq: H, dk: H, dRpb: H, dek: H): void;
@@ -101,7 +124,11 @@ export function forwardFlops(p: CudaBenchProblem): number {
  * Times `steps` (named groups of enqueued ops) `runs` times; returns the median ms of each step and of
  * their sum per run. Each run is queued behind a spin kernel so the GPU never waits for the host.
  */
-function timeSteps(device: number, runs: number, steps: [string, () => void][]): { total: number; steps: Record<string, number> } {
+function timeSteps(
+  device: number,
+  runs: number,
+  steps: [string, () => void][],
+): { total: number; steps: Record<string, number> } {
   const timers = steps.map(() => gpu.gpuTimerCreate(device));
   const totals: number[] = [];
   const per: number[][] = steps.map(() => []);
@@ -129,13 +156,21 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
   const n = p.spatial.reduce((a, b) => a * b, 1);
   const K = p.kernel.reduce((a, b) => a * b, 1);
   const problem = {
-    dims, batch: p.batch, heads: p.heads, headDim: p.headDim, length: p.spatial, kernel: p.kernel,
+    dims,
+    batch: p.batch,
+    heads: p.heads,
+    headDim: p.headDim,
+    length: p.spatial,
+    kernel: p.kernel,
   };
   const flops = forwardFlops(p);
   const rows = p.batch * p.heads * n;
   const held: natten.Tensor[] = [];
   const make = (shape: number[], seed?: number): StorageHandle => {
-    const t = seed === undefined ? natten.empty(shape, { dtype: DTYPE, device: dev }) : natten.randn(shape, { dtype: DTYPE, device: dev, seed });
+    const t =
+      seed === undefined
+        ? natten.empty(shape, { dtype: DTYPE, device: dev })
+        : natten.randn(shape, { dtype: DTYPE, device: dev, seed });
     held.push(t);
     return t.handle();
   };
@@ -150,9 +185,18 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     // Unfused path, layout [B, H, ...spatial, D].
     const uShape = [p.batch, p.heads, ...p.spatial, p.headDim];
     const aShape = [p.batch, p.heads, ...p.spatial, K];
-    const q = make(uShape, 1), k = make(uShape, 2), v = make(uShape, 3), dOut = make(uShape, 4);
-    const attn = make(aShape), probs = make(aShape), out = make(uShape);
-    const dProbs = make(aShape), dAttn = make(aShape), dq = make(uShape), dk = make(uShape), dv = make(uShape);
+    const q = make(uShape, 1),
+      k = make(uShape, 2),
+      v = make(uShape, 3),
+      dOut = make(uShape, 4);
+    const attn = make(aShape),
+      probs = make(aShape),
+      out = make(uShape);
+    const dProbs = make(aShape),
+      dAttn = make(aShape),
+      dq = make(uShape),
+      dk = make(uShape),
+      dv = make(uShape);
     const fwd = timeSteps(device, runs, [
       ['qk', () => gpu.naQK(problem, code, q, k, null, null, attn)],
       ['softmax', () => gpu.softmax(code, rows, K, attn, probs)],
@@ -172,17 +216,28 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
 
     // Reference fused kernels, layout [B, ...spatial, H, D].
     const fShape = [p.batch, ...p.spatial, p.heads, p.headDim];
-    const fq = make(fShape, 5), fk = make(fShape, 6), fv = make(fShape, 7), fdo = make(fShape, 8);
-    const fo = make(fShape), lse = (() => {
-      const t = natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev });
-      held.push(t);
-      return t.handle();
-    })();
-    const fdq = make(fShape), fdk = make(fShape), fdv = make(fShape);
+    const fq = make(fShape, 5),
+      fk = make(fShape, 6),
+      fv = make(fShape, 7),
+      fdo = make(fShape, 8);
+    const fo = make(fShape),
+      lse = (() => {
+        const t = natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev });
+        held.push(t);
+        return t.handle();
+      })();
+    const fdq = make(fShape),
+      fdk = make(fShape),
+      fdv = make(fShape);
     const cfg = { useReference: true };
-    const rf = timeSteps(device, refRuns, [['forward', () => gpu.naForward(problem, code, fq, fk, fv, null, null, fo, lse, cfg)]]);
+    const rf = timeSteps(device, refRuns, [
+      ['forward', () => gpu.naForward(problem, code, fq, fk, fv, null, null, fo, lse, cfg)],
+    ]);
     const rb = timeSteps(device, refRuns, [
-      ['backward', () => gpu.naBackward(problem, code, fq, fk, fv, null, null, fo, lse, fdo, fdq, fdk, fdv, null, null, cfg)],
+      [
+        'backward',
+        () => gpu.naBackward(problem, code, fq, fk, fv, null, null, fo, lse, fdo, fdq, fdk, fdv, null, null, cfg),
+      ],
     ]);
     result.reference = { forward: step(rf.total, flops), backward: step(rb.total, 2.5 * flops) };
   } catch (e) {
@@ -217,9 +272,16 @@ function fmt(s: TimedStep): string {
 /** One table row: problem, unfused forward/backward, reference forward/backward. */
 export function formatRow(r: CudaUnfusedResult): string {
   if (r.error) return `${r.problem.padEnd(34)} error: ${r.error}`;
-  return `${r.problem.padEnd(34)} unfused fwd ${fmt(r.unfused.forward)} | bwd ${fmt(r.unfused.backward)} | ` +
-    `reference fwd ${fmt(r.reference.forward)} | bwd ${fmt(r.reference.backward)}`;
+  return (
+    `${r.problem.padEnd(34)} unfused fwd ${fmt(r.unfused.forward)} | bwd ${fmt(r.unfused.backward)} | ` +
+    `reference fwd ${fmt(r.reference.forward)} | bwd ${fmt(r.reference.backward)}`
+  );
 }
 
-standaloneMain<CudaUnfusedResult>(module, 'cuda_unfused', 'CUDA unfused/reference NA benchmark', DTYPE,
-  ({ arg, device, save }) => benchCudaUnfused({ device, runs: Number(arg('--runs') ?? 20), onResult: save }));
+standaloneMain<CudaUnfusedResult>(
+  module,
+  'cuda_unfused',
+  'CUDA unfused/reference NA benchmark',
+  DTYPE,
+  ({ arg, device, save }) => benchCudaUnfused({ device, runs: Number(arg('--runs') ?? 20), onResult: save }),
+);

@@ -17,8 +17,13 @@ interface GpuTimerBinding {
 const timers = native as unknown as GpuTimerBinding;
 
 /** Names bench/flex_attention.py uses for the problems of CUDA_BENCH_PROBLEMS, in that order. */
-export const FLEX_NAMES = ['1d_L32768_k2049_D128', '2d_128x128_k13_D64', '2d_128x128_k31_D128', '2d_56x56_k7_D32',
-  '3d_16x32x32_k5x9x9_D64'];
+export const FLEX_NAMES = [
+  '1d_L32768_k2049_D128',
+  '2d_128x128_k13_D64',
+  '2d_128x128_k31_D128',
+  '2d_56x56_k7_D32',
+  '3d_16x32x32_k5x9x9_D64',
+];
 
 /** Median ms of `fn` (which enqueues work on the device) over `runs` runs, after one warm-up. */
 export function timeOne(device: number, runs: number, fn: () => void): number {

@@ -20,8 +20,13 @@ export interface StandaloneRun<R> {
  * Runs `run` as a command-line program when `module` is the entry point: prints `title` with the GPU's
  * name, writes the JSON, and exits 1 with the stack on an error.
  */
-export function standaloneMain<R>(module: NodeModule, name: string, title: string, dtype: string,
-  run: (o: StandaloneRun<R>) => Promise<unknown>): void {
+export function standaloneMain<R>(
+  module: NodeModule,
+  name: string,
+  title: string,
+  dtype: string,
+  run: (o: StandaloneRun<R>) => Promise<unknown>,
+): void {
   if (require.main !== module) return;
   const main = async (): Promise<void> => {
     const args = process.argv.slice(2);
@@ -35,7 +40,10 @@ export function standaloneMain<R>(module: NodeModule, name: string, title: strin
     process.stdout.write(`${title} on ${info.name} (bf16)\n`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     const save = (results: readonly R[]): void =>
-      fs.writeFileSync(out, JSON.stringify({ device: info.name, dtype, date: new Date().toISOString(), results }, null, 2) + '\n');
+      fs.writeFileSync(
+        out,
+        JSON.stringify({ device: info.name, dtype, date: new Date().toISOString(), results }, null, 2) + '\n',
+      );
     await run({ arg, device, save });
     process.stdout.write(`wrote ${out}\n`);
   };

@@ -54,7 +54,8 @@ function problem(name, dtype, o) {
   };
 }
 
-const BF = 'bfloat16', F16 = 'float16';
+const BF = 'bfloat16',
+  F16 = 'float16';
 
 // The sweep: 1-D/2-D/3-D; windows from tiny to the whole axis (k = L), odd and even; dilation, stride,
 // causal axes; head dims 16 to 256 (the backward runs up to 128: above, it records the reference path),
@@ -77,7 +78,14 @@ const PROBLEMS = [
   problem('1d L8192 k255 d128 b2 h16', BF, { length: [8192], kernel: 255, headDim: 128, heads: 16 }),
   problem('1d L1000 k21 GQA 16/4', BF, { length: [1000], kernel: 21, heads: 16, headsKv: 4 }),
   problem('1d L300 k9 extra77', BF, { length: [300], kernel: 9, nExtra: 77 }),
-  problem('1d L2048 k63 d128 MQA 8/1 extra1000', BF, { length: [2048], kernel: 63, headDim: 128, heads: 8, headsKv: 1, nExtra: 1000 }),
+  problem('1d L2048 k63 d128 MQA 8/1 extra1000', BF, {
+    length: [2048],
+    kernel: 63,
+    headDim: 128,
+    heads: 8,
+    headsKv: 1,
+    nExtra: 1000,
+  }),
   problem('1d L2048 k65 fp16', F16, { length: [2048], kernel: 65 }),
   problem('1d L128 k3 d32 b32 h12 fp16', F16, { length: [128], kernel: 3, headDim: 32, batch: 32, heads: 12 }),
   problem('1d L4096 k4096 (k = L) fp16', F16, { length: [4096], kernel: 4096, batch: 1, heads: 2 }),
@@ -110,7 +118,13 @@ const PROBLEMS = [
   problem('2d 200x200 k21 b1 h2 fp16', F16, { length: [200, 200], kernel: 21, batch: 1, heads: 2 }),
   problem('2d 16x16 k3 d32 b128 h8 fp16', F16, { length: [16, 16], kernel: 3, headDim: 32, batch: 128, heads: 8 }),
   problem('2d 256x256 k31 d128 fp16', F16, { length: [256, 256], kernel: 31, headDim: 128 }),
-  problem('2d 64x64 k9 dil2 causal y d128 fp16', F16, { length: [64, 64], kernel: 9, dilation: 2, causal: [false, true], headDim: 128 }),
+  problem('2d 64x64 k9 dil2 causal y d128 fp16', F16, {
+    length: [64, 64],
+    kernel: 9,
+    dilation: 2,
+    causal: [false, true],
+    headDim: 128,
+  }),
   problem('2d 32x32 k9 D64 Dv128 fp16', F16, { length: [32, 32], kernel: 9, headDimV: 128 }),
   problem('2d 64x64 k64 (k = L) d128 fp16', F16, { length: [64, 64], kernel: 64, headDim: 128 }),
   problem('2d 24x24 k5 d256 extra16 fp16', F16, { length: [24, 24], kernel: 5, headDim: 256, nExtra: 16 }),
@@ -127,19 +141,31 @@ const PROBLEMS = [
   problem('3d 8x16x16 k5 d256', BF, { length: [8, 16, 16], kernel: 5, headDim: 256 }),
   problem('3d 16x16x16 k7 GQA 12/4', BF, { length: [16, 16, 16], kernel: 7, heads: 12, headsKv: 4 }),
   problem('3d 8x8x8 k3 d128 extra16', BF, { length: [8, 8, 8], kernel: 3, headDim: 128, nExtra: 16 }),
-  problem('3d 64x16x16 k32x5x5 dil2x1x1 d32', BF, { length: [64, 16, 16], kernel: [32, 5, 5], dilation: [2, 1, 1], headDim: 32 }),
+  problem('3d 64x16x16 k32x5x5 dil2x1x1 d32', BF, {
+    length: [64, 16, 16],
+    kernel: [32, 5, 5],
+    dilation: [2, 1, 1],
+    headDim: 32,
+  }),
   problem('3d 24x24x24 k9 d128 fp16', F16, { length: [24, 24, 24], kernel: 9, headDim: 128 }),
   problem('3d 4x64x64 k3x13x13 fp16', F16, { length: [4, 64, 64], kernel: [3, 13, 13] }),
   problem('3d 8x8x8 k4 causal all fp16', F16, { length: [8, 8, 8], kernel: 4, causal: true }),
   problem('3d 48x48x48 k15 d32 b4 h1 fp16', F16, { length: [48, 48, 48], kernel: 15, headDim: 32, batch: 4, heads: 1 }),
-  problem('3d 20x30x30 k5x9x9 stride2x3x3 d128 fp16', F16, { length: [20, 30, 30], kernel: [5, 9, 9], stride: [2, 3, 3], headDim: 128 }),
+  problem('3d 20x30x30 k5x9x9 stride2x3x3 d128 fp16', F16, {
+    length: [20, 30, 30],
+    kernel: [5, 9, 9],
+    stride: [2, 3, 3],
+    headDim: 128,
+  }),
   problem('3d 6x6x6 k6 (k = L) b32 h8 fp16', F16, { length: [6, 6, 6], kernel: 6, batch: 32, heads: 8 }),
 ];
 
 /** True for an object or array holding only primitives and arrays of primitives (a problem, a choice). */
 function isRecord(value) {
-  return Object.values(value).every((v) => v === null || typeof v !== 'object' ||
-    (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')));
+  return Object.values(value).every(
+    (v) =>
+      v === null || typeof v !== 'object' || (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object')),
+  );
 }
 
 /** JSON with each record (a problem, a device, one choice) on one line: a changed choice is a one-line diff. */
@@ -153,18 +179,22 @@ function format(value, indent = '') {
 
 function main() {
   if (!natten.buildInfo().cuda) {
-    console.error('record_config_choices: the addon was built without CUDA; build it with nvcc present (NATTEN_CUDA=1)');
+    console.error(
+      'record_config_choices: the addon was built without CUDA; build it with nvcc present (NATTEN_CUDA=1)',
+    );
     process.exit(1);
   }
   const names = new Set(PROBLEMS.map((p) => p.name));
   if (names.size !== PROBLEMS.length) throw new Error('problem names must be unique');
   const problems = PROBLEMS.map(({ name, dtype, problem: p }) => {
     const choices = {};
-    for (const [device, caps] of Object.entries(DEVICES)) choices[device] = natten.internal.chooseFusedConfigs(p, dtype, caps);
+    for (const [device, caps] of Object.entries(DEVICES))
+      choices[device] = natten.internal.chooseFusedConfigs(p, dtype, caps);
     return { name, dtype, problem: p, choices };
   });
   const fixture = {
-    about: 'Fused configs chosen with the default options for each problem on each device (capabilities given, ' +
+    about:
+      'Fused configs chosen with the default options for each problem on each device (capabilities given, ' +
       'not queried: the forward cost model estimates CTAs per SM from shared memory alone, where a real GPU asks ' +
       'the occupancy calculator, which also counts registers, so a real H100/A100 can pick another forward config). ' +
       'Written by dev/record_config_choices.js, checked by test/config_choices.test.ts.',
@@ -172,8 +202,10 @@ function main() {
     problems,
   };
   fs.writeFileSync(FIXTURE, format(fixture) + '\n');
-  console.log(`record_config_choices: ${problems.length} problems x ${Object.keys(DEVICES).length} devices x 3 choices -> ` +
-    path.relative(root, FIXTURE));
+  console.log(
+    `record_config_choices: ${problems.length} problems x ${Object.keys(DEVICES).length} devices x 3 choices -> ` +
+      path.relative(root, FIXTURE),
+  );
 }
 
 main();

@@ -65,7 +65,11 @@ class Load {
   errors: string[] = [];
   private readonly rng: () => number;
 
-  constructor(private readonly devices: natten.DeviceName[], seed: number, private readonly where: string) {
+  constructor(
+    private readonly devices: natten.DeviceName[],
+    seed: number,
+    private readonly where: string,
+  ) {
     this.rng = makeRng(seed);
   }
 
@@ -78,7 +82,9 @@ class Load {
   }
 
   private dtypeFor(device: natten.DeviceName): natten.DType {
-    return this.pick(device === 'cpu' ? ['float32', 'float32', 'float16', 'bfloat16'] : ['float16', 'bfloat16', 'float16', 'float32']);
+    return this.pick(
+      device === 'cpu' ? ['float32', 'float32', 'float16', 'bfloat16'] : ['float16', 'bfloat16', 'float16', 'float32'],
+    );
   }
 
   private add(t: natten.Tensor, qkv = false): natten.Tensor {
@@ -89,7 +95,8 @@ class Load {
   /** Records an unexpected error (kept: the first 20). */
   fail(what: string, e: unknown): void {
     const err = e as Error & { code?: string };
-    const msg = `${this.where}: ${what}: ${err?.name ?? typeof e} ${err?.code ?? ''} ${err?.message ?? String(e)}`.trim();
+    const msg =
+      `${this.where}: ${what}: ${err?.name ?? typeof e} ${err?.code ?? ''} ${err?.message ?? String(e)}`.trim();
     if (this.errors.length < 20) this.errors.push(msg);
   }
 
@@ -127,12 +134,12 @@ class Load {
       if (r < 0.14) this.create(device);
       else if (r < 0.22) this.convert();
       else if (r < 0.27) this.copyAcross();
-      else if (r < 0.30) this.reshape();
+      else if (r < 0.3) this.reshape();
       else if (r < 0.46) this.fused(device);
       else if (r < 0.54) this.unfused(device);
       else if (r < 0.64) this.shrink(Math.max(0, this.pool.length - this.int(1, 4)));
       else if (r < 0.78) await this.read();
-      else if (r < 0.80) this.errorProbe(device);
+      else if (r < 0.8) this.errorProbe(device);
       else if (r < 0.81 && device === 'cpu') this.largeCpu();
       else await new Promise<void>((res) => setImmediate(res));
     } catch (e) {
@@ -228,10 +235,13 @@ class Load {
     const numel = t.numel;
     const values = await t.toArray();
     this.reads++;
-    if (values.length !== numel) throw new Error(`toArray returned ${values.length} values for shape [${t.shape.join(', ')}]`);
+    if (values.length !== numel)
+      throw new Error(`toArray returned ${values.length} values for shape [${t.shape.join(', ')}]`);
     for (const i of [0, numel >> 1, numel - 1]) {
       if (i >= 0 && i < numel && !Number.isFinite(values[i])) {
-        throw new Error(`non-finite value ${values[i]} at ${i} of a ${t.dtype} [${t.shape.join(', ')}] tensor on ${t.device}`);
+        throw new Error(
+          `non-finite value ${values[i]} at ${i} of a ${t.dtype} [${t.shape.join(', ')}] tensor on ${t.device}`,
+        );
       }
     }
   }
@@ -248,7 +258,8 @@ class Load {
       }
       this.fail(what, new Error(`no error (expected ${code})`));
     };
-    if (device === 'cpu' || this.rng() < 0.5) expect('empty([2 ** 50])', 'ERR_NATTEN_OOM', () => natten.empty([2 ** 50], { device }));
+    if (device === 'cpu' || this.rng() < 0.5)
+      expect('empty([2 ** 50])', 'ERR_NATTEN_OOM', () => natten.empty([2 ** 50], { device }));
     // A storage released natively but reached through a second JS tensor: the addon raises the error.
     const t = natten.randn([4], { device, seed: 1 });
     const alias = new natten.Tensor(t.handle(), t.shape, t.dtype, t.device);
@@ -283,7 +294,11 @@ async function workerMain(): Promise<void> {
     // Let the event loop run (timers, message port, resolved reads) every few ops.
     if (i % 8 === 0) await new Promise<void>((r) => setImmediate(r));
     if (load.errors.length > reported || Date.now() - last > 500) {
-      parentPort!.postMessage({ type: 'stats', ops: load.ops, errors: load.errors.slice(reported) } satisfies WorkerStats);
+      parentPort!.postMessage({
+        type: 'stats',
+        ops: load.ops,
+        errors: load.errors.slice(reported),
+      } satisfies WorkerStats);
       reported = load.errors.length;
       last = Date.now();
     }
@@ -344,11 +359,17 @@ function parseDevices(spec: string | undefined): natten.DeviceName[] {
   for (let i = 0; i < natten.cuda.deviceCount(); i++) available.push(`cuda:${i}`);
   if (!spec) return available;
   const out: natten.DeviceName[] = [];
-  for (const d of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const d of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (d === 'cpu') out.push('cpu');
     else if (d === 'cuda') {
       const gpus = available.filter((x) => x !== 'cpu');
-      if (!gpus.length) throw new Error(`--devices asks for cuda but no CUDA device is visible (buildInfo: ${JSON.stringify(natten.buildInfo())})`);
+      if (!gpus.length)
+        throw new Error(
+          `--devices asks for cuda but no CUDA device is visible (buildInfo: ${JSON.stringify(natten.buildInfo())})`,
+        );
       out.push(...gpus);
     } else if (/^cuda:\d+$/.test(d)) {
       if (!available.includes(d as natten.DeviceName)) throw new Error(`--devices: ${d} is not visible`);
@@ -384,11 +405,22 @@ async function main(): Promise<number> {
   const rng = makeRng(seed ^ 0x5eed);
   const load = new Load(devices, seed, 'main');
   const summary: Summary = {
-    status: 'running', minutes, seed, devices, workers: workerCount, elapsedS: 0,
-    ops: { main: 0, workers: 0, total: 0 }, reads: 0, workersStarted: 0, workersCycled: 0,
+    status: 'running',
+    minutes,
+    seed,
+    devices,
+    workers: workerCount,
+    elapsedS: 0,
+    ops: { main: 0, workers: 0, total: 0 },
+    reads: 0,
+    workersStarted: 0,
+    workersCycled: 0,
     children: { run: 0, exit: 0, uncaught: 0, end: 0 },
     rss: { warmupMiB: null, endMiB: null, growthMiB: null, peakMiB: 0 },
-    memoryAtWarmup: null, memoryAtEnd: null, errors: [], failures: [],
+    memoryAtWarmup: null,
+    memoryAtEnd: null,
+    errors: [],
+    failures: [],
   };
   const failures = summary.failures;
   const fail = (msg: string): void => {
@@ -398,8 +430,10 @@ async function main(): Promise<number> {
   process.on('uncaughtException', (e) => fail(`uncaught exception in the soak process: ${e?.stack ?? e}`));
   process.on('unhandledRejection', (e) => fail(`unhandled rejection in the soak process: ${(e as Error)?.stack ?? e}`));
 
-  console.log(`soak: ${minutes} min on ${devices.join(', ')}, ${workerCount} workers, seed ${seed}, warm-up ${(warmupMs / 1000).toFixed(0)} s, ` +
-    `${natten.buildInfo().cpuThreads} CPU engine threads`);
+  console.log(
+    `soak: ${minutes} min on ${devices.join(', ')}, ${workerCount} workers, seed ${seed}, warm-up ${(warmupMs / 1000).toFixed(0)} s, ` +
+      `${natten.buildInfo().cpuThreads} CPU engine threads`,
+  );
 
   // Workers: each slot holds a live worker or is being restarted.
   let workerOps = 0;
@@ -464,8 +498,10 @@ async function main(): Promise<number> {
       summary.children[mode]++;
       const expected = CHILD_CODES[mode];
       if (r.signal || r.code !== expected || r.timedOut) {
-        fail(`child (${mode}${pendingRead && mode !== 'end' ? ' with a pending read' : ''}, exit after ${delay} ms) ${r.timedOut ? 'hung (killed after 60 s)' : r.signal ? `was killed by ${r.signal}` : `exited with ${r.code}`}, ` +
-          `expected exit code ${expected}; stderr: ${r.stderr.trim().split('\n').slice(-6).join(' | ')}`);
+        fail(
+          `child (${mode}${pendingRead && mode !== 'end' ? ' with a pending read' : ''}, exit after ${delay} ms) ${r.timedOut ? 'hung (killed after 60 s)' : r.signal ? `was killed by ${r.signal}` : `exited with ${r.code}`}, ` +
+            `expected exit code ${expected}; stderr: ${r.stderr.trim().split('\n').slice(-6).join(' | ')}`,
+        );
       } else if (mode === 'uncaught' && !r.stderr.includes(CHILD_UNCAUGHT)) {
         fail(`child (uncaught) did not print the exception's message on stderr: ${r.stderr.slice(-300)}`);
       }
@@ -479,10 +515,14 @@ async function main(): Promise<number> {
     summary.elapsedS = (Date.now() - t0) / 1000;
     summary.ops = { main: load.ops, workers: workerOps, total: load.ops + workerOps };
     summary.reads = load.reads;
-    const mem = Object.entries(m).map(([d, b]) => `${d} ${(b / MiB).toFixed(1)} MiB`).join(', ');
-    console.log(`soak ${fmtTime(summary.elapsedS)}: ops ${summary.ops.total} (main ${load.ops}, workers ${workerOps}), ` +
-      `workers cycled ${summary.workersCycled}, children ${summary.children.run}, rss ${(rss / MiB).toFixed(1)} MiB, memory {${mem}}, ` +
-      `failures ${failures.length}`);
+    const mem = Object.entries(m)
+      .map(([d, b]) => `${d} ${(b / MiB).toFixed(1)} MiB`)
+      .join(', ');
+    console.log(
+      `soak ${fmtTime(summary.elapsedS)}: ops ${summary.ops.total} (main ${load.ops}, workers ${workerOps}), ` +
+        `workers cycled ${summary.workersCycled}, children ${summary.children.run}, rss ${(rss / MiB).toFixed(1)} MiB, memory {${mem}}, ` +
+        `failures ${failures.length}`,
+    );
     if (jsonFile) writeJson(jsonFile, summary);
   };
   const ticker = setInterval(progress, PROGRESS_MS);
@@ -529,7 +569,9 @@ async function main(): Promise<number> {
   const warm = await quiesce('end of warm-up');
   summary.rss.warmupMiB = warm.rss / MiB;
   summary.memoryAtWarmup = warm.memory;
-  console.log(`soak ${fmtTime((Date.now() - t0) / 1000)}: end of warm-up: rss ${(warm.rss / MiB).toFixed(1)} MiB with every tensor disposed`);
+  console.log(
+    `soak ${fmtTime((Date.now() - t0) / 1000)}: end of warm-up: rss ${(warm.rss / MiB).toFixed(1)} MiB with every tensor disposed`,
+  );
   await runLoad(t0 + durationMs);
   const end = await quiesce('end');
   state.phase = 'done';
@@ -541,16 +583,20 @@ async function main(): Promise<number> {
   summary.rss.growthMiB = growth / MiB;
   const [warmMiB, endMiB, growthMiB] = [warm.rss / MiB, end.rss / MiB, growth / MiB];
   if (growth > RSS_GROWTH_LIMIT) {
-    fail(`RSS grew by ${(growth / MiB).toFixed(1)} MiB between the end of the warm-up (${(warm.rss / MiB).toFixed(1)} MiB) and the end ` +
-      `(${(end.rss / MiB).toFixed(1)} MiB); limit ${(RSS_GROWTH_LIMIT / 1e6).toFixed(0)} MB`);
+    fail(
+      `RSS grew by ${(growth / MiB).toFixed(1)} MiB between the end of the warm-up (${(warm.rss / MiB).toFixed(1)} MiB) and the end ` +
+        `(${(end.rss / MiB).toFixed(1)} MiB); limit ${(RSS_GROWTH_LIMIT / 1e6).toFixed(0)} MB`,
+    );
   }
   progress();
   summary.status = failures.length ? 'failed' : 'passed';
   summary.errors = failures.filter((f) => f.startsWith('unexpected error'));
-  console.log(`soak ${summary.status.toUpperCase()}: ${fmtTime(summary.elapsedS)} on ${devices.join(', ')}: ${summary.ops.total} ops ` +
-    `(main ${summary.ops.main}, workers ${summary.ops.workers}), ${summary.workersStarted} workers started, ${summary.workersCycled} terminated, ` +
-    `${summary.children.run} children, rss ${warmMiB.toFixed(1)} -> ${endMiB.toFixed(1)} MiB ` +
-    `(growth ${growthMiB.toFixed(1)} MiB), memory at end ${JSON.stringify(summary.memoryAtEnd)}, ${failures.length} failures`);
+  console.log(
+    `soak ${summary.status.toUpperCase()}: ${fmtTime(summary.elapsedS)} on ${devices.join(', ')}: ${summary.ops.total} ops ` +
+      `(main ${summary.ops.main}, workers ${summary.ops.workers}), ${summary.workersStarted} workers started, ${summary.workersCycled} terminated, ` +
+      `${summary.children.run} children, rss ${warmMiB.toFixed(1)} -> ${endMiB.toFixed(1)} MiB ` +
+      `(growth ${growthMiB.toFixed(1)} MiB), memory at end ${JSON.stringify(summary.memoryAtEnd)}, ${failures.length} failures`,
+  );
   for (const f of failures.slice(0, 20)) console.log(`  - ${f}`);
   if (jsonFile) writeJson(jsonFile, summary);
   return failures.length ? 1 : 0;
@@ -575,9 +621,23 @@ interface ChildRun {
 
 function runChild(mode: ChildMode, devices: string, delayMs: number, pendingRead: boolean): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [__filename, '--child', mode, '--child-devices', devices, '--child-delay', String(delayMs), '--child-read', pendingRead ? '1' : '0'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        __filename,
+        '--child',
+        mode,
+        '--child-devices',
+        devices,
+        '--child-delay',
+        String(delayMs),
+        '--child-read',
+        pendingRead ? '1' : '0',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     let timedOut = false;
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
@@ -599,11 +659,18 @@ if (!isMainThread) {
 } else if (process.argv.includes('--child')) {
   const { values } = parseArgs({
     options: {
-      child: { type: 'string' }, 'child-devices': { type: 'string' }, 'child-delay': { type: 'string' }, 'child-read': { type: 'string' },
+      child: { type: 'string' },
+      'child-devices': { type: 'string' },
+      'child-delay': { type: 'string' },
+      'child-read': { type: 'string' },
     },
   });
-  childMain(values.child as ChildMode, (values['child-devices'] ?? 'cpu').split(',') as natten.DeviceName[], Number(values['child-delay'] ?? 50),
-    values['child-read'] === '1');
+  childMain(
+    values.child as ChildMode,
+    (values['child-devices'] ?? 'cpu').split(',') as natten.DeviceName[],
+    Number(values['child-delay'] ?? 50),
+    values['child-read'] === '1',
+  );
 } else {
   main().then(
     (code) => process.exit(code),

@@ -78,7 +78,10 @@ export interface NativeFusedConfig {
 
 /** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
  * selection reads (kernels/fused/device_caps.h), given rather than queried. */
-export type NativeDeviceCaps = Pick<NativeDeviceInfo, 'major' | 'minor' | 'multiProcessorCount' | 'sharedMemoryPerBlockOptin'>;
+export type NativeDeviceCaps = Pick<
+  NativeDeviceInfo,
+  'major' | 'minor' | 'multiProcessorCount' | 'sharedMemoryPerBlockOptin'
+>;
 
 /** A pass that runs no tensor-core config: the reference kernel runs it, or (`'none'`) the problem has no
  * queries. `reason` says why. */
@@ -136,7 +139,12 @@ export interface NativeBinding {
   axisWindow(L: number, k: number, s: number, d: number, causal: boolean, i: number): [number, number, number, number];
   empty(device: number, dtype: number, numel: number): StorageHandle;
   zeros(device: number, dtype: number, numel: number): StorageHandle;
-  fromArray(device: number, dtype: number, data: Float32Array | Float64Array | Uint16Array, srcDtype: number): StorageHandle;
+  fromArray(
+    device: number,
+    dtype: number,
+    data: Float32Array | Float64Array | Uint16Array,
+    srcDtype: number,
+  ): StorageHandle;
   randn(device: number, dtype: number, numel: number, seed: number): StorageHandle;
   copy(src: StorageHandle, srcDtype: number, device: number, dtype: number, numel: number): StorageHandle;
   toArray(h: StorageHandle, dtype: number, numel: number): Promise<Float32Array | Float64Array>;
@@ -147,29 +155,125 @@ export interface NativeBinding {
   memory(): Record<string, number>;
   liveStorages(device: number): number;
   // NA ops (native/na_ops_binding.cc): outputs are allocated by the caller; all enqueue and return.
-  naForward(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, v: StorageHandle,
-    extraK: MaybeHandle, extraV: MaybeHandle, out: StorageHandle, lse: MaybeHandle, config: NativeFusedConfig | null): void;
-  naForwardNaive(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, v: StorageHandle,
-    extraK: MaybeHandle, extraV: MaybeHandle, out: StorageHandle, lse: MaybeHandle): void;
-  naBackward(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, v: StorageHandle,
-    extraK: MaybeHandle, extraV: MaybeHandle, out: StorageHandle, lse: StorageHandle, dOut: StorageHandle,
-    dq: StorageHandle, dk: StorageHandle, dv: StorageHandle, dExtraK: MaybeHandle, dExtraV: MaybeHandle,
-    config: NativeFusedConfig | null): void;
-  naQK(p: NativeProblem, dtype: number, q: StorageHandle, k: StorageHandle, rpb: MaybeHandle, extraK: MaybeHandle,
-    attn: StorageHandle): void;
-  naAV(p: NativeProblem, dtype: number, attn: StorageHandle, v: StorageHandle, extraV: MaybeHandle, out: StorageHandle): void;
-  naQKBackward(p: NativeProblem, dtype: number, dAttn: StorageHandle, q: StorageHandle, k: StorageHandle,
-    extraK: MaybeHandle, dq: StorageHandle, dk: StorageHandle, dRpb: MaybeHandle, dExtraK: MaybeHandle): void;
-  naAVBackward(p: NativeProblem, dtype: number, dOut: StorageHandle, attn: StorageHandle, v: StorageHandle,
-    extraV: MaybeHandle, dAttn: StorageHandle, dv: StorageHandle, dExtraV: MaybeHandle): void;
+  naForward(
+    p: NativeProblem,
+    dtype: number,
+    q: StorageHandle,
+    k: StorageHandle,
+    v: StorageHandle,
+    extraK: MaybeHandle,
+    extraV: MaybeHandle,
+    out: StorageHandle,
+    lse: MaybeHandle,
+    config: NativeFusedConfig | null,
+  ): void;
+  naForwardNaive(
+    p: NativeProblem,
+    dtype: number,
+    q: StorageHandle,
+    k: StorageHandle,
+    v: StorageHandle,
+    extraK: MaybeHandle,
+    extraV: MaybeHandle,
+    out: StorageHandle,
+    lse: MaybeHandle,
+  ): void;
+  naBackward(
+    p: NativeProblem,
+    dtype: number,
+    q: StorageHandle,
+    k: StorageHandle,
+    v: StorageHandle,
+    extraK: MaybeHandle,
+    extraV: MaybeHandle,
+    out: StorageHandle,
+    lse: StorageHandle,
+    dOut: StorageHandle,
+    dq: StorageHandle,
+    dk: StorageHandle,
+    dv: StorageHandle,
+    dExtraK: MaybeHandle,
+    dExtraV: MaybeHandle,
+    config: NativeFusedConfig | null,
+  ): void;
+  naQK(
+    p: NativeProblem,
+    dtype: number,
+    q: StorageHandle,
+    k: StorageHandle,
+    rpb: MaybeHandle,
+    extraK: MaybeHandle,
+    attn: StorageHandle,
+  ): void;
+  naAV(
+    p: NativeProblem,
+    dtype: number,
+    attn: StorageHandle,
+    v: StorageHandle,
+    extraV: MaybeHandle,
+    out: StorageHandle,
+  ): void;
+  naQKBackward(
+    p: NativeProblem,
+    dtype: number,
+    dAttn: StorageHandle,
+    q: StorageHandle,
+    k: StorageHandle,
+    extraK: MaybeHandle,
+    dq: StorageHandle,
+    dk: StorageHandle,
+    dRpb: MaybeHandle,
+    dExtraK: MaybeHandle,
+  ): void;
+  naAVBackward(
+    p: NativeProblem,
+    dtype: number,
+    dOut: StorageHandle,
+    attn: StorageHandle,
+    v: StorageHandle,
+    extraV: MaybeHandle,
+    dAttn: StorageHandle,
+    dv: StorageHandle,
+    dExtraV: MaybeHandle,
+  ): void;
   softmax(dtype: number, rows: number, cols: number, x: StorageHandle, y: StorageHandle): void;
-  softmaxBackward(dtype: number, rows: number, cols: number, dy: StorageHandle, y: StorageHandle, dx: StorageHandle): void;
-  mergeAttentions(dtype: number, rows: number, dv: number, outs: StorageHandle[], lses: StorageHandle[],
-    out: StorageHandle, lse: StorageHandle): void;
-  fusedToUnfused(dtype: number, B: number, N: number, H: number, Hsrc: number, C: number, src: StorageHandle,
-    dst: StorageHandle): void;
-  unfusedToFused(dtype: number, B: number, N: number, Hsrc: number, H: number, C: number, src: StorageHandle,
-    dst: StorageHandle): void;
+  softmaxBackward(
+    dtype: number,
+    rows: number,
+    cols: number,
+    dy: StorageHandle,
+    y: StorageHandle,
+    dx: StorageHandle,
+  ): void;
+  mergeAttentions(
+    dtype: number,
+    rows: number,
+    dv: number,
+    outs: StorageHandle[],
+    lses: StorageHandle[],
+    out: StorageHandle,
+    lse: StorageHandle,
+  ): void;
+  fusedToUnfused(
+    dtype: number,
+    B: number,
+    N: number,
+    H: number,
+    Hsrc: number,
+    C: number,
+    src: StorageHandle,
+    dst: StorageHandle,
+  ): void;
+  unfusedToFused(
+    dtype: number,
+    B: number,
+    N: number,
+    Hsrc: number,
+    H: number,
+    C: number,
+    src: StorageHandle,
+    dst: StorageHandle,
+  ): void;
   scale(dtype: number, numel: number, src: StorageHandle, dst: StorageHandle, factor: number): void;
   fill(h: StorageHandle, dtype: number, numel: number, value: number): void;
   hasFused(device: number): boolean;
@@ -249,9 +353,11 @@ function withOomRetry(b: NativeBinding): NativeBinding {
 
 function load(): NativeBinding {
   try {
-    const b = (process.env.NATTEN_ADDON_PATH
-      ? require(process.env.NATTEN_ADDON_PATH)
-      : require('bindings')({ bindings: 'natten', module_root: packageRoot() })) as NativeBinding;
+    const b = (
+      process.env.NATTEN_ADDON_PATH
+        ? require(process.env.NATTEN_ADDON_PATH)
+        : require('bindings')({ bindings: 'natten', module_root: packageRoot() })
+    ) as NativeBinding;
     b.setErrorClass(NattenError);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     if ((require('worker_threads') as typeof import('worker_threads')).isMainThread) {
@@ -261,7 +367,7 @@ function load(): NativeBinding {
   } catch (e) {
     throw new NattenError(
       `natten-node: cannot load the native addon (${(e as Error).message}). Run \`npm run build:native\` ` +
-        '(or \`npx node-gyp rebuild\` for a CPU-only build where CMake is missing).',
+        '(or `npx node-gyp rebuild` for a CPU-only build where CMake is missing).',
       'ERR_NATTEN_ADDON',
     );
   }

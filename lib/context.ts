@@ -70,7 +70,10 @@ export function isKVParallelismEnabled(): boolean {
 export function setMemoryUsagePreference(pref: MemoryPreference): void {
   if (typeof pref !== 'string') throw argTypeError('pref', "'default', 'strict' or 'unrestricted'", pref);
   if (!(pref in SCRATCH_LIMIT)) {
-    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `pref must be 'default', 'strict' or 'unrestricted', got ${JSON.stringify(pref)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+      `pref must be 'default', 'strict' or 'unrestricted', got ${JSON.stringify(pref)}`,
+    );
   }
   state.memory = pref;
 }

@@ -18,16 +18,26 @@ export function deviceIndex(device: unknown, arg = 'device'): number {
   if (device === 'cuda') index = currentCuda;
   else {
     const m = /^cuda:(\d+)$/.exec(device);
-    if (!m) throw rangeError('ERR_NATTEN_INVALID_DEVICE', `${arg} must be 'cpu', 'cuda' or 'cuda:N', got ${JSON.stringify(device)}`);
+    if (!m)
+      throw rangeError(
+        'ERR_NATTEN_INVALID_DEVICE',
+        `${arg} must be 'cpu', 'cuda' or 'cuda:N', got ${JSON.stringify(device)}`,
+      );
     index = Number(m[1]);
   }
   const count = native.deviceCount();
   if (index >= count) {
     if (!native.buildInfo().cuda) {
-      throw new NattenError(`${arg} is ${JSON.stringify(device)} but this natten-node addon was built without CUDA ` +
-        '(nvcc was not found at install time); reinstall with the CUDA toolkit present', 'ERR_NATTEN_NO_CUDA');
+      throw new NattenError(
+        `${arg} is ${JSON.stringify(device)} but this natten-node addon was built without CUDA ` +
+          '(nvcc was not found at install time); reinstall with the CUDA toolkit present',
+        'ERR_NATTEN_NO_CUDA',
+      );
     }
-    throw rangeError('ERR_NATTEN_DEVICE', `${arg} is ${JSON.stringify(device)} but ${count} CUDA device(s) are visible`);
+    throw rangeError(
+      'ERR_NATTEN_DEVICE',
+      `${arg} is ${JSON.stringify(device)} but ${count} CUDA device(s) are visible`,
+    );
   }
   return index;
 }

@@ -67,9 +67,11 @@ export function typeError(code: NattenErrorCode, message: string): CodedTypeErro
 /** Short human description of a value for error messages. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return v.length <= 8 ? `[${v.map((x) => describe(x)).join(', ')}]` : `an array of length ${v.length}`;
+  if (Array.isArray(v))
+    return v.length <= 8 ? `[${v.map((x) => describe(x)).join(', ')}]` : `an array of length ${v.length}`;
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'object') return v.constructor && v.constructor.name !== 'Object' ? `a ${v.constructor.name}` : 'an object';
+  if (typeof v === 'object')
+    return v.constructor && v.constructor.name !== 'Object' ? `a ${v.constructor.name}` : 'an object';
   return `${typeof v} ${String(v)}`;
 }

@@ -16,8 +16,15 @@ export { NattenError } from './errors';
 export { internal } from './internal';
 export type { NattenErrorCode, CodedTypeError, CodedRangeError } from './errors';
 export {
-  useFusedNA, isFusedNAEnabled, useKVParallelism, isKVParallelismEnabled, setMemoryUsagePreference,
-  getMemoryUsagePreference, useDeterministicAlgorithms, areDeterministicAlgorithmsEnabled, setPoisonOutputs,
+  useFusedNA,
+  isFusedNAEnabled,
+  useKVParallelism,
+  isKVParallelismEnabled,
+  setMemoryUsagePreference,
+  getMemoryUsagePreference,
+  useDeterministicAlgorithms,
+  areDeterministicAlgorithmsEnabled,
+  setPoisonOutputs,
   isPoisonOutputsEnabled,
 } from './context';
 export type { MemoryPreference } from './context';
@@ -26,8 +33,18 @@ export { hasFusedNA, fusedConfigs } from './ops/fused_configs';
 export type { FusedConfigQuery, FusedConfigInfo } from './ops/fused_configs';
 export type { NAOptions, NAResult, NAGradients, FusedKernelOptions } from './ops/fused';
 export {
-  na1dQK, na2dQK, na3dQK, na1dAV, na2dAV, na3dAV, na1dQKBackward, na2dQKBackward, na3dQKBackward, na1dAVBackward,
-  na2dAVBackward, na3dAVBackward,
+  na1dQK,
+  na2dQK,
+  na3dQK,
+  na1dAV,
+  na2dAV,
+  na3dAV,
+  na1dQKBackward,
+  na2dQKBackward,
+  na3dQKBackward,
+  na1dAVBackward,
+  na2dAVBackward,
+  na3dAVBackward,
 } from './ops/unfused';
 export type { QKOptions, AVOptions, QKGradients, AVGradients } from './ops/unfused';
 export { softmax, softmaxBackward } from './ops/softmax';

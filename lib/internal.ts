@@ -15,7 +15,8 @@ export const internal = {
    * survives a faulting kernel. */
   triggerDeviceFault(device: DeviceLike): void {
     const index = deviceIndex(device, 'device');
-    if (index < 0) throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
+    if (index < 0)
+      throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
     native.faultDevice(index);
   },
   /** The fused configs the kernels would choose for `problem` (the object the op bindings read) on a
@@ -27,7 +28,10 @@ export const internal = {
    * selection in tests. Throws ERR_NATTEN_NO_CUDA in CPU-only builds. */
   chooseFusedConfigs(problem: NativeProblem, dtype: DType, caps: NativeDeviceCaps): NativeFusedChoices {
     if (!DTYPES.includes(dtype)) {
-      throw rangeError('ERR_NATTEN_INVALID_DTYPE', `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_DTYPE',
+        `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`,
+      );
     }
     return native.chooseFusedConfigs(problem, dtypeCode(dtype), caps);
   },

@@ -30,7 +30,11 @@ export type NestedNumbers = ReadonlyArray<number | NestedNumbers>;
 
 // Node 20 predates Symbol.dispose; define it (as TypeScript's `using` support expects) when missing.
 if (typeof Symbol.dispose !== 'symbol') {
-  Object.defineProperty(Symbol, 'dispose', { value: Symbol.for('Symbol.dispose'), configurable: false, writable: false });
+  Object.defineProperty(Symbol, 'dispose', {
+    value: Symbol.for('Symbol.dispose'),
+    configurable: false,
+    writable: false,
+  });
 }
 const disposeSymbol: typeof Symbol.dispose = Symbol.dispose;
 
@@ -74,7 +78,10 @@ export class Tensor<D extends DType = DType> {
   /** @internal The native storage handle; throws ERR_NATTEN_DISPOSED after dispose(). */
   handle(arg = 'tensor'): StorageHandle {
     if (this.#handle === null) {
-      throw new NattenError(`${arg} has been disposed (shape [${this.shape.join(', ')}], ${this.dtype}, ${this.device})`, 'ERR_NATTEN_DISPOSED');
+      throw new NattenError(
+        `${arg} has been disposed (shape [${this.shape.join(', ')}], ${this.dtype}, ${this.device})`,
+        'ERR_NATTEN_DISPOSED',
+      );
     }
     return this.#handle;
   }
@@ -82,7 +89,8 @@ export class Tensor<D extends DType = DType> {
   /** Copies to another device and/or dtype (a new tensor; `this` is unchanged). */
   to<T extends DType = D>(target: DeviceLike | { device?: DeviceLike; dtype?: T }): Tensor<T> {
     const opts = typeof target === 'string' ? { device: target } : target;
-    if (typeof opts !== 'object' || opts === null) throw argTypeError('target', "a device name or {device, dtype}", target);
+    if (typeof opts !== 'object' || opts === null)
+      throw argTypeError('target', 'a device name or {device, dtype}', target);
     const dtype = (opts.dtype ?? this.dtype) as T;
     checkDtype(dtype, 'dtype');
     const dev = opts.device === undefined ? deviceIndex(this.device) : deviceIndex(opts.device);
@@ -95,7 +103,10 @@ export class Tensor<D extends DType = DType> {
   reshape(shape: readonly number[]): Tensor<D> {
     const s = checkShape(shape, 'shape');
     if (numelOf(s) !== this.numel) {
-      throw rangeError('ERR_NATTEN_INVALID_SHAPE', `shape [${s.join(', ')}] has ${numelOf(s)} elements, the tensor has ${this.numel}`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_SHAPE',
+        `shape [${s.join(', ')}] has ${numelOf(s)} elements, the tensor has ${this.numel}`,
+      );
     }
     return new Tensor(native.share(this.handle()), s, this.dtype, this.device);
   }
@@ -144,7 +155,8 @@ export function checkShape(shape: unknown, arg: string): number[] {
       throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${arg}[${i}] must be a non-negative integer, got ${d}`);
     }
   }
-  if (!Number.isSafeInteger(numelOf(shape))) throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${arg} has too many elements`);
+  if (!Number.isSafeInteger(numelOf(shape)))
+    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${arg} has too many elements`);
   return shape as number[];
 }
 
@@ -152,18 +164,25 @@ export function checkShape(shape: unknown, arg: string): number[] {
 export function checkDtype(dtype: unknown, arg: string): asserts dtype is DType {
   if (typeof dtype !== 'string') throw argTypeError(arg, `one of ${DTYPES.map((d) => `'${d}'`).join(', ')}`, dtype);
   if (!(DTYPES as readonly string[]).includes(dtype)) {
-    throw rangeError('ERR_NATTEN_INVALID_DTYPE', `${arg} must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(dtype)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_DTYPE',
+      `${arg} must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(dtype)}`,
+    );
   }
 }
 
 function checkDtypeOnDevice(dtype: DType, dev: number): void {
   if (dtype === 'float64' && dev >= 0) {
-    throw typeError('ERR_NATTEN_INVALID_DTYPE', "dtype 'float64' is supported on the CPU only (use float32, float16 or bfloat16 on CUDA)");
+    throw typeError(
+      'ERR_NATTEN_INVALID_DTYPE',
+      "dtype 'float64' is supported on the CPU only (use float32, float16 or bfloat16 on CUDA)",
+    );
   }
 }
 
 function resolve<D extends DType>(opts: TensorOptions<D> | undefined, arg: string): { dtype: D; dev: number } {
-  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw argTypeError(arg, 'an options object', opts);
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null))
+    throw argTypeError(arg, 'an options object', opts);
   const dtype = (opts?.dtype ?? 'float32') as D;
   checkDtype(dtype, `${arg}.dtype`);
   const dev = deviceIndex(opts?.device ?? 'cpu', `${arg}.device`);
@@ -179,7 +198,11 @@ function flatten(data: NestedNumbers, out: number[]): void {
 }
 
 /** Creates a tensor from numbers or a typed array (the data is copied). */
-export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: readonly number[], opts?: TensorOptions<D>): Tensor<D> {
+export function tensor<D extends DType = 'float32'>(
+  data: TensorData,
+  shape?: readonly number[],
+  opts?: TensorOptions<D>,
+): Tensor<D> {
   const { dtype, dev } = resolve(opts, 'options');
   let src: Float32Array | Float64Array | Uint16Array;
   let srcDtype: DType;
@@ -187,7 +210,10 @@ export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: re
   else if (data instanceof Float64Array) [src, srcDtype] = [data, 'float64'];
   else if (data instanceof Uint16Array) {
     if (!isHalf(dtype)) {
-      throw typeError('ERR_NATTEN_INVALID_DTYPE', `a Uint16Array holds raw half-precision bits and needs dtype 'float16' or 'bfloat16', got '${dtype}'`);
+      throw typeError(
+        'ERR_NATTEN_INVALID_DTYPE',
+        `a Uint16Array holds raw half-precision bits and needs dtype 'float16' or 'bfloat16', got '${dtype}'`,
+      );
     }
     [src, srcDtype] = [data, dtype];
   } else if (Array.isArray(data)) {
@@ -202,7 +228,10 @@ export function tensor<D extends DType = 'float32'>(data: TensorData, shape?: re
   }
   const s = shape === undefined ? [src.length] : checkShape(shape, 'shape');
   if (numelOf(s) !== src.length) {
-    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `shape [${s.join(', ')}] needs ${numelOf(s)} elements, data has ${src.length}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `shape [${s.join(', ')}] needs ${numelOf(s)} elements, data has ${src.length}`,
+    );
   }
   return new Tensor(native.fromArray(dev, dtypeCode(dtype), src, dtypeCode(srcDtype)), s, dtype, deviceName(dev));
 }
@@ -232,7 +261,16 @@ export function randn<D extends DType = 'float32'>(shape: readonly number[], opt
 }
 
 /** Values `tidy` keeps: a tensor, or arrays/objects containing tensors. */
-export type TidyResult = Tensor | readonly TidyResult[] | { readonly [k: string]: TidyResult } | void | number | string | boolean | null | undefined;
+export type TidyResult =
+  | Tensor
+  | readonly TidyResult[]
+  | { readonly [k: string]: TidyResult }
+  | void
+  | number
+  | string
+  | boolean
+  | null
+  | undefined;
 
 /** Runs fn and disposes every tensor created inside it except those it returns. When fn throws, every
  * tensor it created is disposed and the error propagates. */

@@ -30,9 +30,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value DeviceCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), gpu::device_count());
-}
+Napi::Value DeviceCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gpu::device_count()); }
 
 Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

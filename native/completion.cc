@@ -136,7 +136,8 @@ Completion::~Completion() {
 std::pair<Napi::Promise, Reply> Completion::expect(Napi::Env env) {
   napi_deferred deferred;
   napi_value promise;
-  if (napi_create_promise(env, &deferred, &promise) != napi_ok) throw Napi::Error::New(env, "natten: cannot create a promise");
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok)
+    throw Napi::Error::New(env, "natten: cannot create a promise");
   const uint64_t id = impl_->next_id++;
   if (impl_->pending.empty()) napi_ref_threadsafe_function(env, impl_->tsfn);
   impl_->pending.emplace(id, deferred);

@@ -39,9 +39,7 @@ Holder* holder_of(const Napi::Value& v, const char* name) {
 
 }  // namespace
 
-void set_natten_error_class(const Napi::Function& ctor) {
-  addon_env(ctor.Env()).natten_error = Napi::Persistent(ctor);
-}
+void set_natten_error_class(const Napi::Function& ctor) { addon_env(ctor.Env()).natten_error = Napi::Persistent(ctor); }
 
 Napi::Error to_js_error(Napi::Env env, const Error& e) {
   Napi::Error err;
@@ -77,27 +75,30 @@ Napi::Value wrap_storage(Napi::Env env, StoragePtr storage) {
 
 StoragePtr unwrap_storage(const Napi::Value& handle, const char* arg_name) {
   Holder* h = holder_of(handle, arg_name);
-  if (!h->storage)
-    throw Error(ErrorKind::Natten, "ERR_NATTEN_DISPOSED", std::string(arg_name) + " has been disposed");
+  if (!h->storage) throw Error(ErrorKind::Natten, "ERR_NATTEN_DISPOSED", std::string(arg_name) + " has been disposed");
   return h->storage;
 }
 
 void release_storage(const Napi::Value& handle) { holder_of(handle, "handle")->drop(handle.Env()); }
 
 DType dtype_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a dtype code");
+  if (!v.IsNumber())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a dtype code");
   int c = v.As<Napi::Number>().Int32Value();
-  if (c < 0 || c > 3) throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DTYPE", std::string(name) + ": unknown dtype code");
+  if (c < 0 || c > 3)
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DTYPE", std::string(name) + ": unknown dtype code");
   return static_cast<DType>(c);
 }
 
 Device device_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a device index");
+  if (!v.IsNumber())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a device index");
   return Device{v.As<Napi::Number>().Int32Value()};
 }
 
 int64_t int_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a number");
+  if (!v.IsNumber())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a number");
   return v.As<Napi::Number>().Int64Value();
 }
 

@@ -277,7 +277,8 @@ Napi::Value MergeAttentions(const Napi::CallbackInfo& info) {
     throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "outputs and lses must be arrays of tensor handles");
   Napi::Array outs = info[3].As<Napi::Array>(), lses = info[4].As<Napi::Array>();
   if (outs.Length() != lses.Length() || outs.Length() < 1)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", "outputs and lses must be non-empty and of equal length");
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
+                "outputs and lses must be non-empty and of equal length");
   Buffers b(t);
   auto in_ptrs = std::make_shared<std::vector<const void*>>();
   auto lse_ptrs = std::make_shared<std::vector<const float*>>();
@@ -289,7 +290,9 @@ Napi::Value MergeAttentions(const Napi::CallbackInfo& info) {
   float* lse = static_cast<float*>(b.req(info[6], "lse", rows, true));
   b.dispatch(
       [=] { cpu::merge_attentions(t, (int)in_ptrs->size(), in_ptrs->data(), lse_ptrs->data(), rows, dv, out, lse); },
-      [&](int dev) { launch::merge_attentions(dev, t, (int)in_ptrs->size(), in_ptrs->data(), lse_ptrs->data(), rows, dv, out, lse); });
+      [&](int dev) {
+        launch::merge_attentions(dev, t, (int)in_ptrs->size(), in_ptrs->data(), lse_ptrs->data(), rows, dv, out, lse);
+      });
   return info.Env().Undefined();
 }
 
@@ -298,12 +301,12 @@ Napi::Value FusedToUnfused(const Napi::CallbackInfo& info) {
   const DType t = dtype_arg(info[0], "dtype");
   const int64_t B = count_arg(info[1], "B"), N = count_arg(info[2], "N"), H = count_arg(info[3], "H"),
                 Hs = count_arg(info[4], "Hsrc"), C = count_arg(info[5], "C");
-  if (Hs < 1 || H % Hs != 0)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", "Hsrc must divide H");
+  if (Hs < 1 || H % Hs != 0) throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", "Hsrc must divide H");
   Buffers b(t);
   const void* src = b.req(info[6], "src", checked_mul(checked_mul(checked_mul(B, N), Hs), C));
   void* dst = b.req(info[7], "dst", checked_mul(checked_mul(checked_mul(B, N), H), C));
-  b.dispatch([=] { cpu::fused_to_unfused(t, B, N, H, Hs, C, src, dst); }, [&](int dev) { launch::fused_to_unfused(dev, t, B, N, H, Hs, C, src, dst); });
+  b.dispatch([=] { cpu::fused_to_unfused(t, B, N, H, Hs, C, src, dst); },
+             [&](int dev) { launch::fused_to_unfused(dev, t, B, N, H, Hs, C, src, dst); });
   return info.Env().Undefined();
 }
 
@@ -312,17 +315,18 @@ Napi::Value UnfusedToFused(const Napi::CallbackInfo& info) {
   const DType t = dtype_arg(info[0], "dtype");
   const int64_t B = count_arg(info[1], "B"), N = count_arg(info[2], "N"), Hs = count_arg(info[3], "Hsrc"),
                 H = count_arg(info[4], "H"), C = count_arg(info[5], "C");
-  if (H < 1 || Hs % H != 0)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", "H must divide Hsrc");
+  if (H < 1 || Hs % H != 0) throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", "H must divide Hsrc");
   Buffers b(t);
   const void* src = b.req(info[6], "src", checked_mul(checked_mul(checked_mul(B, N), Hs), C));
   void* dst = b.req(info[7], "dst", checked_mul(checked_mul(checked_mul(B, N), H), C));
-  b.dispatch([=] { cpu::unfused_to_fused(t, B, N, Hs, H, C, src, dst); }, [&](int dev) { launch::unfused_to_fused(dev, t, B, N, Hs, H, C, src, dst); });
+  b.dispatch([=] { cpu::unfused_to_fused(t, B, N, Hs, H, C, src, dst); },
+             [&](int dev) { launch::unfused_to_fused(dev, t, B, N, Hs, H, C, src, dst); });
   return info.Env().Undefined();
 }
 
 double number_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a number");
+  if (!v.IsNumber())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 

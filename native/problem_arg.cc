@@ -8,8 +8,12 @@
 namespace natten::node {
 namespace {
 
-[[noreturn]] void type_error(const std::string& msg) { throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", msg); }
-[[noreturn]] void range_error(const std::string& msg) { throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", msg); }
+[[noreturn]] void type_error(const std::string& msg) {
+  throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", msg);
+}
+[[noreturn]] void range_error(const std::string& msg) {
+  throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", msg);
+}
 
 Napi::Value field(const Napi::Object& o, const char* key) { return o.Get(key); }
 
@@ -24,7 +28,8 @@ int64_t int_field(const Napi::Object& o, const std::string& name, const char* ke
   }
   if (!v.IsNumber()) type_error(name + "." + key + " must be an integer");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d)) type_error(name + "." + key + " must be an integer, got " + std::to_string(d));
+  if (!std::isfinite(d) || d != std::floor(d))
+    type_error(name + "." + key + " must be an integer, got " + std::to_string(d));
   if (d < (double)min || d > (double)max)
     range_error(name + "." + key + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
                 std::to_string((int64_t)d));
@@ -32,8 +37,8 @@ int64_t int_field(const Napi::Object& o, const std::string& name, const char* ke
 }
 
 /// Reads an array field of `dims` integers (or returns `dflt` for every axis when absent and optional).
-void int_array_field(const Napi::Object& o, const std::string& name, const char* key, int dims, bool required,
-                     int dflt, int min, int* out) {
+void int_array_field(const Napi::Object& o, const std::string& name, const char* key, int dims, bool required, int dflt,
+                     int min, int* out) {
   Napi::Value v = field(o, key);
   if (!present(v)) {
     if (required) type_error(name + "." + key + " is required");
@@ -43,7 +48,8 @@ void int_array_field(const Napi::Object& o, const std::string& name, const char*
   if (!v.IsArray()) type_error(name + "." + key + " must be an array of " + std::to_string(dims) + " integers");
   Napi::Array arr = v.As<Napi::Array>();
   if ((int)arr.Length() != dims)
-    range_error(name + "." + key + " must have " + std::to_string(dims) + " entries, got " + std::to_string(arr.Length()));
+    range_error(name + "." + key + " must have " + std::to_string(dims) + " entries, got " +
+                std::to_string(arr.Length()));
   for (int a = 0; a < dims; ++a) {
     Napi::Value e = arr.Get((uint32_t)a);
     if (!e.IsNumber()) type_error(name + "." + key + "[" + std::to_string(a) + "] must be an integer");
@@ -103,15 +109,17 @@ NaProblem problem_arg(const Napi::Value& v, const char* name_c) {
   p.has_rpb = bool_field(o, "hasRpb", false);
 
   if (p.heads % p.heads_kv != 0)
-    range_error(name + ".headsKv (" + std::to_string(p.heads_kv) + ") must divide heads (" + std::to_string(p.heads) + ")");
+    range_error(name + ".headsKv (" + std::to_string(p.heads_kv) + ") must divide heads (" + std::to_string(p.heads) +
+                ")");
   for (int a = 0; a < p.dims; ++a) {
     const std::string ax = "[" + std::to_string(a) + "]";
     if (p.stride[a] > p.kernel[a])
       range_error(name + ".stride" + ax + " (" + std::to_string(p.stride[a]) + ") must be <= kernel" + ax + " (" +
                   std::to_string(p.kernel[a]) + ")");
     if ((int64_t)p.kernel[a] * p.dilation[a] > p.length[a])
-      range_error(name + ": kernel" + ax + " * dilation" + ax + " = " + std::to_string((int64_t)p.kernel[a] * p.dilation[a]) +
-                  " must be <= length" + ax + " = " + std::to_string(p.length[a]));
+      range_error(name + ": kernel" + ax + " * dilation" + ax + " = " +
+                  std::to_string((int64_t)p.kernel[a] * p.dilation[a]) + " must be <= length" + ax + " = " +
+                  std::to_string(p.length[a]));
     if (p.has_rpb && (p.kernel[a] % 2 == 0 || p.causal[a]))
       range_error(name + ": relative positional bias needs an odd, non-causal kernel on every axis");
   }

@@ -20,20 +20,20 @@ FusedConfig config_arg(const Napi::Value& v, int dims, const char* name = "confi
 
 /// Element counts of the op buffers of a problem (throw ERR_NATTEN_INVALID_SHAPE on int64 overflow).
 struct ProblemSizes {
-  int64_t tokens = 0;       // N
-  int64_t fused_q = 0;      // B*N*H*D
-  int64_t fused_k = 0;      // B*N*Hkv*D
-  int64_t fused_v = 0;      // B*N*Hkv*Dv
-  int64_t fused_out = 0;    // B*N*H*Dv
-  int64_t lse = 0;          // B*N*H
-  int64_t fused_ek = 0;     // B*nExtra*Hkv*D
-  int64_t fused_ev = 0;     // B*nExtra*Hkv*Dv
-  int64_t unfused_q = 0;    // B*H*N*D
-  int64_t unfused_v = 0;    // B*H*N*Dv
-  int64_t attn = 0;         // B*H*N*(prod(k) + nExtra)
-  int64_t unfused_ek = 0;   // B*H*nExtra*D
-  int64_t unfused_ev = 0;   // B*H*nExtra*Dv
-  int64_t rpb = 0;          // H*prod(2k-1)
+  int64_t tokens = 0;      // N
+  int64_t fused_q = 0;     // B*N*H*D
+  int64_t fused_k = 0;     // B*N*Hkv*D
+  int64_t fused_v = 0;     // B*N*Hkv*Dv
+  int64_t fused_out = 0;   // B*N*H*Dv
+  int64_t lse = 0;         // B*N*H
+  int64_t fused_ek = 0;    // B*nExtra*Hkv*D
+  int64_t fused_ev = 0;    // B*nExtra*Hkv*Dv
+  int64_t unfused_q = 0;   // B*H*N*D
+  int64_t unfused_v = 0;   // B*H*N*Dv
+  int64_t attn = 0;        // B*H*N*(prod(k) + nExtra)
+  int64_t unfused_ek = 0;  // B*H*nExtra*D
+  int64_t unfused_ev = 0;  // B*H*nExtra*Dv
+  int64_t rpb = 0;         // H*prod(2k-1)
 };
 ProblemSizes problem_sizes(const NaProblem& p);
 

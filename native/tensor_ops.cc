@@ -26,8 +26,8 @@ StoragePtr make_storage(Device d, size_t bytes) {
   if (!d.is_cpu() && d.index >= gpu::device_count()) {
     if (gpu::device_count() == 0 && !gpu::build_info().cuda) gpu::device_info(d.index);  // throws NO_CUDA
     throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE",
-                "device cuda:" + std::to_string(d.index) + " does not exist (" +
-                    std::to_string(gpu::device_count()) + " CUDA device(s) visible)");
+                "device cuda:" + std::to_string(d.index) + " does not exist (" + std::to_string(gpu::device_count()) +
+                    " CUDA device(s) visible)");
   }
   return std::make_shared<Storage>(d, bytes);
 }
@@ -58,7 +58,8 @@ Napi::Value Zeros(const Napi::CallbackInfo& info) {
 Napi::Value FromArray(const Napi::CallbackInfo& info) {
   Device d = device_arg(info[0], "device");
   DType t = dtype_arg(info[1], "dtype");
-  if (!info[2].IsTypedArray()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "data must be a typed array");
+  if (!info[2].IsTypedArray())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "data must be a typed array");
   DType st = dtype_arg(info[3], "srcDtype");
   Napi::TypedArray arr = info[2].As<Napi::TypedArray>();
   const size_t n = arr.ElementLength();

@@ -38,8 +38,10 @@ test('memory preference and determinism are stored', () => {
 });
 
 test('the CPU backward is bitwise reproducible whatever the switches say', async () => {
-  const q = natten.randn([2, 10, 3, 8], { seed: 1 }), k = natten.randn([2, 10, 3, 8], { seed: 2 });
-  const v = natten.randn([2, 10, 3, 8], { seed: 3 }), dOut = natten.randn([2, 10, 3, 8], { seed: 4 });
+  const q = natten.randn([2, 10, 3, 8], { seed: 1 }),
+    k = natten.randn([2, 10, 3, 8], { seed: 2 });
+  const v = natten.randn([2, 10, 3, 8], { seed: 3 }),
+    dOut = natten.randn([2, 10, 3, 8], { seed: 4 });
   const run = async () => {
     const { output, lse } = natten.na1d(q, k, v, { kernelSize: 5, returnLse: true });
     const g = natten.na1dBackward(dOut, q, k, v, output, lse, { kernelSize: 5 });
@@ -60,7 +62,8 @@ test('poisoned outputs are fully overwritten by the ops', async () => {
 });
 
 test('neighborhoodAttention2d gives the same result fused and unfused', async () => {
-  const q = natten.randn([1, 7, 6, 4, 8], { seed: 6 }), k = natten.randn([1, 7, 6, 2, 8], { seed: 7 });
+  const q = natten.randn([1, 7, 6, 4, 8], { seed: 6 }),
+    k = natten.randn([1, 7, 6, 2, 8], { seed: 7 });
   const v = natten.randn([1, 7, 6, 2, 8], { seed: 8 });
   const fused = await natten.neighborhoodAttention2d(q, k, v, { kernelSize: [3, 4], stride: [2, 1] }).toArray();
   natten.useFusedNA(false);
@@ -70,8 +73,10 @@ test('neighborhoodAttention2d gives the same result fused and unfused', async ()
   expect(m).toBeLessThan(1e-5);
 });
 
-test('the unfused chain reports invalid input with the fused op\'s checks', () => {
+test("the unfused chain reports invalid input with the fused op's checks", () => {
   natten.useFusedNA(false);
   const q = natten.randn([1, 4, 2, 8]);
-  expect(() => natten.neighborhoodAttention1d(q, q, q, { kernelSize: 5 })).toThrow(/neighborhoodAttention1d: kernelSize \* dilation = 5 \* 1 = 5 must be <= q's length 4/);
+  expect(() => natten.neighborhoodAttention1d(q, q, q, { kernelSize: 5 })).toThrow(
+    /neighborhoodAttention1d: kernelSize \* dilation = 5 \* 1 = 5 must be <= q's length 4/,
+  );
 });

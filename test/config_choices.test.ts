@@ -36,7 +36,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v);
+      : v,
+  );
 }
 
 /** The error code chooseFusedConfigs throws for the first recorded problem with `caps` (undefined: none). */
@@ -52,7 +53,8 @@ function errorCodeWith(caps: unknown): string | undefined {
 
 describe('the recorded sweep', () => {
   const problems = fixture.problems;
-  const some = (pred: (p: NativeProblem, r: RecordedProblem) => boolean): boolean => problems.some((r) => pred(r.problem, r));
+  const some = (pred: (p: NativeProblem, r: RecordedProblem) => boolean): boolean =>
+    problems.some((r) => pred(r.problem, r));
 
   it('has at least 60 uniquely named problems, each recorded on an H100 and an A100', () => {
     expect(problems.length).toBeGreaterThanOrEqual(60);
@@ -78,7 +80,9 @@ describe('the recorded sweep', () => {
 
 // chooseFusedConfigs exists in CUDA builds only (CI builds with nvcc: there the comparison always runs).
 (cudaBuild ? describe : describe.skip)(
-  cudaBuild ? 'fused config choices' : 'fused config choices (skipped: CPU-only addon, chooseFusedConfigs needs the CUDA build)',
+  cudaBuild
+    ? 'fused config choices'
+    : 'fused config choices (skipped: CPU-only addon, chooseFusedConfigs needs the CUDA build)',
   () => {
     it('every recorded forward, backward and deterministic-backward choice is chosen again', () => {
       const mismatches: string[] = [];
@@ -89,8 +93,10 @@ describe('the recorded sweep', () => {
           for (const pass of PASSES) {
             compared++;
             if (canonical(now[pass]) !== canonical(r.choices[device][pass])) {
-              mismatches.push(`${r.name} (${r.dtype}) on ${device}, ${pass}:\n  recorded ${JSON.stringify(r.choices[device][pass])}` +
-                `\n  now      ${JSON.stringify(now[pass])}`);
+              mismatches.push(
+                `${r.name} (${r.dtype}) on ${device}, ${pass}:\n  recorded ${JSON.stringify(r.choices[device][pass])}` +
+                  `\n  now      ${JSON.stringify(now[pass])}`,
+              );
             }
           }
         }
@@ -99,8 +105,10 @@ describe('the recorded sweep', () => {
       // Every mismatch at once (a refactor that moves one choice usually moves a family of them), as plain
       // text: an Error's message is printed unescaped.
       if (mismatches.length > 0) {
-        throw new Error(`${mismatches.length} of ${compared} choices differ from test/fixtures/fused_config_choices.json ` +
-          `(re-record with dev/record_config_choices.js only for an intended change):\n${mismatches.join('\n')}`);
+        throw new Error(
+          `${mismatches.length} of ${compared} choices differ from test/fixtures/fused_config_choices.json ` +
+            `(re-record with dev/record_config_choices.js only for an intended change):\n${mismatches.join('\n')}`,
+        );
       }
     });
 

@@ -39,11 +39,17 @@ function makeCases(n: number, seed: number): FusedCase[] {
     const dims = 1 + (id % 3);
     const Hkv = randint(rng, 1, 2);
     const D = headDim(rng);
-    const big = D > 64;  // keep the oracle fast: big heads on small problems
+    const big = D > 64; // keep the oracle fast: big heads on small problems
     const win = randomWindow(rng, dims, big ? Math.max(3, Math.floor(MAX_L[dims] / 2)) : MAX_L[dims]);
     cases.push({
-      id, dtype: DTYPES[Math.floor(id / 3) % 4], dims, win, D,
-      B: big ? 1 : randint(rng, 1, 2), Hkv, H: Hkv * randint(rng, 1, 2),
+      id,
+      dtype: DTYPES[Math.floor(id / 3) % 4],
+      dims,
+      win,
+      D,
+      B: big ? 1 : randint(rng, 1, 2),
+      Hkv,
+      H: Hkv * randint(rng, 1, 2),
       Dv: rng() < 0.3 ? headDim(rng) : D,
       nExtra: rng() < 0.3 ? randint(rng, 1, 5) : 0,
       scale: rng() < 0.2 ? 0.1 + rng() : undefined,
@@ -58,44 +64,77 @@ beforeAll(() => natten.setPoisonOutputs(true));
 afterAll(() => natten.setPoisonOutputs(false));
 
 describe('CPU fused NA vs the fp64 oracle', () => {
-  test.each(CASES.map((c) => [caseName({ id: c.id, dtype: c.dtype, dims: c.dims, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv,
-    nExtra: c.nExtra, L: c.win.spatial, k: c.win.kernelSize, s: c.win.stride, d: c.win.dilation, causal: c.win.isCausal.map(Number) }), c]))(
-    '%s', async (_name, c) => {
-      const { dims, B, H, Hkv, D, Dv, nExtra, dtype } = c as FusedCase;
-      const S = (c as FusedCase).win.spatial;
-      const seed = 1000 * (c as FusedCase).id;
-      const q = pair(oracle.randnTensor([B, ...S, H, D], seed + 1), dtype);
-      const k = pair(oracle.randnTensor([B, ...S, Hkv, D], seed + 2), dtype);
-      const v = pair(oracle.randnTensor([B, ...S, Hkv, Dv], seed + 3), dtype);
-      const ek = nExtra ? pair(oracle.randnTensor([B, nExtra, Hkv, D], seed + 4), dtype) : undefined;
-      const ev = nExtra ? pair(oracle.randnTensor([B, nExtra, Hkv, Dv], seed + 5), dtype) : undefined;
-      const win = windowOpts((c as FusedCase).win);
-      const opts = { ...win, scale: (c as FusedCase).scale, additionalKeys: ek?.t, additionalValues: ev?.t };
-      const oOpts = { ...win, scale: (c as FusedCase).scale, additionalKeys: ek?.o, additionalValues: ev?.o };
+  test.each(
+    CASES.map((c) => [
+      caseName({
+        id: c.id,
+        dtype: c.dtype,
+        dims: c.dims,
+        B: c.B,
+        H: c.H,
+        Hkv: c.Hkv,
+        D: c.D,
+        Dv: c.Dv,
+        nExtra: c.nExtra,
+        L: c.win.spatial,
+        k: c.win.kernelSize,
+        s: c.win.stride,
+        d: c.win.dilation,
+        causal: c.win.isCausal.map(Number),
+      }),
+      c,
+    ]),
+  )('%s', async (_name, c) => {
+    const { dims, B, H, Hkv, D, Dv, nExtra, dtype } = c as FusedCase;
+    const S = (c as FusedCase).win.spatial;
+    const seed = 1000 * (c as FusedCase).id;
+    const q = pair(oracle.randnTensor([B, ...S, H, D], seed + 1), dtype);
+    const k = pair(oracle.randnTensor([B, ...S, Hkv, D], seed + 2), dtype);
+    const v = pair(oracle.randnTensor([B, ...S, Hkv, Dv], seed + 3), dtype);
+    const ek = nExtra ? pair(oracle.randnTensor([B, nExtra, Hkv, D], seed + 4), dtype) : undefined;
+    const ev = nExtra ? pair(oracle.randnTensor([B, nExtra, Hkv, Dv], seed + 5), dtype) : undefined;
+    const win = windowOpts((c as FusedCase).win);
+    const opts = { ...win, scale: (c as FusedCase).scale, additionalKeys: ek?.t, additionalValues: ev?.t };
+    const oOpts = { ...win, scale: (c as FusedCase).scale, additionalKeys: ek?.o, additionalValues: ev?.o };
 
-      const fwd = FNS[dims]!(q.t, k.t, v.t, { ...opts, returnLse: true });
-      const want = oracle.naForward(q.o, k.o, v.o, oOpts);
-      const tol = TOL[dtype];
-      expect(fwd.output.shape).toEqual(want.output.shape);
-      expect(fwd.output.dtype).toBe(dtype);
-      expect(maxErr(await fwd.output.toArray(), want.output.data)).toBeLessThanOrEqual(tol.out);
-      expect(maxErr(await fwd.lse.toArray(), want.lse.data)).toBeLessThanOrEqual(tol.out);
+    const fwd = FNS[dims]!(q.t, k.t, v.t, { ...opts, returnLse: true });
+    const want = oracle.naForward(q.o, k.o, v.o, oOpts);
+    const tol = TOL[dtype];
+    expect(fwd.output.shape).toEqual(want.output.shape);
+    expect(fwd.output.dtype).toBe(dtype);
+    expect(maxErr(await fwd.output.toArray(), want.output.data)).toBeLessThanOrEqual(tol.out);
+    expect(maxErr(await fwd.lse.toArray(), want.lse.data)).toBeLessThanOrEqual(tol.out);
 
-      const dOut = pair(oracle.randnTensor([B, ...S, H, Dv], seed + 6, 0.05), dtype);
-      const out = { data: Float64Array.from(await fwd.output.toArray()), shape: want.output.shape };
-      const g = BWD[dims]!(dOut.t, q.t, k.t, v.t, fwd.output, fwd.lse, opts);
-      const gw = oracle.naBackward(dOut.o, q.o, k.o, v.o, out, want.lse, oOpts);
-      expect(maxErr(await g.dq.toArray(), gw.dq.data)).toBeLessThanOrEqual(tol.grad);
-      expect(maxErr(await g.dk.toArray(), gw.dk.data)).toBeLessThanOrEqual(tol.grad);
-      expect(maxErr(await g.dv.toArray(), gw.dv.data)).toBeLessThanOrEqual(tol.grad);
-      if (nExtra) {
-        expect(maxErr(await g.dAdditionalKeys!.toArray(), gw.dAdditionalKeys!.data)).toBeLessThanOrEqual(tol.grad);
-        expect(maxErr(await g.dAdditionalValues!.toArray(), gw.dAdditionalValues!.data)).toBeLessThanOrEqual(tol.grad);
-      } else {
-        expect(g.dAdditionalKeys).toBeUndefined();
-      }
-      for (const t of [q.t, k.t, v.t, ek?.t, ev?.t, fwd.output, fwd.lse, dOut.t, g.dq, g.dk, g.dv, g.dAdditionalKeys, g.dAdditionalValues]) t?.dispose();
-    });
+    const dOut = pair(oracle.randnTensor([B, ...S, H, Dv], seed + 6, 0.05), dtype);
+    const out = { data: Float64Array.from(await fwd.output.toArray()), shape: want.output.shape };
+    const g = BWD[dims]!(dOut.t, q.t, k.t, v.t, fwd.output, fwd.lse, opts);
+    const gw = oracle.naBackward(dOut.o, q.o, k.o, v.o, out, want.lse, oOpts);
+    expect(maxErr(await g.dq.toArray(), gw.dq.data)).toBeLessThanOrEqual(tol.grad);
+    expect(maxErr(await g.dk.toArray(), gw.dk.data)).toBeLessThanOrEqual(tol.grad);
+    expect(maxErr(await g.dv.toArray(), gw.dv.data)).toBeLessThanOrEqual(tol.grad);
+    if (nExtra) {
+      expect(maxErr(await g.dAdditionalKeys!.toArray(), gw.dAdditionalKeys!.data)).toBeLessThanOrEqual(tol.grad);
+      expect(maxErr(await g.dAdditionalValues!.toArray(), gw.dAdditionalValues!.data)).toBeLessThanOrEqual(tol.grad);
+    } else {
+      expect(g.dAdditionalKeys).toBeUndefined();
+    }
+    for (const t of [
+      q.t,
+      k.t,
+      v.t,
+      ek?.t,
+      ev?.t,
+      fwd.output,
+      fwd.lse,
+      dOut.t,
+      g.dq,
+      g.dk,
+      g.dv,
+      g.dAdditionalKeys,
+      g.dAdditionalValues,
+    ])
+      t?.dispose();
+  });
 });
 
 describe('CPU fused NA: fixed edge cases', () => {

@@ -35,14 +35,24 @@ function makeCases(n: number, seed: number): UnfusedCase[] {
     const rpb = id % 4 === 0;
     if (rpb) {
       win.isCausal = win.isCausal.map(() => false);
-      win.kernelSize = win.kernelSize.map((k, a) => (k % 2 === 1 ? k : k - 1 >= 2 ? k - 1 : k + 1 <= win.spatial[a] / win.dilation[a] ? k + 1 : k));
+      win.kernelSize = win.kernelSize.map((k, a) =>
+        k % 2 === 1 ? k : k - 1 >= 2 ? k - 1 : k + 1 <= win.spatial[a] / win.dilation[a] ? k + 1 : k,
+      );
       win.stride = win.stride.map((s, a) => Math.min(s, win.kernelSize[a]));
     }
     const okRpb = rpb && win.kernelSize.every((k) => k % 2 === 1);
     const D = rng() < 0.1 ? randint(rng, 1, 3) : randint(rng, 4, rng() < 0.1 ? 160 : 32);
     out.push({
-      id, dtype: DTYPES[Math.floor(id / 3) % 4], dims, win, D, Dv: rng() < 0.3 ? randint(rng, 1, 24) : D,
-      B: randint(rng, 1, 2), H: randint(rng, 1, 3), nExtra: rng() < 0.3 ? randint(rng, 1, 4) : 0, rpb: okRpb,
+      id,
+      dtype: DTYPES[Math.floor(id / 3) % 4],
+      dims,
+      win,
+      D,
+      Dv: rng() < 0.3 ? randint(rng, 1, 24) : D,
+      B: randint(rng, 1, 2),
+      H: randint(rng, 1, 3),
+      nExtra: rng() < 0.3 ? randint(rng, 1, 4) : 0,
+      rpb: okRpb,
     });
   }
   return out;
@@ -54,12 +64,32 @@ beforeAll(() => natten.setPoisonOutputs(true));
 afterAll(() => natten.setPoisonOutputs(false));
 
 describe('CPU unfused NA vs the fp64 oracle', () => {
-  test.each(CASES.map((c) => [caseName({ id: c.id, dtype: c.dtype, dims: c.dims, B: c.B, H: c.H, D: c.D, Dv: c.Dv,
-    nExtra: c.nExtra, rpb: c.rpb, L: c.win.spatial, k: c.win.kernelSize, s: c.win.stride, d: c.win.dilation,
-    causal: c.win.isCausal.map(Number) }), c]))('%s', async (_n, cc) => {
+  test.each(
+    CASES.map((c) => [
+      caseName({
+        id: c.id,
+        dtype: c.dtype,
+        dims: c.dims,
+        B: c.B,
+        H: c.H,
+        D: c.D,
+        Dv: c.Dv,
+        nExtra: c.nExtra,
+        rpb: c.rpb,
+        L: c.win.spatial,
+        k: c.win.kernelSize,
+        s: c.win.stride,
+        d: c.win.dilation,
+        causal: c.win.isCausal.map(Number),
+      }),
+      c,
+    ]),
+  )('%s', async (_n, cc) => {
     const c = cc as UnfusedCase;
     const { dims, B, H, D, Dv, nExtra, dtype } = c;
-    const S = c.win.spatial, tol = TOL[dtype], seed = 7000 + 100 * c.id;
+    const S = c.win.spatial,
+      tol = TOL[dtype],
+      seed = 7000 + 100 * c.id;
     const win = windowOpts(c.win);
     const q = pair(oracle.randnTensor([B, H, ...S, D], seed + 1), dtype);
     const k = pair(oracle.randnTensor([B, H, ...S, D], seed + 2), dtype);
@@ -92,7 +122,10 @@ describe('CPU unfused NA vs the fp64 oracle', () => {
     const avgW = oracle.naAVBackward(dOut.o, probsO, v.o, { ...win, additionalValues: ev?.o });
     expect(maxErr(await avg.dAttn.toArray(), avgW.dAttn.data)).toBeLessThanOrEqual(tol.grad);
     expect(maxErr(await avg.dv.toArray(), avgW.dv.data)).toBeLessThanOrEqual(tol.grad);
-    if (nExtra) expect(maxErr(await avg.dAdditionalValues!.toArray(), avgW.dAdditionalValues!.data)).toBeLessThanOrEqual(tol.grad);
+    if (nExtra)
+      expect(maxErr(await avg.dAdditionalValues!.toArray(), avgW.dAdditionalValues!.data)).toBeLessThanOrEqual(
+        tol.grad,
+      );
 
     const dProbs = { data: Float64Array.from(await avg.dAttn.toArray()), shape: attnW.shape };
     const dAttn = natten.softmaxBackward(avg.dAttn, probs);
@@ -106,7 +139,8 @@ describe('CPU unfused NA vs the fp64 oracle', () => {
     expect(maxErr(await qkg.dk.toArray(), qkgW.dk.data)).toBeLessThanOrEqual(tol.grad);
     if (rpb) expect(maxErr(await qkg.dRpb!.toArray(), qkgW.drpb!.data)).toBeLessThanOrEqual(tol.grad * 10);
     else expect(qkg.dRpb).toBeUndefined();
-    if (nExtra) expect(maxErr(await qkg.dAdditionalKeys!.toArray(), qkgW.dAdditionalKeys!.data)).toBeLessThanOrEqual(tol.grad);
+    if (nExtra)
+      expect(maxErr(await qkg.dAdditionalKeys!.toArray(), qkgW.dAdditionalKeys!.data)).toBeLessThanOrEqual(tol.grad);
   });
 });
 
@@ -114,21 +148,54 @@ describe('unfused chain == fused op', () => {
   const rng = oracle.mulberry32(99);
   const cases = Array.from({ length: 24 }, (_, i) => {
     const dims = 1 + (i % 3);
-    return { i, dims, win: randomWindow(rng, dims, [0, 24, 9, 5][dims]), Hkv: randint(rng, 1, 2), G: randint(rng, 1, 2),
-      D: randint(rng, 1, 24), Dv: randint(rng, 1, 24), nExtra: i % 2 ? randint(rng, 1, 3) : 0 };
+    return {
+      i,
+      dims,
+      win: randomWindow(rng, dims, [0, 24, 9, 5][dims]),
+      Hkv: randint(rng, 1, 2),
+      G: randint(rng, 1, 2),
+      D: randint(rng, 1, 24),
+      Dv: randint(rng, 1, 24),
+      nExtra: i % 2 ? randint(rng, 1, 3) : 0,
+    };
   });
-  const ATT = [null, natten.neighborhoodAttention1d, natten.neighborhoodAttention2d, natten.neighborhoodAttention3d] as const;
+  const ATT = [
+    null,
+    natten.neighborhoodAttention1d,
+    natten.neighborhoodAttention2d,
+    natten.neighborhoodAttention3d,
+  ] as const;
   afterEach(() => natten.useFusedNA(true));
-  test.each(cases.map((c) => [caseName({ dims: c.dims, L: c.win.spatial, k: c.win.kernelSize, s: c.win.stride,
-    d: c.win.dilation, causal: c.win.isCausal.map(Number), H: c.Hkv * c.G, Hkv: c.Hkv, nExtra: c.nExtra }), c]))('%s', async (_n, c) => {
+  test.each(
+    cases.map((c) => [
+      caseName({
+        dims: c.dims,
+        L: c.win.spatial,
+        k: c.win.kernelSize,
+        s: c.win.stride,
+        d: c.win.dilation,
+        causal: c.win.isCausal.map(Number),
+        H: c.Hkv * c.G,
+        Hkv: c.Hkv,
+        nExtra: c.nExtra,
+      }),
+      c,
+    ]),
+  )('%s', async (_n, c) => {
     const { dims, Hkv, G, D, Dv, nExtra } = c as (typeof cases)[number];
-    const S = (c as (typeof cases)[number]).win.spatial, H = Hkv * G;
+    const S = (c as (typeof cases)[number]).win.spatial,
+      H = Hkv * G;
     const q = natten.randn([2, ...S, H, D], { seed: 1 });
     const k = natten.randn([2, ...S, Hkv, D], { seed: 2 });
     const v = natten.randn([2, ...S, Hkv, Dv], { seed: 3 });
     const ek = nExtra ? natten.randn([2, nExtra, Hkv, D], { seed: 4 }) : undefined;
     const ev = nExtra ? natten.randn([2, nExtra, Hkv, Dv], { seed: 5 }) : undefined;
-    const opts = { ...windowOpts((c as (typeof cases)[number]).win), additionalKeys: ek, additionalValues: ev, scale: 0.4 };
+    const opts = {
+      ...windowOpts((c as (typeof cases)[number]).win),
+      additionalKeys: ek,
+      additionalValues: ev,
+      scale: 0.4,
+    };
     natten.useFusedNA(true);
     const fused = await ATT[dims]!(q, k, v, opts).toArray();
     natten.useFusedNA(false);
@@ -150,17 +217,22 @@ describe('mergeAttentions', () => {
     const part = natten.na2d(q, k, v, { kernelSize: 3, returnLse: true });
     // Attention over the extra keys alone, computed in fp64 here.
     const [qa, eka, eva] = [await q.toArray(), await ek.toArray(), await ev.toArray()];
-    const oe = new Float64Array(B * X * Y * H * D), le = new Float64Array(B * X * Y * H);
+    const oe = new Float64Array(B * X * Y * H * D),
+      le = new Float64Array(B * X * Y * H);
     for (let r = 0; r < B * X * Y * H; r++) {
-      const b = Math.floor(r / (X * Y * H)), h = r % H;
+      const b = Math.floor(r / (X * Y * H)),
+        h = r % H;
       const s = Array.from({ length: E }, (_, e) => {
         let dot = 0;
         for (let c = 0; c < D; c++) dot += qa[r * D + c] * eka[((b * E + e) * H + h) * D + c];
         return dot / Math.sqrt(D);
       });
-      const m = Math.max(...s), w = s.map((x) => Math.exp(x - m)), sum = w.reduce((a, x) => a + x, 0);
+      const m = Math.max(...s),
+        w = s.map((x) => Math.exp(x - m)),
+        sum = w.reduce((a, x) => a + x, 0);
       le[r] = m + Math.log(sum);
-      for (let e = 0; e < E; e++) for (let c = 0; c < D; c++) oe[r * D + c] += (w[e] / sum) * eva[((b * E + e) * H + h) * D + c];
+      for (let e = 0; e < E; e++)
+        for (let c = 0; c < D; c++) oe[r * D + c] += (w[e] / sum) * eva[((b * E + e) * H + h) * D + c];
     }
     const merged = natten.mergeAttentions(
       [part.output, natten.tensor(oe, [B, X, Y, H, D])],

@@ -23,11 +23,22 @@ describeGpu('unfused chain and merge on CUDA', () => {
     const [B, X, Y, H, Hkv, D, E] = [2, 13, 11, 4, 2, 32, 3];
     const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, dtype: 'float32' });
     const cpu = {
-      q: mk([B, X, Y, H, D], 1), k: mk([B, X, Y, Hkv, D], 2), v: mk([B, X, Y, Hkv, D], 3),
-      ek: mk([B, E, Hkv, D], 4), ev: mk([B, E, Hkv, D], 5),
+      q: mk([B, X, Y, H, D], 1),
+      k: mk([B, X, Y, Hkv, D], 2),
+      v: mk([B, X, Y, Hkv, D], 3),
+      ek: mk([B, E, Hkv, D], 4),
+      ev: mk([B, E, Hkv, D], 5),
     };
-    const gpu = Object.fromEntries(Object.entries(cpu).map(([n, t]) => [n, t.to({ device: 'cuda', dtype })])) as typeof cpu;
-    const opts = (t: typeof cpu) => ({ kernelSize: [5, 4], dilation: [2, 1], isCausal: [false, true], additionalKeys: t.ek, additionalValues: t.ev });
+    const gpu = Object.fromEntries(
+      Object.entries(cpu).map(([n, t]) => [n, t.to({ device: 'cuda', dtype })]),
+    ) as typeof cpu;
+    const opts = (t: typeof cpu) => ({
+      kernelSize: [5, 4],
+      dilation: [2, 1],
+      isCausal: [false, true],
+      additionalKeys: t.ek,
+      additionalValues: t.ev,
+    });
     natten.useFusedNA(true);
     const fused = natten.neighborhoodAttention2d(gpu.q, gpu.k, gpu.v, opts(gpu));
     natten.useFusedNA(false);
@@ -51,11 +62,23 @@ describeGpu('unfused chain and merge on CUDA', () => {
 
   it('mergeAttentions on CUDA equals the CPU', async () => {
     const [B, X, H, D] = [2, 40, 3, 24];
-    const cpuParts = [1, 2, 3].map((s) => natten.na1d(natten.randn([B, X, H, D], { seed: s }), natten.randn([B, X, H, D], { seed: s + 10 }),
-      natten.randn([B, X, H, D], { seed: s + 20 }), { kernelSize: 5 + 2 * s, returnLse: true }));
+    const cpuParts = [1, 2, 3].map((s) =>
+      natten.na1d(
+        natten.randn([B, X, H, D], { seed: s }),
+        natten.randn([B, X, H, D], { seed: s + 10 }),
+        natten.randn([B, X, H, D], { seed: s + 20 }),
+        { kernelSize: 5 + 2 * s, returnLse: true },
+      ),
+    );
     const gpuParts = cpuParts.map((p) => ({ output: p.output.to('cuda'), lse: p.lse.to('cuda') }));
-    const c = natten.mergeAttentions(cpuParts.map((p) => p.output), cpuParts.map((p) => p.lse));
-    const g = natten.mergeAttentions(gpuParts.map((p) => p.output), gpuParts.map((p) => p.lse));
+    const c = natten.mergeAttentions(
+      cpuParts.map((p) => p.output),
+      cpuParts.map((p) => p.lse),
+    );
+    const g = natten.mergeAttentions(
+      gpuParts.map((p) => p.output),
+      gpuParts.map((p) => p.lse),
+    );
     expect(g.output.device).toBe('cuda:0');
     expect(await maxDiff(g.output, c.output)).toBeLessThan(1e-5);
     expect(await maxDiff(g.lse, c.lse)).toBeLessThan(1e-5);

@@ -39,8 +39,24 @@ type H = StorageHandle | null;
 /** The native NA op bindings used here (argument order of native/na_ops_binding.cc). */
 export interface NaOpsBinding {
   naForward(p: NativeProblem, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-  naBackward(p: NativeProblem, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, dOut: H, dq: H, dk: H,
-    dv: H, dek: H, dev: H, config: object | null): void;
+  naBackward(
+    p: NativeProblem,
+    t: number,
+    q: H,
+    k: H,
+    v: H,
+    ek: H,
+    ev: H,
+    out: H,
+    lse: H,
+    dOut: H,
+    dq: H,
+    dk: H,
+    dv: H,
+    dek: H,
+    dev: H,
+    config: object | null,
+  ): void;
   naQK(p: NativeProblem, t: number, q: H, k: H, rpb: H, ek: H, attn: H): void;
   naAV(p: NativeProblem, t: number, attn: H, v: H, ev: H, out: H): void;
   naQKBackward(p: NativeProblem, t: number, dAttn: H, q: H, k: H, ek: H, dq: H, dk: H, dRpb: H, dek: H): void;
@@ -205,8 +221,19 @@ export interface FusedCaseShape {
 export function fusedProblem(c: FusedCaseShape): NativeProblem {
   const S = c.w.spatial;
   return {
-    dims: S.length, batch: c.B, heads: c.H, headsKv: c.Hkv, headDim: c.D, headDimV: c.Dv, length: S,
-    kernel: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, causal: c.w.causal, nExtra: c.nExtra, scale: c.scale,
+    dims: S.length,
+    batch: c.B,
+    heads: c.H,
+    headsKv: c.Hkv,
+    headDim: c.D,
+    headDimV: c.Dv,
+    length: S,
+    kernel: c.w.kernel,
+    stride: c.w.stride,
+    dilation: c.w.dilation,
+    causal: c.w.causal,
+    nExtra: c.nExtra,
+    scale: c.scale,
   };
 }
 

@@ -35,10 +35,32 @@ const SCALED_TOL: Record<HalfDType, number> = { float16: 1e-2, bfloat16: 3e-2 };
 // The backward tile configs (kernels/fused/fna_backward_configs.h): Q shapes (64 queries for head-dim
 // tiers 32/64, 32 for tier 128) x KV shapes (64 keys).
 const SHAPES_64: Record<number, number[][]> = {
-  1: [[64]], 2: [[8, 8], [4, 16], [16, 4]], 3: [[4, 4, 4], [2, 4, 8], [2, 8, 4], [1, 8, 8]],
+  1: [[64]],
+  2: [
+    [8, 8],
+    [4, 16],
+    [16, 4],
+  ],
+  3: [
+    [4, 4, 4],
+    [2, 4, 8],
+    [2, 8, 4],
+    [1, 8, 8],
+  ],
 };
 const SHAPES_32: Record<number, number[][]> = {
-  1: [[32]], 2: [[8, 4], [4, 8], [16, 2]], 3: [[2, 4, 4], [4, 4, 2], [1, 4, 8], [2, 2, 8]],
+  1: [[32]],
+  2: [
+    [8, 4],
+    [4, 8],
+    [16, 2],
+  ],
+  3: [
+    [2, 4, 4],
+    [4, 4, 2],
+    [1, 4, 8],
+    [2, 2, 8],
+  ],
 };
 const TIER_DIMS: Record<number, number[]> = { 32: [8, 16, 24, 32], 64: [40, 48, 56, 64], 128: [72, 80, 96, 112, 128] };
 
@@ -61,7 +83,9 @@ function tileConfigs(dims: number, tier: number): TileConfig[] {
 
 /** Every (dims, tier, config): the first cases of the sweep run each of them once. */
 const ALL_CONFIGS: Array<{ dims: number; tier: number; tiles: TileConfig }> = [];
-for (const dims of [1, 2, 3]) for (const tier of [32, 64, 128]) for (const tiles of tileConfigs(dims, tier)) ALL_CONFIGS.push({ dims, tier, tiles });
+for (const dims of [1, 2, 3])
+  for (const tier of [32, 64, 128])
+    for (const tiles of tileConfigs(dims, tier)) ALL_CONFIGS.push({ dims, tier, tiles });
 
 interface Window {
   spatial: number[];
@@ -138,10 +162,11 @@ function randomCase(index: number): BackwardCase {
 
 function scaledError(a: OTensor, e: OTensor): number {
   if (a.data.length !== e.data.length) return Infinity;
-  let num = 0, den = 1e-3;
+  let num = 0,
+    den = 1e-3;
   for (let i = 0; i < a.data.length; i++) {
     const d = Math.abs(a.data[i] - e.data[i]);
-    if (!(d <= num)) num = d;  // NaN -> NaN -> fails below
+    if (!(d <= num)) num = d; // NaN -> NaN -> fails below
     den = Math.max(den, Math.abs(e.data[i]));
   }
   return num / den;
@@ -183,7 +208,12 @@ interface Inputs {
 
 /** Uploaded inputs of a case and one backward run with a given native config. */
 class Prepared {
-  constructor(readonly c: BackwardCase, readonly s: Scope, readonly p: NativeProblem, readonly t: Inputs) {}
+  constructor(
+    readonly c: BackwardCase,
+    readonly s: Scope,
+    readonly p: NativeProblem,
+    readonly t: Inputs,
+  ) {}
 
   static async create(c: BackwardCase, s: Scope): Promise<Prepared> {
     const t = c.dtype;
@@ -194,8 +224,18 @@ class Prepared {
     // O and LSE from the reference forward: this test checks the backward alone.
     const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
     const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-    ops.naForward(p, dtypeCode(t), q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev),
-      Scope.handle(ev?.dev), out.handle(), lse.handle(), { useReference: true });
+    ops.naForward(
+      p,
+      dtypeCode(t),
+      q.dev.handle(),
+      k.dev.handle(),
+      v.dev.handle(),
+      Scope.handle(ek?.dev),
+      Scope.handle(ev?.dev),
+      out.handle(),
+      lse.handle(),
+      { useReference: true },
+    );
     const outExact = await download(out);
     const lseExact = await download(lse);
     const dOut = await s.upload(randnTensor(outExact.shape, seed + 6, 0.05), t);
@@ -211,9 +251,24 @@ class Prepared {
     const dv = s.poisoned(t.v.exact.shape, dt);
     const dek = t.ek ? s.poisoned(t.ek.exact.shape, dt) : undefined;
     const dev = t.ev ? s.poisoned(t.ev.exact.shape, dt) : undefined;
-    ops.naBackward(this.p, dtypeCode(dt), t.q.dev.handle(), t.k.dev.handle(), t.v.dev.handle(), Scope.handle(t.ek?.dev),
-      Scope.handle(t.ev?.dev), t.out.handle(), t.lse.handle(), t.dOut.dev.handle(), dq.handle(), dk.handle(), dv.handle(),
-      Scope.handle(dek), Scope.handle(dev), config);
+    ops.naBackward(
+      this.p,
+      dtypeCode(dt),
+      t.q.dev.handle(),
+      t.k.dev.handle(),
+      t.v.dev.handle(),
+      Scope.handle(t.ek?.dev),
+      Scope.handle(t.ev?.dev),
+      t.out.handle(),
+      t.lse.handle(),
+      t.dOut.dev.handle(),
+      dq.handle(),
+      dk.handle(),
+      dv.handle(),
+      Scope.handle(dek),
+      Scope.handle(dev),
+      config,
+    );
     const g: Grads = { dq: await download(dq), dk: await download(dk), dv: await download(dv) };
     if (dek) g.dek = await download(dek);
     if (dev) g.dev = await download(dev);
@@ -223,8 +278,13 @@ class Prepared {
   oracle(): Grads {
     const { c, t } = this;
     const g = naBackward(t.dOut.exact, t.q.exact, t.k.exact, t.v.exact, t.outExact, t.lseExact, {
-      kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
-      additionalKeys: t.ek?.exact, additionalValues: t.ev?.exact,
+      kernelSize: c.w.kernel,
+      stride: c.w.stride,
+      dilation: c.w.dilation,
+      isCausal: c.w.causal,
+      scale: c.scale,
+      additionalKeys: t.ek?.exact,
+      additionalValues: t.ev?.exact,
     });
     return { dq: g.dq, dk: g.dk, dv: g.dv, dek: g.dAdditionalKeys, dev: g.dAdditionalValues };
   }
@@ -235,7 +295,8 @@ const NAMES: Array<keyof Grads> = ['dq', 'dk', 'dv', 'dek', 'dev'];
 /** docs/design.md §8 tolerance and the scaled check of every gradient of `got` against `want`. */
 function compare(f: Failures, what: string, got: Grads, want: Grads, dtype: HalfDType): void {
   for (const n of NAMES) {
-    const a = got[n], e = want[n];
+    const a = got[n],
+      e = want[n];
     if (!a && !e) continue;
     if (!a || !e) {
       f.list.push(`${what} ${n}: missing`);
@@ -243,14 +304,28 @@ function compare(f: Failures, what: string, got: Grads, want: Grads, dtype: Half
     }
     f.check(`${what} ${n}`, a, e, TOL.grad[dtype]);
     const err = scaledError(a, e);
-    if (!(err <= SCALED_TOL[dtype])) f.list.push(`${what} ${n}: scaled error ${err.toExponential(3)} > ${SCALED_TOL[dtype]}`);
+    if (!(err <= SCALED_TOL[dtype]))
+      f.list.push(`${what} ${n}: scaled error ${err.toExponential(3)} > ${SCALED_TOL[dtype]}`);
   }
 }
 
 function tag(c: BackwardCase): string {
-  return describeCase({ seed: c.seed, dtype: c.dtype, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
-    causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra,
-    tiles: c.tiles ? `q${c.tiles.q.join('x')}/kv${c.tiles.kv.join('x')}` : 'default' });
+  return describeCase({
+    seed: c.seed,
+    dtype: c.dtype,
+    L: c.w.spatial,
+    k: c.w.kernel,
+    s: c.w.stride,
+    d: c.w.dilation,
+    causal: c.w.causal,
+    B: c.B,
+    H: c.H,
+    Hkv: c.Hkv,
+    D: c.D,
+    Dv: c.Dv,
+    nExtra: c.nExtra,
+    tiles: c.tiles ? `q${c.tiles.q.join('x')}/kv${c.tiles.kv.join('x')}` : 'default',
+  });
 }
 
 function tileOptions(c: BackwardCase): object {
@@ -274,7 +349,9 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
         s.dispose();
       }
     }
-    process.stderr.write(`  fused backward sweep: ${SWEEP_CASES} cases, ${f.checks} comparisons, ${f.list.length} failures\n`);
+    process.stderr.write(
+      `  fused backward sweep: ${SWEEP_CASES} cases, ${f.checks} comparisons, ${f.list.length} failures\n`,
+    );
     expect(f.list).toEqual([]);
   });
 
@@ -289,18 +366,22 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
         const det1 = await prep.run({ ...opts, kvParallel: false, deterministic: true });
         const det2 = await prep.run({ ...opts, kvParallel: false, deterministic: true });
         for (const n of NAMES) {
-          const a = det1[n], b = det2[n];
-          if ((a || b) && !(a && b && bitwiseEqual(a, b))) f.list.push(`deterministic ${n} differs between runs: ${tag(c)}`);
+          const a = det1[n],
+            b = det2[n];
+          if ((a || b) && !(a && b && bitwiseEqual(a, b)))
+            f.list.push(`deterministic ${n} differs between runs: ${tag(c)}`);
         }
         const kv = await prep.run({ ...opts, kvParallel: true, deterministic: false });
         compare(f, `kv-parallel vs deterministic ${tag(c)}`, kv, det1, c.dtype);
         compare(f, `deterministic vs oracle ${tag(c)}`, det1, prep.oracle(), c.dtype);
         // No room for the fp32 dQ accumulator: the same Q-parallel pass as deterministic mode.
         const capped = await prep.run({ ...opts, kvParallel: true, deterministic: false, scratchLimitBytes: 0 });
-        if (TEST_DEVICE === 'cuda' && !bitwiseEqual(capped.dq, det1.dq)) f.list.push(`scratch-capped dq != deterministic dq: ${tag(c)}`);
+        if (TEST_DEVICE === 'cuda' && !bitwiseEqual(capped.dq, det1.dq))
+          f.list.push(`scratch-capped dq != deterministic dq: ${tag(c)}`);
         // KV parallelism off: same again.
         const off = await prep.run({ ...opts, kvParallel: false, deterministic: false });
-        if (TEST_DEVICE === 'cuda' && !bitwiseEqual(off.dq, det1.dq)) f.list.push(`kvParallel=false dq != deterministic dq: ${tag(c)}`);
+        if (TEST_DEVICE === 'cuda' && !bitwiseEqual(off.dq, det1.dq))
+          f.list.push(`kvParallel=false dq != deterministic dq: ${tag(c)}`);
       } catch (e) {
         f.list.push(`${tag(c)}: threw ${(e as Error).message}`);
       } finally {
@@ -311,11 +392,18 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
   });
 
   it('rejects backward tile shapes that do not exist, naming the option', async () => {
-    if (TEST_DEVICE !== 'cuda') return;  // the CPU engine ignores tile shapes
+    if (TEST_DEVICE !== 'cuda') return; // the CPU engine ignores tile shapes
     const s = new Scope();
     try {
       const base: BackwardCase = {
-        seed: 777, dtype: 'bfloat16', B: 1, H: 2, Hkv: 1, D: 32, Dv: 32, nExtra: 0,
+        seed: 777,
+        dtype: 'bfloat16',
+        B: 1,
+        H: 2,
+        Hkv: 1,
+        D: 32,
+        Dv: 32,
+        nExtra: 0,
         w: { spatial: [12, 10], kernel: [5, 3], stride: [1, 1], dilation: [1, 1], causal: [false, false] },
       };
       const prep = await Prepared.create(base, s);
@@ -335,7 +423,8 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
       // A 32-query shape exists only for head dims above 64.
       await expectError({ backwardQTileShape: [8, 4] }, /backwardQTileShape \[8, 4\]/);
       // Every listed shape is accepted.
-      for (const tiles of tileConfigs(2, 32)) await prep.run({ backwardQTileShape: tiles.q, backwardKvTileShape: tiles.kv });
+      for (const tiles of tileConfigs(2, 32))
+        await prep.run({ backwardQTileShape: tiles.q, backwardKvTileShape: tiles.kv });
     } finally {
       s.dispose();
     }

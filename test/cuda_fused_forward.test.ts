@@ -85,7 +85,13 @@ function randomCase(seed: number, config?: natten.FusedConfigInfo): Case {
       Dv: 0,
       nExtra: r.chance(0.25) ? r.int(1, 70) : 0,
       // Negative and zero scales too (the tensor-core kernels run a negative scale on -Q).
-      scale: r.chance(0.2) ? 0.05 + r.uniform() : r.chance(0.08) ? -(0.05 + r.uniform()) : r.chance(0.03) ? 0 : undefined,
+      scale: r.chance(0.2)
+        ? 0.05 + r.uniform()
+        : r.chance(0.08)
+          ? -(0.05 + r.uniform())
+          : r.chance(0.03)
+            ? 0
+            : undefined,
       config,
     };
     c.Dv = r.chance(0.7) ? c.D : headDimIn(r, tier);
@@ -98,9 +104,25 @@ async function runCase(c: Case, f: Failures): Promise<void> {
   const s = new Scope();
   const t = c.dtype;
   const code = dtypeCode(t);
-  const tag = describeCase({ seed: c.seed, dtype: t, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
-    causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra, scale: c.scale ?? 'default',
-    q: c.config?.qTileShape ?? 'auto', kv: c.config?.kvTileShape ?? 'auto', kernel: c.config?.kernel ?? 'auto' });
+  const tag = describeCase({
+    seed: c.seed,
+    dtype: t,
+    L: c.w.spatial,
+    k: c.w.kernel,
+    s: c.w.stride,
+    d: c.w.dilation,
+    causal: c.w.causal,
+    B: c.B,
+    H: c.H,
+    Hkv: c.Hkv,
+    D: c.D,
+    Dv: c.Dv,
+    nExtra: c.nExtra,
+    scale: c.scale ?? 'default',
+    q: c.config?.qTileShape ?? 'auto',
+    kv: c.config?.kvTileShape ?? 'auto',
+    kernel: c.config?.kernel ?? 'auto',
+  });
   try {
     const S = c.w.spatial;
     const p = fusedProblem(c);
@@ -109,16 +131,38 @@ async function runCase(c: Case, f: Failures): Promise<void> {
     const run = (config: object) => {
       const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
       const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-      ops.naForward(p, code, q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev),
-        Scope.handle(ev?.dev), out.handle(), lse.handle(), config);
+      ops.naForward(
+        p,
+        code,
+        q.dev.handle(),
+        k.dev.handle(),
+        v.dev.handle(),
+        Scope.handle(ek?.dev),
+        Scope.handle(ev?.dev),
+        out.handle(),
+        lse.handle(),
+        config,
+      );
       return { out, lse };
     };
-    const fused = run(c.config ? { qTileShape: c.config.qTileShape, kvTileShape: c.config.kvTileShape,
-      forwardArch: forwardArchOf(c.config.kernel) } : {});
+    const fused = run(
+      c.config
+        ? {
+            qTileShape: c.config.qTileShape,
+            kvTileShape: c.config.kvTileShape,
+            forwardArch: forwardArchOf(c.config.kernel),
+          }
+        : {},
+    );
     const reference = run({ useReference: true });
     const ref = naForward(q.exact, k.exact, v.exact, {
-      kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
-      additionalKeys: ek?.exact, additionalValues: ev?.exact,
+      kernelSize: c.w.kernel,
+      stride: c.w.stride,
+      dilation: c.w.dilation,
+      isCausal: c.w.causal,
+      scale: c.scale,
+      additionalKeys: ek?.exact,
+      additionalValues: ev?.exact,
     });
     const out = await download(fused.out);
     const lse = await download(fused.lse);
@@ -173,7 +217,10 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
     const { major, minor } = natten.cuda.deviceInfo(0);
     for (const dims of [1, 2, 3]) {
       for (const headDim of [64, 128]) {
-        const kernels = natten.fusedConfigs({ dims, headDim }).filter((c) => c.pass === 'forward').map((c) => c.kernel);
+        const kernels = natten
+          .fusedConfigs({ dims, headDim })
+          .filter((c) => c.pass === 'forward')
+          .map((c) => c.kernel);
         expect(kernels).toContain('mma');
         expect(kernels.includes('wgmma')).toBe(major === 9 && minor === 0);
       }
@@ -181,11 +228,14 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
   });
 
   it('rejects bad fusedConfigs queries with coded errors', () => {
-    expect(() => natten.fusedConfigs({ dims: 4, headDim: 64 })).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }));
+    expect(() => natten.fusedConfigs({ dims: 4, headDim: 64 })).toThrow(
+      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }),
+    );
     expect(() => natten.fusedConfigs({ dims: 2, headDim: 0 })).toThrow(RangeError);
     expect(() => natten.fusedConfigs({ dims: 2, headDim: '64' as unknown as number })).toThrow(TypeError);
     expect(() => natten.fusedConfigs({ dims: 2, headDim: 64, dtype: 'int8' as natten.DType })).toThrow(
-      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_DTYPE' }));
+      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_DTYPE' }),
+    );
   });
 
   it('names the valid configs when a tile shape does not exist', () => {
@@ -208,8 +258,20 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
       expect(err?.message).toMatch(/qTileShape \[3, 5\].*valid: .*qTileShape: \[8, 8\]/);
       const q32 = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'float32', device: 'cuda', seed: 1 }));
       const out32 = s.poisoned([1, 12, 12, 1, 32], 'float32');
-      expect(() => ops.naForward(p, dtypeCode('float32'), q32.handle(), q32.handle(), q32.handle(), null, null,
-        out32.handle(), null, { qTileShape: [8, 8] })).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_UNSUPPORTED' }));
+      expect(() =>
+        ops.naForward(
+          p,
+          dtypeCode('float32'),
+          q32.handle(),
+          q32.handle(),
+          q32.handle(),
+          null,
+          null,
+          out32.handle(),
+          null,
+          { qTileShape: [8, 8] },
+        ),
+      ).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_UNSUPPORTED' }));
     } finally {
       s.dispose();
     }
@@ -227,8 +289,10 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
     for (let i = 0; i < SWEEP_CASES; i++, n++) {
       await runCase(randomCase(60000 + i, r.chance(0.5) ? r.pick(configs) : undefined), f);
     }
-    process.stderr.write(`  fused forward sweep: ${n} cases (${configs.length} configs), ${f.checks} comparisons, ` +
-      `${f.list.length} failures\n`);
+    process.stderr.write(
+      `  fused forward sweep: ${n} cases (${configs.length} configs), ${f.checks} comparisons, ` +
+        `${f.list.length} failures\n`,
+    );
     expect(f.list).toEqual([]);
   });
 });

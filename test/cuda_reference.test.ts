@@ -72,23 +72,52 @@ async function runCase(c: FusedCase, f: Failures): Promise<void> {
   const s = new Scope();
   const t = c.dtype;
   const code = dtypeCode(t);
-  const tag = describeCase({ seed: c.seed, dtype: t, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
-    causal: c.w.causal, B: c.B, H: c.H, Hkv: c.Hkv, D: c.D, Dv: c.Dv, nExtra: c.nExtra, scale: c.scale ?? 'default' });
+  const tag = describeCase({
+    seed: c.seed,
+    dtype: t,
+    L: c.w.spatial,
+    k: c.w.kernel,
+    s: c.w.stride,
+    d: c.w.dilation,
+    causal: c.w.causal,
+    B: c.B,
+    H: c.H,
+    Hkv: c.Hkv,
+    D: c.D,
+    Dv: c.Dv,
+    nExtra: c.nExtra,
+    scale: c.scale ?? 'default',
+  });
   try {
     const S = c.w.spatial;
     const p = fusedProblem(c);
     const seed = c.seed * 97;
     const { q, k, v, ek, ev } = await uploadFusedInputs(s, c, t, seed);
     const opts = {
-      kernelSize: c.w.kernel, stride: c.w.stride, dilation: c.w.dilation, isCausal: c.w.causal, scale: c.scale,
-      additionalKeys: ek?.exact, additionalValues: ev?.exact,
+      kernelSize: c.w.kernel,
+      stride: c.w.stride,
+      dilation: c.w.dilation,
+      isCausal: c.w.causal,
+      scale: c.scale,
+      additionalKeys: ek?.exact,
+      additionalValues: ev?.exact,
     };
 
     // Forward: O and LSE.
     const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
     const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-    ops.naForward(p, code, q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev), Scope.handle(ev?.dev),
-      out.handle(), lse.handle(), REFERENCE);
+    ops.naForward(
+      p,
+      code,
+      q.dev.handle(),
+      k.dev.handle(),
+      v.dev.handle(),
+      Scope.handle(ek?.dev),
+      Scope.handle(ev?.dev),
+      out.handle(),
+      lse.handle(),
+      REFERENCE,
+    );
     const ref = naForward(q.exact, k.exact, v.exact, opts);
     const outGot = await download(out);
     const lseGot = await download(lse);
@@ -102,9 +131,24 @@ async function runCase(c: FusedCase, f: Failures): Promise<void> {
     const dv = s.poisoned(v.exact.shape, t);
     const dek = ek ? s.poisoned(ek.exact.shape, t) : undefined;
     const dev = ev ? s.poisoned(ev.exact.shape, t) : undefined;
-    ops.naBackward(p, code, q.dev.handle(), k.dev.handle(), v.dev.handle(), Scope.handle(ek?.dev), Scope.handle(ev?.dev),
-      out.handle(), lse.handle(), dOut.dev.handle(), dq.handle(), dk.handle(), dv.handle(), Scope.handle(dek),
-      Scope.handle(dev), REFERENCE);
+    ops.naBackward(
+      p,
+      code,
+      q.dev.handle(),
+      k.dev.handle(),
+      v.dev.handle(),
+      Scope.handle(ek?.dev),
+      Scope.handle(ev?.dev),
+      out.handle(),
+      lse.handle(),
+      dOut.dev.handle(),
+      dq.handle(),
+      dk.handle(),
+      dv.handle(),
+      Scope.handle(dek),
+      Scope.handle(dev),
+      REFERENCE,
+    );
     const g = naBackward(dOut.exact, q.exact, k.exact, v.exact, outGot, lseGot, opts);
     f.check(`backward dQ ${tag}`, await download(dq), g.dq, TOL.grad[t]);
     f.check(`backward dK ${tag}`, await download(dk), g.dk, TOL.grad[t]);
@@ -122,36 +166,63 @@ suite('CUDA reference fused NA kernels vs the fp64 oracle', () => {
   it(`match on ${SWEEP_CASES} random problems, forward (O, LSE) and backward, fp32/fp16/bf16`, async () => {
     const f = new Failures();
     for (let i = 0; i < SWEEP_CASES; i++) await runCase(randomCase(7000 + i), f);
-    process.stderr.write(`  reference sweep: ${SWEEP_CASES} cases, ${f.checks} comparisons, ${f.list.length} failures\n`);
+    process.stderr.write(
+      `  reference sweep: ${SWEEP_CASES} cases, ${f.checks} comparisons, ${f.list.length} failures\n`,
+    );
     expect(f.list).toEqual([]);
   });
 
   it('handles head dims above one register chunk (D, Dv > 256) and MQA', async () => {
     const f = new Failures();
     const base: FusedCase = {
-      seed: 90000, dtype: 'float32', B: 1, H: 4, Hkv: 1, D: 300, Dv: 520, nExtra: 2,
+      seed: 90000,
+      dtype: 'float32',
+      B: 1,
+      H: 4,
+      Hkv: 1,
+      D: 300,
+      Dv: 520,
+      nExtra: 2,
       w: { spatial: [9, 7], kernel: [3, 4], stride: [1, 2], dilation: [2, 1], causal: [false, true] },
     };
     for (const dtype of GPU_DTYPES) await runCase({ ...base, dtype, seed: base.seed + dtype.length }, f);
     expect(f.list).toEqual([]);
   });
-  (TEST_DEVICE === 'cpu' ? it.skip : it)("public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine", async () => {
-    const opts = { kernelSize: [3, 4], dilation: [1, 2], stride: [2, 1], isCausal: [true, false], backend: 'reference' as const };
-    const on = (device: 'cpu' | 'cuda') => {
-      const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
-      const q = mk([2, 9, 10, 4, 32], 1), k = mk([2, 9, 10, 2, 32], 2), v = mk([2, 9, 10, 2, 24], 3);
-      const ek = mk([2, 3, 2, 32], 4), ev = mk([2, 3, 2, 24], 5), dOut = mk([2, 9, 10, 4, 24], 6);
-      const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
-      const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, { ...opts, additionalKeys: ek, additionalValues: ev });
-      return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
-    };
-    const gpu = on('cuda');
-    expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
-    const cpu = on('cpu');
-    const f = new Failures();
-    const names = ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV'];
-    for (let i = 0; i < gpu.length; i++) f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
-    for (const t of [...gpu, ...cpu]) t.dispose();
-    expect(f.list).toEqual([]);
-  });
+  (TEST_DEVICE === 'cpu' ? it.skip : it)(
+    "public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine",
+    async () => {
+      const opts = {
+        kernelSize: [3, 4],
+        dilation: [1, 2],
+        stride: [2, 1],
+        isCausal: [true, false],
+        backend: 'reference' as const,
+      };
+      const on = (device: 'cpu' | 'cuda') => {
+        const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
+        const q = mk([2, 9, 10, 4, 32], 1),
+          k = mk([2, 9, 10, 2, 32], 2),
+          v = mk([2, 9, 10, 2, 24], 3);
+        const ek = mk([2, 3, 2, 32], 4),
+          ev = mk([2, 3, 2, 24], 5),
+          dOut = mk([2, 9, 10, 4, 24], 6);
+        const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
+        const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, {
+          ...opts,
+          additionalKeys: ek,
+          additionalValues: ev,
+        });
+        return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
+      };
+      const gpu = on('cuda');
+      expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
+      const cpu = on('cpu');
+      const f = new Failures();
+      const names = ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV'];
+      for (let i = 0; i < gpu.length; i++)
+        f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
+      for (const t of [...gpu, ...cpu]) t.dispose();
+      expect(f.list).toEqual([]);
+    },
+  );
 });

@@ -37,7 +37,8 @@ describeGpu('CUDA tensors', () => {
 
   it('round-trips more than 2^28 elements in each dtype', async () => {
     const n = 2 ** 28 + 17;
-    const log = (what: string, t0: number): void => void process.stderr.write(`  [> 2^28] ${what}: ${(performance.now() - t0).toFixed(0)} ms\n`);
+    const log = (what: string, t0: number): void =>
+      void process.stderr.write(`  [> 2^28] ${what}: ${(performance.now() - t0).toFixed(0)} ms\n`);
     for (const dtype of GPU_DTYPES) {
       let t0 = performance.now();
       const dev = natten.randn([n], { seed: 7, dtype, device: 'cuda' });
@@ -54,7 +55,8 @@ describeGpu('CUDA tensors', () => {
       // Counter-based generator: the CPU's first elements equal the device's (up to the last bit of
       // the device's fp64 log/cos, invisible after rounding to these dtypes in practice).
       const cpu = await natten.randn([1024], { seed: 7, dtype }).toArray();
-      for (let i = 0; i < 1024; i++) expect(Math.abs(a[i] - cpu[i])).toBeLessThanOrEqual(Math.abs(cpu[i]) * 1e-2 + 1e-6);
+      for (let i = 0; i < 1024; i++)
+        expect(Math.abs(a[i] - cpu[i])).toBeLessThanOrEqual(Math.abs(cpu[i]) * 1e-2 + 1e-6);
       log(`${dtype} compare`, t0);
       for (const t of [dev, host, viaHost]) t.dispose();
     }

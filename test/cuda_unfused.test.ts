@@ -100,11 +100,12 @@ function nanAtMasked(t: OTensor, c: UnfusedCase): OTensor {
   const K = windowSize(c.w);
   const cols = K + c.nExtra;
   const slots: boolean[][] = [];
-  forEachIndex(c.w.spatial, (x) => slots.push(windowSlots(c.w.spatial, c.w.kernel, c.w.stride, c.w.dilation, c.w.causal, x).map((s) => s === null)));
+  forEachIndex(c.w.spatial, (x) =>
+    slots.push(windowSlots(c.w.spatial, c.w.kernel, c.w.stride, c.w.dilation, c.w.causal, x).map((s) => s === null)),
+  );
   const n = slots.length;
   for (let bh = 0; bh < c.B * c.H; bh++)
-    for (let q = 0; q < n; q++)
-      for (let w = 0; w < K; w++) if (slots[q][w]) out.data[(bh * n + q) * cols + w] = NaN;
+    for (let q = 0; q < n; q++) for (let w = 0; w < K; w++) if (slots[q][w]) out.data[(bh * n + q) * cols + w] = NaN;
   return out;
 }
 
@@ -112,8 +113,21 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
   const s = new Scope();
   const t = c.dtype;
   const code = dtypeCode(t);
-  const tag = describeCase({ seed: c.seed, dtype: t, L: c.w.spatial, k: c.w.kernel, s: c.w.stride, d: c.w.dilation,
-    causal: c.w.causal, B: c.B, H: c.H, D: c.D, Dv: c.Dv, nExtra: c.nExtra, rpb: c.rpb });
+  const tag = describeCase({
+    seed: c.seed,
+    dtype: t,
+    L: c.w.spatial,
+    k: c.w.kernel,
+    s: c.w.stride,
+    d: c.w.dilation,
+    causal: c.w.causal,
+    B: c.B,
+    H: c.H,
+    D: c.D,
+    Dv: c.Dv,
+    nExtra: c.nExtra,
+    rpb: c.rpb,
+  });
   try {
     const p = problemOf(c);
     const S = c.w.spatial;
@@ -127,7 +141,9 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     const q = await s.upload(randnTensor([c.B, c.H, ...S, c.D], seed + 1), t);
     const k = await s.upload(randnTensor([c.B, c.H, ...S, c.D], seed + 2), t);
     const v = await s.upload(randnTensor([c.B, c.H, ...S, c.Dv], seed + 3), t);
-    const rpb = c.rpb ? await s.upload(randnTensor([c.H, ...c.w.kernel.map((x) => 2 * x - 1)], seed + 4, 0.5), t) : undefined;
+    const rpb = c.rpb
+      ? await s.upload(randnTensor([c.H, ...c.w.kernel.map((x) => 2 * x - 1)], seed + 4, 0.5), t)
+      : undefined;
     const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.H, c.nExtra, c.D], seed + 5), t) : undefined;
     const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.H, c.nExtra, c.Dv], seed + 6), t) : undefined;
 
@@ -149,15 +165,29 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     const aIn = await s.upload(nanAtMasked(a.exact, c), t);
     const out = s.poisoned([c.B, c.H, ...S, c.Dv], t);
     ops.naAV(p, code, aIn.dev.handle(), v.dev.handle(), Scope.handle(ev?.dev), out.handle());
-    f.check(`AV ${tag}`, await download(out), naAV(a.exact, v.exact, { ...win, additionalValues: ev?.exact }), TOL.out[t]);
+    f.check(
+      `AV ${tag}`,
+      await download(out),
+      naAV(a.exact, v.exact, { ...win, additionalValues: ev?.exact }),
+      TOL.out[t],
+    );
 
     // AV backward: dAttn (0 at masked positions), dV, dExtraV.
     const dOut = await s.upload(randnTensor([c.B, c.H, ...S, c.Dv], seed + 7, 0.05), t);
     const dAttn = s.poisoned(attnShape, t);
     const dv = s.poisoned(v.exact.shape, t);
     const dev = ev ? s.poisoned(ev.exact.shape, t) : undefined;
-    ops.naAVBackward(p, code, dOut.dev.handle(), aIn.dev.handle(), v.dev.handle(), Scope.handle(ev?.dev), dAttn.handle(),
-      dv.handle(), Scope.handle(dev));
+    ops.naAVBackward(
+      p,
+      code,
+      dOut.dev.handle(),
+      aIn.dev.handle(),
+      v.dev.handle(),
+      Scope.handle(ev?.dev),
+      dAttn.handle(),
+      dv.handle(),
+      Scope.handle(dev),
+    );
     const avRef = naAVBackward(dOut.exact, a.exact, v.exact, { ...win, additionalValues: ev?.exact });
     f.check(`AV backward dAttn ${tag}`, await download(dAttn), avRef.dAttn, TOL.grad[t]);
     f.check(`AV backward dV ${tag}`, await download(dv), avRef.dv, TOL.grad[t]);
@@ -175,8 +205,18 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     const dk = s.poisoned(k.exact.shape, t);
     const drpb = rpb ? s.poisoned(rpb.exact.shape, t) : undefined;
     const dek = ek ? s.poisoned(ek.exact.shape, t) : undefined;
-    ops.naQKBackward(p, code, g.dev.handle(), q.dev.handle(), k.dev.handle(), Scope.handle(ek?.dev), dq.handle(), dk.handle(),
-      Scope.handle(drpb), Scope.handle(dek));
+    ops.naQKBackward(
+      p,
+      code,
+      g.dev.handle(),
+      q.dev.handle(),
+      k.dev.handle(),
+      Scope.handle(ek?.dev),
+      dq.handle(),
+      dk.handle(),
+      Scope.handle(drpb),
+      Scope.handle(dek),
+    );
     const qkRef = naQKBackward(g.exact, q.exact, k.exact, { ...win, rpb: rpb?.exact, additionalKeys: ek?.exact });
     f.check(`QK backward dQ ${tag}`, await download(dq), qkRef.dq, TOL.grad[t]);
     f.check(`QK backward dK ${tag}`, await download(dk), qkRef.dk, TOL.grad[t]);
@@ -208,8 +248,15 @@ suite('CUDA unfused NA ops vs the fp64 oracle', () => {
     let seed = 50000;
     for (const [S, k, D] of shapes) {
       const c: UnfusedCase = {
-        seed: seed++, dtype: 'bfloat16', w: { spatial: S, kernel: k, stride: k.map(() => 1), dilation: k.map(() => 1), causal: k.map(() => false) },
-        B: 1, H: 1, D, Dv: D, nExtra: 0, rpb: false,
+        seed: seed++,
+        dtype: 'bfloat16',
+        w: { spatial: S, kernel: k, stride: k.map(() => 1), dilation: k.map(() => 1), causal: k.map(() => false) },
+        B: 1,
+        H: 1,
+        D,
+        Dv: D,
+        nExtra: 0,
+        rpb: false,
       };
       await runCase(c, f);
     }
@@ -217,73 +264,94 @@ suite('CUDA unfused NA ops vs the fp64 oracle', () => {
   });
 
   // Only meaningful with a GPU: the same public calls on 'cuda' and 'cpu' tensors.
-  (TEST_DEVICE === 'cpu' ? it.skip : it)('public API: na2dQK/softmax/na2dAV and their backward on CUDA tensors match the CPU engine', async () => {
-    const opts = { kernelSize: [5, 4], dilation: [2, 1], stride: [1, 2], isCausal: [false, true] };
-    const on = (device: 'cpu' | 'cuda') => {
-      const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
-      const q = mk([2, 3, 11, 9, 24], 1), k = mk([2, 3, 11, 9, 24], 2), v = mk([2, 3, 11, 9, 16], 3);
-      const ek = mk([2, 3, 2, 24], 4), ev = mk([2, 3, 2, 16], 5), dOut = mk([2, 3, 11, 9, 16], 6);
-      const attn = natten.na2dQK(q, k, { ...opts, additionalKeys: ek });
-      const probs = natten.softmax(attn);
-      const out = natten.na2dAV(probs, v, { ...opts, additionalValues: ev });
-      const av = natten.na2dAVBackward(dOut, probs, v, { ...opts, additionalValues: ev });
-      const dAttn = natten.softmaxBackward(av.dAttn, probs);
-      const qk = natten.na2dQKBackward(dAttn, q, k, { ...opts, additionalKeys: ek });
-      return [attn, probs, out, av.dAttn, av.dv, av.dAdditionalValues!, dAttn, qk.dq, qk.dk, qk.dAdditionalKeys!];
-    };
-    const gpu = on('cuda');
-    expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
-    const cpu = on('cpu');
-    const f = new Failures();
-    const names = ['attn', 'probs', 'out', 'dAttn (AV)', 'dv', 'dExtraV', 'dAttn (softmax)', 'dq', 'dk', 'dExtraK'];
-    for (let i = 0; i < gpu.length; i++) f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
-    for (const t of [...gpu, ...cpu]) t.dispose();
-    expect(f.list).toEqual([]);
-  });
+  (TEST_DEVICE === 'cpu' ? it.skip : it)(
+    'public API: na2dQK/softmax/na2dAV and their backward on CUDA tensors match the CPU engine',
+    async () => {
+      const opts = { kernelSize: [5, 4], dilation: [2, 1], stride: [1, 2], isCausal: [false, true] };
+      const on = (device: 'cpu' | 'cuda') => {
+        const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
+        const q = mk([2, 3, 11, 9, 24], 1),
+          k = mk([2, 3, 11, 9, 24], 2),
+          v = mk([2, 3, 11, 9, 16], 3);
+        const ek = mk([2, 3, 2, 24], 4),
+          ev = mk([2, 3, 2, 16], 5),
+          dOut = mk([2, 3, 11, 9, 16], 6);
+        const attn = natten.na2dQK(q, k, { ...opts, additionalKeys: ek });
+        const probs = natten.softmax(attn);
+        const out = natten.na2dAV(probs, v, { ...opts, additionalValues: ev });
+        const av = natten.na2dAVBackward(dOut, probs, v, { ...opts, additionalValues: ev });
+        const dAttn = natten.softmaxBackward(av.dAttn, probs);
+        const qk = natten.na2dQKBackward(dAttn, q, k, { ...opts, additionalKeys: ek });
+        return [attn, probs, out, av.dAttn, av.dv, av.dAdditionalValues!, dAttn, qk.dq, qk.dk, qk.dAdditionalKeys!];
+      };
+      const gpu = on('cuda');
+      expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
+      const cpu = on('cpu');
+      const f = new Failures();
+      const names = ['attn', 'probs', 'out', 'dAttn (AV)', 'dv', 'dExtraV', 'dAttn (softmax)', 'dq', 'dk', 'dExtraK'];
+      for (let i = 0; i < gpu.length; i++)
+        f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
+      for (const t of [...gpu, ...cpu]) t.dispose();
+      expect(f.list).toEqual([]);
+    },
+  );
 
   // 17 GB of attention weights: GPU only.
-  (TEST_DEVICE === 'cpu' ? it.skip : it)('indexes attention tensors with more than 2^31 elements (QK -> softmax -> AV, 64-bit offsets)', async () => {
-    // 1-D, B*H = 1024 rows of L = 2048 queries x k = 1025 positions: 2^31 + 2.1e6 attention elements.
-    const B = 512, H = 2, L = 2048, kk = 1025, D = 8, dtype = 'float32';
-    const code = dtypeCode(dtype);
-    const p: NativeProblem = { dims: 1, batch: B, heads: H, headDim: D, length: [L], kernel: [kk] };
-    expect(B * H * L * kk).toBeGreaterThan(2 ** 31);
-    const s = new Scope();
-    try {
-      const q = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 11 }));
-      const k = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 12 }));
-      const v = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 13 }));
-      const attn = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
-      const probs = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
-      const out = s.poisoned([B, H, L, D], dtype);
-      ops.naQK(p, code, q.handle(), k.handle(), null, null, attn.handle());
-      ops.softmax(code, B * H * L, kk, attn.handle(), probs.handle());
-      ops.naAV(p, code, probs.handle(), v.handle(), null, out.handle());
-      const [qa, ka, va, oa] = await Promise.all([q.toArray(), k.toArray(), v.toArray(), out.toArray()]);
-      // Oracle on sampled query rows (window from the oracle's axisWindow), some lying past 2^31 elements
-      // of the attention tensor.
-      const f = new Failures();
-      for (const bh of [0, 700, B * H - 1]) {
-        for (const i of [0, 1, 1000, L - 1]) {
-          const row = bh * L + i;
-          const keys = axisWindow(L, kk, 1, 1, false, i);
-          const scores = keys.map((j) => {
-            let dot = 0;
-            for (let c = 0; c < D; c++) dot += qa[row * D + c] * ka[(bh * L + j) * D + c];
-            return dot;
-          });
-          const probs = softmax(Float64Array.from(scores), [scores.length]).data;
-          const ref = new Float64Array(D);
-          keys.forEach((j, t) => {
-            for (let c = 0; c < D; c++) ref[c] += probs[t] * va[(bh * L + j) * D + c];
-          });
-          const got = Float64Array.from(oa.subarray(row * D, (row + 1) * D));
-          f.check(`> 2^31: (bh ${bh}, query ${i})`, { data: got, shape: [D] }, { data: ref, shape: [D] }, TOL.out.float32);
+  (TEST_DEVICE === 'cpu' ? it.skip : it)(
+    'indexes attention tensors with more than 2^31 elements (QK -> softmax -> AV, 64-bit offsets)',
+    async () => {
+      // 1-D, B*H = 1024 rows of L = 2048 queries x k = 1025 positions: 2^31 + 2.1e6 attention elements.
+      const B = 512,
+        H = 2,
+        L = 2048,
+        kk = 1025,
+        D = 8,
+        dtype = 'float32';
+      const code = dtypeCode(dtype);
+      const p: NativeProblem = { dims: 1, batch: B, heads: H, headDim: D, length: [L], kernel: [kk] };
+      expect(B * H * L * kk).toBeGreaterThan(2 ** 31);
+      const s = new Scope();
+      try {
+        const q = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 11 }));
+        const k = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 12 }));
+        const v = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 13 }));
+        const attn = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
+        const probs = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
+        const out = s.poisoned([B, H, L, D], dtype);
+        ops.naQK(p, code, q.handle(), k.handle(), null, null, attn.handle());
+        ops.softmax(code, B * H * L, kk, attn.handle(), probs.handle());
+        ops.naAV(p, code, probs.handle(), v.handle(), null, out.handle());
+        const [qa, ka, va, oa] = await Promise.all([q.toArray(), k.toArray(), v.toArray(), out.toArray()]);
+        // Oracle on sampled query rows (window from the oracle's axisWindow), some lying past 2^31 elements
+        // of the attention tensor.
+        const f = new Failures();
+        for (const bh of [0, 700, B * H - 1]) {
+          for (const i of [0, 1, 1000, L - 1]) {
+            const row = bh * L + i;
+            const keys = axisWindow(L, kk, 1, 1, false, i);
+            const scores = keys.map((j) => {
+              let dot = 0;
+              for (let c = 0; c < D; c++) dot += qa[row * D + c] * ka[(bh * L + j) * D + c];
+              return dot;
+            });
+            const probs = softmax(Float64Array.from(scores), [scores.length]).data;
+            const ref = new Float64Array(D);
+            keys.forEach((j, t) => {
+              for (let c = 0; c < D; c++) ref[c] += probs[t] * va[(bh * L + j) * D + c];
+            });
+            const got = Float64Array.from(oa.subarray(row * D, (row + 1) * D));
+            f.check(
+              `> 2^31: (bh ${bh}, query ${i})`,
+              { data: got, shape: [D] },
+              { data: ref, shape: [D] },
+              TOL.out.float32,
+            );
+          }
         }
+        expect(f.list).toEqual([]);
+      } finally {
+        s.dispose();
       }
-      expect(f.list).toEqual([]);
-    } finally {
-      s.dispose();
-    }
-  });
+    },
+  );
 });

@@ -43,7 +43,7 @@ test('no warning on a GPU with the fused kernels, nor on the CPU', () => {
   const probe = jest.fn((): FallbackProbe => ({ hasFused: true, name: 'Fake H100', computeCapability: '9.0' }));
   expect(warnIfFusedFallback('cuda:92', probe)).toBe(false);
   expect(warnIfFusedFallback('cuda:92', probe)).toBe(false);
-  expect(probe).toHaveBeenCalledTimes(1);  // checked once, then remembered
+  expect(probe).toHaveBeenCalledTimes(1); // checked once, then remembered
   const never = jest.fn(turing);
   expect(warnIfFusedFallback('cpu', never)).toBe(false);
   expect(never).not.toHaveBeenCalled();

@@ -125,7 +125,14 @@ describe('window: hand-computed 1-D tables', () => {
   test('L=5 k=3 s=2 causal', () => {
     // i=2: leader 3, start 1, end 3 -> [1,2]. i=3: end 4 -> [1,2,3]. i=4: leader 4, start 2.
     expect(table(5, 3, 2, 1, true)).toEqual([[0], [0, 1], [1, 2], [1, 2, 3], [2, 3, 4]]);
-    expect(axisWindowRange(5, 3, 2, 1, true, 2)).toEqual({ group: 0, local: 2, groupLength: 5, leader: 3, start: 1, end: 3 });
+    expect(axisWindowRange(5, 3, 2, 1, true, 2)).toEqual({
+      group: 0,
+      local: 2,
+      groupLength: 5,
+      leader: 3,
+      start: 1,
+      end: 3,
+    });
   });
 
   test('L=5 k=2 d=2 causal', () => {
@@ -147,7 +154,14 @@ describe('window: hand-computed 1-D tables', () => {
       [1, 2],
       [1, 3],
     ]);
-    expect(windowSlots([5, 4], [3, 2], 1, 1, [true, false], [1, 3])).toEqual([[0, 2], [0, 3], [1, 2], [1, 3], null, null]);
+    expect(windowSlots([5, 4], [3, 2], 1, 1, [true, false], [1, 3])).toEqual([
+      [0, 2],
+      [0, 3],
+      [1, 2],
+      [1, 3],
+      null,
+      null,
+    ]);
   });
 
   test('invalid parameters throw RangeError', () => {
@@ -194,7 +208,8 @@ describe('window: brute-force properties (L <= 12)', () => {
                 // axisSlots agrees: valid prefix of length end - start, then nulls
                 const slots = axisSlots(L, k, s, d, causal, i);
                 const expectedSlots = Array.from({ length: k }, (_, p) => (p < ks.length ? ks[p] : null));
-                if (JSON.stringify(slots) !== JSON.stringify(expectedSlots)) fail(i, `axisSlots ${JSON.stringify(slots)}`);
+                if (JSON.stringify(slots) !== JSON.stringify(expectedSlots))
+                  fail(i, `axisSlots ${JSON.stringify(slots)}`);
 
                 if (!causal) {
                   if (ks.length !== k) fail(i, `non-causal window has ${ks.length} keys, want ${k}`);
@@ -212,7 +227,8 @@ describe('window: brute-force properties (L <= 12)', () => {
                     if (w.start !== want) fail(i, `blocked start ${w.start}, want ${want}`);
                   }
                   if (k === L) {
-                    if (JSON.stringify(ks) !== JSON.stringify(Array.from({ length: L }, (_, j) => j))) fail(i, 'k=L is not dense');
+                    if (JSON.stringify(ks) !== JSON.stringify(Array.from({ length: L }, (_, j) => j)))
+                      fail(i, 'k=L is not dense');
                   }
                 } else {
                   if (ks.some((j) => j > i)) fail(i, `causal window ${ks} has a future key`);
@@ -237,7 +253,8 @@ describe('window: brute-force properties (L <= 12)', () => {
                   const b = info[members[t]];
                   if (b.start < a.start || b.end < a.end) fail(members[t], 'start/end not monotone');
                   if (Math.floor((t - 1) / s) === Math.floor(t / s)) {
-                    if (!causal && (a.start !== b.start || a.end !== b.end)) fail(members[t], 'stride block windows differ');
+                    if (!causal && (a.start !== b.start || a.end !== b.end))
+                      fail(members[t], 'stride block windows differ');
                     if (causal && a.start !== b.start) fail(members[t], 'stride block causal starts differ');
                   }
                 }
@@ -392,12 +409,84 @@ function makeProblem(p: Problem, seed: number): ProblemData {
 
 describe('fused forward vs dense attention (kernel = whole input)', () => {
   const cases: Problem[] = [
-    { B: 2, spatial: [7], H: 2, Hkv: 1, D: 4, Dv: 3, nExtra: 0, kernelSize: [7], stride: [1], dilation: [1], isCausal: [false] },
-    { B: 1, spatial: [7], H: 2, Hkv: 2, D: 4, Dv: 4, nExtra: 0, kernelSize: [7], stride: [3], dilation: [1], isCausal: [true] },
-    { B: 1, spatial: [3, 4], H: 2, Hkv: 2, D: 3, Dv: 5, nExtra: 0, kernelSize: [3, 4], stride: [2, 4], dilation: [1, 1], isCausal: [false, false] },
-    { B: 2, spatial: [3, 4], H: 4, Hkv: 2, D: 3, Dv: 2, nExtra: 0, kernelSize: [3, 4], stride: [1, 1], dilation: [1, 1], isCausal: [false, true] },
-    { B: 1, spatial: [2, 3, 2], H: 2, Hkv: 1, D: 3, Dv: 3, nExtra: 0, kernelSize: [2, 3, 2], stride: [1, 2, 2], dilation: [1, 1, 1], isCausal: [false, false, false] },
-    { B: 1, spatial: [2, 3, 2], H: 2, Hkv: 2, D: 2, Dv: 3, nExtra: 0, kernelSize: [2, 3, 2], stride: [1, 1, 1], dilation: [1, 1, 1], isCausal: [true, false, true] },
+    {
+      B: 2,
+      spatial: [7],
+      H: 2,
+      Hkv: 1,
+      D: 4,
+      Dv: 3,
+      nExtra: 0,
+      kernelSize: [7],
+      stride: [1],
+      dilation: [1],
+      isCausal: [false],
+    },
+    {
+      B: 1,
+      spatial: [7],
+      H: 2,
+      Hkv: 2,
+      D: 4,
+      Dv: 4,
+      nExtra: 0,
+      kernelSize: [7],
+      stride: [3],
+      dilation: [1],
+      isCausal: [true],
+    },
+    {
+      B: 1,
+      spatial: [3, 4],
+      H: 2,
+      Hkv: 2,
+      D: 3,
+      Dv: 5,
+      nExtra: 0,
+      kernelSize: [3, 4],
+      stride: [2, 4],
+      dilation: [1, 1],
+      isCausal: [false, false],
+    },
+    {
+      B: 2,
+      spatial: [3, 4],
+      H: 4,
+      Hkv: 2,
+      D: 3,
+      Dv: 2,
+      nExtra: 0,
+      kernelSize: [3, 4],
+      stride: [1, 1],
+      dilation: [1, 1],
+      isCausal: [false, true],
+    },
+    {
+      B: 1,
+      spatial: [2, 3, 2],
+      H: 2,
+      Hkv: 1,
+      D: 3,
+      Dv: 3,
+      nExtra: 0,
+      kernelSize: [2, 3, 2],
+      stride: [1, 2, 2],
+      dilation: [1, 1, 1],
+      isCausal: [false, false, false],
+    },
+    {
+      B: 1,
+      spatial: [2, 3, 2],
+      H: 2,
+      Hkv: 2,
+      D: 2,
+      Dv: 3,
+      nExtra: 0,
+      kernelSize: [2, 3, 2],
+      stride: [1, 1, 1],
+      dilation: [1, 1, 1],
+      isCausal: [true, false, true],
+    },
   ];
   for (const base of cases) {
     for (const nExtra of [0, 3]) {
@@ -463,12 +552,84 @@ function scaled(t: Tensor, s: number): Tensor {
 }
 
 const chainCases: Problem[] = [
-  { B: 2, spatial: [9], H: 2, Hkv: 2, D: 4, Dv: 4, nExtra: 0, kernelSize: [3], stride: [1], dilation: [2], isCausal: [false] },
-  { B: 1, spatial: [9], H: 2, Hkv: 1, D: 4, Dv: 3, nExtra: 2, kernelSize: [3], stride: [2], dilation: [2], isCausal: [true] },
-  { B: 1, spatial: [10], H: 3, Hkv: 3, D: 3, Dv: 3, nExtra: 0, kernelSize: [4], stride: [2], dilation: [2], isCausal: [true] },
-  { B: 1, spatial: [8], H: 1, Hkv: 1, D: 5, Dv: 2, nExtra: 1, kernelSize: [4], stride: [4], dilation: [1], isCausal: [false] },
-  { B: 2, spatial: [5, 6], H: 4, Hkv: 2, D: 3, Dv: 4, nExtra: 2, kernelSize: [3, 2], stride: [2, 1], dilation: [1, 3], isCausal: [true, false] },
-  { B: 1, spatial: [4, 3, 5], H: 2, Hkv: 1, D: 3, Dv: 2, nExtra: 1, kernelSize: [2, 3, 2], stride: [1, 3, 2], dilation: [2, 1, 2], isCausal: [false, true, true] },
+  {
+    B: 2,
+    spatial: [9],
+    H: 2,
+    Hkv: 2,
+    D: 4,
+    Dv: 4,
+    nExtra: 0,
+    kernelSize: [3],
+    stride: [1],
+    dilation: [2],
+    isCausal: [false],
+  },
+  {
+    B: 1,
+    spatial: [9],
+    H: 2,
+    Hkv: 1,
+    D: 4,
+    Dv: 3,
+    nExtra: 2,
+    kernelSize: [3],
+    stride: [2],
+    dilation: [2],
+    isCausal: [true],
+  },
+  {
+    B: 1,
+    spatial: [10],
+    H: 3,
+    Hkv: 3,
+    D: 3,
+    Dv: 3,
+    nExtra: 0,
+    kernelSize: [4],
+    stride: [2],
+    dilation: [2],
+    isCausal: [true],
+  },
+  {
+    B: 1,
+    spatial: [8],
+    H: 1,
+    Hkv: 1,
+    D: 5,
+    Dv: 2,
+    nExtra: 1,
+    kernelSize: [4],
+    stride: [4],
+    dilation: [1],
+    isCausal: [false],
+  },
+  {
+    B: 2,
+    spatial: [5, 6],
+    H: 4,
+    Hkv: 2,
+    D: 3,
+    Dv: 4,
+    nExtra: 2,
+    kernelSize: [3, 2],
+    stride: [2, 1],
+    dilation: [1, 3],
+    isCausal: [true, false],
+  },
+  {
+    B: 1,
+    spatial: [4, 3, 5],
+    H: 2,
+    Hkv: 1,
+    D: 3,
+    Dv: 2,
+    nExtra: 1,
+    kernelSize: [2, 3, 2],
+    stride: [1, 3, 2],
+    dilation: [2, 1, 2],
+    isCausal: [false, true, true],
+  },
 ];
 
 function describeCase(p: Problem): string {
@@ -528,7 +689,7 @@ describe('unfused chain equals fused forward', () => {
     expect(maxAbsDiff(naAV(poisoned, v, win).data, base.data)).toBe(0);
   });
 
-  test('rpb adds rpb[h, j\'-i\'+k-1] (hand-checked 1-D)', () => {
+  test("rpb adds rpb[h, j'-i'+k-1] (hand-checked 1-D)", () => {
     // L=7 k=3 d=2: query 6 (i'=3) sees keys [2,4,6] (j'=1,2,3) -> offsets -2,-1,0 -> rpb idx 0,1,2;
     // query 0 (i'=0) sees [0,2,4] (j'=0,1,2) -> idx 2,3,4.
     const q = randnTensor([1, 2, 7, 3], 11);
@@ -559,10 +720,58 @@ describe('unfused chain equals fused forward', () => {
 // 5. Backward vs central finite differences (fp64), and unfused-chain backward vs fused backward
 
 const fdCases: Problem[] = [
-  { B: 1, spatial: [6], H: 2, Hkv: 1, D: 3, Dv: 2, nExtra: 2, kernelSize: [3], stride: [2], dilation: [2], isCausal: [true] },
-  { B: 2, spatial: [5], H: 1, Hkv: 1, D: 2, Dv: 3, nExtra: 0, kernelSize: [2], stride: [1], dilation: [2], isCausal: [false] },
-  { B: 1, spatial: [3, 4], H: 2, Hkv: 2, D: 2, Dv: 3, nExtra: 1, kernelSize: [2, 3], stride: [2, 1], dilation: [1, 1], isCausal: [false, true] },
-  { B: 1, spatial: [2, 2, 3], H: 2, Hkv: 1, D: 2, Dv: 2, nExtra: 1, kernelSize: [2, 2, 2], stride: [1, 2, 1], dilation: [1, 1, 1], isCausal: [true, false, false] },
+  {
+    B: 1,
+    spatial: [6],
+    H: 2,
+    Hkv: 1,
+    D: 3,
+    Dv: 2,
+    nExtra: 2,
+    kernelSize: [3],
+    stride: [2],
+    dilation: [2],
+    isCausal: [true],
+  },
+  {
+    B: 2,
+    spatial: [5],
+    H: 1,
+    Hkv: 1,
+    D: 2,
+    Dv: 3,
+    nExtra: 0,
+    kernelSize: [2],
+    stride: [1],
+    dilation: [2],
+    isCausal: [false],
+  },
+  {
+    B: 1,
+    spatial: [3, 4],
+    H: 2,
+    Hkv: 2,
+    D: 2,
+    Dv: 3,
+    nExtra: 1,
+    kernelSize: [2, 3],
+    stride: [2, 1],
+    dilation: [1, 1],
+    isCausal: [false, true],
+  },
+  {
+    B: 1,
+    spatial: [2, 2, 3],
+    H: 2,
+    Hkv: 1,
+    D: 2,
+    Dv: 2,
+    nExtra: 1,
+    kernelSize: [2, 2, 2],
+    stride: [1, 2, 1],
+    dilation: [1, 1, 1],
+    isCausal: [true, false, false],
+  },
 ];
 
 describe('fused backward vs finite differences', () => {

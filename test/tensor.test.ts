@@ -14,7 +14,13 @@ function codeOf(fn: () => unknown): { name: string; code: string } {
 
 describe('tensor creation', () => {
   it('creates from flat, nested and typed arrays with the right shape and values', async () => {
-    const a = natten.tensor([[1, 2, 3], [4, 5, 6]], [2, 3]);
+    const a = natten.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      [2, 3],
+    );
     expect(a.shape).toEqual([2, 3]);
     expect(a.numel).toBe(6);
     expect(a.dtype).toBe('float32');
@@ -68,19 +74,56 @@ describe('tensor creation', () => {
 
 describe('errors', () => {
   it('bad shapes, dtypes, devices and data throw coded TypeError/RangeError', () => {
-    expect(codeOf(() => natten.tensor([1, 2, 3], [2]))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_SHAPE' });
+    expect(codeOf(() => natten.tensor([1, 2, 3], [2]))).toEqual({
+      name: 'RangeError',
+      code: 'ERR_NATTEN_INVALID_SHAPE',
+    });
     expect(codeOf(() => natten.zeros([2, -1]))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_SHAPE' });
     expect(codeOf(() => natten.zeros([2.5]))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_SHAPE' });
-    expect(codeOf(() => natten.zeros('3' as unknown as number[]))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_ARG_TYPE' });
-    expect(codeOf(() => natten.zeros([2], { dtype: 'int8' as natten.DType }))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_DTYPE' });
-    expect(codeOf(() => natten.zeros([2], { dtype: 5 as unknown as natten.DType }))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_ARG_TYPE' });
-    expect(codeOf(() => natten.zeros([2], { device: 'tpu' as natten.DeviceLike }))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_DEVICE' });
-    expect(codeOf(() => natten.zeros([2], { device: 7 as unknown as natten.DeviceLike }))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_ARG_TYPE' });
-    expect(codeOf(() => natten.tensor(new Uint16Array(2), [2]))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_DTYPE' });
-    expect(codeOf(() => natten.tensor('abc' as unknown as number[]))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_ARG_TYPE' });
-    expect(codeOf(() => natten.tensor([1, 'x' as unknown as number]))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_ARG_TYPE' });
-    expect(codeOf(() => natten.randn([2], { seed: -1 }))).toEqual({ name: 'TypeError', code: 'ERR_NATTEN_INVALID_ARG_TYPE' });
-    const msg = (() => { try { natten.tensor([1, 2, 3], [2]); } catch (e) { return (e as Error).message; } return ''; })();
+    expect(codeOf(() => natten.zeros('3' as unknown as number[]))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_ARG_TYPE',
+    });
+    expect(codeOf(() => natten.zeros([2], { dtype: 'int8' as natten.DType }))).toEqual({
+      name: 'RangeError',
+      code: 'ERR_NATTEN_INVALID_DTYPE',
+    });
+    expect(codeOf(() => natten.zeros([2], { dtype: 5 as unknown as natten.DType }))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_ARG_TYPE',
+    });
+    expect(codeOf(() => natten.zeros([2], { device: 'tpu' as natten.DeviceLike }))).toEqual({
+      name: 'RangeError',
+      code: 'ERR_NATTEN_INVALID_DEVICE',
+    });
+    expect(codeOf(() => natten.zeros([2], { device: 7 as unknown as natten.DeviceLike }))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_ARG_TYPE',
+    });
+    expect(codeOf(() => natten.tensor(new Uint16Array(2), [2]))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_DTYPE',
+    });
+    expect(codeOf(() => natten.tensor('abc' as unknown as number[]))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_ARG_TYPE',
+    });
+    expect(codeOf(() => natten.tensor([1, 'x' as unknown as number]))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_ARG_TYPE',
+    });
+    expect(codeOf(() => natten.randn([2], { seed: -1 }))).toEqual({
+      name: 'TypeError',
+      code: 'ERR_NATTEN_INVALID_ARG_TYPE',
+    });
+    const msg = (() => {
+      try {
+        natten.tensor([1, 2, 3], [2]);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    })();
     expect(msg).toMatch(/shape \[2\] needs 2 elements, data has 3/);
   });
 

@@ -17,18 +17,24 @@ describe('window.h', () => {
                 const [start, end] = native.axisWindow(L, k, s, d, causal, i);
                 const ref = axisWindowRange(L, k, s, d, causal, i);
                 if (start !== ref.start || end !== ref.end) {
-                  throw new Error(`L=${L} k=${k} s=${s} d=${d} causal=${causal} i=${i}: window.h [${start},${end}) vs oracle [${ref.start},${ref.end})`);
+                  throw new Error(
+                    `L=${L} k=${k} s=${s} d=${d} causal=${causal} i=${i}: window.h [${start},${end}) vs oracle [${ref.start},${ref.end})`,
+                  );
                 }
                 windows.push({ start, end, g: i % d, local: Math.floor(i / d) });
               }
               // Inverse: key j is seen by exactly the queries of its group whose window contains it.
               for (let j = 0; j < L; j++) {
                 const [, , qs, qe] = native.axisWindow(L, k, s, d, causal, j);
-                const seers = windows.filter((w) => w.g === j % d && w.start <= Math.floor(j / d) && Math.floor(j / d) < w.end).map((w) => w.local);
+                const seers = windows
+                  .filter((w) => w.g === j % d && w.start <= Math.floor(j / d) && Math.floor(j / d) < w.end)
+                  .map((w) => w.local);
                 const expected = seers.length ? [seers[0], seers[seers.length - 1] + 1] : [qs, qs];
                 expect(seers.length === 0 || seers.length === seers[seers.length - 1] - seers[0] + 1).toBe(true);
                 if (qs !== expected[0] || qe !== expected[1]) {
-                  throw new Error(`inverse L=${L} k=${k} s=${s} d=${d} causal=${causal} j=${j}: [${qs},${qe}) vs [${expected}]`);
+                  throw new Error(
+                    `inverse L=${L} k=${k} s=${s} d=${d} causal=${causal} j=${j}: [${qs},${qe}) vs [${expected}]`,
+                  );
                 }
               }
               checked++;

@@ -11,9 +11,7 @@ namespace natten {
 /// Storage element type. Values are part of the JS<->native protocol (lib/dtype.ts mirrors them).
 enum class DType : int { Float32 = 0, Float16 = 1, BFloat16 = 2, Float64 = 3 };
 
-NATTEN_HD int dtype_size(DType t) {
-  return t == DType::Float64 ? 8 : (t == DType::Float32 ? 4 : 2);
-}
+NATTEN_HD int dtype_size(DType t) { return t == DType::Float64 ? 8 : (t == DType::Float32 ? 4 : 2); }
 
 NATTEN_HD uint32_t float_bits(float f) {
   uint32_t u;
@@ -59,7 +57,7 @@ NATTEN_HD uint16_t round_to_half_bits(uint64_t m, int e) {
   if (exp2 > 15) return 0x7c00u;  // overflow to Inf (values >= 65520 round up too, handled below)
   // Number of significand bits kept: normal 11 (incl. implicit), subnormal fewer.
   int keep = exp2 >= -14 ? 11 : 11 - (-14 - exp2);
-  if (keep <= -1) return 0;  // below half of the smallest subnormal
+  if (keep <= -1) return 0;   // below half of the smallest subnormal
   int drop = top + 1 - keep;  // bits of m to drop
   uint64_t q;
   if (drop <= 0) {

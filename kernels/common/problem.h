@@ -17,22 +17,20 @@ constexpr int kMaxDims = 3;
 struct NaProblem {
   int dims = 1;
   int64_t batch = 1;
-  int64_t heads = 1;     // H (query heads)
-  int64_t heads_kv = 1;  // H_kv, divides H; query head h reads kv head h * H_kv / H
-  int64_t head_dim = 1;  // D of Q and K
+  int64_t heads = 1;       // H (query heads)
+  int64_t heads_kv = 1;    // H_kv, divides H; query head h reads kv head h * H_kv / H
+  int64_t head_dim = 1;    // D of Q and K
   int64_t head_dim_v = 1;  // Dv of V and O
   int length[kMaxDims] = {1, 1, 1};
   int kernel[kMaxDims] = {1, 1, 1};
   int stride[kMaxDims] = {1, 1, 1};
   int dilation[kMaxDims] = {1, 1, 1};
   bool causal[kMaxDims] = {false, false, false};
-  int64_t n_extra = 0;  // additional keys/values attended by every query
-  float scale = 1.f;    // applied to Q.K (fused ops only; unfused QK is unscaled)
-  bool has_rpb = false; // unfused QK only
+  int64_t n_extra = 0;   // additional keys/values attended by every query
+  float scale = 1.f;     // applied to Q.K (fused ops only; unfused QK is unscaled)
+  bool has_rpb = false;  // unfused QK only
 
-  NATTEN_HD AxisParams axis(int a) const {
-    return {length[a], kernel[a], stride[a], dilation[a], causal[a]};
-  }
+  NATTEN_HD AxisParams axis(int a) const { return {length[a], kernel[a], stride[a], dilation[a], causal[a]}; }
   /// Number of query (= key) tokens per (batch, head).
   NATTEN_HD int64_t tokens() const {
     int64_t n = 1;

@@ -63,7 +63,8 @@ NATTEN_HD Range local_inverse_window(int jk, int lg, int kernel, int stride, boo
   int lo = 0, hi = lg;
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (local_window(mid, lg, kernel, stride, causal).end > jk) hi = mid; else lo = mid + 1;
+    if (local_window(mid, lg, kernel, stride, causal).end > jk) hi = mid;
+    else lo = mid + 1;
   }
   const int first = lo;
   // First query whose window starts after jk.
@@ -71,7 +72,8 @@ NATTEN_HD Range local_inverse_window(int jk, int lg, int kernel, int stride, boo
   hi = lg;
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (local_window(mid, lg, kernel, stride, causal).start > jk) hi = mid; else lo = mid + 1;
+    if (local_window(mid, lg, kernel, stride, causal).start > jk) hi = mid;
+    else lo = mid + 1;
   }
   return {first, lo};
 }
@@ -79,8 +81,7 @@ NATTEN_HD Range local_inverse_window(int jk, int lg, int kernel, int stride, boo
 /// Global queries seen by key j on one axis, as a group-local range (queries are i' * d + g).
 NATTEN_HD Range axis_inverse_window(const AxisParams& a, int j) {
   const int g = j % a.dilation;
-  return local_inverse_window(j / a.dilation, group_length(a.length, a.dilation, g), a.kernel, a.stride,
-                              a.causal);
+  return local_inverse_window(j / a.dilation, group_length(a.length, a.dilation, g), a.kernel, a.stride, a.causal);
 }
 
 /// Relative-position-bias index of key j for query i on one axis (odd kernel, non-causal): in [0, 2k-1).

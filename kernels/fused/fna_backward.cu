@@ -9,8 +9,10 @@
 namespace natten::fused {
 
 // Instantiated in fna_backward_f16.cu / fna_backward_bf16.cu, not here.
-extern template void launch_backward_kernels<F16>(const BackwardParams&, const BackwardPlan&, const void*, cudaStream_t);
-extern template void launch_backward_kernels<BF16>(const BackwardParams&, const BackwardPlan&, const void*, cudaStream_t);
+extern template void launch_backward_kernels<F16>(const BackwardParams&, const BackwardPlan&, const void*,
+                                                  cudaStream_t);
+extern template void launch_backward_kernels<BF16>(const BackwardParams&, const BackwardPlan&, const void*,
+                                                   cudaStream_t);
 
 namespace {
 
@@ -100,8 +102,8 @@ BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, co
   const int64_t N = p.tokens();
   plan.delta_bytes = round256((size_t)(p.batch * N * p.heads) * sizeof(float));
   const size_t acc = round256((size_t)(p.batch * N * p.heads * p.head_dim) * sizeof(float));
-  plan.dq_atomics = c.kv_parallel && !c.deterministic &&
-                    (c.scratch_limit_bytes < 0 || acc <= (size_t)c.scratch_limit_bytes);
+  plan.dq_atomics =
+      c.kv_parallel && !c.deterministic && (c.scratch_limit_bytes < 0 || acc <= (size_t)c.scratch_limit_bytes);
   plan.dq_acc_bytes = plan.dq_atomics ? acc : 0;
   plan.dq_stages = dq_smem(plan.tier, 2) <= dev.smem_optin ? 2 : 1;
   if (p.n_extra > 0 && p.batch > 0 && p.heads_kv > 0 && N > 0) {  // an empty problem has no extra pass
@@ -114,14 +116,15 @@ BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, co
     splits = splits < 1 ? 1 : (splits > chunks ? chunks : splits);
     plan.q_chunks_per_split = (chunks + splits - 1) / splits;
     plan.extra_splits = (int)((chunks + plan.q_chunks_per_split - 1) / plan.q_chunks_per_split);
-    plan.extra_part_bytes =
-        2 * round256((size_t)(plan.extra_splits * p.batch * p.n_extra * p.heads_kv * (p.head_dim > p.head_dim_v ? p.head_dim : p.head_dim_v)) * sizeof(float));
+    plan.extra_part_bytes = 2 * round256((size_t)(plan.extra_splits * p.batch * p.n_extra * p.heads_kv *
+                                                  (p.head_dim > p.head_dim_v ? p.head_dim : p.head_dim_v)) *
+                                         sizeof(float));
   }
   return plan;
 }
 
-void run_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a, const BackwardPlan& plan,
-                  void* workspace, cudaStream_t stream) {
+void run_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a, const BackwardPlan& plan, void* workspace,
+                  cudaStream_t stream) {
   BackwardParams prm{};
   prm.p = padded(p);
   for (int ax = 0; ax < kMaxDims; ++ax) {

@@ -32,10 +32,10 @@ namespace natten::fused {
 
 struct BackwardPlan {
   BackwardTileConfig tiles{};
-  int tier = 0;                 // padded head dim the kernels run at (32, 64, 128)
-  bool dq_atomics = false;      // KV-parallel dQ (fp32 accumulator + atomics); else the Q-parallel dQ kernel
-  int dq_stages = 2;            // KV buffers of the Q-parallel dQ kernel
-  int extra_splits = 1;         // CTAs per extra-KV tile, each summing a slice of the queries
+  int tier = 0;             // padded head dim the kernels run at (32, 64, 128)
+  bool dq_atomics = false;  // KV-parallel dQ (fp32 accumulator + atomics); else the Q-parallel dQ kernel
+  int dq_stages = 2;        // KV buffers of the Q-parallel dQ kernel
+  int extra_splits = 1;     // CTAs per extra-KV tile, each summing a slice of the queries
   int64_t q_chunks_per_split = 0;
   size_t delta_bytes = 0;
   size_t dq_acc_bytes = 0;
@@ -86,8 +86,8 @@ BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, co
 /// Enqueues the backward on `stream`. `workspace` holds plan.workspace_bytes() bytes, 256-byte aligned,
 /// and must stay allocated until the work is done (stream-ordered free is fine). The problem must have
 /// at least one token, batch and head.
-void run_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a, const BackwardPlan& plan,
-                  void* workspace, cudaStream_t stream);
+void run_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a, const BackwardPlan& plan, void* workspace,
+                  cudaStream_t stream);
 
 /// The launch layer's entry (fna_backward_launch.cu): runs the fast backward on `stream` of `device` when
 /// it supports the problem and returns true (workspace allocated and freed stream-ordered); returns false

@@ -108,15 +108,15 @@ inline std::string shape_string(const int (&s)[kMaxDims], int dims) {
 }
 
 /// The configuration asked for by `q` / `kv` (all-zero = not given: the default fills it), or a
-/// RangeError (ERR_NATTEN_UNSUPPORTED, as the forward's) naming the option and listing what exists. When only one of the
-/// two is given, the other half is the default's if that pair exists, else the first listed that pairs.
+/// RangeError (ERR_NATTEN_UNSUPPORTED, as the forward's) naming the option and listing what exists. When only one of
+/// the two is given, the other half is the default's if that pair exists, else the first listed that pairs.
 inline BackwardTileConfig resolve_backward_tiles(const NaProblem& p, int tier, const int (&q)[kMaxDims],
                                                  const int (&kv)[kMaxDims]) {
   const bool q_given = q[0] || q[1] || q[2], kv_given = kv[0] || kv[1] || kv[2];
   const BackwardTileConfig dflt = default_backward_tiles(p, tier);
   if (!q_given && !kv_given) return dflt;
   const auto all = backward_tile_configs(p.dims, tier);
-  auto same = [&](const int (&a)[kMaxDims], const int (&b)[kMaxDims]) {
+  auto same = [&](const int(&a)[kMaxDims], const int(&b)[kMaxDims]) {
     for (int i = 0; i < p.dims; ++i)
       if (a[i] != b[i]) return false;
     return true;

@@ -39,9 +39,9 @@ struct BwdDqSmem {
   static constexpr int kPitch = DMAX + 8;
   S q[kRows][kPitch];
   S dout[kRows][kPitch];
-  uint64_t mask[2][kRows];     // [buffer][query row]: bit j = key row j is in the query's window
-  uint32_t rows[kRows];        // packed per-axis offsets of tile rows (Q and KV tiles share the shape)
-  BwdDqWalk walk;              // uniform over the CTA: kept here, not in registers
+  uint64_t mask[2][kRows];  // [buffer][query row]: bit j = key row j is in the query's window
+  uint32_t rows[kRows];     // packed per-axis offsets of tile rows (Q and KV tiles share the shape)
+  BwdDqWalk walk;           // uniform over the CTA: kept here, not in registers
   // [buffer][K, V]: last, so a single-buffered launch leaves buffer 1 out; 16-byte aligned whatever the
   // size of the members above (cp.async and ldmatrix need it).
   alignas(16) S kv[2][2][kRows][kPitch];
@@ -53,8 +53,8 @@ namespace detail {
 using DqSmem32 = BwdDqSmem<F16, 32>;
 using DqSmem64 = BwdDqSmem<F16, 64>;
 using DqSmem128 = BwdDqSmem<F16, 128>;
-static_assert(offsetof(DqSmem32, kv) % 16 == 0 && offsetof(DqSmem64, kv) % 16 == 0 && offsetof(DqSmem128, kv) % 16 == 0 &&
-                  offsetof(DqSmem64, dout) % 16 == 0,
+static_assert(offsetof(DqSmem32, kv) % 16 == 0 && offsetof(DqSmem64, kv) % 16 == 0 &&
+                  offsetof(DqSmem128, kv) % 16 == 0 && offsetof(DqSmem64, dout) % 16 == 0,
               "16-byte aligned tiles");
 }  // namespace detail
 
@@ -62,9 +62,9 @@ static_assert(offsetof(DqSmem32, kv) % 16 == 0 && offsetof(DqSmem64, kv) % 16 ==
 /// when needed (thread t < 64: query row t, whose windows `win` are fixed for the CTA) and returns
 /// whether the pair is interior.
 template <class Tag, int DMAX>
-__device__ __forceinline__ bool bwd_dq_load_kv(const BackwardParams& prm, BwdDqSmem<Tag, DMAX>& sm,
-                                               const BwdDqWalk& w, int64_t b, int hk, int64_t it, int buf,
-                                               bool row_ok, const Range (&win)[kMaxDims]) {
+__device__ __forceinline__ bool bwd_dq_load_kv(const BackwardParams& prm, BwdDqSmem<Tag, DMAX>& sm, const BwdDqWalk& w,
+                                               int64_t b, int hk, int64_t it, int buf, bool row_ok,
+                                               const Range (&win)[kMaxDims]) {
   using S = typename Tag::Storage;
   const NaProblem& p = prm.p;
   constexpr int kRows = kBwdKvRows;
@@ -124,7 +124,8 @@ constexpr int bwd_dq_min_blocks() {
 }
 
 template <class Tag, int DMAX>
-__global__ void __launch_bounds__(kBwdThreads, bwd_dq_min_blocks<DMAX>()) fna_backward_dq_kernel(const BackwardParams prm) {
+__global__ void __launch_bounds__(kBwdThreads, bwd_dq_min_blocks<DMAX>())
+    fna_backward_dq_kernel(const BackwardParams prm) {
   using S = typename Tag::Storage;
   using Smem = BwdDqSmem<Tag, DMAX>;
   static_assert(kBwdThreads == 2 * kBwdKvRows, "mask fill assumes two threads per query row");

@@ -70,11 +70,11 @@ void launch_backward_kernels(const BackwardParams& prm, const BackwardPlan& plan
     detail::launch_kv_tier<Tag>(prm, plan.tier, 1, grid, s);
     const int64_t nk = p.batch * p.n_extra * p.heads_kv * p.head_dim;
     const int64_t nv = p.batch * p.n_extra * p.heads_kv * p.head_dim_v;
-    fna_backward_split_reduce_kernel<Tag><<<detail::grid_1d(nk, kBlock), kBlock, 0, s>>>(
-        prm.dk_extra_part, prm.dk_extra_out, prm.extra_splits, nk);
+    fna_backward_split_reduce_kernel<Tag>
+        <<<detail::grid_1d(nk, kBlock), kBlock, 0, s>>>(prm.dk_extra_part, prm.dk_extra_out, prm.extra_splits, nk);
     NATTEN_CUDA_CHECK(cudaGetLastError());
-    fna_backward_split_reduce_kernel<Tag><<<detail::grid_1d(nv, kBlock), kBlock, 0, s>>>(
-        prm.dv_extra_part, prm.dv_extra_out, prm.extra_splits, nv);
+    fna_backward_split_reduce_kernel<Tag>
+        <<<detail::grid_1d(nv, kBlock), kBlock, 0, s>>>(prm.dv_extra_part, prm.dv_extra_out, prm.extra_splits, nv);
     NATTEN_CUDA_CHECK(cudaGetLastError());
   }
 

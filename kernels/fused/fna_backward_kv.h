@@ -42,9 +42,9 @@ struct BwdKvWalk {
   int qn[kMaxDims];      // Q tiles per axis of the box
   int ilo[kMaxDims];     // Q tile indices [ilo, ihi) per axis need no mask on that axis
   int ihi[kMaxDims];
-  int64_t per_head;      // Q tiles (or chunks) per query head
-  int64_t chunk0;        // extra pass: first chunk of this CTA
-  bool empty;            // the CTA's slot lies past its (ragged) dilation group: nothing to do
+  int64_t per_head;  // Q tiles (or chunks) per query head
+  int64_t chunk0;    // extra pass: first chunk of this CTA
+  bool empty;        // the CTA's slot lies past its (ragged) dilation group: nothing to do
 };
 
 template <class Tag, int DMAX, int BQ>
@@ -69,8 +69,9 @@ namespace detail {
 using KvSmem32 = BwdKvSmem<F16, 32, 64>;
 using KvSmem64 = BwdKvSmem<F16, 64, 64>;
 using KvSmem128 = BwdKvSmem<F16, 128, 32>;
-static_assert(offsetof(KvSmem32, ds) % 16 == 0 && offsetof(KvSmem64, ds) % 16 == 0 && offsetof(KvSmem128, ds) % 16 == 0 &&
-                  offsetof(KvSmem128, dout) % 16 == 0 && offsetof(KvSmem64, ld) % 16 == 0,
+static_assert(offsetof(KvSmem32, ds) % 16 == 0 && offsetof(KvSmem64, ds) % 16 == 0 &&
+                  offsetof(KvSmem128, ds) % 16 == 0 && offsetof(KvSmem128, dout) % 16 == 0 &&
+                  offsetof(KvSmem64, ld) % 16 == 0,
               "16-byte aligned tiles");
 }  // namespace detail
 
@@ -204,7 +205,8 @@ constexpr int bwd_kv_min_blocks() {
 }
 
 template <class Tag, int DMAX, int BQ>
-__global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>()) fna_backward_kv_kernel(const BackwardParams prm, int extra) {
+__global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
+    fna_backward_kv_kernel(const BackwardParams prm, int extra) {
   using S = typename Tag::Storage;
   using Smem = BwdKvSmem<Tag, DMAX, BQ>;
   static_assert(BQ == 32 || BQ == 64, "Q tile rows");
@@ -265,7 +267,7 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>()) fna_ba
   if (n_it > 0) next = bwd_kv_load_q<Tag, DMAX, BQ>(prm, sm, w, b, hk, extra, 0, 0);
   cp_async_commit();
 
-  constexpr int kND = DMAX / 8;   // n8 blocks of head dim in dK/dV
+  constexpr int kND = DMAX / 8;  // n8 blocks of head dim in dK/dV
   float dk[kND][4], dv[kND][4];
 #pragma unroll
   for (int i = 0; i < kND; ++i)
@@ -380,9 +382,9 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>()) fna_ba
     // ---- dQ += dS K through shared memory and fp32 atomics (KV-parallel mode) --------------------------
     if (want_ds) {
       __syncthreads();
-      constexpr int kQB = BQ / 16;       // 16-query row blocks
-      constexpr int kDP = 4 / kQB;       // warps sharing a row block split the head dim
-      constexpr int kDW = DMAX / kDP;    // head-dim columns per warp
+      constexpr int kQB = BQ / 16;     // 16-query row blocks
+      constexpr int kDP = 4 / kQB;     // warps sharing a row block split the head dim
+      constexpr int kDW = DMAX / kDP;  // head-dim columns per warp
       const int qb = warp % kQB, d0 = (warp / kQB) * kDW;
       float acc[kDW / 8][4];
 #pragma unroll
@@ -415,7 +417,6 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>()) fna_ba
         }
       }
     }
-
   }
   cp_async_wait<0>();
 
@@ -434,7 +435,8 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>()) fna_ba
       for (int nb = 0; nb < kND; ++nb) {
         const int d = 8 * nb + 2 * tq;
         if (d < p.head_dim)
-          *reinterpret_cast<float2*>(pk + d) = make_float2(dk[nb][2 * half] * prm.scale, dk[nb][2 * half + 1] * prm.scale);
+          *reinterpret_cast<float2*>(pk + d) =
+              make_float2(dk[nb][2 * half] * prm.scale, dk[nb][2 * half + 1] * prm.scale);
         if (d < p.head_dim_v) *reinterpret_cast<float2*>(pv + d) = make_float2(dv[nb][2 * half], dv[nb][2 * half + 1]);
       }
     } else {
@@ -447,7 +449,8 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>()) fna_ba
       for (int nb = 0; nb < kND; ++nb) {
         const int d = 8 * nb + 2 * tq;
         if (d < p.head_dim)
-          *reinterpret_cast<uint32_t*>(pk + d) = pack2(tag, dk[nb][2 * half] * prm.scale, dk[nb][2 * half + 1] * prm.scale);
+          *reinterpret_cast<uint32_t*>(pk + d) =
+              pack2(tag, dk[nb][2 * half] * prm.scale, dk[nb][2 * half + 1] * prm.scale);
         if (d < p.head_dim_v) *reinterpret_cast<uint32_t*>(pv + d) = pack2(tag, dv[nb][2 * half], dv[nb][2 * half + 1]);
       }
     }

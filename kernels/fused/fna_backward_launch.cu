@@ -32,7 +32,8 @@ bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, 
     if (tiles_given)
       throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
                   "backwardQTileShape/backwardKvTileShape select a tensor-core fused backward config, but this "
-                  "problem cannot use one: " + why);
+                  "problem cannot use one: " +
+                      why);
     return false;
   }
   const BackwardPlan plan = plan_backward(p, t, c, dev);  // validates the tile shapes

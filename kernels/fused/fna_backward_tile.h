@@ -67,7 +67,7 @@ struct GroupAxes {
   /// `win` (per axis, group-local): bit j set iff row j's key lies in the window on every axis. Built from
   /// one bit range per axis, spread over the row-major layout: a few shifts per axis row, not 64 tests.
   static NATTEN_HD uint64_t window_rows(const Range (&win)[kMaxDims], const int (&ko)[kMaxDims],
-                                                         const int (&kt)[kMaxDims]) {
+                                        const int (&kt)[kMaxDims]) {
     int lo[kMaxDims], hi[kMaxDims];
     for (int a = 0; a < kMaxDims; ++a) {
       lo[a] = min_int(max_int(win[a].start - ko[a], 0), kt[a]);

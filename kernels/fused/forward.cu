@@ -161,8 +161,7 @@ std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, cons
            " is below 8.0 (the tensor-core path needs sm_80 or newer)";
   if (p.dims < 1 || p.dims > 3) return "dims must be 1, 2 or 3";
   if (p.head_dim % 8 != 0 || p.head_dim_v % 8 != 0)
-    return "head dims " + std::to_string(p.head_dim) + "/" + std::to_string(p.head_dim_v) +
-           " are not multiples of 8";
+    return "head dims " + std::to_string(p.head_dim) + "/" + std::to_string(p.head_dim_v) + " are not multiples of 8";
   if (head_dim_tier(p.head_dim, p.head_dim_v) == 0) return "head dim above 256";
   if (p.heads > 65535 || p.batch > 65535) return "batch or heads above 65535";
   if (p.n_extra > (int64_t(1) << 30)) return "more than 2^30 additional keys";
@@ -216,8 +215,8 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 //   eff       = min(1, resident warps per SM / 12) * (0.9 for 8-warp CTAs)
 //   cost      = per_query * total queries * waves / (ctas / (SMs * resident)) / eff
 // so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
-// windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared memory
-// are skipped by select_forward.
+// windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared
+// memory are skipped by select_forward.
 constexpr double kWgmmaSpeedup = 2.5;
 
 double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {

@@ -4,8 +4,8 @@
 namespace natten::fused {
 
 const std::vector<ForwardEntry>& forward_entries_2d() {
-  static const std::vector<ForwardEntry> entries = {NATTEN_FORWARD_CONFIGS_2D(NATTEN_FORWARD_ENTRY_PAIR)
-                                                     NATTEN_FORWARD_WGMMA_CONFIGS_2D(NATTEN_FORWARD_WGMMA_ENTRY_PAIR)};
+  static const std::vector<ForwardEntry> entries = {NATTEN_FORWARD_CONFIGS_2D(
+      NATTEN_FORWARD_ENTRY_PAIR) NATTEN_FORWARD_WGMMA_CONFIGS_2D(NATTEN_FORWARD_WGMMA_ENTRY_PAIR)};
   return entries;
 }
 

@@ -24,12 +24,12 @@ ForwardEntry make_forward_entry(DType dtype) {
 }  // namespace natten::fused
 
 /// Expands one X(...) line of a config list into its fp16 and bf16 entries for kernel architecture ARCH.
-#define NATTEN_FORWARD_ENTRY_PAIR_ARCH(ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                 \
-  ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                              \
-                                      ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST, ARCH,                \
-                                      ::natten::fused::F16>(::natten::DType::Float16),                        \
-      ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                          \
-                                          ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST, ARCH,            \
+#define NATTEN_FORWARD_ENTRY_PAIR_ARCH(ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                       \
+  ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                                      \
+                                      ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST, ARCH, ::natten::fused::F16>( \
+      ::natten::DType::Float16),                                                                                      \
+      ::natten::fused::make_forward_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                                  \
+                                          ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST, ARCH,                    \
                                           ::natten::fused::BF16>(::natten::DType::BFloat16),
 /// X(...) expanders for the mma.sync (sm_80) and wgmma (sm_90a) lists.
 #define NATTEN_FORWARD_ENTRY_PAIR(...) NATTEN_FORWARD_ENTRY_PAIR_ARCH(80, __VA_ARGS__)

@@ -51,8 +51,8 @@ struct ForwardTraits {
   static constexpr bool kWgmma = Arch >= 90;
   static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
   static constexpr int kThreads = kWarps * 32;
-  static constexpr int kGroups = KVTile::kMicroCount;  // 16-key micro tiles per KV tile
-  static constexpr int kChunks = DT / 8;               // 16-byte chunks per row
+  static constexpr int kGroups = KVTile::kMicroCount;     // 16-key micro tiles per KV tile
+  static constexpr int kChunks = DT / 8;                  // 16-byte chunks per row
   static constexpr bool kQInRegs = !kWgmma && DT <= 128;  // else Q fragments are re-read from smem
   static_assert(!kWgmma || (kWarps == 4 && KVTile::kSize == 64 && (DT == 64 || DT == 128)),
                 "wgmma configs: 64 queries (one warpgroup), 64-key tiles, head-dim tiers 64 and 128");
@@ -66,10 +66,12 @@ struct ForwardTraits {
   /// Resident CTAs per SM that __launch_bounds__ asks ptxas to allow (caps registers at 64K / (threads x
   /// blocks)): more warps to hide latency where the small head-dim tiers leave registers to spare.
   /// (Values chosen from the -Xptxas -v report: the largest that leave no spills.)
-  static constexpr int kMinBlocks = kWgmma ? (DT == 64 ? 3 : 2)
-                                   : kWarps == 4 ? (DT == 32 ? (QTile::kDims == 2 ? 4 : 3) : DT == 64 ? 3 : 1)
-                                                 : (DT == 32 && QTile::kDims != 3 ? 2 : 1);
-  static constexpr int kQUnits = QTile::kSize * kChunks;   // 16-byte units
+  static constexpr int kMinBlocks = kWgmma        ? (DT == 64 ? 3 : 2)
+                                    : kWarps == 4 ? (DT == 32   ? (QTile::kDims == 2 ? 4 : 3)
+                                                     : DT == 64 ? 3
+                                                                : 1)
+                                                  : (DT == 32 && QTile::kDims != 3 ? 2 : 1);
+  static constexpr int kQUnits = QTile::kSize * kChunks;  // 16-byte units
   static constexpr int kKVUnits = KVTile::kSize * kChunks;
   static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kStages * kKVUnits);
   static_assert(QTile::kDims == KVTile::kDims, "Q and KV tiles of the same dims");
@@ -105,8 +107,7 @@ struct LaneOffsets {
 /// valid_chunks are zero-filled.
 template <class Tile, int Chunks, int Threads, class Layout, class Elem>
 __device__ __forceinline__ void load_spatial_tile(uint32_t dst, int tid, const Elem* base, const Elem* row0,
-                                                  const int64_t (&estride)[3], const int (&lim)[3],
-                                                  int valid_chunks) {
+                                                  const int64_t (&estride)[3], const int (&lim)[3], int valid_chunks) {
   constexpr int kRowsPerPass = Threads / Chunks;
   const int r = tid / Chunks, chunk = tid % Chunks;
   if (kRowsPerPass > Tile::kSize && r >= Tile::kSize) return;
@@ -184,7 +185,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 
   extern __shared__ __align__(1024) uint4 smem[];  // 1024: the 128-byte swizzle atoms of the wgmma tiles
   uint4* const s_q = smem;
-  uint4* const s_k = smem + Tr::kQUnits;                       // stage s: s_k + s * kKVUnits
+  uint4* const s_k = smem + Tr::kQUnits;  // stage s: s_k + s * kKVUnits
   uint4* const s_v = s_k + Tr::kStages * Tr::kKVUnits;
   const uint32_t q_smem = smem_addr(s_q);
   const uint32_t k_smem = smem_addr(s_k), v_smem = smem_addr(s_v);
@@ -203,7 +204,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 
   // ---- where this CTA is: dilation group and group-local Q tile origin per axis ----
   // From blockIdx.x; 1-D/2-D epilogues decode it again (see there) instead of keeping it across the loop.
-  auto locate = [&](uint32_t slot_index, GroupAxis (&axes)[3], int (&origin)[3]) {
+  auto locate = [&](uint32_t slot_index, GroupAxis(&axes)[3], int(&origin)[3]) {
     int64_t linear = slot_index;  // per-axis slots, last axis fastest (decode_slots with compile-time dims)
 #pragma unroll
     for (int a = kDims - 1; a >= 0; --a) {
@@ -253,8 +254,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 #pragma unroll
   for (int r = 0; r < 2; ++r)
 #pragma unroll
-    for (int a = 0; a < kDims; ++a)
-      row_win[r][a] = ax[a].window(q0[a] + QTile::coord(warp * 16 + grp + 8 * r, a));
+    for (int a = 0; a < kDims; ++a) row_win[r][a] = ax[a].window(q0[a] + QTile::coord(warp * 16 + grp + 8 * r, a));
 
   // ---- loaders ----
   const Elem* const q_base = static_cast<const Elem*>(prm.a.q);
@@ -277,12 +277,12 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
     }
     tok0 += b * inner;
   }
-  const int kv_row_r = tid / kChunks;  // this thread's base row in a KV tile load
+  const int kv_row_r = tid / kChunks;                               // this thread's base row in a KV tile load
   const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;  // elements per token
   // Window tiles are walked row-major over the box (last axis fastest) with per-axis counters:
   // tc_load is the next tile to load, tc_comp the tile being computed.
   int tc_load[3] = {0, 0, 0}, tc_comp[3] = {0, 0, 0};
-  auto advance = [&](int (&c)[3]) {
+  auto advance = [&](int(&c)[3]) {
     bool carry = true;
 #pragma unroll
     for (int a = kDims - 1; a >= 0; --a) {
@@ -309,21 +309,21 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
       int64_t estride[3];  // recomputed per tile: fewer long-lived registers
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * k_row;
-      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, k_base, k_base + int64_t(hkv) * dqk + tok * k_row,
-                                                               estride, lim, dqk / 8);
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(
+          dk, tid, k_base, k_base + int64_t(hkv) * dqk + tok * k_row, estride, lim, dqk / 8);
       if constexpr (Tr::kStages == 2) cp_async_commit();
 #pragma unroll
       for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
-      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, v_base, v_base + int64_t(hkv) * dv + tok * v_row,
-                                                               estride, lim, dv / 8);
+      detail::load_spatial_tile<KVTile, kChunks, Tr::kThreads, typename Tr::KVLayout>(
+          dvv, tid, v_base, v_base + int64_t(hkv) * dv + tok * v_row, estride, lim, dv / 8);
       cp_async_commit();
     } else {
       const int e0 = (t - n_window_tiles) * KVTile::kSize;
-      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dk, tid, ek_base + (int64_t(b) * n_extra * p.heads_kv + hkv) * dqk,
-                                                                     e0, n_extra, k_row, dqk / 8);
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(
+          dk, tid, ek_base + (int64_t(b) * n_extra * p.heads_kv + hkv) * dqk, e0, n_extra, k_row, dqk / 8);
       if constexpr (Tr::kStages == 2) cp_async_commit();
-      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(dvv, tid, ev_base + (int64_t(b) * n_extra * p.heads_kv + hkv) * dv,
-                                                                     e0, n_extra, v_row, dv / 8);
+      detail::load_linear_tile<KVTile::kSize, kChunks, Tr::kThreads, typename Tr::KVLayout>(
+          dvv, tid, ev_base + (int64_t(b) * n_extra * p.heads_kv + hkv) * dv, e0, n_extra, v_row, dv / 8);
       cp_async_commit();
     }
   };
@@ -342,8 +342,8 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
       lim[a] = ax[a].lg - c;
       tok += c * tstride[a];
     }
-    detail::load_spatial_tile<QTile, kChunks, Tr::kThreads, typename Tr::QLayout>(q_smem, tid, q_base, q_base + h * dqk + tok * q_row,
-                                                            q_estride, lim, dqk / 8);
+    detail::load_spatial_tile<QTile, kChunks, Tr::kThreads, typename Tr::QLayout>(
+        q_smem, tid, q_base, q_base + h * dqk + tok * q_row, q_estride, lim, dqk / 8);
   }
   cp_async_commit();
   load_kv(0, 0);  // n_tiles >= 1: every query has at least one window key
@@ -369,8 +369,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
   __syncthreads();
   if constexpr (Tr::kQInRegs) {
 #pragma unroll
-    for (int kk = 0; kk < DT / 16; ++kk)
-      ldmatrix_x4(qf[kk], q_smem + q_lane.at(warp, kk));
+    for (int kk = 0; kk < DT / 16; ++kk) ldmatrix_x4(qf[kk], q_smem + q_lane.at(warp, kk));
   }
 
   constexpr uint32_t kAllGroups = kGroups == 32 ? 0xffffffffu : (1u << kGroups) - 1u;
@@ -446,7 +445,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
       for (int j = 0; j < kGroups; ++j)
 #pragma unroll
         for (int nb = 0; nb < 2; ++nb) s[j][nb][0] = s[j][nb][1] = s[j][nb][2] = s[j][nb][3] = 0.f;
-      auto q_frag = [&](int kk, uint32_t (&qa)[4]) {
+      auto q_frag = [&](int kk, uint32_t(&qa)[4]) {
         if constexpr (Tr::kQInRegs) {
 #pragma unroll
           for (int i = 0; i < 4; ++i) qa[i] = qf[kk][i];
@@ -454,7 +453,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
           ldmatrix_x4(qa, q_smem + q_lane.at(warp, kk));
         }
       };
-      auto qk_group = [&](int j, int kk, const uint32_t (&qa)[4]) {
+      auto qk_group = [&](int j, int kk, const uint32_t(&qa)[4]) {
         uint32_t kb[4];
         ldmatrix_x4(kb, sk + k_lane.at(j, kk));
         const uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
@@ -528,8 +527,9 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
           for (int r = 0; r < 2; ++r)
 #pragma unroll
             for (int a = 0; a < kDims; ++a)
-              row_bits[r][a] = KVTile::axis_bits(row_win[r][a].start - ko[a], row_win[r][a].end - ko[a], KVTile::ext(a)) >>
-                               tig_coord[a];
+              row_bits[r][a] =
+                  KVTile::axis_bits(row_win[r][a].start - ko[a], row_win[r][a].end - ko[a], KVTile::ext(a)) >>
+                  tig_coord[a];
         }
 #pragma unroll
         for (int j = 0; j < kGroups; ++j) {
@@ -596,7 +596,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
         const float m_new = fmaxf(m_run[r], mx[r] * prm.scale_log2);  // base-2 scaled units (-inf stays)
-        m_use[r] = m_new == kNegInf ? 0.f : m_new;  // all masked so far: keep exp2 arguments finite
+        m_use[r] = m_new == kNegInf ? 0.f : m_new;                    // all masked so far: keep exp2 arguments finite
         alpha[r] = exp2_approx(m_run[r] - m_use[r]);
         m_run[r] = m_new;
         l_run[r] *= alpha[r];
@@ -766,8 +766,8 @@ void launch_forward(const NaProblem& p, const FusedForwardArgs& args, cudaStream
   const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
                   static_cast<unsigned>(p.batch));
   auto kernel = na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>;
-  NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(Tr::kSmemBytes)));
+  NATTEN_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tr::kSmemBytes)));
   kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }

@@ -41,8 +41,9 @@ __global__ void merge_kernel(Parts parts, int64_t rows, int64_t dv, T* out, floa
 void merge_attentions(int device, DType t, int n, const void* const* outs, const float* const* lses, int64_t rows,
                       int64_t dv, void* out, float* lse) {
   if (n < 1 || n > kMaxParts)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
-                "mergeAttentions on CUDA merges 1 to " + std::to_string(kMaxParts) + " parts, got " + std::to_string(n));
+    throw Error(
+        ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
+        "mergeAttentions on CUDA merges 1 to " + std::to_string(kMaxParts) + " parts, got " + std::to_string(n));
   if (!rows) return;
   Parts p{};
   p.n = n;
@@ -54,7 +55,8 @@ void merge_attentions(int device, DType t, int n, const void* const* outs, const
   constexpr int kWarps = 8;
   cuda::dispatch_dtype(t, "mergeAttentions", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    merge_kernel<T><<<cuda::grid_for(rows, kWarps, "mergeAttentions"), kWarps * 32, 0, s>>>(p, rows, dv, static_cast<T*>(out), lse);
+    merge_kernel<T><<<cuda::grid_for(rows, kWarps, "mergeAttentions"), kWarps * 32, 0, s>>>(p, rows, dv,
+                                                                                            static_cast<T*>(out), lse);
   });
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }

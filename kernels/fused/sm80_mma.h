@@ -15,9 +15,9 @@
 // M[l/4][2(l%4)..+1] of each matrix, which is the A/B fragment layout above; with .trans it receives the
 // transposed element pair M[2(l%4)..+1][l/4] (used to read V, stored key-major, as a B operand).
 #pragma once
-#include <stdint.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <stdint.h>
 
 namespace natten::fused {
 
@@ -76,9 +76,7 @@ __device__ __forceinline__ void ldmatrix_x2(uint32_t (&r)[2], uint32_t addr) {
 }
 
 __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t (&r)[2], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1])
-               : "r"(addr));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(addr));
 }
 
 // ---- cp.async (global -> shared, bypassing registers) ------------------------------------------------

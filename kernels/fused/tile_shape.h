@@ -7,8 +7,8 @@
 // Row n of a tile in shared memory: micro tile n / 16 (row-major over the tile's micro grid), then
 // position n % 16 (row-major inside the micro box). Unused axes have extent 1.
 #pragma once
-#include "../common/hostdevice.h"
 #include <stdint.h>
+#include "../common/hostdevice.h"
 #include "../common/problem.h"
 
 namespace natten::fused {

@@ -23,11 +23,11 @@ NATTEN_HD int min_int(int a, int b) { return a < b ? a : b; }
 
 /// One axis seen from inside one dilation group.
 struct GroupAxis {
-  int lg;        // group length
+  int lg;  // group length
   int kernel;
   int stride;
   int dilation;
-  int group;     // g
+  int group;  // g
   bool causal;
 
   /// Global index of group-local index `local`.
@@ -70,14 +70,10 @@ NATTEN_HD Range tile_q_range(const GroupAxis& ax, int k0, int kn) {
 
 /// Number of tiles of extent t per group on an axis of length L with dilation d (the longest group sets
 /// it; shorter ragged groups may leave their last slot empty, which the CTA detects with slot_origin).
-NATTEN_HD int tiles_per_group(int length, int dilation, int t) {
-  return ceil_div(ceil_div(length, dilation), t);
-}
+NATTEN_HD int tiles_per_group(int length, int dilation, int t) { return ceil_div(ceil_div(length, dilation), t); }
 
 /// Grid slots of one axis: every (group, tile) pair, group-major so neighbouring CTAs share K/V halos.
-NATTEN_HD int axis_slots(int length, int dilation, int t) {
-  return dilation * tiles_per_group(length, dilation, t);
-}
+NATTEN_HD int axis_slots(int length, int dilation, int t) { return dilation * tiles_per_group(length, dilation, t); }
 
 /// A CTA's place on one axis: dilation group and the group-local origin of its tile.
 struct AxisSlot {
@@ -99,7 +95,7 @@ NATTEN_HD int64_t grid_slots(const NaProblem& p, const int (&tile)[kMaxDims]) {
 
 /// Splits a linear slot index into per-axis slots, last axis fastest (row-major like the tokens).
 NATTEN_HD void decode_slots(const NaProblem& p, const int (&tile)[kMaxDims], int64_t linear,
-                                   AxisSlot (&out)[kMaxDims]) {
+                            AxisSlot (&out)[kMaxDims]) {
   for (int a = p.dims - 1; a >= 0; --a) {
     const int n = axis_slots(p.length[a], p.dilation[a], tile[a]);
     out[a] = decode_slot(static_cast<int>(linear % n), p.length[a], p.dilation[a], tile[a]);
@@ -121,14 +117,16 @@ NATTEN_HD Range interior_q_tiles(const GroupAxis& ax, int k0, int kn, int qt, in
   int a = first, b = first + n;
   while (a < b) {  // first t with B(t)
     const int m = (a + b) / 2;
-    if (ax.window(m * qt).end >= k0 + kn) b = m; else a = m + 1;
+    if (ax.window(m * qt).end >= k0 + kn) b = m;
+    else a = m + 1;
   }
   const int lo = a;
   a = first;
   b = first + n;
   while (a < b) {  // first t where A(t) fails
     const int m = (a + b) / 2;
-    if (ax.window(min_int(m * qt + qt, ax.lg) - 1).start <= k0) a = m + 1; else b = m;
+    if (ax.window(min_int(m * qt + qt, ax.lg) - 1).start <= k0) a = m + 1;
+    else b = m;
   }
   return {lo, a > lo ? a : lo};
 }

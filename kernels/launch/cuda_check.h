@@ -11,13 +11,19 @@ namespace natten::gpu {
 /// device fails the same way until the process restarts.
 inline bool is_sticky(cudaError_t e) {
   switch (e) {
-    case cudaErrorIllegalAddress: case cudaErrorLaunchFailure: case cudaErrorHardwareStackError:
-    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress: case cudaErrorInvalidAddressSpace:
-    case cudaErrorInvalidPc: case cudaErrorAssert: case cudaErrorECCUncorrectable: case cudaErrorLaunchTimeout:
-    case cudaErrorNvlinkUncorrectable: case cudaErrorContextIsDestroyed:
-      return true;
-    default:
-      return false;
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorAssert:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorNvlinkUncorrectable:
+    case cudaErrorContextIsDestroyed: return true;
+    default: return false;
   }
 }
 
@@ -35,8 +41,8 @@ std::string mark_current_device_lost(const std::string& error);
 
 }  // namespace natten::gpu
 
-#define NATTEN_CUDA_CHECK(expr)                                                        \
-  do {                                                                                 \
-    cudaError_t natten_err_ = (expr);                                                  \
+#define NATTEN_CUDA_CHECK(expr)                                                                              \
+  do {                                                                                                       \
+    cudaError_t natten_err_ = (expr);                                                                        \
     if (natten_err_ != cudaSuccess) ::natten::gpu::throw_cuda_error(natten_err_, #expr, __FILE__, __LINE__); \
   } while (0)

@@ -23,10 +23,10 @@ enum class ChoicePath {
 /// The forward's choice (select_forward).
 struct ForwardChoice {
   ChoicePath path = ChoicePath::None;
-  std::string reason;    // path Reference / None: why
-  std::string kernel;    // path Fused: "mma" or "wgmma"
+  std::string reason;  // path Reference / None: why
+  std::string kernel;  // path Fused: "mma" or "wgmma"
   int head_dim_tier = 0;
-  int stages = 0;        // K/V pipeline depth of the chosen kernel
+  int stages = 0;  // K/V pipeline depth of the chosen kernel
   int q_tile[kMaxDims] = {1, 1, 1};
   int kv_tile[kMaxDims] = {1, 1, 1};
 };

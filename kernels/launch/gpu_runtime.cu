@@ -180,9 +180,9 @@ void* alloc(int device, size_t bytes) {
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
     throw Error(ErrorKind::Natten, "ERR_NATTEN_OOM",
-                "CUDA out of memory: cannot allocate " + std::to_string(bytes) + " bytes on cuda:" +
-                    std::to_string(device) + " (" + std::to_string(free_b) + " of " + std::to_string(total_b) +
-                    " bytes free)");
+                "CUDA out of memory: cannot allocate " + std::to_string(bytes) +
+                    " bytes on cuda:" + std::to_string(device) + " (" + std::to_string(free_b) + " of " +
+                    std::to_string(total_b) + " bytes free)");
   }
   NATTEN_CUDA_CHECK(e);
   return p;

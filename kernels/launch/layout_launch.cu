@@ -5,10 +5,12 @@
 
 namespace natten::launch {
 
-void fused_to_unfused(int device, DType t, int64_t B, int64_t N, int64_t H, int64_t Hs, int64_t C, const void* src, void* dst) {
+void fused_to_unfused(int device, DType t, int64_t B, int64_t N, int64_t H, int64_t Hs, int64_t C, const void* src,
+                      void* dst) {
   unfused::fused_to_unfused(device, t, B, N, H, Hs, C, src, dst);
 }
-void unfused_to_fused(int device, DType t, int64_t B, int64_t N, int64_t Hs, int64_t H, int64_t C, const void* src, void* dst) {
+void unfused_to_fused(int device, DType t, int64_t B, int64_t N, int64_t Hs, int64_t H, int64_t C, const void* src,
+                      void* dst) {
   unfused::unfused_to_fused(device, t, B, N, Hs, H, C, src, dst);
 }
 void scale(int device, DType t, int64_t n, const void* src, void* dst, double factor) {

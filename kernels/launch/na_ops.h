@@ -18,8 +18,10 @@ void softmax(int device, DType t, const SoftmaxArgs& a);
 void softmax_backward(int device, DType t, const SoftmaxBackwardArgs& a);
 
 /// Layout permutes and scaling of the unfused chain run from the fused layout (kernels/unfused/layout.h).
-void fused_to_unfused(int device, DType t, int64_t B, int64_t N, int64_t H, int64_t Hsrc, int64_t C, const void* src, void* dst);
-void unfused_to_fused(int device, DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, int64_t C, const void* src, void* dst);
+void fused_to_unfused(int device, DType t, int64_t B, int64_t N, int64_t H, int64_t Hsrc, int64_t C, const void* src,
+                      void* dst);
+void unfused_to_fused(int device, DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, int64_t C, const void* src,
+                      void* dst);
 void scale(int device, DType t, int64_t n, const void* src, void* dst, double factor);
 /// mergeAttentions: out/lse [rows, dv] / [rows] from n (output, LSE) pairs.
 void merge_attentions(int device, DType t, int n, const void* const* outs, const float* const* lses, int64_t rows,

@@ -19,7 +19,9 @@ void softmax_backward(int, DType, const SoftmaxBackwardArgs&) { no_cuda(); }
 void fused_to_unfused(int, DType, int64_t, int64_t, int64_t, int64_t, int64_t, const void*, void*) { no_cuda(); }
 void unfused_to_fused(int, DType, int64_t, int64_t, int64_t, int64_t, int64_t, const void*, void*) { no_cuda(); }
 void scale(int, DType, int64_t, const void*, void*, double) { no_cuda(); }
-void merge_attentions(int, DType, int, const void* const*, const float* const*, int64_t, int64_t, void*, float*) { no_cuda(); }
+void merge_attentions(int, DType, int, const void* const*, const float* const*, int64_t, int64_t, void*, float*) {
+  no_cuda();
+}
 bool has_fused(int) { return false; }
 
 }  // namespace natten::launch

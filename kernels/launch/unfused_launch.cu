@@ -20,8 +20,8 @@ namespace {
 struct Launch {
   cudaStream_t stream;
   unfused::DeviceLimits limits;
-  NaProblem p;    // three-axis view
-  int64_t cols;   // attention row width
+  NaProblem p;   // three-axis view
+  int64_t cols;  // attention row width
 };
 
 Launch prepare(int device, const NaProblem& p, const char* op) {
@@ -76,8 +76,7 @@ void na_av_backward(int device, const NaProblem& p, DType t, const AVBackwardArg
     if (l.p.n_extra > 0) unfused::extra_dot(l.stream, l.p, t, dv, a.d_out, a.extra_v, a.d_attn, l.cols);
   }
   if (a.dv) unfused::window_reduce_inverse(l.stream, l.limits, l.p, t, dv, a.attn, l.cols, a.d_out, a.dv);
-  if (a.d_extra_v && l.p.n_extra > 0)
-    unfused::extra_reduce(l.stream, l.p, t, dv, a.attn, l.cols, a.d_out, a.d_extra_v);
+  if (a.d_extra_v && l.p.n_extra > 0) unfused::extra_reduce(l.stream, l.p, t, dv, a.attn, l.cols, a.d_out, a.d_extra_v);
 }
 
 void softmax(int device, DType t, const SoftmaxArgs& a) {

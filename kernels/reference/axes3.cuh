@@ -45,8 +45,7 @@ NATTEN_HD Range group_window(const NaProblem& p, int a, int g, int iq) {
 
 /// Group-local queries (of dilation group g) whose window contains group-local key jk on axis a.
 NATTEN_HD Range group_inverse_window(const NaProblem& p, int a, int g, int jk) {
-  return local_inverse_window(jk, group_length(p.length[a], p.dilation[a], g), p.kernel[a], p.stride[a],
-                              p.causal[a]);
+  return local_inverse_window(jk, group_length(p.length[a], p.dilation[a], g), p.kernel[a], p.stride[a], p.causal[a]);
 }
 
 }  // namespace natten::cuda

@@ -27,11 +27,20 @@ struct BackwardPtrs {
 
 template <typename T>
 BackwardPtrs<T> typed(const FusedBackwardArgs& a, float* delta) {
-  return {static_cast<const T*>(a.q),     static_cast<const T*>(a.k),       static_cast<const T*>(a.v),
-          static_cast<const T*>(a.extra_k), static_cast<const T*>(a.extra_v), static_cast<const T*>(a.out),
-          static_cast<const T*>(a.d_out), a.lse,                            static_cast<T*>(a.dq),
-          static_cast<T*>(a.dk),          static_cast<T*>(a.dv),            static_cast<T*>(a.d_extra_k),
-          static_cast<T*>(a.d_extra_v),   delta};
+  return {static_cast<const T*>(a.q),
+          static_cast<const T*>(a.k),
+          static_cast<const T*>(a.v),
+          static_cast<const T*>(a.extra_k),
+          static_cast<const T*>(a.extra_v),
+          static_cast<const T*>(a.out),
+          static_cast<const T*>(a.d_out),
+          a.lse,
+          static_cast<T*>(a.dq),
+          static_cast<T*>(a.dk),
+          static_cast<T*>(a.dv),
+          static_cast<T*>(a.d_extra_k),
+          static_cast<T*>(a.d_extra_v),
+          delta};
 }
 
 /// Softmax gradient terms of one (query row, key) pair.
@@ -51,7 +60,8 @@ __device__ __forceinline__ PairGrad pair_grad(const NaProblem& p, const LaneRow&
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kWarps * kWarpSize) dq_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
+__global__ void __launch_bounds__(kWarps* kWarpSize)
+    dq_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
   const int64_t rows = p.batch * p.tokens() * p.heads;
   const int64_t row = (int64_t)blockIdx.x * kWarps + threadIdx.x / kWarpSize;
   if (row >= rows) return;
@@ -118,7 +128,8 @@ struct KeyGradAcc {
 };
 
 template <typename T>
-__global__ void __launch_bounds__(kWarps * kWarpSize) dkdv_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
+__global__ void __launch_bounds__(kWarps* kWarpSize)
+    dkdv_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
   const int64_t rows = p.batch * p.tokens() * p.heads_kv;
   const int64_t row = (int64_t)blockIdx.x * kWarps + threadIdx.x / kWarpSize;
   if (row >= rows) return;
@@ -148,8 +159,8 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) dkdv_kernel(const __grid_c
     for (int i0 = inv[0].start; i0 < inv[0].end; ++i0)
       for (int i1 = inv[1].start; i1 < inv[1].end; ++i1)
         for (int i2 = inv[2].start; i2 < inv[2].end; ++i2) {
-          const int64_t qt = cuda::token_of(p, i0 * p.dilation[0] + g[0], i1 * p.dilation[1] + g[1],
-                                            i2 * p.dilation[2] + g[2]);
+          const int64_t qt =
+              cuda::token_of(p, i0 * p.dilation[0] + g[0], i1 * p.dilation[1] + g[1], i2 * p.dilation[2] + g[2]);
           for (int64_t hh = 0; hh < group; ++hh)
             acc.add(p, t, kr, krow, vr, vrow, (b * n + qt) * p.heads + hk * group + hh, c0, lane);
         }
@@ -165,7 +176,8 @@ __global__ void __launch_bounds__(kWarps * kWarpSize) dkdv_kernel(const __grid_c
 /// One CTA per additional key row (b, e, hk): warps split the N * group query rows, then a shared-memory
 /// reduction across warps.
 template <typename T>
-__global__ void __launch_bounds__(kExtraWarps * kWarpSize) extra_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
+__global__ void __launch_bounds__(kExtraWarps* kWarpSize)
+    extra_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
   __shared__ float red[kExtraWarps][2][kChunk];
   const int64_t row = blockIdx.x;  // (b * n_extra + e) * H_kv + hk
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
@@ -218,8 +230,9 @@ void launch_backward(cudaStream_t stream, const NaProblem& p, DType dt, const Fu
     dkdv_kernel<T><<<cuda::grid_for(kv_rows, kWarps, "na_backward"), threads, 0, stream>>>(p, t);
     NATTEN_CUDA_CHECK(cudaGetLastError());
     if (p.n_extra > 0) {
-      extra_kernel<T><<<cuda::grid_for(p.batch * p.n_extra * p.heads_kv, 1, "na_backward"), kExtraWarps * kWarpSize,
-                        0, stream>>>(p, t);
+      extra_kernel<T>
+          <<<cuda::grid_for(p.batch * p.n_extra * p.heads_kv, 1, "na_backward"), kExtraWarps * kWarpSize, 0, stream>>>(
+              p, t);
       NATTEN_CUDA_CHECK(cudaGetLastError());
     }
   });

@@ -34,7 +34,8 @@ struct OnlineRow {
 };
 
 template <typename T>
-__global__ void forward_kernel(const __grid_constant__ NaProblem p, const T* q, const T* k, const T* v, const T* ek, const T* ev, T* out, float* lse) {
+__global__ void forward_kernel(const __grid_constant__ NaProblem p, const T* q, const T* k, const T* v, const T* ek,
+                               const T* ev, T* out, float* lse) {
   const int64_t rows = p.batch * p.tokens() * p.heads;
   const int64_t row = (int64_t)blockIdx.x * kWarps + threadIdx.x / kWarpSize;
   if (row >= rows) return;

@@ -69,8 +69,8 @@ struct QueryWindow {
 /// Calls f(kv_row) for every window key of a query (row index of the [B, N, H_kv] K/V rows), then
 /// f_extra(extra_row) for every additional key (row index of the [B, n_extra, H_kv] rows).
 template <typename F, typename FExtra>
-__device__ __forceinline__ void visit_keys(const NaProblem& p, const QueryWindow& w, int64_t b, int64_t hk,
-                                           F&& f, FExtra&& f_extra) {
+__device__ __forceinline__ void visit_keys(const NaProblem& p, const QueryWindow& w, int64_t b, int64_t hk, F&& f,
+                                           FExtra&& f_extra) {
   const int64_t n = p.tokens();
   for (int j0 = w.range[0].start; j0 < w.range[0].end; ++j0)
     for (int j1 = w.range[1].start; j1 < w.range[1].end; ++j1)

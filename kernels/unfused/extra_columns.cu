@@ -73,8 +73,8 @@ void extra_dot(cudaStream_t s, const NaProblem& p, DType t, int64_t channels, co
   cuda::dispatch_dtype(t, "unfused QK", [&](auto tag) {
     using T = typename decltype(tag)::type;
     extra_dot_kernel<T><<<cuda::grid_for(rows, kWarps, "unfused QK"), kWarps * 32, 0, s>>>(
-        rows, p.tokens(), p.n_extra, p.window_size(), channels, static_cast<const T*>(x),
-        static_cast<const T*>(extra), static_cast<T*>(attn), cols);
+        rows, p.tokens(), p.n_extra, p.window_size(), channels, static_cast<const T*>(x), static_cast<const T*>(extra),
+        static_cast<T*>(attn), cols);
     NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -87,8 +87,8 @@ void extra_reduce(cudaStream_t s, const NaProblem& p, DType t, int64_t channels,
   cuda::dispatch_dtype(t, "unfused NA backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     extra_reduce_kernel<T><<<cuda::grid_for(ctas, 1, "unfused NA backward"), kWarps * 32, 0, s>>>(
-        p.tokens(), p.n_extra, p.window_size(), channels, static_cast<const T*>(attn), cols,
-        static_cast<const T*>(x), static_cast<T*>(out));
+        p.tokens(), p.n_extra, p.window_size(), channels, static_cast<const T*>(attn), cols, static_cast<const T*>(x),
+        static_cast<T*>(out));
     NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }

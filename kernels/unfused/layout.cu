@@ -54,24 +54,28 @@ unsigned grid(int64_t n, const char* op) {
 
 }  // namespace
 
-void fused_to_unfused(int device, DType t, int64_t B, int64_t N, int64_t H, int64_t Hs, int64_t C, const void* src, void* dst) {
+void fused_to_unfused(int device, DType t, int64_t B, int64_t N, int64_t H, int64_t Hs, int64_t C, const void* src,
+                      void* dst) {
   const int64_t n = B * H * N * C;
   if (!n) return;
   auto s = static_cast<cudaStream_t>(gpu::stream(device));
   cuda::dispatch_dtype(t, "fusedToUnfused", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    fused_to_unfused_kernel<T><<<grid(n, "fusedToUnfused"), kThreads, 0, s>>>(B, N, H, Hs, C, static_cast<const T*>(src), static_cast<T*>(dst));
+    fused_to_unfused_kernel<T><<<grid(n, "fusedToUnfused"), kThreads, 0, s>>>(
+        B, N, H, Hs, C, static_cast<const T*>(src), static_cast<T*>(dst));
   });
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
 
-void unfused_to_fused(int device, DType t, int64_t B, int64_t N, int64_t Hs, int64_t H, int64_t C, const void* src, void* dst) {
+void unfused_to_fused(int device, DType t, int64_t B, int64_t N, int64_t Hs, int64_t H, int64_t C, const void* src,
+                      void* dst) {
   const int64_t n = B * N * H * C;
   if (!n) return;
   auto s = static_cast<cudaStream_t>(gpu::stream(device));
   cuda::dispatch_dtype(t, "unfusedToFused", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    unfused_to_fused_kernel<T><<<grid(n, "unfusedToFused"), kThreads, 0, s>>>(B, N, Hs, H, C, static_cast<const T*>(src), static_cast<T*>(dst));
+    unfused_to_fused_kernel<T><<<grid(n, "unfusedToFused"), kThreads, 0, s>>>(
+        B, N, Hs, H, C, static_cast<const T*>(src), static_cast<T*>(dst));
   });
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
@@ -81,7 +85,8 @@ void scale(int device, DType t, int64_t n, const void* src, void* dst, double fa
   auto s = static_cast<cudaStream_t>(gpu::stream(device));
   cuda::dispatch_dtype(t, "scale", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    scale_kernel<T><<<grid(n, "scale"), kThreads, 0, s>>>(n, static_cast<const T*>(src), static_cast<T*>(dst), (float)factor);
+    scale_kernel<T>
+        <<<grid(n, "scale"), kThreads, 0, s>>>(n, static_cast<const T*>(src), static_cast<T*>(dst), (float)factor);
   });
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }

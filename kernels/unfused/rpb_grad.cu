@@ -87,7 +87,8 @@ void rpb_grad(cudaStream_t s, const DeviceLimits& dev, const NaProblem& p, DType
     using T = typename decltype(tag)::type;
     if (p.batch * n > 0) {
       if (smem > 48 * 1024)
-        NATTEN_CUDA_CHECK(cudaFuncSetAttribute(rpb_accumulate_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        NATTEN_CUDA_CHECK(
+            cudaFuncSetAttribute(rpb_accumulate_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
       rpb_accumulate_kernel<T><<<cuda::grid_for(ctas, 1, "unfused QK backward"), kWarps * 32, smem, s>>>(
           p, static_cast<const T*>(d_attn), cols, scratch, shared_table);
       NATTEN_CUDA_CHECK(cudaGetLastError());

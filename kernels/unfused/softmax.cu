@@ -70,8 +70,8 @@ void softmax(cudaStream_t s, DType t, const void* x, void* y, int64_t rows, int6
   if (rows == 0 || cols == 0) return;
   cuda::dispatch_dtype(t, "softmax", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    softmax_kernel<T><<<cuda::grid_for(rows, kWarps, "softmax"), kWarps * 32, 0, s>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), rows, cols);
+    softmax_kernel<T><<<cuda::grid_for(rows, kWarps, "softmax"), kWarps * 32, 0, s>>>(static_cast<const T*>(x),
+                                                                                      static_cast<T*>(y), rows, cols);
     NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }

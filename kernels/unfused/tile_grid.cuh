@@ -78,9 +78,9 @@ __device__ __forceinline__ int64_t local_token(const NaProblem& p, const int g[3
 /// window numbering, so a query's block of attention weights is one contiguous segment of its row.
 struct WindowBlocks {
   int split_axis = 2;
-  int block = 1;      // positions per block on the split axis
-  int per_axis = 1;   // blocks on the split axis
-  int count = 1;      // blocks in all = (positions of the axes before it) * per_axis
+  int block = 1;     // positions per block on the split axis
+  int per_axis = 1;  // blocks on the split axis
+  int count = 1;     // blocks in all = (positions of the axes before it) * per_axis
 };
 
 /// Nominal extent of a window block on axis a (the last block on the split axis may be shorter).

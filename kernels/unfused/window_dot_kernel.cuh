@@ -26,14 +26,14 @@ constexpr int kDcLog2 = 5;
 constexpr int kRow = kDc + 4;  // floats per staged row: 16-byte aligned, 4 banks apart
 
 struct DotPlan {
-  TileGrid grid;        // inner = window blocks
+  TileGrid grid;  // inner = window blocks
   WindowBlocks blocks;
-  int rows = 1;         // nominal block extent on axes 0 and 1 (block rows)
-  int chunks = 1;       // items per (query group, block row): they cover the group's band of keys
-  int qgroups = 1;      // query groups per tile
-  int key_row = 1;      // staged key-union row length (last axis), padded so lanes of a warp hit distinct banks
-  int key_offset = 0;   // float offset of the staged key union (after the query tile)
-  int smem = 0;         // bytes
+  int rows = 1;        // nominal block extent on axes 0 and 1 (block rows)
+  int chunks = 1;      // items per (query group, block row): they cover the group's band of keys
+  int qgroups = 1;     // query groups per tile
+  int key_row = 1;     // staged key-union row length (last axis), padded so lanes of a warp hit distinct banks
+  int key_offset = 0;  // float offset of the staged key union (after the query tile)
+  int smem = 0;        // bytes
 };
 
 /// Rounds n up to the next value congruent to r modulo 32.
@@ -113,7 +113,8 @@ bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, Do
 /// Prefers plans that let two CTAs share an SM; uses the whole opt-in limit only when none does.
 DotPlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int smem_target) {
   DotPlan plan;
-  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan)) return plan;
+  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan))
+    return plan;
   throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
               "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)");
 }
@@ -124,10 +125,10 @@ struct Item {
   bool active;
   bool lead_masked;  // the block row lies outside a causal window on axis 0 or 1
   int ch, r0, r1, q2, nv;
-  int key_row;       // staged union row (axes 0 and 1) of the block row
-  int qoff;          // staged tile index of the first query
-  int rpb0, rpb1;    // relative-position-bias offsets on axes 0 and 1
-  int rel;           // window start of the first query on the last axis, relative to the tile's
+  int key_row;     // staged union row (axes 0 and 1) of the block row
+  int qoff;        // staged tile index of the first query
+  int rpb0, rpb1;  // relative-position-bias offsets on axes 0 and 1
+  int rel;         // window start of the first query on the last axis, relative to the tile's
 };
 
 /// A CTA's tile, window block and the key union that block reaches (per axis, group-local).
@@ -174,8 +175,8 @@ __device__ __forceinline__ Item decode_item(const NaProblem& p, const DotPlan& p
   const int ql0 = qg >> (l2 - 2 + l1);
   it.q2 = gl * kPq;
   it.nv = min(kPq, ct.count[2] - it.q2);
-  it.active = tid < items && pb[0] + it.r0 < pe[0] && pb[1] + it.r1 < pe[1] && ql0 < ct.count[0] &&
-              ql1 < ct.count[1] && it.nv > 0;
+  it.active = tid < items && pb[0] + it.r0 < pe[0] && pb[1] + it.r1 < pe[1] && ql0 < ct.count[0] && ql1 < ct.count[1] &&
+              it.nv > 0;
   // Clamped coordinates keep idle threads' shared-memory reads in bounds.
   const int c0q = min(ql0, ct.count[0] - 1), c1q = min(ql1, ct.count[1] - 1);
   const int p0 = min(pb[0] + it.r0, pe[0] - 1), p1 = min(pb[1] + it.r1, pe[1] - 1);
@@ -244,7 +245,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         float4 qv[kPq];
 #pragma unroll
         for (int b = 0; b < kPq; ++b) qv[b] = *reinterpret_cast<const float4*>(smem + qofs + b * kRow + c);
-        // Keys in two halves keep the live registers within the 2-CTAs-per-SM budget.
+          // Keys in two halves keep the live registers within the 2-CTAs-per-SM budget.
 #pragma unroll
         for (int h = 0; h < kPu; h += kPu / 2) {
           float4 kv[kPu / 2];
@@ -294,8 +295,9 @@ __global__ void __launch_bounds__(kThreads, 2)
         } else if (rpb) {
           // Relative offset per axis (group-local): key - query + k - 1.
           const int o2 = w2.start + p2 - (ct.first[2] + it.q2 + b) + p.kernel[2] - 1;
-          v += cuda::ld(rpb + ((h * (2 * p.kernel[0] - 1) + it.rpb0) * (2 * p.kernel[1] - 1) + it.rpb1) *
-                                  (2 * p.kernel[2] - 1) + o2);
+          v += cuda::ld(
+              rpb + ((h * (2 * p.kernel[0] - 1) + it.rpb0) * (2 * p.kernel[1] - 1) + it.rpb1) * (2 * p.kernel[2] - 1) +
+              o2);
         }
         os[(it.qoff + b) * block_len + row_base + pp] = v;
       }

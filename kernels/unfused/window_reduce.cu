@@ -1,4 +1,5 @@
-// Launcher of window_reduce (AV-like window reduction); the kernel and its tile planner are in window_reduce_kernel.cuh.
+// Launcher of window_reduce (AV-like window reduction); the kernel and its tile planner are in
+// window_reduce_kernel.cuh.
 #include "../launch/cuda_check.h"
 #include "../reference/launch_util.h"
 #include "window_reduce_kernel.cuh"

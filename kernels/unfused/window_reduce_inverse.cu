@@ -1,4 +1,5 @@
-// Launcher of window_reduce_inverse (inverse-window reduction); the kernel and its tile planner are in window_reduce_inverse_kernel.cuh.
+// Launcher of window_reduce_inverse (inverse-window reduction); the kernel and its tile planner are in
+// window_reduce_inverse_kernel.cuh.
 #include "../launch/cuda_check.h"
 #include "../reference/launch_util.h"
 #include "window_reduce_inverse_kernel.cuh"

@@ -22,12 +22,12 @@ constexpr int kPk = 4;  // keys per thread (consecutive on the last axis)
 constexpr int kPc = 8;  // channels per thread
 
 struct InversePlan {
-  TileGrid grid;             // key tiles; inner = channel chunks
-  int cg_log2 = 0;           // channel groups per CTA; the CTA covers kPc << cg_log2 channels
+  TileGrid grid;               // key tiles; inner = channel chunks
+  int cg_log2 = 0;             // channel groups per CTA; the CTA covers kPc << cg_log2 channels
   int qb_log2[3] = {0, 0, 0};  // query-block extents (powers of two)
-  int x_stride = 4;          // floats per staged query row (channels + 4 padding)
-  int w_offset = 0;          // float offset of the staged weights
-  int t_offset = 0;          // int offset of the window tables
+  int x_stride = 4;            // floats per staged query row (channels + 4 padding)
+  int w_offset = 0;            // float offset of the staged weights
+  int t_offset = 0;            // int offset of the window tables
   int smem = 0;
 };
 
@@ -122,7 +122,8 @@ bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, In
 /// Prefers plans that let two CTAs share an SM; uses the whole opt-in limit only when none does.
 InversePlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int smem_target) {
   InversePlan plan;
-  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan)) return plan;
+  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan))
+    return plan;
   throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED", "unfused NA backward: no tile configuration fits");
 }
 

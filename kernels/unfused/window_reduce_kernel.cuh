@@ -105,7 +105,8 @@ bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, Re
 /// Prefers plans that let two CTAs share an SM; uses the whole opt-in limit only when none does.
 ReducePlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int smem_target) {
   ReducePlan plan;
-  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan)) return plan;
+  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan))
+    return plan;
   throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
               "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)");
 }
@@ -113,8 +114,8 @@ ReducePlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int
 template <typename T>
 __global__ void __launch_bounds__(kThreads, 2)
     window_reduce_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ ReducePlan plan, int64_t channels,
-                         const T* __restrict__ attn, int64_t cols, const T* __restrict__ x,
-                         const T* __restrict__ extra, T* __restrict__ out, bool vector_ok) {
+                         const T* __restrict__ attn, int64_t cols, const T* __restrict__ x, const T* __restrict__ extra,
+                         T* __restrict__ out, bool vector_ok) {
   extern __shared__ float4 smem4[];
   float* const xs = reinterpret_cast<float*>(smem4);
   float* const as = xs + plan.attn_offset;
@@ -183,8 +184,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int q = warp; q < (1 << (l0 + l1 + l2)); q += kWarps) {
       const int i2 = q & ((1 << l2) - 1), i1 = (q >> l2) & ((1 << l1) - 1), i0 = q >> (l1 + l2);
       if (i0 >= ct.count[0] || i1 >= ct.count[1] || i2 >= ct.count[2]) continue;
-      const T* src = attn + (row0 + local_token(p, ct.group, ct.first[0] + i0, ct.first[1] + i1, ct.first[2] + i2)) *
-                                cols + wbase;
+      const T* src =
+          attn + (row0 + local_token(p, ct.group, ct.first[0] + i0, ct.first[1] + i1, ct.first[2] + i2)) * cols + wbase;
       for (int i = lane; i < block_len; i += 32) as[q * block_len + i] = cuda::ld(src + i);
     }
     __syncthreads();

@@ -27,7 +27,9 @@ function unfusedChain(dims: number, q: Tensor, k: Tensor, v: Tensor, opts: Neigh
     return t;
   };
   try {
-    const qu = keep(toUnfused(q, heads)), ku = keep(toUnfused(k, heads)), vu = keep(toUnfused(v, heads));
+    const qu = keep(toUnfused(q, heads)),
+      ku = keep(toUnfused(k, heads)),
+      vu = keep(toUnfused(v, heads));
     const eku = opts.additionalKeys ? keep(toUnfused(opts.additionalKeys, heads)) : undefined;
     const evu = opts.additionalValues ? keep(toUnfused(opts.additionalValues, heads)) : undefined;
     const attn = keep(QK[dims - 1](qu, ku, { ...window, additionalKeys: eku }));
@@ -39,7 +41,14 @@ function unfusedChain(dims: number, q: Tensor, k: Tensor, v: Tensor, opts: Neigh
   }
 }
 
-function attention(fn: string, dims: number, q: Tensor, k: Tensor, v: Tensor, opts: NeighborhoodAttentionOptions): Tensor {
+function attention(
+  fn: string,
+  dims: number,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: NeighborhoodAttentionOptions,
+): Tensor {
   if (isFusedNAEnabled()) return fusedForward(fn, dims, q, k, v, { ...opts, returnLse: false }) as Tensor;
   // Same checks (and messages) as the fused path, then the chain on valid input.
   validateFused(fn, dims, q, k, v, opts);

@@ -19,7 +19,10 @@ export interface FallbackProbe {
 /** Warning code of the fallback. */
 export const FUSED_FALLBACK_CODE = 'NATTEN_FUSED_FALLBACK';
 
-const nativeProbe = (index: number): FallbackProbe => ({ hasFused: native.hasFused(index), ...native.deviceInfo(index) });
+const nativeProbe = (index: number): FallbackProbe => ({
+  hasFused: native.hasFused(index),
+  ...native.deviceInfo(index),
+});
 
 /** Devices already checked (each is queried and warned about at most once). */
 const checked = new Set<number>();
@@ -29,7 +32,10 @@ const checked = new Set<number>();
  * first call for a CUDA device without the fused kernels, emits the warning. The CPU never warns. `probe`
  * (the device query) is replaceable for tests. Returns true when this call emitted the warning. @internal
  */
-export function warnIfFusedFallback(device: DeviceName, probe: (index: number) => FallbackProbe = nativeProbe): boolean {
+export function warnIfFusedFallback(
+  device: DeviceName,
+  probe: (index: number) => FallbackProbe = nativeProbe,
+): boolean {
   if (device === 'cpu') return false;
   const index = Number(device.slice('cuda:'.length));
   if (checked.has(index)) return false;

@@ -13,8 +13,20 @@ import { warnIfFusedFallback } from './fallback_warning';
 import { forwardArchOf, isForwardKernel } from './fused_configs';
 import { allocOutput, handleOrNull, nativeProblem, ProblemSizes } from './problem';
 import {
-  boolArg, checkOptions, checkRank, checkSameDtypeDevice, checkShape, countArg, optionalTensorArg, resolveWindow,
-  scaleArg, tensorArg, tileShapeArg, Window, WINDOW_KEYS, WindowOptions,
+  boolArg,
+  checkOptions,
+  checkRank,
+  checkSameDtypeDevice,
+  checkShape,
+  countArg,
+  optionalTensorArg,
+  resolveWindow,
+  scaleArg,
+  tensorArg,
+  tileShapeArg,
+  Window,
+  WINDOW_KEYS,
+  WindowOptions,
 } from './validate';
 
 /** Fused-kernel choices of one call (GPU only; the CPU engine accepts and ignores them). */
@@ -70,7 +82,15 @@ export interface NAGradients {
   dAdditionalValues?: Tensor;
 }
 
-const KERNEL_KEYS = ['qTileShape', 'kvTileShape', 'backwardQTileShape', 'backwardKvTileShape', 'forwardKernel', 'kvSplits', 'backend'];
+const KERNEL_KEYS = [
+  'qTileShape',
+  'kvTileShape',
+  'backwardQTileShape',
+  'backwardKvTileShape',
+  'forwardKernel',
+  'kvSplits',
+  'backend',
+];
 const FORWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues', 'returnLse'];
 const BACKWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues'];
 
@@ -91,11 +111,17 @@ interface FusedCall {
 function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfig {
   const backend = opts.backend ?? 'auto';
   if (!['auto', 'fused', 'reference'].includes(backend)) {
-    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: backend must be 'auto', 'fused' or 'reference', got ${JSON.stringify(backend)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+      `${fn}: backend must be 'auto', 'fused' or 'reference', got ${JSON.stringify(backend)}`,
+    );
   }
   const kernel = opts.forwardKernel;
   if (kernel !== undefined && !isForwardKernel(kernel)) {
-    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: forwardKernel must be 'mma' or 'wgmma', got ${JSON.stringify(kernel)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+      `${fn}: forwardKernel must be 'mma' or 'wgmma', got ${JSON.stringify(kernel)}`,
+    );
   }
   return {
     forwardArch: kernel === undefined ? undefined : forwardArchOf(kernel),
@@ -109,27 +135,57 @@ function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfi
 }
 
 /** Validates q, k, v and the options of a fused op with `dims` spatial axes. */
-function fusedCall(fn: string, dims: number, qa: unknown, ka: unknown, va: unknown, opts: NAOptions, keys: readonly string[]): FusedCall {
+function fusedCall(
+  fn: string,
+  dims: number,
+  qa: unknown,
+  ka: unknown,
+  va: unknown,
+  opts: NAOptions,
+  keys: readonly string[],
+): FusedCall {
   checkOptions(fn, opts, keys);
-  const q = tensorArg(fn, qa, 'q'), k = tensorArg(fn, ka, 'k'), v = tensorArg(fn, va, 'v');
+  const q = tensorArg(fn, qa, 'q'),
+    k = tensorArg(fn, ka, 'k'),
+    v = tensorArg(fn, va, 'v');
   const rank = dims + 3;
   checkRank(fn, q, 'q', rank, LAYOUTS[dims]);
   checkRank(fn, k, 'k', rank, LAYOUTS[dims]);
   checkRank(fn, v, 'v', rank, LAYOUTS[dims].replace('headDim', 'headDimV'));
-  checkSameDtypeDevice(fn, [[q, 'q'], [k, 'k'], [v, 'v']]);
-  const batch = q.shape[0], spatial = q.shape.slice(1, dims + 1), heads = q.shape[dims + 1], headDim = q.shape[dims + 2];
-  const headsKv = k.shape[dims + 1], headDimV = v.shape[dims + 2];
-  checkShape(fn, k, 'k', [batch, ...spatial, headsKv, headDim], `q's batch, spatial and head-dim sizes with k's ${headsKv} heads`);
+  checkSameDtypeDevice(fn, [
+    [q, 'q'],
+    [k, 'k'],
+    [v, 'v'],
+  ]);
+  const batch = q.shape[0],
+    spatial = q.shape.slice(1, dims + 1),
+    heads = q.shape[dims + 1],
+    headDim = q.shape[dims + 2];
+  const headsKv = k.shape[dims + 1],
+    headDimV = v.shape[dims + 2];
+  checkShape(
+    fn,
+    k,
+    'k',
+    [batch, ...spatial, headsKv, headDim],
+    `q's batch, spatial and head-dim sizes with k's ${headsKv} heads`,
+  );
   checkShape(fn, v, 'v', [batch, ...spatial, headsKv, headDimV], `k's batch, spatial and head sizes with v's head dim`);
   if (heads % headsKv !== 0) {
-    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: k/v have ${headsKv} heads, which must divide q's ${heads} heads (GQA/MQA)`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: k/v have ${headsKv} heads, which must divide q's ${heads} heads (GQA/MQA)`,
+    );
   }
   const window = resolveWindow(fn, opts, spatial, 'q');
   const scale = scaleArg(fn, opts.scale, headDim);
   const ek = optionalTensorArg(fn, opts.additionalKeys, 'additionalKeys');
   const ev = optionalTensorArg(fn, opts.additionalValues, 'additionalValues');
   if ((ek === undefined) !== (ev === undefined)) {
-    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: additionalKeys and additionalValues must be given together (got only ${ek ? 'additionalKeys' : 'additionalValues'})`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+      `${fn}: additionalKeys and additionalValues must be given together (got only ${ek ? 'additionalKeys' : 'additionalValues'})`,
+    );
   }
   let nExtra = 0;
   if (ek && ev) {
@@ -137,11 +193,20 @@ function fusedCall(fn: string, dims: number, qa: unknown, ka: unknown, va: unkno
     nExtra = ek.shape[1];
     checkShape(fn, ek, 'additionalKeys', [batch, nExtra, headsKv, headDim], '[batch, nExtra, headsKv, headDim]');
     checkShape(fn, ev, 'additionalValues', [batch, nExtra, headsKv, headDimV], '[batch, nExtra, headsKv, headDimV]');
-    checkSameDtypeDevice(fn, [[q, 'q'], [ek, 'additionalKeys'], [ev, 'additionalValues']]);
+    checkSameDtypeDevice(fn, [
+      [q, 'q'],
+      [ek, 'additionalKeys'],
+      [ev, 'additionalValues'],
+    ]);
   }
   return {
     sizes: { batch, heads, headsKv, headDim, headDimV, spatial, nExtra, scale, hasRpb: false },
-    window, q, k, v, ek, ev,
+    window,
+    q,
+    k,
+    v,
+    ek,
+    ev,
     config: kernelConfig(fn, opts, dims),
   };
 }
@@ -157,7 +222,14 @@ export function validateFused(fn: string, dims: number, q: unknown, k: unknown, 
 }
 
 /** The fused forward under the name `fn` (for error messages). @internal */
-export function fusedForward(fn: string, dims: number, q: unknown, k: unknown, v: unknown, opts: NAOptions): Tensor | NAResult {
+export function fusedForward(
+  fn: string,
+  dims: number,
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  opts: NAOptions,
+): Tensor | NAResult {
   const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
   const returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
   const s = c.sizes;
@@ -165,9 +237,18 @@ export function fusedForward(fn: string, dims: number, q: unknown, k: unknown, v
   const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
   const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
   try {
-    native.naForward(nativeProblem(s, c.window), dtypeCode(c.q.dtype), c.q.handle('q'), c.k.handle('k'), c.v.handle('v'),
-      handleOrNull(c.ek, 'additionalKeys'), handleOrNull(c.ev, 'additionalValues'), output.handle(), lse.handle(),
-      fusedConfig(c.config));
+    native.naForward(
+      nativeProblem(s, c.window),
+      dtypeCode(c.q.dtype),
+      c.q.handle('q'),
+      c.k.handle('k'),
+      c.v.handle('v'),
+      handleOrNull(c.ek, 'additionalKeys'),
+      handleOrNull(c.ev, 'additionalValues'),
+      output.handle(),
+      lse.handle(),
+      fusedConfig(c.config),
+    );
   } catch (e) {
     output.dispose();
     lse.dispose();
@@ -178,18 +259,36 @@ export function fusedForward(fn: string, dims: number, q: unknown, k: unknown, v
   return output;
 }
 
-function backward(fn: string, dims: number, dOutA: unknown, q: unknown, k: unknown, v: unknown, outA: unknown, lseA: unknown,
-  opts: NAOptions): NAGradients {
+function backward(
+  fn: string,
+  dims: number,
+  dOutA: unknown,
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  outA: unknown,
+  lseA: unknown,
+  opts: NAOptions,
+): NAGradients {
   const c = fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
   const s = c.sizes;
-  const dOut = tensorArg(fn, dOutA, 'dOut'), output = tensorArg(fn, outA, 'output'), lse = tensorArg(fn, lseA, 'lse');
+  const dOut = tensorArg(fn, dOutA, 'dOut'),
+    output = tensorArg(fn, outA, 'output'),
+    lse = tensorArg(fn, lseA, 'lse');
   const outShape = [s.batch, ...s.spatial, s.heads, s.headDimV];
-  checkShape(fn, dOut, 'dOut', outShape, 'the forward output\'s shape [batch, ...spatial, heads, headDimV]');
+  checkShape(fn, dOut, 'dOut', outShape, "the forward output's shape [batch, ...spatial, heads, headDimV]");
   checkShape(fn, output, 'output', outShape, '[batch, ...spatial, heads, headDimV]');
   checkShape(fn, lse, 'lse', [s.batch, ...s.spatial, s.heads], '[batch, ...spatial, heads]');
-  checkSameDtypeDevice(fn, [[c.q, 'q'], [dOut, 'dOut'], [output, 'output']]);
+  checkSameDtypeDevice(fn, [
+    [c.q, 'q'],
+    [dOut, 'dOut'],
+    [output, 'output'],
+  ]);
   if (lse.dtype !== 'float32') {
-    throw typeError('ERR_NATTEN_DTYPE_MISMATCH', `${fn}: lse must be float32 (as the forward returns it), got ${lse.dtype}`);
+    throw typeError(
+      'ERR_NATTEN_DTYPE_MISMATCH',
+      `${fn}: lse must be float32 (as the forward returns it), got ${lse.dtype}`,
+    );
   }
   if (lse.device !== c.q.device) {
     throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
@@ -201,10 +300,24 @@ function backward(fn: string, dims: number, dOutA: unknown, q: unknown, k: unkno
   const dek = c.ek ? allocOutput(c.ek.shape, c.ek.dtype, c.q) : undefined;
   const dev = c.ev ? allocOutput(c.ev.shape, c.ev.dtype, c.q) : undefined;
   try {
-    native.naBackward(nativeProblem(s, c.window), dtypeCode(c.q.dtype), c.q.handle('q'), c.k.handle('k'), c.v.handle('v'),
-      handleOrNull(c.ek, 'additionalKeys'), handleOrNull(c.ev, 'additionalValues'), output.handle('output'),
-      lse.handle('lse'), dOut.handle('dOut'), dq.handle(), dk.handle(), dv.handle(), handleOrNull(dek, 'dek'),
-      handleOrNull(dev, 'dev'), fusedConfig(c.config));
+    native.naBackward(
+      nativeProblem(s, c.window),
+      dtypeCode(c.q.dtype),
+      c.q.handle('q'),
+      c.k.handle('k'),
+      c.v.handle('v'),
+      handleOrNull(c.ek, 'additionalKeys'),
+      handleOrNull(c.ev, 'additionalValues'),
+      output.handle('output'),
+      lse.handle('lse'),
+      dOut.handle('dOut'),
+      dq.handle(),
+      dk.handle(),
+      dv.handle(),
+      handleOrNull(dek, 'dek'),
+      handleOrNull(dev, 'dev'),
+      fusedConfig(c.config),
+    );
   } catch (e) {
     for (const t of [dq, dk, dv, dek, dev]) t?.dispose();
     throw e;
@@ -237,16 +350,40 @@ export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor |
 }
 
 /** Backward of {@link na1d}: gradients of q, k, v (and the additional keys/values) from dOut, the forward's output and lse. */
-export function na1dBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions): NAGradients {
+export function na1dBackward(
+  dOut: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  output: Tensor,
+  lse: Tensor,
+  opts: NAOptions,
+): NAGradients {
   return backward('na1dBackward', 1, dOut, q, k, v, output, lse, opts);
 }
 
 /** Backward of {@link na2d}. */
-export function na2dBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions): NAGradients {
+export function na2dBackward(
+  dOut: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  output: Tensor,
+  lse: Tensor,
+  opts: NAOptions,
+): NAGradients {
   return backward('na2dBackward', 2, dOut, q, k, v, output, lse, opts);
 }
 
 /** Backward of {@link na3d}. */
-export function na3dBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions): NAGradients {
+export function na3dBackward(
+  dOut: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  output: Tensor,
+  lse: Tensor,
+  opts: NAOptions,
+): NAGradients {
   return backward('na3dBackward', 3, dOut, q, k, v, output, lse, opts);
 }

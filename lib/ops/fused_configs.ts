@@ -46,7 +46,8 @@ export interface FusedConfigInfo {
 
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number') throw argTypeError(name, 'an integer', v);
-  if (!Number.isInteger(v) || v < 1) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${name} must be a positive integer, got ${v}`);
   return v;
 }
 
@@ -64,7 +65,10 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
   const dtype = query.dtype ?? 'bfloat16';
   if (typeof dtype !== 'string') throw argTypeError('dtype', 'a dtype name', dtype);
   if (!DTYPES.includes(dtype)) {
-    throw rangeError('ERR_NATTEN_INVALID_DTYPE', `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_DTYPE',
+      `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`,
+    );
   }
   const device = deviceIndex(query.device ?? 'cuda');
   return native.fusedConfigs(device, dims, headDim, headDimV, dtypeCode(dtype)).map((c) => ({

@@ -11,7 +11,10 @@ import { allocOutput } from './problem';
 /** [B, ...spatial, Hsrc, C] -> [B, H, ...spatial, C], head h reading source head h * Hsrc / H. */
 export function toUnfused(t: Tensor, heads: number): Tensor {
   const r = t.shape.length;
-  const B = t.shape[0], spatial = t.shape.slice(1, r - 2), Hs = t.shape[r - 2], C = t.shape[r - 1];
+  const B = t.shape[0],
+    spatial = t.shape.slice(1, r - 2),
+    Hs = t.shape[r - 2],
+    C = t.shape[r - 1];
   const N = t.numel / (B * Hs * C);
   const out = allocOutput([B, heads, ...spatial, C], t.dtype, t);
   native.fusedToUnfused(dtypeCode(t.dtype), B, N, heads, Hs, C, t.handle(), out.handle());
@@ -21,7 +24,10 @@ export function toUnfused(t: Tensor, heads: number): Tensor {
 /** [B, Hsrc, ...spatial, C] -> [B, ...spatial, H, C], summing the source heads that map to each head. */
 export function toFused(t: Tensor, heads: number): Tensor {
   const r = t.shape.length;
-  const B = t.shape[0], Hs = t.shape[1], spatial = t.shape.slice(2, r - 1), C = t.shape[r - 1];
+  const B = t.shape[0],
+    Hs = t.shape[1],
+    spatial = t.shape.slice(2, r - 1),
+    C = t.shape[r - 1];
   const N = t.numel / (B * Hs * C);
   const out = allocOutput([B, ...spatial, heads, C], t.dtype, t);
   native.unfusedToFused(dtypeCode(t.dtype), B, N, Hs, heads, C, t.handle(), out.handle());

@@ -7,7 +7,8 @@ import { allocOutput } from './problem';
 import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
 
 function rowsCols(fn: string, t: Tensor, name: string): [number, number] {
-  if (t.shape.length < 1) throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: ${name} must have at least one axis, got a scalar`);
+  if (t.shape.length < 1)
+    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: ${name} must have at least one axis, got a scalar`);
   const cols = t.shape[t.shape.length - 1];
   return [cols === 0 ? 0 : t.numel / cols, cols];
 }
@@ -24,9 +25,13 @@ export function softmax(t: Tensor): Tensor {
 /** Backward of {@link softmax}: dx = y * (dy - sum(y * dy)) over the last axis, from the softmax output y. */
 export function softmaxBackward(dy: Tensor, y: Tensor): Tensor {
   const fn = 'softmaxBackward';
-  const g = tensorArg(fn, dy, 'dy'), out = tensorArg(fn, y, 'y');
+  const g = tensorArg(fn, dy, 'dy'),
+    out = tensorArg(fn, y, 'y');
   checkShape(fn, g, 'dy', out.shape, 'the shape of y');
-  checkSameDtypeDevice(fn, [[out, 'y'], [g, 'dy']]);
+  checkSameDtypeDevice(fn, [
+    [out, 'y'],
+    [g, 'dy'],
+  ]);
   const [rows, cols] = rowsCols(fn, out, 'y');
   const dx = allocOutput(out.shape, out.dtype, out);
   native.softmaxBackward(dtypeCode(out.dtype), rows, cols, g.handle('dy'), out.handle('y'), dx.handle());

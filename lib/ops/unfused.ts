@@ -10,8 +10,17 @@ import { dtypeCode } from '../dtype';
 import { Tensor } from '../tensor';
 import { allocOutput, handleOrNull, nativeProblem, prod, ProblemSizes } from './problem';
 import {
-  checkOptions, checkRank, checkRpbWindow, checkSameDtypeDevice, checkShape, optionalTensorArg, resolveWindow,
-  tensorArg, Window, WINDOW_KEYS, WindowOptions,
+  checkOptions,
+  checkRank,
+  checkRpbWindow,
+  checkSameDtypeDevice,
+  checkShape,
+  optionalTensorArg,
+  resolveWindow,
+  tensorArg,
+  Window,
+  WINDOW_KEYS,
+  WindowOptions,
 } from './validate';
 
 /** Options of the unfused QK ops. */
@@ -66,7 +75,17 @@ function sides(fn: string, dims: number, t: Tensor, name: string, opts: WindowOp
 }
 
 function sizes(s: Sides, headDim: number, headDimV: number, nExtra: number, hasRpb: boolean): ProblemSizes {
-  return { batch: s.batch, heads: s.heads, headsKv: s.heads, headDim, headDimV, spatial: s.spatial, nExtra, scale: 1, hasRpb };
+  return {
+    batch: s.batch,
+    heads: s.heads,
+    headsKv: s.heads,
+    headDim,
+    headDimV,
+    spatial: s.spatial,
+    nExtra,
+    scale: 1,
+    hasRpb,
+  };
 }
 
 /** Validates the extra keys/values tensor [batch, heads, nExtra, C]; returns nExtra (0 when absent). */
@@ -95,7 +114,8 @@ interface QKCall {
 
 function qkCall(fn: string, dims: number, qa: unknown, ka: unknown, opts: QKOptions): QKCall {
   checkOptions(fn, opts, QK_KEYS);
-  const q = tensorArg(fn, qa, 'q'), k = tensorArg(fn, ka, 'k');
+  const q = tensorArg(fn, qa, 'q'),
+    k = tensorArg(fn, ka, 'k');
   const s = sides(fn, dims, q, 'q', opts, LAYOUTS[dims]);
   checkShape(fn, k, 'k', q.shape, 'the shape of q');
   const headDim = q.shape[dims + 2];
@@ -103,7 +123,10 @@ function qkCall(fn: string, dims: number, qa: unknown, ka: unknown, opts: QKOpti
   const ek = optionalTensorArg(fn, opts.additionalKeys, 'additionalKeys');
   checkRpb(fn, rpb, s);
   const nExtra = extraCount(fn, ek, 'additionalKeys', s, headDim, 'headDim');
-  const all: [Tensor, string][] = [[q, 'q'], [k, 'k']];
+  const all: [Tensor, string][] = [
+    [q, 'q'],
+    [k, 'k'],
+  ];
   if (rpb) all.push([rpb, 'rpb']);
   if (ek) all.push([ek, 'additionalKeys']);
   checkSameDtypeDevice(fn, all);
@@ -114,9 +137,15 @@ function qk(fn: string, dims: number, q: unknown, k: unknown, opts: QKOptions): 
   const c = qkCall(fn, dims, q, k, opts);
   const attn = allocOutput([c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra], c.q.dtype, c.q);
   try {
-    native.naQK(nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
-      dtypeCode(c.q.dtype), c.q.handle('q'), c.k.handle('k'), handleOrNull(c.rpb, 'rpb'),
-      handleOrNull(c.ek, 'additionalKeys'), attn.handle());
+    native.naQK(
+      nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
+      dtypeCode(c.q.dtype),
+      c.q.handle('q'),
+      c.k.handle('k'),
+      handleOrNull(c.rpb, 'rpb'),
+      handleOrNull(c.ek, 'additionalKeys'),
+      attn.handle(),
+    );
   } catch (e) {
     attn.dispose();
     throw e;
@@ -127,17 +156,34 @@ function qk(fn: string, dims: number, q: unknown, k: unknown, opts: QKOptions): 
 function qkBackward(fn: string, dims: number, dAttnA: unknown, q: unknown, k: unknown, opts: QKOptions): QKGradients {
   const c = qkCall(fn, dims, q, k, opts);
   const dAttn = tensorArg(fn, dAttnA, 'dAttn');
-  checkShape(fn, dAttn, 'dAttn', [c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra],
-    '[batch, heads, ...spatial, prod(kernelSize) + nExtra]');
-  checkSameDtypeDevice(fn, [[c.q, 'q'], [dAttn, 'dAttn']]);
+  checkShape(
+    fn,
+    dAttn,
+    'dAttn',
+    [c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra],
+    '[batch, heads, ...spatial, prod(kernelSize) + nExtra]',
+  );
+  checkSameDtypeDevice(fn, [
+    [c.q, 'q'],
+    [dAttn, 'dAttn'],
+  ]);
   const dq = allocOutput(c.q.shape, c.q.dtype, c.q);
   const dk = allocOutput(c.k.shape, c.k.dtype, c.q);
   const dRpb = c.rpb ? allocOutput(c.rpb.shape, c.rpb.dtype, c.q) : undefined;
   const dek = c.ek ? allocOutput(c.ek.shape, c.ek.dtype, c.q) : undefined;
   try {
-    native.naQKBackward(nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
-      dtypeCode(c.q.dtype), dAttn.handle('dAttn'), c.q.handle('q'), c.k.handle('k'), handleOrNull(c.ek, 'additionalKeys'),
-      dq.handle(), dk.handle(), handleOrNull(dRpb, 'dRpb'), handleOrNull(dek, 'dAdditionalKeys'));
+    native.naQKBackward(
+      nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
+      dtypeCode(c.q.dtype),
+      dAttn.handle('dAttn'),
+      c.q.handle('q'),
+      c.k.handle('k'),
+      handleOrNull(c.ek, 'additionalKeys'),
+      dq.handle(),
+      dk.handle(),
+      handleOrNull(dRpb, 'dRpb'),
+      handleOrNull(dek, 'dAdditionalKeys'),
+    );
   } catch (e) {
     for (const t of [dq, dk, dRpb, dek]) t?.dispose();
     throw e;
@@ -159,14 +205,23 @@ interface AVCall {
 
 function avCall(fn: string, dims: number, attnA: unknown, va: unknown, opts: AVOptions): AVCall {
   checkOptions(fn, opts, AV_KEYS);
-  const attn = tensorArg(fn, attnA, 'attn'), v = tensorArg(fn, va, 'v');
+  const attn = tensorArg(fn, attnA, 'attn'),
+    v = tensorArg(fn, va, 'v');
   const s = sides(fn, dims, v, 'v', opts, LAYOUTS[dims].replace('headDim', 'headDimV'));
   const headDimV = v.shape[dims + 2];
   const ev = optionalTensorArg(fn, opts.additionalValues, 'additionalValues');
   const nExtra = extraCount(fn, ev, 'additionalValues', s, headDimV, 'headDimV');
-  checkShape(fn, attn, 'attn', [s.batch, s.heads, ...s.spatial, prod(s.window.kernel) + nExtra],
-    `[batch, heads, ...spatial, prod(kernelSize) + nExtra] with nExtra = ${nExtra}`);
-  const all: [Tensor, string][] = [[attn, 'attn'], [v, 'v']];
+  checkShape(
+    fn,
+    attn,
+    'attn',
+    [s.batch, s.heads, ...s.spatial, prod(s.window.kernel) + nExtra],
+    `[batch, heads, ...spatial, prod(kernelSize) + nExtra] with nExtra = ${nExtra}`,
+  );
+  const all: [Tensor, string][] = [
+    [attn, 'attn'],
+    [v, 'v'],
+  ];
   if (ev) all.push([ev, 'additionalValues']);
   checkSameDtypeDevice(fn, all);
   return { s, attn, v, ev, nExtra, headDimV };
@@ -176,8 +231,14 @@ function av(fn: string, dims: number, attn: unknown, v: unknown, opts: AVOptions
   const c = avCall(fn, dims, attn, v, opts);
   const out = allocOutput(c.v.shape, c.v.dtype, c.v);
   try {
-    native.naAV(nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window), dtypeCode(c.v.dtype),
-      c.attn.handle('attn'), c.v.handle('v'), handleOrNull(c.ev, 'additionalValues'), out.handle());
+    native.naAV(
+      nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
+      dtypeCode(c.v.dtype),
+      c.attn.handle('attn'),
+      c.v.handle('v'),
+      handleOrNull(c.ev, 'additionalValues'),
+      out.handle(),
+    );
   } catch (e) {
     out.dispose();
     throw e;
@@ -189,14 +250,25 @@ function avBackward(fn: string, dims: number, dOutA: unknown, attn: unknown, v: 
   const c = avCall(fn, dims, attn, v, opts);
   const dOut = tensorArg(fn, dOutA, 'dOut');
   checkShape(fn, dOut, 'dOut', c.v.shape, 'the shape of v');
-  checkSameDtypeDevice(fn, [[c.v, 'v'], [dOut, 'dOut']]);
+  checkSameDtypeDevice(fn, [
+    [c.v, 'v'],
+    [dOut, 'dOut'],
+  ]);
   const dAttn = allocOutput(c.attn.shape, c.attn.dtype, c.v);
   const dv = allocOutput(c.v.shape, c.v.dtype, c.v);
   const dev = c.ev ? allocOutput(c.ev.shape, c.ev.dtype, c.v) : undefined;
   try {
-    native.naAVBackward(nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
-      dtypeCode(c.v.dtype), dOut.handle('dOut'), c.attn.handle('attn'), c.v.handle('v'),
-      handleOrNull(c.ev, 'additionalValues'), dAttn.handle(), dv.handle(), handleOrNull(dev, 'dAdditionalValues'));
+    native.naAVBackward(
+      nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
+      dtypeCode(c.v.dtype),
+      dOut.handle('dOut'),
+      c.attn.handle('attn'),
+      c.v.handle('v'),
+      handleOrNull(c.ev, 'additionalValues'),
+      dAttn.handle(),
+      dv.handle(),
+      handleOrNull(dev, 'dAdditionalValues'),
+    );
   } catch (e) {
     for (const t of [dAttn, dv, dev]) t?.dispose();
     throw e;

@@ -38,13 +38,20 @@ export const WINDOW_KEYS = ['kernelSize', 'dilation', 'stride', 'isCausal'] as c
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** Throws unless opts is an object whose keys are all in `allowed`. */
-export function checkOptions(fn: string, opts: unknown, allowed: readonly string[]): asserts opts is Record<string, unknown> {
+export function checkOptions(
+  fn: string,
+  opts: unknown,
+  allowed: readonly string[],
+): asserts opts is Record<string, unknown> {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw argTypeError(`${fn}: opts`, 'an options object', opts);
   }
   for (const [key, value] of Object.entries(opts)) {
     if (value !== undefined && !allowed.includes(key)) {
-      throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: unknown option ${JSON.stringify(key)} (expected one of ${allowed.join(', ')})`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: unknown option ${JSON.stringify(key)} (expected one of ${allowed.join(', ')})`,
+      );
     }
   }
 }
@@ -66,10 +73,16 @@ export function checkSameDtypeDevice(fn: string, tensors: ReadonlyArray<readonly
   const [ref, refName] = tensors[0];
   for (const [t, name] of tensors.slice(1)) {
     if (t.dtype !== ref.dtype) {
-      throw typeError('ERR_NATTEN_DTYPE_MISMATCH', `${fn}: ${name} is ${t.dtype} but ${refName} is ${ref.dtype} (the tensors of an op must share one dtype)`);
+      throw typeError(
+        'ERR_NATTEN_DTYPE_MISMATCH',
+        `${fn}: ${name} is ${t.dtype} but ${refName} is ${ref.dtype} (the tensors of an op must share one dtype)`,
+      );
     }
     if (t.device !== ref.device) {
-      throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: ${name} is on ${t.device} but ${refName} is on ${ref.device} (the tensors of an op must be on one device)`);
+      throw typeError(
+        'ERR_NATTEN_DEVICE_MISMATCH',
+        `${fn}: ${name} is on ${t.device} but ${refName} is on ${ref.device} (the tensors of an op must be on one device)`,
+      );
     }
   }
 }
@@ -77,29 +90,49 @@ export function checkSameDtypeDevice(fn: string, tensors: ReadonlyArray<readonly
 /** Throws unless t has the given rank; `layout` describes the expected axes, e.g. '[batch, X, Y, heads, headDim]'. */
 export function checkRank(fn: string, t: Tensor, name: string, rank: number, layout: string): void {
   if (t.shape.length !== rank) {
-    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: ${name} must have rank ${rank} (${layout}), got shape ${shapeStr(t.shape)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: ${name} must have rank ${rank} (${layout}), got shape ${shapeStr(t.shape)}`,
+    );
   }
   if (t.shape.some((d) => d < 1)) {
-    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: ${name} must have no empty axis (${layout}), got shape ${shapeStr(t.shape)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: ${name} must have no empty axis (${layout}), got shape ${shapeStr(t.shape)}`,
+    );
   }
 }
 
 /** Throws unless t's shape equals `expected`. */
 export function checkShape(fn: string, t: Tensor, name: string, expected: readonly number[], layout: string): void {
   if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
-    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: ${name} must have shape ${shapeStr(expected)} (${layout}), got ${shapeStr(t.shape)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: ${name} must have shape ${shapeStr(expected)} (${layout}), got ${shapeStr(t.shape)}`,
+    );
   }
 }
 
-function perAxis<T>(fn: string, name: string, v: PerAxis<T> | undefined, dflt: T, dims: number, kind: 'number' | 'boolean'): T[] {
+function perAxis<T>(
+  fn: string,
+  name: string,
+  v: PerAxis<T> | undefined,
+  dflt: T,
+  dims: number,
+  kind: 'number' | 'boolean',
+): T[] {
   const expected = `${kind === 'number' ? 'an integer' : 'a boolean'} or an array of ${dims} ${kind === 'number' ? 'integers' : 'booleans'}`;
   if (v === undefined) return new Array<T>(dims).fill(dflt);
   if (Array.isArray(v)) {
     if (v.length !== dims) {
-      throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${name} must have ${dims} entries (one per spatial axis), got ${describe(v)}`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: ${name} must have ${dims} entries (one per spatial axis), got ${describe(v)}`,
+      );
     }
     v.forEach((x, i) => {
-      if (typeof x !== kind) throw argTypeError(`${fn}: ${name}[${i}]`, kind === 'number' ? 'an integer' : 'a boolean', x);
+      if (typeof x !== kind)
+        throw argTypeError(`${fn}: ${name}[${i}]`, kind === 'number' ? 'an integer' : 'a boolean', x);
     });
     return [...(v as T[])];
   }
@@ -113,16 +146,23 @@ function perAxis<T>(fn: string, name: string, v: PerAxis<T> | undefined, dflt: T
  */
 export function resolveWindow(fn: string, opts: WindowOptions, spatial: readonly number[], input: string): Window {
   const dims = spatial.length;
-  if (opts.kernelSize === undefined) throw argTypeError(`${fn}: kernelSize`, `an integer or an array of ${dims} integers`, undefined);
+  if (opts.kernelSize === undefined)
+    throw argTypeError(`${fn}: kernelSize`, `an integer or an array of ${dims} integers`, undefined);
   const kernel = perAxis(fn, 'kernelSize', opts.kernelSize, 0, dims, 'number');
   const dilation = perAxis(fn, 'dilation', opts.dilation, 1, dims, 'number');
   const stride = perAxis(fn, 'stride', opts.stride, 1, dims, 'number');
   const causal = perAxis(fn, 'isCausal', opts.isCausal, false, dims, 'boolean');
-  const at = (name: string, a: number): string => (dims > 1 || Array.isArray((opts as unknown as Record<string, unknown>)[name]) ? `${name}[${a}]` : name);
+  const at = (name: string, a: number): string =>
+    dims > 1 || Array.isArray((opts as unknown as Record<string, unknown>)[name]) ? `${name}[${a}]` : name;
   for (let a = 0; a < dims; a++) {
-    const k = kernel[a], d = dilation[a], s = stride[a];
+    const k = kernel[a],
+      d = dilation[a],
+      s = stride[a];
     if (!Number.isInteger(k) || k < 2) {
-      throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${at('kernelSize', a)} must be an integer >= 2, got ${k}`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: ${at('kernelSize', a)} must be an integer >= 2, got ${k}`,
+      );
     }
     if (!Number.isInteger(d) || d < 1) {
       throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${at('dilation', a)} must be an integer >= 1, got ${d}`);
@@ -131,11 +171,16 @@ export function resolveWindow(fn: string, opts: WindowOptions, spatial: readonly
       throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${at('stride', a)} must be an integer >= 1, got ${s}`);
     }
     if (s > k) {
-      throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${at('stride', a)} must be <= ${at('kernelSize', a)} = ${k}, got ${s}`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: ${at('stride', a)} must be <= ${at('kernelSize', a)} = ${k}, got ${s}`,
+      );
     }
     if (k * d > spatial[a]) {
-      throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE',
-        `${fn}: ${at('kernelSize', a)} * ${at('dilation', a)} = ${k} * ${d} = ${k * d} must be <= ${input}'s length ${spatial[a]} on spatial axis ${a}`);
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: ${at('kernelSize', a)} * ${at('dilation', a)} = ${k} * ${d} = ${k * d} must be <= ${input}'s length ${spatial[a]} on spatial axis ${a}`,
+      );
     }
   }
   return { kernel, stride, dilation, causal };
@@ -145,7 +190,8 @@ export function resolveWindow(fn: string, opts: WindowOptions, spatial: readonly
 export function scaleArg(fn: string, v: unknown, headDim: number): number {
   if (v === undefined) return 1 / Math.sqrt(headDim);
   if (typeof v !== 'number') throw argTypeError(`${fn}: scale`, 'a finite number', v);
-  if (!Number.isFinite(v)) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: scale must be a finite number, got ${v}`);
+  if (!Number.isFinite(v))
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: scale must be a finite number, got ${v}`);
   return v;
 }
 
@@ -161,7 +207,10 @@ export function tileShapeArg(fn: string, v: unknown, name: string, dims: number)
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw argTypeError(`${fn}: ${name}`, `an array of ${dims} positive integers`, v);
   if (v.length !== dims || !v.every((x) => Number.isInteger(x) && x >= 1)) {
-    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${name} must be ${dims} positive integers (one per spatial axis), got ${describe(v)}`);
+    throw rangeError(
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+      `${fn}: ${name} must be ${dims} positive integers (one per spatial axis), got ${describe(v)}`,
+    );
   }
   return [...(v as number[])];
 }
@@ -170,14 +219,23 @@ export function tileShapeArg(fn: string, v: unknown, name: string, dims: number)
 export function countArg(fn: string, v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number') throw argTypeError(`${fn}: ${name}`, 'a non-negative integer', v);
-  if (!Number.isInteger(v) || v < 0) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${name} must be a non-negative integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 0)
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${name} must be a non-negative integer, got ${v}`);
   return v;
 }
 
 /** Throws unless the relative positional bias is usable: odd kernel, non-causal on every axis. */
 export function checkRpbWindow(fn: string, w: Window): void {
   w.kernel.forEach((k, a) => {
-    if (k % 2 === 0) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: rpb needs an odd kernelSize on every axis, got kernelSize ${describe(w.kernel)}`);
-    if (w.causal[a]) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: rpb is not supported with causal masking (isCausal ${describe(w.causal)})`);
+    if (k % 2 === 0)
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: rpb needs an odd kernelSize on every axis, got kernelSize ${describe(w.kernel)}`,
+      );
+    if (w.causal[a])
+      throw rangeError(
+        'ERR_NATTEN_INVALID_ARG_VALUE',
+        `${fn}: rpb is not supported with causal masking (isCausal ${describe(w.causal)})`,
+      );
   });
 }

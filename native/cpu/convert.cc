@@ -16,13 +16,17 @@ void convert(const void* src, DType st, void* dst, DType dt, size_t begin, size_
   // Fast paths for the common float32 <-> half conversions; everything else goes through double,
   // which is exact for every source type and rounds once to the target.
   if (st == DType::Float32 && dt == DType::Float16) {
-    for (size_t i = begin; i < end; ++i) static_cast<uint16_t*>(dst)[i] = float_to_half(static_cast<const float*>(src)[i]);
+    for (size_t i = begin; i < end; ++i)
+      static_cast<uint16_t*>(dst)[i] = float_to_half(static_cast<const float*>(src)[i]);
   } else if (st == DType::Float32 && dt == DType::BFloat16) {
-    for (size_t i = begin; i < end; ++i) static_cast<uint16_t*>(dst)[i] = float_to_bf16(static_cast<const float*>(src)[i]);
+    for (size_t i = begin; i < end; ++i)
+      static_cast<uint16_t*>(dst)[i] = float_to_bf16(static_cast<const float*>(src)[i]);
   } else if (st == DType::Float16 && dt == DType::Float32) {
-    for (size_t i = begin; i < end; ++i) static_cast<float*>(dst)[i] = half_to_float(static_cast<const uint16_t*>(src)[i]);
+    for (size_t i = begin; i < end; ++i)
+      static_cast<float*>(dst)[i] = half_to_float(static_cast<const uint16_t*>(src)[i]);
   } else if (st == DType::BFloat16 && dt == DType::Float32) {
-    for (size_t i = begin; i < end; ++i) static_cast<float*>(dst)[i] = bf16_to_float(static_cast<const uint16_t*>(src)[i]);
+    for (size_t i = begin; i < end; ++i)
+      static_cast<float*>(dst)[i] = bf16_to_float(static_cast<const uint16_t*>(src)[i]);
   } else {
     for (size_t i = begin; i < end; ++i) store_element(dst, dt, i, load_element(src, st, i));
   }

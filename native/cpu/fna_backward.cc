@@ -38,8 +38,15 @@ struct Backward {
   FusedView qv, kv, vv, dov, dqv, dkv, dvv;
 
   Backward(const NaProblem& prob, DType type, const FusedBackwardArgs& args)
-      : p(prob), t(type), a(args), N(prob.tokens()), D(prob.head_dim), Dv(prob.head_dim_v), H(prob.heads),
-        Hkv(prob.heads_kv), G(prob.heads / prob.heads_kv) {
+      : p(prob),
+        t(type),
+        a(args),
+        N(prob.tokens()),
+        D(prob.head_dim),
+        Dv(prob.head_dim_v),
+        H(prob.heads),
+        Hkv(prob.heads_kv),
+        G(prob.heads / prob.heads_kv) {
     qv = {a.q, t, N, H, D};
     kv = {a.k, t, N, Hkv, D};
     vv = {a.v, t, N, Hkv, Dv};
@@ -121,9 +128,8 @@ struct Backward {
           mask_chunk(blk, ch, s);
           qk_chunk(blk, ch, got, vh, Dv * g.W, g.W, (int)Dv, dp);
           for (int v = 0; v < blk.nv; ++v)
-            for_active_rows(blk, ch, v, [&](int64_t at, int64_t n) {
-              probs_and_grads(s[v] + at, dp[v] + at, n, lse2[v], dl[v]);
-            });
+            for_active_rows(blk, ch, v,
+                            [&](int64_t at, int64_t n) { probs_and_grads(s[v] + at, dp[v] + at, n, lse2[v], dl[v]); });
           pv_chunk(blk, ch, dp, kh, D * g.W, g.W, (int)D, dqt);
         }
         for (int64_t e0 = 0; e0 < p.n_extra; e0 += kChunkBudget) {

@@ -68,7 +68,9 @@ void fna_forward_naive(const NaProblem& p, DType t, const FusedForwardArgs& a) {
           const float e = expf(sc[i] - mx);
           sum += e;
           if (i < keys.size()) load_row(a.v, t, (size_t)(((b * N + keys[i]) * Hkv + hk) * Dv), Dv, vr.data());
-          else load_row(a.extra_v, t, (size_t)(((b * p.n_extra + (int64_t)(i - keys.size())) * Hkv + hk) * Dv), Dv, vr.data());
+          else
+            load_row(a.extra_v, t, (size_t)(((b * p.n_extra + (int64_t)(i - keys.size())) * Hkv + hk) * Dv), Dv,
+                     vr.data());
           for (int64_t c = 0; c < Dv; ++c) acc[c] += e * vr[c];
         }
         for (int64_t c = 0; c < Dv; ++c) acc[c] /= sum;

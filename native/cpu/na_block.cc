@@ -33,8 +33,8 @@ template <int NR, int... N>
 constexpr std::array<QkBcastFn, sizeof...(N)> qk_bcast_row(std::integer_sequence<int, N...>) {
   return {&qk_bcast_fn<NR, N + 1>...};
 }
-const std::array<QkBcastFn, kQkTableOffsets> kQkBcast[kMaxVecs] = {
-    qk_bcast_row<1>(QkSeq{}), qk_bcast_row<2>(QkSeq{}), qk_bcast_row<3>(QkSeq{}), qk_bcast_row<4>(QkSeq{})};
+const std::array<QkBcastFn, kQkTableOffsets> kQkBcast[kMaxVecs] = {qk_bcast_row<1>(QkSeq{}), qk_bcast_row<2>(QkSeq{}),
+                                                                   qk_bcast_row<3>(QkSeq{}), qk_bcast_row<4>(QkSeq{})};
 
 /// C_{F+r}[j0 + j] += P over the segments segs[begin, end) of one vector subset [F, F + C), r < C, j < NJ:
 /// the C rows' accumulators stay in registers across the segments; the next segment's value rows are
@@ -84,8 +84,8 @@ template <int NV, int... N>
 constexpr std::array<PvSharedFn, sizeof...(N)> pv_shared_row(std::integer_sequence<int, N...>) {
   return {&pv_shared_run<NV, N + 1>...};
 }
-const std::array<PvSharedFn, kPvTableCols> kPvShared[kMaxVecs] = {
-    pv_shared_row<1>(PvSeq{}), pv_shared_row<2>(PvSeq{}), pv_shared_row<3>(PvSeq{}), pv_shared_row<4>(PvSeq{})};
+const std::array<PvSharedFn, kPvTableCols> kPvShared[kMaxVecs] = {pv_shared_row<1>(PvSeq{}), pv_shared_row<2>(PvSeq{}),
+                                                                  pv_shared_row<3>(PvSeq{}), pv_shared_row<4>(PvSeq{})};
 
 /// Splits n into the fewest pieces of at most `most`, of (nearly) equal size: 19 = 10 + 9, not 14 + 5
 /// (short pieces waste the loads of the other operand).

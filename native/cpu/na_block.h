@@ -23,7 +23,7 @@ constexpr int kPad = 16;
 inline int64_t packed_width(int L) { return kPad + ((int64_t)L + 15) / 16 * 16; }
 
 struct BlockVec {
-  int row = 0;                      // packed row of the tile side
+  int row = 0;  // packed row of the tile side
   const LaneTile* tile = nullptr;
 };
 
@@ -58,9 +58,7 @@ struct Chunk {
   int o_lo[kMaxVecs] = {};
   int n[kMaxVecs] = {};
   /// Float offset of (row index i of Block::rows, absolute column c) in vector v's buffer.
-  int64_t at(int v, int i, int c) const {
-    return ((int64_t)(i - r0) * n[v] + (c - base[v] - o_lo[v])) * kLanes;
-  }
+  int64_t at(int v, int i, int c) const { return ((int64_t)(i - r0) * n[v] + (c - base[v] - o_lo[v])) * kLanes; }
   int64_t vectors(int v) const { return (int64_t)(r1 - r0) * n[v]; }
 };
 

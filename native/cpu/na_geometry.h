@@ -36,9 +36,8 @@ struct AxisGeom {
     const int g = group_of_packed(p);
     const int lg = group_len(g);
     const int local = p - offset(g);
-    const Range w = rel == Relation::Window
-                        ? local_window(local, lg, a.kernel, a.stride, a.causal)
-                        : local_inverse_window(local, lg, a.kernel, a.stride, a.causal);
+    const Range w = rel == Relation::Window ? local_window(local, lg, a.kernel, a.stride, a.causal)
+                                            : local_inverse_window(local, lg, a.kernel, a.stride, a.causal);
     const int o = offset(g);
     return {w.start + o, w.end + o};
   }
@@ -61,9 +60,9 @@ std::vector<LaneTile> plan_lane_tiles(const AxisGeom& g, Relation rel);
 
 /// The outer (all but innermost) axes of a problem: rows in packed coordinates.
 struct RowGeom {
-  int dims_outer = 0;            // 0 (1-D), 1 (2-D) or 2 (3-D)
-  std::vector<AxisGeom> axes;    // outer axes, outermost first
-  int rows = 1;                  // product of outer lengths
+  int dims_outer = 0;          // 0 (1-D), 1 (2-D) or 2 (3-D)
+  std::vector<AxisGeom> axes;  // outer axes, outermost first
+  int rows = 1;                // product of outer lengths
 
   explicit RowGeom(const NaProblem& p);
   /// Flat row index in the original (unpacked) row-major order of packed row `row`.

@@ -1,13 +1,12 @@
 #include "na_pack.h"
 
-
 #include "elem_io.h"
 #include "na_block.h"
 
 namespace natten::cpu {
 
-void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, const AxisGeom& xg, int row,
-              int64_t W, float scale, float* dst) {
+void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, const AxisGeom& xg, int row, int64_t W,
+              float scale, float* dst) {
   const int Lx = xg.a.length;
   const int64_t C = src.C;
   // The left padding of every line (kPad == 16: one vector); it is also the right padding of the line

@@ -25,8 +25,8 @@ inline int64_t token_of(const RowGeom& rg, int Lx, int row, int x) { return rg.u
 
 /// Packs (b, h, packed row `row`) of src into dst[C][W] (column kPad + packed x), times scale. The
 /// padding after the last line is the next row's (or the buffer's trailing vector: see pack_heads).
-void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, const AxisGeom& xg, int row,
-              int64_t W, float scale, float* dst);
+void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, const AxisGeom& xg, int row, int64_t W,
+              float scale, float* dst);
 
 /// Loads the tile's lanes of (b, h, row) into dst[C][16] times scale; padding lanes are 0.
 void load_tile(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row, const LaneTile& t,
@@ -35,6 +35,5 @@ void load_tile(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, in
 /// Stores src[C][16] times the per-lane factor `mul` into (b, h, row) of dst for the valid lanes.
 void store_tile(void* dst, const FusedView& layout, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row,
                 const LaneTile& t, const float* src, vf mul);
-
 
 }  // namespace natten::cpu

@@ -16,8 +16,12 @@ export function describeGpu(name: string, fn: () => void): void {
   } else if (requireGpu) {
     describe(name, () => {
       it('has a CUDA device (NATTEN_REQUIRE_GPU=1)', () => {
-        throw new Error('NATTEN_REQUIRE_GPU=1 but no CUDA device is visible to natten-node ' +
-          '(is the addon built with CUDA? natten.buildInfo(): ' + JSON.stringify(require('../../lib').buildInfo()) + ')');
+        throw new Error(
+          'NATTEN_REQUIRE_GPU=1 but no CUDA device is visible to natten-node ' +
+            '(is the addon built with CUDA? natten.buildInfo(): ' +
+            JSON.stringify(require('../../lib').buildInfo()) +
+            ')',
+        );
       });
     });
   } else {

@@ -32,7 +32,8 @@ export function maxErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
   if (a.length !== e.length) return Infinity;
   let m = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = e[i];
+    const x = a[i],
+      y = e[i];
     if (Number.isNaN(x)) return Infinity;
     if (y === -Infinity || y === Infinity) {
       if (x !== y) return Infinity;
@@ -84,5 +85,7 @@ export function windowOpts(w: RandomWindow): oracle.NAOptions {
 
 /** Short description of a case for failure messages. */
 export function caseName(parts: Record<string, unknown>): string {
-  return Object.entries(parts).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`).join(' ');
+  return Object.entries(parts)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`)
+    .join(' ');
 }

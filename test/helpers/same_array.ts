@@ -6,7 +6,8 @@
 export function expectSameArray(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (a !== e && !(Number.isNaN(a) && Number.isNaN(e))) {
       throw new Error(`arrays differ at index ${i} of ${expected.length}: got ${a}, expected ${e}`);
     }

@@ -71,8 +71,10 @@ function describeProblem(q: Tensor, k: Tensor, v: Tensor, p: FusedOptions): Fuse
   const D = q.shape[r - 1];
   const Hkv = k.shape[r - 2];
   const Dv = v.shape[r - 1];
-  if (!sameShape(k.shape, [B, ...spatial, Hkv, D])) throw new RangeError(`k shape [${k.shape.join(', ')}] does not match q`);
-  if (!sameShape(v.shape, [B, ...spatial, Hkv, Dv])) throw new RangeError(`v shape [${v.shape.join(', ')}] does not match k`);
+  if (!sameShape(k.shape, [B, ...spatial, Hkv, D]))
+    throw new RangeError(`k shape [${k.shape.join(', ')}] does not match q`);
+  if (!sameShape(v.shape, [B, ...spatial, Hkv, Dv]))
+    throw new RangeError(`v shape [${v.shape.join(', ')}] does not match k`);
   if (Hkv < 1 || H % Hkv !== 0) throw new RangeError(`kv heads ${Hkv} must divide query heads ${H}`);
 
   const window = resolveWindow(spatial, p);

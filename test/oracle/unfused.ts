@@ -58,7 +58,8 @@ function dot(a: Float64Array, aOff: number, b: Float64Array, bOff: number, n: nu
 function splitShape(name: string, t: Tensor): { B: number; H: number; spatial: number[]; C: number } {
   checkTensor(name, t);
   const r = t.shape.length;
-  if (r < 4) throw new RangeError(`${name} must be [B, H, ...spatial, C] with 1+ spatial axes, got [${t.shape.join(', ')}]`);
+  if (r < 4)
+    throw new RangeError(`${name} must be [B, H, ...spatial, C] with 1+ spatial axes, got [${t.shape.join(', ')}]`);
   return { B: t.shape[0], H: t.shape[1], spatial: t.shape.slice(2, r - 1), C: t.shape[r - 1] };
 }
 
@@ -73,12 +74,19 @@ function checkExtra(name: string, t: Tensor | undefined, B: number, H: number, C
   if (t === undefined) return 0;
   checkTensor(name, t, 4);
   const n = t.shape[2];
-  if (!sameShape(t.shape, [B, H, n, C])) throw new RangeError(`${name} must be [B, H, nExtra, ${C}] = [${B}, ${H}, n, ${C}], got [${t.shape.join(', ')}]`);
+  if (!sameShape(t.shape, [B, H, n, C]))
+    throw new RangeError(`${name} must be [B, H, nExtra, ${C}] = [${B}, ${H}, n, ${C}], got [${t.shape.join(', ')}]`);
   return n;
 }
 
 /** rpb element offset for query x and key kc (group-local relative positions per axis). */
-function rpbOffset(rpbShape: readonly number[], win: ResolvedWindow, h: number, x: readonly number[], kc: readonly number[]): number {
+function rpbOffset(
+  rpbShape: readonly number[],
+  win: ResolvedWindow,
+  h: number,
+  x: readonly number[],
+  kc: readonly number[],
+): number {
   const idx = [h];
   for (let a = 0; a < x.length; a++) {
     const d = win.dilation[a];
@@ -93,7 +101,8 @@ function checkRpb(rpb: Tensor | undefined, H: number, win: ResolvedWindow): void
   if (rpb === undefined) return;
   checkTensor('rpb', rpb);
   const want = [H, ...win.kernelSize.map((k) => 2 * k - 1)];
-  if (!sameShape(rpb.shape, want)) throw new RangeError(`rpb must be [${want.join(', ')}], got [${rpb.shape.join(', ')}]`);
+  if (!sameShape(rpb.shape, want))
+    throw new RangeError(`rpb must be [${want.join(', ')}], got [${rpb.shape.join(', ')}]`);
   if (win.isCausal.some((c) => c)) throw new RangeError('rpb is not supported with causal masking');
 }
 
@@ -109,7 +118,8 @@ interface QKProblem {
 
 function describeQK(q: Tensor, k: Tensor, opts: QKOptions): QKProblem {
   const qs = splitShape('q', q);
-  if (!sameShape(k.shape, q.shape)) throw new RangeError(`k shape [${k.shape.join(', ')}] must equal q shape [${q.shape.join(', ')}]`);
+  if (!sameShape(k.shape, q.shape))
+    throw new RangeError(`k shape [${k.shape.join(', ')}] must equal q shape [${q.shape.join(', ')}]`);
   checkTensor('k', k);
   const win = resolveWindow(qs.spatial, opts);
   checkRpb(opts.rpb, qs.H, win);
@@ -139,7 +149,13 @@ export function naQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
       });
       for (let e = 0; e < pr.nExtra; e++) {
         const ek = opts.additionalKeys!;
-        attn.data[row * cols + pr.K + e] = dot(q.data, qOff, ek.data, flatIndex([pr.B, pr.H, pr.nExtra], [b, h, e]) * pr.D, pr.D);
+        attn.data[row * cols + pr.K + e] = dot(
+          q.data,
+          qOff,
+          ek.data,
+          flatIndex([pr.B, pr.H, pr.nExtra], [b, h, e]) * pr.D,
+          pr.D,
+        );
       }
     });
   });
@@ -155,7 +171,8 @@ export function naQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOption
   const cols = pr.K + pr.nExtra;
   checkTensor('dAttn', dAttn);
   const attnShape = [pr.B, pr.H, ...pr.spatial, cols];
-  if (!sameShape(dAttn.shape, attnShape)) throw new RangeError(`dAttn must be [${attnShape.join(', ')}], got [${dAttn.shape.join(', ')}]`);
+  if (!sameShape(dAttn.shape, attnShape))
+    throw new RangeError(`dAttn must be [${attnShape.join(', ')}], got [${dAttn.shape.join(', ')}]`);
 
   const dq = zeros(q.shape);
   const dk = zeros(k.shape);
@@ -211,7 +228,8 @@ function describeAV(attn: Tensor, v: Tensor, opts: AVOptions): AVProblem {
   const K = prod(win.kernelSize);
   const nExtra = checkExtra('additionalValues', opts.additionalValues, vs.B, vs.H, vs.C);
   const want = [vs.B, vs.H, ...vs.spatial, K + nExtra];
-  if (!sameShape(attn.shape, want)) throw new RangeError(`attn must be [${want.join(', ')}], got [${attn.shape.join(', ')}]`);
+  if (!sameShape(attn.shape, want))
+    throw new RangeError(`attn must be [${want.join(', ')}], got [${attn.shape.join(', ')}]`);
   return { B: vs.B, H: vs.H, spatial: vs.spatial, Dv: vs.C, K, nExtra, win };
 }
 
@@ -249,7 +267,8 @@ export function naAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOpti
   const cols = pr.K + pr.nExtra;
   checkTensor('dOut', dOut);
   const outShape = [pr.B, pr.H, ...pr.spatial, pr.Dv];
-  if (!sameShape(dOut.shape, outShape)) throw new RangeError(`dOut must be [${outShape.join(', ')}], got [${dOut.shape.join(', ')}]`);
+  if (!sameShape(dOut.shape, outShape))
+    throw new RangeError(`dOut must be [${outShape.join(', ')}], got [${dOut.shape.join(', ')}]`);
   const dAttn = zeros(attn.shape);
   const dv = zeros(v.shape);
   const dev = opts.additionalValues !== undefined ? zeros(opts.additionalValues.shape) : undefined;

@@ -90,7 +90,9 @@ export function checkTensor(name: string, t: Tensor, rank?: number): void {
     if (!Number.isInteger(s) || s < 0) throw new RangeError(`${name}: bad shape [${t.shape.join(', ')}]`);
   }
   if (t.data.length !== prod(t.shape)) {
-    throw new RangeError(`${name}: data has ${t.data.length} elements, shape [${t.shape.join(', ')}] needs ${prod(t.shape)}`);
+    throw new RangeError(
+      `${name}: data has ${t.data.length} elements, shape [${t.shape.join(', ')}] needs ${prod(t.shape)}`,
+    );
   }
   if (rank !== undefined && t.shape.length !== rank) {
     throw new RangeError(`${name}: expected rank ${rank}, got shape [${t.shape.join(', ')}]`);

@@ -59,7 +59,14 @@ export function checkAxisParams(L: number, k: number, s: number, d: number): voi
 }
 
 /** Section 5 for one query index i on one axis. */
-export function axisWindowRange(L: number, k: number, s: number, d: number, causal: boolean, i: number): AxisWindowInfo {
+export function axisWindowRange(
+  L: number,
+  k: number,
+  s: number,
+  d: number,
+  causal: boolean,
+  i: number,
+): AxisWindowInfo {
   checkAxisParams(L, k, s, d);
   if (!Number.isInteger(i) || i < 0 || i >= L) throw new RangeError(`query index ${i} out of range [0, ${L})`);
 
@@ -110,7 +117,8 @@ export function axisSlots(L: number, k: number, s: number, d: number, causal: bo
 function perAxis<T>(name: string, v: T | readonly T[], n: number): T[] {
   if (Array.isArray(v)) {
     const arr = v as readonly T[];
-    if (arr.length !== n) throw new RangeError(`${name}: expected ${n} entries (one per spatial axis), got ${arr.length}`);
+    if (arr.length !== n)
+      throw new RangeError(`${name}: expected ${n} entries (one per spatial axis), got ${arr.length}`);
     return [...arr];
   }
   return new Array<T>(n).fill(v as T);

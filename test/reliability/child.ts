@@ -47,7 +47,8 @@ let distChecked = false;
 /** Throws a clear error when dist/ is missing or older than lib/ (fixtures run the compiled library). */
 function checkDist(): void {
   if (distChecked) return;
-  if (!fs.existsSync(DIST_INDEX)) throw new Error(`${DIST_INDEX} is missing: run \`npx tsc -p tsconfig.json\` (or npm ci) first`);
+  if (!fs.existsSync(DIST_INDEX))
+    throw new Error(`${DIST_INDEX} is missing: run \`npx tsc -p tsconfig.json\` (or npm ci) first`);
   const stale: string[] = [];
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -55,7 +56,8 @@ function checkDist(): void {
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
         const out = path.join(ROOT, 'dist', path.relative(ROOT, p)).replace(/\.ts$/, '.js');
-        if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(p).mtimeMs) stale.push(path.relative(ROOT, p));
+        if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(p).mtimeMs)
+          stale.push(path.relative(ROOT, p));
       }
     }
   };
@@ -91,7 +93,8 @@ export function runFixture(name: string, opts: RunOptions = {}): Promise<ChildRe
     };
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
-      if (opts.killAfterOutput && !graceTimer && opts.killAfterOutput.match.test(stdout)) graceTimer = setTimeout(kill, opts.killAfterOutput.ms);
+      if (opts.killAfterOutput && !graceTimer && opts.killAfterOutput.match.test(stdout))
+        graceTimer = setTimeout(kill, opts.killAfterOutput.ms);
     });
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     const timer = setTimeout(kill, timeoutMs);
@@ -104,7 +107,15 @@ export function runFixture(name: string, opts: RunOptions = {}): Promise<ChildRe
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(graceTimer);
-      resolve({ code, signal, stdout, stderr, ms: (exitAt || Date.now()) - t0, exitAt: exitAt || Date.now(), timedOut });
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        ms: (exitAt || Date.now()) - t0,
+        exitAt: exitAt || Date.now(),
+        timedOut,
+      });
     });
   });
 }
@@ -125,7 +136,11 @@ export async function runMany<T>(count: number, parallel: number, job: (i: numbe
 
 /** One line saying how a child ended, with the tail of its stderr: for failure messages. */
 export function describeExit(r: ChildResult): string {
-  const how = r.timedOut ? 'killed by the parent (time limit)' : r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
+  const how = r.timedOut
+    ? 'killed by the parent (time limit)'
+    : r.signal
+      ? `killed by ${r.signal}`
+      : `exit code ${r.code}`;
   const tail = r.stderr.trim().split('\n').slice(-8).join('\n    ');
   return `${how} after ${r.ms} ms${tail ? `; stderr:\n    ${tail}` : ''}`;
 }

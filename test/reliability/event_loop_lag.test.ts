@@ -18,7 +18,13 @@ interface LagRun {
  * round, each output disposed right away except the last), reads the last output, waits for the device,
  * and returns the worst lag of a 10 ms interval over the whole time.
  */
-async function lagUnderLoad(device: natten.DeviceLike, dtype: natten.DType, largeShape: number[], largeKernel: number, large: number): Promise<LagRun> {
+async function lagUnderLoad(
+  device: natten.DeviceLike,
+  dtype: natten.DType,
+  largeShape: number[],
+  largeKernel: number,
+  large: number,
+): Promise<LagRun> {
   const q = natten.randn([1, 16, 16, 2, 32], { seed: 1, device, dtype });
   const x = natten.randn(largeShape, { seed: 2, device, dtype });
   await natten.synchronize(device);
@@ -34,7 +40,7 @@ async function lagUnderLoad(device: natten.DeviceLike, dtype: natten.DType, larg
   const bigOuts: natten.Tensor[] = [];
   for (let i = 0; i < large; i++) bigOuts.push(natten.na1d(x, x, x, { kernelSize: largeKernel }));
   let out: natten.Tensor | null = null;
-  for (let done = 0; done < SMALL_OPS;) {
+  for (let done = 0; done < SMALL_OPS; ) {
     await new Promise<void>((r) => setImmediate(r));
     const r0 = performance.now();
     for (let i = 0; i < PER_ROUND; i++, done++) {
@@ -55,7 +61,9 @@ async function lagUnderLoad(device: natten.DeviceLike, dtype: natten.DType, larg
 }
 
 function log(what: string, r: LagRun): void {
-  process.stderr.write(`  [${what}] max lag ${r.maxLagMs.toFixed(1)} ms over ${r.totalMs.toFixed(0)} ms (enqueueing took ${r.enqueueMs.toFixed(0)} ms)\n`);
+  process.stderr.write(
+    `  [${what}] max lag ${r.maxLagMs.toFixed(1)} ms over ${r.totalMs.toFixed(0)} ms (enqueueing took ${r.enqueueMs.toFixed(0)} ms)\n`,
+  );
 }
 
 describe('event-loop lag under many queued ops (CPU)', () => {

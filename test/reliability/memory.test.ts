@@ -6,11 +6,24 @@ import { describeExit, expectExit, report, runFixture } from './child';
 describe('resident memory', () => {
   it('2000 fused forward + backward iterations with everything disposed: RSS grows by under 20 MB after warm-up', async () => {
     // [1, 32, 32, 4, 64] float32: every output and gradient is 1 MiB; kernel 3. About 10 s on 2 cores.
-    const r = await runFixture('rss_growth.js', { args: ['2000', '200', '32', '32', '4', '64', '3'], nodeArgs: ['--expose-gc'], timeoutMs: 120000 });
+    const r = await runFixture('rss_growth.js', {
+      args: ['2000', '200', '32', '32', '4', '64', '3'],
+      nodeArgs: ['--expose-gc'],
+      timeoutMs: 120000,
+    });
     expectExit(r, 0);
-    const res = report<{ growthMiB: number; rssWarmMiB: number; rssEndMiB: number; cpuStart: number; cpuEnd: number; ms: number }>(r, 'RESULT');
+    const res = report<{
+      growthMiB: number;
+      rssWarmMiB: number;
+      rssEndMiB: number;
+      cpuStart: number;
+      cpuEnd: number;
+      ms: number;
+    }>(r, 'RESULT');
     if (!res) throw new Error(`no RESULT line; ${describeExit(r)}`);
-    process.stderr.write(`  [rss] after warm-up ${res.rssWarmMiB.toFixed(1)} MiB, at the end ${res.rssEndMiB.toFixed(1)} MiB: growth ${res.growthMiB.toFixed(1)} MiB (${res.ms} ms)\n`);
+    process.stderr.write(
+      `  [rss] after warm-up ${res.rssWarmMiB.toFixed(1)} MiB, at the end ${res.rssEndMiB.toFixed(1)} MiB: growth ${res.growthMiB.toFixed(1)} MiB (${res.ms} ms)\n`,
+    );
     expect(res.cpuEnd).toBe(res.cpuStart);
     expect(res.growthMiB * 2 ** 20).toBeLessThan(20e6);
   });
@@ -18,7 +31,11 @@ describe('resident memory', () => {
   it('300 forgotten 4 MiB tensors (never disposed, no --expose-gc): peak RSS stays under 400 MB', async () => {
     // zeros() instead of randn(): the same 4 MiB of touched memory per tensor without randn's 35 ms of
     // CPU time each (FILL=randn measures the same peak).
-    const r = await runFixture('forgotten_tensors.js', { args: ['cpu'], env: { COUNT: '300', FILL: 'zeros' }, timeoutMs: 120000 });
+    const r = await runFixture('forgotten_tensors.js', {
+      args: ['cpu'],
+      env: { COUNT: '300', FILL: 'zeros' },
+      timeoutMs: 120000,
+    });
     expectExit(r, 0);
     const res = report<{ maxRssMiB: number; peakRssMiB: number; ms: number }>(r, 'RESULT');
     if (!res) throw new Error(`no RESULT line; ${describeExit(r)}`);

@@ -14,7 +14,8 @@ const UNCAUGHT_MESSAGE = 'reliability-fixture-uncaught-exception';
 function failures(runs: ChildResult[], code: number, check: (r: ChildResult) => string | null = () => null): string[] {
   const out: string[] = [];
   runs.forEach((r, i) => {
-    if (r.timedOut || r.signal !== null || r.code !== code) out.push(`run ${i}: expected exit code ${code}, ${describeExit(r)}`);
+    if (r.timedOut || r.signal !== null || r.code !== code)
+      out.push(`run ${i}: expected exit code ${code}, ${describeExit(r)}`);
     else {
       const problem = check(r);
       if (problem) out.push(`run ${i}: ${problem}`);
@@ -29,9 +30,14 @@ describe('exiting the process with CPU work queued', () => {
     ['the script ending', 'end', 0],
     ['an uncaught exception', 'uncaught', 1],
   ] as const)(`${RUNS} runs: %s exits with the expected code, never a signal`, async (_what, mode, code) => {
-    const runs = await runMany(RUNS, PARALLEL, () => runFixture('exit_with_work.js', { args: [mode], env: ENV, timeoutMs: 60000 }));
+    const runs = await runMany(RUNS, PARALLEL, () =>
+      runFixture('exit_with_work.js', { args: [mode], env: ENV, timeoutMs: 60000 }),
+    );
     const bad = failures(runs, code, (r) =>
-      mode === 'uncaught' && !r.stderr.includes(UNCAUGHT_MESSAGE) ? `the exception's message is not on stderr: ${r.stderr.slice(-500)}` : null);
+      mode === 'uncaught' && !r.stderr.includes(UNCAUGHT_MESSAGE)
+        ? `the exception's message is not on stderr: ${r.stderr.slice(-500)}`
+        : null,
+    );
     if (bad.length) throw new Error(`${bad.length}/${RUNS} runs failed:\n  ${bad.join('\n  ')}`);
   });
 
@@ -40,17 +46,25 @@ describe('exiting the process with CPU work queued', () => {
     // after its exit call is killed (and fails) rather than waited for.
     const runs = await runMany(2, 1, () =>
       runFixture('exit_with_work.js', {
-        args: ['exit-pending-read'], env: { NA_CALLS: '50', EXIT_DELAY_MS: '200' }, timeoutMs: 60000,
+        args: ['exit-pending-read'],
+        env: { NA_CALLS: '50', EXIT_DELAY_MS: '200' },
+        timeoutMs: 60000,
         killAfterOutput: { match: /^EXIT_AT \d+$/m, ms: 4000 },
-      }));
-    const bad = failures(runs, 0, (r) => (r.stdout.includes('READ_RESOLVED') ? 'the read resolved before the exit: the work was not long enough' : null));
+      }),
+    );
+    const bad = failures(runs, 0, (r) =>
+      r.stdout.includes('READ_RESOLVED') ? 'the read resolved before the exit: the work was not long enough' : null,
+    );
     const delays = runs.map((r) => {
       const m = /^EXIT_AT (\d+)$/m.exec(r.stdout);
       return m ? r.exitAt - Number(m[1]) : NaN;
     });
-    process.stderr.write(`  [exit-pending-read] process.exit -> process gone: ${runs.map((r, i) => `${delays[i]} ms${r.timedOut ? ' (killed)' : ''}`).join(', ')}\n`);
+    process.stderr.write(
+      `  [exit-pending-read] process.exit -> process gone: ${runs.map((r, i) => `${delays[i]} ms${r.timedOut ? ' (killed)' : ''}`).join(', ')}\n`,
+    );
     delays.forEach((d, i) => {
-      if (!(d < 1000)) bad.push(`run ${i}: ${runs[i].timedOut ? 'still alive' : 'exited'} ${d} ms after process.exit (limit 1000 ms)`);
+      if (!(d < 1000))
+        bad.push(`run ${i}: ${runs[i].timedOut ? 'still alive' : 'exited'} ${d} ms after process.exit (limit 1000 ms)`);
     });
     if (bad.length) throw new Error(bad.join('\n'));
   });

@@ -44,12 +44,24 @@ describe('workers that end while their natten work is pending', () => {
   it.each([
     ['its script ends', 'worker-only-end'],
     ['it calls process.exit()', 'worker-only-exit'],
-  ])('a worker that alone loaded natten queues long work and %s: the process exits 0 (10 runs)', async (_what, mode) => {
-    const runs = await runMany(10, 2, () =>
-      runFixture('workers_lifecycle.js', { args: [mode], env: { NA_CALLS: '8', NATTEN_NUM_THREADS: '1' }, timeoutMs: 60000 }));
-    const bad = runs.map((r, i) => ({ i, r })).filter(({ r }) => r.timedOut || r.signal !== null || r.code !== 0 || !report<Result>(r, 'RESULT')?.ok);
-    if (bad.length) {
-      throw new Error(`${bad.length}/10 runs failed:\n` + bad.map(({ i, r }) => `  run ${i}: ${describeExit(r)}`).join('\n'));
-    }
-  });
+  ])(
+    'a worker that alone loaded natten queues long work and %s: the process exits 0 (10 runs)',
+    async (_what, mode) => {
+      const runs = await runMany(10, 2, () =>
+        runFixture('workers_lifecycle.js', {
+          args: [mode],
+          env: { NA_CALLS: '8', NATTEN_NUM_THREADS: '1' },
+          timeoutMs: 60000,
+        }),
+      );
+      const bad = runs
+        .map((r, i) => ({ i, r }))
+        .filter(({ r }) => r.timedOut || r.signal !== null || r.code !== 0 || !report<Result>(r, 'RESULT')?.ok);
+      if (bad.length) {
+        throw new Error(
+          `${bad.length}/10 runs failed:\n` + bad.map(({ i, r }) => `  run ${i}: ${describeExit(r)}`).join('\n'),
+        );
+      }
+    },
+  );
 });

@@ -61,8 +61,8 @@ static std::string describe(const Case& c) {
   std::string ax;
   for (int a = 0; a < p.dims; ++a) {
     char s[96];
-    snprintf(s, sizeof s, "%sL%d k%d s%d d%d%s", a ? " | " : "", p.length[a], p.kernel[a], p.stride[a],
-             p.dilation[a], p.causal[a] ? " c" : "");
+    snprintf(s, sizeof s, "%sL%d k%d s%d d%d%s", a ? " | " : "", p.length[a], p.kernel[a], p.stride[a], p.dilation[a],
+             p.causal[a] ? " c" : "");
     ax += s;
   }
   snprintf(buf, sizeof buf, "%s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld q%s kv%s",
@@ -75,8 +75,8 @@ static std::string describe(const Case& c) {
 // ---- host data --------------------------------------------------------------------------------------
 
 struct HostTensor {
-  std::vector<double> x;     // values (already rounded to the dtype)
-  std::vector<uint16_t> h;   // dtype bits
+  std::vector<double> x;    // values (already rounded to the dtype)
+  std::vector<uint16_t> h;  // dtype bits
 };
 
 static HostTensor random_tensor(size_t n, DType t, std::mt19937_64& rng, double scale) {
@@ -260,7 +260,11 @@ struct DeviceProblem {
         lse(p.batch * p.tokens() * p.heads * 4),
         ek(p.batch * p.n_extra * p.heads_kv * p.head_dim * es),
         ev(p.batch * p.n_extra * p.heads_kv * p.head_dim_v * es),
-        dq(q.bytes), dk(k.bytes), dv(v.bytes), dek(ek.bytes), dev(ev.bytes) {}
+        dq(q.bytes),
+        dk(k.bytes),
+        dv(v.bytes),
+        dek(ek.bytes),
+        dev(ev.bytes) {}
   FusedBackwardArgs args() const {
     FusedBackwardArgs a;
     a.q = q.p;
@@ -350,7 +354,7 @@ static CaseResult check_case(const Case& c, cudaStream_t s, bool verbose) {
     cfg.backward_kv_tile[a] = a < p.dims ? c.tiles.kv[a] : 0;
   }
   CaseResult r{};
-  auto errors = [&](double (&e)[5]) {
+  auto errors = [&](double(&e)[5]) {
     e[0] = rel_error(download(d.dq), ref.dq, c.t);
     e[1] = rel_error(download(d.dk), ref.dk, c.t);
     e[2] = rel_error(download(d.dv), ref.dv, c.t);
@@ -379,9 +383,11 @@ static CaseResult check_case(const Case& c, cudaStream_t s, bool verbose) {
   r.ok = r.bitwise && plan_kv.dq_atomics && !plan_det.dq_atomics;
   for (int i = 0; i < 5; ++i) r.ok = r.ok && r.err_kv[i] <= tol && r.err_det[i] <= tol;
   if (verbose || !r.ok)
-    printf("%s %s | kv dq %.2e dk %.2e dv %.2e dek %.2e dev %.2e | det dq %.2e dk %.2e dv %.2e dek %.2e dev %.2e | bitwise %d\n",
-           r.ok ? "ok  " : "FAIL", describe(c).c_str(), r.err_kv[0], r.err_kv[1], r.err_kv[2], r.err_kv[3],
-           r.err_kv[4], r.err_det[0], r.err_det[1], r.err_det[2], r.err_det[3], r.err_det[4], (int)r.bitwise);
+    printf(
+        "%s %s | kv dq %.2e dk %.2e dv %.2e dek %.2e dev %.2e | det dq %.2e dk %.2e dv %.2e dek %.2e dev %.2e | "
+        "bitwise %d\n",
+        r.ok ? "ok  " : "FAIL", describe(c).c_str(), r.err_kv[0], r.err_kv[1], r.err_kv[2], r.err_kv[3], r.err_kv[4],
+        r.err_det[0], r.err_det[1], r.err_det[2], r.err_det[3], r.err_det[4], (int)r.bitwise);
   return r;
 }
 
@@ -525,10 +531,13 @@ static void run_bench(const char* only) {
   };
   std::vector<B> list = {
       {"1d_L32768_k2049_D128", make_case(1, {32768}, {2049}, {1}, {1}, {0}, 1, 16, 16, 128, 0, DType::BFloat16)},
-      {"2d_128x128_k13_D64", make_case(2, {128, 128}, {13, 13}, {1, 1}, {1, 1}, {0, 0}, 4, 16, 16, 64, 0, DType::BFloat16)},
-      {"2d_128x128_k31_D128", make_case(2, {128, 128}, {31, 31}, {1, 1}, {1, 1}, {0, 0}, 2, 16, 16, 128, 0, DType::BFloat16)},
+      {"2d_128x128_k13_D64",
+       make_case(2, {128, 128}, {13, 13}, {1, 1}, {1, 1}, {0, 0}, 4, 16, 16, 64, 0, DType::BFloat16)},
+      {"2d_128x128_k31_D128",
+       make_case(2, {128, 128}, {31, 31}, {1, 1}, {1, 1}, {0, 0}, 2, 16, 16, 128, 0, DType::BFloat16)},
       {"2d_56x56_k7_D32", make_case(2, {56, 56}, {7, 7}, {1, 1}, {1, 1}, {0, 0}, 64, 4, 4, 32, 0, DType::BFloat16)},
-      {"3d_16x32x32_k5x9x9_D64", make_case(3, {16, 32, 32}, {5, 9, 9}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 16, 16, 64, 0, DType::BFloat16)},
+      {"3d_16x32x32_k5x9x9_D64",
+       make_case(3, {16, 32, 32}, {5, 9, 9}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, 1, 16, 16, 64, 0, DType::BFloat16)},
   };
   for (auto& bc : list) {
     if (only && !strstr(bc.name, only)) continue;
@@ -567,8 +576,7 @@ static void run_bench(const char* only) {
         const double ms = median_ms([&] { run_backward(p, bc.c.t, args, plan, ws.p, s); }, s, 15);
         CK(cudaGetLastError());
         printf("  %-14s q%-10s kv%-10s %9.3f ms  %7.1f TFLOP/s useful\n", mode ? "deterministic" : "kv-parallel",
-               shape_string(tc.q, p.dims).c_str(), shape_string(tc.kv, p.dims).c_str(), ms,
-               flops / ms * 1e-9);
+               shape_string(tc.q, p.dims).c_str(), shape_string(tc.kv, p.dims).c_str(), ms, flops / ms * 1e-9);
         fflush(stdout);
       }
     }

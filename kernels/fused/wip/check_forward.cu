@@ -24,13 +24,13 @@
 using namespace natten;
 using namespace natten::fused;
 
-#define CK(x)                                                                    \
-  do {                                                                           \
-    cudaError_t e_ = (x);                                                        \
-    if (e_ != cudaSuccess) {                                                     \
+#define CK(x)                                                                              \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
       fprintf(stderr, "%s: %s (%s:%d)\n", #x, cudaGetErrorString(e_), __FILE__, __LINE__); \
-      exit(2);                                                                   \
-    }                                                                            \
+      exit(2);                                                                             \
+    }                                                                                      \
   } while (0)
 
 static uint16_t to_bits(float f, DType t) { return t == DType::Float16 ? float_to_half(f) : float_to_bf16(f); }
@@ -247,7 +247,7 @@ static Case random_case(std::mt19937& rng, const ForwardEntry* entry, bool small
   p.n_extra = pick(rng, 0, 3) == 0 ? pick(rng, 1, 80) : 0;
   p.scale = pick(rng, 0, 3) == 0 ? 0.05f * pick(rng, 1, 20) : 1.f / std::sqrt(float(p.head_dim));
   if (pick(rng, 0, 9) == 0) p.scale = -p.scale;  // negative scales run on -Q
-  if (pick(rng, 0, 29) == 0) p.scale = 0.f;       // uniform weights over each window
+  if (pick(rng, 0, 29) == 0) p.scale = 0.f;      // uniform weights over each window
   // keep the host reference affordable
   while (p.tokens() * p.window_size() * p.heads * p.batch * (p.head_dim + p.head_dim_v) > (small ? 2e6 : 6e7)) {
     int a = pick(rng, 0, p.dims - 1);
@@ -275,7 +275,8 @@ static int check(int cases, unsigned seed, bool small) {
     // every compiled entry at least once (first pass), then a mix of forced and heuristic choices
     // (a short sanitizer run still spans 1-D, 2-D and 3-D entries: stride 11 through the list)
     const int first = small ? (i * 11) % int(all.size()) : i;
-    const ForwardEntry* e = i < int(all.size()) ? all[first] : (pick(rng, 0, 1) ? all[pick(rng, 0, int(all.size()) - 1)] : nullptr);
+    const ForwardEntry* e =
+        i < int(all.size()) ? all[first] : (pick(rng, 0, 1) ? all[pick(rng, 0, int(all.size()) - 1)] : nullptr);
     if (small && e && e->head_dim_tier > 64 && i >= int(all.size())) e = nullptr;
     Case c = random_case(rng, e, small);
     double me = 0, ml = 0;
@@ -391,7 +392,8 @@ static int bench(const char* json_path, int only = -1) {
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    std::vector<const ForwardEntry*> timed = forward_candidates(p.dims, head_dim_tier(p.head_dim, p.head_dim_v), DType::BFloat16, caps);
+    std::vector<const ForwardEntry*> timed =
+        forward_candidates(p.dims, head_dim_tier(p.head_dim, p.head_dim_v), DType::BFloat16, caps);
     for (const ForwardEntry& alt : alt_entries())
       if (alt.dims == p.dims && alt.head_dim_tier == head_dim_tier(p.head_dim, p.head_dim_v)) timed.push_back(&alt);
     for (const ForwardEntry* e : timed) {
@@ -411,11 +413,13 @@ static int bench(const char* json_path, int only = -1) {
       const double med = ms[ms.size() / 2];
       const bool is_chosen = e == &chosen;
       printf("%-26s %-5s q %-10s kv %-10s st%d %9.3f ms %7.1f TFLOP/s%s (cost %.3g, %d CTAs/SM)\n", bp.name,
-             kernel_name(e->arch), shape_text(e->q_tile, p.dims).c_str(), shape_text(e->kv_tile, p.dims).c_str(), e->stages, med,
-             flops / med * 1e-9, is_chosen ? "  <- heuristic" : "", forward_cost(*e, p, caps), resident_ctas(*e, caps));
+             kernel_name(e->arch), shape_text(e->q_tile, p.dims).c_str(), shape_text(e->kv_tile, p.dims).c_str(),
+             e->stages, med, flops / med * 1e-9, is_chosen ? "  <- heuristic" : "", forward_cost(*e, p, caps),
+             resident_ctas(*e, caps));
       if (js) {
-        fprintf(js, "%s  {\"problem\": \"%s\", \"device\": \"%s\", \"qTile\": \"%s\", \"kvTile\": \"%s\", \"ms\": %.4f, "
-                    "\"tflops\": %.2f, \"stages\": %d, \"kernel\": \"%s\", \"heuristic\": %s}",
+        fprintf(js,
+                "%s  {\"problem\": \"%s\", \"device\": \"%s\", \"qTile\": \"%s\", \"kvTile\": \"%s\", \"ms\": %.4f, "
+                "\"tflops\": %.2f, \"stages\": %d, \"kernel\": \"%s\", \"heuristic\": %s}",
                 first ? "" : ",\n", bp.name, prop.name, shape_text(e->q_tile, p.dims).c_str(),
                 shape_text(e->kv_tile, p.dims).c_str(), med, flops / med * 1e-9, e->stages, kernel_name(e->arch),
                 is_chosen ? "true" : "false");

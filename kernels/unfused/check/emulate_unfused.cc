@@ -3,7 +3,8 @@
 // barrier for __syncthreads(). Random problems (1/2/3-D, dilation, stride, causal, even/odd k, large
 // kernels that need window blocks, odd channel counts) are checked against brute-force sums over the
 // windows of window.h, with the tile plans the launchers would pick for an H100 and for a 99 KiB GPU.
-// float, half and bfloat16 instantiations. Catches index and coverage bugs without a GPU:  bash kernels/unfused/check/run.sh
+// float, half and bfloat16 instantiations. Catches index and coverage bugs without a GPU:  bash
+// kernels/unfused/check/run.sh
 #include <cuda_runtime.h>
 
 #include <barrier>
@@ -31,24 +32,43 @@ inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 
 #include "../window_dot_kernel.cuh"
-#include "../window_reduce_kernel.cuh"
 #include "../window_reduce_inverse_kernel.cuh"
+#include "../window_reduce_kernel.cuh"
 
-namespace natten::unfused::dot_kernel { float4 smem4[1 << 16]; }
-namespace natten::unfused::reduce_kernel { float4 smem4[1 << 16]; }
-namespace natten::unfused::inverse_kernel { float4 smem4[1 << 16]; }
+namespace natten::unfused::dot_kernel {
+float4 smem4[1 << 16];
+}
+namespace natten::unfused::reduce_kernel {
+float4 smem4[1 << 16];
+}
+namespace natten::unfused::inverse_kernel {
+float4 smem4[1 << 16];
+}
 
 using namespace natten;
 
-template <typename T> T to_t(float v);
-template <> float to_t<float>(float v) { return v; }
-template <> __half to_t<__half>(float v) { return __float2half_rn(v); }
-template <> __nv_bfloat16 to_t<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <typename T>
+T to_t(float v);
+template <>
+float to_t<float>(float v) {
+  return v;
+}
+template <>
+__half to_t<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__nv_bfloat16 to_t<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 inline float to_f(float v) { return v; }
 inline float to_f(__half v) { return __half2float(v); }
 inline float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
 /// Relative tolerance of a result rounded to T.
-template <typename T> double tol() { return sizeof(T) == 4 ? 1e-3 : std::is_same_v<T, __half> ? 4e-3 : 2e-2; }
+template <typename T>
+double tol() {
+  return sizeof(T) == 4 ? 1e-3 : std::is_same_v<T, __half> ? 4e-3 : 2e-2;
+}
 
 /// Runs `ctas` CTAs of `threads` threads, one CTA at a time.
 void emulate(int64_t ctas, int threads, const std::function<void()>& body) {
@@ -119,28 +139,33 @@ int check_dot(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& rng
   for (auto& v : x) v = to_t<T>(nd(rng));
   for (auto& v : y) v = to_t<T>(nd(rng));
   const DotPlan plan = choose_plan(p, C, dev.smem_optin, unfused::two_ctas_per_sm(dev));
-  emulate(plan.grid.ctas, kThreads,
-          [&] { window_dot_kernel<T>(p, plan, C, x.data(), y.data(), nullptr, -INFINITY, attn.data(), cols,
-                                     unfused::rows_vectorizable(x.data(), C) && unfused::rows_vectorizable(y.data(), C)); });
+  emulate(plan.grid.ctas, kThreads, [&] {
+    window_dot_kernel<T>(p, plan, C, x.data(), y.data(), nullptr, -INFINITY, attn.data(), cols,
+                         unfused::rows_vectorizable(x.data(), C) && unfused::rows_vectorizable(y.data(), C));
+  });
   int bad = 0;
   for (int64_t r = 0; r < bh; ++r)
     for (int64_t t = 0; t < n; ++t) {
       int xq[3];
       cuda::coords_of(p, t, xq);
       for (int64_t w = 0; w < K; ++w) {
-        const int pos[3] = {(int)(w / (p.kernel[1] * p.kernel[2])), (int)(w / p.kernel[2] % p.kernel[1]), (int)(w % p.kernel[2])};
+        const int pos[3] = {(int)(w / (p.kernel[1] * p.kernel[2])), (int)(w / p.kernel[2] % p.kernel[1]),
+                            (int)(w % p.kernel[2])};
         int key[3];
         double ref = -INFINITY;
         if (key_of(p, xq, pos, key)) {
           const int64_t kt = cuda::token_of(p, key[0], key[1], key[2]);
           ref = 0;
-          for (int64_t ch = 0; ch < C; ++ch) ref += (double)to_f(x[(r * n + t) * C + ch]) * to_f(y[(r * n + kt) * C + ch]);
+          for (int64_t ch = 0; ch < C; ++ch)
+            ref += (double)to_f(x[(r * n + t) * C + ch]) * to_f(y[(r * n + kt) * C + ch]);
         }
         const float got = to_f(attn[(r * n + t) * cols + w]);
         const bool ok = std::isinf(ref) ? got == -INFINITY : std::fabs(got - ref) <= tol<T>() * (1 + std::fabs(ref));
-        if (!ok && bad++ < 3) std::printf("    dot mismatch bh %ld q %ld w %ld: %g vs %g\n", (long)r, (long)t, (long)w, got, ref);
+        if (!ok && bad++ < 3)
+          std::printf("    dot mismatch bh %ld q %ld w %ld: %g vs %g\n", (long)r, (long)t, (long)w, got, ref);
       }
-      if (to_f(attn[(r * n + t) * cols + K]) != to_f(to_t<T>(12345.f)) && bad++ < 3) std::printf("    dot wrote past the window columns\n");
+      if (to_f(attn[(r * n + t) * cols + K]) != to_f(to_t<T>(12345.f)) && bad++ < 3)
+        std::printf("    dot wrote past the window columns\n");
     }
   return bad;
 }
@@ -160,7 +185,8 @@ int check_reduce(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& 
       int xq[3];
       cuda::coords_of(p, t, xq);
       for (int64_t w = 0; w < K; ++w) {
-        const int pos[3] = {(int)(w / (p.kernel[1] * p.kernel[2])), (int)(w / p.kernel[2] % p.kernel[1]), (int)(w % p.kernel[2])};
+        const int pos[3] = {(int)(w / (p.kernel[1] * p.kernel[2])), (int)(w / p.kernel[2] % p.kernel[1]),
+                            (int)(w % p.kernel[2])};
         int key[3];
         if (!key_of(p, xq, pos, key)) {
           a[(r * n + t) * cols + w] = to_t<T>(NAN);  // masked weights must be ignored
@@ -177,15 +203,17 @@ int check_reduce(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& 
   if (inverse) {
     using namespace unfused::inverse_kernel;
     const InversePlan plan = choose_plan(p, C, dev.smem_optin, unfused::two_ctas_per_sm(dev));
-    emulate(plan.grid.ctas, kThreads,
-            [&] { window_reduce_inverse_kernel<T>(p, plan, C, a.data(), cols, x.data(), out.data(),
-                                                  unfused::rows_vectorizable(x.data(), C)); });
+    emulate(plan.grid.ctas, kThreads, [&] {
+      window_reduce_inverse_kernel<T>(p, plan, C, a.data(), cols, x.data(), out.data(),
+                                      unfused::rows_vectorizable(x.data(), C));
+    });
   } else {
     using namespace unfused::reduce_kernel;
     const ReducePlan plan = choose_plan(p, C, dev.smem_optin, unfused::two_ctas_per_sm(dev));
-    emulate(plan.grid.ctas, kThreads,
-            [&] { window_reduce_kernel<T>(p, plan, C, a.data(), cols, x.data(), nullptr, out.data(),
-                                          unfused::rows_vectorizable(x.data(), C)); });
+    emulate(plan.grid.ctas, kThreads, [&] {
+      window_reduce_kernel<T>(p, plan, C, a.data(), cols, x.data(), nullptr, out.data(),
+                              unfused::rows_vectorizable(x.data(), C));
+    });
   }
   int bad = 0;
   for (size_t i = 0; i < out.size(); ++i)
@@ -196,7 +224,11 @@ int check_reduce(const Case& c, const unfused::DeviceLimits& dev, std::mt19937& 
 
 /// Prints the plans the launchers pick for the benchmark problems (H100 limits).
 void print_plans() {
-  struct B { const char* name; int dims, batch, heads, D; int L[3], k[3]; };
+  struct B {
+    const char* name;
+    int dims, batch, heads, D;
+    int L[3], k[3];
+  };
   const B list[] = {{"1-D L32768 k2049 D128", 1, 1, 16, 128, {32768}, {2049}},
                     {"2-D 128x128 k13 D64", 2, 4, 16, 64, {128, 128}, {13, 13}},
                     {"2-D 128x128 k31 D128", 2, 2, 16, 128, {128, 128}, {31, 31}},
@@ -214,12 +246,13 @@ void print_plans() {
     const auto d = unfused::dot_kernel::choose_plan(p, b.D, dev.smem_optin, unfused::two_ctas_per_sm(dev));
     const auto r = unfused::reduce_kernel::choose_plan(p, b.D, dev.smem_optin, unfused::two_ctas_per_sm(dev));
     const auto v = unfused::inverse_kernel::choose_plan(p, b.D, dev.smem_optin, unfused::two_ctas_per_sm(dev));
-    std::printf("%s\n  dot: tile 2^[%d,%d,%d] split %d block %d (%d blocks) rows %d chunks %d items %d smem %d ctas %ld\n", b.name,
-                d.grid.tile_log2[0], d.grid.tile_log2[1], d.grid.tile_log2[2], d.blocks.split_axis, d.blocks.block,
-                d.blocks.count, d.rows, d.chunks, d.qgroups * d.rows * d.chunks, d.smem, (long)d.grid.ctas);
-    std::printf("  reduce: tile 2^[%d,%d,%d] cg 2^%d split %d block %d (%d blocks) smem %d ctas %ld\n", r.grid.tile_log2[0],
-                r.grid.tile_log2[1], r.grid.tile_log2[2], r.cg_log2, r.blocks.split_axis, r.blocks.block, r.blocks.count,
-                r.smem, (long)r.grid.ctas);
+    std::printf(
+        "%s\n  dot: tile 2^[%d,%d,%d] split %d block %d (%d blocks) rows %d chunks %d items %d smem %d ctas %ld\n",
+        b.name, d.grid.tile_log2[0], d.grid.tile_log2[1], d.grid.tile_log2[2], d.blocks.split_axis, d.blocks.block,
+        d.blocks.count, d.rows, d.chunks, d.qgroups * d.rows * d.chunks, d.smem, (long)d.grid.ctas);
+    std::printf("  reduce: tile 2^[%d,%d,%d] cg 2^%d split %d block %d (%d blocks) smem %d ctas %ld\n",
+                r.grid.tile_log2[0], r.grid.tile_log2[1], r.grid.tile_log2[2], r.cg_log2, r.blocks.split_axis,
+                r.blocks.block, r.blocks.count, r.smem, (long)r.grid.ctas);
     std::printf("  inverse: tile 2^[%d,%d,%d] cg 2^%d qblock 2^[%d,%d,%d] smem %d ctas %ld\n", v.grid.tile_log2[0],
                 v.grid.tile_log2[1], v.grid.tile_log2[2], v.cg_log2, v.qb_log2[0], v.qb_log2[1], v.qb_log2[2], v.smem,
                 (long)v.grid.ctas);
@@ -246,8 +279,14 @@ int main(int argc, char** argv) {
     const auto& dev = devs[i % 2];
     int bad = 0;
     switch (i % 3) {
-      case 0: bad = check_dot<float>(c, dev, rng) + check_reduce<float>(c, dev, rng, false) + check_reduce<float>(c, dev, rng, true); break;
-      case 1: bad = check_dot<__half>(c, dev, rng) + check_reduce<__half>(c, dev, rng, false) + check_reduce<__half>(c, dev, rng, true); break;
+      case 0:
+        bad = check_dot<float>(c, dev, rng) + check_reduce<float>(c, dev, rng, false) +
+              check_reduce<float>(c, dev, rng, true);
+        break;
+      case 1:
+        bad = check_dot<__half>(c, dev, rng) + check_reduce<__half>(c, dev, rng, false) +
+              check_reduce<__half>(c, dev, rng, true);
+        break;
       default:
         bad = check_dot<__nv_bfloat16>(c, dev, rng) + check_reduce<__nv_bfloat16>(c, dev, rng, false) +
               check_reduce<__nv_bfloat16>(c, dev, rng, true);

@@ -107,7 +107,8 @@ static bool check(const Case& c, uint64_t seed, int stages) {
   const int64_t N = p.tokens(), B = p.batch, H = p.heads, Hk = p.heads_kv, D = p.head_dim, Dv = p.head_dim_v,
                 E = p.n_extra;
   Buf q = rnd(B * N * H * D, bf, rng, 1), k = rnd(B * N * Hk * D, bf, rng, 1), v = rnd(B * N * Hk * Dv, bf, rng, 1);
-  Buf ek = rnd(B * E * Hk * D, bf, rng, 1), ev = rnd(B * E * Hk * Dv, bf, rng, 1), dO = rnd(B * N * H * Dv, bf, rng, 0.05);
+  Buf ek = rnd(B * E * Hk * D, bf, rng, 1), ev = rnd(B * E * Hk * Dv, bf, rng, 1),
+      dO = rnd(B * N * H * Dv, bf, rng, 0.05);
   std::vector<std::vector<int64_t>> win(N);
   for (int64_t i = 0; i < N; ++i) win[i] = window_keys(p, i);
   // fp64 forward: O rounded to the dtype, LSE in fp32 (as the forward writes them)
@@ -117,7 +118,8 @@ static bool check(const Case& c, uint64_t seed, int stages) {
   auto kv_rows = [&](int64_t b, int64_t i, int64_t hk, std::vector<std::pair<const double*, const double*>>& out) {
     out.clear();
     for (int64_t j : win[i]) out.push_back({&k.x[((b * N + j) * Hk + hk) * D], &v.x[((b * N + j) * Hk + hk) * Dv]});
-    for (int64_t e = 0; e < E; ++e) out.push_back({&ek.x[((b * E + e) * Hk + hk) * D], &ev.x[((b * E + e) * Hk + hk) * Dv]});
+    for (int64_t e = 0; e < E; ++e)
+      out.push_back({&ek.x[((b * E + e) * Hk + hk) * D], &ev.x[((b * E + e) * Hk + hk) * Dv]});
   };
   std::vector<std::pair<const double*, const double*>> rows;
   for (int64_t b = 0; b < B; ++b)
@@ -251,10 +253,12 @@ static bool check(const Case& c, uint64_t seed, int stages) {
   for (int a = 0; a < p.dims; ++a)
     ax += "L" + std::to_string(p.length[a]) + " k" + std::to_string(p.kernel[a]) + " s" + std::to_string(p.stride[a]) +
           " d" + std::to_string(p.dilation[a]) + (p.causal[a] ? " c" : "") + (a + 1 < p.dims ? " | " : "");
-  printf("%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld q%s kv%s stages %d | dq(kv) %.1e dq(det) %.1e dk %.1e dv %.1e dek %.1e dev %.1e\n",
-         ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
-         (long long)D, (long long)Dv, (long long)E, shape_string(c.tiles.q, p.dims).c_str(),
-         shape_string(c.tiles.kv, p.dims).c_str(), stages, e_dqkv, e_dq, e_dk, e_dv, e_dek, e_dev);
+  printf(
+      "%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld q%s kv%s stages %d | dq(kv) %.1e dq(det) %.1e dk %.1e dv %.1e "
+      "dek %.1e dev %.1e\n",
+      ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
+      (long long)D, (long long)Dv, (long long)E, shape_string(c.tiles.q, p.dims).c_str(),
+      shape_string(c.tiles.kv, p.dims).c_str(), stages, e_dqkv, e_dq, e_dk, e_dv, e_dek, e_dev);
   fflush(stdout);
   return ok;
 }

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include "cuda_emu.h"
 #include "../common/dtype.h"
+#include "cuda_emu.h"
 
 namespace natten::fused {
 
@@ -28,9 +28,7 @@ struct BF16 {
 };
 
 /// "Shared address": the byte offset into the CTA's shared memory.
-inline uint32_t smem_addr(const void* p) {
-  return (uint32_t)(static_cast<const unsigned char*>(p) - emu::g_cta.smem);
-}
+inline uint32_t smem_addr(const void* p) { return (uint32_t)(static_cast<const unsigned char*>(p) - emu::g_cta.smem); }
 
 struct WarpExchange {
   uint32_t addr[32];
