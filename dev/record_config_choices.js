@@ -17,7 +17,7 @@ const root = path.resolve(__dirname, '..');
 const natten = require(path.join(root, 'dist', 'lib', 'index.js'));
 const FIXTURE = path.join(root, 'test', 'fixtures', 'fused_config_choices.json');
 
-// The deviceInfo() fields the selection reads (kernels/fused/device_caps.h), with the SXM parts' values.
+// The deviceInfo() fields the selection reads (kernels/runtime/device_caps.h), with the SXM parts' values.
 // Shared memory per SM (228 KiB on the H100, 164 KiB on the A100) is not among them: the selection's
 // occupancy estimate for a given device reads the per-block opt-in limit only (forward.cu resident_ctas).
 const DEVICES = {

@@ -48,7 +48,7 @@ export interface NativeProblem {
   hasRpb: boolean;
 }
 
-/** One compiled fused-kernel tile config (kernels/launch/fused_configs.h). */
+/** One compiled fused-kernel tile config (kernels/dispatch/fused_configs.h). */
 export interface NativeFusedTileConfig {
   pass: 'forward' | 'backward';
   kernel: 'mma' | 'wgmma';
@@ -77,7 +77,7 @@ export interface NativeFusedConfig {
 }
 
 /** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
- * selection reads (kernels/fused/device_caps.h), given rather than queried. */
+ * selection reads (kernels/runtime/device_caps.h), given rather than queried. */
 export type NativeDeviceCaps = Pick<
   NativeDeviceInfo,
   'major' | 'minor' | 'multiProcessorCount' | 'sharedMemoryPerBlockOptin'
@@ -90,7 +90,7 @@ export interface NativeNoFusedChoice {
   reason: string;
 }
 
-/** The forward config the cost model picks (kernels/launch/fused_choice.h ForwardChoice). */
+/** The forward config the cost model picks (kernels/dispatch/fused_choice.h ForwardChoice). */
 export interface NativeForwardChoice {
   path: 'fused';
   kernel: 'mma' | 'wgmma';
@@ -101,7 +101,7 @@ export interface NativeForwardChoice {
   kvTileShape: number[];
 }
 
-/** The backward plan (kernels/launch/fused_choice.h BackwardChoice). */
+/** The backward plan (kernels/dispatch/fused_choice.h BackwardChoice). */
 export interface NativeBackwardChoice {
   path: 'fused';
   headDimTier: number;

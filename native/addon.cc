@@ -2,9 +2,9 @@
 #include <napi.h>
 
 #include "../kernels/common/window.h"
-#include "../kernels/launch/gpu_runtime.h"
+#include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
-#include "cpu/parallel.h"
+#include "../engine/cpu/parallel.h"
 #include "js_interop.h"
 #include "ops.h"
 #include "tensor_ops.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/launch/gpu_runtime.h"
+#include "../kernels/runtime/gpu_runtime.h"
 #include "cpu_queue.h"
 #include "serial_queue.h"
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <utility>
 
-#include "../kernels/launch/error.h"
+#include "../kernels/common/error.h"
 
 namespace natten::node {
 

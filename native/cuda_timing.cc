@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "../kernels/launch/gpu_runtime.h"
+#include "../kernels/runtime/gpu_runtime.h"
 #include "js_interop.h"
 
 namespace natten::node {

@@ -1,7 +1,7 @@
 // chooseFusedConfigs(problem, dtype, caps) -> {forward, backward, backwardDeterministic}: the fused
 // configs the forward's cost model and the backward planner choose for a problem on a device described
 // by `caps` ({major, minor, multiProcessorCount, sharedMemoryPerBlockOptin}: the fields of deviceInfo()),
-// with the default fused config (kernels/launch/fused_choice.h). Nothing is queried: the capabilities are
+// with the default fused config (kernels/dispatch/fused_choice.h). Nothing is queried: the capabilities are
 // given, so a machine without a GPU can pin the choice for an H100 or an A100. CPU-only builds throw
 // ERR_NATTEN_NO_CUDA (fused_choice_stub.cc).
 #include <napi.h>
@@ -9,7 +9,7 @@
 #include <cmath>
 #include <string>
 
-#include "../kernels/launch/fused_choice.h"
+#include "../kernels/dispatch/fused_choice.h"
 #include "js_interop.h"
 #include "problem_arg.h"
 

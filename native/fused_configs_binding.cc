@@ -1,14 +1,14 @@
 // fusedConfigs(device, dims, headDim, headDimV, dtype) -> [{pass, dims, headDimTier, dtype, qTileShape,
 // kvTileShape, threads, smemBytes}]: the compiled fused-kernel tile configs that can run there
-// (kernels/launch/fused_configs.h). The CPU device and CPU-only builds have none.
+// (kernels/dispatch/fused_configs.h). The CPU device and CPU-only builds have none.
 #include <napi.h>
 
 #include <string>
 
-#include "../kernels/launch/gpu_runtime.h"
+#include "../kernels/runtime/gpu_runtime.h"
 #include "js_interop.h"
 #if NATTEN_WITH_CUDA
-#include "../kernels/launch/fused_configs.h"
+#include "../kernels/dispatch/fused_configs.h"
 #endif
 
 namespace natten::node {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "../kernels/common/dtype.h"
-#include "../kernels/launch/error.h"
+#include "../kernels/common/error.h"
 #include "storage.h"
 
 namespace natten::node {

@@ -1,7 +1,7 @@
 // Node-API bindings of the NA ops (docs/design.md §4, §6). Each takes the problem object, a dtype code and storage
 // handles (outputs are allocated by lib/ops with native.empty), re-checks every buffer size natively,
 // and dispatches on the tensors' device: the CPU enqueues a task on the CPU queue (capturing the
-// storages so they outlive the call), a CUDA device calls kernels/launch/na_ops.h, which enqueues on the
+// storages so they outlive the call), a CUDA device calls kernels/dispatch/na_ops.h, which enqueues on the
 // device's stream. Both return at once.
 #include <napi.h>
 
@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/launch/gpu_runtime.h"
-#include "../kernels/launch/na_ops.h"
+#include "../kernels/runtime/gpu_runtime.h"
+#include "../kernels/dispatch/na_ops.h"
 #include "addon_env.h"
 #include "after_device.h"
-#include "cpu/engine.h"
-#include "cpu/parallel.h"
+#include "../engine/cpu/engine.h"
+#include "../engine/cpu/parallel.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
 #include "problem_arg.h"

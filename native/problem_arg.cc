@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "../kernels/launch/error.h"
+#include "../kernels/common/error.h"
 
 namespace natten::node {
 namespace {

@@ -3,8 +3,8 @@
 #include <atomic>
 #include <string>
 
-#include "../kernels/launch/gpu_runtime.h"
-#include "cpu/host_buffer.h"
+#include "../kernels/runtime/gpu_runtime.h"
+#include "../engine/cpu/host_buffer.h"
 
 namespace natten::node {
 namespace {

@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "../kernels/common/random.h"
-#include "../kernels/launch/gpu_runtime.h"
+#include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
 #include "after_device.h"
-#include "cpu/convert.h"
-#include "cpu/host_buffer.h"
-#include "cpu/parallel.h"
+#include "../engine/cpu/convert.h"
+#include "../engine/cpu/host_buffer.h"
+#include "../engine/cpu/parallel.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
 

@@ -32,7 +32,7 @@ const SWEEP_CASES = 260;
  * tolerances alone would pass a zero gradient): max |a - e| / max(max |e|, 1e-3). */
 const SCALED_TOL: Record<HalfDType, number> = { float16: 1e-2, bfloat16: 3e-2 };
 
-// The backward tile configs (kernels/fused/fna_backward_configs.h): Q shapes (64 queries for head-dim
+// The backward tile configs (kernels/fused/backward/fna_backward_configs.h): Q shapes (64 queries for head-dim
 // tiers 32/64, 32 for tier 128) x KV shapes (64 keys).
 const SHAPES_64: Record<number, number[][]> = {
   1: [[64]],

@@ -6,10 +6,10 @@
 //      that share the KV head (GQA);
 //   3. per additional key (CTA): the same sums over every query, split over warps and reduced in
 //      shared memory.
-#include "../launch/cuda_check.h"
-#include "launch_util.h"
+#include "../runtime/cuda_check.h"
+#include "../runtime/launch_util.h"
 #include "reference.h"
-#include "reference_common.cuh"
+#include "../runtime/warp_rows.cuh"
 
 namespace natten::reference {
 namespace {

@@ -1,10 +1,10 @@
 // Reference fused-NA forward: one warp per (batch, query token, head) row. The warp walks the query's
 // window keys and then the additional keys with an online softmax (running max m, running sum l), the
 // lanes splitting the head dimension. Writes O = sum softmax(scale * q.k) v and LSE = m + log(l).
-#include "../launch/cuda_check.h"
-#include "launch_util.h"
+#include "../runtime/cuda_check.h"
+#include "../runtime/launch_util.h"
 #include "reference.h"
-#include "reference_common.cuh"
+#include "../runtime/warp_rows.cuh"
 
 namespace natten::reference {
 namespace {

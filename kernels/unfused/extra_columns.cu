@@ -3,9 +3,9 @@
 //   extra_dot:    attn[q, K + e] = x[q] . extra[e]        (one warp per query row)
 //   extra_reduce: out[e] = sum_q attn[q, K + e] * x[q]    (one CTA per (row, 8 extras, 32 channels):
 //                 warps split the queries, a shared-memory reduction joins them)
-#include "../launch/cuda_check.h"
-#include "../reference/launch_util.h"
-#include "../reference/reference_common.cuh"
+#include "../runtime/cuda_check.h"
+#include "../runtime/launch_util.h"
+#include "../runtime/warp_rows.cuh"
 #include "unfused.h"
 
 namespace natten::unfused {

@@ -2,10 +2,10 @@
 // useFusedNA(false)): fused [B, N, Hsrc, C] <-> unfused [B, H, N, C] (repeating KV heads for GQA on the
 // way in, summing them back for gradients on the way out) and an element-wise scale. fp32 math, one
 // rounding per stored element.
-#include "../launch/cuda_check.h"
-#include "../launch/gpu_runtime.h"
-#include "../reference/element.cuh"
-#include "../reference/launch_util.h"
+#include "../runtime/cuda_check.h"
+#include "../runtime/gpu_runtime.h"
+#include "../runtime/element.cuh"
+#include "../runtime/launch_util.h"
 #include "layout.h"
 
 namespace natten::unfused {

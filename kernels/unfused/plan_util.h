@@ -4,7 +4,7 @@
 
 #include <cuda_runtime.h>
 
-#include "../launch/cuda_check.h"
+#include "../runtime/cuda_check.h"
 #include "tile_grid.cuh"
 #include "unfused.h"
 

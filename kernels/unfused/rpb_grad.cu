@@ -2,10 +2,10 @@
 // with relative offset o (per axis: key - query + k - 1, group-local) of d_attn. A CTA takes 64 query
 // rows of one (batch, head), accumulates into a shared-memory copy of the head's bias table with shared
 // atomics, then adds it to an fp32 scratch table in global memory; a last pass rounds into the output.
-#include "../launch/cuda_check.h"
-#include "../reference/axes3.cuh"
-#include "../reference/element.cuh"
-#include "../reference/launch_util.h"
+#include "../runtime/cuda_check.h"
+#include "../runtime/axes3.cuh"
+#include "../runtime/element.cuh"
+#include "../runtime/launch_util.h"
 #include "unfused.h"
 
 namespace natten::unfused {

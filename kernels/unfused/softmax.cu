@@ -1,9 +1,9 @@
 // Row softmax over the last axis and its backward, one warp per row, fp32 math.
 //   forward:  y = exp(x - max) / sum exp(x - max); -inf entries give 0, a row of only -inf gives zeros.
 //   backward: dx = y * (dy - sum(dy * y)), exactly 0 where y == 0 (masked positions stay masked).
-#include "../launch/cuda_check.h"
-#include "../reference/launch_util.h"
-#include "../reference/reference_common.cuh"
+#include "../runtime/cuda_check.h"
+#include "../runtime/launch_util.h"
+#include "../runtime/warp_rows.cuh"
 #include "unfused.h"
 
 namespace natten::unfused {

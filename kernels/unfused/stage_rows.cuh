@@ -5,7 +5,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "../reference/element.cuh"
+#include "../runtime/element.cuh"
 
 namespace natten::unfused {
 

@@ -8,7 +8,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "../reference/axes3.cuh"
+#include "../runtime/axes3.cuh"
 
 namespace natten::unfused {
 

@@ -1,6 +1,6 @@
 // Launcher of window_dot (QK-like window dot products); the kernel and its tile planner are in window_dot_kernel.cuh.
-#include "../launch/cuda_check.h"
-#include "../reference/launch_util.h"
+#include "../runtime/cuda_check.h"
+#include "../runtime/launch_util.h"
 #include "window_dot_kernel.cuh"
 
 namespace natten::unfused {

@@ -10,7 +10,7 @@
 // results go through shared memory so each query's block of weights is written as one contiguous run.
 // Kernel and tile planner (host); the launcher is in window_dot.cu.
 #pragma once
-#include "../reference/element.cuh"
+#include "../runtime/element.cuh"
 #include "plan_util.h"
 #include "stage_rows.cuh"
 #include "unfused.h"

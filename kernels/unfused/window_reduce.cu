@@ -1,7 +1,7 @@
 // Launcher of window_reduce (AV-like window reduction); the kernel and its tile planner are in
 // window_reduce_kernel.cuh.
-#include "../launch/cuda_check.h"
-#include "../reference/launch_util.h"
+#include "../runtime/cuda_check.h"
+#include "../runtime/launch_util.h"
 #include "window_reduce_kernel.cuh"
 
 namespace natten::unfused {

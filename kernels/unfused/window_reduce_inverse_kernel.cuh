@@ -9,7 +9,7 @@
 // its keys can see it loads 4 weights and 8 channels for 32 multiply-adds.
 // Kernel and tile planner (host); the launcher is in window_reduce_inverse.cu.
 #pragma once
-#include "../reference/element.cuh"
+#include "../runtime/element.cuh"
 #include "plan_util.h"
 #include "stage_rows.cuh"
 #include "unfused.h"

@@ -8,7 +8,7 @@
 // key row it loads serves all its queries (the weight is zero for a query whose window misses the key).
 // Kernel and tile planner (host); the launcher is in window_reduce.cu.
 #pragma once
-#include "../reference/element.cuh"
+#include "../runtime/element.cuh"
 #include "plan_util.h"
 #include "stage_rows.cuh"
 #include "unfused.h"

@@ -1,0 +1,100 @@
+// Host API of the fused NA backward on sm_80+ tensor cores (fp16/bf16, fp32 accumulation).
+//
+// The launch layer (kernels/dispatch/fused_dispatch.cu) asks backward_unsupported_reason() whether this
+// path runs a problem, plans it (tile shapes, dQ strategy, scratch), allocates the plan's workspace
+// stream-ordered and calls run_backward(). Passes, all on one stream:
+//   1. Delta = rowsum(dO o O) (fp32, into the workspace);
+//   2. KV-parallel main kernel: dK, dV (and dQ by fp32 atomics when plan.dq_atomics);
+//   3. extra keys/values (n_extra > 0): the same kernel over the extra tokens, per-split fp32 partials,
+//      then a fixed-order reduction into dAdditionalKeys/Values;
+//   4. dQ: the fp32 accumulator converted to the output dtype, or (plan.dq_atomics false) the
+//      Q-parallel dQ kernel, which is bitwise reproducible.
+//
+// dQ strategy (FusedConfig):
+//   deterministic            -> Q-parallel dQ kernel; nothing in the backward depends on scheduling order.
+//   kv_parallel (default)    -> fp32 atomics into a [B, N, H, D] accumulator (4 bytes per dQ element of
+//                               scratch; addition order, hence the last bits, vary run to run).
+//   kv_parallel = false      -> Q-parallel dQ kernel (no dQ scratch).
+//   scratch_limit_bytes >= 0 -> if the accumulator would exceed it, the Q-parallel dQ kernel.
+// Delta (4 bytes per query row and head, like the LSE) and the extra-KV partials (only with additional
+// keys) are always allocated and are not counted against the limit.
+#pragma once
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string>
+#include <vector>
+#include "../../common/dtype.h"
+#include "../../common/op_args.h"
+#include "fna_backward_configs.h"
+
+namespace natten::fused {
+
+struct BackwardPlan {
+  BackwardTileConfig tiles{};
+  int tier = 0;             // padded head dim the kernels run at (32, 64, 128)
+  bool dq_atomics = false;  // KV-parallel dQ (fp32 accumulator + atomics); else the Q-parallel dQ kernel
+  int dq_stages = 2;        // KV buffers of the Q-parallel dQ kernel
+  int extra_splits = 1;     // CTAs per extra-KV tile, each summing a slice of the queries
+  int64_t q_chunks_per_split = 0;
+  size_t delta_bytes = 0;
+  size_t dq_acc_bytes = 0;
+  size_t extra_part_bytes = 0;  // dK and dV partials together
+  size_t workspace_bytes() const { return delta_bytes + dq_acc_bytes + extra_part_bytes; }
+};
+
+/// What the planner needs to know about the GPU.
+struct BackwardDevice {
+  int cc_major = 0;
+  int sm_count = 1;
+  size_t smem_optin = 0;  // max dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin)
+};
+
+struct DeviceCaps;  // device_caps.h
+
+/// The planner's view of a device: what try_backward uses for device_caps(device), and what a config
+/// choice without a device (launch/fused_choice.h) uses for capabilities it is given.
+BackwardDevice backward_device(const DeviceCaps& caps);
+
+/// One backward configuration as the config registry (kernels/dispatch/fused_configs.cu) lists it.
+struct BackwardConfigInfo {
+  BackwardTileConfig tiles{};
+  int head_dim_tier = 0;
+  int threads = 0;     // per CTA of the main (KV-parallel) kernel
+  int smem_bytes = 0;  // dynamic shared memory of the main kernel
+};
+
+/// The backward configs that run (dims, head_dim, head_dim_v, t) on a device, in backward_tile_configs
+/// order; empty where the fast backward does not run (fp32, head dims not multiples of 8 or above 128,
+/// GPUs older than sm_80).
+std::vector<BackwardConfigInfo> backward_config_list(int dims, int64_t head_dim, int64_t head_dim_v, DType t,
+                                                     const BackwardDevice& dev);
+
+/// "" when the fast backward runs this problem on this device, else the reason it does not (the caller
+/// falls back to the reference kernel).
+std::string backward_unsupported_reason(const NaProblem& p, DType t, const FusedBackwardArgs& a,
+                                        const BackwardDevice& dev);
+
+/// backward_unsupported_reason without the buffers (every check but the pointers): what a problem and a
+/// device decide alone, for choosing a config without data (launch/fused_choice.h).
+std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const BackwardDevice& dev);
+
+/// Tile shapes (from the config or the default), dQ strategy and workspace size. Throws RangeError
+/// ERR_NATTEN_UNSUPPORTED for a backward tile shape that does not exist.
+BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, const BackwardDevice& dev);
+
+/// Enqueues the backward on `stream`. `workspace` holds plan.workspace_bytes() bytes, 256-byte aligned,
+/// and must stay allocated until the work is done (stream-ordered free is fine). The problem must have
+/// at least one token, batch and head.
+void run_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a, const BackwardPlan& plan, void* workspace,
+                  cudaStream_t stream);
+
+/// The launch layer's entry (fna_backward_launch.cu): runs the fast backward on `stream` of `device` when
+/// it supports the problem and returns true (workspace allocated and freed stream-ordered); returns false
+/// (nothing enqueued) when the reference kernel must run it, or when c.use_reference is set. Throws a
+/// RangeError (ERR_NATTEN_UNSUPPORTED) when backward tile shapes are given but do not exist or the
+/// problem cannot use the fast path.
+bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedBackwardArgs& a,
+                  const FusedConfig& c);
+
+}  // namespace natten::fused

@@ -1,0 +1,272 @@
+// Host side of the tensor-core fused forward: checks, config choice and the cost heuristic.
+#include "forward.h"
+
+#include <stdint.h>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "../../runtime/cuda_check.h"
+#include "../../common/error.h"
+#include "../../common/tile_window.h"
+
+namespace natten::fused {
+
+const std::vector<ForwardEntry>& forward_entries_1d();
+const std::vector<ForwardEntry>& forward_entries_2d();
+const std::vector<ForwardEntry>& forward_entries_3d();
+
+const std::vector<ForwardEntry>& forward_entries(int dims) {
+  if (dims == 1) return forward_entries_1d();
+  if (dims == 2) return forward_entries_2d();
+  return forward_entries_3d();
+}
+
+bool device_supported(const DeviceCaps& caps) { return caps.cc_major >= 8; }
+
+std::string shape_text(const int* ext, int dims) {
+  std::string s = "[";
+  for (int a = 0; a < dims; ++a) s += (a ? ", " : "") + std::to_string(ext[a]);
+  return s + "]";
+}
+
+namespace {
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::Float16: return "float16";
+    case DType::BFloat16: return "bfloat16";
+    case DType::Float32: return "float32";
+    default: return "float64";
+  }
+}
+
+}  // namespace
+
+const char* kernel_name(int arch) { return arch >= 90 ? "wgmma" : "mma"; }
+
+namespace {
+
+bool tile_given(const int (&ext)[kMaxDims]) { return ext[0] != 0 || ext[1] != 0 || ext[2] != 0; }
+
+bool same_tile(const int (&a)[kMaxDims], const int (&b)[kMaxDims], int dims) {
+  for (int i = 0; i < dims; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+/// Work of one representative CTA (the Q tile nearest the middle of dilation group 0 on every axis),
+/// replaying the kernel's tile walk and per-warp micro-tile classification on the host.
+struct CtaWork {
+  double computed_keys = 0;  // keys through QK/softmax/PV, summed over the CTA's queries (per 16-key micro tile)
+  double masked_keys = 0;    // of which in masked (partial) micro tiles
+  double loaded_keys = 0;    // keys loaded into shared memory
+};
+
+CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
+  const int dims = p.dims;
+  int micro[3] = {1, 1, 1};
+  if (dims == 1) micro[0] = 16;
+  if (dims == 2) micro[0] = micro[1] = 4;
+  if (dims == 3) micro[0] = micro[1] = 2, micro[2] = 4;
+  GroupAxis ax[3];
+  int q0[3], lo[3], n_kv[3];
+  for (int a = 0; a < dims; ++a) {
+    ax[a] = group_axis(p.axis(a), 0);
+    q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
+    const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
+    lo[a] = r.start;
+    n_kv[a] = ceil_div(r.end - r.start, e.kv_tile[a]);
+  }
+  int warp_grid[3], kv_grid[3];
+  int warps = 1, groups = 1, tiles = 1;
+  for (int a = 0; a < 3; ++a) {
+    warp_grid[a] = a < dims ? e.q_tile[a] / micro[a] : 1;
+    kv_grid[a] = a < dims ? e.kv_tile[a] / micro[a] : 1;
+    warps *= warp_grid[a];
+    groups *= kv_grid[a];
+    if (a < dims) tiles *= n_kv[a];
+  }
+  const bool wgmma = e.arch >= 90;  // computes every micro tile, masking those outside the windows
+  CtaWork w;
+  w.loaded_keys = double(tiles) * groups * 16 + double(p.n_extra);
+  for (int wi = 0; wi < warps; ++wi) {
+    Range first[3], last[3];
+    bool empty = false;
+    int rem = wi;
+    int wc[3];
+    for (int a = 2; a >= 0; --a) wc[a] = rem % warp_grid[a], rem /= warp_grid[a];
+    for (int a = 0; a < dims; ++a) {
+      const int f = q0[a] + wc[a] * micro[a];
+      const int l = std::min(f + micro[a], ax[a].lg) - 1;
+      if (l < f) empty = true;
+      first[a] = ax[a].window(f);
+      last[a] = ax[a].window(std::max(l, f));
+    }
+    if (empty) continue;
+    for (int t = 0; t < tiles; ++t) {
+      int tc[3] = {0, 0, 0}, r = t;
+      for (int a = dims - 1; a >= 0; --a) tc[a] = r % n_kv[a], r /= n_kv[a];
+      for (int j = 0; j < groups; ++j) {
+        int gc[3], rj = j;
+        for (int a = 2; a >= 0; --a) gc[a] = rj % kv_grid[a], rj /= kv_grid[a];
+        bool overlap = true, inside = true;
+        for (int a = 0; a < dims; ++a) {
+          const int g0 = lo[a] + tc[a] * e.kv_tile[a] + gc[a] * micro[a];
+          const int g1 = g0 + micro[a];
+          overlap = overlap && g0 < last[a].end && g1 > first[a].start;
+          inside = inside && last[a].start <= g0 && first[a].end >= g1;
+        }
+        if (overlap || wgmma) w.computed_keys += 16.0 * 16.0;
+        if ((overlap || wgmma) && !inside) w.masked_keys += 16.0 * 16.0;
+      }
+    }
+    w.computed_keys += 16.0 * double(p.n_extra);
+  }
+  return w;
+}
+
+}  // namespace
+
+std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps) {
+  if (t != DType::Float16 && t != DType::BFloat16)
+    return std::string(dtype_name(t)) + " inputs run on the reference kernel (the tensor-core path is fp16/bf16)";
+  if (!device_supported(caps))
+    return "compute capability " + std::to_string(caps.cc_major) + "." + std::to_string(caps.cc_minor) +
+           " is below 8.0 (the tensor-core path needs sm_80 or newer)";
+  if (p.dims < 1 || p.dims > 3) return "dims must be 1, 2 or 3";
+  if (p.head_dim % 8 != 0 || p.head_dim_v % 8 != 0)
+    return "head dims " + std::to_string(p.head_dim) + "/" + std::to_string(p.head_dim_v) + " are not multiples of 8";
+  if (head_dim_tier(p.head_dim, p.head_dim_v) == 0) return "head dim above 256";
+  if (p.heads > 65535 || p.batch > 65535) return "batch or heads above 65535";
+  if (p.n_extra > (int64_t(1) << 30)) return "more than 2^30 additional keys";
+  for (int a = 0; a < p.dims; ++a)
+    if (p.length[a] >= (1 << 30)) return "spatial extent too large";
+  return "";
+}
+
+std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedForwardArgs& a, const DeviceCaps& caps) {
+  const std::string why = forward_problem_unsupported_reason(p, t, caps);
+  if (!why.empty()) return why;
+  if (!aligned16(a.q) || !aligned16(a.k) || !aligned16(a.v) || !aligned16(a.out) ||
+      (p.n_extra > 0 && (!aligned16(a.extra_k) || !aligned16(a.extra_v))))
+    return "a tensor is not 16-byte aligned";
+  return "";
+}
+
+bool entry_runs_on(const ForwardEntry& e, const DeviceCaps& caps) {
+  if (e.arch >= 90 && !(caps.cc_major == 9 && caps.cc_minor == 0)) return false;
+  return caps.smem_optin <= 0 || e.smem_bytes <= caps.smem_optin;
+}
+
+std::vector<const ForwardEntry*> forward_candidates(int dims, int tier, DType t, const DeviceCaps& caps) {
+  std::vector<const ForwardEntry*> out;
+  if (dims < 1 || dims > 3) return out;
+  for (const ForwardEntry& e : forward_entries(dims))
+    if (e.head_dim_tier == tier && e.dtype == t && entry_runs_on(e, caps)) out.push_back(&e);
+  return out;
+}
+
+int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
+  if (caps.device < 0) return std::max(1, (caps.smem_optin > 0 ? caps.smem_optin : 100 * 1024) / e.smem_bytes);
+  static std::mutex mutex;
+  static std::map<std::pair<const ForwardEntry*, int>, int> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto key = std::make_pair(&e, caps.device);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  int n = 0;
+  NATTEN_CUDA_CHECK(cudaSetDevice(caps.device));
+  NATTEN_CUDA_CHECK(cudaFuncSetAttribute(e.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, e.smem_bytes));
+  NATTEN_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, e.kernel, e.threads, e.smem_bytes));
+  cache[key] = std::max(1, n);
+  return std::max(1, n);
+}
+
+// The default heuristic. Cost = (tensor-core + softmax work per query) + (shared-memory fill per query),
+// replayed exactly for one representative CTA (simulate_cta), times the wave-quantisation loss:
+//   per_query = (computed + 0.3 * masked + 0.25 * loaded) / |Q tile|
+//   waves     = ceil(ctas / (SMs * resident)), resident = CTAs per SM by the occupancy calculator
+//   eff       = min(1, resident warps per SM / 12) * (0.9 for 8-warp CTAs)
+//   cost      = per_query * total queries * waves / (ctas / (SMs * resident)) / eff
+// so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
+// windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared
+// memory are skipped by select_forward.
+constexpr double kWgmmaSpeedup = 2.5;
+
+double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
+  const CtaWork w = simulate_cta(e, p);
+  const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
+  // wgmma kernels: the same work at kWgmmaSpeedup times the mma.sync rate (H200 measurements, NOTES.md).
+  const double speed = e.arch >= 90 ? kWgmmaSpeedup : 1.0;
+  const double per_query = (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / speed;
+  int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
+  const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
+  const double slots = double(std::max(1, caps.sm_count)) * resident_ctas(e, caps);
+  const double waves = std::ceil(ctas / slots);
+  const double fill = (ctas / slots) / waves;
+  // Latency hiding: the kernels are latency-bound below ~12 resident warps per SM (H200 measurements,
+  // bench/NOTES.md), and 8-warp CTAs lose ~10% to their wider barriers.
+  const int warps = e.threads / 32;
+  const double resident_warps = double(warps) * resident_ctas(e, caps);
+  const double eff = e.arch >= 90 ? 1.0 : std::min(1.0, resident_warps / 12.0) * (warps > 4 ? 0.9 : 1.0);
+  return per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / (fill * eff);
+}
+
+const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
+  const int tier = head_dim_tier(p.head_dim, p.head_dim_v);
+  const std::vector<const ForwardEntry*> cands = forward_candidates(p.dims, tier, t, caps);
+  const bool want_q = tile_given(c.q_tile), want_kv = tile_given(c.kv_tile), want_arch = c.forward_arch != 0;
+  std::vector<const ForwardEntry*> match;
+  for (const ForwardEntry* e : cands)
+    if ((!want_q || same_tile(e->q_tile, c.q_tile, p.dims)) && (!want_kv || same_tile(e->kv_tile, c.kv_tile, p.dims)) &&
+        (!want_arch || e->arch == c.forward_arch))
+      match.push_back(e);
+  if (match.empty() && (want_q || want_kv || want_arch)) {
+    std::string valid;
+    for (const ForwardEntry* e : cands)
+      valid += (valid.empty() ? "" : ", ") + std::string("{qTileShape: ") + shape_text(e->q_tile, p.dims) +
+               ", kvTileShape: " + shape_text(e->kv_tile, p.dims) + ", kernel: " + kernel_name(e->arch) + "}";
+    throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
+                std::string("no compiled fused forward config has") +
+                    (want_q ? " qTileShape " + shape_text(c.q_tile, p.dims) : "") +
+                    (want_kv ? " kvTileShape " + shape_text(c.kv_tile, p.dims) : "") +
+                    (want_arch ? std::string(" kernel '") + kernel_name(c.forward_arch) + "'" : "") + " for " +
+                    std::to_string(p.dims) + "-D, head dim tier " + std::to_string(tier) + ", " + dtype_name(t) +
+                    " on this device; valid: " + (valid.empty() ? "none" : valid));
+  }
+  if (match.empty())
+    throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no compiled fused forward config fits this device");
+  // Explicit tiles without a kernel family: the first in list order (mma.sync, as before wgmma existed).
+  if (want_q || want_kv) return *match.front();
+  const ForwardEntry* best = match.front();
+  double best_cost = forward_cost(*best, p, caps);
+  for (size_t i = 1; i < match.size(); ++i) {
+    const double cost = forward_cost(*match[i], p, caps);
+    if (cost < best_cost) best = match[i], best_cost = cost;
+  }
+  return *best;
+}
+
+bool try_forward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedForwardArgs& a,
+                 const FusedConfig& c) {
+  if (c.use_reference) return false;
+  const DeviceCaps caps = device_caps(device);
+  const std::string why = forward_unsupported_reason(p, t, a, caps);
+  if (!why.empty()) {
+    if (tile_given(c.q_tile) || tile_given(c.kv_tile))
+      throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
+                  "qTileShape/kvTileShape select a tensor-core fused config, but this problem cannot use one: " + why);
+    return false;
+  }
+  if (p.tokens() == 0 || p.batch == 0 || p.heads == 0) return true;  // nothing to compute
+  const ForwardEntry& e = select_forward(p, t, c, caps);
+  NATTEN_CUDA_CHECK(cudaSetDevice(device));
+  e.launch(p, a, stream);
+  return true;
+}
+
+}  // namespace natten::fused

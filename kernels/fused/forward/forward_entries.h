@@ -1,0 +1,90 @@
+// The compiled fused-forward configurations: one entry per (dims, Q tile, KV tile, head-dim tier, dtype),
+// each with its launcher. The lists are defined by NATTEN_FORWARD_CONFIGS_{1,2,3}D below and instantiated
+// in forward_{1,2,3}d.cu (one file per dims so a 2-core CI build compiles them in parallel).
+//
+// Adding a config: append an X(...) line; KV tile extents are powers of two and multiples of the micro
+// tile (1-D 16, 2-D 4x4, 3-D 2x2x4, see tile_shape.h); |Q tile| is 64 (4 warps) or 128 (8 warps).
+// Every config costs one kernel per dtype per architecture: keep the list short.
+#pragma once
+#include <cuda_runtime.h>
+#include <vector>
+#include "../../common/dtype.h"
+#include "../../common/op_args.h"
+
+namespace natten::fused {
+
+/// X(dims, qx, qy, qz, kvx, kvy, kvz, head_dim_tier, stages). Stages 3 (one barrier per KV tile) where the
+/// shared memory allows two CTAs per SM on sm_80/sm_90; the 2-stage 128-query configs at tier 128 also
+/// fit the 99 KB of sm_86/sm_89. 3-D 4x4x4 at tiers 64/128 keeps 2 stages: 3 spilled registers there and
+/// measured no faster (bench/NOTES.md).
+#define NATTEN_FORWARD_CONFIGS_1D(X) \
+  X(1, 64, 1, 1, 64, 1, 1, 32, 3)    \
+  X(1, 128, 1, 1, 64, 1, 1, 32, 3)   \
+  X(1, 64, 1, 1, 64, 1, 1, 64, 3)    \
+  X(1, 128, 1, 1, 64, 1, 1, 64, 3)   \
+  X(1, 64, 1, 1, 64, 1, 1, 128, 3)   \
+  X(1, 128, 1, 1, 64, 1, 1, 128, 2)  \
+  X(1, 64, 1, 1, 32, 1, 1, 256, 2)
+
+#define NATTEN_FORWARD_CONFIGS_2D(X) \
+  X(2, 8, 8, 1, 8, 8, 1, 32, 3)      \
+  X(2, 16, 8, 1, 8, 8, 1, 32, 3)     \
+  X(2, 8, 8, 1, 8, 8, 1, 64, 3)      \
+  X(2, 16, 8, 1, 8, 8, 1, 64, 3)     \
+  X(2, 8, 8, 1, 8, 8, 1, 128, 3)     \
+  X(2, 16, 8, 1, 8, 8, 1, 128, 2)    \
+  X(2, 8, 8, 1, 4, 8, 1, 256, 2)
+
+#define NATTEN_FORWARD_CONFIGS_3D(X) \
+  X(3, 4, 4, 4, 4, 4, 4, 32, 3)      \
+  X(3, 4, 4, 8, 4, 4, 4, 32, 3)      \
+  X(3, 4, 4, 4, 4, 4, 4, 64, 2)      \
+  X(3, 4, 4, 8, 4, 4, 4, 64, 3)      \
+  X(3, 4, 4, 4, 4, 4, 4, 128, 2)     \
+  X(3, 4, 4, 8, 4, 4, 4, 128, 2)     \
+  X(3, 4, 4, 4, 2, 4, 4, 256, 2)
+
+/// The sm_90a warpgroup (wgmma) kernels, same X(...) format: 64 queries (one warpgroup), 64-key tiles,
+/// tiers 64 and 128, 3 stages. Compiled for every target but launched only on compute capability 9.0.
+#define NATTEN_FORWARD_WGMMA_CONFIGS_1D(X) \
+  X(1, 64, 1, 1, 64, 1, 1, 64, 3)          \
+  X(1, 64, 1, 1, 64, 1, 1, 128, 3)
+
+#define NATTEN_FORWARD_WGMMA_CONFIGS_2D(X) \
+  X(2, 8, 8, 1, 8, 8, 1, 64, 3)            \
+  X(2, 8, 8, 1, 8, 8, 1, 128, 3)
+
+#define NATTEN_FORWARD_WGMMA_CONFIGS_3D(X) \
+  X(3, 4, 4, 4, 4, 4, 4, 64, 3)            \
+  X(3, 4, 4, 4, 4, 4, 4, 128, 3)
+
+/// Enqueues one configuration's kernel (checks done by the caller, see forward.h).
+using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, cudaStream_t stream);
+
+/// One compiled forward kernel.
+struct ForwardEntry {
+  int dims;
+  int q_tile[kMaxDims];
+  int kv_tile[kMaxDims];
+  int head_dim_tier;  // 32, 64, 128 or 256: runs any D, Dv <= tier (multiples of 8)
+  int stages;         // K/V pipeline depth (2 or 3)
+  int arch;           // 80: mma.sync kernel (sm_80+); 90: wgmma kernel (sm_90a, compute capability 9.0 only)
+  DType dtype;
+  int threads;
+  int smem_bytes;
+  ForwardLaunchFn launch;
+  const void* kernel;  // the __global__ function, for occupancy queries
+};
+
+/// The compiled entries of one dims value (1, 2 or 3), in list order, fp16 then bf16 per line.
+const std::vector<ForwardEntry>& forward_entries(int dims);
+
+/// Smallest head-dim tier (32, 64, 128, 256) holding max(D, Dv); 0 when above 256.
+inline int head_dim_tier(int64_t d, int64_t dv) {
+  const int64_t m = d > dv ? d : dv;
+  for (int t : {32, 64, 128, 256})
+    if (m <= t) return t;
+  return 0;
+}
+
+}  // namespace natten::fused
