@@ -3,6 +3,7 @@
 #include <exception>
 #include <mutex>
 
+#include "../engine/cpu/parallel.h"
 #include "serial_queue.h"
 
 namespace natten::node {
@@ -23,6 +24,8 @@ CpuQueue::CpuQueue() : impl_(new Impl) {
   std::promise<void> ready;
   ready.set_value();
   impl_->last = ready.get_future().share();
+  // The queue's thread computes too (it takes a share of every parallel_for).
+  impl_->queue.enqueue(cpu::lower_thread_priority);
 }
 
 CpuQueue& CpuQueue::get() {

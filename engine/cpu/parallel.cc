@@ -1,6 +1,11 @@
 #include "parallel.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -17,7 +22,10 @@ class Pool {
     int n = (int)std::thread::hardware_concurrency();
     if (const char* env = std::getenv("NATTEN_NUM_THREADS")) n = std::atoi(env);
     threads_ = std::max(1, n);
-    for (int i = 0; i + 1 < threads_; ++i) workers_.emplace_back([this] { work(); });
+    for (int i = 0; i + 1 < threads_; ++i) workers_.emplace_back([this] {
+      lower_thread_priority();
+      work();
+    });
   }
   ~Pool() {
     {
@@ -100,6 +108,21 @@ Pool& pool() {
 }
 
 }  // namespace
+
+void lower_thread_priority() {
+#ifdef __linux__
+  static const int nice = [] {
+    const char* env = std::getenv("NATTEN_CPU_NICE");
+    return env ? std::max(0, std::min(19, std::atoi(env))) : 5;
+  }();
+  if (nice == 0) return;
+  // On Linux the priority calls act on single threads: the process id names the main thread (the base
+  // every thread is lowered from; threads inherit their creator's value, so "current + nice" would stack).
+  errno = 0;
+  const int base = getpriority(PRIO_PROCESS, (id_t)getpid());
+  if (errno == 0) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), std::min(19, base + nice));
+#endif
+}
 
 int num_threads() { return pool().threads(); }
 

@@ -9,6 +9,11 @@ namespace natten::cpu {
 /// Number of threads parallel_for uses (workers + the calling thread).
 int num_threads();
 
+/// Lowers the calling thread's scheduling priority by NATTEN_CPU_NICE (default 5; 0 keeps it): the engine's
+/// threads then yield the cores to the JS event loop when they compete for them, so a server stays
+/// responsive while the CPU engine is busy (Linux; elsewhere a no-op). Called by every compute thread.
+void lower_thread_priority();
+
 /// Runs fn(begin, end) over [0, n) split into contiguous chunks of at least `grain` items, in parallel,
 /// and returns when all chunks are done. Not reentrant: call it from one thread at a time.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
