@@ -34,7 +34,7 @@ Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes) {
 
 Storage::~Storage() {
   if (device_.is_cpu()) cpu::host_free(data_, bytes_);
-  else gpu::release(device_.index, data_);
+  else gpu::release(device_.index, data_, bytes_);
   g_bytes[slot(device_)] -= (int64_t)bytes_;
   g_count[slot(device_)] -= 1;
 }

@@ -69,14 +69,8 @@ void reference_backward(int device, const NaProblem& p, DType t, const FusedBack
   const cudaStream_t s = device_stream(device);
   const int64_t rows = p.batch * p.tokens() * p.heads;
   // delta = rowsum(dO * O) per query row; freed in stream order after the kernels that read it.
-  float* delta = static_cast<float*>(gpu::alloc(device, (size_t)rows * sizeof(float)));
-  try {
-    reference::launch_backward(s, cuda::as_3d(p), t, a, delta);
-  } catch (...) {
-    gpu::release(device, delta);
-    throw;
-  }
-  gpu::release(device, delta);
+  gpu::DeviceScratch delta(device, (size_t)rows * sizeof(float));
+  reference::launch_backward(s, cuda::as_3d(p), t, a, delta.data<float>());
 }
 
 }  // namespace natten::launch

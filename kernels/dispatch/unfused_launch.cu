@@ -57,14 +57,8 @@ void na_qk_backward(int device, const NaProblem& p, DType t, const QKBackwardArg
   if (a.d_extra_k && l.p.n_extra > 0) unfused::extra_reduce(l.stream, l.p, t, d, a.d_attn, l.cols, a.q, a.d_extra_k);
   if (a.d_rpb) {
     const size_t bytes = (size_t)unfused::rpb_grad_scratch(l.p) * sizeof(float);
-    float* scratch = static_cast<float*>(gpu::alloc(device, bytes));
-    try {
-      unfused::rpb_grad(l.stream, l.limits, l.p, t, a.d_attn, l.cols, scratch, a.d_rpb);
-    } catch (...) {
-      gpu::release(device, scratch);
-      throw;
-    }
-    gpu::release(device, scratch);
+    gpu::DeviceScratch scratch(device, bytes);
+    unfused::rpb_grad(l.stream, l.limits, l.p, t, a.d_attn, l.cols, scratch.data<float>(), a.d_rpb);
   }
 }
 

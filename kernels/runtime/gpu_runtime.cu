@@ -36,6 +36,37 @@ auto* g_lost_reason = new std::vector<std::string>(kMaxDevices);
 
 std::atomic<int> g_exit_code{0};
 
+// Bytes this process holds through alloc() per device, and the cap NATTEN_CUDA_MEMORY_LIMIT puts on them
+// (0: none). A cap lets several processes share a card: the stream-ordered pool keeps freed memory for
+// reuse, so without one a process holds its high-water mark.
+std::atomic<int64_t> g_in_use[kMaxDevices];
+
+int64_t memory_limit() {
+  static const int64_t limit = [] {
+    const char* env = std::getenv("NATTEN_CUDA_MEMORY_LIMIT");
+    if (!env || !*env) return (int64_t)0;
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    const char unit = end && *end ? (char)(*end | 0x20) : 'b';
+    const double scale = unit == 'k' ? 1024.0 : unit == 'm' ? 1048576.0 : unit == 'g' ? 1073741824.0 : 1.0;
+    return v > 0 ? (int64_t)(v * scale) : (int64_t)0;
+  }();
+  return limit;
+}
+
+/// Counts `bytes` against the device's cap, or throws ERR_NATTEN_OOM when they would exceed it.
+void reserve_under_limit(int device, size_t bytes) {
+  const int64_t limit = memory_limit();
+  const int64_t now = g_in_use[device] += (int64_t)bytes;
+  if (limit > 0 && now > limit) {
+    g_in_use[device] -= (int64_t)bytes;
+    throw Error(ErrorKind::Natten, "ERR_NATTEN_OOM",
+                "CUDA out of memory: cannot allocate " + std::to_string(bytes) + " bytes on cuda:" +
+                    std::to_string(device) + " within NATTEN_CUDA_MEMORY_LIMIT (" + std::to_string(limit) +
+                    " bytes; " + std::to_string(now - (int64_t)bytes) + " in use)");
+  }
+}
+
 void throw_if_lost(int device) {
   if (device < 0 || device >= kMaxDevices || !g_lost[device].load()) return;
   std::lock_guard<std::mutex> lock(g_lost_mutex);
@@ -164,6 +195,7 @@ void* stream(int device) { return state(device).stream; }
 void* alloc(int device, size_t bytes) {
   cudaStream_t s = use(device);
   if (bytes == 0) return nullptr;
+  reserve_under_limit(device, bytes);
   void* p = nullptr;
   cudaError_t e = cudaMallocAsync(&p, bytes, s);
   if (e == cudaErrorMemoryAllocation) {
@@ -175,6 +207,7 @@ void* alloc(int device, size_t bytes) {
     NATTEN_CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
     e = cudaMallocAsync(&p, bytes, s);
   }
+  if (e != cudaSuccess) g_in_use[device] -= (int64_t)bytes;
   if (e == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     size_t free_b = 0, total_b = 0;
@@ -188,8 +221,9 @@ void* alloc(int device, size_t bytes) {
   return p;
 }
 
-void release(int device, void* ptr) noexcept {
+void release(int device, void* ptr, size_t bytes) noexcept {
   if (!ptr) return;
+  if (device >= 0 && device < kMaxDevices) g_in_use[device] -= (int64_t)bytes;
   try {
     cudaStream_t s = use(device);
     cudaFreeAsync(ptr, s);

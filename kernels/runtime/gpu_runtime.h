@@ -38,7 +38,26 @@ void* stream(int device);
 /// Stream-ordered allocation on the device's stream. Throws Error(ERR_NATTEN_OOM) when the card is full.
 void* alloc(int device, size_t bytes);
 /// Stream-ordered free; safe from any thread; never throws.
-void release(int device, void* ptr) noexcept;
+void release(int device, void* ptr, size_t bytes) noexcept;
+
+/// Device memory for the work enqueued while it lives: allocated stream-ordered, and freed stream-ordered
+/// (after that work) when it goes out of scope, also when the launch throws.
+class DeviceScratch {
+ public:
+  DeviceScratch(int device, size_t bytes) : device_(device), bytes_(bytes), ptr_(alloc(device, bytes)) {}
+  ~DeviceScratch() { release(device_, ptr_, bytes_); }
+  DeviceScratch(const DeviceScratch&) = delete;
+  DeviceScratch& operator=(const DeviceScratch&) = delete;
+  template <class T = void>
+  T* data() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  int device_;
+  size_t bytes_;
+  void* ptr_;
+};
 
 /// Copies host memory to the device on its stream; returns once `src` may be reused.
 void upload_async(int device, void* dst, const void* src, size_t bytes);

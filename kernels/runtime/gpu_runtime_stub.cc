@@ -15,7 +15,7 @@ int device_count() { return 0; }
 DeviceInfo device_info(int) { no_cuda(); }
 void* stream(int) { no_cuda(); }
 void* alloc(int, size_t) { no_cuda(); }
-void release(int, void*) noexcept {}
+void release(int, void*, size_t) noexcept {}
 void upload_async(int, void*, const void*, size_t) { no_cuda(); }
 void upload_sync(int, void*, const void*, size_t) { no_cuda(); }
 void download_sync(int, void*, const void*, size_t) { no_cuda(); }

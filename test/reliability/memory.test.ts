@@ -45,8 +45,12 @@ describe('resident memory', () => {
 });
 
 describeGpu('device memory', () => {
-  it('forgotten CUDA tensors of 1/8 of the free memory, 12 times: every allocation succeeds (GC and retry on OOM)', async () => {
-    const r = await runFixture('forgotten_tensors.js', { args: ['cuda'], timeoutMs: 120000 });
+  it('forgotten CUDA tensors of 1/8 of the memory cap, 12 times: every allocation succeeds (GC and retry on OOM)', async () => {
+    const r = await runFixture('forgotten_tensors.js', {
+      args: ['cuda'],
+      env: { NATTEN_CUDA_MEMORY_LIMIT: String(2 * 2 ** 30) },
+      timeoutMs: 120000,
+    });
     const res = report<{ ok: boolean }>(r, 'RESULT');
     process.stderr.write(`  [forgotten CUDA tensors] ${JSON.stringify(res)}\n`);
     expectExit(r, 0);

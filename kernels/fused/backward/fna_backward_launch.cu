@@ -47,14 +47,8 @@ bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, 
     }
     return true;
   }
-  void* ws = gpu::alloc(device, plan.workspace_bytes());
-  try {
-    run_backward(p, t, a, plan, ws, stream);
-  } catch (...) {
-    gpu::release(device, ws);
-    throw;
-  }
-  gpu::release(device, ws);  // stream-ordered: freed after the kernels that use it
+  gpu::DeviceScratch ws(device, plan.workspace_bytes());  // freed after the kernels that use it
+  run_backward(p, t, a, plan, ws.data(), stream);
   return true;
 }
 
