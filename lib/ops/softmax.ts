@@ -12,7 +12,12 @@ function rowsCols(fn: string, t: Tensor, name: string): [number, number] {
   return [cols === 0 ? 0 : t.numel / cols, cols];
 }
 
-/** Softmax of t over its last axis (a new tensor of the same shape and dtype). */
+/**
+ * Softmax of t over its last axis (a new tensor of the same shape and dtype). -Infinity entries give 0 and a
+ * row of only -Infinity gives zeros (PyTorch gives NaN there; NA windows never produce such a row: every
+ * query sees at least one key). A NaN anywhere in a row makes the whole row NaN, -Infinity entries
+ * included, and so does +Infinity (exp(inf - inf) is NaN), as in PyTorch.
+ */
 export function softmax(t: Tensor): Tensor {
   const x = tensorArg('softmax', t, 't');
   const [rows, cols] = rowsCols('softmax', x, 't');
@@ -21,7 +26,11 @@ export function softmax(t: Tensor): Tensor {
   return y;
 }
 
-/** Backward of {@link softmax}: dx = y * (dy - sum(y * dy)) over the last axis, from the softmax output y. */
+/**
+ * Backward of {@link softmax}: dx = y * (dy - sum(y * dy)) over the last axis, from the softmax output y.
+ * Entries with y == 0 (masked ones) give exactly 0 and take no part in the sum, whatever dy holds there; a
+ * NaN row of y (the softmax of a row holding a NaN) gives a NaN row.
+ */
 export function softmaxBackward(dy: Tensor, y: Tensor): Tensor {
   const fn = 'softmaxBackward';
   const g = tensorArg(fn, dy, 'dy'), out = tensorArg(fn, y, 'y');

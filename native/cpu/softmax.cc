@@ -1,5 +1,9 @@
-// Row softmax over the last axis and its backward, fp32 math; -inf entries give 0 and a row of only
-// -inf gives zeros (the convention of the unfused NA chain, where short causal windows hold -inf).
+// Row softmax over the last axis and its backward, fp32 math.
+//   forward:  -inf entries give 0 and a row of only -inf gives zeros (the convention of the unfused NA
+//             chain, where short causal windows hold -inf); a NaN anywhere in a row makes the whole row
+//             NaN (as PyTorch), and so does +inf (exp(inf - inf) is NaN).
+//   backward: dx = y * (dy - sum(dy * y)) over the entries with y != 0; exactly 0 where y == 0 (masked
+//             positions stay masked, whatever dy holds there), as the CUDA kernel.
 #include <math.h>
 
 #include <vector>
@@ -16,8 +20,10 @@ void softmax(DType t, const SoftmaxArgs& a) {
     std::vector<float> row((size_t)C);
     for (int64_t r = begin; r < end; ++r) {
       load_row(a.x, t, (size_t)(r * C), C, row.data());
+      // Max that keeps a NaN (x > m alone would skip it): a row of NaN and -inf must not pass for a
+      // fully masked row.
       float m = -INFINITY;
-      for (int64_t c = 0; c < C; ++c) m = row[c] > m ? row[c] : m;
+      for (int64_t c = 0; c < C; ++c) m = row[c] > m || row[c] != row[c] ? row[c] : m;
       if (m == -INFINITY) {
         std::fill(row.begin(), row.end(), 0.f);
       } else {
@@ -39,8 +45,8 @@ void softmax_backward(DType t, const SoftmaxBackwardArgs& a) {
       load_row(a.y, t, (size_t)(r * C), C, y.data());
       load_row(a.dy, t, (size_t)(r * C), C, dy.data());
       float dot = 0.f;
-      for (int64_t c = 0; c < C; ++c) dot += y[c] * dy[c];
-      for (int64_t c = 0; c < C; ++c) dy[c] = y[c] * (dy[c] - dot);
+      for (int64_t c = 0; c < C; ++c) dot += y[c] != 0.f ? y[c] * dy[c] : 0.f;
+      for (int64_t c = 0; c < C; ++c) dy[c] = y[c] != 0.f ? y[c] * (dy[c] - dot) : 0.f;
       store_row(a.dx, t, (size_t)(r * C), C, dy.data());
     }
   });
