@@ -1,6 +1,7 @@
 // Fused neighborhood attention forward on the CPU: for each block of one or two 16-query vectors,
 // scores against the packed keys of their windows chunk by chunk, online softmax in base 2 (the scale
 // and log2(e) folded into Q), and the weighted sum of the packed values. Writes O and the LSE.
+// A key outside a query's window never reaches its output, even an infinite or NaN value (see work()).
 #include <float.h>
 #include <math.h>
 
@@ -82,32 +83,48 @@ struct Forward {
       blk.nv = item.nv;
       for (int v = 0; v < item.nv; ++v) blk.v[v] = {item.row[v], &g.tiles[item.tile[v]]};
       block_rows(g.rg, Relation::Window, blk, tmp);
-      vf m[kMaxVecs], l[kMaxVecs];
+      bool edge = false;  // some lane of the block reads keys outside its window (with weight 0)
       for (int v = 0; v < blk.nv; ++v) {
         load_tile(qv, b, h, g.rg, g.Lx, blk.v[v].row, *blk.v[v].tile, qscale, qt[v]);
-        std::fill(ot[v], ot[v] + Dv * kLanes, 0.f);
-        m[v] = vset(-FLT_MAX);
-        l[v] = vzero();
+        edge = edge || blk.v[v].tile->any_partial();
       }
       const float* kh = kvp.k.data() + (b * p.heads_kv + hk) * rows * D * g.W;
       const float* vh = kvp.v.data() + (b * p.heads_kv + hk) * rows * Dv * g.W;
       plan_chunks(blk, kChunkBudget, chunks);
-      bool first = true;
-      for (const Chunk& ch : chunks) {
-        qk_chunk(blk, ch, qt, kh, D * g.W, g.W, (int)D, s);
-        mask_chunk(blk, ch, s);
-        for (int v = 0; v < blk.nv; ++v) online_softmax(blk, ch, v, s[v], m[v], l[v], ot[v], Dv, !first);
-        pv_chunk(blk, ch, s, vh, Dv * g.W, g.W, (int)Dv, ot);
-        first = false;
-      }
-      for (int64_t e0 = 0; e0 < p.n_extra; e0 += kChunkBudget) {
-        const int ne = (int)std::min<int64_t>(kChunkBudget, p.n_extra - e0);
-        const float* ek = kvp.ek.data() + ((b * p.heads_kv + hk) * p.n_extra + e0) * D;
-        const float* ev = kvp.ev.data() + ((b * p.heads_kv + hk) * p.n_extra + e0) * Dv;
-        qk_shared(blk.nv, qt, ek, ne, (int)D, s);
-        for (int v = 0; v < blk.nv; ++v) online_softmax(s[v], ne, m[v], l[v], ot[v], Dv, !first);
-        pv_shared(blk.nv, s, ev, Dv, ne, (int)Dv, ot);
-        first = false;
+      vf m[kMaxVecs], l[kMaxVecs];
+      auto accumulate = [&](bool exact) {
+        for (int v = 0; v < blk.nv; ++v) {
+          std::fill(ot[v], ot[v] + Dv * kLanes, 0.f);
+          m[v] = vset(-FLT_MAX);
+          l[v] = vzero();
+        }
+        bool first = true;
+        for (const Chunk& ch : chunks) {
+          qk_chunk(blk, ch, qt, kh, D * g.W, g.W, (int)D, s);
+          mask_chunk(blk, ch, s);
+          for (int v = 0; v < blk.nv; ++v) online_softmax(blk, ch, v, s[v], m[v], l[v], ot[v], Dv, !first);
+          pv_chunk(blk, ch, s, vh, Dv * g.W, g.W, (int)Dv, ot, exact);
+          first = false;
+        }
+        for (int64_t e0 = 0; e0 < p.n_extra; e0 += kChunkBudget) {
+          const int ne = (int)std::min<int64_t>(kChunkBudget, p.n_extra - e0);
+          const float* ek = kvp.ek.data() + ((b * p.heads_kv + hk) * p.n_extra + e0) * D;
+          const float* ev = kvp.ev.data() + ((b * p.heads_kv + hk) * p.n_extra + e0) * Dv;
+          qk_shared(blk.nv, qt, ek, ne, (int)D, s);
+          for (int v = 0; v < blk.nv; ++v) online_softmax(s[v], ne, m[v], l[v], ot[v], Dv, !first);
+          pv_shared(blk.nv, s, ev, Dv, ne, (int)Dv, ot);
+          first = false;
+        }
+      };
+      // The fast path adds the keys outside a lane's window with weight 0: exact, unless V holds an Inf or
+      // NaN there (0 * Inf = NaN would reach queries that never see that key). A block of edge tiles whose
+      // accumulators come out non-finite is therefore computed again with those keys left out (exact pv):
+      // one finiteness check per edge block on finite inputs, the exact result on bad ones.
+      accumulate(false);
+      if (edge) {
+        bool finite = true;
+        for (int v = 0; v < blk.nv; ++v) finite = finite && all_finite(ot[v], Dv);
+        if (!finite) accumulate(true);
       }
       for (int v = 0; v < blk.nv; ++v) finish(b, h, blk.v[v], ot[v], m[v], l[v]);
     }

@@ -38,8 +38,9 @@ const std::array<QkBcastFn, kQkTableOffsets> kQkBcast[kMaxVecs] = {qk_bcast_row<
 
 /// C_{F+r}[j0 + j] += P over the segments segs[begin, end) of one vector subset [F, F + C), r < C, j < NJ:
 /// the C rows' accumulators stay in registers across the segments; the next segment's value rows are
-/// prefetched.
-template <int C, int NJ>
+/// prefetched. Exact: segments where a lane reads a position outside its window (tile mask) leave that
+/// lane out (pv_tile's Masked form) instead of adding a zero weight times the value.
+template <int C, int NJ, bool Exact>
 void pv_subset(const Block& b, const Chunk& ch, int begin, int end, int F, VecPtrs P, const float* B0,
                int64_t row_stride, int64_t ldb, int j0, MutVecPtrs Cacc) {
   if constexpr (NJ <= kMaxPvCols[C]) {
@@ -51,7 +52,21 @@ void pv_subset(const Block& b, const Chunk& ch, int begin, int end, int F, VecPt
       const Segment& sg = ch.segs[s];
       const float* p[C];
       for (int r = 0; r < C; ++r) p[r] = P[F + r] + ch.at(F + r, sg.i, sg.c0);
-      pv_tile<C, NJ, 0, C>(acc, p, brow(sg), ldb, sg.c1 - sg.c0, s + 1 < end ? brow(ch.segs[s + 1]) : nullptr);
+      const float* next = s + 1 < end ? brow(ch.segs[s + 1]) : nullptr;
+      if constexpr (Exact) {
+        const uint16_t* lanes[C];
+        bool masked = false;
+        for (int r = 0; r < C; ++r) {
+          const LaneTile& t = *b.v[F + r].tile;
+          lanes[r] = t.mask.data() + (sg.c0 - t.base);
+          masked = masked || t.partial(sg.c0 - t.base, sg.c1 - t.base);
+        }
+        if (masked) {
+          pv_tile<C, NJ, 0, C, true>(acc, p, brow(sg), ldb, sg.c1 - sg.c0, next, lanes);
+          continue;
+        }
+      }
+      pv_tile<C, NJ, 0, C>(acc, p, brow(sg), ldb, sg.c1 - sg.c0, next);
     }
     for (int r = 0; r < C; ++r)
       for (int j = 0; j < NJ; ++j) vstore(Cacc[F + r] + (j0 + j) * kLanes, acc[r][j]);
@@ -59,14 +74,16 @@ void pv_subset(const Block& b, const Chunk& ch, int begin, int end, int F, VecPt
 }
 using PvFn = void (*)(const Block&, const Chunk&, int, int, int, VecPtrs, const float*, int64_t, int64_t, int,
                       MutVecPtrs);
-template <int C, int... N>
+template <int C, bool Exact, int... N>
 constexpr std::array<PvFn, sizeof...(N)> pv_row(std::integer_sequence<int, N...>) {
-  return {&pv_subset<C, N + 1>...};
+  return {&pv_subset<C, N + 1, Exact>...};
 }
 using PvSeq = std::make_integer_sequence<int, kPvTableCols>;
 // Indexed by rows - 1, then columns - 1 (entries past kMaxPvCols[rows] are never called).
-const std::array<PvFn, kPvTableCols> kPv[kMaxVecs] = {pv_row<1>(PvSeq{}), pv_row<2>(PvSeq{}), pv_row<3>(PvSeq{}),
-                                                      pv_row<4>(PvSeq{})};
+const std::array<PvFn, kPvTableCols> kPv[kMaxVecs] = {pv_row<1, false>(PvSeq{}), pv_row<2, false>(PvSeq{}),
+                                                      pv_row<3, false>(PvSeq{}), pv_row<4, false>(PvSeq{})};
+const std::array<PvFn, kPvTableCols> kPvExact[kMaxVecs] = {pv_row<1, true>(PvSeq{}), pv_row<2, true>(PvSeq{}),
+                                                           pv_row<3, true>(PvSeq{}), pv_row<4, true>(PvSeq{})};
 
 template <int NV, int NJ>
 void pv_shared_run(VecPtrs P, const float* V, int64_t ldv, int n, int j0, MutVecPtrs C) {
@@ -249,14 +266,15 @@ void mask_chunk(const Block& b, const Chunk& ch, MutVecPtrs S) {
 }
 
 void pv_chunk(const Block& b, const Chunk& ch, VecPtrs P, const float* B, int64_t row_stride, int64_t ldb, int ncols,
-              MutVecPtrs C) {
+              MutVecPtrs C, bool exact) {
   const float* B0 = B + kPad;
   for (int k = 0; k < kMaxVecs * kMaxVecs; ++k) {
     const int begin = ch.subset_begin[k], end = ch.subset_begin[k + 1];
     if (begin == end) continue;
     const int first = k / kMaxVecs, count = k % kMaxVecs + 1;
     split_even(ncols, kMaxPvCols[count], [&](int j0, int nj) {
-      kPv[count - 1][nj - 1](b, ch, begin, end, first, P, B0 + (int64_t)j0 * ldb, row_stride, ldb, j0, C);
+      (exact ? kPvExact : kPv)[count - 1][nj - 1](b, ch, begin, end, first, P, B0 + (int64_t)j0 * ldb, row_stride, ldb,
+                                                  j0, C);
     });
   }
 }

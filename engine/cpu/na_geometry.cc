@@ -30,6 +30,9 @@ std::vector<LaneTile> plan_lane_tiles(const AxisGeom& g, Relation rel) {
       t.mask.assign(t.E, 0);
       for (int l = 0; l < t.lanes; ++l)
         for (int c = w[l].start; c < w[l].end; ++c) t.mask[c - l - lo] |= (uint16_t)(1u << l);
+      const uint32_t valid = (1u << t.lanes) - 1u;
+      t.partial_before.assign(t.E + 1, 0);
+      for (int o = 0; o < t.E; ++o) t.partial_before[o + 1] = t.partial_before[o] + ((t.mask[o] & valid) != valid);
       tiles.push_back(std::move(t));
     }
   }

@@ -53,6 +53,14 @@ struct LaneTile {
   int E = 0;
   int x[kLanes] = {};  // unpacked innermost coordinate of each valid lane
   std::vector<uint16_t> mask;
+  /// partial_before[o]: offsets below o whose mask leaves out some valid lane (E + 1 entries). Tiles of
+  /// interior queries slide with their windows (every mask full); edge tiles (clamped windows), stride and
+  /// ragged dilation groups have partial offsets.
+  std::vector<int> partial_before;
+  /// True when an offset in [o0, o1) leaves out a valid lane: a lane there reads a key outside its window.
+  bool partial(int o0, int o1) const { return partial_before[o1] != partial_before[o0]; }
+  /// True when some offset leaves out a valid lane.
+  bool any_partial() const { return partial_before[E] != 0; }
 };
 
 /// The tiles covering an axis, group by group.

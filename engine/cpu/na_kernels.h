@@ -67,9 +67,11 @@ NATTEN_INLINE void qk_bcast_tile(const float* const* a, const float* b, int dept
 /// acc[F + r][j] += sum_o P_r[o] * B[j][o + lane] for rows r < C (p[r] -> P_r), columns j < NJ, o < n.
 /// pf (may be null): the next call's b, whose NJ rows are prefetched along the way (the hardware stride
 /// prefetcher does not follow jumps of a whole packed row).
-template <int NV, int NJ, int F, int C>
+/// Masked: only the lanes whose bit is set in lanes[r][o] accumulate (merge-masked FMAs): a (query, key)
+/// pair outside the window has P = 0, and 0 * B would still turn an infinite B into a NaN accumulator.
+template <int NV, int NJ, int F, int C, bool Masked = false>
 NATTEN_INLINE void pv_tile(vf (&acc)[NV][NJ], const float* const* p, const float* b, int64_t ldb, int n,
-                           const float* pf) {
+                           const float* pf, const uint16_t* const* lanes = nullptr) {
   if (pf) {
     for (int j = 0; j < NJ; ++j) {
       __builtin_prefetch(pf + j * ldb);
@@ -79,13 +81,19 @@ NATTEN_INLINE void pv_tile(vf (&acc)[NV][NJ], const float* const* p, const float
 #pragma GCC unroll 2
   for (int o = 0; o < n; ++o) {
     vf w[C];
+    [[maybe_unused]] uint32_t on[C];
     for (int r = 0; r < C; ++r) w[r] = vload(p[r] + o * kLanes);
+    if constexpr (Masked)
+      for (int r = 0; r < C; ++r) on[r] = lanes[r][o];
     // One pointer stepped by ldb: precomputed per-column pointers would not fit the integer registers.
     const float* bj = b + o;
 #pragma GCC unroll 16
     for (int j = 0; j < NJ; ++j) {
       const vf v = vloadu_reg(bj);
-      for (int r = 0; r < C; ++r) acc[F + r][j] = vfma(w[r], v, acc[F + r][j]);
+      for (int r = 0; r < C; ++r) {
+        if constexpr (Masked) acc[F + r][j] = vfma_lanes(w[r], v, acc[F + r][j], on[r]);
+        else acc[F + r][j] = vfma(w[r], v, acc[F + r][j]);
+      }
       bj += ldb;
       asm("" : "+r"(bj));
     }

@@ -58,6 +58,28 @@ NATTEN_INLINE vi vmask(uint32_t bits) {
   return ((vi{} + (int32_t)bits) & lane_bit) != 0;
 }
 
+/// a * b + c in the lanes whose bit is set in `lanes`, c unchanged in the others (not a multiply by a
+/// zero weight: 0 * Inf would be NaN). One merge-masked FMA with AVX-512.
+NATTEN_INLINE vf vfma_lanes(vf a, vf b, vf c, uint32_t lanes) {
+#if defined(__AVX512F__)
+  return (vf)_mm512_mask3_fmadd_ps((__m512)a, (__m512)b, (__m512)c, (__mmask16)lanes);
+#else
+  return vselect(vmask(lanes), a * b + c, c);
+#endif
+}
+
+/// True when the n vectors at p (64-byte aligned) hold no Inf or NaN.
+inline bool all_finite(const float* p, int64_t n) {
+  vf acc = vzero();
+  for (int64_t i = 0; i < n; ++i) {
+    const vf x = vload(p + i * kLanes);
+    acc += x - x;  // 0, or NaN for an Inf or NaN lane
+  }
+  for (int i = 0; i < kLanes; ++i)
+    if (!(acc[i] == 0.f)) return false;
+  return true;
+}
+
 NATTEN_INLINE float vreduce_add(vf v) {
   float s = 0.f;
   for (int i = 0; i < kLanes; ++i) s += v[i];
