@@ -35,9 +35,12 @@ function cases<T>(extra: readonly T[]): Array<readonly [string, InfCase, T]> {
 }
 
 suite('CUDA softmax with NaN and infinite entries', () => {
-  it.each(GPU_DTYPES)('a NaN (or +Infinity) makes its whole row NaN, a fully -Infinity row gives zeros (%s)', async (dtype) => {
-    expect(await softmaxRowFailures(TEST_DEVICE, dtype, TOL.out[dtype])).toEqual([]);
-  });
+  it.each(GPU_DTYPES)(
+    'a NaN (or +Infinity) makes its whole row NaN, a fully -Infinity row gives zeros (%s)',
+    async (dtype) => {
+      expect(await softmaxRowFailures(TEST_DEVICE, dtype, TOL.out[dtype])).toEqual([]);
+    },
+  );
   it.each(GPU_DTYPES)('softmaxBackward: NaN rows stay NaN, dy is ignored where y == 0 (%s)', async (dtype) => {
     expect(await softmaxBackwardRowFailures(TEST_DEVICE, dtype, TOL.grad[dtype])).toEqual([]);
   });
@@ -53,7 +56,9 @@ suite('CUDA: an Inf in one V row, the paths documented clean', () => {
 
   it.each(cases(HALF))("fused op, backend 'reference': %s", async (_n, c, dtype) => {
     const fn = fusedOp(c);
-    const r = await runInfCase(c, TEST_DEVICE, dtype, (q, k, v) => fn(q, k, v, { ...windowOptions(c), backend: 'reference' }));
+    const r = await runInfCase(c, TEST_DEVICE, dtype, (q, k, v) =>
+      fn(q, k, v, { ...windowOptions(c), backend: 'reference' }),
+    );
     expect(clean(r)).toEqual(CLEAN);
   });
 
@@ -65,13 +70,28 @@ suite('CUDA: an Inf in one V row, the paths documented clean', () => {
 });
 
 // Head dim 32 runs the mma.sync kernels; 64 also has the sm_90a wgmma ones (on compute capability 9.0).
-const KERNEL_RUNS = TEST_DEVICE === 'cuda' && hasGpu
-  ? HALF.flatMap((dtype) => [32, 64].flatMap((headDim) => [1, 2, 3].flatMap((dims) =>
-    [...new Set(natten.fusedConfigs({ dims, headDim, dtype }).filter((c) => c.pass === 'forward').map((c) => c.kernel))]
-      .map((kernel) => ({ dtype, headDim, dims, kernel })))))
-  : [];
-const TENSOR_CORE_RUNS = KERNEL_RUNS.flatMap((k) => INF_CASES.filter((c) => c.spatial.length === k.dims)
-  .map((c) => [`${c.name}, ${k.dtype}, head dim ${k.headDim}, ${k.kernel}`, c, k] as const));
+const KERNEL_RUNS =
+  TEST_DEVICE === 'cuda' && hasGpu
+    ? HALF.flatMap((dtype) =>
+        [32, 64].flatMap((headDim) =>
+          [1, 2, 3].flatMap((dims) =>
+            [
+              ...new Set(
+                natten
+                  .fusedConfigs({ dims, headDim, dtype })
+                  .filter((c) => c.pass === 'forward')
+                  .map((c) => c.kernel),
+              ),
+            ].map((kernel) => ({ dtype, headDim, dims, kernel })),
+          ),
+        ),
+      )
+    : [];
+const TENSOR_CORE_RUNS = KERNEL_RUNS.flatMap((k) =>
+  INF_CASES.filter((c) => c.spatial.length === k.dims).map(
+    (c) => [`${c.name}, ${k.dtype}, head dim ${k.headDim}, ${k.kernel}`, c, k] as const,
+  ),
+);
 
 suite('CUDA tensor-core forward: an Inf in one V row (documented behaviour)', () => {
   it('has tensor-core forward configs to test where the GPU has the fused kernels', () => {
@@ -81,10 +101,21 @@ suite('CUDA tensor-core forward: an Inf in one V row (documented behaviour)', ()
   if (TENSOR_CORE_RUNS.length === 0) return;
   it.each(TENSOR_CORE_RUNS)('%s', async (name, c, k) => {
     const fn = fusedOp(c);
-    const r = await runInfCase(c, 'cuda', k.dtype, (q, kk, v) => fn(q, kk, v, { ...windowOptions(c), forwardKernel: k.kernel }), k.headDim);
-    if (r.leaked.length) process.stderr.write(`  ${name}: ${r.leaked.length} queries whose windows exclude the key are NaN\n`);
+    const r = await runInfCase(
+      c,
+      'cuda',
+      k.dtype,
+      (q, kk, v) => fn(q, kk, v, { ...windowOptions(c), forwardKernel: k.kernel }),
+      k.headDim,
+    );
+    if (r.leaked.length)
+      process.stderr.write(`  ${name}: ${r.leaked.length} queries whose windows exclude the key are NaN\n`);
     // Non-finite where the window holds the Inf; elsewhere exact or NaN, never another value; head 1 untouched.
-    expect({ finiteSeeing: r.finiteSeeing, leakedNotNaN: r.leakedNotNaN, otherHeadDiffers: r.otherHeadDiffers, seeing: r.seeing > 0 })
-      .toEqual({ finiteSeeing: [], leakedNotNaN: [], otherHeadDiffers: false, seeing: true });
+    expect({
+      finiteSeeing: r.finiteSeeing,
+      leakedNotNaN: r.leakedNotNaN,
+      otherHeadDiffers: r.otherHeadDiffers,
+      seeing: r.seeing > 0,
+    }).toEqual({ finiteSeeing: [], leakedNotNaN: [], otherHeadDiffers: false, seeing: true });
   });
 });

@@ -29,11 +29,23 @@ export const HEADS = 2;
 export const HEAD_DIM = 32;
 export const INF_CHANNEL = 3;
 
-function infCase(name: string, spatial: number[], kernelSize: number[], key: number[],
-  more: { dilation?: number[]; stride?: number[]; isCausal?: boolean[] } = {}): InfCase {
+function infCase(
+  name: string,
+  spatial: number[],
+  kernelSize: number[],
+  key: number[],
+  more: { dilation?: number[]; stride?: number[]; isCausal?: boolean[] } = {},
+): InfCase {
   const ones = spatial.map(() => 1);
-  return { name, spatial, kernelSize, key, dilation: more.dilation ?? ones, stride: more.stride ?? ones,
-    isCausal: more.isCausal ?? spatial.map(() => false) };
+  return {
+    name,
+    spatial,
+    kernelSize,
+    key,
+    dilation: more.dilation ?? ones,
+    stride: more.stride ?? ones,
+    isCausal: more.isCausal ?? spatial.map(() => false),
+  };
 }
 
 /**
@@ -49,15 +61,23 @@ export const INF_CASES: InfCase[] = [
   infCase('1-D L90 k9 stride 3 causal, Inf at key 40', [90], [9], [40], { stride: [3], isCausal: [true] }),
   infCase('2-D 20x20 k5, Inf at key (7, 17)', [20, 20], [5, 5], [7, 17]),
   infCase('2-D 20x20 k(5,7) dilation (1,2), Inf at key (7, 17)', [20, 20], [5, 7], [7, 17], { dilation: [1, 2] }),
-  infCase('2-D 18x21 k(4,6) stride (2,3) causal (1,0), Inf at key (9, 19)', [18, 21], [4, 6], [9, 19],
-    { stride: [2, 3], isCausal: [true, false] }),
+  infCase('2-D 18x21 k(4,6) stride (2,3) causal (1,0), Inf at key (9, 19)', [18, 21], [4, 6], [9, 19], {
+    stride: [2, 3],
+    isCausal: [true, false],
+  }),
   infCase('3-D 8x8x20 k3, Inf at key (3, 3, 17)', [8, 8, 20], [3, 3, 3], [3, 3, 17]),
-  infCase('3-D 6x7x24 k(3,3,9) dilation (1,1,2), Inf at key (2, 3, 5)', [6, 7, 24], [3, 3, 9], [2, 3, 5],
-    { dilation: [1, 1, 2] }),
+  infCase('3-D 6x7x24 k(3,3,9) dilation (1,1,2), Inf at key (2, 3, 5)', [6, 7, 24], [3, 3, 9], [2, 3, 5], {
+    dilation: [1, 1, 2],
+  }),
 ];
 
 /** Window options of a case (the public API's form). */
-export function windowOptions(c: InfCase): { kernelSize: number[]; dilation: number[]; stride: number[]; isCausal: boolean[] } {
+export function windowOptions(c: InfCase): {
+  kernelSize: number[];
+  dilation: number[];
+  stride: number[];
+  isCausal: boolean[];
+} {
   return { kernelSize: c.kernelSize, dilation: c.dilation, stride: c.stride, isCausal: c.isCausal };
 }
 
@@ -104,7 +124,12 @@ export interface InfReport {
 }
 
 /** Compares the outputs ([1, ...spatial, HEADS, dim]) of a case computed with and without the Inf. */
-export function compareInf(c: InfCase, withInf: ArrayLike<number>, zeroed: ArrayLike<number>, dim = HEAD_DIM): InfReport {
+export function compareInf(
+  c: InfCase,
+  withInf: ArrayLike<number>,
+  zeroed: ArrayLike<number>,
+  dim = HEAD_DIM,
+): InfReport {
   const seeing = queriesSeeingKey(c);
   const r: InfReport = { leaked: [], leakedNotNaN: [], finiteSeeing: [], otherHeadDiffers: false, seeing: seeing.size };
   const n = prod(c.spatial);
@@ -115,9 +140,11 @@ export function compareInf(c: InfCase, withInf: ArrayLike<number>, zeroed: Array
       if (Number.isFinite(withInf[at(0, INF_CHANNEL)])) r.finiteSeeing.push(t);
       continue;
     }
-    let differs = false, onlyNaN = true;
+    let differs = false,
+      onlyNaN = true;
     for (let ch = 0; ch < dim; ch++) {
-      const a = withInf[at(0, ch)], b = zeroed[at(0, ch)];
+      const a = withInf[at(0, ch)],
+        b = zeroed[at(0, ch)];
       if (a !== b) {
         differs = true;
         if (!Number.isNaN(a)) onlyNaN = false;
@@ -131,8 +158,11 @@ export function compareInf(c: InfCase, withInf: ArrayLike<number>, zeroed: Array
 
 /** Runs one case on a device in a dtype through `attend` (a fused op or the unfused chain) and compares. */
 export async function runInfCase(
-  c: InfCase, device: 'cpu' | 'cuda', dtype: natten.DType,
-  attend: (q: natten.Tensor, k: natten.Tensor, v: natten.Tensor) => natten.Tensor, dim = HEAD_DIM,
+  c: InfCase,
+  device: 'cpu' | 'cuda',
+  dtype: natten.DType,
+  attend: (q: natten.Tensor, k: natten.Tensor, v: natten.Tensor) => natten.Tensor,
+  dim = HEAD_DIM,
 ): Promise<InfReport> {
   const shape = qkvShape(c, dim);
   const { zeroed, withInf } = infValues(c, 3, dim);
@@ -141,7 +171,8 @@ export async function runInfCase(
   const vInf = natten.tensor(withInf, shape, { dtype, device });
   const vZero = natten.tensor(zeroed, shape, { dtype, device });
   try {
-    const a = attend(q, k, vInf), b = attend(q, k, vZero);
+    const a = attend(q, k, vInf),
+      b = attend(q, k, vZero);
     const [outInf, outZero] = await Promise.all([a.toArray(), b.toArray()]);
     a.dispose();
     b.dispose();
@@ -157,7 +188,10 @@ export async function runInfCase(
  * output and dP change) may have another dq, only the keys in those queries' windows (dk sums dS over
  * them) another dk, and dv (P^T dOut) never changes.
  */
-export async function infBackwardLeaks(c: InfCase, dtype: natten.DType): Promise<{ dq: number[]; dk: number[]; dv: number[] }> {
+export async function infBackwardLeaks(
+  c: InfCase,
+  dtype: natten.DType,
+): Promise<{ dq: number[]; dk: number[]; dv: number[] }> {
   const shape = qkvShape(c);
   const { zeroed, withInf } = infValues(c, 3);
   const opts = windowOptions(c);
@@ -169,21 +203,25 @@ export async function infBackwardLeaks(c: InfCase, dtype: natten.DType): Promise
     return t;
   };
   try {
-    const q = keep(natten.randn(shape, { seed: 1, dtype })), k = keep(natten.randn(shape, { seed: 2, dtype }));
+    const q = keep(natten.randn(shape, { seed: 1, dtype })),
+      k = keep(natten.randn(shape, { seed: 2, dtype }));
     const dOut = keep(natten.randn(shape, { seed: 4, dtype }));
-    const runs = await Promise.all([withInf, zeroed].map(async (data) => {
-      const v = keep(natten.tensor(data, shape, { dtype }));
-      const f = fwd(q, k, v, { ...opts, returnLse: true });
-      keep(f.output);
-      keep(f.lse);
-      const g = bwd(dOut, q, k, v, f.output, f.lse, opts);
-      return { dq: await keep(g.dq).toArray(), dk: await keep(g.dk).toArray(), dv: await keep(g.dv).toArray() };
-    }));
+    const runs = await Promise.all(
+      [withInf, zeroed].map(async (data) => {
+        const v = keep(natten.tensor(data, shape, { dtype }));
+        const f = fwd(q, k, v, { ...opts, returnLse: true });
+        keep(f.output);
+        keep(f.lse);
+        const g = bwd(dOut, q, k, v, f.output, f.lse, opts);
+        return { dq: await keep(g.dq).toArray(), dk: await keep(g.dk).toArray(), dv: await keep(g.dv).toArray() };
+      }),
+    );
     const seeing = queriesSeeingKey(c);
     const keysOfSeeing = new Set<number>();
     for (const t of seeing) {
       const x = unravelIndex(t, c.spatial);
-      for (const kc of neighbors(c.spatial, c.kernelSize, c.stride, c.dilation, c.isCausal, x)) keysOfSeeing.add(flatIndex(c.spatial, kc));
+      for (const kc of neighbors(c.spatial, c.kernelSize, c.stride, c.dilation, c.isCausal, x))
+        keysOfSeeing.add(flatIndex(c.spatial, kc));
     }
     const differing = (a: ArrayLike<number>, b: ArrayLike<number>, allowed: Set<number>): number[] => {
       const out: number[] = [];
@@ -208,15 +246,21 @@ export async function infBackwardLeaks(c: InfCase, dtype: natten.DType): Promise
 }
 
 /** The fused op of a case's dimensionality. */
-export function fusedOp(c: InfCase): (q: natten.Tensor, k: natten.Tensor, v: natten.Tensor, o: natten.NAOptions) => natten.Tensor {
+export function fusedOp(
+  c: InfCase,
+): (q: natten.Tensor, k: natten.Tensor, v: natten.Tensor, o: natten.NAOptions) => natten.Tensor {
   const fns = [natten.na1d, natten.na2d, natten.na3d] as const;
   const fn = fns[c.spatial.length - 1];
   return (q, k, v, o) => fn(q, k, v, { ...o, returnLse: false });
 }
 
 /** neighborhoodAttention1d/2d/3d of a case's dimensionality (fused or unfused per natten.useFusedNA). */
-export function attentionOp(c: InfCase): (q: natten.Tensor, k: natten.Tensor, v: natten.Tensor, o: natten.NeighborhoodAttentionOptions) => natten.Tensor {
-  return [natten.neighborhoodAttention1d, natten.neighborhoodAttention2d, natten.neighborhoodAttention3d][c.spatial.length - 1];
+export function attentionOp(
+  c: InfCase,
+): (q: natten.Tensor, k: natten.Tensor, v: natten.Tensor, o: natten.NeighborhoodAttentionOptions) => natten.Tensor {
+  return [natten.neighborhoodAttention1d, natten.neighborhoodAttention2d, natten.neighborhoodAttention3d][
+    c.spatial.length - 1
+  ];
 }
 
 // ---- softmax rows ---------------------------------------------------------------------------------------
@@ -245,19 +289,31 @@ export const SOFTMAX_ROWS: SoftmaxRow[] = [
   { name: 'one NaN among finite and -Infinity values', values: row((c) => (c === 8 ? NaN : masked(c))), expect: 'nan' },
   { name: 'one NaN, every other entry -Infinity', values: row((c) => (c === 5 ? NaN : -Infinity)), expect: 'nan' },
   { name: 'only NaN', values: row(() => NaN), expect: 'nan' },
-  { name: 'one +Infinity among finite and -Infinity values', values: row((c) => (c === 10 ? Infinity : masked(c))), expect: 'nan' },
-  { name: 'only -Infinity (fully masked: zeros, the library convention)', values: row(() => -Infinity), expect: 'zeros' },
+  {
+    name: 'one +Infinity among finite and -Infinity values',
+    values: row((c) => (c === 10 ? Infinity : masked(c))),
+    expect: 'nan',
+  },
+  {
+    name: 'only -Infinity (fully masked: zeros, the library convention)',
+    values: row(() => -Infinity),
+    expect: 'zeros',
+  },
 ];
 
 /** Input of the softmax tests: SOFTMAX_ROWS as one [rows, SOFTMAX_COLS] tensor. */
 function softmaxInput(device: 'cpu' | 'cuda', dtype: natten.DType): natten.Tensor {
-  return natten.tensor(Float64Array.from(SOFTMAX_ROWS.flatMap((r) => r.values)), [SOFTMAX_ROWS.length, SOFTMAX_COLS], { dtype, device });
+  return natten.tensor(Float64Array.from(SOFTMAX_ROWS.flatMap((r) => r.values)), [SOFTMAX_ROWS.length, SOFTMAX_COLS], {
+    dtype,
+    device,
+  });
 }
 
 /** Rows of `got` ([rows, SOFTMAX_COLS]) that break their SOFTMAX_ROWS expectation, as messages: 'nan' rows
  * must be all NaN, 'zeros' rows of the softmax all 0, every other row within tol of `want`. */
 function rowFailures(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): string[] {
-  const cols = SOFTMAX_COLS, out: string[] = [];
+  const cols = SOFTMAX_COLS,
+    out: string[] = [];
   SOFTMAX_ROWS.forEach((r, i) => {
     const g = Array.from({ length: cols }, (_, c) => got[i * cols + c]);
     const w = Array.from({ length: cols }, (_, c) => want[i * cols + c]);
@@ -289,15 +345,25 @@ export async function softmaxRowFailures(device: 'cpu' | 'cuda', dtype: natten.D
 
 /** softmaxBackward on the softmax of SOFTMAX_ROWS, with dy NaN wherever y == 0: NaN rows stay all NaN,
  * the others equal the oracle (which ignores dy where y == 0: masked entries stay masked). */
-export async function softmaxBackwardRowFailures(device: 'cpu' | 'cuda', dtype: natten.DType, tol: number): Promise<string[]> {
+export async function softmaxBackwardRowFailures(
+  device: 'cpu' | 'cuda',
+  dtype: natten.DType,
+  tol: number,
+): Promise<string[]> {
   const x = softmaxInput(device, dtype);
   const y = natten.softmax(x);
   const yv = await y.toArray();
-  const dy = natten.tensor(Float64Array.from(randn(yv.length, 5), (v, i) => (yv[i] === 0 ? NaN : 0.1 * v)), y.shape, { dtype, device });
+  const dy = natten.tensor(
+    Float64Array.from(randn(yv.length, 5), (v, i) => (yv[i] === 0 ? NaN : 0.1 * v)),
+    y.shape,
+    { dtype, device },
+  );
   const dx = natten.softmaxBackward(dy, y);
   try {
-    const want = softmaxBackward({ data: Float64Array.from(await dy.toArray()), shape: [...y.shape] },
-      { data: Float64Array.from(yv), shape: [...y.shape] });
+    const want = softmaxBackward(
+      { data: Float64Array.from(await dy.toArray()), shape: [...y.shape] },
+      { data: Float64Array.from(yv), shape: [...y.shape] },
+    );
     return rowFailures(await dx.toArray(), want.data, tol, 'softmaxBackward');
   } finally {
     for (const t of [x, y, dy, dx]) t.dispose();
