@@ -15,7 +15,7 @@ namespace {
 /// shapes again (each op's output, each read-back) then pays no page faults (a fresh mapping faults and
 /// clears every 4 KiB page: +20-40% on millisecond CPU ops). Bounded by kCachedBytes; what does not fit
 /// is unmapped at once, so a process never holds more than that beyond what it uses.
-constexpr size_t kCachedBytes = size_t(64) << 20;
+constexpr size_t kCachedBytes = size_t(32) << 20;
 
 class BlockCache {
  public:
