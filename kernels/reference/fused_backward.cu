@@ -8,8 +8,8 @@
 //      shared memory.
 #include "../runtime/cuda_check.h"
 #include "../runtime/launch_util.h"
-#include "reference.h"
 #include "../runtime/warp_rows.cuh"
+#include "reference.h"
 
 namespace natten::reference {
 namespace {
@@ -62,17 +62,11 @@ __device__ __forceinline__ PairGrad pair_grad(const NaProblem& p, const LaneRow&
 template <typename T>
 __global__ void __launch_bounds__(kWarps* kWarpSize)
     dq_kernel(const __grid_constant__ NaProblem p, const __grid_constant__ BackwardPtrs<T> t) {
-  const int64_t rows = p.batch * p.tokens() * p.heads;
-  const int64_t row = (int64_t)blockIdx.x * kWarps + threadIdx.x / kWarpSize;
-  if (row >= rows) return;
-  const int lane = threadIdx.x % kWarpSize;
-  const int64_t n = p.tokens(), d = p.head_dim, dv = p.head_dim_v;
-  const int64_t h = row % p.heads;
-  const int64_t token = (row / p.heads) % n;
-  const int64_t b = row / (p.heads * n);
-  int x[3];
-  cuda::coords_of(p, token, x);
-  const QueryWindow w(p, x);
+  WarpRow r;
+  if (!locate_warp_row<kWarps>(p, p.heads, r)) return;
+  const int64_t row = r.row, d = p.head_dim, dv = p.head_dim_v;
+  const int lane = r.lane;
+  const QueryWindow w(p, r.x);
 
   const T* qrow = t.q + row * d;
   const T* dorow = t.d_out + row * dv;
@@ -96,7 +90,7 @@ __global__ void __launch_bounds__(kWarps* kWarpSize)
       }
     };
     visit_keys(
-        p, w, b, p.kv_head(h), [&](int64_t kv) { add(t.k + kv * d, t.v + kv * dv); },
+        p, w, r.b, p.kv_head(r.head), [&](int64_t kv) { add(t.k + kv * d, t.v + kv * dv); },
         [&](int64_t kv) { add(t.ek + kv * d, t.ev + kv * dv); });
 #pragma unroll
     for (int i = 0; i < kLaneRegs; ++i) {
@@ -106,18 +100,32 @@ __global__ void __launch_bounds__(kWarps* kWarpSize)
   }
 }
 
+/// One key row and its value row (window or additional keys) with this lane's slices of them.
+template <typename T>
+struct KeyValueRow {
+  const T* k;
+  const T* v;
+  LaneRow kr, vr;
+
+  __device__ __forceinline__ KeyValueRow(const T* krow, const T* vrow, const NaProblem& p, int lane)
+      : k(krow), v(vrow) {
+    kr.load(k, p.head_dim, lane);
+    vr.load(v, p.head_dim_v, lane);
+  }
+};
+
 /// dK/dV accumulators of one key over one column chunk, fed by (query row, head) pairs.
 template <typename T>
 struct KeyGradAcc {
   float dk[kLaneRegs] = {};
   float dv[kLaneRegs] = {};
 
-  __device__ __forceinline__ void add(const NaProblem& p, const BackwardPtrs<T>& t, const LaneRow& kr, const T* krow,
-                                      const LaneRow& vr, const T* vrow, int64_t qrow, int64_t c0, int lane) {
+  __device__ __forceinline__ void add(const NaProblem& p, const BackwardPtrs<T>& t, const KeyValueRow<T>& key,
+                                      int64_t qrow, int64_t c0, int lane) {
     const int64_t d = p.head_dim, dv_ = p.head_dim_v;
     const T* qr = t.q + qrow * d;
     const T* dor = t.d_out + qrow * dv_;
-    const PairGrad g = pair_grad(p, kr, krow, qr, vr, vrow, dor, t.lse[qrow], t.delta[qrow], lane);
+    const PairGrad g = pair_grad(p, key.kr, key.k, qr, key.vr, key.v, dor, t.lse[qrow], t.delta[qrow], lane);
 #pragma unroll
     for (int i = 0; i < kLaneRegs; ++i) {
       const int64_t c = c0 + lane + kWarpSize * i;
@@ -147,11 +155,7 @@ __global__ void __launch_bounds__(kWarps* kWarpSize)
     g[a] = x[a] % p.dilation[a];
     inv[a] = cuda::group_inverse_window(p, a, g[a], x[a] / p.dilation[a]);
   }
-  const T* krow = t.k + row * d;
-  const T* vrow = t.v + row * dv;
-  LaneRow kr, vr;
-  kr.load(krow, d, lane);
-  vr.load(vrow, dv, lane);
+  const KeyValueRow<T> key(t.k + row * d, t.v + row * dv, p, lane);
   const int64_t width = d > dv ? d : dv;
 
   for (int64_t c0 = 0; c0 < width; c0 += kChunk) {
@@ -161,8 +165,7 @@ __global__ void __launch_bounds__(kWarps* kWarpSize)
         for (int i2 = inv[2].start; i2 < inv[2].end; ++i2) {
           const int64_t qt =
               cuda::token_of(p, i0 * p.dilation[0] + g[0], i1 * p.dilation[1] + g[1], i2 * p.dilation[2] + g[2]);
-          for (int64_t hh = 0; hh < group; ++hh)
-            acc.add(p, t, kr, krow, vr, vrow, (b * n + qt) * p.heads + hk * group + hh, c0, lane);
+          for (int64_t hh = 0; hh < group; ++hh) acc.add(p, t, key, (b * n + qt) * p.heads + hk * group + hh, c0, lane);
         }
 #pragma unroll
     for (int i = 0; i < kLaneRegs; ++i) {
@@ -185,17 +188,13 @@ __global__ void __launch_bounds__(kExtraWarps* kWarpSize)
   const int64_t hk = row % p.heads_kv;
   const int64_t b = row / (p.heads_kv * p.n_extra);
   const int64_t group = p.heads / p.heads_kv;
-  const T* krow = t.ek + row * d;
-  const T* vrow = t.ev + row * dv;
-  LaneRow kr, vr;
-  kr.load(krow, d, lane);
-  vr.load(vrow, dv, lane);
+  const KeyValueRow<T> key(t.ek + row * d, t.ev + row * dv, p, lane);
   const int64_t width = d > dv ? d : dv;
 
   for (int64_t c0 = 0; c0 < width; c0 += kChunk) {
     KeyGradAcc<T> acc;
     for (int64_t i = warp; i < n * group; i += kExtraWarps)
-      acc.add(p, t, kr, krow, vr, vrow, (b * n + i / group) * p.heads + hk * group + i % group, c0, lane);
+      acc.add(p, t, key, (b * n + i / group) * p.heads + hk * group + i % group, c0, lane);
 #pragma unroll
     for (int i = 0; i < kLaneRegs; ++i) {
       red[warp][0][lane + kWarpSize * i] = acc.dk[i];

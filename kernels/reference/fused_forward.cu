@@ -3,8 +3,8 @@
 // lanes splitting the head dimension. Writes O = sum softmax(scale * q.k) v and LSE = m + log(l).
 #include "../runtime/cuda_check.h"
 #include "../runtime/launch_util.h"
-#include "reference.h"
 #include "../runtime/warp_rows.cuh"
+#include "reference.h"
 
 namespace natten::reference {
 namespace {
@@ -36,17 +36,11 @@ struct OnlineRow {
 template <typename T>
 __global__ void forward_kernel(const __grid_constant__ NaProblem p, const T* q, const T* k, const T* v, const T* ek,
                                const T* ev, T* out, float* lse) {
-  const int64_t rows = p.batch * p.tokens() * p.heads;
-  const int64_t row = (int64_t)blockIdx.x * kWarps + threadIdx.x / kWarpSize;
-  if (row >= rows) return;
-  const int lane = threadIdx.x % kWarpSize;
-  const int64_t n = p.tokens(), d = p.head_dim, dv = p.head_dim_v;
-  const int64_t h = row % p.heads;
-  const int64_t token = (row / p.heads) % n;
-  const int64_t b = row / (p.heads * n);
-  int x[3];
-  cuda::coords_of(p, token, x);
-  const QueryWindow w(p, x);
+  WarpRow r;
+  if (!locate_warp_row<kWarps>(p, p.heads, r)) return;
+  const int64_t row = r.row, d = p.head_dim, dv = p.head_dim_v;
+  const int lane = r.lane;
+  const QueryWindow w(p, r.x);
   const T* qrow = q + row * d;
   LaneRow qr;
   qr.load(qrow, d, lane);
@@ -54,7 +48,7 @@ __global__ void forward_kernel(const __grid_constant__ NaProblem p, const T* q, 
   for (int64_t c0 = 0; c0 < dv; c0 += kChunk) {
     OnlineRow o;
     visit_keys(
-        p, w, b, p.kv_head(h),
+        p, w, r.b, p.kv_head(r.head),
         [&](int64_t kv) { o.add(p.scale * warp_dot(qr, qrow, k + kv * d, d, lane), v + kv * dv, c0, dv, lane); },
         [&](int64_t kv) { o.add(p.scale * warp_dot(qr, qrow, ek + kv * d, d, lane), ev + kv * dv, c0, dv, lane); });
     const float inv = 1.f / o.l;

@@ -52,6 +52,33 @@ __device__ __forceinline__ float warp_dot(const LaneRow& a, const T* row, const 
   return warp_sum(s);
 }
 
+/// A warp's row of a [batch, tokens, heads] set of rows (one warp per row): row index, lane, batch, token,
+/// head, and the token's global coordinates.
+struct WarpRow {
+  int64_t row;
+  int lane;
+  int64_t b;
+  int64_t token;
+  int64_t head;
+  int x[3];
+};
+
+/// The row of warp threadIdx.x / 32 of CTA blockIdx.x (kWarps warps per CTA) among the batch * tokens * heads
+/// rows of p; false for a warp past the last row.
+template <int kWarps>
+__device__ __forceinline__ bool locate_warp_row(const NaProblem& p, int64_t heads, WarpRow& w) {
+  const int64_t rows = p.batch * p.tokens() * heads;
+  w.row = (int64_t)blockIdx.x * kWarps + threadIdx.x / kWarpSize;
+  if (w.row >= rows) return false;
+  w.lane = threadIdx.x % kWarpSize;
+  const int64_t n = p.tokens();
+  w.head = w.row % heads;
+  w.token = (w.row / heads) % n;
+  w.b = w.row / (heads * n);
+  cuda::coords_of(p, w.token, w.x);
+  return true;
+}
+
 /// The window of the query at global coordinates x: dilation group and group-local key range per axis.
 struct QueryWindow {
   int group[3];

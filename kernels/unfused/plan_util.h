@@ -4,7 +4,7 @@
 
 #include <cuda_runtime.h>
 
-#include "../runtime/cuda_check.h"
+#include "../common/error.h"
 #include "tile_grid.cuh"
 #include "unfused.h"
 
@@ -68,11 +68,55 @@ inline int two_ctas_per_sm(const DeviceLimits& dev) {
   return half > 48 * 1024 ? half : 48 * 1024;
 }
 
-/// Allows a kernel to use `bytes` of dynamic shared memory (above the 48 KiB default).
-template <typename K>
-void allow_smem(K kernel, int bytes) {
-  if (bytes > 48 * 1024)
-    NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+/// Nominal extent ext[a] of the window blocks wb and the most key-union positions u[a] a tile of 2^tile_log2[a]
+/// queries needs for them, per axis.
+inline void block_extents(const NaProblem& p, const WindowBlocks& wb, const int tile_log2[3], int ext[3], int u[3]) {
+  for (int a = 0; a < 3; ++a) {
+    ext[a] = block_extent(p, wb, a);
+    u[a] = union_bound(p, a, 1 << tile_log2[a], ext[a]);
+  }
+}
+
+/// Calls fits(wb) for the ways of cutting the window into blocks: for each split axis (one whose kernel is not
+/// 1, or the last), the block sizes from the whole axis down, until fits returns true (the largest block,
+/// fewest blocks, that fits).
+template <typename F>
+void for_each_window_blocking(const NaProblem& p, F&& fits) {
+  for (int split = 0; split < 3; ++split) {
+    if (split < 2 && p.kernel[split] == 1) continue;
+    int outer = 1;
+    for (int a = 0; a < split; ++a) outer *= p.kernel[a];
+    for (int per_axis = 1; per_axis <= p.kernel[split]; ++per_axis) {
+      const int block = (int)ceil_div(p.kernel[split], per_axis);
+      if (ceil_div(p.kernel[split], block) != per_axis) continue;
+      if (fits(WindowBlocks{split, block, per_axis, outer * per_axis})) break;
+    }
+  }
+}
+
+/// Keeps the cheapest of the plans offered in `best`.
+template <typename Plan>
+struct CheapestPlan {
+  Plan& best;
+  double cost = 0;
+  bool found = false;
+  void offer(const Plan& plan, double c) {
+    if (!found || c < cost) {
+      best = plan;
+      cost = c;
+      found = true;
+    }
+  }
+};
+
+/// within(limit, plan) finds a plan within `limit` bytes of shared memory: the plan within `smem_target` (two
+/// CTAs per SM) if there is one, else within the whole opt-in limit; else a RangeError ERR_NATTEN_UNSUPPORTED
+/// saying `none_fits`.
+template <typename Plan, typename Within>
+Plan choose_within_smem(int smem_optin, int smem_target, const char* none_fits, Within&& within) {
+  Plan plan;
+  if (within(smem_target, plan) || within(smem_optin, plan)) return plan;
+  throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED", none_fits);
 }
 
 }  // namespace natten::unfused

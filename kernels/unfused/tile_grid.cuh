@@ -73,6 +73,38 @@ __device__ __forceinline__ int64_t local_token(const NaProblem& p, const int g[3
   return cuda::token_of(p, l0 * p.dilation[0] + g[0], l1 * p.dilation[1] + g[1], l2 * p.dilation[2] + g[2]);
 }
 
+/// Group-local coordinates c of row q of a box of positions at origin `first` (rows row-major over the box,
+/// whose extents on axes 1 and 2 are 2^l1 and 2^l2: a CTA's tile, or a block of the queries it walks); false
+/// when the row lies past `count` on some axis.
+__device__ __forceinline__ bool box_row(const int first[3], const int count[3], int l1, int l2, int q, int (&c)[3]) {
+  const int i2 = q & ((1 << l2) - 1), i1 = (q >> l2) & ((1 << l1) - 1), i0 = q >> (l1 + l2);
+  if (i0 >= count[0] || i1 >= count[1] || i2 >= count[2]) return false;
+  c[0] = first[0] + i0;
+  c[1] = first[1] + i1;
+  c[2] = first[2] + i2;
+  return true;
+}
+
+/// Element offset (token * `stride`) of row q of a box (box_row) in dilation groups g, or -1 past `count`.
+__device__ __forceinline__ int64_t box_row_offset(const NaProblem& p, const int g[3], const int first[3],
+                                                  const int count[3], int l1, int l2, int q, int64_t stride) {
+  int c[3];
+  if (!box_row(first, count, l1, l2, q, c)) return -1;
+  return local_token(p, g, c[0], c[1], c[2]) * stride;
+}
+
+/// Calls f(q, token) for every row q of the CTA's tile (extents 2^l0 x 2^l1 x 2^l2) that exists, one row per
+/// warp at a time: rows warp, warp + kWarps, ...
+template <int kWarps, typename F>
+__device__ __forceinline__ void for_tile_rows_by_warp(const NaProblem& p, const CtaTile& ct, int l0, int l1, int l2,
+                                                      int warp, F&& f) {
+  for (int q = warp; q < (1 << (l0 + l1 + l2)); q += kWarps) {
+    int c[3];
+    if (!box_row(ct.first, ct.count, l1, l2, q, c)) continue;
+    f(q, local_token(p, ct.group, c[0], c[1], c[2]));
+  }
+}
+
 /// A block of window positions: one position on the axes before `split_axis`, a range of `block`
 /// positions on it, and every position after it. Such a block is a contiguous run of the row-major
 /// window numbering, so a query's block of attention weights is one contiguous segment of its row.

@@ -14,12 +14,11 @@ void window_dot(cudaStream_t s, const DeviceLimits& dev, const NaProblem& p, DTy
   cuda::grid_for(plan.grid.ctas, 1, "unfused QK");
   cuda::dispatch_dtype(t, "unfused QK", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    allow_smem(window_dot_kernel<T>, plan.smem);
-    window_dot_kernel<T><<<(unsigned)plan.grid.ctas, kThreads, plan.smem, s>>>(
-        p, plan, channels, static_cast<const T*>(x), static_cast<const T*>(y), static_cast<const T*>(rpb), mask_value,
+    cuda::launch(
+        window_dot_kernel<T>, (unsigned)plan.grid.ctas, kThreads, plan.smem, s, p, plan, channels,
+        static_cast<const T*>(x), static_cast<const T*>(y), static_cast<const T*>(rpb), mask_value,
         static_cast<T*>(attn), cols,
         rows_vectorizable(static_cast<const T*>(x), channels) && rows_vectorizable(static_cast<const T*>(y), channels));
-    NATTEN_CUDA_CHECK(cudaGetLastError());
   });
 }
 

@@ -47,10 +47,7 @@ bool make_plan(const NaProblem& p, int l0, int l1, int l2, const WindowBlocks& w
   plan.blocks = wb;
   plan.grid.inner = wb.count;
   int ext[3], u[3];
-  for (int a = 0; a < 3; ++a) {
-    ext[a] = block_extent(p, wb, a);
-    u[a] = union_bound(p, a, 1 << plan.grid.tile_log2[a], ext[a]);
-  }
+  block_extents(p, wb, plan.grid.tile_log2, ext, u);
   const int tile = 1 << (l0 + l1 + l2);
   plan.rows = ext[0] * ext[1];
   plan.chunks = (int)ceil_div(kPq + p.stride[2] - 2 + ext[2], kPu);
@@ -81,42 +78,26 @@ double plan_cost(const NaProblem& p, int64_t channels, const DotPlan& plan) {
 
 /// The cheapest plan within `smem_limit` bytes of shared memory; false if none fits.
 bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, DotPlan& best) {
-  double best_cost = 0;
-  bool found = false;
+  CheapestPlan<DotPlan> cheapest{best};
   for (int total = 2; total <= 10; ++total) {
     for_each_tile_shape(p, total, 2, [&](int l0, int l1, int l2) {
-      for (int split = 0; split < 3; ++split) {
-        if (split < 2 && p.kernel[split] == 1) continue;
-        int outer = 1;
-        for (int a = 0; a < split; ++a) outer *= p.kernel[a];
-        // Largest block on the split axis that fits (fewest blocks).
-        for (int per_axis = 1; per_axis <= p.kernel[split]; ++per_axis) {
-          const int block = (int)ceil_div(p.kernel[split], per_axis);
-          if (ceil_div(p.kernel[split], block) != per_axis) continue;
-          WindowBlocks wb{split, block, per_axis, outer * per_axis};
-          DotPlan plan;
-          if (!make_plan(p, l0, l1, l2, wb, smem_limit, plan)) continue;
-          const double cost = plan_cost(p, channels, plan);
-          if (!found || cost < best_cost) {
-            best = plan;
-            best_cost = cost;
-            found = true;
-          }
-          break;
-        }
-      }
+      for_each_window_blocking(p, [&](const WindowBlocks& wb) {
+        DotPlan plan;
+        if (!make_plan(p, l0, l1, l2, wb, smem_limit, plan)) return false;
+        cheapest.offer(plan, plan_cost(p, channels, plan));
+        return true;
+      });
     });
   }
-  return found;
+  return cheapest.found;
 }
 
 /// Prefers plans that let two CTAs share an SM; uses the whole opt-in limit only when none does.
 DotPlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int smem_target) {
-  DotPlan plan;
-  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan))
-    return plan;
-  throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
-              "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)");
+  return choose_within_smem<DotPlan>(
+      smem_optin, smem_target,
+      "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)",
+      [&](int limit, DotPlan& plan) { return choose_plan_within(p, channels, limit, plan); });
 }
 
 /// A thread's item: kPq consecutive queries on the last axis (tile-local q2 .. q2 + nv - 1 at leading
@@ -226,19 +207,11 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int64_t c0 = 0; c0 < channels; c0 += kDc) {
       __syncthreads();
       // Query tile rows (tile-local index (i0 * T1 + i1) * T2 + i2).
-      stage_rows(smem, kRow, 1 << (l0 + l1 + l2), kDcLog2, xs, channels, c0, vector_ok, [&](int r, int&) -> int64_t {
-        const int i2 = r & ((1 << l2) - 1), i1 = (r >> l2) & ((1 << l1) - 1), i0 = r >> (l1 + l2);
-        if (i0 >= ct.count[0] || i1 >= ct.count[1] || i2 >= ct.count[2]) return -1;
-        return local_token(p, ct.group, ct.first[0] + i0, ct.first[1] + i1, ct.first[2] + i2) * channels;
-      });
+      stage_box_rows(smem, kRow, 1 << (l0 + l1 + l2), kDcLog2, xs, channels, c0, vector_ok, p, ct.group, ct.first,
+                     ct.count, l1, l2);
       // Key union rows, staged as row (i0 * un1 + i1) * key_row + i2.
-      stage_rows(smem + plan.key_offset, kRow, un[0] * un[1] * un[2], kDcLog2, ys, channels, c0, vector_ok,
-                 [&](int r, int& dst_row) -> int64_t {
-                   const int i01 = div_small(r, inv2), i2 = r - i01 * un[2];
-                   const int i0 = div_small(i01, inv1), i1 = i01 - i0 * un[1];
-                   dst_row = i01 * plan.key_row + i2;
-                   return local_token(p, ct.group, u0[0] + i0, u0[1] + i1, u0[2] + i2) * channels;
-                 });
+      stage_key_union(smem + plan.key_offset, kRow, kDcLog2, ys, channels, c0, vector_ok, p, ct.group, u0, un,
+                      plan.key_row, inv1, inv2);
       __syncthreads();
 #pragma unroll
       for (int c = 0; c < kDc; c += 4) {
@@ -308,14 +281,11 @@ __global__ void __launch_bounds__(kThreads, 2)
   // Each query's block of weights is one contiguous run of its attention row.
   const int warp = tid / 32, lane = tid % 32;
   const int64_t wbase = block_base(p, pb);
-  for (int q = warp; q < (1 << (l0 + l1 + l2)); q += kWarps) {
-    const int i2 = q & ((1 << l2) - 1), i1 = (q >> l2) & ((1 << l1) - 1), i0 = q >> (l1 + l2);
-    if (i0 >= ct.count[0] || i1 >= ct.count[1] || i2 >= ct.count[2]) continue;
-    const int64_t tok = local_token(p, ct.group, ct.first[0] + i0, ct.first[1] + i1, ct.first[2] + i2);
+  for_tile_rows_by_warp<kWarps>(p, ct, l0, l1, l2, warp, [&](int q, int64_t tok) {
     T* dst = attn + (x_base + tok) * cols + wbase;
     const float* src = os + q * block_len;
     for (int i = lane; i < block_len; i += 32) cuda::st(dst + i, src[i]);
-  }
+  });
 }
 
 }  // namespace natten::unfused::dot_kernel

@@ -15,11 +15,9 @@ void window_reduce_inverse(cudaStream_t s, const DeviceLimits& dev, const NaProb
   cuda::grid_for(plan.grid.ctas, 1, "unfused NA backward");
   cuda::dispatch_dtype(t, "unfused NA backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    allow_smem(window_reduce_inverse_kernel<T>, plan.smem);
-    window_reduce_inverse_kernel<T><<<(unsigned)plan.grid.ctas, kThreads, plan.smem, s>>>(
-        p, plan, channels, static_cast<const T*>(attn), cols, static_cast<const T*>(x), static_cast<T*>(out),
-        rows_vectorizable(static_cast<const T*>(x), channels));
-    NATTEN_CUDA_CHECK(cudaGetLastError());
+    cuda::launch(window_reduce_inverse_kernel<T>, (unsigned)plan.grid.ctas, kThreads, plan.smem, s, p, plan, channels,
+                 static_cast<const T*>(attn), cols, static_cast<const T*>(x), static_cast<T*>(out),
+                 rows_vectorizable(static_cast<const T*>(x), channels));
   });
 }
 

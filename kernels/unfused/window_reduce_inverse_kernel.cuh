@@ -88,8 +88,7 @@ bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, In
   int cg_log2 = ceil_log2(ceil_div(channels, kPc));
   if (cg_log2 > 3) cg_log2 = 3;
   const int tile_log2 = 10 - cg_log2;
-  double best_cost = 0;
-  bool found = false;
+  CheapestPlan<InversePlan> cheapest{best};
   for_each_tile_shape(p, tile_log2, 2, [&](int l0, int l1, int l2) {
     const int tl[3] = {l0, l1, l2};
     int cap[3];
@@ -101,30 +100,21 @@ bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, In
           if (q0 > cap[0]) continue;
           const int ql[3] = {q0, q1, q2};
           InversePlan plan;
-          if (!make_plan(p, channels, cg_log2, tl, ql, smem_limit, plan)) continue;
-          const double cost = plan_cost(p, plan);
-          if (!found || cost < best_cost) {
-            best = plan;
-            best_cost = cost;
-            found = true;
-          }
+          if (make_plan(p, channels, cg_log2, tl, ql, smem_limit, plan)) cheapest.offer(plan, plan_cost(p, plan));
         }
   });
-  if (!found) {
-    // Tiny problems: a block of one query always fits.
-    const int tl[3] = {0, 0, tile_log2};
-    const int ql[3] = {0, 0, 0};
-    found = make_plan(p, channels, cg_log2, tl, ql, smem_limit, best);
-  }
-  return found;
+  if (cheapest.found) return true;
+  // Tiny problems: a block of one query always fits.
+  const int tl[3] = {0, 0, tile_log2};
+  const int ql[3] = {0, 0, 0};
+  return make_plan(p, channels, cg_log2, tl, ql, smem_limit, best);
 }
 
 /// Prefers plans that let two CTAs share an SM; uses the whole opt-in limit only when none does.
 InversePlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int smem_target) {
-  InversePlan plan;
-  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan))
-    return plan;
-  throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED", "unfused NA backward: no tile configuration fits");
+  return choose_within_smem<InversePlan>(
+      smem_optin, smem_target, "unfused NA backward: no tile configuration fits",
+      [&](int limit, InversePlan& plan) { return choose_plan_within(p, channels, limit, plan); });
 }
 
 template <typename T>
@@ -229,12 +219,8 @@ __global__ void __launch_bounds__(kThreads, 2)
         win_end[a][i] = r.end;
       }
     // Query rows of the block (channels of this CTA's chunk).
-    stage_rows(xs, plan.x_stride, 1 << block_log2, 3 + plan.cg_log2, x + row0 * channels, channels, c_first, vector_ok,
-               [&](int q, int&) -> int64_t {
-                 const int i2 = q & block_mask2, i1 = (q >> b2) & block_mask1, i0 = q >> (b1 + b2);
-                 if (i0 >= bn[0] || i1 >= bn[1] || i2 >= bn[2]) return -1;
-                 return local_token(p, ct.group, bf[0] + i0, bf[1] + i1, bf[2] + i2) * channels;
-               });
+    stage_box_rows(xs, plan.x_stride, 1 << block_log2, 3 + plan.cg_log2, x + row0 * channels, channels, c_first,
+                   vector_ok, p, ct.group, bf, bn, b1, b2);
     __syncthreads();  // window tables ready
     // Dense weights [query of the block][key of the tile]: attn[q, position of key] or 0.
     for (int idx = tid; idx < (1 << (block_log2 + tile_log2)); idx += kThreads) {
@@ -267,16 +253,7 @@ __global__ void __launch_bounds__(kThreads, 2)
           const float4 xb = *reinterpret_cast<const float4*>(xs + q * plan.x_stride + cg * kPc + 4);
           const float w[kPk] = {wv.x, wv.y, wv.z, wv.w};
 #pragma unroll
-          for (int b = 0; b < kPk; ++b) {
-            acc[b][0] += w[b] * xa.x;
-            acc[b][1] += w[b] * xa.y;
-            acc[b][2] += w[b] * xa.z;
-            acc[b][3] += w[b] * xa.w;
-            acc[b][4] += w[b] * xb.x;
-            acc[b][5] += w[b] * xb.y;
-            acc[b][6] += w[b] * xb.z;
-            acc[b][7] += w[b] * xb.w;
-          }
+          for (int b = 0; b < kPk; ++b) axpy8(acc[b], w[b], xa, xb);
         }
       }
   }

@@ -40,10 +40,7 @@ bool make_plan(const NaProblem& p, int64_t channels, int cg_log2, int l0, int l1
   const int cb = kPc << cg_log2;
   plan.grid.inner = (int)ceil_div(channels, cb);
   int ext[3], u[3];
-  for (int a = 0; a < 3; ++a) {
-    ext[a] = block_extent(p, wb, a);
-    u[a] = union_bound(p, a, 1 << plan.grid.tile_log2[a], ext[a]);
-  }
+  block_extents(p, wb, plan.grid.tile_log2, ext, u);
   plan.key_row = u[2];
   plan.x_stride = cb + 4;
   plan.attn_offset = u[0] * u[1] * u[2] * plan.x_stride;
@@ -59,10 +56,7 @@ double plan_cost(const NaProblem& p, const ReducePlan& plan) {
   const int tile = 1 << (plan.grid.tile_log2[0] + plan.grid.tile_log2[1] + plan.grid.tile_log2[2]);
   const int cb = kPc << plan.cg_log2;
   int ext[3], u[3];
-  for (int a = 0; a < 3; ++a) {
-    ext[a] = block_extent(p, plan.blocks, a);
-    u[a] = union_bound(p, a, 1 << plan.grid.tile_log2[a], ext[a]);
-  }
+  block_extents(p, plan.blocks, plan.grid.tile_log2, ext, u);
   const double rows = (double)ext[0] * ext[1];
   const double steps = rows * (kPq + p.stride[2] - 2 + ext[2]);  // key rows walked per block and thread
   const double per_block = kThreads * steps * (kPq * kPc + 3 * kPq + 4) + (double)u[0] * u[1] * u[2] * cb * 4 +
@@ -76,39 +70,24 @@ bool choose_plan_within(const NaProblem& p, int64_t channels, int smem_limit, Re
   int cg_log2 = ceil_log2(ceil_div(channels, kPc));
   if (cg_log2 > 3) cg_log2 = 3;
   const int tile_log2 = 10 - cg_log2;  // kThreads * kPq / 2^cg_log2 queries per tile
-  double best_cost = 0;
-  bool found = false;
+  CheapestPlan<ReducePlan> cheapest{best};
   for_each_tile_shape(p, tile_log2, 2, [&](int l0, int l1, int l2) {
-    for (int split = 0; split < 3; ++split) {
-      if (split < 2 && p.kernel[split] == 1) continue;
-      int outer = 1;
-      for (int a = 0; a < split; ++a) outer *= p.kernel[a];
-      for (int per_axis = 1; per_axis <= p.kernel[split]; ++per_axis) {
-        const int block = (int)ceil_div(p.kernel[split], per_axis);
-        if (ceil_div(p.kernel[split], block) != per_axis) continue;
-        WindowBlocks wb{split, block, per_axis, outer * per_axis};
-        ReducePlan plan;
-        if (!make_plan(p, channels, cg_log2, l0, l1, l2, wb, smem_limit, plan)) continue;
-        const double cost = plan_cost(p, plan);
-        if (!found || cost < best_cost) {
-          best = plan;
-          best_cost = cost;
-          found = true;
-        }
-        break;
-      }
-    }
+    for_each_window_blocking(p, [&](const WindowBlocks& wb) {
+      ReducePlan plan;
+      if (!make_plan(p, channels, cg_log2, l0, l1, l2, wb, smem_limit, plan)) return false;
+      cheapest.offer(plan, plan_cost(p, plan));
+      return true;
+    });
   });
-  return found;
+  return cheapest.found;
 }
 
 /// Prefers plans that let two CTAs share an SM; uses the whole opt-in limit only when none does.
 ReducePlan choose_plan(const NaProblem& p, int64_t channels, int smem_optin, int smem_target) {
-  ReducePlan plan;
-  if (choose_plan_within(p, channels, smem_target, plan) || choose_plan_within(p, channels, smem_optin, plan))
-    return plan;
-  throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
-              "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)");
+  return choose_within_smem<ReducePlan>(
+      smem_optin, smem_target,
+      "unfused NA: no tile configuration fits this problem in shared memory (stride too large?)",
+      [&](int limit, ReducePlan& plan) { return choose_plan_within(p, channels, limit, plan); });
 }
 
 template <typename T>
@@ -172,22 +151,14 @@ __global__ void __launch_bounds__(kThreads, 2)
     __syncthreads();
     // Stage the key union (channels of this CTA's chunk), as rows (i0 * un1 + i1) * key_row + i2.
     const float inv2 = 1.f / un[2], inv1 = 1.f / un[1];
-    stage_rows(xs, plan.x_stride, un[0] * un[1] * un[2], 3 + plan.cg_log2, x + row0 * channels, channels, c_first,
-               vector_ok, [&](int r, int& dst_row) -> int64_t {
-                 const int i01 = div_small(r, inv2), i2 = r - i01 * un[2];
-                 const int i0 = div_small(i01, inv1), i1 = i01 - i0 * un[1];
-                 dst_row = i01 * plan.key_row + i2;
-                 return local_token(p, ct.group, u0[0] + i0, u0[1] + i1, u0[2] + i2) * channels;
-               });
+    stage_key_union(xs, plan.x_stride, 3 + plan.cg_log2, x + row0 * channels, channels, c_first, vector_ok, p, ct.group,
+                    u0, un, plan.key_row, inv1, inv2);
     // Stage the weights of the block: one query per warp iteration, one contiguous run of its row.
     const int64_t wbase = block_base(p, pb);
-    for (int q = warp; q < (1 << (l0 + l1 + l2)); q += kWarps) {
-      const int i2 = q & ((1 << l2) - 1), i1 = (q >> l2) & ((1 << l1) - 1), i0 = q >> (l1 + l2);
-      if (i0 >= ct.count[0] || i1 >= ct.count[1] || i2 >= ct.count[2]) continue;
-      const T* src =
-          attn + (row0 + local_token(p, ct.group, ct.first[0] + i0, ct.first[1] + i1, ct.first[2] + i2)) * cols + wbase;
+    for_tile_rows_by_warp<kWarps>(p, ct, l0, l1, l2, warp, [&](int q, int64_t tok) {
+      const T* src = attn + (row0 + tok) * cols + wbase;
       for (int i = lane; i < block_len; i += 32) as[q * block_len + i] = cuda::ld(src + i);
-    }
+    });
     __syncthreads();
     if (!active) continue;
     int hi[kPq];  // valid block positions on the last axis: pp in [0, hi)
@@ -213,14 +184,7 @@ __global__ void __launch_bounds__(kThreads, 2)
           for (int b = 0; b < kPq; ++b) {
             const int pp = u - rel[b];
             const float wgt = (unsigned)pp < (unsigned)hi[b] ? arow[b * block_len + pp] : 0.f;
-            acc[b][0] += wgt * xa.x;
-            acc[b][1] += wgt * xa.y;
-            acc[b][2] += wgt * xa.z;
-            acc[b][3] += wgt * xa.w;
-            acc[b][4] += wgt * xb.x;
-            acc[b][5] += wgt * xb.y;
-            acc[b][6] += wgt * xb.z;
-            acc[b][7] += wgt * xb.w;
+            axpy8(acc[b], wgt, xa, xb);
           }
         }
       }

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include "fna_backward_params.h"
 #include "fna_backward_tile.h"
-#include "../../runtime/sm80_mma.h"
+#include "fna_backward_warp.h"
 
 namespace natten::fused {
 
@@ -68,8 +68,6 @@ __device__ __forceinline__ bool bwd_dq_load_kv(const BackwardParams& prm, BwdDqS
   using S = typename Tag::Storage;
   const NaProblem& p = prm.p;
   constexpr int kRows = kBwdKvRows;
-  constexpr int kTpr = kBwdThreads / kRows;
-  constexpr int kCpt = DMAX / 8 / kTpr;
   const bool extra = it >= w.n_window;
   int ko[kMaxDims] = {0, 0, 0};
   int e0 = 0;
@@ -91,18 +89,11 @@ __device__ __forceinline__ bool bwd_dq_load_kv(const BackwardParams& prm, BwdDqS
   const S* vbase = static_cast<const S*>(extra ? prm.extra_v : prm.v);
   const int64_t rows = extra ? p.n_extra : p.tokens();
   {
-    const int r = threadIdx.x / kTpr, sub = threadIdx.x % kTpr;
+    const TileRowSlot<kRows> slot(threadIdx.x);
+    const int r = slot.r;
     const int64_t tok = extra ? (e0 + r < p.n_extra ? e0 + r : -1) : w.g.row_token(p, ko, sm.rows[r]);
-    const int64_t base = tok >= 0 ? (b * rows + tok) * p.heads_kv + hk : 0;
-    const S* krow = kbase + base * p.head_dim;
-    const S* vrow = vbase + base * p.head_dim_v;
-#pragma unroll
-    for (int i = 0; i < kCpt; ++i) {
-      const int c = sub + kTpr * i;
-      const bool kin = tok >= 0 && c * 8 < p.head_dim, vin = tok >= 0 && c * 8 < p.head_dim_v;
-      cp_async_16(smem_addr(&sm.kv[buf][0][r][c * 8]), kin ? krow + c * 8 : kbase, kin);
-      cp_async_16(smem_addr(&sm.kv[buf][1][r][c * 8]), vin ? vrow + c * 8 : vbase, vin);
-    }
+    cp_async_tile_row<DMAX>(p, slot, sm.kv[buf][0], sm.kv[buf][1], kbase, vbase, tok,
+                            tok >= 0 ? (b * rows + tok) * p.heads_kv + hk : 0);
   }
   if (!interior && threadIdx.x < kRows) {
     uint64_t bits;
@@ -169,22 +160,10 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_dq_min_blocks<DMAX>())
 
   // Q and dO of the tile (whole rows per thread), in the first cp.async group with the first KV tile.
   {
-    constexpr int kTpr = kBwdThreads / kBwdKvRows;
-    constexpr int kCpt = DMAX / 8 / kTpr;
-    const int r = tid / kTpr, sub = tid % kTpr;
-    const int64_t tok = w.g.row_token(p, w.q0, sm.rows[r]);
-    const int64_t row = tok >= 0 ? (b * N + tok) * p.heads + h : 0;
-    const S* qb = static_cast<const S*>(prm.q);
-    const S* ob = static_cast<const S*>(prm.d_out);
-    const S* qrow = qb + row * p.head_dim;
-    const S* orow = ob + row * p.head_dim_v;
-#pragma unroll
-    for (int i = 0; i < kCpt; ++i) {
-      const int c = sub + kTpr * i;
-      const bool qin = tok >= 0 && c * 8 < p.head_dim, oin = tok >= 0 && c * 8 < p.head_dim_v;
-      cp_async_16(smem_addr(&sm.q[r][c * 8]), qin ? qrow + c * 8 : qb, qin);
-      cp_async_16(smem_addr(&sm.dout[r][c * 8]), oin ? orow + c * 8 : ob, oin);
-    }
+    const TileRowSlot<kBwdKvRows> slot(tid);
+    const int64_t tok = w.g.row_token(p, w.q0, sm.rows[slot.r]);
+    cp_async_tile_row<DMAX>(p, slot, sm.q, sm.dout, static_cast<const S*>(prm.q), static_cast<const S*>(prm.d_out), tok,
+                            tok >= 0 ? (b * N + tok) * p.heads + h : 0);
   }
   // Query row tid (< 64): its windows are fixed for the whole walk; the masks are built from them.
   Range win[kMaxDims];
@@ -217,10 +196,7 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_dq_min_blocks<DMAX>())
 
   constexpr int kND = DMAX / 8;
   float dq[kND][4];
-#pragma unroll
-  for (int i = 0; i < kND; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) dq[i][j] = 0.f;
+  zero_frags(dq);
   const LdmOffsets oa = ldm_a_offsets(lane), ob = ldm_b_offsets(lane);
   const Tag tag;
   // The warp's Q and dO rows as A operands, kept in registers where they fit (head-dim tiers up to 64).
@@ -255,33 +231,8 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_dq_min_blocks<DMAX>())
 #pragma unroll 1
     for (int nk = 0; nk < kBwdKvRows / 16; ++nk) {
       float s[2][4], dp[2][4];
-#pragma unroll
-      for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) s[i][j] = dp[i][j] = 0.f;
-#pragma unroll
-      for (int ks = 0; ks < DMAX / 16; ++ks) {
-        uint32_t aq[4], ao[4];
-        if constexpr (kQInRegs) {
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            aq[i] = qfrag[ks][i];
-            ao[i] = ofrag[ks][i];
-          }
-        } else {
-          ldmatrix_x4(aq, smem_addr(&sm.q[16 * warp + oa.row][16 * ks + oa.col]));
-          ldmatrix_x4(ao, smem_addr(&sm.dout[16 * warp + oa.row][16 * ks + oa.col]));
-        }
-        uint32_t bk[4], bv[4];
-        ldmatrix_x4(bk, smem_addr(&sm.kv[buf][0][16 * nk + ob.row][16 * ks + ob.col]));
-        ldmatrix_x4(bv, smem_addr(&sm.kv[buf][1][16 * nk + ob.row][16 * ks + ob.col]));
-        const uint32_t bk0[2] = {bk[0], bk[1]}, bk1[2] = {bk[2], bk[3]};
-        const uint32_t bv0[2] = {bv[0], bv[1]}, bv1[2] = {bv[2], bv[3]};
-        mma_16816(tag, s[0], aq, bk0);
-        mma_16816(tag, s[1], aq, bk1);
-        mma_16816(tag, dp[0], ao, bv0);
-        mma_16816(tag, dp[1], ao, bv1);
-      }
+      mma_s_dp<DMAX, kQInRegs, kQInRegs>(tag, s, dp, qfrag, ofrag, sm.q + 16 * warp, sm.dout + 16 * warp,
+                                         sm.kv[buf][0] + 16 * nk, sm.kv[buf][1] + 16 * nk, oa, ob);
 #pragma unroll
       for (int h8 = 0; h8 < 2; ++h8) {
 #pragma unroll
@@ -299,9 +250,7 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_dq_min_blocks<DMAX>())
       for (int nd = 0; nd < DMAX / 16; ++nd) {
         uint32_t bk[4];
         ldmatrix_x4_trans(bk, smem_addr(&sm.kv[buf][0][16 * nk + oa.row][16 * nd + oa.col]));
-        const uint32_t bk0[2] = {bk[0], bk[1]}, bk1[2] = {bk[2], bk[3]};
-        mma_16816(tag, dq[2 * nd], a, bk0);
-        mma_16816(tag, dq[2 * nd + 1], a, bk1);
+        mma_16816_x2(tag, dq[2 * nd], dq[2 * nd + 1], a, bk);
       }
     }
     if (!two && it + 1 < n_it) {

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include "fna_backward_params.h"
 #include "fna_backward_tile.h"
-#include "../../runtime/sm80_mma.h"
+#include "fna_backward_warp.h"
 
 namespace natten::fused {
 
@@ -81,23 +81,13 @@ __device__ __forceinline__ void bwd_kv_load_kv(const BackwardParams& prm, BwdKvS
                                                const BwdKvWalk& w, int64_t b, int hk, bool extra) {
   using S = typename Tag::Storage;
   const NaProblem& p = prm.p;
-  constexpr int kTpr = kBwdThreads / kBwdKvRows;  // threads per row
-  constexpr int kCpt = DMAX / 8 / kTpr;           // 16-byte chunks per thread per tensor
-  const int r = threadIdx.x / kTpr, sub = threadIdx.x % kTpr;
+  const TileRowSlot<kBwdKvRows> slot(threadIdx.x);
+  const int r = slot.r;
   const S* kbase = static_cast<const S*>(extra ? prm.extra_k : prm.k);
   const S* vbase = static_cast<const S*>(extra ? prm.extra_v : prm.v);
   const int64_t rows = extra ? p.n_extra : p.tokens();
   const int64_t tok = extra ? (w.k0[0] + r < p.n_extra ? w.k0[0] + r : -1) : w.g.row_token(p, w.k0, sm.rowk[r]);
-  const int64_t base = tok >= 0 ? (b * rows + tok) * p.heads_kv + hk : 0;
-  const S* krow = kbase + base * p.head_dim;
-  const S* vrow = vbase + base * p.head_dim_v;
-#pragma unroll
-  for (int i = 0; i < kCpt; ++i) {
-    const int c = sub + kTpr * i;
-    const bool kin = tok >= 0 && c * 8 < p.head_dim, vin = tok >= 0 && c * 8 < p.head_dim_v;
-    cp_async_16(smem_addr(&sm.k[r][c * 8]), kin ? krow + c * 8 : kbase, kin);
-    cp_async_16(smem_addr(&sm.v[r][c * 8]), vin ? vrow + c * 8 : vbase, vin);
-  }
+  cp_async_tile_row<DMAX>(p, slot, sm.k, sm.v, kbase, vbase, tok, tok >= 0 ? (b * rows + tok) * p.heads_kv + hk : 0);
 }
 
 /// Per-iteration state handed from the load of a Q tile to its compute.
@@ -138,22 +128,11 @@ __device__ __forceinline__ BwdKvStep bwd_kv_load_q(const BackwardParams& prm, Bw
 
   // Q and dO rows: kTpr threads per row, interleaved 16-byte chunks.
   {
-    constexpr int kTpr = kBwdThreads / BQ;
-    constexpr int kCpt = DMAX / 8 / kTpr;
-    const int r = threadIdx.x / kTpr, sub = threadIdx.x % kTpr;
+    const TileRowSlot<BQ> slot(threadIdx.x);
+    const int r = slot.r;
     const int64_t tok = extra ? (tok0 + r < N ? tok0 + r : -1) : w.g.row_token(p, qo, sm.rowq[r]);
-    const int64_t row = tok >= 0 ? (b * N + tok) * p.heads + st.h : 0;
-    const S* qb = static_cast<const S*>(prm.q);
-    const S* ob = static_cast<const S*>(prm.d_out);
-    const S* qrow = qb + row * p.head_dim;
-    const S* orow = ob + row * p.head_dim_v;
-#pragma unroll
-    for (int i = 0; i < kCpt; ++i) {
-      const int c = sub + kTpr * i;
-      const bool qin = tok >= 0 && c * 8 < p.head_dim, oin = tok >= 0 && c * 8 < p.head_dim_v;
-      cp_async_16(smem_addr(&sm.q[buf][r][c * 8]), qin ? qrow + c * 8 : qb, qin);
-      cp_async_16(smem_addr(&sm.dout[buf][r][c * 8]), oin ? orow + c * 8 : ob, oin);
-    }
+    cp_async_tile_row<DMAX>(p, slot, sm.q[buf], sm.dout[buf], static_cast<const S*>(prm.q),
+                            static_cast<const S*>(prm.d_out), tok, tok >= 0 ? (b * N + tok) * p.heads + st.h : 0);
   }
 
   // Row t = threadIdx.x: token, LSE, Delta and (when needed) the mask over the KV tile's rows. Padding
@@ -269,10 +248,8 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
 
   constexpr int kND = DMAX / 8;  // n8 blocks of head dim in dK/dV
   float dk[kND][4], dv[kND][4];
-#pragma unroll
-  for (int i = 0; i < kND; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) dk[i][j] = dv[i][j] = 0.f;
+  zero_frags(dk);
+  zero_frags(dv);
 
   const LdmOffsets oa = ldm_a_offsets(lane), ob = ldm_b_offsets(lane);
   const int r0 = 16 * warp + gq;  // this thread's key rows r0 and r0 + 8
@@ -305,35 +282,8 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
     for (int np = 0; np < BQ / 16; ++np) {
       // S^T = K Q^T and dP^T = V dO^T for queries 16np..16np+15 (two n8 blocks).
       float s[2][4], dp[2][4];
-#pragma unroll
-      for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) s[i][j] = dp[i][j] = 0.f;
-#pragma unroll
-      for (int ks = 0; ks < DMAX / 16; ++ks) {
-        uint32_t ak[4], av[4];
-        if constexpr (kKInRegs) {
-#pragma unroll
-          for (int i = 0; i < 4; ++i) ak[i] = kfrag[ks][i];
-        } else {
-          ldmatrix_x4(ak, smem_addr(&sm.k[16 * warp + oa.row][16 * ks + oa.col]));
-        }
-        if constexpr (kVInRegs) {
-#pragma unroll
-          for (int i = 0; i < 4; ++i) av[i] = vfrag[ks][i];
-        } else {
-          ldmatrix_x4(av, smem_addr(&sm.v[16 * warp + oa.row][16 * ks + oa.col]));
-        }
-        uint32_t bq[4], bo[4];
-        ldmatrix_x4(bq, smem_addr(&sm.q[buf][16 * np + ob.row][16 * ks + ob.col]));
-        ldmatrix_x4(bo, smem_addr(&sm.dout[buf][16 * np + ob.row][16 * ks + ob.col]));
-        const uint32_t bq0[2] = {bq[0], bq[1]}, bq1[2] = {bq[2], bq[3]};
-        const uint32_t bo0[2] = {bo[0], bo[1]}, bo1[2] = {bo[2], bo[3]};
-        mma_16816(tag, s[0], ak, bq0);
-        mma_16816(tag, s[1], ak, bq1);
-        mma_16816(tag, dp[0], av, bo0);
-        mma_16816(tag, dp[1], av, bo1);
-      }
+      mma_s_dp<DMAX, kKInRegs, kVInRegs>(tag, s, dp, kfrag, vfrag, sm.k + 16 * warp, sm.v + 16 * warp,
+                                         sm.q[buf] + 16 * np, sm.dout[buf] + 16 * np, oa, ob);
 
       // P^T and dS^T in place; this thread's query columns are c, c + 1 of each n8 block.
 #pragma unroll
@@ -370,12 +320,8 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
         uint32_t bo[4], bq[4];
         ldmatrix_x4_trans(bo, smem_addr(&sm.dout[buf][16 * np + oa.row][16 * nd + oa.col]));
         ldmatrix_x4_trans(bq, smem_addr(&sm.q[buf][16 * np + oa.row][16 * nd + oa.col]));
-        const uint32_t bo0[2] = {bo[0], bo[1]}, bo1[2] = {bo[2], bo[3]};
-        const uint32_t bq0[2] = {bq[0], bq[1]}, bq1[2] = {bq[2], bq[3]};
-        mma_16816(tag, dv[2 * nd], ap, bo0);
-        mma_16816(tag, dv[2 * nd + 1], ap, bo1);
-        mma_16816(tag, dk[2 * nd], ad, bq0);
-        mma_16816(tag, dk[2 * nd + 1], ad, bq1);
+        mma_16816_x2(tag, dv[2 * nd], dv[2 * nd + 1], ap, bo);
+        mma_16816_x2(tag, dk[2 * nd], dk[2 * nd + 1], ad, bq);
       }
     }
 
@@ -387,10 +333,7 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
       constexpr int kDW = DMAX / kDP;  // head-dim columns per warp
       const int qb = warp % kQB, d0 = (warp / kQB) * kDW;
       float acc[kDW / 8][4];
-#pragma unroll
-      for (int i = 0; i < kDW / 8; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+      zero_frags(acc);
 #pragma unroll
       for (int j = 0; j < kBwdKvRows / 16; ++j) {
         uint32_t a[4];
@@ -399,9 +342,7 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
         for (int np = 0; np < kDW / 16; ++np) {
           uint32_t bk[4];
           ldmatrix_x4_trans(bk, smem_addr(&sm.k[16 * j + oa.row][d0 + 16 * np + oa.col]));
-          const uint32_t bk0[2] = {bk[0], bk[1]}, bk1[2] = {bk[2], bk[3]};
-          mma_16816(tag, acc[2 * np], a, bk0);
-          mma_16816(tag, acc[2 * np + 1], a, bk1);
+          mma_16816_x2(tag, acc[2 * np], acc[2 * np + 1], a, bk);
         }
       }
       const int64_t N = p.tokens();
