@@ -8,18 +8,18 @@ import { dtypeCode } from '../lib/dtype';
 import {
   Failures,
   GPU_DTYPES,
-  type GpuDType,
   type NativeProblem,
   Rng,
   Scope,
+  type SweepCase,
   TEST_DEVICE,
   TOL,
-  describeCase,
+  describeSweepCase,
   download,
+  expectCudaMatchesCpu,
   ops,
   randomHeadDim,
   randomWindow,
-  type WindowCase,
   windowSize,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
@@ -41,15 +41,7 @@ import {
 
 const SWEEP_CASES = 210;
 
-interface UnfusedCase {
-  seed: number;
-  dtype: GpuDType;
-  w: WindowCase;
-  B: number;
-  H: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
+interface UnfusedCase extends SweepCase {
   rpb: boolean;
 }
 
@@ -110,25 +102,10 @@ function nanAtMasked(t: OTensor, c: UnfusedCase): OTensor {
 }
 
 async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
-  const s = new Scope();
   const t = c.dtype;
   const code = dtypeCode(t);
-  const tag = describeCase({
-    seed: c.seed,
-    dtype: t,
-    L: c.w.spatial,
-    k: c.w.kernel,
-    s: c.w.stride,
-    d: c.w.dilation,
-    causal: c.w.causal,
-    B: c.B,
-    H: c.H,
-    D: c.D,
-    Dv: c.Dv,
-    nExtra: c.nExtra,
-    rpb: c.rpb,
-  });
-  try {
+  const tag = describeSweepCase(c, { rpb: c.rpb });
+  await f.run(tag, async (s) => {
     const p = problemOf(c);
     const S = c.w.spatial;
     const K = windowSize(c.w);
@@ -222,11 +199,7 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     f.check(`QK backward dK ${tag}`, await download(dk), qkRef.dk, TOL.grad[t]);
     if (drpb) f.check(`QK backward dRpb ${tag}`, await download(drpb), qkRef.drpb!, TOL.grad[t]);
     if (dek) f.check(`QK backward dExtraK ${tag}`, await download(dek), qkRef.dAdditionalKeys!, TOL.grad[t]);
-  } catch (e) {
-    f.list.push(`${tag}: threw ${(e as Error).message}`);
-  } finally {
-    s.dispose();
-  }
+  });
 }
 
 suite('CUDA unfused NA ops vs the fp64 oracle', () => {
@@ -284,15 +257,18 @@ suite('CUDA unfused NA ops vs the fp64 oracle', () => {
         const qk = natten.na2dQKBackward(dAttn, q, k, { ...opts, additionalKeys: ek });
         return [attn, probs, out, av.dAttn, av.dv, av.dAdditionalValues!, dAttn, qk.dq, qk.dk, qk.dAdditionalKeys!];
       };
-      const gpu = on('cuda');
-      expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
-      const cpu = on('cpu');
-      const f = new Failures();
-      const names = ['attn', 'probs', 'out', 'dAttn (AV)', 'dv', 'dExtraV', 'dAttn (softmax)', 'dq', 'dk', 'dExtraK'];
-      for (let i = 0; i < gpu.length; i++)
-        f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
-      for (const t of [...gpu, ...cpu]) t.dispose();
-      expect(f.list).toEqual([]);
+      await expectCudaMatchesCpu(on, [
+        'attn',
+        'probs',
+        'out',
+        'dAttn (AV)',
+        'dv',
+        'dExtraV',
+        'dAttn (softmax)',
+        'dq',
+        'dk',
+        'dExtraK',
+      ]);
     },
   );
 
