@@ -6,7 +6,7 @@
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
-import { caseName, toOracle } from './helpers/na_compare';
+import { caseName, type FusedSizes, toOracle } from './helpers/na_compare';
 import { mulberry32, prod, randnTensor, relError, type FusedOptions, type Tensor as OTensor } from './oracle';
 
 /** Device the CUDA op tests run on: 'cuda' (default), or 'cpu' (NATTEN_CUDA_TESTS_ON=cpu) to check the tests
@@ -252,15 +252,8 @@ export function describeSweepCase(c: SweepCase, extra: Record<string, unknown> =
 }
 
 /** Sizes of a fused-layout case ([B, ...spatial, H, D]), as the fused-op sweeps draw them. */
-export interface FusedCaseShape {
+export interface FusedCaseShape extends FusedSizes {
   w: WindowCase;
-  B: number;
-  H: number;
-  Hkv: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
-  scale?: number;
 }
 
 /** The native problem of a fused-layout case. */
@@ -327,6 +320,19 @@ export function fusedOracleOptions(c: FusedCaseShape, x: FusedInputs): FusedOpti
   };
 }
 
+/** The native problem, dtype code and Q, K, V, extra K/V handles: naForward's and naBackward's first arguments. */
+function inputArgs(c: FusedCaseShape, dtype: GpuDType, x: FusedInputs): [NativeProblem, number, H, H, H, H, H] {
+  return [
+    fusedProblem(c),
+    dtypeCode(dtype),
+    x.q.dev.handle(),
+    x.k.dev.handle(),
+    x.v.dev.handle(),
+    Scope.handle(x.ek?.dev),
+    Scope.handle(x.ev?.dev),
+  ];
+}
+
 /** naForward of a fused-layout case with a native config, into poisoned O and LSE. */
 export function runNaForward(
   s: Scope,
@@ -338,18 +344,7 @@ export function runNaForward(
   const S = c.w.spatial;
   const out = s.poisoned([c.B, ...S, c.H, c.Dv], dtype);
   const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-  ops.naForward(
-    fusedProblem(c),
-    dtypeCode(dtype),
-    x.q.dev.handle(),
-    x.k.dev.handle(),
-    x.v.dev.handle(),
-    Scope.handle(x.ek?.dev),
-    Scope.handle(x.ev?.dev),
-    out.handle(),
-    lse.handle(),
-    config,
-  );
+  ops.naForward(...inputArgs(c, dtype, x), out.handle(), lse.handle(), config);
   return { out, lse };
 }
 
@@ -380,13 +375,7 @@ export function runNaBackward(
     dev: x.ev ? s.poisoned(x.ev.exact.shape, dtype) : undefined,
   };
   ops.naBackward(
-    fusedProblem(c),
-    dtypeCode(dtype),
-    x.q.dev.handle(),
-    x.k.dev.handle(),
-    x.v.dev.handle(),
-    Scope.handle(x.ek?.dev),
-    Scope.handle(x.ev?.dev),
+    ...inputArgs(c, dtype, x),
     fwd.out.handle(),
     fwd.lse.handle(),
     dOut.handle(),
@@ -400,15 +389,20 @@ export function runNaBackward(
   return g;
 }
 
-/** The public API on CUDA tensors against the CPU engine: `on(device)` runs the same calls on that device
- * and returns its results, which must match pairwise (named by `names`) within the fp32 gradient tolerance. */
+/** `it` for tests that need the CUDA device itself (skipped when NATTEN_CUDA_TESTS_ON=cpu). */
+export const itOnCuda = TEST_DEVICE === 'cpu' ? it.skip : it;
+
+/** The public API on CUDA tensors against the CPU engine: `on(randn)` makes its inputs with `randn(shape,
+ * seed)` (fp32, on one device) and returns its results; run on 'cuda' and on 'cpu', they must match pairwise
+ * (named by `names`) within the fp32 gradient tolerance. */
 export async function expectCudaMatchesCpu(
-  on: (device: 'cpu' | 'cuda') => natten.Tensor[],
+  on: (randn: (shape: number[], seed: number) => natten.Tensor) => natten.Tensor[],
   names: readonly string[],
 ): Promise<void> {
-  const gpu = on('cuda');
+  const run = (device: 'cpu' | 'cuda') => on((shape, seed) => natten.randn(shape, { seed, device, dtype: 'float32' }));
+  const gpu = run('cuda');
   expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
-  const cpu = on('cpu');
+  const cpu = run('cpu');
   const f = new Failures();
   for (let i = 0; i < gpu.length; i++)
     f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);

@@ -13,6 +13,7 @@ import {
   describeSweepCase,
   download,
   expectCudaMatchesCpu,
+  itOnCuda,
   fusedOracleOptions,
   randomHeadDim,
   randomWindow,
@@ -108,33 +109,29 @@ suite('CUDA reference fused NA kernels vs the fp64 oracle', () => {
     for (const dtype of GPU_DTYPES) await runCase({ ...base, dtype, seed: base.seed + dtype.length }, f);
     expect(f.list).toEqual([]);
   });
-  (TEST_DEVICE === 'cpu' ? it.skip : it)(
-    "public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine",
-    async () => {
-      const opts = {
-        kernelSize: [3, 4],
-        dilation: [1, 2],
-        stride: [2, 1],
-        isCausal: [true, false],
-        backend: 'reference' as const,
-      };
-      const on = (device: 'cpu' | 'cuda') => {
-        const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
-        const q = mk([2, 9, 10, 4, 32], 1),
-          k = mk([2, 9, 10, 2, 32], 2),
-          v = mk([2, 9, 10, 2, 24], 3);
-        const ek = mk([2, 3, 2, 32], 4),
-          ev = mk([2, 3, 2, 24], 5),
-          dOut = mk([2, 9, 10, 4, 24], 6);
-        const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
-        const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, {
-          ...opts,
-          additionalKeys: ek,
-          additionalValues: ev,
-        });
-        return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
-      };
-      await expectCudaMatchesCpu(on, ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV']);
-    },
-  );
+  itOnCuda("public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine", async () => {
+    const opts = {
+      kernelSize: [3, 4],
+      dilation: [1, 2],
+      stride: [2, 1],
+      isCausal: [true, false],
+      backend: 'reference' as const,
+    };
+    const on = (mk: (shape: number[], seed: number) => natten.Tensor) => {
+      const q = mk([2, 9, 10, 4, 32], 1),
+        k = mk([2, 9, 10, 2, 32], 2),
+        v = mk([2, 9, 10, 2, 24], 3);
+      const ek = mk([2, 3, 2, 32], 4),
+        ev = mk([2, 3, 2, 24], 5),
+        dOut = mk([2, 9, 10, 4, 24], 6);
+      const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
+      const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, {
+        ...opts,
+        additionalKeys: ek,
+        additionalValues: ev,
+      });
+      return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
+    };
+    await expectCudaMatchesCpu(on, ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV']);
+  });
 });
