@@ -68,7 +68,23 @@ beforeAll(() => natten.setPoisonOutputs(true));
 afterAll(() => natten.setPoisonOutputs(false));
 
 describe('CPU fused NA vs the fp64 oracle', () => {
-  test.each(CASES.map((c) => [sweepCaseName(c), c]))('%s', async (_name, c) => {
+  test.each(
+    CASES.map((c) => [
+      caseName({
+        id: c.id,
+        dtype: c.dtype,
+        dims: c.dims,
+        B: c.B,
+        H: c.H,
+        Hkv: c.Hkv,
+        D: c.D,
+        Dv: c.Dv,
+        nExtra: c.nExtra,
+        ...windowFields(c.win),
+      }),
+      c,
+    ]),
+  )('%s', async (_name, c) => {
     const { dims, B, H, Hkv, D, Dv, nExtra, dtype } = c as FusedCase;
     const S = (c as FusedCase).win.spatial;
     const seed = 1000 * (c as FusedCase).id;
