@@ -4,24 +4,28 @@
 // extra KV, batch and heads > 1, in float32/float16/bfloat16/float64. Outputs are poisoned with NaN first.
 import * as natten from '../lib';
 import * as oracle from './oracle';
-import { caseName, Dtype, maxErr, pair, randint, randomWindow, TOL, windowOpts } from './helpers/na_compare';
+import {
+  Dtype,
+  type FusedSizes,
+  maxErr,
+  pair,
+  randint,
+  randomWindow,
+  TOL,
+  caseName,
+  windowFields,
+  windowOpts,
+} from './helpers/na_compare';
 
 const DTYPES: Dtype[] = ['float32', 'float16', 'bfloat16', 'float64'];
 const MAX_L = [0, 40, 11, 6];
 const FNS = [null, natten.na1d, natten.na2d, natten.na3d] as const;
 const BWD = [null, natten.na1dBackward, natten.na2dBackward, natten.na3dBackward] as const;
 
-interface FusedCase {
+interface FusedCase extends FusedSizes {
   id: number;
   dtype: Dtype;
   dims: number;
-  B: number;
-  H: number;
-  Hkv: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
-  scale?: number;
   win: ReturnType<typeof randomWindow>;
 }
 
@@ -76,11 +80,7 @@ describe('CPU fused NA vs the fp64 oracle', () => {
         D: c.D,
         Dv: c.Dv,
         nExtra: c.nExtra,
-        L: c.win.spatial,
-        k: c.win.kernelSize,
-        s: c.win.stride,
-        d: c.win.dilation,
-        causal: c.win.isCausal.map(Number),
+        ...windowFields(c.win),
       }),
       c,
     ]),

@@ -3,7 +3,17 @@
 // included), and mergeAttentions. Outputs are poisoned with NaN first.
 import * as natten from '../lib';
 import * as oracle from './oracle';
-import { caseName, Dtype, maxErr, pair, randint, randomWindow, TOL, windowOpts } from './helpers/na_compare';
+import {
+  caseName,
+  Dtype,
+  maxErr,
+  pair,
+  randint,
+  randomWindow,
+  TOL,
+  windowFields,
+  windowOpts,
+} from './helpers/na_compare';
 
 const DTYPES: Dtype[] = ['float32', 'bfloat16', 'float16', 'float64'];
 const MAX_L = [0, 30, 10, 6];
@@ -76,11 +86,7 @@ describe('CPU unfused NA vs the fp64 oracle', () => {
         Dv: c.Dv,
         nExtra: c.nExtra,
         rpb: c.rpb,
-        L: c.win.spatial,
-        k: c.win.kernelSize,
-        s: c.win.stride,
-        d: c.win.dilation,
-        causal: c.win.isCausal.map(Number),
+        ...windowFields(c.win),
       }),
       c,
     ]),
@@ -170,11 +176,7 @@ describe('unfused chain == fused op', () => {
     cases.map((c) => [
       caseName({
         dims: c.dims,
-        L: c.win.spatial,
-        k: c.win.kernelSize,
-        s: c.win.stride,
-        d: c.win.dilation,
-        causal: c.win.isCausal.map(Number),
+        ...windowFields(c.win),
         H: c.Hkv * c.G,
         Hkv: c.Hkv,
         nExtra: c.nExtra,

@@ -6,7 +6,8 @@
 import * as natten from '../lib';
 import { native, type StorageHandle } from '../lib/binding';
 import { dtypeCode } from '../lib/dtype';
-import { mulberry32, prod, randnTensor, relError, type Tensor as OTensor } from './oracle';
+import { caseName, type FusedSizes, toOracle } from './helpers/na_compare';
+import { mulberry32, prod, randnTensor, relError, type FusedOptions, type Tensor as OTensor } from './oracle';
 
 /** Device the CUDA op tests run on: 'cuda' (default), or 'cpu' (NATTEN_CUDA_TESTS_ON=cpu) to check the tests
  * themselves against the CPU engine on a machine without a GPU. */
@@ -76,6 +77,12 @@ export const TOL = {
   lse: 5e-4,
 };
 
+/** A device tensor and the exact (dtype-rounded) values it holds. */
+export interface Uploaded {
+  dev: natten.Tensor;
+  exact: OTensor;
+}
+
 /** Tensors of one test case, disposed together. */
 export class Scope {
   private readonly held: natten.Tensor[] = [];
@@ -93,9 +100,9 @@ export class Scope {
 
   /** Uploads an oracle tensor in `dtype` (rounded to nearest even) and returns the device tensor and the
    * exact values it holds (the oracle must see the rounded inputs). */
-  async upload(t: OTensor, dtype: GpuDType): Promise<{ dev: natten.Tensor; exact: OTensor }> {
+  async upload(t: OTensor, dtype: GpuDType): Promise<Uploaded> {
     const dev = this.keep(natten.tensor(t.data, t.shape, { dtype, device: TEST_DEVICE }));
-    return { dev, exact: { data: Float64Array.from(await dev.toArray()), shape: [...t.shape] } };
+    return { dev, exact: await download(dev) };
   }
 
   /** A device tensor filled with NaN: any element an op fails to write stays NaN and fails the check. */
@@ -112,9 +119,7 @@ export class Scope {
 }
 
 /** Reads a device tensor as an oracle tensor. */
-export async function download(t: natten.Tensor): Promise<OTensor> {
-  return { data: Float64Array.from(await t.toArray()), shape: [...t.shape] };
-}
+export const download = toOracle;
 
 /** Collects comparison failures of a sweep with the case that produced them. */
 export class Failures {
@@ -130,6 +135,18 @@ export class Failures {
     }
     const err = relError(actual.data, expected.data);
     if (!(err <= tol)) this.list.push(`${what}: relError ${err.toExponential(3)} > ${tol}`);
+  }
+
+  /** Runs one case with a fresh Scope (disposed afterwards); a throw becomes a failure tagged `tag`. */
+  async run(tag: string, body: (s: Scope) => Promise<void>): Promise<void> {
+    const s = new Scope();
+    try {
+      await body(s);
+    } catch (e) {
+      this.list.push(`${tag}: threw ${(e as Error).message}`);
+    } finally {
+      s.dispose();
+    }
   }
 }
 
@@ -199,22 +216,44 @@ export function windowSize(w: WindowCase): number {
 }
 
 /** Short description of a case for failure messages. */
-export function describeCase(fields: Record<string, unknown>): string {
-  return Object.entries(fields)
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`)
-    .join(' ');
-}
+export const describeCase = caseName;
 
-/** Sizes of a fused-layout case ([B, ...spatial, H, D]), as the fused-op sweeps draw them. */
-export interface FusedCaseShape {
+/** The fields every sweep case has (Hkv in the fused-layout ones). */
+export interface SweepCase {
+  seed: number;
+  dtype: GpuDType;
   w: WindowCase;
   B: number;
   H: number;
-  Hkv: number;
+  Hkv?: number;
   D: number;
   Dv: number;
   nExtra: number;
-  scale?: number;
+}
+
+/** describeCase of a sweep case's fields (seed, dtype, window, B, H, Hkv, D, Dv, nExtra), then `extra`. */
+export function describeSweepCase(c: SweepCase, extra: Record<string, unknown> = {}): string {
+  return describeCase({
+    seed: c.seed,
+    dtype: c.dtype,
+    L: c.w.spatial,
+    k: c.w.kernel,
+    s: c.w.stride,
+    d: c.w.dilation,
+    causal: c.w.causal,
+    B: c.B,
+    H: c.H,
+    ...(c.Hkv === undefined ? {} : { Hkv: c.Hkv }),
+    D: c.D,
+    Dv: c.Dv,
+    nExtra: c.nExtra,
+    ...extra,
+  });
+}
+
+/** Sizes of a fused-layout case ([B, ...spatial, H, D]), as the fused-op sweeps draw them. */
+export interface FusedCaseShape extends FusedSizes {
+  w: WindowCase;
 }
 
 /** The native problem of a fused-layout case. */
@@ -237,8 +276,28 @@ export function fusedProblem(c: FusedCaseShape): NativeProblem {
   };
 }
 
+/** A fused-layout sweep case: its sizes, seed and dtype. */
+export interface FusedCase<D extends GpuDType = GpuDType> extends FusedCaseShape {
+  seed: number;
+  dtype: D;
+}
+
+/** Uploaded Q, K, V (and extra K/V) of a fused-layout case. */
+export interface FusedInputs {
+  q: Uploaded;
+  k: Uploaded;
+  v: Uploaded;
+  ek?: Uploaded;
+  ev?: Uploaded;
+}
+
 /** Seeded random Q, K, V (and extra K/V when nExtra > 0) of a fused-layout case, uploaded in `dtype`. */
-export async function uploadFusedInputs(s: Scope, c: FusedCaseShape, dtype: GpuDType, seed: number) {
+export async function uploadFusedInputs(
+  s: Scope,
+  c: FusedCaseShape,
+  dtype: GpuDType,
+  seed: number,
+): Promise<FusedInputs> {
   const S = c.w.spatial;
   const q = await s.upload(randnTensor([c.B, ...S, c.H, c.D], seed + 1), dtype);
   const k = await s.upload(randnTensor([c.B, ...S, c.Hkv, c.D], seed + 2), dtype);
@@ -246,4 +305,107 @@ export async function uploadFusedInputs(s: Scope, c: FusedCaseShape, dtype: GpuD
   const ek = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.D], seed + 4), dtype) : undefined;
   const ev = c.nExtra ? await s.upload(randnTensor([c.B, c.nExtra, c.Hkv, c.Dv], seed + 5), dtype) : undefined;
   return { q, k, v, ek, ev };
+}
+
+/** The fp64 oracle's options of a fused-layout case (window, scale, the uploaded extra keys/values). */
+export function fusedOracleOptions(c: FusedCaseShape, x: FusedInputs): FusedOptions {
+  return {
+    kernelSize: c.w.kernel,
+    stride: c.w.stride,
+    dilation: c.w.dilation,
+    isCausal: c.w.causal,
+    scale: c.scale,
+    additionalKeys: x.ek?.exact,
+    additionalValues: x.ev?.exact,
+  };
+}
+
+/** The native problem, dtype code and Q, K, V, extra K/V handles: naForward's and naBackward's first arguments. */
+function inputArgs(c: FusedCaseShape, dtype: GpuDType, x: FusedInputs): [NativeProblem, number, H, H, H, H, H] {
+  return [
+    fusedProblem(c),
+    dtypeCode(dtype),
+    x.q.dev.handle(),
+    x.k.dev.handle(),
+    x.v.dev.handle(),
+    Scope.handle(x.ek?.dev),
+    Scope.handle(x.ev?.dev),
+  ];
+}
+
+/** naForward of a fused-layout case with a native config, into poisoned O and LSE. */
+export function runNaForward(
+  s: Scope,
+  c: FusedCaseShape,
+  dtype: GpuDType,
+  x: FusedInputs,
+  config: object,
+): { out: natten.Tensor; lse: natten.Tensor } {
+  const S = c.w.spatial;
+  const out = s.poisoned([c.B, ...S, c.H, c.Dv], dtype);
+  const lse = s.poisoned([c.B, ...S, c.H], 'float32');
+  ops.naForward(...inputArgs(c, dtype, x), out.handle(), lse.handle(), config);
+  return { out, lse };
+}
+
+/** Gradient tensors of one naBackward run (dek/dev with extra keys/values). */
+export interface BackwardGrads {
+  dq: natten.Tensor;
+  dk: natten.Tensor;
+  dv: natten.Tensor;
+  dek?: natten.Tensor;
+  dev?: natten.Tensor;
+}
+
+/** naBackward of a fused-layout case from O, LSE and dOut with a native config, into poisoned gradients. */
+export function runNaBackward(
+  s: Scope,
+  c: FusedCaseShape,
+  dtype: GpuDType,
+  x: FusedInputs,
+  fwd: { out: natten.Tensor; lse: natten.Tensor },
+  dOut: natten.Tensor,
+  config: object,
+): BackwardGrads {
+  const g: BackwardGrads = {
+    dq: s.poisoned(x.q.exact.shape, dtype),
+    dk: s.poisoned(x.k.exact.shape, dtype),
+    dv: s.poisoned(x.v.exact.shape, dtype),
+    dek: x.ek ? s.poisoned(x.ek.exact.shape, dtype) : undefined,
+    dev: x.ev ? s.poisoned(x.ev.exact.shape, dtype) : undefined,
+  };
+  ops.naBackward(
+    ...inputArgs(c, dtype, x),
+    fwd.out.handle(),
+    fwd.lse.handle(),
+    dOut.handle(),
+    g.dq.handle(),
+    g.dk.handle(),
+    g.dv.handle(),
+    Scope.handle(g.dek),
+    Scope.handle(g.dev),
+    config,
+  );
+  return g;
+}
+
+/** `it` for tests that need the CUDA device itself (skipped when NATTEN_CUDA_TESTS_ON=cpu). */
+export const itOnCuda = TEST_DEVICE === 'cpu' ? it.skip : it;
+
+/** The public API on CUDA tensors against the CPU engine: `on(randn)` makes its inputs with `randn(shape,
+ * seed)` (fp32, on one device) and returns its results; run on 'cuda' and on 'cpu', they must match pairwise
+ * (named by `names`) within the fp32 gradient tolerance. */
+export async function expectCudaMatchesCpu(
+  on: (randn: (shape: number[], seed: number) => natten.Tensor) => natten.Tensor[],
+  names: readonly string[],
+): Promise<void> {
+  const run = (device: 'cpu' | 'cuda') => on((shape, seed) => natten.randn(shape, { seed, device, dtype: 'float32' }));
+  const gpu = run('cuda');
+  expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
+  const cpu = run('cpu');
+  const f = new Failures();
+  for (let i = 0; i < gpu.length; i++)
+    f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
+  for (const t of [...gpu, ...cpu]) t.dispose();
+  expect(f.list).toEqual([]);
 }

@@ -6,18 +6,21 @@
 // (fp32 atomics) matches it within tolerance, the scratch cap switches to the Q-parallel dQ pass, and
 // tile shapes that do not exist are rejected with ERR_NATTEN_UNSUPPORTED.
 import type { Tensor } from '../lib';
-import { dtypeCode } from '../lib/dtype';
 import {
   Failures,
-  type NativeProblem,
+  type FusedCase,
+  type FusedInputs,
   Rng,
   Scope,
   TEST_DEVICE,
   TOL,
-  describeCase,
+  type Uploaded,
+  type WindowCase,
+  describeSweepCase,
   download,
-  ops,
-  fusedProblem,
+  fusedOracleOptions,
+  runNaBackward,
+  runNaForward,
   uploadFusedInputs,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
@@ -87,32 +90,14 @@ for (const dims of [1, 2, 3])
   for (const tier of [32, 64, 128])
     for (const tiles of tileConfigs(dims, tier)) ALL_CONFIGS.push({ dims, tier, tiles });
 
-interface Window {
-  spatial: number[];
-  kernel: number[];
-  stride: number[];
-  dilation: number[];
-  causal: boolean[];
-}
-
-interface BackwardCase {
-  seed: number;
-  dtype: HalfDType;
-  w: Window;
-  B: number;
-  H: number;
-  Hkv: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
-  scale?: number;
+interface BackwardCase extends FusedCase<HalfDType> {
   tiles?: TileConfig;
 }
 
 /** A window big enough that tiles of 64 tokens walk several tile pairs, some of them interior. */
-function randomWindow(r: Rng, dims: number): Window {
+function randomWindow(r: Rng, dims: number): WindowCase {
   const maxL = dims === 1 ? 200 : dims === 2 ? 22 : 9;
-  const w: Window = { spatial: [], kernel: [], stride: [], dilation: [], causal: [] };
+  const w: WindowCase = { spatial: [], kernel: [], stride: [], dilation: [], causal: [] };
   for (let a = 0; a < dims; a++) {
     const L = r.int(2, maxL);
     const d = r.chance(0.7) ? 1 : r.int(2, Math.max(2, Math.floor(L / 2)));
@@ -186,19 +171,8 @@ interface Grads {
   dev?: OTensor;
 }
 
-/** A device tensor and the exact values it holds. */
-interface Uploaded {
-  dev: Tensor;
-  exact: OTensor;
-}
-
 /** Device inputs of a case (O and LSE from the reference forward). */
-interface Inputs {
-  q: Uploaded;
-  k: Uploaded;
-  v: Uploaded;
-  ek?: Uploaded;
-  ev?: Uploaded;
+interface Inputs extends FusedInputs {
   out: Tensor;
   lse: Tensor;
   dOut: Uploaded;
@@ -211,81 +185,42 @@ class Prepared {
   constructor(
     readonly c: BackwardCase,
     readonly s: Scope,
-    readonly p: NativeProblem,
     readonly t: Inputs,
   ) {}
 
   static async create(c: BackwardCase, s: Scope): Promise<Prepared> {
     const t = c.dtype;
-    const S = c.w.spatial;
-    const p = fusedProblem(c);
     const seed = c.seed * 101;
-    const { q, k, v, ek, ev } = await uploadFusedInputs(s, c, t, seed);
+    const x = await uploadFusedInputs(s, c, t, seed);
     // O and LSE from the reference forward: this test checks the backward alone.
-    const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
-    const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-    ops.naForward(
-      p,
-      dtypeCode(t),
-      q.dev.handle(),
-      k.dev.handle(),
-      v.dev.handle(),
-      Scope.handle(ek?.dev),
-      Scope.handle(ev?.dev),
-      out.handle(),
-      lse.handle(),
-      { useReference: true },
-    );
+    const { out, lse } = runNaForward(s, c, t, x, { useReference: true });
     const outExact = await download(out);
     const lseExact = await download(lse);
     const dOut = await s.upload(randnTensor(outExact.shape, seed + 6, 0.05), t);
-    return new Prepared(c, s, p, { q, k, v, ek, ev, out, lse, dOut, outExact, lseExact });
+    return new Prepared(c, s, { ...x, out, lse, dOut, outExact, lseExact });
   }
 
   /** One backward into freshly poisoned gradients. */
   async run(config: object): Promise<Grads> {
     const { c, s, t } = this;
-    const dt = c.dtype;
-    const dq = s.poisoned(t.q.exact.shape, dt);
-    const dk = s.poisoned(t.k.exact.shape, dt);
-    const dv = s.poisoned(t.v.exact.shape, dt);
-    const dek = t.ek ? s.poisoned(t.ek.exact.shape, dt) : undefined;
-    const dev = t.ev ? s.poisoned(t.ev.exact.shape, dt) : undefined;
-    ops.naBackward(
-      this.p,
-      dtypeCode(dt),
-      t.q.dev.handle(),
-      t.k.dev.handle(),
-      t.v.dev.handle(),
-      Scope.handle(t.ek?.dev),
-      Scope.handle(t.ev?.dev),
-      t.out.handle(),
-      t.lse.handle(),
-      t.dOut.dev.handle(),
-      dq.handle(),
-      dk.handle(),
-      dv.handle(),
-      Scope.handle(dek),
-      Scope.handle(dev),
-      config,
-    );
-    const g: Grads = { dq: await download(dq), dk: await download(dk), dv: await download(dv) };
-    if (dek) g.dek = await download(dek);
-    if (dev) g.dev = await download(dev);
+    const d = runNaBackward(s, c, c.dtype, t, t, t.dOut.dev, config);
+    const g: Grads = { dq: await download(d.dq), dk: await download(d.dk), dv: await download(d.dv) };
+    if (d.dek) g.dek = await download(d.dek);
+    if (d.dev) g.dev = await download(d.dev);
     return g;
   }
 
   oracle(): Grads {
     const { c, t } = this;
-    const g = naBackward(t.dOut.exact, t.q.exact, t.k.exact, t.v.exact, t.outExact, t.lseExact, {
-      kernelSize: c.w.kernel,
-      stride: c.w.stride,
-      dilation: c.w.dilation,
-      isCausal: c.w.causal,
-      scale: c.scale,
-      additionalKeys: t.ek?.exact,
-      additionalValues: t.ev?.exact,
-    });
+    const g = naBackward(
+      t.dOut.exact,
+      t.q.exact,
+      t.k.exact,
+      t.v.exact,
+      t.outExact,
+      t.lseExact,
+      fusedOracleOptions(c, t),
+    );
     return { dq: g.dq, dk: g.dk, dv: g.dv, dek: g.dAdditionalKeys, dev: g.dAdditionalValues };
   }
 }
@@ -310,22 +245,7 @@ function compare(f: Failures, what: string, got: Grads, want: Grads, dtype: Half
 }
 
 function tag(c: BackwardCase): string {
-  return describeCase({
-    seed: c.seed,
-    dtype: c.dtype,
-    L: c.w.spatial,
-    k: c.w.kernel,
-    s: c.w.stride,
-    d: c.w.dilation,
-    causal: c.w.causal,
-    B: c.B,
-    H: c.H,
-    Hkv: c.Hkv,
-    D: c.D,
-    Dv: c.Dv,
-    nExtra: c.nExtra,
-    tiles: c.tiles ? `q${c.tiles.q.join('x')}/kv${c.tiles.kv.join('x')}` : 'default',
-  });
+  return describeSweepCase(c, { tiles: c.tiles ? `q${c.tiles.q.join('x')}/kv${c.tiles.kv.join('x')}` : 'default' });
 }
 
 function tileOptions(c: BackwardCase): object {
@@ -337,17 +257,12 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
     const f = new Failures();
     for (let i = 0; i < SWEEP_CASES; i++) {
       const c = randomCase(i);
-      const s = new Scope();
-      try {
+      await f.run(tag(c), async (s) => {
         const prep = await Prepared.create(c, s);
         const fast = await prep.run({ ...tileOptions(c), kvParallel: true, deterministic: false });
         compare(f, `oracle ${tag(c)}`, fast, prep.oracle(), c.dtype);
         if (i % 3 === 0) compare(f, `reference ${tag(c)}`, fast, await prep.run({ useReference: true }), c.dtype);
-      } catch (e) {
-        f.list.push(`${tag(c)}: threw ${(e as Error).message}`);
-      } finally {
-        s.dispose();
-      }
+      });
     }
     process.stderr.write(
       `  fused backward sweep: ${SWEEP_CASES} cases, ${f.checks} comparisons, ${f.list.length} failures\n`,
@@ -359,8 +274,7 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
     const f = new Failures();
     for (let i = 0; i < 24; i++) {
       const c = randomCase(5000 + i);
-      const s = new Scope();
-      try {
+      await f.run(tag(c), async (s) => {
         const prep = await Prepared.create(c, s);
         const opts = tileOptions(c);
         const det1 = await prep.run({ ...opts, kvParallel: false, deterministic: true });
@@ -382,11 +296,7 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
         const off = await prep.run({ ...opts, kvParallel: false, deterministic: false });
         if (TEST_DEVICE === 'cuda' && !bitwiseEqual(off.dq, det1.dq))
           f.list.push(`kvParallel=false dq != deterministic dq: ${tag(c)}`);
-      } catch (e) {
-        f.list.push(`${tag(c)}: threw ${(e as Error).message}`);
-      } finally {
-        s.dispose();
-      }
+      });
     }
     expect(f.list).toEqual([]);
   });

@@ -9,15 +9,17 @@ import { dtypeCode } from '../lib/dtype';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import {
   Failures,
+  type FusedCase,
   type NativeProblem,
   Rng,
   Scope,
   TOL,
-  describeCase,
+  describeSweepCase,
   download,
+  fusedOracleOptions,
   ops,
+  runNaForward,
   type WindowCase,
-  fusedProblem,
   uploadFusedInputs,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
@@ -28,17 +30,7 @@ const HALF: readonly HalfDType[] = ['float16', 'bfloat16'];
 const TIERS = [32, 64, 128, 256];
 const SWEEP_CASES = 240;
 
-interface Case {
-  seed: number;
-  dtype: HalfDType;
-  w: WindowCase;
-  B: number;
-  H: number;
-  Hkv: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
-  scale?: number;
+interface Case extends FusedCase<HalfDType> {
   /** Forced config, or undefined for the heuristic. */
   config?: natten.FusedConfigInfo;
 }
@@ -101,51 +93,20 @@ function randomCase(seed: number, config?: natten.FusedConfigInfo): Case {
 }
 
 async function runCase(c: Case, f: Failures): Promise<void> {
-  const s = new Scope();
   const t = c.dtype;
-  const code = dtypeCode(t);
-  const tag = describeCase({
-    seed: c.seed,
-    dtype: t,
-    L: c.w.spatial,
-    k: c.w.kernel,
-    s: c.w.stride,
-    d: c.w.dilation,
-    causal: c.w.causal,
-    B: c.B,
-    H: c.H,
-    Hkv: c.Hkv,
-    D: c.D,
-    Dv: c.Dv,
-    nExtra: c.nExtra,
+  const tag = describeSweepCase(c, {
     scale: c.scale ?? 'default',
     q: c.config?.qTileShape ?? 'auto',
     kv: c.config?.kvTileShape ?? 'auto',
     kernel: c.config?.kernel ?? 'auto',
   });
-  try {
-    const S = c.w.spatial;
-    const p = fusedProblem(c);
-    const seed = c.seed * 131;
-    const { q, k, v, ek, ev } = await uploadFusedInputs(s, c, t, seed);
-    const run = (config: object) => {
-      const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
-      const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-      ops.naForward(
-        p,
-        code,
-        q.dev.handle(),
-        k.dev.handle(),
-        v.dev.handle(),
-        Scope.handle(ek?.dev),
-        Scope.handle(ev?.dev),
-        out.handle(),
-        lse.handle(),
-        config,
-      );
-      return { out, lse };
-    };
-    const fused = run(
+  await f.run(tag, async (s) => {
+    const x = await uploadFusedInputs(s, c, t, c.seed * 131);
+    const fused = runNaForward(
+      s,
+      c,
+      t,
+      x,
       c.config
         ? {
             qTileShape: c.config.qTileShape,
@@ -154,27 +115,15 @@ async function runCase(c: Case, f: Failures): Promise<void> {
           }
         : {},
     );
-    const reference = run({ useReference: true });
-    const ref = naForward(q.exact, k.exact, v.exact, {
-      kernelSize: c.w.kernel,
-      stride: c.w.stride,
-      dilation: c.w.dilation,
-      isCausal: c.w.causal,
-      scale: c.scale,
-      additionalKeys: ek?.exact,
-      additionalValues: ev?.exact,
-    });
+    const reference = runNaForward(s, c, t, x, { useReference: true });
+    const ref = naForward(x.q.exact, x.k.exact, x.v.exact, fusedOracleOptions(c, x));
     const out = await download(fused.out);
     const lse = await download(fused.lse);
     f.check(`O vs oracle ${tag}`, out, ref.output, TOL.out[t]);
     f.check(`LSE vs oracle ${tag}`, lse, ref.lse, TOL.lse);
     f.check(`O vs reference kernel ${tag}`, out, await download(reference.out), TOL.out[t]);
     f.check(`LSE vs reference kernel ${tag}`, lse, await download(reference.lse), TOL.lse);
-  } catch (e) {
-    f.list.push(`${tag}: threw ${(e as Error).message}`);
-  } finally {
-    s.dispose();
-  }
+  });
 }
 
 /** Every compiled forward config on the test device (both half dtypes, every dims and tier). */

@@ -3,24 +3,24 @@
 // stride, causal per axis, GQA/MQA, additional keys/values, Dv != D, head dims 1..256, scale,
 // fp32/fp16/bf16. Outputs are poisoned with NaN before each run; dOut is scaled by 0.05.
 import * as natten from '../lib';
-import { dtypeCode } from '../lib/dtype';
 import {
   Failures,
+  type FusedCase,
   GPU_DTYPES,
-  type GpuDType,
   Rng,
-  Scope,
   TEST_DEVICE,
   TOL,
-  describeCase,
+  describeSweepCase,
   download,
-  ops,
+  expectCudaMatchesCpu,
+  itOnCuda,
+  fusedOracleOptions,
   randomHeadDim,
   randomWindow,
-  type WindowCase,
-  windowSize,
-  fusedProblem,
+  runNaBackward,
+  runNaForward,
   uploadFusedInputs,
+  windowSize,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
 
@@ -29,19 +29,6 @@ import { naBackward, naForward, randnTensor } from './oracle';
 
 const SWEEP_CASES = 130;
 const REFERENCE = { useReference: true };
-
-interface FusedCase {
-  seed: number;
-  dtype: GpuDType;
-  w: WindowCase;
-  B: number;
-  H: number;
-  Hkv: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
-  scale?: number;
-}
 
 function randomCase(seed: number): FusedCase {
   const r = new Rng(seed);
@@ -69,97 +56,31 @@ function randomCase(seed: number): FusedCase {
 }
 
 async function runCase(c: FusedCase, f: Failures): Promise<void> {
-  const s = new Scope();
   const t = c.dtype;
-  const code = dtypeCode(t);
-  const tag = describeCase({
-    seed: c.seed,
-    dtype: t,
-    L: c.w.spatial,
-    k: c.w.kernel,
-    s: c.w.stride,
-    d: c.w.dilation,
-    causal: c.w.causal,
-    B: c.B,
-    H: c.H,
-    Hkv: c.Hkv,
-    D: c.D,
-    Dv: c.Dv,
-    nExtra: c.nExtra,
-    scale: c.scale ?? 'default',
-  });
-  try {
-    const S = c.w.spatial;
-    const p = fusedProblem(c);
+  const tag = describeSweepCase(c, { scale: c.scale ?? 'default' });
+  await f.run(tag, async (s) => {
     const seed = c.seed * 97;
-    const { q, k, v, ek, ev } = await uploadFusedInputs(s, c, t, seed);
-    const opts = {
-      kernelSize: c.w.kernel,
-      stride: c.w.stride,
-      dilation: c.w.dilation,
-      isCausal: c.w.causal,
-      scale: c.scale,
-      additionalKeys: ek?.exact,
-      additionalValues: ev?.exact,
-    };
+    const x = await uploadFusedInputs(s, c, t, seed);
+    const opts = fusedOracleOptions(c, x);
 
     // Forward: O and LSE.
-    const out = s.poisoned([c.B, ...S, c.H, c.Dv], t);
-    const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-    ops.naForward(
-      p,
-      code,
-      q.dev.handle(),
-      k.dev.handle(),
-      v.dev.handle(),
-      Scope.handle(ek?.dev),
-      Scope.handle(ev?.dev),
-      out.handle(),
-      lse.handle(),
-      REFERENCE,
-    );
-    const ref = naForward(q.exact, k.exact, v.exact, opts);
-    const outGot = await download(out);
-    const lseGot = await download(lse);
+    const fwd = runNaForward(s, c, t, x, REFERENCE);
+    const ref = naForward(x.q.exact, x.k.exact, x.v.exact, opts);
+    const outGot = await download(fwd.out);
+    const lseGot = await download(fwd.lse);
     f.check(`forward O ${tag}`, outGot, ref.output, TOL.out[t]);
     f.check(`forward LSE ${tag}`, lseGot, ref.lse, TOL.lse);
 
     // Backward from the kernel's own O and LSE (the oracle uses the same O for delta = rowsum(dO * O)).
     const dOut = await s.upload(randnTensor(outGot.shape, seed + 6, 0.05), t);
-    const dq = s.poisoned(q.exact.shape, t);
-    const dk = s.poisoned(k.exact.shape, t);
-    const dv = s.poisoned(v.exact.shape, t);
-    const dek = ek ? s.poisoned(ek.exact.shape, t) : undefined;
-    const dev = ev ? s.poisoned(ev.exact.shape, t) : undefined;
-    ops.naBackward(
-      p,
-      code,
-      q.dev.handle(),
-      k.dev.handle(),
-      v.dev.handle(),
-      Scope.handle(ek?.dev),
-      Scope.handle(ev?.dev),
-      out.handle(),
-      lse.handle(),
-      dOut.dev.handle(),
-      dq.handle(),
-      dk.handle(),
-      dv.handle(),
-      Scope.handle(dek),
-      Scope.handle(dev),
-      REFERENCE,
-    );
-    const g = naBackward(dOut.exact, q.exact, k.exact, v.exact, outGot, lseGot, opts);
-    f.check(`backward dQ ${tag}`, await download(dq), g.dq, TOL.grad[t]);
-    f.check(`backward dK ${tag}`, await download(dk), g.dk, TOL.grad[t]);
-    f.check(`backward dV ${tag}`, await download(dv), g.dv, TOL.grad[t]);
-    if (dek) f.check(`backward dExtraK ${tag}`, await download(dek), g.dAdditionalKeys!, TOL.grad[t]);
-    if (dev) f.check(`backward dExtraV ${tag}`, await download(dev), g.dAdditionalValues!, TOL.grad[t]);
-  } catch (e) {
-    f.list.push(`${tag}: threw ${(e as Error).message}`);
-  } finally {
-    s.dispose();
-  }
+    const d = runNaBackward(s, c, t, x, fwd, dOut.dev, REFERENCE);
+    const g = naBackward(dOut.exact, x.q.exact, x.k.exact, x.v.exact, outGot, lseGot, opts);
+    f.check(`backward dQ ${tag}`, await download(d.dq), g.dq, TOL.grad[t]);
+    f.check(`backward dK ${tag}`, await download(d.dk), g.dk, TOL.grad[t]);
+    f.check(`backward dV ${tag}`, await download(d.dv), g.dv, TOL.grad[t]);
+    if (d.dek) f.check(`backward dExtraK ${tag}`, await download(d.dek), g.dAdditionalKeys!, TOL.grad[t]);
+    if (d.dev) f.check(`backward dExtraV ${tag}`, await download(d.dev), g.dAdditionalValues!, TOL.grad[t]);
+  });
 }
 
 suite('CUDA reference fused NA kernels vs the fp64 oracle', () => {
@@ -188,41 +109,29 @@ suite('CUDA reference fused NA kernels vs the fp64 oracle', () => {
     for (const dtype of GPU_DTYPES) await runCase({ ...base, dtype, seed: base.seed + dtype.length }, f);
     expect(f.list).toEqual([]);
   });
-  (TEST_DEVICE === 'cpu' ? it.skip : it)(
-    "public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine",
-    async () => {
-      const opts = {
-        kernelSize: [3, 4],
-        dilation: [1, 2],
-        stride: [2, 1],
-        isCausal: [true, false],
-        backend: 'reference' as const,
-      };
-      const on = (device: 'cpu' | 'cuda') => {
-        const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
-        const q = mk([2, 9, 10, 4, 32], 1),
-          k = mk([2, 9, 10, 2, 32], 2),
-          v = mk([2, 9, 10, 2, 24], 3);
-        const ek = mk([2, 3, 2, 32], 4),
-          ev = mk([2, 3, 2, 24], 5),
-          dOut = mk([2, 9, 10, 4, 24], 6);
-        const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
-        const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, {
-          ...opts,
-          additionalKeys: ek,
-          additionalValues: ev,
-        });
-        return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
-      };
-      const gpu = on('cuda');
-      expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
-      const cpu = on('cpu');
-      const f = new Failures();
-      const names = ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV'];
-      for (let i = 0; i < gpu.length; i++)
-        f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
-      for (const t of [...gpu, ...cpu]) t.dispose();
-      expect(f.list).toEqual([]);
-    },
-  );
+  itOnCuda("public API: na2d/na2dBackward with backend 'reference' on CUDA tensors match the CPU engine", async () => {
+    const opts = {
+      kernelSize: [3, 4],
+      dilation: [1, 2],
+      stride: [2, 1],
+      isCausal: [true, false],
+      backend: 'reference' as const,
+    };
+    const on = (mk: (shape: number[], seed: number) => natten.Tensor) => {
+      const q = mk([2, 9, 10, 4, 32], 1),
+        k = mk([2, 9, 10, 2, 32], 2),
+        v = mk([2, 9, 10, 2, 24], 3);
+      const ek = mk([2, 3, 2, 32], 4),
+        ev = mk([2, 3, 2, 24], 5),
+        dOut = mk([2, 9, 10, 4, 24], 6);
+      const r = natten.na2d(q, k, v, { ...opts, additionalKeys: ek, additionalValues: ev, returnLse: true });
+      const g = natten.na2dBackward(dOut, q, k, v, r.output, r.lse, {
+        ...opts,
+        additionalKeys: ek,
+        additionalValues: ev,
+      });
+      return [r.output, r.lse, g.dq, g.dk, g.dv, g.dAdditionalKeys!, g.dAdditionalValues!];
+    };
+    await expectCudaMatchesCpu(on, ['output', 'lse', 'dq', 'dk', 'dv', 'dExtraK', 'dExtraV']);
+  });
 });

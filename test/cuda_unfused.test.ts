@@ -8,18 +8,19 @@ import { dtypeCode } from '../lib/dtype';
 import {
   Failures,
   GPU_DTYPES,
-  type GpuDType,
   type NativeProblem,
   Rng,
   Scope,
+  type SweepCase,
   TEST_DEVICE,
   TOL,
-  describeCase,
+  describeSweepCase,
   download,
+  expectCudaMatchesCpu,
+  itOnCuda,
   ops,
   randomHeadDim,
   randomWindow,
-  type WindowCase,
   windowSize,
 } from './cuda_common';
 import { describeGpu } from './helpers/gpu';
@@ -41,15 +42,7 @@ import {
 
 const SWEEP_CASES = 210;
 
-interface UnfusedCase {
-  seed: number;
-  dtype: GpuDType;
-  w: WindowCase;
-  B: number;
-  H: number;
-  D: number;
-  Dv: number;
-  nExtra: number;
+interface UnfusedCase extends SweepCase {
   rpb: boolean;
 }
 
@@ -110,25 +103,10 @@ function nanAtMasked(t: OTensor, c: UnfusedCase): OTensor {
 }
 
 async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
-  const s = new Scope();
   const t = c.dtype;
   const code = dtypeCode(t);
-  const tag = describeCase({
-    seed: c.seed,
-    dtype: t,
-    L: c.w.spatial,
-    k: c.w.kernel,
-    s: c.w.stride,
-    d: c.w.dilation,
-    causal: c.w.causal,
-    B: c.B,
-    H: c.H,
-    D: c.D,
-    Dv: c.Dv,
-    nExtra: c.nExtra,
-    rpb: c.rpb,
-  });
-  try {
+  const tag = describeSweepCase(c, { rpb: c.rpb });
+  await f.run(tag, async (s) => {
     const p = problemOf(c);
     const S = c.w.spatial;
     const K = windowSize(c.w);
@@ -222,11 +200,7 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     f.check(`QK backward dK ${tag}`, await download(dk), qkRef.dk, TOL.grad[t]);
     if (drpb) f.check(`QK backward dRpb ${tag}`, await download(drpb), qkRef.drpb!, TOL.grad[t]);
     if (dek) f.check(`QK backward dExtraK ${tag}`, await download(dek), qkRef.dAdditionalKeys!, TOL.grad[t]);
-  } catch (e) {
-    f.list.push(`${tag}: threw ${(e as Error).message}`);
-  } finally {
-    s.dispose();
-  }
+  });
 }
 
 suite('CUDA unfused NA ops vs the fp64 oracle', () => {
@@ -264,94 +238,90 @@ suite('CUDA unfused NA ops vs the fp64 oracle', () => {
   });
 
   // Only meaningful with a GPU: the same public calls on 'cuda' and 'cpu' tensors.
-  (TEST_DEVICE === 'cpu' ? it.skip : it)(
-    'public API: na2dQK/softmax/na2dAV and their backward on CUDA tensors match the CPU engine',
-    async () => {
-      const opts = { kernelSize: [5, 4], dilation: [2, 1], stride: [1, 2], isCausal: [false, true] };
-      const on = (device: 'cpu' | 'cuda') => {
-        const mk = (shape: number[], seed: number) => natten.randn(shape, { seed, device, dtype: 'float32' });
-        const q = mk([2, 3, 11, 9, 24], 1),
-          k = mk([2, 3, 11, 9, 24], 2),
-          v = mk([2, 3, 11, 9, 16], 3);
-        const ek = mk([2, 3, 2, 24], 4),
-          ev = mk([2, 3, 2, 16], 5),
-          dOut = mk([2, 3, 11, 9, 16], 6);
-        const attn = natten.na2dQK(q, k, { ...opts, additionalKeys: ek });
-        const probs = natten.softmax(attn);
-        const out = natten.na2dAV(probs, v, { ...opts, additionalValues: ev });
-        const av = natten.na2dAVBackward(dOut, probs, v, { ...opts, additionalValues: ev });
-        const dAttn = natten.softmaxBackward(av.dAttn, probs);
-        const qk = natten.na2dQKBackward(dAttn, q, k, { ...opts, additionalKeys: ek });
-        return [attn, probs, out, av.dAttn, av.dv, av.dAdditionalValues!, dAttn, qk.dq, qk.dk, qk.dAdditionalKeys!];
-      };
-      const gpu = on('cuda');
-      expect(gpu.every((t) => t.device === 'cuda:0')).toBe(true);
-      const cpu = on('cpu');
-      const f = new Failures();
-      const names = ['attn', 'probs', 'out', 'dAttn (AV)', 'dv', 'dExtraV', 'dAttn (softmax)', 'dq', 'dk', 'dExtraK'];
-      for (let i = 0; i < gpu.length; i++)
-        f.check(`API ${names[i]}`, await download(gpu[i]), await download(cpu[i]), TOL.grad.float32);
-      for (const t of [...gpu, ...cpu]) t.dispose();
-      expect(f.list).toEqual([]);
-    },
-  );
+  itOnCuda('public API: na2dQK/softmax/na2dAV and their backward on CUDA tensors match the CPU engine', async () => {
+    const opts = { kernelSize: [5, 4], dilation: [2, 1], stride: [1, 2], isCausal: [false, true] };
+    const on = (mk: (shape: number[], seed: number) => natten.Tensor) => {
+      const q = mk([2, 3, 11, 9, 24], 1),
+        k = mk([2, 3, 11, 9, 24], 2),
+        v = mk([2, 3, 11, 9, 16], 3);
+      const ek = mk([2, 3, 2, 24], 4),
+        ev = mk([2, 3, 2, 16], 5),
+        dOut = mk([2, 3, 11, 9, 16], 6);
+      const attn = natten.na2dQK(q, k, { ...opts, additionalKeys: ek });
+      const probs = natten.softmax(attn);
+      const out = natten.na2dAV(probs, v, { ...opts, additionalValues: ev });
+      const av = natten.na2dAVBackward(dOut, probs, v, { ...opts, additionalValues: ev });
+      const dAttn = natten.softmaxBackward(av.dAttn, probs);
+      const qk = natten.na2dQKBackward(dAttn, q, k, { ...opts, additionalKeys: ek });
+      return [attn, probs, out, av.dAttn, av.dv, av.dAdditionalValues!, dAttn, qk.dq, qk.dk, qk.dAdditionalKeys!];
+    };
+    await expectCudaMatchesCpu(on, [
+      'attn',
+      'probs',
+      'out',
+      'dAttn (AV)',
+      'dv',
+      'dExtraV',
+      'dAttn (softmax)',
+      'dq',
+      'dk',
+      'dExtraK',
+    ]);
+  });
 
   // 17 GB of attention weights: GPU only.
-  (TEST_DEVICE === 'cpu' ? it.skip : it)(
-    'indexes attention tensors with more than 2^31 elements (QK -> softmax -> AV, 64-bit offsets)',
-    async () => {
-      // 1-D, B*H = 1024 rows of L = 2048 queries x k = 1025 positions: 2^31 + 2.1e6 attention elements.
-      const B = 512,
-        H = 2,
-        L = 2048,
-        kk = 1025,
-        D = 8,
-        dtype = 'float32';
-      const code = dtypeCode(dtype);
-      const p: NativeProblem = { dims: 1, batch: B, heads: H, headDim: D, length: [L], kernel: [kk] };
-      expect(B * H * L * kk).toBeGreaterThan(2 ** 31);
-      const s = new Scope();
-      try {
-        const q = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 11 }));
-        const k = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 12 }));
-        const v = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 13 }));
-        const attn = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
-        const probs = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
-        const out = s.poisoned([B, H, L, D], dtype);
-        ops.naQK(p, code, q.handle(), k.handle(), null, null, attn.handle());
-        ops.softmax(code, B * H * L, kk, attn.handle(), probs.handle());
-        ops.naAV(p, code, probs.handle(), v.handle(), null, out.handle());
-        const [qa, ka, va, oa] = await Promise.all([q.toArray(), k.toArray(), v.toArray(), out.toArray()]);
-        // Oracle on sampled query rows (window from the oracle's axisWindow), some lying past 2^31 elements
-        // of the attention tensor.
-        const f = new Failures();
-        for (const bh of [0, 700, B * H - 1]) {
-          for (const i of [0, 1, 1000, L - 1]) {
-            const row = bh * L + i;
-            const keys = axisWindow(L, kk, 1, 1, false, i);
-            const scores = keys.map((j) => {
-              let dot = 0;
-              for (let c = 0; c < D; c++) dot += qa[row * D + c] * ka[(bh * L + j) * D + c];
-              return dot;
-            });
-            const probs = softmax(Float64Array.from(scores), [scores.length]).data;
-            const ref = new Float64Array(D);
-            keys.forEach((j, t) => {
-              for (let c = 0; c < D; c++) ref[c] += probs[t] * va[(bh * L + j) * D + c];
-            });
-            const got = Float64Array.from(oa.subarray(row * D, (row + 1) * D));
-            f.check(
-              `> 2^31: (bh ${bh}, query ${i})`,
-              { data: got, shape: [D] },
-              { data: ref, shape: [D] },
-              TOL.out.float32,
-            );
-          }
+  itOnCuda('indexes attention tensors with more than 2^31 elements (QK -> softmax -> AV, 64-bit offsets)', async () => {
+    // 1-D, B*H = 1024 rows of L = 2048 queries x k = 1025 positions: 2^31 + 2.1e6 attention elements.
+    const B = 512,
+      H = 2,
+      L = 2048,
+      kk = 1025,
+      D = 8,
+      dtype = 'float32';
+    const code = dtypeCode(dtype);
+    const p: NativeProblem = { dims: 1, batch: B, heads: H, headDim: D, length: [L], kernel: [kk] };
+    expect(B * H * L * kk).toBeGreaterThan(2 ** 31);
+    const s = new Scope();
+    try {
+      const q = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 11 }));
+      const k = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 12 }));
+      const v = s.keep(natten.randn([B, H, L, D], { dtype, device: TEST_DEVICE, seed: 13 }));
+      const attn = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
+      const probs = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
+      const out = s.poisoned([B, H, L, D], dtype);
+      ops.naQK(p, code, q.handle(), k.handle(), null, null, attn.handle());
+      ops.softmax(code, B * H * L, kk, attn.handle(), probs.handle());
+      ops.naAV(p, code, probs.handle(), v.handle(), null, out.handle());
+      const [qa, ka, va, oa] = await Promise.all([q.toArray(), k.toArray(), v.toArray(), out.toArray()]);
+      // Oracle on sampled query rows (window from the oracle's axisWindow), some lying past 2^31 elements
+      // of the attention tensor.
+      const f = new Failures();
+      for (const bh of [0, 700, B * H - 1]) {
+        for (const i of [0, 1, 1000, L - 1]) {
+          const row = bh * L + i;
+          const keys = axisWindow(L, kk, 1, 1, false, i);
+          const scores = keys.map((j) => {
+            let dot = 0;
+            for (let c = 0; c < D; c++) dot += qa[row * D + c] * ka[(bh * L + j) * D + c];
+            return dot;
+          });
+          const probs = softmax(Float64Array.from(scores), [scores.length]).data;
+          const ref = new Float64Array(D);
+          keys.forEach((j, t) => {
+            for (let c = 0; c < D; c++) ref[c] += probs[t] * va[(bh * L + j) * D + c];
+          });
+          const got = Float64Array.from(oa.subarray(row * D, (row + 1) * D));
+          f.check(
+            `> 2^31: (bh ${bh}, query ${i})`,
+            { data: got, shape: [D] },
+            { data: ref, shape: [D] },
+            TOL.out.float32,
+          );
         }
-        expect(f.list).toEqual([]);
-      } finally {
-        s.dispose();
       }
-    },
-  );
+      expect(f.list).toEqual([]);
+    } finally {
+      s.dispose();
+    }
+  });
 });

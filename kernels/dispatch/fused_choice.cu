@@ -2,6 +2,9 @@
 // (kernels/fused/forward/forward.h, fna_backward.h), without buffers.
 #include "fused_choice.h"
 
+#include <string>
+#include <utility>
+
 #include "../fused/backward/fna_backward.h"
 #include "../fused/forward/forward.h"
 
@@ -16,18 +19,27 @@ void copy_tile(int (&dst)[kMaxDims], const int (&src)[kMaxDims]) {
   for (int a = 0; a < kMaxDims; ++a) dst[a] = src[a];
 }
 
-/// try_forward's decision (forward.cu), in its order: fast-path checks, empty problems, select_forward.
-ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCaps& caps) {
-  ForwardChoice out;
-  out.reason = fused::forward_problem_unsupported_reason(p, t, caps);
+/// The decisions taken before a fused config is chosen, in try_forward's / try_backward's order: `unsupported`
+/// (the fast path's reason not to run, "" if it runs) sends the problem to the reference kernel, a problem
+/// without queries runs nothing. True when one of them decided `out`.
+template <class Choice>
+bool decided_before_config(Choice& out, const NaProblem& p, std::string unsupported) {
+  out.reason = std::move(unsupported);
   if (!out.reason.empty()) {
     out.path = ChoicePath::Reference;
-    return out;
+    return true;
   }
   if (no_queries(p)) {
     out.reason = kNoQueries;
-    return out;
+    return true;
   }
+  return false;
+}
+
+/// try_forward's decision (forward.cu), in its order: fast-path checks, empty problems, select_forward.
+ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCaps& caps) {
+  ForwardChoice out;
+  if (decided_before_config(out, p, fused::forward_problem_unsupported_reason(p, t, caps))) return out;
   const fused::ForwardEntry& e = fused::select_forward(p, t, FusedConfig{}, caps);
   out.path = ChoicePath::Fused;
   out.kernel = fused::kernel_name(e.arch);
@@ -43,15 +55,7 @@ ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCap
 BackwardChoice backward_choice(const NaProblem& p, DType t, const FusedConfig& c, const fused::DeviceCaps& caps) {
   BackwardChoice out;
   const fused::BackwardDevice dev = fused::backward_device(caps);
-  out.reason = fused::backward_problem_unsupported_reason(p, t, dev);
-  if (!out.reason.empty()) {
-    out.path = ChoicePath::Reference;
-    return out;
-  }
-  if (no_queries(p)) {
-    out.reason = kNoQueries;
-    return out;
-  }
+  if (decided_before_config(out, p, fused::backward_problem_unsupported_reason(p, t, dev))) return out;
   const fused::BackwardPlan plan = fused::plan_backward(p, t, c, dev);
   out.path = ChoicePath::Fused;
   out.head_dim_tier = plan.tier;

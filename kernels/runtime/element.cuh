@@ -58,23 +58,22 @@ __device__ __forceinline__ float half_bits_to_float(uint32_t b) {
 }
 __device__ __forceinline__ float bf16_bits_to_float(uint32_t b) { return bits_float(b << 16); }
 
-__device__ __forceinline__ void load8(const __half* p, float v[8]) {
+/// 8 consecutive 16-bit elements (one 16-byte load) as fp32, each converted from its bits by `to_float`.
+template <typename ToFloat>
+__device__ __forceinline__ void load8_16bit(const void* p, float v[8], ToFloat to_float) {
   const uint4 u = *reinterpret_cast<const uint4*>(p);
   const uint32_t w[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    v[2 * i] = half_bits_to_float(w[i] & 0xffffu);
-    v[2 * i + 1] = half_bits_to_float(w[i] >> 16);
+    v[2 * i] = to_float(w[i] & 0xffffu);
+    v[2 * i + 1] = to_float(w[i] >> 16);
   }
 }
+__device__ __forceinline__ void load8(const __half* p, float v[8]) {
+  load8_16bit(p, v, [](uint32_t b) { return half_bits_to_float(b); });
+}
 __device__ __forceinline__ void load8(const __nv_bfloat16* p, float v[8]) {
-  const uint4 u = *reinterpret_cast<const uint4*>(p);
-  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    v[2 * i] = bf16_bits_to_float(w[i] & 0xffffu);
-    v[2 * i + 1] = bf16_bits_to_float(w[i] >> 16);
-  }
+  load8_16bit(p, v, [](uint32_t b) { return bf16_bits_to_float(b); });
 }
 
 /// Carries a storage type through a generic lambda: `dispatch_dtype(t, [&](auto tag) { using T =

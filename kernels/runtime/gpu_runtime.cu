@@ -237,22 +237,24 @@ void upload_async(int device, void* dst, const void* src, size_t bytes) {
   NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, use(device)));
 }
 
-void upload_sync(int device, void* dst, const void* src, size_t bytes) {
+namespace {
+/// A blocking copy on the device's transfer stream (one transfer at a time per device).
+void copy_sync(int device, void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   if (!bytes) return;
   DeviceState& s = state(device);
   std::lock_guard<std::mutex> lock(s.transfer_mutex);
   use(device);
-  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.transfer));
+  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, s.transfer));
   NATTEN_CUDA_CHECK(cudaStreamSynchronize(s.transfer));
+}
+}  // namespace
+
+void upload_sync(int device, void* dst, const void* src, size_t bytes) {
+  copy_sync(device, dst, src, bytes, cudaMemcpyHostToDevice);
 }
 
 void download_sync(int device, void* dst, const void* src, size_t bytes) {
-  if (!bytes) return;
-  DeviceState& s = state(device);
-  std::lock_guard<std::mutex> lock(s.transfer_mutex);
-  use(device);
-  NATTEN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.transfer));
-  NATTEN_CUDA_CHECK(cudaStreamSynchronize(s.transfer));
+  copy_sync(device, dst, src, bytes, cudaMemcpyDeviceToHost);
 }
 
 void memset_async(int device, void* dst, int value, size_t bytes) {

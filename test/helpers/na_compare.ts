@@ -83,6 +83,22 @@ export function windowOpts(w: RandomWindow): oracle.NAOptions {
   return { kernelSize: w.kernelSize, stride: w.stride, dilation: w.dilation, isCausal: w.isCausal };
 }
 
+/** Batch, heads, head dims, extra keys and scale of a fused NA case ([B, ...spatial, H, D] layout). */
+export interface FusedSizes {
+  B: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  Dv: number;
+  nExtra: number;
+  scale?: number;
+}
+
+/** A RandomWindow's fields for caseName: L, k, s, d, causal (0/1). */
+export function windowFields(w: RandomWindow): Record<string, unknown> {
+  return { L: w.spatial, k: w.kernelSize, s: w.stride, d: w.dilation, causal: w.isCausal.map(Number) };
+}
+
 /** Short description of a case for failure messages. */
 export function caseName(parts: Record<string, unknown>): string {
   return Object.entries(parts)
