@@ -41,18 +41,24 @@ std::atomic<int> g_exit_code{0};
 // reuse, so without one a process holds its high-water mark.
 std::atomic<int64_t> g_in_use[kMaxDevices];
 
+/// A byte count from the environment (plain, or with a k/m/g suffix); `fallback` when unset or invalid.
+int64_t env_bytes(const char* name, int64_t fallback) {
+  const char* env = std::getenv(name);
+  if (!env || !*env) return fallback;
+  char* end = nullptr;
+  const double v = std::strtod(env, &end);
+  const char unit = end && *end ? (char)(*end | 0x20) : 'b';
+  const double scale = unit == 'k' ? 1024.0 : unit == 'm' ? 1048576.0 : unit == 'g' ? 1073741824.0 : 1.0;
+  return v >= 0 && end != env ? (int64_t)(v * scale) : fallback;
+}
+
 int64_t memory_limit() {
-  static const int64_t limit = [] {
-    const char* env = std::getenv("NATTEN_CUDA_MEMORY_LIMIT");
-    if (!env || !*env) return (int64_t)0;
-    char* end = nullptr;
-    const double v = std::strtod(env, &end);
-    const char unit = end && *end ? (char)(*end | 0x20) : 'b';
-    const double scale = unit == 'k' ? 1024.0 : unit == 'm' ? 1048576.0 : unit == 'g' ? 1073741824.0 : 1.0;
-    return v > 0 ? (int64_t)(v * scale) : (int64_t)0;
-  }();
+  static const int64_t limit = env_bytes("NATTEN_CUDA_MEMORY_LIMIT", 0);
   return limit;
 }
+
+/// Freed bytes the pool keeps for reuse (NATTEN_CUDA_POOL_KEEP, default 2 GiB).
+uint64_t pool_keep() { return (uint64_t)env_bytes("NATTEN_CUDA_POOL_KEEP", int64_t(2) << 30); }
 
 /// Counts `bytes` against the device's cap, or throws ERR_NATTEN_OOM when they would exceed it.
 void reserve_under_limit(int device, size_t bytes) {
@@ -101,10 +107,12 @@ DeviceState& state(int device) {
     NATTEN_CUDA_CHECK(cudaSetDevice(device));
     NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->transfer, cudaStreamNonBlocking));
-    // Keep freed blocks in the pool: stream-ordered reuse without returning memory to the driver each sync.
+    // Keep up to pool_keep() freed bytes in the pool (stream-ordered reuse without the driver); CUDA
+    // returns what is above it at the next synchronisation, so a long-lived process does not hold its
+    // high-water mark (other processes on the card need it).
     cudaMemPool_t pool;
     NATTEN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
-    uint64_t threshold = UINT64_MAX;
+    uint64_t threshold = pool_keep();
     NATTEN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
     s = std::move(st);
     static bool registered = (std::atexit(exit_without_waiting), true);
