@@ -2,6 +2,9 @@
 // (kernels/fused/forward/forward.h, fna_backward.h), without buffers.
 #include "fused_choice.h"
 
+#include <string>
+#include <utility>
+
 #include "../fused/backward/fna_backward.h"
 #include "../fused/forward/forward.h"
 
@@ -16,18 +19,26 @@ void copy_tile(int (&dst)[kMaxDims], const int (&src)[kMaxDims]) {
   for (int a = 0; a < kMaxDims; ++a) dst[a] = src[a];
 }
 
-/// try_forward's decision (forward.cu), in its order: fast-path checks, empty problems, select_forward.
-ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCaps& caps) {
-  ForwardChoice out;
-  out.reason = fused::forward_problem_unsupported_reason(p, t, caps);
+/// Settles a pass that runs no config, in try_forward's / try_backward's order: the fast path cannot run
+/// the problem (`why`: the reference kernel), or the problem has no queries. False: a config is chosen.
+template <class Choice>
+bool settled_without_config(Choice& out, std::string why, const NaProblem& p) {
+  out.reason = std::move(why);
   if (!out.reason.empty()) {
     out.path = ChoicePath::Reference;
-    return out;
+    return true;
   }
   if (no_queries(p)) {
     out.reason = kNoQueries;
-    return out;
+    return true;
   }
+  return false;
+}
+
+/// try_forward's decision (forward.cu), in its order: fast-path checks, empty problems, select_forward.
+ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCaps& caps) {
+  ForwardChoice out;
+  if (settled_without_config(out, fused::forward_problem_unsupported_reason(p, t, caps), p)) return out;
   const fused::ForwardEntry& e = fused::select_forward(p, t, FusedConfig{}, caps);
   out.path = ChoicePath::Fused;
   out.kernel = fused::kernel_name(e.arch);
@@ -42,17 +53,8 @@ ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCap
 /// not planned here: try_backward plans them only to validate given tile shapes, and none are given.
 BackwardChoice backward_choice(const NaProblem& p, DType t, const FusedConfig& c, const fused::DeviceCaps& caps) {
   BackwardChoice out;
-  const fused::BackwardDevice dev = fused::backward_device(caps);
-  out.reason = fused::backward_problem_unsupported_reason(p, t, dev);
-  if (!out.reason.empty()) {
-    out.path = ChoicePath::Reference;
-    return out;
-  }
-  if (no_queries(p)) {
-    out.reason = kNoQueries;
-    return out;
-  }
-  const fused::BackwardPlan plan = fused::plan_backward(p, t, c, dev);
+  if (settled_without_config(out, fused::backward_problem_unsupported_reason(p, t, caps), p)) return out;
+  const fused::BackwardPlan plan = fused::plan_backward(p, t, c, caps);
   out.path = ChoicePath::Fused;
   out.head_dim_tier = plan.tier;
   copy_tile(out.q_tile, plan.tiles.q);
