@@ -1,7 +1,7 @@
 // Standalone GPU check and timing harness of the fused NA backward (not part of the addon build).
 //
 //   nvcc -std=c++17 -O3 -arch=sm_90a --expt-relaxed-constexpr -I. dev/fused/check_backward.cu (+ the three
-//        kernels/fused/fna_backward*.cu files) -o /tmp/cb
+//        kernels/fused/backward/fna_backward{,_f16,_bf16}.cu files and kernels/runtime/device_caps.cu) -o /tmp/cb
 //   /tmp/cb sweep [cases] [seed]   random problems vs a host fp64 reference, both dQ modes, determinism
 //   /tmp/cb small                   a few small problems (for compute-sanitizer)
 //   /tmp/cb bench                   timings of the issue's problem list (CUDA events, median)
@@ -68,7 +68,7 @@ static std::string describe(const Case& c) {
   snprintf(buf, sizeof buf, "%s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld q%s kv%s",
            c.t == DType::BFloat16 ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)p.batch, (long long)p.heads,
            (long long)p.heads_kv, (long long)p.head_dim, (long long)p.head_dim_v, (long long)p.n_extra,
-           shape_string(c.tiles.q, p.dims).c_str(), shape_string(c.tiles.kv, p.dims).c_str());
+           shape_text(c.tiles.q, p.dims).c_str(), shape_text(c.tiles.kv, p.dims).c_str());
   return buf;
 }
 
@@ -221,15 +221,10 @@ static void reference(const Case& c, const HostTensor& q, const HostTensor& k, c
 
 // ---- device -----------------------------------------------------------------------------------------
 
-static BackwardDevice device_desc() {
-  BackwardDevice d;
-  int dev = 0, v = 0;
+static DeviceCaps device_desc() {
+  int dev = 0;
   CK(cudaGetDevice(&dev));
-  CK(cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, dev));
-  CK(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, dev));
-  CK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  d.smem_optin = (size_t)v;
-  return d;
+  return device_caps(dev);
 }
 
 struct DeviceBuf {
@@ -290,7 +285,7 @@ struct DeviceProblem {
 
 /// Runs the backward once; returns the plan used.
 static BackwardPlan run_once(const Case& c, DeviceProblem& d, const FusedConfig& cfg, cudaStream_t s) {
-  const BackwardDevice dev = device_desc();
+  const DeviceCaps dev = device_desc();
   const BackwardPlan plan = plan_backward(c.p, c.t, cfg, dev);
   DeviceBuf ws(plan.workspace_bytes());
   run_backward(c.p, c.t, d.args(), plan, ws.p, s);
@@ -424,7 +419,7 @@ static Case random_case(std::mt19937_64& rng, int index) {
   p.n_extra = extra_opts[uni(0, 7)];
   p.scale = (float)(1.0 / std::sqrt((double)p.head_dim));
   c.t = uni(0, 1) ? DType::BFloat16 : DType::Float16;
-  const auto configs = backward_tile_configs(p.dims, backward_head_dim_tier(p.head_dim, p.head_dim_v));
+  const auto configs = backward_tile_configs(p.dims, head_dim_tier(p.head_dim, p.head_dim_v, kBackwardMaxHeadDimTier));
   c.tiles = configs[(size_t)index / 3 % configs.size()];
   c.seed = rng();
   return c;
@@ -473,7 +468,7 @@ static Case make_case(int dims, std::vector<int> L, std::vector<int> k, std::vec
   p.n_extra = E;
   p.scale = (float)(1.0 / std::sqrt((double)D));
   c.t = t;
-  c.tiles = default_backward_tiles(p, backward_head_dim_tier(D, D));
+  c.tiles = backward_tiles(select_backward(p, t, FusedConfig{}, device_desc()));
   return c;
 }
 
@@ -524,7 +519,7 @@ static void fill_random_device(DeviceBuf& b, DType t, uint64_t seed, double scal
 static void run_bench(const char* only) {
   cudaStream_t s;
   CK(cudaStreamCreate(&s));
-  const BackwardDevice dev = device_desc();
+  const DeviceCaps dev = device_desc();
   struct B {
     const char* name;
     Case c;
@@ -553,11 +548,11 @@ static void run_bench(const char* only) {
       upload(d.lse, l.data());
     }
     const double flops = 4.0 * p.batch * p.heads * p.tokens() * (double)p.window_size() * p.head_dim * 2.5;
-    const int tier = backward_head_dim_tier(p.head_dim, p.head_dim_v);
+    const int tier = backward_configs().head_dim_tier(p.head_dim, p.head_dim_v);
     auto configs = backward_tile_configs(p.dims, tier);
-    const BackwardTileConfig dflt = default_backward_tiles(p, tier);
-    printf("%s: default q%s kv%s, tile pairs %.3g\n", bc.name, shape_string(dflt.q, p.dims).c_str(),
-           shape_string(dflt.kv, p.dims).c_str(), backward_tile_pairs(p, dflt));
+    const BackwardTileConfig dflt = backward_tiles(select_backward(p, bc.c.t, FusedConfig{}, dev));
+    printf("%s: default q%s kv%s, tile pairs %.3g\n", bc.name, shape_text(dflt.q, p.dims).c_str(),
+           shape_text(dflt.kv, p.dims).c_str(), backward_tile_pairs(p, dflt.q, dflt.kv));
     for (const auto& tc : configs) {
       const bool is_default = memcmp(&tc, &dflt, sizeof tc) == 0;
       if (!is_default && !getenv("ALL_CONFIGS")) continue;
@@ -576,7 +571,7 @@ static void run_bench(const char* only) {
         const double ms = median_ms([&] { run_backward(p, bc.c.t, args, plan, ws.p, s); }, s, 15);
         CK(cudaGetLastError());
         printf("  %-14s q%-10s kv%-10s %9.3f ms  %7.1f TFLOP/s useful\n", mode ? "deterministic" : "kv-parallel",
-               shape_string(tc.q, p.dims).c_str(), shape_string(tc.kv, p.dims).c_str(), ms, flops / ms * 1e-9);
+               shape_text(tc.q, p.dims).c_str(), shape_text(tc.kv, p.dims).c_str(), ms, flops / ms * 1e-9);
         fflush(stdout);
       }
     }
@@ -591,9 +586,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) printf("%d %s\n", i, describe(random_case(rng, i)).c_str());
     return 0;
   }
-  cudaDeviceProp prop;
-  CK(cudaGetDeviceProperties(&prop, 0));
-  printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+  const DeviceCaps caps = device_caps(0);
+  printf("device: %s (sm_%d%d, %d SMs)\n", device_name(0).c_str(), caps.cc_major, caps.cc_minor, caps.sm_count);
   if (mode == "sweep") {
     const int cases = argc > 2 ? atoi(argv[2]) : 300;
     const uint64_t seed = argc > 3 ? strtoull(argv[3], nullptr, 10) : 12345;

@@ -1,6 +1,7 @@
 // Standalone check and benchmark of the tensor-core fused forward (not part of the addon build).
 //   nvcc -arch=sm_90a -O3 -std=c++17 --expt-relaxed-constexpr -I. dev/fused/check_forward.cu
-//        kernels/fused/forward/forward.cu kernels/fused/forward_{1,2,3}d.cu -o /tmp/check_forward
+//        kernels/fused/forward/forward.cu kernels/fused/forward/forward_{1,2,3}d.cu kernels/runtime/device_caps.cu
+//        -o /tmp/check_forward
 //   /tmp/check_forward check [cases] [seed]   random sweep vs an fp64 host loop (window.h), poisoned outputs
 //   /tmp/check_forward tiles                   brute-force check of tile_window.h claims
 //   /tmp/check_forward bench                   the issue's problem list, every candidate config, CUDA events
@@ -16,10 +17,10 @@
 #include <vector>
 
 #include "../../kernels/common/dtype.h"
+#include "../../kernels/common/tile_window.h"
 #include "../../kernels/common/window.h"
 #include "../../kernels/fused/forward/forward.h"
 #include "../../kernels/fused/forward/forward_entry_make.cuh"
-#include "../../kernels/common/tile_window.h"
 
 using namespace natten;
 using namespace natten::fused;
@@ -268,7 +269,7 @@ static int check(int cases, unsigned seed, bool small) {
   std::mt19937 rng(seed);
   std::vector<const ForwardEntry*> all;
   for (int d = 1; d <= 3; ++d)
-    for (const ForwardEntry& e : forward_entries(d)) all.push_back(&e);
+    for (const ForwardEntry& e : forward_configs().list(d)) all.push_back(&e);
   int fails = 0, n = 0;
   double worst[2] = {0, 0}, worst_lse = 0;
   for (int i = 0; i < cases; ++i) {
@@ -356,9 +357,8 @@ static int bench(const char* json_path, int only = -1) {
   FILE* js = json_path ? fopen(json_path, "w") : nullptr;
   if (js) fprintf(js, "[\n");
   bool first = true;
-  cudaDeviceProp prop;
-  CK(cudaGetDeviceProperties(&prop, 0));
-  printf("device: %s\n", prop.name);
+  const std::string device = device_name(0);
+  printf("device: %s\n", device.c_str());
   int index = -1;
   for (const BenchProblem& bp : list) {
     ++index;
@@ -392,10 +392,10 @@ static int bench(const char* json_path, int only = -1) {
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    std::vector<const ForwardEntry*> timed =
-        forward_candidates(p.dims, head_dim_tier(p.head_dim, p.head_dim_v), DType::BFloat16, caps);
+    const int tier = forward_configs().head_dim_tier(p.head_dim, p.head_dim_v);
+    std::vector<const ForwardEntry*> timed = forward_configs().entries(p.dims, tier, DType::BFloat16, caps);
     for (const ForwardEntry& alt : alt_entries())
-      if (alt.dims == p.dims && alt.head_dim_tier == head_dim_tier(p.head_dim, p.head_dim_v)) timed.push_back(&alt);
+      if (alt.dims == p.dims && alt.head_dim_tier == tier) timed.push_back(&alt);
     for (const ForwardEntry* e : timed) {
       for (int i = 0; i < 3; ++i) e->launch(p, a, 0);
       CK(cudaDeviceSynchronize());
@@ -414,13 +414,13 @@ static int bench(const char* json_path, int only = -1) {
       const bool is_chosen = e == &chosen;
       printf("%-26s %-5s q %-10s kv %-10s st%d %9.3f ms %7.1f TFLOP/s%s (cost %.3g, %d CTAs/SM)\n", bp.name,
              kernel_name(e->arch), shape_text(e->q_tile, p.dims).c_str(), shape_text(e->kv_tile, p.dims).c_str(),
-             e->stages, med, flops / med * 1e-9, is_chosen ? "  <- heuristic" : "", forward_cost(*e, p, caps),
+             e->stages, med, flops / med * 1e-9, is_chosen ? "  <- heuristic" : "", forward_configs().cost(*e, p, caps),
              resident_ctas(*e, caps));
       if (js) {
         fprintf(js,
                 "%s  {\"problem\": \"%s\", \"device\": \"%s\", \"qTile\": \"%s\", \"kvTile\": \"%s\", \"ms\": %.4f, "
                 "\"tflops\": %.2f, \"stages\": %d, \"kernel\": \"%s\", \"heuristic\": %s}",
-                first ? "" : ",\n", bp.name, prop.name, shape_text(e->q_tile, p.dims).c_str(),
+                first ? "" : ",\n", bp.name, device.c_str(), shape_text(e->q_tile, p.dims).c_str(),
                 shape_text(e->kv_tile, p.dims).c_str(), med, flops / med * 1e-9, e->stages, kernel_name(e->arch),
                 is_chosen ? "true" : "false");
         first = false;

@@ -16,8 +16,9 @@ $NV -Xptxas -v -c kernels/fused/backward/fna_backward_bf16.cu -o /tmp/o/bf16.o 2
 $NV -c kernels/fused/backward/fna_backward_f16.cu -o /tmp/o/f16.o &
 $NV -c kernels/fused/backward/fna_backward.cu -o /tmp/o/bw.o &
 $NV -c dev/fused/check_backward.cu -o /tmp/o/cb.o &
+$NV -c kernels/runtime/device_caps.cu -o /tmp/o/caps.o &
 wait $(jobs -p | grep -v "^$flex$")
-$NV /tmp/o/bf16.o /tmp/o/f16.o /tmp/o/bw.o /tmp/o/cb.o -o /tmp/cb 2>&1 | tee -a $LOG
+$NV /tmp/o/bf16.o /tmp/o/f16.o /tmp/o/bw.o /tmp/o/cb.o /tmp/o/caps.o -o /tmp/cb 2>&1 | tee -a $LOG
 cuobjdump --dump-sass /tmp/o/bf16.o > /tmp/o/sass.txt
 python3 - <<'PY' | tee -a $LOG
 import re

@@ -13,11 +13,17 @@
 
 namespace natten::fused {
 
-/// The micro box (16 tokens) for a number of spatial dims.
+/// Tokens per micro tile: query rows per warp, keys per k-step of P.V.
+constexpr int kMicroTokens = 16;
+
+/// The micro box (kMicroTokens tokens) for a number of spatial dims.
 /// Extent on axis a of the micro box for `dims` spatial dims.
 NATTEN_HD constexpr int micro_extent(int dims, int a) {
   return dims == 1 ? (a == 0 ? 16 : 1) : dims == 2 ? (a < 2 ? 4 : 1) : (a < 2 ? 2 : 4);
 }
+static_assert(micro_extent(1, 0) == kMicroTokens && micro_extent(2, 0) * micro_extent(2, 1) == kMicroTokens &&
+                  micro_extent(3, 0) * micro_extent(3, 1) * micro_extent(3, 2) == kMicroTokens,
+              "a micro box holds kMicroTokens tokens");
 
 NATTEN_HD constexpr bool is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
 NATTEN_HD constexpr int log2_int(int x) { return x <= 1 ? 0 : 1 + log2_int(x / 2); }
@@ -27,7 +33,7 @@ template <int Dims, int X, int Y, int Z>
 struct TileShape {
   static constexpr int kDims = Dims;
   static constexpr int kSize = X * Y * Z;
-  static constexpr int kMicroCount = kSize / 16;
+  static constexpr int kMicroCount = kSize / kMicroTokens;
   // Functions rather than static arrays: device code may index them with a (unrolled) loop variable.
   /// Tile extent on axis a.
   static NATTEN_HD constexpr int ext(int a) { return a == 0 ? X : a == 1 ? Y : Z; }

@@ -19,12 +19,11 @@ void copy_tile(int (&dst)[kMaxDims], const int (&src)[kMaxDims]) {
   for (int a = 0; a < kMaxDims; ++a) dst[a] = src[a];
 }
 
-/// The decisions taken before a fused config is chosen, in try_forward's / try_backward's order: `unsupported`
-/// (the fast path's reason not to run, "" if it runs) sends the problem to the reference kernel, a problem
-/// without queries runs nothing. True when one of them decided `out`.
+/// Settles a pass that runs no config, in try_forward's / try_backward's order: the fast path cannot run
+/// the problem (`why`: the reference kernel), or the problem has no queries. False: a config is chosen.
 template <class Choice>
-bool decided_before_config(Choice& out, const NaProblem& p, std::string unsupported) {
-  out.reason = std::move(unsupported);
+bool settled_without_config(Choice& out, std::string why, const NaProblem& p) {
+  out.reason = std::move(why);
   if (!out.reason.empty()) {
     out.path = ChoicePath::Reference;
     return true;
@@ -39,7 +38,7 @@ bool decided_before_config(Choice& out, const NaProblem& p, std::string unsuppor
 /// try_forward's decision (forward.cu), in its order: fast-path checks, empty problems, select_forward.
 ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCaps& caps) {
   ForwardChoice out;
-  if (decided_before_config(out, p, fused::forward_problem_unsupported_reason(p, t, caps))) return out;
+  if (settled_without_config(out, fused::forward_problem_unsupported_reason(p, t, caps), p)) return out;
   const fused::ForwardEntry& e = fused::select_forward(p, t, FusedConfig{}, caps);
   out.path = ChoicePath::Fused;
   out.kernel = fused::kernel_name(e.arch);
@@ -54,9 +53,8 @@ ForwardChoice forward_choice(const NaProblem& p, DType t, const fused::DeviceCap
 /// not planned here: try_backward plans them only to validate given tile shapes, and none are given.
 BackwardChoice backward_choice(const NaProblem& p, DType t, const FusedConfig& c, const fused::DeviceCaps& caps) {
   BackwardChoice out;
-  const fused::BackwardDevice dev = fused::backward_device(caps);
-  if (decided_before_config(out, p, fused::backward_problem_unsupported_reason(p, t, dev))) return out;
-  const fused::BackwardPlan plan = fused::plan_backward(p, t, c, dev);
+  if (settled_without_config(out, fused::backward_problem_unsupported_reason(p, t, caps), p)) return out;
+  const fused::BackwardPlan plan = fused::plan_backward(p, t, c, caps);
   out.path = ChoicePath::Fused;
   out.head_dim_tier = plan.tier;
   copy_tile(out.q_tile, plan.tiles.q);

@@ -4,13 +4,14 @@
 
 #include "../fused/backward/fna_backward.h"
 #include "../fused/forward/forward.h"
+#include "../runtime/device_caps.h"
 #include "../runtime/gpu_runtime.h"
 #include "na_ops.h"
 #include "reference_launch.h"
 
 namespace natten::launch {
 
-bool has_fused(int device) { return fused::device_supported(fused::device_caps(device)); }
+bool has_fused(int device) { return fused::device_caps(device).runs_fused_kernels(); }
 
 void na_forward(int device, const NaProblem& p, DType t, const FusedForwardArgs& a, const FusedConfig& c) {
   // Tensor-core path (fp16/bf16, sm_80+, head dims multiples of 8 up to 256); everything else: reference.

@@ -1,11 +1,10 @@
-// Problem checks, device stream/limits and the reference fused-NA launches (see reference_launch.h).
+// Problem checks, the device stream and the reference fused-NA launches (see reference_launch.h).
 #include "reference_launch.h"
 
-#include <atomic>
 #include <string>
 
-#include "../runtime/axes3.cuh"
 #include "../reference/reference.h"
+#include "../runtime/axes3.cuh"
 #include "../runtime/cuda_check.h"
 #include "../runtime/gpu_runtime.h"
 
@@ -15,9 +14,6 @@ namespace {
 [[noreturn]] void bad(const char* op, const std::string& what) {
   throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", std::string(op) + ": " + what);
 }
-
-constexpr int kMaxDevices = 64;
-std::atomic<int> g_smem_optin[kMaxDevices];
 
 }  // namespace
 
@@ -46,17 +42,6 @@ cudaStream_t device_stream(int device) {
   cudaStream_t s = static_cast<cudaStream_t>(gpu::stream(device));  // validates the device index
   NATTEN_CUDA_CHECK(cudaSetDevice(device));
   return s;
-}
-
-int device_smem_optin(int device) {
-  if (device >= 0 && device < kMaxDevices) {
-    const int cached = g_smem_optin[device].load(std::memory_order_relaxed);
-    if (cached > 0) return cached;
-  }
-  int v = 0;
-  NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  if (device >= 0 && device < kMaxDevices) g_smem_optin[device].store(v, std::memory_order_relaxed);
-  return v;
 }
 
 void reference_forward(int device, const NaProblem& p, DType t, const FusedForwardArgs& a) {

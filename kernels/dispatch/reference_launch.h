@@ -1,5 +1,5 @@
 // The launch layer's shared pieces for the reference and unfused CUDA paths: problem checks (so no bad
-// problem can make a kernel read or write outside its tensors), the device's stream and limits, and the
+// problem can make a kernel read or write outside its tensors), the device's stream, and the
 // reference fused kernels (the on-GPU oracle, and the fused fallback where no fast kernel exists).
 #pragma once
 #include <cuda_runtime.h>
@@ -16,9 +16,6 @@ void check_problem(const NaProblem& p, const char* op, bool gqa);
 
 /// Makes `device` current for this thread and returns its ordered stream.
 cudaStream_t device_stream(int device);
-
-/// Bytes of shared memory one CTA may opt in to on `device` (cached).
-int device_smem_optin(int device);
 
 /// Reference fused forward / backward on the device's stream (any problem check_problem accepts).
 void reference_forward(int device, const NaProblem& p, DType t, const FusedForwardArgs& a);

@@ -9,8 +9,9 @@
 #include <math.h>
 
 #include "../runtime/axes3.cuh"
-#include "../unfused/unfused.h"
+#include "../runtime/device_caps.h"
 #include "../runtime/gpu_runtime.h"
+#include "../unfused/unfused.h"
 #include "na_ops.h"
 #include "reference_launch.h"
 
@@ -28,7 +29,7 @@ Launch prepare(int device, const NaProblem& p, const char* op) {
   check_problem(p, op, false);
   Launch l;
   l.stream = device_stream(device);
-  l.limits.smem_optin = device_smem_optin(device);
+  l.limits.smem_optin = fused::device_caps(device).smem_optin;
   l.p = cuda::as_3d(p);
   l.cols = l.p.window_size() + l.p.n_extra;
   return l;

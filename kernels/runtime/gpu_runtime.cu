@@ -14,6 +14,7 @@
 
 #include "../common/random.h"
 #include "cuda_check.h"
+#include "device_caps.h"
 
 namespace natten::gpu {
 namespace {
@@ -186,14 +187,13 @@ int device_count() {
 
 DeviceInfo device_info(int device) {
   use(device);
-  cudaDeviceProp p;
-  NATTEN_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  const fused::DeviceCaps caps = fused::device_caps(device);  // the one capability query (device_caps.cu)
   DeviceInfo d;
-  d.name = p.name;
-  d.major = p.major;
-  d.minor = p.minor;
-  d.sm_count = p.multiProcessorCount;
-  d.shared_memory_per_block_optin = p.sharedMemPerBlockOptin;
+  d.name = fused::device_name(device);
+  d.major = caps.cc_major;
+  d.minor = caps.cc_minor;
+  d.sm_count = caps.sm_count;
+  d.shared_memory_per_block_optin = static_cast<size_t>(caps.smem_optin);
   NATTEN_CUDA_CHECK(cudaMemGetInfo(&d.free_memory, &d.total_memory));
   return d;
 }

@@ -180,7 +180,7 @@ static bool check(const Case& c, uint64_t seed, int stages) {
       }
 
   // kernel parameters as fna_backward.cu's run_backward fills them
-  const int tier = backward_head_dim_tier(D, Dv);
+  const int tier = head_dim_tier(D, Dv, kBackwardMaxHeadDimTier);
   BackwardParams prm{};
   prm.p = p;
   for (int a = p.dims; a < kMaxDims; ++a) {
@@ -257,8 +257,8 @@ static bool check(const Case& c, uint64_t seed, int stages) {
       "%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld q%s kv%s stages %d | dq(kv) %.1e dq(det) %.1e dk %.1e dv %.1e "
       "dek %.1e dev %.1e\n",
       ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
-      (long long)D, (long long)Dv, (long long)E, shape_string(c.tiles.q, p.dims).c_str(),
-      shape_string(c.tiles.kv, p.dims).c_str(), stages, e_dqkv, e_dq, e_dk, e_dv, e_dek, e_dev);
+      (long long)D, (long long)Dv, (long long)E, shape_text(c.tiles.q, p.dims).c_str(),
+      shape_text(c.tiles.kv, p.dims).c_str(), stages, e_dqkv, e_dq, e_dk, e_dv, e_dek, e_dev);
   fflush(stdout);
   return ok;
 }
@@ -293,7 +293,8 @@ int main(int argc, char** argv) {
     p.n_extra = extra_opts[uni(0, 3)];
     p.scale = (float)(1.0 / std::sqrt((double)p.head_dim));
     c.bf16 = uni(0, 1);
-    const auto configs = backward_tile_configs(p.dims, backward_head_dim_tier(p.head_dim, p.head_dim_v));
+    const auto configs =
+        backward_tile_configs(p.dims, head_dim_tier(p.head_dim, p.head_dim_v, kBackwardMaxHeadDimTier));
     c.tiles = configs[(size_t)uni(0, (int)configs.size() - 1)];
     fails += !check(c, rng(), i % 4 == 3 ? 1 : 2);
   }

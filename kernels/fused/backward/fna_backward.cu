@@ -1,9 +1,11 @@
-// Planning and launch of the fused NA backward (see fna_backward.h): checks what the fast path runs,
-// picks tiles and the dQ strategy, lays out the workspace and fills the kernel parameters.
+// Planning and launch of the fused NA backward (see fna_backward.h): the config registry (BackwardConfigs),
+// checks what the fast path runs, picks tiles and the dQ strategy, lays out the workspace and fills the
+// kernel parameters.
 #include "fna_backward.h"
 
 #include <cuda_runtime.h>
 
+#include "../../common/error.h"
 #include "fna_backward_kernels.h"
 
 namespace natten::fused {
@@ -15,8 +17,6 @@ extern template void launch_backward_kernels<BF16>(const BackwardParams&, const 
                                                    cudaStream_t);
 
 namespace {
-
-bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
 
 /// The problem padded to 3 axes (length, kernel, stride, dilation 1): what the kernels index.
 NaProblem padded(const NaProblem& p) {
@@ -48,43 +48,68 @@ size_t kv_smem(int tier) {
 
 size_t round256(size_t n) { return (n + 255) / 256 * 256; }
 
-}  // namespace
+/// True when the device has the shared memory of the main and the dQ kernel (one KV buffer) at a tier.
+bool tier_fits(int tier, const DeviceCaps& caps) {
+  return caps.smem_fits(kv_smem(tier)) && caps.smem_fits(dq_smem(tier, 1));
+}
 
-std::vector<BackwardConfigInfo> backward_config_list(int dims, int64_t head_dim, int64_t head_dim_v, DType t,
-                                                     const BackwardDevice& dev) {
-  std::vector<BackwardConfigInfo> out;
-  const int tier = backward_head_dim_tier(head_dim, head_dim_v);
-  if (dev.cc_major < 8 || tier == 0 || (t != DType::Float16 && t != DType::BFloat16)) return out;
-  if (kv_smem(tier) > dev.smem_optin || dq_smem(tier, 1) > dev.smem_optin) return out;
-  for (const BackwardTileConfig& c : backward_tile_configs(dims, tier)) {
-    BackwardConfigInfo i;
-    i.tiles = c;
-    i.head_dim_tier = tier;
-    i.threads = kBwdThreads;
-    i.smem_bytes = (int)kv_smem(tier);
-    out.push_back(i);
-  }
+std::vector<BackwardEntry> make_entries(int dims) {
+  std::vector<BackwardEntry> out;
+  for (int tier = 32; tier <= kBackwardMaxHeadDimTier; tier *= 2)
+    for (DType t : {DType::Float16, DType::BFloat16})
+      for (const BackwardTileConfig& c : backward_tile_configs(dims, tier)) {
+        BackwardEntry e{};
+        e.dims = dims;
+        for (int a = 0; a < kMaxDims; ++a) e.q_tile[a] = c.q[a], e.kv_tile[a] = c.kv[a];
+        e.head_dim_tier = tier;
+        e.arch = 80;
+        e.dtype = t;
+        e.threads = kBwdThreads;
+        e.smem_bytes = (int)kv_smem(tier);
+        out.push_back(e);
+      }
   return out;
 }
 
-std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const BackwardDevice& dev) {
-  if (dev.cc_major < 8) return "the fused backward needs compute capability 8.0 or newer";
+}  // namespace
+
+const std::vector<BackwardEntry>& BackwardConfigs::list(int dims) const {
+  static const std::vector<BackwardEntry> lists[kMaxDims + 1] = {{}, make_entries(1), make_entries(2), make_entries(3)};
+  return lists[dims >= 1 && dims <= kMaxDims ? dims : 0];
+}
+
+bool BackwardConfigs::runs_on(const BackwardEntry& e, const DeviceCaps& caps) const {
+  return caps.runs_fused_kernels() && tier_fits(e.head_dim_tier, caps);
+}
+
+double BackwardConfigs::cost(const BackwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const {
+  double rows = 1;
+  for (int a = 0; a < p.dims; ++a) rows *= e.q_tile[a];
+  return backward_tile_pairs(p, e.q_tile, e.kv_tile) * rows;
+}
+
+const BackwardConfigs& backward_configs() {
+  static const BackwardConfigs configs;
+  return configs;
+}
+
+std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps) {
+  if (!caps.runs_fused_kernels()) return "the fused backward needs compute capability 8.0 or newer";
   if (t != DType::Float16 && t != DType::BFloat16) return "the fused backward runs float16 and bfloat16 only";
   if (p.dims < 1 || p.dims > kMaxDims) return "dims must be 1, 2 or 3";
-  const int tier = backward_head_dim_tier(p.head_dim, p.head_dim_v);
+  const int tier = backward_configs().head_dim_tier(p.head_dim, p.head_dim_v);
   if (tier == 0) return "the fused backward needs head dims that are multiples of 8 and at most 128";
   if (p.heads_kv <= 0 || p.heads % p.heads_kv != 0) return "heads_kv must divide heads";
   if (p.batch > 65535 || p.heads > 65535) return "batch and heads must be at most 65535";
-  if (kv_smem(tier) > dev.smem_optin || dq_smem(tier, 1) > dev.smem_optin)
-    return "not enough shared memory per block on this GPU";
+  if (!tier_fits(tier, caps)) return "not enough shared memory per block on this GPU";
   // Grid slots per axis are below twice the axis length, so fewer than 8N in all: keep that in grid.x.
   if (p.tokens() > (int64_t)1 << 28) return "more than 2^28 tokens per batch and head";
   return "";
 }
 
 std::string backward_unsupported_reason(const NaProblem& p, DType t, const FusedBackwardArgs& a,
-                                        const BackwardDevice& dev) {
-  const std::string why = backward_problem_unsupported_reason(p, t, dev);
+                                        const DeviceCaps& caps) {
+  const std::string why = backward_problem_unsupported_reason(p, t, caps);
   if (!why.empty()) return why;
   if (p.n_extra > 0 && (!a.extra_k || !a.extra_v || !a.d_extra_k || !a.d_extra_v))
     return "additional keys/values and their gradients must all be given";
@@ -95,24 +120,58 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
   return "";
 }
 
-BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, const BackwardDevice& dev) {
+const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
+  const BackwardConfigs& family = backward_configs();
+  const std::vector<const BackwardEntry*> all =
+      family.entries(p.dims, family.head_dim_tier(p.head_dim, p.head_dim_v), t, caps);
+  const BackwardEntry* dflt = family.cheapest(all, p, caps);
+  if (!dflt) throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no fused backward config fits this device");
+  const int(&q)[kMaxDims] = c.backward_q_tile;
+  const int(&kv)[kMaxDims] = c.backward_kv_tile;
+  const bool q_given = tile_given(q), kv_given = tile_given(kv);
+  if (!q_given && !kv_given) return *dflt;
+  auto matches = [&](const BackwardEntry& e) {
+    return (!q_given || same_tile(e.q_tile, q, p.dims)) && (!kv_given || same_tile(e.kv_tile, kv, p.dims));
+  };
+  for (const BackwardEntry* e : all)
+    if (matches(*e) && (q_given || same_tile(e->q_tile, dflt->q_tile, p.dims)) &&
+        (kv_given || same_tile(e->kv_tile, dflt->kv_tile, p.dims)))
+      return *e;
+  for (const BackwardEntry* e : all)
+    if (matches(*e)) return *e;
+  bool q_exists = false;
+  for (const BackwardEntry* e : all) q_exists = q_exists || same_tile(e->q_tile, q, p.dims);
+  const bool bad_q = q_given && !q_exists;
+  std::string options;
+  for (const BackwardEntry* e : all) {
+    const std::string one = shape_text(bad_q ? e->q_tile : e->kv_tile, p.dims);
+    if (options.find(one) == std::string::npos) options += (options.empty() ? "" : ", ") + one;
+  }
+  throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
+              std::string(bad_q ? "backwardQTileShape " : "backwardKvTileShape ") + shape_text(bad_q ? q : kv, p.dims) +
+                  " is not a fused backward configuration for " + std::to_string(p.dims) +
+                  "-D problems with head dim " + std::to_string(p.head_dim) + "; expected one of " + options);
+}
+
+BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
   BackwardPlan plan;
-  plan.tier = backward_head_dim_tier(p.head_dim, p.head_dim_v);
-  plan.tiles = resolve_backward_tiles(p, plan.tier, c.backward_q_tile, c.backward_kv_tile);
+  const BackwardEntry& e = select_backward(p, t, c, caps);
+  plan.tiles = backward_tiles(e);
+  plan.tier = e.head_dim_tier;
   const int64_t N = p.tokens();
   plan.delta_bytes = round256((size_t)(p.batch * N * p.heads) * sizeof(float));
   const size_t acc = round256((size_t)(p.batch * N * p.heads * p.head_dim) * sizeof(float));
   plan.dq_atomics =
       c.kv_parallel && !c.deterministic && (c.scratch_limit_bytes < 0 || acc <= (size_t)c.scratch_limit_bytes);
   plan.dq_acc_bytes = plan.dq_atomics ? acc : 0;
-  plan.dq_stages = dq_smem(plan.tier, 2) <= dev.smem_optin ? 2 : 1;
+  plan.dq_stages = caps.smem_fits(dq_smem(plan.tier, 2)) ? 2 : 1;
   if (p.n_extra > 0 && p.batch > 0 && p.heads_kv > 0 && N > 0) {  // an empty problem has no extra pass
     // Enough CTAs for about two waves: split each extra tile's query walk into slices.
     const int bq = backward_q_rows(plan.tier);
     const int64_t chunks = (N + bq - 1) / bq;
     const int64_t tiles = (p.n_extra + kBwdKvRows - 1) / kBwdKvRows;
     const int64_t base = p.batch * p.heads_kv * tiles;
-    int64_t splits = (2 * (int64_t)dev.sm_count + base - 1) / base;
+    int64_t splits = (2 * (int64_t)caps.sm_count + base - 1) / base;
     splits = splits < 1 ? 1 : (splits > chunks ? chunks : splits);
     plan.q_chunks_per_split = (chunks + splits - 1) / splits;
     plan.extra_splits = (int)((chunks + plan.q_chunks_per_split - 1) / plan.q_chunks_per_split);

@@ -26,6 +26,8 @@
 #include <vector>
 #include "../../common/dtype.h"
 #include "../../common/op_args.h"
+#include "../../runtime/device_caps.h"
+#include "../../runtime/family_configs.h"
 #include "fna_backward_configs.h"
 
 namespace natten::fused {
@@ -43,45 +45,39 @@ struct BackwardPlan {
   size_t workspace_bytes() const { return delta_bytes + dq_acc_bytes + extra_part_bytes; }
 };
 
-/// What the planner needs to know about the GPU.
-struct BackwardDevice {
-  int cc_major = 0;
-  int sm_count = 1;
-  size_t smem_optin = 0;  // max dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin)
+/// The backward's config registry: every tile configuration (fna_backward_configs.h) per head-dim tier
+/// and dtype, and the tile-pair cost model.
+class BackwardConfigs final : public FamilyConfigs<BackwardEntry> {
+ public:
+  /// The entries of one dims value: per tier (32, 64, 128) and dtype (fp16, bf16), backward_tile_configs.
+  const std::vector<BackwardEntry>& list(int dims) const override;
+  int max_head_dim_tier() const override { return kBackwardMaxHeadDimTier; }
+  /// sm_80 or newer, with the shared memory of the main and the dQ kernel for the entry's tier.
+  bool runs_on(const BackwardEntry& e, const DeviceCaps& caps) const override;
+  /// Tile pairs the main kernel visits, weighted by the Q rows per pair (the device does not matter).
+  double cost(const BackwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const override;
 };
 
-struct DeviceCaps;  // device_caps.h
-
-/// The planner's view of a device: what try_backward uses for device_caps(device), and what a config
-/// choice without a device (launch/fused_choice.h) uses for capabilities it is given.
-BackwardDevice backward_device(const DeviceCaps& caps);
-
-/// One backward configuration as the config registry (kernels/dispatch/fused_configs.cu) lists it.
-struct BackwardConfigInfo {
-  BackwardTileConfig tiles{};
-  int head_dim_tier = 0;
-  int threads = 0;     // per CTA of the main (KV-parallel) kernel
-  int smem_bytes = 0;  // dynamic shared memory of the main kernel
-};
-
-/// The backward configs that run (dims, head_dim, head_dim_v, t) on a device, in backward_tile_configs
-/// order; empty where the fast backward does not run (fp32, head dims not multiples of 8 or above 128,
-/// GPUs older than sm_80).
-std::vector<BackwardConfigInfo> backward_config_list(int dims, int64_t head_dim, int64_t head_dim_v, DType t,
-                                                     const BackwardDevice& dev);
+/// The backward's registry (one instance).
+const BackwardConfigs& backward_configs();
 
 /// "" when the fast backward runs this problem on this device, else the reason it does not (the caller
 /// falls back to the reference kernel).
 std::string backward_unsupported_reason(const NaProblem& p, DType t, const FusedBackwardArgs& a,
-                                        const BackwardDevice& dev);
+                                        const DeviceCaps& caps);
 
 /// backward_unsupported_reason without the buffers (every check but the pointers): what a problem and a
-/// device decide alone, for choosing a config without data (launch/fused_choice.h).
-std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const BackwardDevice& dev);
+/// device decide alone, for choosing a config without data (dispatch/fused_choice.h).
+std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps);
 
-/// Tile shapes (from the config or the default), dQ strategy and workspace size. Throws RangeError
-/// ERR_NATTEN_UNSUPPORTED for a backward tile shape that does not exist.
-BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, const BackwardDevice& dev);
+/// The entry to run: the one named by c.backward_q_tile / c.backward_kv_tile (zeros = not given; when one
+/// of the two is given, the other is the cheapest entry's if that pair exists, else the first listed
+/// that pairs), else the cheapest by BackwardConfigs::cost. Throws RangeError ERR_NATTEN_UNSUPPORTED naming
+/// the option and the shapes that exist when the request matches no entry.
+const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps);
+
+/// Tile shapes (select_backward), dQ strategy and workspace size. Throws what select_backward throws.
+BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps);
 
 /// Enqueues the backward on `stream`. `workspace` holds plan.workspace_bytes() bytes, 256-byte aligned,
 /// and must stay allocated until the work is done (stream-ordered free is fine). The problem must have

@@ -1,5 +1,6 @@
 // Tile configurations of the fused NA backward (host side, no CUDA headers): which Q/KV tile shapes
-// exist, which head-dim tier a problem uses, the default choice, and validation of a user's choice.
+// exist per head-dim tier and how many tile pairs one visits (the backward's cost model). The family's
+// registry over them is BackwardConfigs (fna_backward.h, the shape of kernels/runtime/family_configs.h).
 //
 // The backward kernels take their tile shapes at run time (only the product is compiled in), so every
 // listed shape costs no extra template instantiation:
@@ -8,12 +9,11 @@
 //     S and dP of a warp in registers without spills).
 #pragma once
 #include <stdint.h>
-#include <string>
 #include <vector>
 #include "../../common/problem.h"
-#include "../../common/error.h"
-#include "fna_backward_params.h"
 #include "../../common/tile_window.h"
+#include "../../runtime/family_configs.h"
+#include "fna_backward_params.h"
 
 namespace natten::fused {
 
@@ -23,12 +23,18 @@ struct BackwardTileConfig {
   int kv[kMaxDims];
 };
 
-/// Head-dim tier (padded head dim the kernels are compiled for) of a problem: 32, 64 or 128; 0 when the
-/// fast path has none (head dims not multiples of 8, or above 128).
-inline int backward_head_dim_tier(int64_t head_dim, int64_t head_dim_v) {
-  const int64_t d = head_dim > head_dim_v ? head_dim : head_dim_v;
-  if (head_dim % 8 != 0 || head_dim_v % 8 != 0 || d <= 0 || d > 128) return 0;
-  return d <= 32 ? 32 : (d <= 64 ? 64 : 128);
+/// The largest head-dim tier of the backward kernels (head_dim_tier(D, Dv, kBackwardMaxHeadDimTier)).
+constexpr int kBackwardMaxHeadDimTier = 128;
+
+/// One backward configuration as the registry lists it: ConfigEntry (dims, Q tile of the main kernel, KV
+/// tile, head-dim tier, arch 80, dtype, threads and shared memory of the main kernel).
+struct BackwardEntry : ConfigEntry {};
+
+/// The tile shapes of a backward entry, as the plan and the kernels take them.
+inline BackwardTileConfig backward_tiles(const BackwardEntry& e) {
+  BackwardTileConfig c;
+  for (int a = 0; a < kMaxDims; ++a) c.q[a] = e.q_tile[a], c.kv[a] = e.kv_tile[a];
+  return c;
 }
 
 /// Queries per Q tile of the main kernel for a head-dim tier.
@@ -49,8 +55,8 @@ inline void fill_shape(int (&out)[kMaxDims], const std::vector<int>& s) {
 }
 }  // namespace detail
 
-/// Every backward configuration for a problem of `dims` axes and head-dim tier `tier` (Q shapes x KV
-/// shapes), in a stable order: the list fusedConfigs reports and the autotuner searches.
+/// Every backward tile configuration for a problem of `dims` axes and head-dim tier `tier` (Q shapes x KV
+/// shapes), in a stable order: the order of BackwardConfigs' entries (fusedConfigs, the autotuner).
 inline std::vector<BackwardTileConfig> backward_tile_configs(int dims, int tier) {
   std::vector<BackwardTileConfig> out;
   if (tier == 0) return out;
@@ -64,83 +70,23 @@ inline std::vector<BackwardTileConfig> backward_tile_configs(int dims, int tier)
   return out;
 }
 
-/// (Q tile, KV tile) pairs the main kernel visits: per axis, the Q tiles of each KV tile's inverse
-/// window, summed over tiles and dilation groups; the axes multiply (the walk is a box).
-inline double backward_tile_pairs(const NaProblem& p, const BackwardTileConfig& c) {
+/// (Q tile, KV tile) pairs the main kernel visits with tiles q, kv: per axis, the Q tiles of each KV
+/// tile's inverse window, summed over tiles and dilation groups; the axes multiply (the walk is a box).
+inline double backward_tile_pairs(const NaProblem& p, const int (&q)[kMaxDims], const int (&kv)[kMaxDims]) {
   double pairs = 1;
   for (int a = 0; a < p.dims; ++a) {
     const AxisParams ap = p.axis(a);
     double sum = 0;
     for (int g = 0; g < ap.dilation; ++g) {
       const GroupAxis ax = group_axis(ap, g);
-      for (int k0 = 0; k0 < ax.lg; k0 += c.kv[a]) {
-        const Range r = tile_q_range(ax, k0, c.kv[a]);
-        if (r.end > r.start) sum += ceil_div(r.end, c.q[a]) - r.start / c.q[a];
+      for (int k0 = 0; k0 < ax.lg; k0 += kv[a]) {
+        const Range r = tile_q_range(ax, k0, kv[a]);
+        if (r.end > r.start) sum += ceil_div(r.end, q[a]) - r.start / q[a];
       }
     }
     pairs *= sum;
   }
   return pairs;
-}
-
-/// The default configuration: the one visiting the fewest tile pairs (weighted by Q rows per pair), the
-/// first listed on ties.
-inline BackwardTileConfig default_backward_tiles(const NaProblem& p, int tier) {
-  const auto all = backward_tile_configs(p.dims, tier);
-  BackwardTileConfig best = all.front();
-  double best_cost = -1;
-  for (const auto& c : all) {
-    double rows = 1;
-    for (int a = 0; a < p.dims; ++a) rows *= c.q[a];
-    const double cost = backward_tile_pairs(p, c) * rows;
-    if (best_cost < 0 || cost < best_cost) {
-      best = c;
-      best_cost = cost;
-    }
-  }
-  return best;
-}
-
-inline std::string shape_string(const int (&s)[kMaxDims], int dims) {
-  std::string out = "[";
-  for (int a = 0; a < dims; ++a) out += (a ? ", " : "") + std::to_string(s[a]);
-  return out + "]";
-}
-
-/// The configuration asked for by `q` / `kv` (all-zero = not given: the default fills it), or a
-/// RangeError (ERR_NATTEN_UNSUPPORTED, as the forward's) naming the option and listing what exists. When only one of
-/// the two is given, the other half is the default's if that pair exists, else the first listed that pairs.
-inline BackwardTileConfig resolve_backward_tiles(const NaProblem& p, int tier, const int (&q)[kMaxDims],
-                                                 const int (&kv)[kMaxDims]) {
-  const bool q_given = q[0] || q[1] || q[2], kv_given = kv[0] || kv[1] || kv[2];
-  const BackwardTileConfig dflt = default_backward_tiles(p, tier);
-  if (!q_given && !kv_given) return dflt;
-  const auto all = backward_tile_configs(p.dims, tier);
-  auto same = [&](const int(&a)[kMaxDims], const int(&b)[kMaxDims]) {
-    for (int i = 0; i < p.dims; ++i)
-      if (a[i] != b[i]) return false;
-    return true;
-  };
-  auto matches = [&](const BackwardTileConfig& c) {
-    return (!q_given || same(c.q, q)) && (!kv_given || same(c.kv, kv));
-  };
-  for (const auto& c : all)
-    if (matches(c) && (q_given || same(c.q, dflt.q)) && (kv_given || same(c.kv, dflt.kv))) return c;
-  for (const auto& c : all)
-    if (matches(c)) return c;
-  bool q_exists = false;
-  for (const auto& c : all) q_exists = q_exists || same(c.q, q);
-  const bool bad_q = q_given && !q_exists;
-  std::string options;
-  for (const auto& c : all) {
-    const std::string one = shape_string(bad_q ? c.q : c.kv, p.dims);
-    if (options.find(one) == std::string::npos) options += (options.empty() ? "" : ", ") + one;
-  }
-  throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
-              std::string(bad_q ? "backwardQTileShape " : "backwardKvTileShape ") +
-                  shape_string(bad_q ? q : kv, p.dims) + " is not a fused backward configuration for " +
-                  std::to_string(p.dims) + "-D problems with head dim " + std::to_string(p.head_dim) +
-                  "; expected one of " + options);
 }
 
 }  // namespace natten::fused

@@ -1,33 +1,20 @@
 // The launch layer's entry to the fast fused backward (fna_backward.h: try_backward): device checks,
-// planning, a stream-ordered workspace, launch; and the planner's view of a device (backward_device).
+// planning, a stream-ordered workspace, launch.
 #include <string>
 
 #include "../../runtime/cuda_check.h"
+#include "../../runtime/device_caps.h"
 #include "../../runtime/gpu_runtime.h"
 #include "fna_backward.h"
-#include "../../runtime/device_caps.h"
 
 namespace natten::fused {
-namespace {
-
-bool tile_given(const int (&t)[kMaxDims]) { return t[0] || t[1] || t[2]; }
-
-}  // namespace
-
-BackwardDevice backward_device(const DeviceCaps& caps) {
-  BackwardDevice dev;
-  dev.cc_major = caps.cc_major;
-  dev.sm_count = caps.sm_count;
-  dev.smem_optin = (size_t)caps.smem_optin;
-  return dev;
-}
 
 bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedBackwardArgs& a,
                   const FusedConfig& c) {
   const bool tiles_given = tile_given(c.backward_q_tile) || tile_given(c.backward_kv_tile);
   if (c.use_reference) return false;
-  const BackwardDevice dev = backward_device(device_caps(device));  // the only device query of the plan
-  const std::string why = backward_unsupported_reason(p, t, a, dev);
+  const DeviceCaps caps = device_caps(device);  // the only device query of the plan
+  const std::string why = backward_unsupported_reason(p, t, a, caps);
   if (!why.empty()) {
     if (tiles_given)
       throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
@@ -36,7 +23,7 @@ bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, 
                       why);
     return false;
   }
-  const BackwardPlan plan = plan_backward(p, t, c, dev);  // validates the tile shapes
+  const BackwardPlan plan = plan_backward(p, t, c, caps);  // validates the tile shapes
   NATTEN_CUDA_CHECK(cudaSetDevice(device));
   if (p.tokens() == 0 || p.batch == 0 || p.heads == 0) {
     // No queries: the extra keys/values get zero gradients; everything else is empty.

@@ -1,4 +1,5 @@
-// Host side of the tensor-core fused forward: checks, config choice and the cost heuristic.
+// Host side of the tensor-core fused forward: checks, the config registry (ForwardConfigs), config choice
+// and the cost heuristic.
 #include "forward.h"
 
 #include <stdint.h>
@@ -7,33 +8,13 @@
 #include <map>
 #include <mutex>
 
-#include "../../runtime/cuda_check.h"
 #include "../../common/error.h"
+#include "../../common/tile_shape.h"
 #include "../../common/tile_window.h"
+#include "../../runtime/cuda_check.h"
 
 namespace natten::fused {
-
-const std::vector<ForwardEntry>& forward_entries_1d();
-const std::vector<ForwardEntry>& forward_entries_2d();
-const std::vector<ForwardEntry>& forward_entries_3d();
-
-const std::vector<ForwardEntry>& forward_entries(int dims) {
-  if (dims == 1) return forward_entries_1d();
-  if (dims == 2) return forward_entries_2d();
-  return forward_entries_3d();
-}
-
-bool device_supported(const DeviceCaps& caps) { return caps.cc_major >= 8; }
-
-std::string shape_text(const int* ext, int dims) {
-  std::string s = "[";
-  for (int a = 0; a < dims; ++a) s += (a ? ", " : "") + std::to_string(ext[a]);
-  return s + "]";
-}
-
 namespace {
-
-bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
 
 const char* dtype_name(DType t) {
   switch (t) {
@@ -44,34 +25,18 @@ const char* dtype_name(DType t) {
   }
 }
 
-}  // namespace
-
-const char* kernel_name(int arch) { return arch >= 90 ? "wgmma" : "mma"; }
-
-namespace {
-
-bool tile_given(const int (&ext)[kMaxDims]) { return ext[0] != 0 || ext[1] != 0 || ext[2] != 0; }
-
-bool same_tile(const int (&a)[kMaxDims], const int (&b)[kMaxDims], int dims) {
-  for (int i = 0; i < dims; ++i)
-    if (a[i] != b[i]) return false;
-  return true;
-}
-
 /// Work of one representative CTA (the Q tile nearest the middle of dilation group 0 on every axis),
 /// replaying the kernel's tile walk and per-warp micro-tile classification on the host.
 struct CtaWork {
-  double computed_keys = 0;  // keys through QK/softmax/PV, summed over the CTA's queries (per 16-key micro tile)
+  double computed_keys = 0;  // keys through QK/softmax/PV, summed over the CTA's queries (per micro tile)
   double masked_keys = 0;    // of which in masked (partial) micro tiles
   double loaded_keys = 0;    // keys loaded into shared memory
 };
 
 CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
   const int dims = p.dims;
-  int micro[3] = {1, 1, 1};
-  if (dims == 1) micro[0] = 16;
-  if (dims == 2) micro[0] = micro[1] = 4;
-  if (dims == 3) micro[0] = micro[1] = 2, micro[2] = 4;
+  const int micro[3] = {micro_extent(dims, 0), micro_extent(dims, 1), micro_extent(dims, 2)};
+  const double micro_tokens = kMicroTokens;  // query rows of a warp, keys of a KV micro tile
   GroupAxis ax[3];
   int q0[3], lo[3], n_kv[3];
   for (int a = 0; a < dims; ++a) {
@@ -92,7 +57,7 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
   }
   const bool wgmma = e.arch >= 90;  // computes every micro tile, masking those outside the windows
   CtaWork w;
-  w.loaded_keys = double(tiles) * groups * 16 + double(p.n_extra);
+  w.loaded_keys = double(tiles) * groups * micro_tokens + double(p.n_extra);
   for (int wi = 0; wi < warps; ++wi) {
     Range first[3], last[3];
     bool empty = false;
@@ -120,27 +85,44 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
           overlap = overlap && g0 < last[a].end && g1 > first[a].start;
           inside = inside && last[a].start <= g0 && first[a].end >= g1;
         }
-        if (overlap || wgmma) w.computed_keys += 16.0 * 16.0;
-        if ((overlap || wgmma) && !inside) w.masked_keys += 16.0 * 16.0;
+        if (overlap || wgmma) w.computed_keys += micro_tokens * micro_tokens;
+        if ((overlap || wgmma) && !inside) w.masked_keys += micro_tokens * micro_tokens;
       }
     }
-    w.computed_keys += 16.0 * double(p.n_extra);
+    w.computed_keys += micro_tokens * double(p.n_extra);
   }
   return w;
 }
 
 }  // namespace
 
+const std::vector<ForwardEntry>& ForwardConfigs::list(int dims) const {
+  static const std::vector<ForwardEntry> none;
+  if (dims == 1) return forward_entries_1d();
+  if (dims == 2) return forward_entries_2d();
+  if (dims == 3) return forward_entries_3d();
+  return none;
+}
+
+bool ForwardConfigs::runs_on(const ForwardEntry& e, const DeviceCaps& caps) const {
+  return (e.arch < 90 || caps.runs_sm90a()) && caps.smem_fits(e.smem_bytes);
+}
+
+const ForwardConfigs& forward_configs() {
+  static const ForwardConfigs configs;
+  return configs;
+}
+
 std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps) {
   if (t != DType::Float16 && t != DType::BFloat16)
     return std::string(dtype_name(t)) + " inputs run on the reference kernel (the tensor-core path is fp16/bf16)";
-  if (!device_supported(caps))
+  if (!caps.runs_fused_kernels())
     return "compute capability " + std::to_string(caps.cc_major) + "." + std::to_string(caps.cc_minor) +
            " is below 8.0 (the tensor-core path needs sm_80 or newer)";
   if (p.dims < 1 || p.dims > 3) return "dims must be 1, 2 or 3";
   if (p.head_dim % 8 != 0 || p.head_dim_v % 8 != 0)
     return "head dims " + std::to_string(p.head_dim) + "/" + std::to_string(p.head_dim_v) + " are not multiples of 8";
-  if (head_dim_tier(p.head_dim, p.head_dim_v) == 0) return "head dim above 256";
+  if (forward_configs().head_dim_tier(p.head_dim, p.head_dim_v) == 0) return "head dim above 256";
   if (p.heads > 65535 || p.batch > 65535) return "batch or heads above 65535";
   if (p.n_extra > (int64_t(1) << 30)) return "more than 2^30 additional keys";
   for (int a = 0; a < p.dims; ++a)
@@ -155,19 +137,6 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
       (p.n_extra > 0 && (!aligned16(a.extra_k) || !aligned16(a.extra_v))))
     return "a tensor is not 16-byte aligned";
   return "";
-}
-
-bool entry_runs_on(const ForwardEntry& e, const DeviceCaps& caps) {
-  if (e.arch >= 90 && !(caps.cc_major == 9 && caps.cc_minor == 0)) return false;
-  return caps.smem_optin <= 0 || e.smem_bytes <= caps.smem_optin;
-}
-
-std::vector<const ForwardEntry*> forward_candidates(int dims, int tier, DType t, const DeviceCaps& caps) {
-  std::vector<const ForwardEntry*> out;
-  if (dims < 1 || dims > 3) return out;
-  for (const ForwardEntry& e : forward_entries(dims))
-    if (e.head_dim_tier == tier && e.dtype == t && entry_runs_on(e, caps)) out.push_back(&e);
-  return out;
 }
 
 int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
@@ -194,10 +163,10 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 //   cost      = per_query * total queries * waves / (ctas / (SMs * resident)) / eff
 // so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
 // windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared
-// memory are skipped by select_forward.
+// memory are not candidates (runs_on).
 constexpr double kWgmmaSpeedup = 2.5;
 
-double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
+double ForwardConfigs::cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const {
   const CtaWork w = simulate_cta(e, p);
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
   // wgmma kernels: the same work at kWgmmaSpeedup times the mma.sync rate (H200 measurements, NOTES.md).
@@ -217,8 +186,9 @@ double forward_cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps&
 }
 
 const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
-  const int tier = head_dim_tier(p.head_dim, p.head_dim_v);
-  const std::vector<const ForwardEntry*> cands = forward_candidates(p.dims, tier, t, caps);
+  const ForwardConfigs& family = forward_configs();
+  const int tier = family.head_dim_tier(p.head_dim, p.head_dim_v);
+  const std::vector<const ForwardEntry*> cands = family.entries(p.dims, tier, t, caps);
   const bool want_q = tile_given(c.q_tile), want_kv = tile_given(c.kv_tile), want_arch = c.forward_arch != 0;
   std::vector<const ForwardEntry*> match;
   for (const ForwardEntry* e : cands)
@@ -242,13 +212,7 @@ const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfi
     throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no compiled fused forward config fits this device");
   // Explicit tiles without a kernel family: the first in list order (mma.sync, as before wgmma existed).
   if (want_q || want_kv) return *match.front();
-  const ForwardEntry* best = match.front();
-  double best_cost = forward_cost(*best, p, caps);
-  for (size_t i = 1; i < match.size(); ++i) {
-    const double cost = forward_cost(*match[i], p, caps);
-    if (cost < best_cost) best = match[i], best_cost = cost;
-  }
-  return *best;
+  return *family.cheapest(match, p, caps);
 }
 
 bool try_forward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedForwardArgs& a,

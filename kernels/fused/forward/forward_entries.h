@@ -1,6 +1,7 @@
 // The compiled fused-forward configurations: one entry per (dims, Q tile, KV tile, head-dim tier, dtype),
 // each with its launcher. The lists are defined by NATTEN_FORWARD_CONFIGS_{1,2,3}D below and instantiated
-// in forward_{1,2,3}d.cu (one file per dims so a 2-core CI build compiles them in parallel).
+// in forward_{1,2,3}d.cu (one file per dims so a 2-core CI build compiles them in parallel); the family's
+// registry over them is ForwardConfigs (forward.h, the shape of kernels/runtime/family_configs.h).
 //
 // Adding a config: append an X(...) line; KV tile extents are powers of two and multiples of the micro
 // tile (1-D 16, 2-D 4x4, 3-D 2x2x4, see tile_shape.h); |Q tile| is 64 (4 warps) or 128 (8 warps).
@@ -10,6 +11,7 @@
 #include <vector>
 #include "../../common/dtype.h"
 #include "../../common/op_args.h"
+#include "../../runtime/family_configs.h"
 
 namespace natten::fused {
 
@@ -58,33 +60,23 @@ namespace natten::fused {
   X(3, 4, 4, 4, 4, 4, 4, 64, 3)            \
   X(3, 4, 4, 4, 4, 4, 4, 128, 3)
 
+/// The largest head-dim tier of the forward entries.
+constexpr int kForwardMaxHeadDimTier = 256;
+
 /// Enqueues one configuration's kernel (checks done by the caller, see forward.h).
 using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, cudaStream_t stream);
 
-/// One compiled forward kernel.
-struct ForwardEntry {
-  int dims;
-  int q_tile[kMaxDims];
-  int kv_tile[kMaxDims];
-  int head_dim_tier;  // 32, 64, 128 or 256: runs any D, Dv <= tier (multiples of 8)
-  int stages;         // K/V pipeline depth (2 or 3)
-  int arch;           // 80: mma.sync kernel (sm_80+); 90: wgmma kernel (sm_90a, compute capability 9.0 only)
-  DType dtype;
-  int threads;
-  int smem_bytes;
+/// One compiled forward kernel: its config (ConfigEntry: dims, tiles, head-dim tier 32-256, arch 80 or
+/// 90, dtype, threads, shared memory) and what launches it.
+struct ForwardEntry : ConfigEntry {
+  int stages;  // K/V pipeline depth (2 or 3)
   ForwardLaunchFn launch;
   const void* kernel;  // the __global__ function, for occupancy queries
 };
 
-/// The compiled entries of one dims value (1, 2 or 3), in list order, fp16 then bf16 per line.
-const std::vector<ForwardEntry>& forward_entries(int dims);
-
-/// Smallest head-dim tier (32, 64, 128, 256) holding max(D, Dv); 0 when above 256.
-inline int head_dim_tier(int64_t d, int64_t dv) {
-  const int64_t m = d > dv ? d : dv;
-  for (int t : {32, 64, 128, 256})
-    if (m <= t) return t;
-  return 0;
-}
+/// The compiled entries of one dims value, in list order, fp16 then bf16 per line (forward_{1,2,3}d.cu).
+const std::vector<ForwardEntry>& forward_entries_1d();
+const std::vector<ForwardEntry>& forward_entries_2d();
+const std::vector<ForwardEntry>& forward_entries_3d();
 
 }  // namespace natten::fused

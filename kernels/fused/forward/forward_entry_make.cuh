@@ -8,15 +8,15 @@ namespace natten::fused {
 template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
 ForwardEntry make_forward_entry(DType dtype) {
   using Tr = ForwardTraits<QTile, KVTile, DT, Stages, Arch>;
-  return ForwardEntry{QTile::kDims,
-                      {QTile::ext(0), QTile::ext(1), QTile::ext(2)},
-                      {KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)},
-                      DT,
+  return ForwardEntry{{QTile::kDims,
+                       {QTile::ext(0), QTile::ext(1), QTile::ext(2)},
+                       {KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)},
+                       DT,
+                       Arch,
+                       dtype,
+                       Tr::kThreads,
+                       static_cast<int>(Tr::kSmemBytes)},
                       Stages,
-                      Arch,
-                      dtype,
-                      Tr::kThreads,
-                      static_cast<int>(Tr::kSmemBytes),
                       &launch_forward<QTile, KVTile, DT, Stages, Arch, Tag>,
                       reinterpret_cast<const void*>(&na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>)};
 }
