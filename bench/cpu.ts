@@ -5,7 +5,7 @@
  * FMA peak is measured with the engine's own threads.
  */
 import * as natten from '../lib';
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { scaled } from '../lib/ops/layout';
 import { BenchProblem, usefulFlops } from './problems';

@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';

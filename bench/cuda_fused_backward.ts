@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';

@@ -10,7 +10,7 @@
  * for the benchmark CLI.
  */
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { median } from './timing';
 import { standaloneMain } from './standalone';

@@ -2,7 +2,7 @@
  * CUDA-event timing shared by the GPU benchmarks: each timed run is queued behind a spin kernel so host
  * launch overhead does not show, and the figure is the median over the runs.
  */
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { median } from './timing';
 
 /** The addon's GPU timer functions (native/cuda_timing.cc). */

@@ -5,7 +5,7 @@
  * stored and reported everywhere; the CPU engine ignores those that only steer CUDA kernels (its
  * backward is always deterministic and needs no extra scratch).
  */
-import type { NativeFusedConfig } from './binding';
+import type { NativeFusedConfig } from './native';
 import { argTypeError, rangeError } from './errors';
 
 /** How much extra scratch memory the fused backward may use (NATTEN's memory-usage preference). */

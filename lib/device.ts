@@ -1,5 +1,5 @@
 /** Devices (docs/design.md §3): `'cpu'`, `'cuda'` (the current CUDA device) and `'cuda:N'`. */
-import { native, NativeDeviceInfo } from './binding';
+import { native, NativeDeviceInfo } from './native';
 import { argTypeError, rangeError, NattenError } from './errors';
 
 /** A device name. */

@@ -2,7 +2,7 @@
  * `natten.internal`: debugging and test hooks. Not part of the stable API: names and behaviour may
  * change in any release.
  */
-import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './binding';
+import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './native';
 import { deviceIndex, DeviceLike } from './device';
 import { DTYPES, dtypeCode, type DType } from './dtype';
 import { rangeError } from './errors';

@@ -1,5 +1,5 @@
 /** Process-wide runtime queries: build info, memory accounting, synchronisation. */
-import { native, packageRoot } from './binding';
+import { native, packageRoot } from './native';
 import { deviceIndex, DeviceLike } from './device';
 
 /** What the native addon was built with. */

@@ -3,7 +3,7 @@
  * reference-counted block. Creation and conversion enqueue work on the device's ordered queue and return
  * at once; `toArray()` is the asynchronous sync point.
  */
-import { native, StorageHandle } from './binding';
+import { native, StorageHandle } from './native';
 import { deviceIndex, deviceName, DeviceLike, DeviceName } from './device';
 import { ArrayFor, DType, DTYPES, dtypeCode, isHalf } from './dtype';
 import { argTypeError, rangeError, NattenError, typeError } from './errors';

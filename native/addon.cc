@@ -1,4 +1,4 @@
-// Module init: one binding object (loaded by lib/binding.ts) with the tensor, device and op functions.
+// Module init: one binding object (loaded by lib/native.ts) with the tensor, device and op functions.
 #include <napi.h>
 
 #include "../kernels/common/window.h"

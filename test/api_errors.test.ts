@@ -1,7 +1,7 @@
 // Every invalid input of the NA ops (docs/design.md §7 and NATTEN's checks) throws at call time with its code, the
 // right error class, and a message naming the argument; nothing is enqueued and nothing crashes.
 import * as natten from '../lib';
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { describeGpu } from './helpers/gpu';
 
 type Ctor = typeof TypeError | typeof RangeError | typeof natten.NattenError;

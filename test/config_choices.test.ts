@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as natten from '../lib';
-import type { NativeDeviceCaps, NativeFusedChoices, NativeProblem } from '../lib/binding';
+import type { NativeDeviceCaps, NativeFusedChoices, NativeProblem } from '../lib/native';
 import type { DType } from '../lib/dtype';
 
 /** One recorded problem and its choices per device. */

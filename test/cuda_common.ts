@@ -4,7 +4,7 @@
  * native NA op bindings (called directly, so these tests check exactly the CUDA kernels behind them).
  */
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { caseName, type FusedSizes, toOracle } from './helpers/na_compare';
 import { mulberry32, prod, randnTensor, relError, type FusedOptions, type Tensor as OTensor } from './oracle';

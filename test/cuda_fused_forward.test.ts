@@ -4,7 +4,7 @@
 // scale, fp16/bf16, every compiled forward tile config forced at least once (and the heuristic's choice).
 // Outputs are poisoned with NaN before each run. Also: natten.fusedConfigs() and tile-config errors.
 import * as natten from '../lib';
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import {

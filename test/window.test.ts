@@ -1,7 +1,7 @@
 // kernels/common/window.h (the one definition every kernel and the CPU engine use) agrees with the
 // oracle's independent transcription of docs/design.md §5 on every small configuration, and its inverse window
 // (queries that see a key) agrees with brute force.
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { axisWindowRange } from './oracle/window';
 
 describe('window.h', () => {

@@ -6,7 +6,7 @@
  * float32 (or an odd head dim) on a GPU that has the fused kernels also runs the reference kernels, as
  * documented, and does not warn.
  */
-import { native } from '../binding';
+import { native } from '../native';
 import type { DeviceName } from '../device';
 
 /** What the warning needs to know about a CUDA device. */

@@ -4,7 +4,7 @@
  * attention weights, and its backward. K/V may have fewer heads than Q (GQA: heads_kv divides heads) and
  * V's head dim may differ from Q/K's.
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';

@@ -4,7 +4,7 @@
  * backward ops' `backwardQTileShape`/`backwardKvTileShape`) to force it; without them a heuristic picks
  * (bench/NOTES.md describes it). The autotuner searches this list.
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { deviceIndex } from '../device';
 import { DTYPES, dtypeCode, type DType } from '../dtype';
 import { argTypeError, rangeError } from '../errors';

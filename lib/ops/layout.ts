@@ -3,7 +3,7 @@
  * (repeating key/value heads for GQA, and summing them back for gradients), and scaling.
  * @internal
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { dtypeCode } from '../dtype';
 import { Tensor } from '../tensor';
 import { allocOutput } from './problem';

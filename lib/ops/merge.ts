@@ -3,7 +3,7 @@
  * extra tokens), as NATTEN's `merge_attentions`: output = sum_i exp(lse_i - lse) output_i with
  * lse = log(sum_i exp(lse_i)).
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { dtypeCode } from '../dtype';
 import { argTypeError, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';

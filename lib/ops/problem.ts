@@ -3,7 +3,7 @@
  * allocation on the inputs' device (poisoned with NaN when the debug switch is on), dtype codes.
  * @internal
  */
-import { native, NativeProblem, StorageHandle } from '../binding';
+import { native, NativeProblem, StorageHandle } from '../native';
 import { isPoisonOutputsEnabled } from '../context';
 import { deviceIndex } from '../device';
 import { DType, dtypeCode } from '../dtype';

@@ -1,5 +1,5 @@
 /** Softmax over the last axis (fp32 math; -Infinity entries give 0, a row of only -Infinity gives zeros). */
-import { native } from '../binding';
+import { native } from '../native';
 import { dtypeCode } from '../dtype';
 import { rangeError } from '../errors';
 import { Tensor } from '../tensor';

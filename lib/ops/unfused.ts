@@ -4,7 +4,7 @@
  * -Infinity where a causal window is shorter; unscaled) and the additional keys, `naXdAV` applies weights
  * to values, and their backward ops. Q, K and V have the same number of heads here.
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { dtypeCode } from '../dtype';
 
 import { Tensor } from '../tensor';
