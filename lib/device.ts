@@ -66,7 +66,7 @@ export const cuda = {
   /** Name, compute capability and memory of device `index` (default: the current device). */
   deviceInfo(index: number = currentCuda): CudaDeviceInfo {
     deviceIndex(`cuda:${index}`, 'index');
-    return { index, ...native.deviceInfo(index) };
+    return { index, ...native.deviceInfo({ device: index }) };
   },
   /** Index of the device `'cuda'` refers to. */
   currentDevice(): number {

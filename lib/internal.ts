@@ -17,7 +17,7 @@ export const internal = {
     const index = deviceIndex(device, 'device');
     if (index < 0)
       throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
-    native.faultDevice(index);
+    native.faultDevice({ device: index });
   },
   /** The fused configs the kernels would choose for `problem` (the object the op bindings read) on a
    * device described by `caps` (compute capability, SM count, opt-in shared memory per block: the fields
@@ -33,6 +33,6 @@ export const internal = {
         `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`,
       );
     }
-    return native.chooseFusedConfigs(problem, dtypeCode(dtype), caps);
+    return native.chooseFusedConfigs({ problem, dtype: dtypeCode(dtype), caps });
   },
 };

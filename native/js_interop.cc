@@ -1,5 +1,8 @@
 #include "js_interop.h"
 
+#include <utility>
+#include <vector>
+
 #include "addon_env.h"
 
 namespace natten::node {
@@ -37,7 +40,26 @@ Holder* holder_of(const Napi::Value& v, const char* name) {
   return v.As<Napi::External<Holder>>().Data();
 }
 
+/// The registered bindings: a function-local static, so registrations from any file's static initialisers
+/// find it constructed whatever order the files initialise in.
+std::vector<std::pair<const char*, BindingFn>>& registry() {
+  static std::vector<std::pair<const char*, BindingFn>> bindings;
+  return bindings;
+}
+
 }  // namespace
+
+BindingRegistration::BindingRegistration(const char* name, BindingFn fn) { registry().emplace_back(name, fn); }
+
+void export_bindings(Napi::Env env, Napi::Object exports) {
+  for (const auto& [name, fn] : registry()) exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
+Napi::Array int_array(Napi::Env env, const int* values, int n) {
+  Napi::Array a = Napi::Array::New(env, n);
+  for (int i = 0; i < n; ++i) a.Set(uint32_t(i), Napi::Number::New(env, values[i]));
+  return a;
+}
 
 void set_natten_error_class(const Napi::Function& ctor) { addon_env(ctor.Env()).natten_error = Napi::Persistent(ctor); }
 
@@ -79,27 +101,8 @@ StoragePtr unwrap_storage(const Napi::Value& handle, const char* arg_name) {
   return h->storage;
 }
 
-void release_storage(const Napi::Value& handle) { holder_of(handle, "handle")->drop(handle.Env()); }
-
-DType dtype_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a dtype code");
-  int c = v.As<Napi::Number>().Int32Value();
-  if (c < 0 || c > 3)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DTYPE", std::string(name) + ": unknown dtype code");
-  return static_cast<DType>(c);
-}
-
-Device device_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a device index");
-  return Device{v.As<Napi::Number>().Int32Value()};
-}
-
-int64_t int_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a number");
-  return v.As<Napi::Number>().Int64Value();
+void release_storage(const Napi::Value& handle, const char* arg_name) {
+  holder_of(handle, arg_name)->drop(handle.Env());
 }
 
 }  // namespace natten::node

@@ -14,7 +14,8 @@ import type { DType } from '../lib/dtype';
 interface RecordedProblem {
   name: string;
   dtype: DType;
-  problem: NativeProblem;
+  /** Recorded with every field. */
+  problem: Required<NativeProblem>;
   choices: Record<string, NativeFusedChoices>;
 }
 
@@ -53,7 +54,7 @@ function errorCodeWith(caps: unknown): string | undefined {
 
 describe('the recorded sweep', () => {
   const problems = fixture.problems;
-  const some = (pred: (p: NativeProblem, r: RecordedProblem) => boolean): boolean =>
+  const some = (pred: (p: Required<NativeProblem>, r: RecordedProblem) => boolean): boolean =>
     problems.some((r) => pred(r.problem, r));
 
   it('has at least 60 uniquely named problems, each recorded on an H100 and an A100', () => {

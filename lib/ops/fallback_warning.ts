@@ -20,8 +20,8 @@ export interface FallbackProbe {
 export const FUSED_FALLBACK_CODE = 'NATTEN_FUSED_FALLBACK';
 
 const nativeProbe = (index: number): FallbackProbe => ({
-  hasFused: native.hasFused(index),
-  ...native.deviceInfo(index),
+  hasFused: native.hasFused({ device: index }),
+  ...native.deviceInfo({ device: index }),
 });
 
 /** Devices already checked (each is queried and warned about at most once). */

@@ -71,7 +71,7 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
     );
   }
   const device = deviceIndex(query.device ?? 'cuda');
-  return native.fusedConfigs(device, dims, headDim, headDimV, dtypeCode(dtype)).map((c) => ({
+  return native.fusedConfigs({ device, dims, headDim, headDimV, dtype: dtypeCode(dtype) }).map((c) => ({
     pass: c.pass,
     kernel: c.kernel,
     dims: c.dims,
@@ -101,5 +101,5 @@ export function forwardArchOf(kernel: FusedConfigInfo['kernel']): number {
  * the CPU and on older GPUs the fused ops still work: the CPU engine, or the CUDA reference kernels. */
 export function hasFusedNA(device: string = 'cuda'): boolean {
   const index = deviceIndex(device);
-  return index >= 0 && native.hasFused(index);
+  return index >= 0 && native.hasFused({ device: index });
 }
