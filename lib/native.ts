@@ -7,8 +7,9 @@
  * a missing or wrongly typed field is a coded TypeError naming it, e.g. `options.q must be a tensor handle`).
  * Conventions: `device` is -1 for the CPU and n for cuda:n; `dtype` is a dtype code (lib/dtype.ts
  * `dtypeCode`: 0 float32, 1 float16, 2 bfloat16, 3 float64); counts are non-negative integers; an optional
- * storage handle may be absent or null. The op bindings re-check the problem and every buffer size natively
- * (native/problem_arg.h, native/op_call.h); lib/ops validates first, with the messages users see.
+ * storage handle may be absent or null. The op bindings re-check only what keeps native code inside its
+ * buffers (sizes, extents, overflow, the window invariants a kernel indexes with); what the options mean
+ * is validated once, by lib/ops (validate.ts).
  * @internal
  */
 import { NattenError } from './errors';
@@ -61,14 +62,14 @@ export interface NativeProblem {
   dims: number;
   batch: number;
   heads: number;
-  /** Key/value heads, dividing heads (default heads); the unfused ops need headsKv == heads. */
+  /** Key/value heads, dividing heads (default heads). The unfused ops ignore it. */
   headsKv?: number;
   headDim: number;
   /** Head dim of V and the output (default headDim). */
   headDimV?: number;
   /** Length of each spatial axis. */
   length: number[];
-  /** Kernel (window) size per axis, >= 2; kernel * dilation <= length. */
+  /** Kernel (window) size per axis; kernel * dilation <= length. */
   kernel: number[];
   /** Stride per axis, 1 <= stride <= kernel (default 1). */
   stride?: number[];
@@ -104,7 +105,7 @@ export interface NativeFusedCallConfig {
   backwardQTileShape?: number[];
   backwardKvTileShape?: number[];
   kvSplits?: number;
-  /** Forward kernel family: 80 mma.sync, 90 wgmma (absent: any). */
+  /** Forward kernel family: 80 mma.sync, 90 wgmma (absent: any; another number has no kernels). */
   forwardArch?: number;
   /** Run the simple reference kernels. */
   useReference?: boolean;
@@ -343,8 +344,7 @@ export interface MergeAttentionsOptions {
 }
 
 /** Options of the layout permutes: `src` holds `sourceHeads` heads and `dst` holds `heads`, each of
- * batch x tokens x channels elements per head; one head count divides the other (sourceHeads divides heads
- * in fusedToUnfused, heads divides sourceHeads in unfusedToFused). */
+ * batch x tokens x channels elements per head (head counts >= 1). */
 export interface LayoutOptions {
   dtype: DTypeCode;
   batch: number;

@@ -14,10 +14,13 @@
 namespace natten::node {
 namespace {
 
+// Tags our timer Externals so any other External (a storage handle, say) is rejected, not dereferenced.
+const napi_type_tag kTimerTag = {0x6e617474656e5f74ull, 0x696d65725f5f5f31ull};
+
 /// options.timer, a handle from gpuTimerCreate.
 gpu::Timer& timer_arg(const Napi::CallbackInfo& info) {
   const Napi::Value v = Options(info).get("timer");
-  if (!v.IsExternal())
+  if (!v.IsExternal() || !v.As<Napi::External<gpu::Timer>>().CheckTypeTag(&kTimerTag))
     throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "options.timer must be a handle from gpuTimerCreate");
   return *v.As<Napi::External<gpu::Timer>>().Data();
 }
@@ -33,7 +36,10 @@ int cuda_device_arg(const Options& o) {
 
 Napi::Value TimerCreate(const Napi::CallbackInfo& info) {
   auto timer = std::make_unique<gpu::Timer>(cuda_device_arg(Options(info)));
-  return Napi::External<gpu::Timer>::New(info.Env(), timer.release(), [](Napi::Env, gpu::Timer* t) { delete t; });
+  auto handle =
+      Napi::External<gpu::Timer>::New(info.Env(), timer.release(), [](Napi::Env, gpu::Timer* t) { delete t; });
+  handle.TypeTag(&kTimerTag);
+  return handle;
 }
 NATTEN_BINDING("gpuTimerCreate", TimerCreate);
 

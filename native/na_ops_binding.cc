@@ -73,16 +73,10 @@ Napi::Value NaBackward(const Napi::CallbackInfo& info) {
 }
 NATTEN_BINDING("naBackward", NaBackward);
 
-void require_same_heads(const NaProblem& p) {
-  if (p.heads_kv != p.heads)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
-                "the unfused ops need as many key/value heads as query heads (options.problem.headsKv == heads)");
-}
-
-/// The unfused QK's inputs (its forward and backward args share their names): unfused layout.
+/// The unfused QK's inputs (its forward and backward args share their names): unfused layout, problem.headsKv
+/// unused.
 template <class Args>
 Args qk_inputs(NaCall& c) {
-  require_same_heads(c.p);
   Args a;
   a.q = c.req("q", c.s.unfused_q);
   a.k = c.req("k", c.s.unfused_q);
@@ -93,7 +87,6 @@ Args qk_inputs(NaCall& c) {
 /// The unfused AV's inputs (its forward and backward args share their names).
 template <class Args>
 Args av_inputs(NaCall& c) {
-  require_same_heads(c.p);
   Args a;
   a.attn = c.req("attn", c.s.attn);
   a.v = c.req("v", c.s.unfused_v);
@@ -210,7 +203,7 @@ Napi::Value MergeAttentions(const Napi::CallbackInfo& info) {
 NATTEN_BINDING("mergeAttentions", MergeAttentions);
 
 /// The options of the layout permutes: src holds `sourceHeads` heads, dst `heads` (lib/native.ts
-/// LayoutOptions).
+/// LayoutOptions); each head count >= 1 (the kernels divide by both and stay inside either way).
 struct Layout {
   int64_t batch, tokens, heads, source_heads, channels;
   const void* src;
@@ -243,10 +236,6 @@ Napi::Value permute(const Napi::CallbackInfo& info, CpuPermute cpu_fn, GpuPermut
   const DType t = c.t;
   const Layout l = layout_arg(c);
   const int64_t ha = heads_first ? l.heads : l.source_heads, hb = heads_first ? l.source_heads : l.heads;
-  if ((heads_first ? l.heads % l.source_heads : l.source_heads % l.heads) != 0)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
-                heads_first ? "options.sourceHeads must divide options.heads"
-                            : "options.heads must divide options.sourceHeads");
   c.dispatch([=] { cpu_fn(t, l.batch, l.tokens, ha, hb, l.channels, l.src, l.dst); },
              [&](int dev) { gpu_fn(dev, t, l.batch, l.tokens, ha, hb, l.channels, l.src, l.dst); });
   return info.Env().Undefined();

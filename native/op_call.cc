@@ -19,7 +19,9 @@ void* OpCall::req_value(const Napi::Value& v, const std::string& name, int64_t e
   else if (!(s->device() == device_))
     throw Error(ErrorKind::Type, "ERR_NATTEN_DEVICE_MISMATCH",
                 name + " is on " + device_name(s->device()) + ", the other tensors on " + device_name(device_));
-  const int64_t bytes = elems * (f32 ? 4 : dtype_size(t));
+  int64_t bytes;
+  if (__builtin_mul_overflow(elems, (int64_t)(f32 ? 4 : dtype_size(t)), &bytes))
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", name + ": the problem's byte count overflows 64 bits");
   if ((int64_t)s->bytes() < bytes)
     throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE",
                 name + " holds " + std::to_string(s->bytes()) + " bytes, the problem needs " + std::to_string(bytes));

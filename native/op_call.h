@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/common/error.h"
 #include "cpu_queue.h"
 #include "options_arg.h"
 #include "problem_arg.h"
@@ -27,13 +26,9 @@ class OpCall {
   void* req(const char* key, int64_t elems, bool f32 = false) {
     return req_value(options.get(key), options.name(key), elems, f32);
   }
-  /// options[key] when the op uses it (`wanted`: required then); it must be absent otherwise.
+  /// options[key] when the op uses it (`wanted`: required then), else null (a storage given anyway is ignored).
   void* opt(const char* key, int64_t elems, bool wanted, bool f32 = false) {
-    if (wanted) return req(key, elems, f32);
-    if (options.has(key))
-      throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
-                  options.name(key) + " was given but the problem does not use it");
-    return nullptr;
+    return wanted ? req(key, elems, f32) : nullptr;
   }
   /// options[key] when given, else null.
   void* maybe(const char* key, int64_t elems, bool f32 = false) {

@@ -1,7 +1,9 @@
 // Reading the problem and fused-config objects of the NA op bindings (options.problem, options.config;
-// typed in lib/native.ts) into natten::NaProblem and natten::FusedConfig, with the invariants re-checked
-// natively (defence in depth: the TypeScript layer validates first, with friendlier messages; these checks
-// keep a bypassed TS layer from reaching a kernel with inconsistent sizes).
+// typed in lib/native.ts) into natten::NaProblem and natten::FusedConfig. lib/ validates a problem once,
+// with the messages users see (lib/ops/validate.ts); this re-checks only what keeps the CPU engine and the
+// kernels inside their buffers when the addon is called directly: field types, extents and array lengths,
+// 1 <= stride <= kernel and kernel * dilation <= length per axis (else a window reads past its axis), heads_kv
+// dividing heads, and sizes that fit 64-bit byte counts.
 #pragma once
 #include <napi.h>
 
@@ -16,7 +18,8 @@ namespace natten::node {
 NaProblem problem_arg(const Options& o);
 
 /// {qTileShape?, kvTileShape?, backwardQTileShape?, backwardKvTileShape?, kvSplits?, forwardArch?,
-///  kvParallel?, deterministic?, useReference?, scratchLimitBytes?} -> FusedConfig (absent fields: defaults).
+///  kvParallel?, deterministic?, useReference?, scratchLimitBytes?} -> FusedConfig (absent fields: defaults;
+///  a forwardArch without kernels is ERR_NATTEN_UNSUPPORTED at dispatch).
 FusedConfig config_arg(const Options& o, int dims);
 
 /// Element counts of the op buffers of a problem (throw ERR_NATTEN_INVALID_SHAPE on int64 overflow).

@@ -18,6 +18,16 @@
 namespace natten::node {
 namespace {
 
+/// options[key], a storage that must hold `n` elements of dtype t (a read of n elements stays inside it).
+StoragePtr source_arg(const Options& o, const char* key, DType t, size_t n) {
+  StoragePtr s = o.storage(key);
+  if (s->bytes() < n * dtype_size(t))
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE",
+                o.name(key) + " holds " + std::to_string(s->bytes()) + " bytes, " + std::to_string(n) +
+                    " elements need " + std::to_string(n * dtype_size(t)));
+  return s;
+}
+
 StoragePtr make_storage(Device d, size_t bytes) {
   if (!d.is_cpu() && d.index >= gpu::device_count()) {
     if (gpu::device_count() == 0 && !gpu::build_info().cuda) gpu::device_info(d.index);  // throws NO_CUDA
@@ -110,7 +120,7 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   const Options o(info);
   const DType st = o.dtype("srcDtype");
   const size_t n = (size_t)o.count("numel");
-  StoragePtr src = o.storage("src");
+  StoragePtr src = source_arg(o, "src", st, n);
   const Device dd = o.device();
   const DType dt = o.dtype();
   const Device sd = src->device();
@@ -201,7 +211,7 @@ Napi::Value ToArray(const Napi::CallbackInfo& info) {
   const Options o(info);
   const DType t = o.dtype();
   const size_t n = (size_t)o.count("numel");
-  const StoragePtr s = o.storage("tensor");
+  const StoragePtr s = source_arg(o, "tensor", t, n);
   auto [promise, reply] = addon_env(info.Env()).completion->expect(info.Env());
   after_device(s->device(), reply, [s, t, n]() -> Reply::MakeValue {
     auto buf = std::make_shared<cpu::HostBuffer>(n * dtype_size(output_type(t)));
@@ -217,7 +227,7 @@ Napi::Value ToArraySync(const Napi::CallbackInfo& info) {
   const Options o(info);
   const DType t = o.dtype();
   const size_t n = (size_t)o.count("numel");
-  const StoragePtr s = o.storage("tensor");
+  const StoragePtr s = source_arg(o, "tensor", t, n);
   cpu::HostBuffer buf(n * dtype_size(output_type(t)));
   wait_for_device(s->device());
   read_into(s, t, n, buf.data());

@@ -412,7 +412,7 @@ describe('context switches', () => {
   test('useKVParallelism needs a boolean', () => expectError(() => natten.useKVParallelism(0 as never), TypeError, T));
 });
 
-// The raw addon (lib/native.ts) re-checks the problem and the buffers, and names the option at fault.
+// The raw addon (lib/native.ts) re-checks what keeps it inside its buffers, and names the option at fault.
 describe('native checks (defence in depth, TS layer bypassed)', () => {
   const problem = { dims: 1, batch: 1, heads: 2, headDim: 4, length: [8], kernel: [3] };
   const buf = (numel: number) => native.empty({ device: -1, dtype: 0, numel });
@@ -497,19 +497,26 @@ describe('native checks (defence in depth, TS layer bypassed)', () => {
       T,
       /options.q must be a tensor handle/,
     ));
-  test('extra keys the problem does not use', () =>
+  test('a read past the end of a storage', () => {
     expectError(
-      () => native.naForward({ ...forward(), additionalKeys: buf(8) }),
+      () => native.toArraySync({ tensor: buf(4), dtype: 0, numel: 5 }),
       RangeError,
-      V,
-      /options.additionalKeys was given/,
-    ));
-  test('the unfused ops without equal heads', () =>
+      S,
+      /options.tensor holds 16 bytes, 5 elements need 20/,
+    );
     expectError(
-      () => native.naQK({ dtype: 0, problem: { ...problem, headsKv: 1 }, q: buf(64), k: buf(64), attn: buf(48) }),
+      () => native.copy({ src: buf(4), srcDtype: 3, device: -1, dtype: 0, numel: 4 }),
       RangeError,
-      V,
-      /headsKv == heads/,
+      S,
+      /options.src holds 16 bytes, 4 elements need 32/,
+    );
+  });
+  test('a storage handle as a GPU timer', () =>
+    expectError(
+      () => native.gpuTimerStart({ timer: buf(4) as never }),
+      TypeError,
+      T,
+      /options.timer must be a handle from gpuTimerCreate/,
     ));
 });
 
