@@ -19,6 +19,11 @@ export const internal = {
       throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
     native.faultDevice({ device: index });
   },
+  /** How many native storages are alive on `device` (tensors and views not yet disposed or collected, and
+   * storages queued work still holds): for tests of lifetimes and leaks. */
+  liveStorages(device: DeviceLike): number {
+    return native.liveStorages({ device: deviceIndex(device, 'device') });
+  },
   /** The fused configs the kernels would choose for `problem` (the object the op bindings read) on a
    * device described by `caps` (compute capability, SM count, opt-in shared memory per block: the fields
    * of `natten.cuda.deviceInfo()`, here given, not queried): the forward's tile config from the cost

@@ -187,6 +187,23 @@ describe('lifetime and memory', () => {
     expect(natten.memory()).toEqual(before);
   });
 
+  it('natten.internal.liveStorages counts storages: a view shares one, dispose frees it', async () => {
+    await settle();
+    const live = () => natten.internal.liveStorages('cpu');
+    const before = live();
+    const t = natten.empty([4, 4]);
+    const view = t.reshape([16]);
+    expect(live()).toBe(before + 1);
+    t.dispose();
+    expect(live()).toBe(before + 1); // the view still holds it
+    view.dispose();
+    expect(live()).toBe(before);
+    expect(codeOf(() => natten.internal.liveStorages('gpu' as never))).toEqual({
+      name: 'RangeError',
+      code: 'ERR_NATTEN_INVALID_DEVICE',
+    });
+  });
+
   it('a forgotten tensor is freed by the finalizer once garbage collected', async () => {
     await natten.synchronize();
     const before = natten.memory().cpu;
