@@ -34,9 +34,9 @@ void finalize_holder(napi_env env, void* data, void*) {
 // Tags our Externals so a foreign External passed by mistake is rejected, not dereferenced.
 const napi_type_tag kHolderTag = {0x6e617474656e5f73ull, 0x746f726167655f31ull};
 
-Holder* holder_of(const Napi::Value& v, const char* name) {
+Holder* holder_of(const Napi::Value& v, const ArgName& name) {
   if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kHolderTag))
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a tensor handle");
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", name() + " must be a tensor handle");
   return v.As<Napi::External<Holder>>().Data();
 }
 
@@ -95,14 +95,12 @@ Napi::Value wrap_storage(Napi::Env env, StoragePtr storage) {
   return ext;
 }
 
-StoragePtr unwrap_storage(const Napi::Value& handle, const char* arg_name) {
-  Holder* h = holder_of(handle, arg_name);
-  if (!h->storage) throw Error(ErrorKind::Natten, "ERR_NATTEN_DISPOSED", std::string(arg_name) + " has been disposed");
+StoragePtr unwrap_storage(const Napi::Value& handle, const ArgName& name) {
+  Holder* h = holder_of(handle, name);
+  if (!h->storage) throw Error(ErrorKind::Natten, "ERR_NATTEN_DISPOSED", name() + " has been disposed");
   return h->storage;
 }
 
-void release_storage(const Napi::Value& handle, const char* arg_name) {
-  holder_of(handle, arg_name)->drop(handle.Env());
-}
+void release_storage(const Napi::Value& handle, const ArgName& name) { holder_of(handle, name)->drop(handle.Env()); }
 
 }  // namespace natten::node

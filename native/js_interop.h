@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <string>
 
 #include "../kernels/common/dtype.h"
@@ -47,10 +48,14 @@ Napi::Array int_array(Napi::Env env, const int* values, int n);
 
 /// A JS handle (External) owning one StoragePtr; release() empties it (dispose), GC deletes it.
 Napi::Value wrap_storage(Napi::Env env, StoragePtr storage);
+/// How a message names an argument, spelled only when there is a message (a call that reads its arguments
+/// successfully builds no names).
+using ArgName = std::function<std::string()>;
+
 /// The storage behind a handle; throws ERR_NATTEN_DISPOSED once released.
-StoragePtr unwrap_storage(const Napi::Value& handle, const char* arg_name);
+StoragePtr unwrap_storage(const Napi::Value& handle, const ArgName& name);
 /// Drops the handle's reference (idempotent).
-void release_storage(const Napi::Value& handle, const char* arg_name);
+void release_storage(const Napi::Value& handle, const ArgName& name);
 
 }  // namespace natten::node
 

@@ -187,9 +187,10 @@ Napi::Value MergeAttentions(const Napi::CallbackInfo& info) {
   auto in_ptrs = std::make_shared<std::vector<const void*>>();
   auto lse_ptrs = std::make_shared<std::vector<const float*>>();
   for (uint32_t i = 0; i < outs.Length(); ++i) {
-    const std::string at = "[" + std::to_string(i) + "]";
-    in_ptrs->push_back(c.req_value(outs.Get(i), "options.outputs" + at, n));
-    lse_ptrs->push_back(static_cast<const float*>(c.req_value(lses.Get(i), "options.lses" + at, rows, true)));
+    const ArgName out_name = [i] { return "options.outputs[" + std::to_string(i) + "]"; };
+    const ArgName lse_name = [i] { return "options.lses[" + std::to_string(i) + "]"; };
+    in_ptrs->push_back(c.req_value(outs.Get(i), out_name, n));
+    lse_ptrs->push_back(static_cast<const float*>(c.req_value(lses.Get(i), lse_name, rows, true)));
   }
   void* out = c.req("output", n);
   float* lse = static_cast<float*>(c.req("lse", rows, true));

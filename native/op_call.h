@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu_queue.h"
+#include "js_interop.h"
 #include "options_arg.h"
 #include "problem_arg.h"
 
@@ -24,7 +25,7 @@ class OpCall {
 
   /// options[key]: a required storage of at least `elems` elements of the op dtype (fp32 when `f32`).
   void* req(const char* key, int64_t elems, bool f32 = false) {
-    return req_value(options.get(key), options.name(key), elems, f32);
+    return req_value(options.get(key), field(key), elems, f32);
   }
   /// options[key] when the op uses it (`wanted`: required then), else null (a storage given anyway is ignored).
   void* opt(const char* key, int64_t elems, bool wanted, bool f32 = false) {
@@ -32,10 +33,11 @@ class OpCall {
   }
   /// options[key] when given, else null.
   void* maybe(const char* key, int64_t elems, bool f32 = false) {
-    return options.has(key) ? req(key, elems, f32) : nullptr;
+    const Napi::Value v = options.get(key);
+    return Options::present(v) ? req_value(v, field(key), elems, f32) : nullptr;
   }
-  /// A storage handle `v` that messages call `name` (an element of an array option), as req().
-  void* req_value(const Napi::Value& v, const std::string& name, int64_t elems, bool f32 = false);
+  /// A storage handle `v` that messages call `name()` (an element of an array option), as req().
+  void* req_value(const Napi::Value& v, const ArgName& name, int64_t elems, bool f32 = false);
 
   /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now.
   template <class Cpu, class Gpu>
@@ -48,6 +50,11 @@ class OpCall {
   }
 
  private:
+  /// How messages name options[key].
+  ArgName field(const char* key) const {
+    return [this, key] { return options.name(key); };
+  }
+
   Device device_;
   std::vector<StoragePtr> keep_;
 };
@@ -63,7 +70,8 @@ class NaCall : public OpCall {
 
   /// options.config (absent or null: the defaults).
   FusedConfig config() const {
-    return options.has("config") ? config_arg(options.object("config"), p.dims) : FusedConfig{};
+    const Napi::Value v = options.get("config");
+    return Options::present(v) ? config_arg(Options(v, &options, "config"), p.dims) : FusedConfig{};
   }
 
   /// Runs the op where its storages live, cpu_op(p, t, a) on the CPU queue or gpu_op(device, p, t, a, extra...)

@@ -30,14 +30,14 @@ int64_t add(int64_t a, int64_t b) {
 
 /// The per-axis invariants every window computation relies on (kernels/common/window.h): a window of the
 /// stride's leader still holds the query's own relative positions, and k keys fit in every dilation group.
-void check_axes(const NaProblem& p, const std::string& name) {
+void check_axes(const NaProblem& p, const Options& o) {
   for (int a = 0; a < p.dims; ++a) {
     const std::string ax = "[" + std::to_string(a) + "]";
     if (p.stride[a] > p.kernel[a])
-      range_error(name + ".stride" + ax + " (" + std::to_string(p.stride[a]) + ") must be <= kernel" + ax + " (" +
-                  std::to_string(p.kernel[a]) + ")");
+      range_error(o.self_name() + ".stride" + ax + " (" + std::to_string(p.stride[a]) + ") must be <= kernel" + ax +
+                  " (" + std::to_string(p.kernel[a]) + ")");
     if ((int64_t)p.kernel[a] * p.dilation[a] > p.length[a])
-      range_error(name + ": kernel" + ax + " * dilation" + ax + " = " +
+      range_error(o.self_name() + ": kernel" + ax + " * dilation" + ax + " = " +
                   std::to_string((int64_t)p.kernel[a] * p.dilation[a]) + " must be <= length" + ax + " = " +
                   std::to_string(p.length[a]));
   }
@@ -61,12 +61,12 @@ NaProblem problem_arg(const Options& o) {
   o.flags_per_axis("causal", p.dims, p.causal);
   p.n_extra = o.integer_or("nExtra", 0, 0, big);
   // Any number: a non-finite scale gives non-finite outputs, never an out-of-bounds access.
-  p.scale = (float)(o.has("scale") ? o.number("scale") : 1.0 / std::sqrt((double)p.head_dim));
+  p.scale = (float)o.number_or("scale", 1.0 / std::sqrt((double)p.head_dim));
   p.has_rpb = o.flag("hasRpb", false);
   if (p.heads % p.heads_kv != 0)
     range_error(o.name("headsKv") + " (" + std::to_string(p.heads_kv) + ") must divide heads (" +
                 std::to_string(p.heads) + ")");
-  check_axes(p, o.self_name());
+  check_axes(p, o);
   problem_sizes(p);  // rejects sizes that overflow
   return p;
 }

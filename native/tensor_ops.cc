@@ -241,7 +241,7 @@ NATTEN_BINDING("share", Share);
 
 // release({tensor}): drops the handle's reference (idempotent).
 Napi::Value Release(const Napi::CallbackInfo& info) {
-  release_storage(Options(info).get("tensor"), "options.tensor");
+  release_storage(Options(info).get("tensor"), [] { return std::string("options.tensor"); });
   return info.Env().Undefined();
 }
 NATTEN_BINDING("release", Release);

@@ -216,9 +216,11 @@ function warnFallback(c: FusedCall): void {
   if (!c.config.useReference) warnIfFusedFallback(c.q.device);
 }
 
-/** The addon's options for what a validated fused call reads. */
-function nativeInputs(c: FusedCall): NaFusedInputs {
-  return {
+/** The addon's options for a validated fused call: what it reads, and `rest` (what it writes). */
+function nativeOptions<T extends object>(c: FusedCall, rest: T): NaFusedInputs & T {
+  // Added to one literal (Object.assign), not spread into a copy: the addon reads a spread copy's fields
+  // several times slower, on the JS thread of every op.
+  const inputs: NaFusedInputs = {
     dtype: dtypeCode(c.q.dtype),
     problem: nativeProblem(c.sizes, c.window),
     q: c.q.handle('q'),
@@ -228,6 +230,7 @@ function nativeInputs(c: FusedCall): NaFusedInputs {
     additionalValues: handleOrNull(c.ev, 'additionalValues'),
     config: fusedConfig(c.config),
   };
+  return Object.assign(inputs, rest);
 }
 
 /** Runs the fused op's argument checks only (the unfused chain of neighborhoodAttention uses them). @internal */
@@ -250,7 +253,7 @@ export function fusedForward(
   warnFallback(c);
   const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
   const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
-  writing([output, lse], () => native.naForward({ ...nativeInputs(c), output: output.handle(), lse: lse.handle() }));
+  writing([output, lse], () => native.naForward(nativeOptions(c, { output: output.handle(), lse: lse.handle() })));
   if (returnLse) return { output, lse };
   lse.dispose();
   return output;
@@ -297,17 +300,18 @@ function backward(
   const dek = allocLike(c.ek, c.q);
   const dev = allocLike(c.ev, c.q);
   writing([dq, dk, dv, dek, dev], () =>
-    native.naBackward({
-      ...nativeInputs(c),
-      output: output.handle('output'),
-      lse: lse.handle('lse'),
-      dOut: dOut.handle('dOut'),
-      dq: dq.handle(),
-      dk: dk.handle(),
-      dv: dv.handle(),
-      dAdditionalKeys: handleOrNull(dek, 'dek'),
-      dAdditionalValues: handleOrNull(dev, 'dev'),
-    }),
+    native.naBackward(
+      nativeOptions(c, {
+        output: output.handle('output'),
+        lse: lse.handle('lse'),
+        dOut: dOut.handle('dOut'),
+        dq: dq.handle(),
+        dk: dk.handle(),
+        dv: dv.handle(),
+        dAdditionalKeys: handleOrNull(dek, 'dek'),
+        dAdditionalValues: handleOrNull(dev, 'dev'),
+      }),
+    ),
   );
   const grads: NAGradients = { dq, dk, dv };
   if (dek) grads.dAdditionalKeys = dek;

@@ -11,9 +11,9 @@ import { allocOutput } from './problem';
 /** The sizes of a head-layout permute: `src` holds `sourceHeads` heads, `dst` holds `heads`. */
 type PermuteSizes = Pick<LayoutOptions, 'batch' | 'tokens' | 'heads' | 'sourceHeads' | 'channels'>;
 
-/** The addon's options to permute t into out. */
+/** The addon's options to permute t into out (added to one literal, not spread: see fused.ts nativeOptions). */
 function permute(t: Tensor, out: Tensor, sizes: PermuteSizes): LayoutOptions {
-  return { dtype: dtypeCode(t.dtype), ...sizes, src: t.handle(), dst: out.handle() };
+  return Object.assign({ dtype: dtypeCode(t.dtype), src: t.handle(), dst: out.handle() }, sizes);
 }
 
 /** [B, ...spatial, Hsrc, C] -> [B, H, ...spatial, C], head h reading source head h * Hsrc / H. */

@@ -102,6 +102,12 @@ function checkRpb(fn: string, rpb: Tensor | undefined, s: Sides): void {
   checkShape(fn, rpb, 'rpb', [s.heads, ...s.window.kernel.map((k) => 2 * k - 1)], '[heads, 2*kernelSize-1 per axis]');
 }
 
+/** What the unfused QK ops read (forward and backward). */
+type QKInputs = Pick<NaQKOptions, 'dtype' | 'problem' | 'q' | 'k' | 'additionalKeys'>;
+
+/** What the unfused AV ops read (forward and backward). */
+type AVInputs = Pick<NaAVOptions, 'dtype' | 'problem' | 'attn' | 'v' | 'additionalValues'>;
+
 interface QKCall {
   s: Sides;
   q: Tensor;
@@ -133,21 +139,23 @@ function qkCall(fn: string, dims: number, qa: unknown, ka: unknown, opts: QKOpti
   return { s, q, k, rpb, ek, nExtra, headDim };
 }
 
-/** The addon's options for what a validated QK call (forward or backward) reads. */
-function qkInputs(c: QKCall): Omit<NaQKOptions, 'attn'> {
-  return {
+/** The addon's options for a validated QK call (forward or backward): what it reads, and `rest`. Added to
+ * one literal, not spread into a copy (see fused.ts nativeOptions). */
+function qkOptions<T extends object>(c: QKCall, rest: T): QKInputs & T {
+  const inputs: QKInputs = {
     dtype: dtypeCode(c.q.dtype),
     problem: nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
     q: c.q.handle('q'),
     k: c.k.handle('k'),
     additionalKeys: handleOrNull(c.ek, 'additionalKeys'),
   };
+  return Object.assign(inputs, rest);
 }
 
 function qk(fn: string, dims: number, q: unknown, k: unknown, opts: QKOptions): Tensor {
   const c = qkCall(fn, dims, q, k, opts);
   const attn = allocOutput([c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra], c.q.dtype, c.q);
-  writing([attn], () => native.naQK({ ...qkInputs(c), rpb: handleOrNull(c.rpb, 'rpb'), attn: attn.handle() }));
+  writing([attn], () => native.naQK(qkOptions(c, { rpb: handleOrNull(c.rpb, 'rpb'), attn: attn.handle() })));
   return attn;
 }
 
@@ -170,14 +178,15 @@ function qkBackward(fn: string, dims: number, dAttnA: unknown, q: unknown, k: un
   const dRpb = allocLike(c.rpb, c.q);
   const dek = allocLike(c.ek, c.q);
   writing([dq, dk, dRpb, dek], () =>
-    native.naQKBackward({
-      ...qkInputs(c),
-      dAttn: dAttn.handle('dAttn'),
-      dq: dq.handle(),
-      dk: dk.handle(),
-      dRpb: handleOrNull(dRpb, 'dRpb'),
-      dAdditionalKeys: handleOrNull(dek, 'dAdditionalKeys'),
-    }),
+    native.naQKBackward(
+      qkOptions(c, {
+        dAttn: dAttn.handle('dAttn'),
+        dq: dq.handle(),
+        dk: dk.handle(),
+        dRpb: handleOrNull(dRpb, 'dRpb'),
+        dAdditionalKeys: handleOrNull(dek, 'dAdditionalKeys'),
+      }),
+    ),
   );
   const g: QKGradients = { dq, dk };
   if (dRpb) g.dRpb = dRpb;
@@ -218,21 +227,22 @@ function avCall(fn: string, dims: number, attnA: unknown, va: unknown, opts: AVO
   return { s, attn, v, ev, nExtra, headDimV };
 }
 
-/** The addon's options for what a validated AV call (forward or backward) reads. */
-function avInputs(c: AVCall): Omit<NaAVOptions, 'output'> {
-  return {
+/** The addon's options for a validated AV call (forward or backward): what it reads, and `rest`. */
+function avOptions<T extends object>(c: AVCall, rest: T): AVInputs & T {
+  const inputs: AVInputs = {
     dtype: dtypeCode(c.v.dtype),
     problem: nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
     attn: c.attn.handle('attn'),
     v: c.v.handle('v'),
     additionalValues: handleOrNull(c.ev, 'additionalValues'),
   };
+  return Object.assign(inputs, rest);
 }
 
 function av(fn: string, dims: number, attn: unknown, v: unknown, opts: AVOptions): Tensor {
   const c = avCall(fn, dims, attn, v, opts);
   const out = allocLike(c.v, c.v);
-  writing([out], () => native.naAV({ ...avInputs(c), output: out.handle() }));
+  writing([out], () => native.naAV(avOptions(c, { output: out.handle() })));
   return out;
 }
 
@@ -248,13 +258,14 @@ function avBackward(fn: string, dims: number, dOutA: unknown, attn: unknown, v: 
   const dv = allocLike(c.v, c.v);
   const dev = allocLike(c.ev, c.v);
   writing([dAttn, dv, dev], () =>
-    native.naAVBackward({
-      ...avInputs(c),
-      dOut: dOut.handle('dOut'),
-      dAttn: dAttn.handle(),
-      dv: dv.handle(),
-      dAdditionalValues: handleOrNull(dev, 'dAdditionalValues'),
-    }),
+    native.naAVBackward(
+      avOptions(c, {
+        dOut: dOut.handle('dOut'),
+        dAttn: dAttn.handle(),
+        dv: dv.handle(),
+        dAdditionalValues: handleOrNull(dev, 'dAdditionalValues'),
+      }),
+    ),
   );
   const g: AVGradients = { dAttn, dv };
   if (dev) g.dAdditionalValues = dev;
