@@ -21,7 +21,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { packageRoot } from '../lib/binding';
+import { packageRoot } from '../lib/native';
 import { BenchOptions, CpuBenchResult, ProblemResult, runCpuBench } from './cpu';
 import { CudaProblemResult, requireCuda, runCudaBench } from './cuda';
 import type { ConfigTiming } from './cuda_fused';

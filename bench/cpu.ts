@@ -5,7 +5,7 @@
  * FMA peak is measured with the engine's own threads.
  */
 import * as natten from '../lib';
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { scaled } from '../lib/ops/layout';
 import { BenchProblem, usefulFlops } from './problems';
@@ -155,17 +155,15 @@ async function runProblem(p: BenchProblem, o: BenchOptions): Promise<ProblemResu
       await timeOp(
         'cpu',
         () => {
-          native.naForwardNaive(
+          native.naForwardNaive({
+            dtype: dtypeCode('float32'),
             problem,
-            dtypeCode('float32'),
-            q.handle(),
-            k.handle(),
-            v.handle(),
-            null,
-            null,
-            out.handle(),
-            l.handle(),
-          );
+            q: q.handle(),
+            k: k.handle(),
+            v: v.handle(),
+            output: out.handle(),
+            lse: l.handle(),
+          });
           return [];
         },
         Math.max(1, Math.min(3, o.runs)),
@@ -187,7 +185,7 @@ export async function runCpuBench(
   onProblem: (r: ProblemResult) => void = () => undefined,
 ): Promise<CpuBenchResult> {
   const os = await import('os');
-  const measuredPeakGflops = await native.cpuFmaPeak(1000);
+  const measuredPeakGflops = await native.cpuFmaPeak({ ms: 1000 });
   const theory = theoreticalPeak(natten.buildInfo().cpuThreads);
   const results: ProblemResult[] = [];
   for (const p of problems) {

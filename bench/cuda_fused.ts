@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type NativeFusedConfig, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
@@ -53,13 +53,6 @@ export interface CudaFusedBenchOptions {
   onResult?: (results: readonly CudaFusedResult[]) => void;
 }
 
-type H = StorageHandle | null;
-
-interface OpBinding {
-  naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-}
-
-const gpu = native as unknown as OpBinding;
 const DTYPE = 'bfloat16';
 
 function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedResult {
@@ -82,7 +75,8 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     const v = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 3 }));
     const out = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
     const lse = keep(natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev }));
-    const run = (config: object) => () => gpu.naForward(problem, code, q, k, v, null, null, out, lse, config);
+    const run = (config: NativeFusedConfig) => () =>
+      native.naForward({ dtype: code, problem, q, k, v, output: out, lse, config });
     result.forward = step(timeOne(device, runs, run({})));
     for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
       if (c.pass !== 'forward') continue;

@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type NativeFusedConfig, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
@@ -54,39 +54,6 @@ export interface CudaFusedBackwardBenchOptions {
   onResult?: (results: readonly CudaFusedBackwardResult[]) => void;
 }
 
-type H = StorageHandle | null;
-
-interface OpBinding {
-  naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-  naBackward(
-    p: object,
-    t: number,
-    q: H,
-    k: H,
-    v: H,
-    ek: H,
-    ev: H,
-    out: H,
-    lse: H,
-    dOut: H,
-    dq: H,
-    dk: H,
-    dv: H,
-    dek: H,
-    dev: H,
-    config: object | null,
-  ): void;
-}
-
-/** What natten.fusedConfigs returns that this benchmark reads (optional: older builds lack it). */
-interface ListedConfig {
-  pass: string;
-  qTileShape: number[];
-  kvTileShape: number[];
-}
-type ConfigLister = (q: { dims: number; headDim: number; dtype: string; device: string }) => ListedConfig[];
-
-const gpu = native as unknown as OpBinding;
 const DTYPE = 'bfloat16';
 
 function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedBackwardResult {
@@ -114,13 +81,12 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     const dq = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
     const dk = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
     const dv = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    gpu.naForward(problem, code, q, k, v, null, null, out, lse, {}); // real O and LSE for the backward
-    const run = (config: object) => () =>
-      gpu.naBackward(problem, code, q, k, v, null, null, out, lse, dOut, dq, dk, dv, null, null, config);
+    const inputs = { dtype: code, problem, q, k, v, output: out, lse };
+    native.naForward(inputs); // real O and LSE for the backward
+    const run = (config: NativeFusedConfig) => () => native.naBackward({ ...inputs, dOut, dq, dk, dv, config });
     result.backward = step(timeOne(device, runs, run({ kvParallel: true, deterministic: false })));
     result.deterministic = step(timeOne(device, runs, run({ kvParallel: false, deterministic: true })));
-    const lister = (natten as unknown as { fusedConfigs?: ConfigLister }).fusedConfigs;
-    for (const c of lister ? lister({ dims, headDim: p.headDim, dtype: DTYPE, device: dev }) : []) {
+    for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
       if (c.pass !== 'backward') continue;
       const ms = timeOne(device, runs, run({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape }));
       result.configs.push({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape, ...step(ms) });

@@ -10,7 +10,7 @@
  * for the benchmark CLI.
  */
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import { native, type StorageHandle } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { median } from './timing';
 import { standaloneMain } from './standalone';
@@ -75,42 +75,6 @@ export interface CudaBenchOptions {
   onResult?: (results: readonly CudaUnfusedResult[]) => void;
 }
 
-type H = StorageHandle | null;
-
-interface TimingBinding {
-  gpuTimerCreate(device: number): object;
-  gpuTimerStart(t: object): void;
-  gpuTimerStop(t: object): void;
-  gpuTimerElapsed(t: object): number;
-  gpuSpin(device: number, microseconds: number): void;
-  naForward(p: object, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-  naBackward(
-    p: object,
-    t: number,
-    q: H,
-    k: H,
-    v: H,
-    ek: H,
-    ev: H,
-    out: H,
-    lse: H,
-    dOut: H,
-    dq: H,
-    dk: H,
-    dv: H,
-    dek: H,
-    dev: H,
-    config: object | null,
-  ): void;
-  naQK(p: object, t: number, q: H, k: H, rpb: H, ek: H, attn: H): void;
-  naAV(p: object, t: number, attn: H, v: H, ev: H, out: H): void;
-  naQKBackward(p: object, t: number, dAttn: H, q: H, k: H, ek: H, dq: H, dk: H, dRpb: H, dek: H): void;
-  naAVBackward(p: object, t: number, dOut: H, attn: H, v: H, ev: H, dAttn: H, dv: H, dev: H): void;
-  softmax(t: number, rows: number, cols: number, x: H, y: H): void;
-  softmaxBackward(t: number, rows: number, cols: number, dy: H, y: H, dx: H): void;
-}
-
-const gpu = native as unknown as TimingBinding;
 const DTYPE = 'bfloat16';
 
 /** Useful forward FLOPs: 4 * B * H * N * prod(k) * D. */
@@ -129,17 +93,17 @@ function timeSteps(
   runs: number,
   steps: [string, () => void][],
 ): { total: number; steps: Record<string, number> } {
-  const timers = steps.map(() => gpu.gpuTimerCreate(device));
+  const timers = steps.map(() => native.gpuTimerCreate({ device }));
   const totals: number[] = [];
   const per: number[][] = steps.map(() => []);
   for (let r = -1; r < runs; r++) {
-    gpu.gpuSpin(device, 3000);
+    native.gpuSpin({ device, microseconds: 3000 });
     steps.forEach(([, fn], i) => {
-      gpu.gpuTimerStart(timers[i]);
+      native.gpuTimerStart({ timer: timers[i] });
       fn();
-      gpu.gpuTimerStop(timers[i]);
+      native.gpuTimerStop({ timer: timers[i] });
     });
-    const ms = timers.map((t) => gpu.gpuTimerElapsed(t));
+    const ms = timers.map((timer) => native.gpuTimerElapsed({ timer }));
     if (r < 0) continue; // warm-up
     ms.forEach((x, i) => per[i].push(x));
     totals.push(ms.reduce((a, b) => a + b, 0));
@@ -163,6 +127,7 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     length: p.spatial,
     kernel: p.kernel,
   };
+  const na = { dtype: code, problem };
   const flops = forwardFlops(p);
   const rows = p.batch * p.heads * n;
   const held: natten.Tensor[] = [];
@@ -198,14 +163,17 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
       dk = make(uShape),
       dv = make(uShape);
     const fwd = timeSteps(device, runs, [
-      ['qk', () => gpu.naQK(problem, code, q, k, null, null, attn)],
-      ['softmax', () => gpu.softmax(code, rows, K, attn, probs)],
-      ['av', () => gpu.naAV(problem, code, probs, v, null, out)],
+      ['qk', () => native.naQK({ ...na, q, k, attn })],
+      ['softmax', () => native.softmax({ dtype: code, rows, cols: K, x: attn, y: probs })],
+      ['av', () => native.naAV({ ...na, attn: probs, v, output: out })],
     ]);
     const bwd = timeSteps(device, runs, [
-      ['avBackward', () => gpu.naAVBackward(problem, code, dOut, probs, v, null, dProbs, dv, null)],
-      ['softmaxBackward', () => gpu.softmaxBackward(code, rows, K, dProbs, probs, dAttn)],
-      ['qkBackward', () => gpu.naQKBackward(problem, code, dAttn, q, k, null, dq, dk, null, null)],
+      ['avBackward', () => native.naAVBackward({ ...na, dOut, attn: probs, v, dAttn: dProbs, dv })],
+      [
+        'softmaxBackward',
+        () => native.softmaxBackward({ dtype: code, rows, cols: K, dy: dProbs, y: probs, dx: dAttn }),
+      ],
+      ['qkBackward', () => native.naQKBackward({ ...na, dAttn, q, k, dq, dk })],
     ]);
     result.unfused = {
       forward: step(fwd.total, flops),
@@ -229,15 +197,10 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     const fdq = make(fShape),
       fdk = make(fShape),
       fdv = make(fShape);
-    const cfg = { useReference: true };
-    const rf = timeSteps(device, refRuns, [
-      ['forward', () => gpu.naForward(problem, code, fq, fk, fv, null, null, fo, lse, cfg)],
-    ]);
+    const fused = { ...na, q: fq, k: fk, v: fv, output: fo, lse, config: { useReference: true } };
+    const rf = timeSteps(device, refRuns, [['forward', () => native.naForward(fused)]]);
     const rb = timeSteps(device, refRuns, [
-      [
-        'backward',
-        () => gpu.naBackward(problem, code, fq, fk, fv, null, null, fo, lse, fdo, fdq, fdk, fdv, null, null, cfg),
-      ],
+      ['backward', () => native.naBackward({ ...fused, dOut: fdo, dq: fdq, dk: fdk, dv: fdv })],
     ]);
     result.reference = { forward: step(rf.total, flops), backward: step(rb.total, 2.5 * flops) };
   } catch (e) {

@@ -2,19 +2,8 @@
  * CUDA-event timing shared by the GPU benchmarks: each timed run is queued behind a spin kernel so host
  * launch overhead does not show, and the figure is the median over the runs.
  */
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { median } from './timing';
-
-/** The addon's GPU timer functions (native/cuda_timing.cc). */
-interface GpuTimerBinding {
-  gpuTimerCreate(device: number): object;
-  gpuTimerStart(t: object): void;
-  gpuTimerStop(t: object): void;
-  gpuTimerElapsed(t: object): number;
-  gpuSpin(device: number, microseconds: number): void;
-}
-
-const timers = native as unknown as GpuTimerBinding;
 
 /** Names bench/flex_attention.py uses for the problems of CUDA_BENCH_PROBLEMS, in that order. */
 export const FLEX_NAMES = [
@@ -27,14 +16,14 @@ export const FLEX_NAMES = [
 
 /** Median ms of `fn` (which enqueues work on the device) over `runs` runs, after one warm-up. */
 export function timeOne(device: number, runs: number, fn: () => void): number {
-  const timer = timers.gpuTimerCreate(device);
+  const timer = native.gpuTimerCreate({ device });
   const ms: number[] = [];
   for (let r = -1; r < runs; r++) {
-    timers.gpuSpin(device, 2000);
-    timers.gpuTimerStart(timer);
+    native.gpuSpin({ device, microseconds: 2000 });
+    native.gpuTimerStart({ timer });
     fn();
-    timers.gpuTimerStop(timer);
-    const t = timers.gpuTimerElapsed(timer);
+    native.gpuTimerStop({ timer });
+    const t = native.gpuTimerElapsed({ timer });
     if (r >= 0) ms.push(t);
   }
   return median(ms);

@@ -27,7 +27,7 @@ const DEVICES = {
   A100: { major: 8, minor: 0, multiProcessorCount: 108, sharedMemoryPerBlockOptin: 166912 },
 };
 
-/** A full native problem (lib/binding.ts NativeProblem) from the fields that vary; one name per problem. */
+/** A full native problem (lib/native.ts NativeProblem) from the fields that vary; one name per problem. */
 function problem(name, dtype, o) {
   const dims = o.length.length;
   const axes = (v, dflt) => (v === undefined ? Array(dims).fill(dflt) : Array.isArray(v) ? v : Array(dims).fill(v));

@@ -5,7 +5,7 @@
  * stored and reported everywhere; the CPU engine ignores those that only steer CUDA kernels (its
  * backward is always deterministic and needs no extra scratch).
  */
-import type { NativeFusedConfig } from './binding';
+import type { NativeFusedCallConfig, NativeFusedConfig } from './native';
 import { argTypeError, rangeError } from './errors';
 
 /** How much extra scratch memory the fused backward may use (NATTEN's memory-usage preference). */
@@ -111,16 +111,8 @@ export function isPoisonOutputsEnabled(): boolean {
   return state.poison;
 }
 
-/** Per-call fused-kernel overrides (tile shapes, KV splits, backend). @internal */
-export interface FusedCallConfig {
-  qTileShape?: number[];
-  kvTileShape?: number[];
-  backwardQTileShape?: number[];
-  backwardKvTileShape?: number[];
-  kvSplits?: number;
-  forwardArch?: number;
-  useReference?: boolean;
-}
+/** Per-call fused-kernel overrides (tile shapes, KV splits, kernel family, backend). @internal */
+export type FusedCallConfig = NativeFusedCallConfig;
 
 /** The native config of a fused op call: the context's switches plus the call's overrides. @internal */
 export function fusedConfig(call: FusedCallConfig): NativeFusedConfig {

@@ -1,5 +1,5 @@
 /** Devices (docs/design.md §3): `'cpu'`, `'cuda'` (the current CUDA device) and `'cuda:N'`. */
-import { native, NativeDeviceInfo } from './binding';
+import { native, NativeDeviceInfo } from './native';
 import { argTypeError, rangeError, NattenError } from './errors';
 
 /** A device name. */
@@ -66,7 +66,7 @@ export const cuda = {
   /** Name, compute capability and memory of device `index` (default: the current device). */
   deviceInfo(index: number = currentCuda): CudaDeviceInfo {
     deviceIndex(`cuda:${index}`, 'index');
-    return { index, ...native.deviceInfo(index) };
+    return { index, ...native.deviceInfo({ device: index }) };
   },
   /** Index of the device `'cuda'` refers to. */
   currentDevice(): number {

@@ -2,7 +2,7 @@
  * `natten.internal`: debugging and test hooks. Not part of the stable API: names and behaviour may
  * change in any release.
  */
-import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './binding';
+import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './native';
 import { deviceIndex, DeviceLike } from './device';
 import { DTYPES, dtypeCode, type DType } from './dtype';
 import { rangeError } from './errors';
@@ -17,7 +17,12 @@ export const internal = {
     const index = deviceIndex(device, 'device');
     if (index < 0)
       throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
-    native.faultDevice(index);
+    native.faultDevice({ device: index });
+  },
+  /** How many native storages are alive on `device` (tensors and views not yet disposed or collected, and
+   * storages queued work still holds): for tests of lifetimes and leaks. */
+  liveStorages(device: DeviceLike): number {
+    return native.liveStorages({ device: deviceIndex(device, 'device') });
   },
   /** The fused configs the kernels would choose for `problem` (the object the op bindings read) on a
    * device described by `caps` (compute capability, SM count, opt-in shared memory per block: the fields
@@ -33,6 +38,6 @@ export const internal = {
         `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`,
       );
     }
-    return native.chooseFusedConfigs(problem, dtypeCode(dtype), caps);
+    return native.chooseFusedConfigs({ problem, dtype: dtypeCode(dtype), caps });
   },
 };

@@ -1,5 +1,5 @@
 /** Process-wide runtime queries: build info, memory accounting, synchronisation. */
-import { native, packageRoot } from './binding';
+import { native, packageRoot } from './native';
 import { deviceIndex, DeviceLike } from './device';
 
 /** What the native addon was built with. */
@@ -41,8 +41,8 @@ export function memory(): Record<string, number> {
 /** Resolves once every operation queued so far on the device (default: all devices) has finished;
  * rejects with the error of a failed asynchronous operation. */
 export async function synchronize(device?: DeviceLike): Promise<void> {
-  if (device !== undefined) return native.synchronize(deviceIndex(device));
-  const all = [native.synchronize(-1)];
-  for (let i = 0; i < native.deviceCount(); i++) all.push(native.synchronize(i));
+  if (device !== undefined) return native.synchronize({ device: deviceIndex(device) });
+  const all = [native.synchronize({ device: -1 })];
+  for (let i = 0; i < native.deviceCount(); i++) all.push(native.synchronize({ device: i }));
   await Promise.all(all);
 }

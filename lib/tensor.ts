@@ -3,7 +3,7 @@
  * reference-counted block. Creation and conversion enqueue work on the device's ordered queue and return
  * at once; `toArray()` is the asynchronous sync point.
  */
-import { native, StorageHandle } from './binding';
+import { native, type ReadOptions, type StorageHandle } from './native';
 import { deviceIndex, deviceName, DeviceLike, DeviceName } from './device';
 import { ArrayFor, DType, DTYPES, dtypeCode, isHalf } from './dtype';
 import { argTypeError, rangeError, NattenError, typeError } from './errors';
@@ -95,7 +95,13 @@ export class Tensor<D extends DType = DType> {
     checkDtype(dtype, 'dtype');
     const dev = opts.device === undefined ? deviceIndex(this.device) : deviceIndex(opts.device);
     checkDtypeOnDevice(dtype, dev);
-    const h = native.copy(this.handle(), dtypeCode(this.dtype), dev, dtypeCode(dtype), this.numel);
+    const h = native.copy({
+      src: this.handle(),
+      srcDtype: dtypeCode(this.dtype),
+      device: dev,
+      dtype: dtypeCode(dtype),
+      numel: this.numel,
+    });
     return new Tensor(h, this.shape, dtype, deviceName(dev));
   }
 
@@ -108,24 +114,29 @@ export class Tensor<D extends DType = DType> {
         `shape [${s.join(', ')}] has ${numelOf(s)} elements, the tensor has ${this.numel}`,
       );
     }
-    return new Tensor(native.share(this.handle()), s, this.dtype, this.device);
+    return new Tensor(native.share({ tensor: this.handle() }), s, this.dtype, this.device);
   }
 
   /** Reads the values once every queued operation producing them has finished (never blocks the event
    * loop). Float32Array for float32 and the half types, Float64Array for float64. */
   toArray(): Promise<ArrayFor<D>> {
-    return native.toArray(this.handle(), dtypeCode(this.dtype), this.numel) as Promise<ArrayFor<D>>;
+    return native.toArray(this.#read()) as Promise<ArrayFor<D>>;
   }
 
   /** Like {@link toArray} but blocks the calling thread until the values are ready. */
   toArraySync(): ArrayFor<D> {
-    return native.toArraySync(this.handle(), dtypeCode(this.dtype), this.numel) as ArrayFor<D>;
+    return native.toArraySync(this.#read()) as ArrayFor<D>;
+  }
+
+  /** The addon's read of every element. */
+  #read(): ReadOptions {
+    return { tensor: this.handle(), dtype: dtypeCode(this.dtype), numel: this.numel };
   }
 
   /** Frees the memory (after queued work using it has finished). Idempotent. */
   dispose(): void {
     if (this.#handle !== null) {
-      native.release(this.#handle);
+      native.release({ tensor: this.#handle });
       this.#handle = null;
     }
   }
@@ -233,21 +244,36 @@ export function tensor<D extends DType = 'float32'>(
       `shape [${s.join(', ')}] needs ${numelOf(s)} elements, data has ${src.length}`,
     );
   }
-  return new Tensor(native.fromArray(dev, dtypeCode(dtype), src, dtypeCode(srcDtype)), s, dtype, deviceName(dev));
+  return new Tensor(
+    native.fromArray({ device: dev, dtype: dtypeCode(dtype), data: src, srcDtype: dtypeCode(srcDtype) }),
+    s,
+    dtype,
+    deviceName(dev),
+  );
 }
 
 /** Uninitialised tensor (contents unspecified). */
 export function empty<D extends DType = 'float32'>(shape: readonly number[], opts?: TensorOptions<D>): Tensor<D> {
   const s = checkShape(shape, 'shape');
   const { dtype, dev } = resolve(opts, 'options');
-  return new Tensor(native.empty(dev, dtypeCode(dtype), numelOf(s)), s, dtype, deviceName(dev));
+  return new Tensor(
+    native.empty({ device: dev, dtype: dtypeCode(dtype), numel: numelOf(s) }),
+    s,
+    dtype,
+    deviceName(dev),
+  );
 }
 
 /** Tensor of zeros. */
 export function zeros<D extends DType = 'float32'>(shape: readonly number[], opts?: TensorOptions<D>): Tensor<D> {
   const s = checkShape(shape, 'shape');
   const { dtype, dev } = resolve(opts, 'options');
-  return new Tensor(native.zeros(dev, dtypeCode(dtype), numelOf(s)), s, dtype, deviceName(dev));
+  return new Tensor(
+    native.zeros({ device: dev, dtype: dtypeCode(dtype), numel: numelOf(s) }),
+    s,
+    dtype,
+    deviceName(dev),
+  );
 }
 
 /** Standard normal samples. With a seed the values depend only on (seed, element index), so the same
@@ -257,7 +283,12 @@ export function randn<D extends DType = 'float32'>(shape: readonly number[], opt
   const { dtype, dev } = resolve(opts, 'options');
   const seed = opts?.seed ?? Math.floor(Math.random() * 2 ** 52);
   if (!Number.isSafeInteger(seed) || seed < 0) throw argTypeError('options.seed', 'a non-negative safe integer', seed);
-  return new Tensor(native.randn(dev, dtypeCode(dtype), numelOf(s), seed), s, dtype, deviceName(dev));
+  return new Tensor(
+    native.randn({ device: dev, dtype: dtypeCode(dtype), numel: numelOf(s), seed }),
+    s,
+    dtype,
+    deviceName(dev),
+  );
 }
 
 /** Values `tidy` keeps: a tensor, or arrays/objects containing tensors. */

@@ -1,22 +1,28 @@
-// Module init: one binding object (loaded by lib/binding.ts) with the tensor, device and op functions.
+// Module init: one binding object (loaded and typed by lib/native.ts) with every binding the native/ files
+// register (NATTEN_BINDING), and the bindings of the build, the devices and the process.
 #include <napi.h>
 
+#include "../engine/cpu/parallel.h"
 #include "../kernels/common/window.h"
 #include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
-#include "../engine/cpu/parallel.h"
 #include "js_interop.h"
-#include "ops.h"
-#include "tensor_ops.h"
+#include "options_arg.h"
 
 namespace natten::node {
 namespace {
 
+// setErrorClass({errorClass}): lib/errors.ts's NattenError, the class of the addon's library errors.
 Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
-  set_natten_error_class(info[0].As<Napi::Function>());
+  const Napi::Value ctor = Options(info).get("errorClass");
+  if (!ctor.IsFunction())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "options.errorClass must be a class");
+  set_natten_error_class(ctor.As<Napi::Function>());
   return info.Env().Undefined();
 }
+NATTEN_BINDING("setErrorClass", SetErrorClass);
 
+// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads}
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   gpu::BuildInfo b = gpu::build_info();
@@ -29,12 +35,16 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cpuThreads", Napi::Number::New(env, cpu::num_threads()));
   return o;
 }
+NATTEN_BINDING("buildInfo", BuildInfo);
 
+// deviceCount(): the CUDA devices visible (0 in a CPU-only build).
 Napi::Value DeviceCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gpu::device_count()); }
+NATTEN_BINDING("deviceCount", DeviceCount);
 
+// deviceInfo({device}): the properties of cuda:device.
 Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  gpu::DeviceInfo d = gpu::device_info((int)int_arg(info[0], "index"));
+  gpu::DeviceInfo d = gpu::device_info(Options(info).device().index);
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", Napi::String::New(env, d.name));
   o.Set("computeCapability", Napi::String::New(env, std::to_string(d.major) + "." + std::to_string(d.minor)));
@@ -46,13 +56,18 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   o.Set("sharedMemoryPerBlockOptin", Napi::Number::New(env, (double)d.shared_memory_per_block_optin));
   return o;
 }
+NATTEN_BINDING("deviceInfo", DeviceInfo);
 
-// axisWindow(L, k, s, d, causal, i) -> [start, end) group-local: exposes kernels/common/window.h to tests.
+// axisWindow({length, kernel, stride, dilation, causal, index}) -> [start, end, inverseStart, inverseEnd]
+// (group-local): exposes kernels/common/window.h to tests. A pure computation: only what would divide by
+// zero is rejected (its invariants are the caller's, as with the oracle it is compared with).
 Napi::Value AxisWindow(const Napi::CallbackInfo& info) {
-  AxisParams a{(int)int_arg(info[0], "L"), (int)int_arg(info[1], "k"), (int)int_arg(info[2], "s"),
-               (int)int_arg(info[3], "d"), info[4].ToBoolean().Value()};
-  Range r = axis_window(a, (int)int_arg(info[5], "i"));
-  Range inv = axis_inverse_window(a, (int)int_arg(info[5], "i"));
+  const Options o(info);
+  const int max = 1 << 30;
+  AxisParams a{(int)o.integer("length", 1, max), (int)o.integer("kernel", 1, max), (int)o.integer("stride", 1, max),
+               (int)o.integer("dilation", 1, max), o.flag("causal", false)};
+  const int i = (int)o.integer("index", 0, a.length - 1);
+  const Range r = axis_window(a, i), inv = axis_inverse_window(a, i);
   Napi::Array out = Napi::Array::New(info.Env(), 4);
   out.Set(0u, r.start);
   out.Set(1u, r.end);
@@ -60,30 +75,25 @@ Napi::Value AxisWindow(const Napi::CallbackInfo& info) {
   out.Set(3u, inv.end);
   return out;
 }
+NATTEN_BINDING("axisWindow", AxisWindow);
 
-// noteExitCode(code): lib/ reports the process's exit code as it starts to exit (see gpu::note_exit_code).
+// noteExitCode({code}): lib/ reports the process's exit code as it starts to exit (see gpu::note_exit_code).
 Napi::Value NoteExitCode(const Napi::CallbackInfo& info) {
-  gpu::note_exit_code((int)int_arg(info[0], "code"));
+  gpu::note_exit_code((int)Options(info).integer("code", INT32_MIN, INT32_MAX));
   return info.Env().Undefined();
 }
+NATTEN_BINDING("noteExitCode", NoteExitCode);
 
-// faultDevice(device): natten.internal.triggerDeviceFault, a kernel that loses the device (tests).
+// faultDevice({device}): natten.internal.triggerDeviceFault, a kernel that loses the device (tests).
 Napi::Value FaultDevice(const Napi::CallbackInfo& info) {
-  gpu::fault_async(device_arg(info[0], "device").index);
+  gpu::fault_async(Options(info).device().index);
   return info.Env().Undefined();
 }
+NATTEN_BINDING("faultDevice", FaultDevice);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_addon_env(env);
-  exports.Set("setErrorClass", Napi::Function::New<guarded<SetErrorClass>>(env, "setErrorClass"));
-  exports.Set("buildInfo", Napi::Function::New<guarded<BuildInfo>>(env, "buildInfo"));
-  exports.Set("deviceCount", Napi::Function::New<guarded<DeviceCount>>(env, "deviceCount"));
-  exports.Set("deviceInfo", Napi::Function::New<guarded<DeviceInfo>>(env, "deviceInfo"));
-  exports.Set("noteExitCode", Napi::Function::New<guarded<NoteExitCode>>(env, "noteExitCode"));
-  exports.Set("faultDevice", Napi::Function::New<guarded<FaultDevice>>(env, "faultDevice"));
-  exports.Set("axisWindow", Napi::Function::New<guarded<AxisWindow>>(env, "axisWindow"));
-  register_tensor_ops(env, exports);
-  register_ops(env, exports);
+  export_bindings(env, exports);
   return exports;
 }
 

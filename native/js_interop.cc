@@ -1,5 +1,8 @@
 #include "js_interop.h"
 
+#include <utility>
+#include <vector>
+
 #include "addon_env.h"
 
 namespace natten::node {
@@ -31,13 +34,32 @@ void finalize_holder(napi_env env, void* data, void*) {
 // Tags our Externals so a foreign External passed by mistake is rejected, not dereferenced.
 const napi_type_tag kHolderTag = {0x6e617474656e5f73ull, 0x746f726167655f31ull};
 
-Holder* holder_of(const Napi::Value& v, const char* name) {
+Holder* holder_of(const Napi::Value& v, const ArgName& name) {
   if (!v.IsExternal() || !v.As<Napi::External<Holder>>().CheckTypeTag(&kHolderTag))
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a tensor handle");
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", name() + " must be a tensor handle");
   return v.As<Napi::External<Holder>>().Data();
 }
 
+/// The registered bindings: a function-local static, so registrations from any file's static initialisers
+/// find it constructed whatever order the files initialise in.
+std::vector<std::pair<const char*, BindingFn>>& registry() {
+  static std::vector<std::pair<const char*, BindingFn>> bindings;
+  return bindings;
+}
+
 }  // namespace
+
+BindingRegistration::BindingRegistration(const char* name, BindingFn fn) { registry().emplace_back(name, fn); }
+
+void export_bindings(Napi::Env env, Napi::Object exports) {
+  for (const auto& [name, fn] : registry()) exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
+Napi::Array int_array(Napi::Env env, const int* values, int n) {
+  Napi::Array a = Napi::Array::New(env, n);
+  for (int i = 0; i < n; ++i) a.Set(uint32_t(i), Napi::Number::New(env, values[i]));
+  return a;
+}
 
 void set_natten_error_class(const Napi::Function& ctor) { addon_env(ctor.Env()).natten_error = Napi::Persistent(ctor); }
 
@@ -73,33 +95,12 @@ Napi::Value wrap_storage(Napi::Env env, StoragePtr storage) {
   return ext;
 }
 
-StoragePtr unwrap_storage(const Napi::Value& handle, const char* arg_name) {
-  Holder* h = holder_of(handle, arg_name);
-  if (!h->storage) throw Error(ErrorKind::Natten, "ERR_NATTEN_DISPOSED", std::string(arg_name) + " has been disposed");
+StoragePtr unwrap_storage(const Napi::Value& handle, const ArgName& name) {
+  Holder* h = holder_of(handle, name);
+  if (!h->storage) throw Error(ErrorKind::Natten, "ERR_NATTEN_DISPOSED", name() + " has been disposed");
   return h->storage;
 }
 
-void release_storage(const Napi::Value& handle) { holder_of(handle, "handle")->drop(handle.Env()); }
-
-DType dtype_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a dtype code");
-  int c = v.As<Napi::Number>().Int32Value();
-  if (c < 0 || c > 3)
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DTYPE", std::string(name) + ": unknown dtype code");
-  return static_cast<DType>(c);
-}
-
-Device device_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a device index");
-  return Device{v.As<Napi::Number>().Int32Value()};
-}
-
-int64_t int_arg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", std::string(name) + " must be a number");
-  return v.As<Napi::Number>().Int64Value();
-}
+void release_storage(const Napi::Value& handle, const ArgName& name) { holder_of(handle, name)->drop(handle.Env()); }
 
 }  // namespace natten::node

@@ -1,8 +1,9 @@
-// Glue between Node-API values and the native layer: storage handles, argument readers, and the guard
-// that turns natten::Error (and other C++ exceptions) into JS errors with codes.
+// Glue between Node-API values and the native layer: storage handles, argument readers, the guard that
+// turns natten::Error (and other C++ exceptions) into JS errors with codes, and the registry of bindings.
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <string>
 
 #include "../kernels/common/dtype.h"
@@ -32,15 +33,32 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
   }
 }
 
+/// A binding's callback (wrapped in guarded<> when registered).
+using BindingFn = Napi::Value (*)(const Napi::CallbackInfo&);
+/// Registers a binding under its JS name while the addon loads (NATTEN_BINDING): each binding is declared
+/// where it is defined, and module init exports them all, so no list of them is kept anywhere.
+struct BindingRegistration {
+  BindingRegistration(const char* name, BindingFn fn);
+};
+/// Adds every registered binding to exports (module init, once per environment).
+void export_bindings(Napi::Env env, Napi::Object exports);
+
+/// A JS array of the first n values.
+Napi::Array int_array(Napi::Env env, const int* values, int n);
+
 /// A JS handle (External) owning one StoragePtr; release() empties it (dispose), GC deletes it.
 Napi::Value wrap_storage(Napi::Env env, StoragePtr storage);
-/// The storage behind a handle; throws ERR_NATTEN_DISPOSED once released.
-StoragePtr unwrap_storage(const Napi::Value& handle, const char* arg_name);
-/// Drops the handle's reference (idempotent).
-void release_storage(const Napi::Value& handle);
+/// How a message names an argument, spelled only when there is a message (a call that reads its arguments
+/// successfully builds no names).
+using ArgName = std::function<std::string()>;
 
-DType dtype_arg(const Napi::Value& v, const char* name);
-Device device_arg(const Napi::Value& v, const char* name);
-int64_t int_arg(const Napi::Value& v, const char* name);
+/// The storage behind a handle; throws ERR_NATTEN_DISPOSED once released.
+StoragePtr unwrap_storage(const Napi::Value& handle, const ArgName& name);
+/// Drops the handle's reference (idempotent).
+void release_storage(const Napi::Value& handle, const ArgName& name);
 
 }  // namespace natten::node
+
+/// Exports `fn` (a binding function of this file) as `js_name`; use at namespace scope after its definition.
+#define NATTEN_BINDING(js_name, fn) \
+  const ::natten::node::BindingRegistration fn##_registration(js_name, &::natten::node::guarded<fn>)

@@ -1,22 +1,26 @@
-// Reading the JS problem and config objects of the NA op bindings into natten::NaProblem and
-// natten::FusedConfig, with the invariants re-checked natively (defence in depth: the TypeScript layer
-// validates first, with friendlier messages; these checks keep a bypassed TS layer from reaching a
-// kernel with inconsistent sizes).
+// Reading the problem and fused-config objects of the NA op bindings (options.problem, options.config;
+// typed in lib/native.ts) into natten::NaProblem and natten::FusedConfig. lib/ validates a problem once,
+// with the messages users see (lib/ops/validate.ts); this re-checks only what keeps the CPU engine and the
+// kernels inside their buffers when the addon is called directly: field types, extents and array lengths,
+// 1 <= stride <= kernel and kernel * dilation <= length per axis (else a window reads past its axis), heads_kv
+// dividing heads, and sizes that fit 64-bit byte counts.
 #pragma once
 #include <napi.h>
 
 #include "../kernels/common/op_args.h"
 #include "../kernels/common/problem.h"
+#include "options_arg.h"
 
 namespace natten::node {
 
-/// {dims, batch, heads, headsKv, headDim, headDimV, length[], kernel[], stride[], dilation[], causal[],
-///  nExtra, scale, hasRpb} -> NaProblem. Throws TypeError/RangeError (coded) on bad fields.
-NaProblem problem_arg(const Napi::Value& v, const char* name = "problem");
+/// {dims, batch, heads, headsKv?, headDim, headDimV?, length[], kernel[], stride[]?, dilation[]?, causal[]?,
+///  nExtra?, scale?, hasRpb?} -> NaProblem. Throws TypeError/RangeError (coded) naming the field.
+NaProblem problem_arg(const Options& o);
 
-/// {qTileShape, kvTileShape, backwardQTileShape, backwardKvTileShape, kvSplits, kvParallel, deterministic,
-///  useReference, scratchLimitBytes} -> FusedConfig; undefined/null gives the defaults.
-FusedConfig config_arg(const Napi::Value& v, int dims, const char* name = "config");
+/// {qTileShape?, kvTileShape?, backwardQTileShape?, backwardKvTileShape?, kvSplits?, forwardArch?,
+///  kvParallel?, deterministic?, useReference?, scratchLimitBytes?} -> FusedConfig (absent fields: defaults;
+///  a forwardArch without kernels is ERR_NATTEN_UNSUPPORTED at dispatch).
+FusedConfig config_arg(const Options& o, int dims);
 
 /// Element counts of the op buffers of a problem (throw ERR_NATTEN_INVALID_SHAPE on int64 overflow).
 struct ProblemSizes {

@@ -1,25 +1,31 @@
-#include "tensor_ops.h"
-
+// Tensor creation, conversion, transfer and readback bindings (docs/design.md §3-§4; typed in lib/native.ts).
+// Each reads one options object.
 #include <cstring>
 #include <future>
 #include <vector>
 
+#include "../engine/cpu/convert.h"
+#include "../engine/cpu/host_buffer.h"
+#include "../engine/cpu/parallel.h"
 #include "../kernels/common/random.h"
 #include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
 #include "after_device.h"
-#include "../engine/cpu/convert.h"
-#include "../engine/cpu/host_buffer.h"
-#include "../engine/cpu/parallel.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
+#include "options_arg.h"
 
 namespace natten::node {
 namespace {
 
-size_t checked_bytes(int64_t numel, DType t) {
-  if (numel < 0) throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "numel must be >= 0");
-  return (size_t)numel * dtype_size(t);
+/// options[key], a storage that must hold `n` elements of dtype t (a read of n elements stays inside it).
+StoragePtr source_arg(const Options& o, const char* key, DType t, size_t n) {
+  StoragePtr s = o.storage(key);
+  if (s->bytes() < n * dtype_size(t))
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE",
+                o.name(key) + " holds " + std::to_string(s->bytes()) + " bytes, " + std::to_string(n) +
+                    " elements need " + std::to_string(n * dtype_size(t)));
+  return s;
 }
 
 StoragePtr make_storage(Device d, size_t bytes) {
@@ -32,16 +38,20 @@ StoragePtr make_storage(Device d, size_t bytes) {
   return std::make_shared<Storage>(d, bytes);
 }
 
-Napi::Value Empty(const Napi::CallbackInfo& info) {
-  Device d = device_arg(info[0], "device");
-  DType t = dtype_arg(info[1], "dtype");
-  return wrap_storage(info.Env(), make_storage(d, checked_bytes(int_arg(info[2], "numel"), t)));
+/// A new storage of options.numel elements of options.dtype on options.device (numel <= 2^53: the byte
+/// count fits 64 bits).
+StoragePtr new_storage(const Options& o) {
+  return make_storage(o.device(), (size_t)o.count("numel") * dtype_size(o.dtype()));
 }
 
+// empty({device, dtype, numel})
+Napi::Value Empty(const Napi::CallbackInfo& info) { return wrap_storage(info.Env(), new_storage(Options(info))); }
+NATTEN_BINDING("empty", Empty);
+
+// zeros({device, dtype, numel})
 Napi::Value Zeros(const Napi::CallbackInfo& info) {
-  Device d = device_arg(info[0], "device");
-  DType t = dtype_arg(info[1], "dtype");
-  StoragePtr s = make_storage(d, checked_bytes(int_arg(info[2], "numel"), t));
+  StoragePtr s = new_storage(Options(info));
+  const Device d = s->device();
   if (d.is_cpu()) {
     CpuQueue::get().enqueue([s] {
       cpu::parallel_for((int64_t)s->bytes(), 1 << 20, [&](int64_t b, int64_t e) {
@@ -53,18 +63,21 @@ Napi::Value Zeros(const Napi::CallbackInfo& info) {
   }
   return wrap_storage(info.Env(), s);
 }
+NATTEN_BINDING("zeros", Zeros);
 
-// fromArray(device, dtype, typedArray, srcDtype): copies the JS data now (the caller may reuse its array).
+// fromArray({device, dtype, data, srcDtype}): copies the JS data now (the caller may reuse its array).
 Napi::Value FromArray(const Napi::CallbackInfo& info) {
-  Device d = device_arg(info[0], "device");
-  DType t = dtype_arg(info[1], "dtype");
-  if (!info[2].IsTypedArray())
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "data must be a typed array");
-  DType st = dtype_arg(info[3], "srcDtype");
-  Napi::TypedArray arr = info[2].As<Napi::TypedArray>();
+  const Options o(info);
+  const Device d = o.device();
+  const DType t = o.dtype();
+  if (!o.get("data").IsTypedArray())
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "options.data must be a typed array");
+  const DType st = o.dtype("srcDtype");
+  Napi::TypedArray arr = o.get("data").As<Napi::TypedArray>();
   const size_t n = arr.ElementLength();
   if (arr.ElementSize() != (size_t)dtype_size(st))
-    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", "data's element size does not match its dtype");
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE",
+                "options.data's element size does not match options.srcDtype");
   const char* src = static_cast<const char*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
   StoragePtr s = make_storage(d, n * dtype_size(t));
   if (d.is_cpu()) {
@@ -78,13 +91,16 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
   }
   return wrap_storage(info.Env(), s);
 }
+NATTEN_BINDING("fromArray", FromArray);
 
+// randn({device, dtype, numel, seed})
 Napi::Value Randn(const Napi::CallbackInfo& info) {
-  Device d = device_arg(info[0], "device");
-  DType t = dtype_arg(info[1], "dtype");
-  const int64_t n = int_arg(info[2], "numel");
-  const uint64_t seed = (uint64_t)int_arg(info[3], "seed");
-  StoragePtr s = make_storage(d, checked_bytes(n, t));
+  const Options o(info);
+  StoragePtr s = new_storage(o);
+  const DType t = o.dtype();
+  const int64_t n = o.count("numel");
+  const uint64_t seed = (uint64_t)o.count("seed");
+  const Device d = s->device();
   if (d.is_cpu()) {
     CpuQueue::get().enqueue([s, t, n, seed] {
       cpu::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
@@ -96,15 +112,18 @@ Napi::Value Randn(const Napi::CallbackInfo& info) {
   }
   return wrap_storage(info.Env(), s);
 }
+NATTEN_BINDING("randn", Randn);
 
-// copy(src, srcDtype, dstDevice, dstDtype, numel): a new storage holding src converted (Tensor.to()).
+// copy({src, srcDtype, device, dtype, numel}): a new storage on device holding src's first numel elements
+// converted to dtype (Tensor.to()).
 Napi::Value Copy(const Napi::CallbackInfo& info) {
-  StoragePtr src = unwrap_storage(info[0], "tensor");
-  DType st = dtype_arg(info[1], "srcDtype");
-  Device dd = device_arg(info[2], "device");
-  DType dt = dtype_arg(info[3], "dtype");
-  const size_t n = (size_t)int_arg(info[4], "numel");
-  Device sd = src->device();
+  const Options o(info);
+  const DType st = o.dtype("srcDtype");
+  const size_t n = (size_t)o.count("numel");
+  StoragePtr src = source_arg(o, "src", st, n);
+  const Device dd = o.device();
+  const DType dt = o.dtype();
+  const Device sd = src->device();
   StoragePtr dst = make_storage(dd, n * dtype_size(dt));
   if (sd.is_cpu() && dd.is_cpu()) {
     CpuQueue::get().enqueue([src, dst, st, dt, n] { cpu::convert_parallel(src->data(), st, dst->data(), dt, n); });
@@ -146,6 +165,7 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   }
   return wrap_storage(info.Env(), dst);
 }
+NATTEN_BINDING("copy", Copy);
 
 DType output_type(DType t) { return t == DType::Float64 ? DType::Float64 : DType::Float32; }
 
@@ -185,12 +205,13 @@ void read_into(const StoragePtr& s, DType t, size_t n, void* out) {
   cpu::convert(staged.data(), t, out, ot, 0, n);
 }
 
-// toArray(handle, dtype, numel) -> Promise: the values are read on the device's own thread into a host
+// toArray({tensor, dtype, numel}) -> Promise: the values are read on the device's own thread into a host
 // block that becomes the array's memory, after the work queued so far.
 Napi::Value ToArray(const Napi::CallbackInfo& info) {
-  StoragePtr s = unwrap_storage(info[0], "tensor");
-  DType t = dtype_arg(info[1], "dtype");
-  const size_t n = (size_t)int_arg(info[2], "numel");
+  const Options o(info);
+  const DType t = o.dtype();
+  const size_t n = (size_t)o.count("numel");
+  const StoragePtr s = source_arg(o, "tensor", t, n);
   auto [promise, reply] = addon_env(info.Env()).completion->expect(info.Env());
   after_device(s->device(), reply, [s, t, n]() -> Reply::MakeValue {
     auto buf = std::make_shared<cpu::HostBuffer>(n * dtype_size(output_type(t)));
@@ -199,36 +220,44 @@ Napi::Value ToArray(const Napi::CallbackInfo& info) {
   });
   return promise;
 }
+NATTEN_BINDING("toArray", ToArray);
 
+// toArraySync({tensor, dtype, numel}): the same, waiting on the calling thread.
 Napi::Value ToArraySync(const Napi::CallbackInfo& info) {
-  StoragePtr s = unwrap_storage(info[0], "tensor");
-  DType t = dtype_arg(info[1], "dtype");
-  const size_t n = (size_t)int_arg(info[2], "numel");
+  const Options o(info);
+  const DType t = o.dtype();
+  const size_t n = (size_t)o.count("numel");
+  const StoragePtr s = source_arg(o, "tensor", t, n);
   cpu::HostBuffer buf(n * dtype_size(output_type(t)));
   wait_for_device(s->device());
   read_into(s, t, n, buf.data());
   return wrap_output(info.Env(), t, n, std::move(buf));
 }
+NATTEN_BINDING("toArraySync", ToArraySync);
 
-// share(handle): a second handle to the same storage (views such as reshape keep it alive independently).
-Napi::Value Share(const Napi::CallbackInfo& info) {
-  return wrap_storage(info.Env(), unwrap_storage(info[0], "tensor"));
-}
+// share({tensor}): a second handle to the same storage (views such as reshape keep it alive independently).
+Napi::Value Share(const Napi::CallbackInfo& info) { return wrap_storage(info.Env(), Options(info).storage("tensor")); }
+NATTEN_BINDING("share", Share);
 
+// release({tensor}): drops the handle's reference (idempotent).
 Napi::Value Release(const Napi::CallbackInfo& info) {
-  release_storage(info[0]);
+  release_storage(Options(info).get("tensor"), [] { return std::string("options.tensor"); });
   return info.Env().Undefined();
 }
+NATTEN_BINDING("release", Release);
 
+// synchronize({device}) -> Promise: settles once the work queued so far on the device has finished.
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
-  Device d = device_arg(info[0], "device");
+  const Device d = Options(info).device();
   if (!d.is_cpu() && d.index >= gpu::device_count())
     throw Error(ErrorKind::Range, "ERR_NATTEN_DEVICE", "device cuda:" + std::to_string(d.index) + " does not exist");
   auto [promise, reply] = addon_env(info.Env()).completion->expect(info.Env());
   after_device(d, reply, [] { return [](Napi::Env env) { return env.Undefined(); }; });
   return promise;
 }
+NATTEN_BINDING("synchronize", Synchronize);
 
+// memory() -> {cpu, 'cuda:N'...}: bytes held by live storages per device.
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -237,26 +266,14 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
     o.Set("cuda:" + std::to_string(i), Napi::Number::New(env, (double)bytes_in_use(Device{i})));
   return o;
 }
+NATTEN_BINDING("memory", Memory);
 
+// liveStorages({device}): how many storages are alive there (tests of lifetimes; natten.internal).
 Napi::Value LiveStorages(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), (double)storages_alive(device_arg(info[0], "device")));
+  return Napi::Number::New(info.Env(), (double)storages_alive(Options(info).device()));
 }
+NATTEN_BINDING("liveStorages", LiveStorages);
 
 }  // namespace
-
-void register_tensor_ops(Napi::Env env, Napi::Object exports) {
-  exports.Set("empty", Napi::Function::New<guarded<Empty>>(env, "empty"));
-  exports.Set("zeros", Napi::Function::New<guarded<Zeros>>(env, "zeros"));
-  exports.Set("fromArray", Napi::Function::New<guarded<FromArray>>(env, "fromArray"));
-  exports.Set("randn", Napi::Function::New<guarded<Randn>>(env, "randn"));
-  exports.Set("copy", Napi::Function::New<guarded<Copy>>(env, "copy"));
-  exports.Set("toArray", Napi::Function::New<guarded<ToArray>>(env, "toArray"));
-  exports.Set("toArraySync", Napi::Function::New<guarded<ToArraySync>>(env, "toArraySync"));
-  exports.Set("share", Napi::Function::New<guarded<Share>>(env, "share"));
-  exports.Set("release", Napi::Function::New<guarded<Release>>(env, "release"));
-  exports.Set("synchronize", Napi::Function::New<guarded<Synchronize>>(env, "synchronize"));
-  exports.Set("memory", Napi::Function::New<guarded<Memory>>(env, "memory"));
-  exports.Set("liveStorages", Napi::Function::New<guarded<LiveStorages>>(env, "liveStorages"));
-}
 
 }  // namespace natten::node

@@ -4,7 +4,7 @@
 //   NATTEN_CUDA=0      build the CPU-only addon
 //   (unset)            CUDA when nvcc is found (PATH, $CUDA_HOME/bin, /usr/local/cuda/bin), else CPU-only
 //   NATTEN_CUDA_ARCHS  CMake CUDA architectures (default 80-real;86-real;89-real;90a-real;80-virtual)
-//   NATTEN_BUILD_DIR   build folder (default build/); lib/binding.ts finds build/Release/natten.node
+//   NATTEN_BUILD_DIR   build folder (default build/); lib/native.ts finds build/Release/natten.node
 //   NATTEN_CPU_ARCH    -march for the CPU engine (default native)
 'use strict';
 const { spawnSync } = require('child_process');

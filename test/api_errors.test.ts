@@ -1,7 +1,7 @@
 // Every invalid input of the NA ops (docs/design.md §7 and NATTEN's checks) throws at call time with its code, the
 // right error class, and a message naming the argument; nothing is enqueued and nothing crashes.
 import * as natten from '../lib';
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { describeGpu } from './helpers/gpu';
 
 type Ctor = typeof TypeError | typeof RangeError | typeof natten.NattenError;
@@ -412,103 +412,111 @@ describe('context switches', () => {
   test('useKVParallelism needs a boolean', () => expectError(() => natten.useKVParallelism(0 as never), TypeError, T));
 });
 
+// The raw addon (lib/native.ts) re-checks what keeps it inside its buffers, and names the option at fault.
 describe('native checks (defence in depth, TS layer bypassed)', () => {
-  const p = { dims: 1, batch: 1, heads: 2, headDim: 4, length: [8], kernel: [3] };
-  const buf = (n: number) => native.empty(-1, 0, n);
+  const problem = { dims: 1, batch: 1, heads: 2, headDim: 4, length: [8], kernel: [3] };
+  const buf = (numel: number) => native.empty({ device: -1, dtype: 0, numel });
+  /** naForward's options for `problem`, every buffer large enough. */
+  const forward = () => ({ dtype: 0, problem, q: buf(64), k: buf(64), v: buf(64), output: buf(64), lse: buf(16) });
+  test('not an options object', () =>
+    expectError(() => native.naForward(5 as never), TypeError, T, /^options must be an object/));
+  test('a missing problem', () =>
+    expectError(
+      () => native.naForward({ ...forward(), problem: undefined as never }),
+      TypeError,
+      T,
+      /options.problem must be an object/,
+    ));
+  test('a wrongly typed option', () =>
+    expectError(
+      () => native.naForward({ ...forward(), dtype: 'float32' as never }),
+      TypeError,
+      T,
+      /options.dtype must be a dtype code/,
+    ));
   test('an output buffer too small for the problem', () =>
     expectError(
-      () => native.naForward(p as never, 0, buf(64), buf(64), buf(64), null, null, buf(10), buf(16), null),
+      () => native.naForward({ ...forward(), output: buf(10) }),
       RangeError,
       S,
-      /output holds 40 bytes, the problem needs 256/,
+      /options.output holds 40 bytes, the problem needs 256/,
     ));
   test('an input buffer too small', () =>
     expectError(
-      () =>
-        native.naBackward(
-          p as never,
-          0,
-          buf(64),
-          buf(63),
-          buf(64),
-          null,
-          null,
-          buf(64),
-          buf(16),
-          buf(64),
-          buf(64),
-          buf(64),
-          buf(64),
-          null,
-          null,
-          null,
-        ),
+      () => native.naBackward({ ...forward(), k: buf(63), dOut: buf(64), dq: buf(64), dk: buf(64), dv: buf(64) }),
       RangeError,
       S,
-      /k holds/,
+      /options.k holds/,
     ));
   test('a window larger than the input', () =>
     expectError(
-      () =>
-        native.naForward(
-          { ...p, kernel: [9] } as never,
-          0,
-          buf(64),
-          buf(64),
-          buf(64),
-          null,
-          null,
-          buf(64),
-          buf(16),
-          null,
-        ),
+      () => native.naForward({ ...forward(), problem: { ...problem, kernel: [9] } }),
       RangeError,
       V,
-      /kernel\[0\] \* dilation\[0\] = 9 must be <= length\[0\] = 8/,
+      /options.problem: kernel\[0\] \* dilation\[0\] = 9 must be <= length\[0\] = 8/,
     ));
   test('a stride above the kernel size', () =>
     expectError(
-      () => native.naQK({ ...p, stride: [4] } as never, 0, buf(64), buf(64), null, null, buf(48)),
+      () => native.naQK({ dtype: 0, problem: { ...problem, stride: [4] }, q: buf(64), k: buf(64), attn: buf(48) }),
       RangeError,
       V,
-      /stride\[0\]/,
+      /options.problem.stride\[0\]/,
     ));
-  test('extra keys the problem does not use', () =>
+  test('key/value heads that do not divide the query heads', () =>
     expectError(
-      () => native.naForward(p as never, 0, buf(64), buf(64), buf(64), buf(8), null, buf(64), buf(16), null),
+      () => native.naForward({ ...forward(), problem: { ...problem, headsKv: 3 } }),
       RangeError,
       V,
-      /additionalKeys was given/,
+      /options.problem.headsKv \(3\) must divide heads/,
+    ));
+  test('a buffer the problem needs but was not given', () =>
+    expectError(
+      () => native.naForward({ ...forward(), problem: { ...problem, nExtra: 2 }, additionalValues: buf(16) }),
+      TypeError,
+      T,
+      /options.additionalKeys is required/,
     ));
   test('sizes that overflow 64-bit counts', () =>
     expectError(
       () =>
-        native.naQK(
-          { ...p, batch: 2 ** 52, length: [2 ** 30], kernel: [3] } as never,
-          0,
-          buf(1),
-          buf(1),
-          null,
-          null,
-          buf(1),
-        ),
+        native.naQK({
+          dtype: 0,
+          problem: { ...problem, batch: 2 ** 52, length: [2 ** 30], kernel: [3] },
+          q: buf(1),
+          k: buf(1),
+          attn: buf(1),
+        }),
       RangeError,
       S,
       /overflow/,
     ));
   test('a foreign object as a handle', () =>
     expectError(
-      () => native.naForward(p as never, 0, {} as never, buf(64), buf(64), null, null, buf(64), buf(16), null),
+      () => native.naForward({ ...forward(), q: {} as never }),
       TypeError,
       T,
-      /q must be a tensor handle/,
+      /options.q must be a tensor handle/,
     ));
-  test('the unfused ops without equal heads', () =>
+  test('a read past the end of a storage', () => {
     expectError(
-      () => native.naQK({ ...p, headsKv: 1 } as never, 0, buf(64), buf(64), null, null, buf(48)),
+      () => native.toArraySync({ tensor: buf(4), dtype: 0, numel: 5 }),
       RangeError,
-      V,
-      /headsKv == problem.heads/,
+      S,
+      /options.tensor holds 16 bytes, 5 elements need 20/,
+    );
+    expectError(
+      () => native.copy({ src: buf(4), srcDtype: 3, device: -1, dtype: 0, numel: 4 }),
+      RangeError,
+      S,
+      /options.src holds 16 bytes, 4 elements need 32/,
+    );
+  });
+  test('a storage handle as a GPU timer', () =>
+    expectError(
+      () => native.gpuTimerStart({ timer: buf(4) as never }),
+      TypeError,
+      T,
+      /options.timer must be a handle from gpuTimerCreate/,
     ));
 });
 

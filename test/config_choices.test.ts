@@ -7,14 +7,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as natten from '../lib';
-import type { NativeDeviceCaps, NativeFusedChoices, NativeProblem } from '../lib/binding';
+import type { NativeDeviceCaps, NativeFusedChoices, NativeProblem } from '../lib/native';
 import type { DType } from '../lib/dtype';
 
 /** One recorded problem and its choices per device. */
 interface RecordedProblem {
   name: string;
   dtype: DType;
-  problem: NativeProblem;
+  /** Recorded with every field. */
+  problem: Required<NativeProblem>;
   choices: Record<string, NativeFusedChoices>;
 }
 
@@ -53,7 +54,7 @@ function errorCodeWith(caps: unknown): string | undefined {
 
 describe('the recorded sweep', () => {
   const problems = fixture.problems;
-  const some = (pred: (p: NativeProblem, r: RecordedProblem) => boolean): boolean =>
+  const some = (pred: (p: Required<NativeProblem>, r: RecordedProblem) => boolean): boolean =>
     problems.some((r) => pred(r.problem, r));
 
   it('has at least 60 uniquely named problems, each recorded on an H100 and an A100', () => {

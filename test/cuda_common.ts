@@ -1,10 +1,17 @@
 /**
  * Helpers of the CUDA op tests (test/cuda_*.test.ts): moving oracle tensors to the GPU in a dtype and
- * back, poisoned outputs, the tolerances of docs/design.md §8, a seeded case generator, and a typed view of the
- * native NA op bindings (called directly, so these tests check exactly the CUDA kernels behind them).
+ * back, poisoned outputs, the tolerances of docs/design.md §8, a seeded case generator, and runs of the
+ * native NA op bindings of lib/native.ts (called directly, so these tests check exactly the CUDA kernels
+ * behind them).
  */
 import * as natten from '../lib';
-import { native, type StorageHandle } from '../lib/binding';
+import {
+  native,
+  type NaFusedInputs,
+  type NativeFusedConfig,
+  type NativeProblem,
+  type StorageHandle,
+} from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { caseName, type FusedSizes, toOracle } from './helpers/na_compare';
 import { mulberry32, prod, randnTensor, relError, type FusedOptions, type Tensor as OTensor } from './oracle';
@@ -16,59 +23,6 @@ export const TEST_DEVICE: 'cuda' | 'cpu' = process.env.NATTEN_CUDA_TESTS_ON === 
 /** The dtypes the CUDA kernels take. */
 export type GpuDType = 'float32' | 'float16' | 'bfloat16';
 export const GPU_DTYPES: readonly GpuDType[] = ['float32', 'float16', 'bfloat16'];
-
-/** The problem object of the native NA op bindings (native/problem_arg.h). */
-export interface NativeProblem {
-  dims: number;
-  batch: number;
-  heads: number;
-  headsKv?: number;
-  headDim: number;
-  headDimV?: number;
-  length: number[];
-  kernel: number[];
-  stride?: number[];
-  dilation?: number[];
-  causal?: boolean[];
-  nExtra?: number;
-  scale?: number;
-  hasRpb?: boolean;
-}
-
-type H = StorageHandle | null;
-
-/** The native NA op bindings used here (argument order of native/na_ops_binding.cc). */
-export interface NaOpsBinding {
-  naForward(p: NativeProblem, t: number, q: H, k: H, v: H, ek: H, ev: H, out: H, lse: H, config: object | null): void;
-  naBackward(
-    p: NativeProblem,
-    t: number,
-    q: H,
-    k: H,
-    v: H,
-    ek: H,
-    ev: H,
-    out: H,
-    lse: H,
-    dOut: H,
-    dq: H,
-    dk: H,
-    dv: H,
-    dek: H,
-    dev: H,
-    config: object | null,
-  ): void;
-  naQK(p: NativeProblem, t: number, q: H, k: H, rpb: H, ek: H, attn: H): void;
-  naAV(p: NativeProblem, t: number, attn: H, v: H, ev: H, out: H): void;
-  naQKBackward(p: NativeProblem, t: number, dAttn: H, q: H, k: H, ek: H, dq: H, dk: H, dRpb: H, dek: H): void;
-  naAVBackward(p: NativeProblem, t: number, dOut: H, attn: H, v: H, ev: H, dAttn: H, dv: H, dev: H): void;
-  softmax(t: number, rows: number, cols: number, x: H, y: H): void;
-  softmaxBackward(t: number, rows: number, cols: number, dy: H, y: H, dx: H): void;
-  fill(h: H, t: number, numel: number, value: number): void;
-}
-
-/** The native NA op bindings, typed. */
-export const ops = native as unknown as NaOpsBinding;
 
 /** docs/design.md §8 tolerances on relError (max abs difference / max(1, max |expected|)). */
 export const TOL = {
@@ -94,7 +48,7 @@ export class Scope {
   }
 
   /** The storage handle of an optional tensor (null when absent). */
-  static handle(t: natten.Tensor | undefined): H {
+  static handle(t: natten.Tensor | undefined): StorageHandle | null {
     return t === undefined ? null : t.handle();
   }
 
@@ -108,7 +62,7 @@ export class Scope {
   /** A device tensor filled with NaN: any element an op fails to write stays NaN and fails the check. */
   poisoned(shape: readonly number[], dtype: GpuDType | 'float32'): natten.Tensor {
     const t = this.keep(natten.empty(shape, { dtype, device: TEST_DEVICE }));
-    ops.fill(t.handle(), dtypeCode(dtype), t.numel, NaN);
+    native.fill({ dtype: dtypeCode(dtype), numel: t.numel, dst: t.handle(), value: NaN });
     return t;
   }
 
@@ -320,17 +274,17 @@ export function fusedOracleOptions(c: FusedCaseShape, x: FusedInputs): FusedOpti
   };
 }
 
-/** The native problem, dtype code and Q, K, V, extra K/V handles: naForward's and naBackward's first arguments. */
-function inputArgs(c: FusedCaseShape, dtype: GpuDType, x: FusedInputs): [NativeProblem, number, H, H, H, H, H] {
-  return [
-    fusedProblem(c),
-    dtypeCode(dtype),
-    x.q.dev.handle(),
-    x.k.dev.handle(),
-    x.v.dev.handle(),
-    Scope.handle(x.ek?.dev),
-    Scope.handle(x.ev?.dev),
-  ];
+/** The native problem, dtype code and Q, K, V, extra K/V handles: what naForward and naBackward read. */
+function inputArgs(c: FusedCaseShape, dtype: GpuDType, x: FusedInputs): NaFusedInputs {
+  return {
+    dtype: dtypeCode(dtype),
+    problem: fusedProblem(c),
+    q: x.q.dev.handle(),
+    k: x.k.dev.handle(),
+    v: x.v.dev.handle(),
+    additionalKeys: Scope.handle(x.ek?.dev),
+    additionalValues: Scope.handle(x.ev?.dev),
+  };
 }
 
 /** naForward of a fused-layout case with a native config, into poisoned O and LSE. */
@@ -339,12 +293,12 @@ export function runNaForward(
   c: FusedCaseShape,
   dtype: GpuDType,
   x: FusedInputs,
-  config: object,
+  config: NativeFusedConfig,
 ): { out: natten.Tensor; lse: natten.Tensor } {
   const S = c.w.spatial;
   const out = s.poisoned([c.B, ...S, c.H, c.Dv], dtype);
   const lse = s.poisoned([c.B, ...S, c.H], 'float32');
-  ops.naForward(...inputArgs(c, dtype, x), out.handle(), lse.handle(), config);
+  native.naForward({ ...inputArgs(c, dtype, x), output: out.handle(), lse: lse.handle(), config });
   return { out, lse };
 }
 
@@ -365,7 +319,7 @@ export function runNaBackward(
   x: FusedInputs,
   fwd: { out: natten.Tensor; lse: natten.Tensor },
   dOut: natten.Tensor,
-  config: object,
+  config: NativeFusedConfig,
 ): BackwardGrads {
   const g: BackwardGrads = {
     dq: s.poisoned(x.q.exact.shape, dtype),
@@ -374,18 +328,18 @@ export function runNaBackward(
     dek: x.ek ? s.poisoned(x.ek.exact.shape, dtype) : undefined,
     dev: x.ev ? s.poisoned(x.ev.exact.shape, dtype) : undefined,
   };
-  ops.naBackward(
+  native.naBackward({
     ...inputArgs(c, dtype, x),
-    fwd.out.handle(),
-    fwd.lse.handle(),
-    dOut.handle(),
-    g.dq.handle(),
-    g.dk.handle(),
-    g.dv.handle(),
-    Scope.handle(g.dek),
-    Scope.handle(g.dev),
+    output: fwd.out.handle(),
+    lse: fwd.lse.handle(),
+    dOut: dOut.handle(),
+    dq: g.dq.handle(),
+    dk: g.dk.handle(),
+    dv: g.dv.handle(),
+    dAdditionalKeys: Scope.handle(g.dek),
+    dAdditionalValues: Scope.handle(g.dev),
     config,
-  );
+  });
   return g;
 }
 

@@ -6,6 +6,7 @@
 // (fp32 atomics) matches it within tolerance, the scratch cap switches to the Q-parallel dQ pass, and
 // tile shapes that do not exist are rejected with ERR_NATTEN_UNSUPPORTED.
 import type { Tensor } from '../lib';
+import type { NativeFusedConfig } from '../lib/native';
 import {
   Failures,
   type FusedCase,
@@ -201,7 +202,7 @@ class Prepared {
   }
 
   /** One backward into freshly poisoned gradients. */
-  async run(config: object): Promise<Grads> {
+  async run(config: NativeFusedConfig): Promise<Grads> {
     const { c, s, t } = this;
     const d = runNaBackward(s, c, c.dtype, t, t, t.dOut.dev, config);
     const g: Grads = { dq: await download(d.dq), dk: await download(d.dk), dv: await download(d.dv) };
@@ -317,7 +318,7 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
         w: { spatial: [12, 10], kernel: [5, 3], stride: [1, 1], dilation: [1, 1], causal: [false, false] },
       };
       const prep = await Prepared.create(base, s);
-      const expectError = async (config: object, pattern: RegExp): Promise<void> => {
+      const expectError = async (config: NativeFusedConfig, pattern: RegExp): Promise<void> => {
         let err: unknown;
         try {
           await prep.run(config);

@@ -4,20 +4,18 @@
 // scale, fp16/bf16, every compiled forward tile config forced at least once (and the heuristic's choice).
 // Outputs are poisoned with NaN before each run. Also: natten.fusedConfigs() and tile-config errors.
 import * as natten from '../lib';
-import { native } from '../lib/binding';
+import { native, type NativeFusedConfig, type NativeProblem } from '../lib/native';
 import { dtypeCode } from '../lib/dtype';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import {
   Failures,
   type FusedCase,
-  type NativeProblem,
   Rng,
   Scope,
   TOL,
   describeSweepCase,
   download,
   fusedOracleOptions,
-  ops,
   runNaForward,
   type WindowCase,
   uploadFusedInputs,
@@ -138,7 +136,7 @@ function forwardConfigs(): natten.FusedConfigInfo[] {
 
 describeGpu('CUDA tensor-core fused NA forward', () => {
   // sm_80+ runs the tensor-core path; older GPUs fall back to the reference kernel (nothing to test here).
-  const supported = natten.cuda.isAvailable() && native.hasFused(0);
+  const supported = natten.cuda.isAvailable() && native.hasFused({ device: 0 });
 
   it('lists compiled forward configs per (dims, head-dim tier, dtype); none for float32 or the CPU', () => {
     if (!supported) return;
@@ -181,7 +179,7 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
       expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }),
     );
     expect(() => natten.fusedConfigs({ dims: 2, headDim: 0 })).toThrow(RangeError);
-    expect(() => natten.fusedConfigs({ dims: 2, headDim: '64' as unknown as number })).toThrow(TypeError);
+    expect(() => natten.fusedConfigs({ dims: 2, headDim: '64' as never })).toThrow(TypeError);
     expect(() => natten.fusedConfigs({ dims: 2, headDim: 64, dtype: 'int8' as natten.DType })).toThrow(
       expect.objectContaining({ code: 'ERR_NATTEN_INVALID_DTYPE' }),
     );
@@ -194,8 +192,16 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
       const p: NativeProblem = { dims: 2, batch: 1, heads: 1, headDim: 32, length: [12, 12], kernel: [3, 3] };
       const q = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'bfloat16', device: 'cuda', seed: 1 }));
       const out = s.poisoned([1, 12, 12, 1, 32], 'bfloat16');
-      const call = (config: object, dtype: 'bfloat16' | 'float32' = 'bfloat16') =>
-        ops.naForward(p, dtypeCode(dtype), q.handle(), q.handle(), q.handle(), null, null, out.handle(), null, config);
+      const call = (config: NativeFusedConfig) =>
+        native.naForward({
+          dtype: dtypeCode('bfloat16'),
+          problem: p,
+          q: q.handle(),
+          k: q.handle(),
+          v: q.handle(),
+          output: out.handle(),
+          config,
+        });
       let err: (Error & { code?: string }) | undefined;
       try {
         call({ qTileShape: [3, 5] });
@@ -208,18 +214,15 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
       const q32 = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'float32', device: 'cuda', seed: 1 }));
       const out32 = s.poisoned([1, 12, 12, 1, 32], 'float32');
       expect(() =>
-        ops.naForward(
-          p,
-          dtypeCode('float32'),
-          q32.handle(),
-          q32.handle(),
-          q32.handle(),
-          null,
-          null,
-          out32.handle(),
-          null,
-          { qTileShape: [8, 8] },
-        ),
+        native.naForward({
+          dtype: dtypeCode('float32'),
+          problem: p,
+          q: q32.handle(),
+          k: q32.handle(),
+          v: q32.handle(),
+          output: out32.handle(),
+          config: { qTileShape: [8, 8] },
+        }),
       ).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_UNSUPPORTED' }));
     } finally {
       s.dispose();

@@ -5,10 +5,10 @@
 // ignore them. Also: one problem whose attention tensor has more than 2^31 elements (64-bit offsets).
 import * as natten from '../lib';
 import { dtypeCode } from '../lib/dtype';
+import { native, type NativeProblem } from '../lib/native';
 import {
   Failures,
   GPU_DTYPES,
-  type NativeProblem,
   Rng,
   Scope,
   type SweepCase,
@@ -18,7 +18,6 @@ import {
   download,
   expectCudaMatchesCpu,
   itOnCuda,
-  ops,
   randomHeadDim,
   randomWindow,
   windowSize,
@@ -107,7 +106,7 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
   const code = dtypeCode(t);
   const tag = describeSweepCase(c, { rpb: c.rpb });
   await f.run(tag, async (s) => {
-    const p = problemOf(c);
+    const na = { dtype: code, problem: problemOf(c) };
     const S = c.w.spatial;
     const K = windowSize(c.w);
     const cols = K + c.nExtra;
@@ -127,14 +126,15 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
 
     // QK (+ rpb, + extra keys): unscaled, -inf at masked positions.
     const attn = s.poisoned(attnShape, t);
-    ops.naQK(p, code, q.dev.handle(), k.dev.handle(), Scope.handle(rpb?.dev), Scope.handle(ek?.dev), attn.handle());
+    const qk = { ...na, q: q.dev.handle(), k: k.dev.handle(), additionalKeys: Scope.handle(ek?.dev) };
+    native.naQK({ ...qk, rpb: Scope.handle(rpb?.dev), attn: attn.handle() });
     const attnRef = naQK(q.exact, k.exact, { ...win, rpb: rpb?.exact, additionalKeys: ek?.exact });
     f.check(`QK ${tag}`, await download(attn), attnRef, TOL.out[t]);
 
     // softmax of the (rounded) reference scores.
     const x = await s.upload(attnRef, t);
     const y = s.poisoned(attnShape, t);
-    ops.softmax(code, rows, cols, x.dev.handle(), y.handle());
+    native.softmax({ dtype: code, rows, cols, x: x.dev.handle(), y: y.handle() });
     const yRef = softmax(x.exact);
     f.check(`softmax ${tag}`, await download(y), yRef, TOL.out[t]);
 
@@ -142,7 +142,8 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     const a = await s.upload(yRef, t);
     const aIn = await s.upload(nanAtMasked(a.exact, c), t);
     const out = s.poisoned([c.B, c.H, ...S, c.Dv], t);
-    ops.naAV(p, code, aIn.dev.handle(), v.dev.handle(), Scope.handle(ev?.dev), out.handle());
+    const av = { ...na, attn: aIn.dev.handle(), v: v.dev.handle(), additionalValues: Scope.handle(ev?.dev) };
+    native.naAV({ ...av, output: out.handle() });
     f.check(
       `AV ${tag}`,
       await download(out),
@@ -155,17 +156,13 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     const dAttn = s.poisoned(attnShape, t);
     const dv = s.poisoned(v.exact.shape, t);
     const dev = ev ? s.poisoned(ev.exact.shape, t) : undefined;
-    ops.naAVBackward(
-      p,
-      code,
-      dOut.dev.handle(),
-      aIn.dev.handle(),
-      v.dev.handle(),
-      Scope.handle(ev?.dev),
-      dAttn.handle(),
-      dv.handle(),
-      Scope.handle(dev),
-    );
+    native.naAVBackward({
+      ...av,
+      dOut: dOut.dev.handle(),
+      dAttn: dAttn.handle(),
+      dv: dv.handle(),
+      dAdditionalValues: Scope.handle(dev),
+    });
     const avRef = naAVBackward(dOut.exact, a.exact, v.exact, { ...win, additionalValues: ev?.exact });
     f.check(`AV backward dAttn ${tag}`, await download(dAttn), avRef.dAttn, TOL.grad[t]);
     f.check(`AV backward dV ${tag}`, await download(dv), avRef.dv, TOL.grad[t]);
@@ -174,7 +171,7 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     // softmax backward: dy NaN where y is 0 at masked positions (must be ignored).
     const dy = await s.upload(nanAtMasked(randnTensor(attnShape, seed + 8, 0.05), c), t);
     const dx = s.poisoned(attnShape, t);
-    ops.softmaxBackward(code, rows, cols, dy.dev.handle(), a.dev.handle(), dx.handle());
+    native.softmaxBackward({ dtype: code, rows, cols, dy: dy.dev.handle(), y: a.dev.handle(), dx: dx.handle() });
     f.check(`softmax backward ${tag}`, await download(dx), softmaxBackward(dy.exact, a.exact), TOL.grad[t]);
 
     // QK backward: dQ, dK, dRpb, dExtraK; dAttn NaN at masked positions (must be ignored).
@@ -183,18 +180,14 @@ async function runCase(c: UnfusedCase, f: Failures): Promise<void> {
     const dk = s.poisoned(k.exact.shape, t);
     const drpb = rpb ? s.poisoned(rpb.exact.shape, t) : undefined;
     const dek = ek ? s.poisoned(ek.exact.shape, t) : undefined;
-    ops.naQKBackward(
-      p,
-      code,
-      g.dev.handle(),
-      q.dev.handle(),
-      k.dev.handle(),
-      Scope.handle(ek?.dev),
-      dq.handle(),
-      dk.handle(),
-      Scope.handle(drpb),
-      Scope.handle(dek),
-    );
+    native.naQKBackward({
+      ...qk,
+      dAttn: g.dev.handle(),
+      dq: dq.handle(),
+      dk: dk.handle(),
+      dRpb: Scope.handle(drpb),
+      dAdditionalKeys: Scope.handle(dek),
+    });
     const qkRef = naQKBackward(g.exact, q.exact, k.exact, { ...win, rpb: rpb?.exact, additionalKeys: ek?.exact });
     f.check(`QK backward dQ ${tag}`, await download(dq), qkRef.dq, TOL.grad[t]);
     f.check(`QK backward dK ${tag}`, await download(dk), qkRef.dk, TOL.grad[t]);
@@ -289,9 +282,10 @@ suite('CUDA unfused NA ops vs the fp64 oracle', () => {
       const attn = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
       const probs = s.keep(natten.empty([B, H, L, kk], { dtype, device: TEST_DEVICE }));
       const out = s.poisoned([B, H, L, D], dtype);
-      ops.naQK(p, code, q.handle(), k.handle(), null, null, attn.handle());
-      ops.softmax(code, B * H * L, kk, attn.handle(), probs.handle());
-      ops.naAV(p, code, probs.handle(), v.handle(), null, out.handle());
+      const na = { dtype: code, problem: p };
+      native.naQK({ ...na, q: q.handle(), k: k.handle(), attn: attn.handle() });
+      native.softmax({ dtype: code, rows: B * H * L, cols: kk, x: attn.handle(), y: probs.handle() });
+      native.naAV({ ...na, attn: probs.handle(), v: v.handle(), output: out.handle() });
       const [qa, ka, va, oa] = await Promise.all([q.toArray(), k.toArray(), v.toArray(), out.toArray()]);
       // Oracle on sampled query rows (window from the oracle's axisWindow), some lying past 2^31 elements
       // of the attention tensor.

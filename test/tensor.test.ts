@@ -80,7 +80,7 @@ describe('errors', () => {
     });
     expect(codeOf(() => natten.zeros([2, -1]))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_SHAPE' });
     expect(codeOf(() => natten.zeros([2.5]))).toEqual({ name: 'RangeError', code: 'ERR_NATTEN_INVALID_SHAPE' });
-    expect(codeOf(() => natten.zeros('3' as unknown as number[]))).toEqual({
+    expect(codeOf(() => natten.zeros('3' as never))).toEqual({
       name: 'TypeError',
       code: 'ERR_NATTEN_INVALID_ARG_TYPE',
     });
@@ -88,7 +88,7 @@ describe('errors', () => {
       name: 'RangeError',
       code: 'ERR_NATTEN_INVALID_DTYPE',
     });
-    expect(codeOf(() => natten.zeros([2], { dtype: 5 as unknown as natten.DType }))).toEqual({
+    expect(codeOf(() => natten.zeros([2], { dtype: 5 as never }))).toEqual({
       name: 'TypeError',
       code: 'ERR_NATTEN_INVALID_ARG_TYPE',
     });
@@ -96,7 +96,7 @@ describe('errors', () => {
       name: 'RangeError',
       code: 'ERR_NATTEN_INVALID_DEVICE',
     });
-    expect(codeOf(() => natten.zeros([2], { device: 7 as unknown as natten.DeviceLike }))).toEqual({
+    expect(codeOf(() => natten.zeros([2], { device: 7 as never }))).toEqual({
       name: 'TypeError',
       code: 'ERR_NATTEN_INVALID_ARG_TYPE',
     });
@@ -104,11 +104,11 @@ describe('errors', () => {
       name: 'TypeError',
       code: 'ERR_NATTEN_INVALID_DTYPE',
     });
-    expect(codeOf(() => natten.tensor('abc' as unknown as number[]))).toEqual({
+    expect(codeOf(() => natten.tensor('abc' as never))).toEqual({
       name: 'TypeError',
       code: 'ERR_NATTEN_INVALID_ARG_TYPE',
     });
-    expect(codeOf(() => natten.tensor([1, 'x' as unknown as number]))).toEqual({
+    expect(codeOf(() => natten.tensor([1, 'x' as never]))).toEqual({
       name: 'TypeError',
       code: 'ERR_NATTEN_INVALID_ARG_TYPE',
     });
@@ -185,6 +185,23 @@ describe('lifetime and memory', () => {
     }
     await natten.synchronize();
     expect(natten.memory()).toEqual(before);
+  });
+
+  it('natten.internal.liveStorages counts storages: a view shares one, dispose frees it', async () => {
+    await settle();
+    const live = () => natten.internal.liveStorages('cpu');
+    const before = live();
+    const t = natten.empty([4, 4]);
+    const view = t.reshape([16]);
+    expect(live()).toBe(before + 1);
+    t.dispose();
+    expect(live()).toBe(before + 1); // the view still holds it
+    view.dispose();
+    expect(live()).toBe(before);
+    expect(codeOf(() => natten.internal.liveStorages('gpu' as never))).toEqual({
+      name: 'RangeError',
+      code: 'ERR_NATTEN_INVALID_DEVICE',
+    });
   });
 
   it('a forgotten tensor is freed by the finalizer once garbage collected', async () => {

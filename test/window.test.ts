@@ -1,7 +1,7 @@
 // kernels/common/window.h (the one definition every kernel and the CPU engine use) agrees with the
 // oracle's independent transcription of docs/design.md §5 on every small configuration, and its inverse window
 // (queries that see a key) agrees with brute force.
-import { native } from '../lib/binding';
+import { native } from '../lib/native';
 import { axisWindowRange } from './oracle/window';
 
 describe('window.h', () => {
@@ -14,7 +14,14 @@ describe('window.h', () => {
             for (const causal of [false, true]) {
               const windows = [];
               for (let i = 0; i < L; i++) {
-                const [start, end] = native.axisWindow(L, k, s, d, causal, i);
+                const [start, end] = native.axisWindow({
+                  length: L,
+                  kernel: k,
+                  stride: s,
+                  dilation: d,
+                  causal,
+                  index: i,
+                });
                 const ref = axisWindowRange(L, k, s, d, causal, i);
                 if (start !== ref.start || end !== ref.end) {
                   throw new Error(
@@ -25,7 +32,14 @@ describe('window.h', () => {
               }
               // Inverse: key j is seen by exactly the queries of its group whose window contains it.
               for (let j = 0; j < L; j++) {
-                const [, , qs, qe] = native.axisWindow(L, k, s, d, causal, j);
+                const [, , qs, qe] = native.axisWindow({
+                  length: L,
+                  kernel: k,
+                  stride: s,
+                  dilation: d,
+                  causal,
+                  index: j,
+                });
                 const seers = windows
                   .filter((w) => w.g === j % d && w.start <= Math.floor(j / d) && Math.floor(j / d) < w.end)
                   .map((w) => w.local);

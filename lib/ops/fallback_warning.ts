@@ -6,7 +6,7 @@
  * float32 (or an odd head dim) on a GPU that has the fused kernels also runs the reference kernels, as
  * documented, and does not warn.
  */
-import { native } from '../binding';
+import { native } from '../native';
 import type { DeviceName } from '../device';
 
 /** What the warning needs to know about a CUDA device. */
@@ -20,8 +20,8 @@ export interface FallbackProbe {
 export const FUSED_FALLBACK_CODE = 'NATTEN_FUSED_FALLBACK';
 
 const nativeProbe = (index: number): FallbackProbe => ({
-  hasFused: native.hasFused(index),
-  ...native.deviceInfo(index),
+  hasFused: native.hasFused({ device: index }),
+  ...native.deviceInfo({ device: index }),
 });
 
 /** Devices already checked (each is queried and warned about at most once). */

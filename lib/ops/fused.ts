@@ -4,14 +4,14 @@
  * attention weights, and its backward. K/V may have fewer heads than Q (GQA: heads_kv divides heads) and
  * V's head dim may differ from Q/K's.
  */
-import { native } from '../binding';
+import { native, type NaFusedInputs } from '../native';
 import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { warnIfFusedFallback } from './fallback_warning';
 import { forwardArchOf, isForwardKernel } from './fused_configs';
-import { allocOutput, handleOrNull, nativeProblem, ProblemSizes } from './problem';
+import { allocLike, allocOutput, handleOrNull, nativeProblem, ProblemSizes, writing } from './problem';
 import {
   boolArg,
   checkOptions,
@@ -216,6 +216,23 @@ function warnFallback(c: FusedCall): void {
   if (!c.config.useReference) warnIfFusedFallback(c.q.device);
 }
 
+/** The addon's options for a validated fused call: what it reads, and `rest` (what it writes). */
+function nativeOptions<T extends object>(c: FusedCall, rest: T): NaFusedInputs & T {
+  // Added to one literal (Object.assign), not spread into a copy: the addon reads a spread copy's fields
+  // several times slower, on the JS thread of every op.
+  const inputs: NaFusedInputs = {
+    dtype: dtypeCode(c.q.dtype),
+    problem: nativeProblem(c.sizes, c.window),
+    q: c.q.handle('q'),
+    k: c.k.handle('k'),
+    v: c.v.handle('v'),
+    additionalKeys: handleOrNull(c.ek, 'additionalKeys'),
+    additionalValues: handleOrNull(c.ev, 'additionalValues'),
+    config: fusedConfig(c.config),
+  };
+  return Object.assign(inputs, rest);
+}
+
 /** Runs the fused op's argument checks only (the unfused chain of neighborhoodAttention uses them). @internal */
 export function validateFused(fn: string, dims: number, q: unknown, k: unknown, v: unknown, opts: NAOptions): void {
   fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
@@ -236,24 +253,7 @@ export function fusedForward(
   warnFallback(c);
   const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
   const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
-  try {
-    native.naForward(
-      nativeProblem(s, c.window),
-      dtypeCode(c.q.dtype),
-      c.q.handle('q'),
-      c.k.handle('k'),
-      c.v.handle('v'),
-      handleOrNull(c.ek, 'additionalKeys'),
-      handleOrNull(c.ev, 'additionalValues'),
-      output.handle(),
-      lse.handle(),
-      fusedConfig(c.config),
-    );
-  } catch (e) {
-    output.dispose();
-    lse.dispose();
-    throw e;
-  }
+  writing([output, lse], () => native.naForward(nativeOptions(c, { output: output.handle(), lse: lse.handle() })));
   if (returnLse) return { output, lse };
   lse.dispose();
   return output;
@@ -294,34 +294,25 @@ function backward(
     throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
   }
   warnFallback(c);
-  const dq = allocOutput(c.q.shape, c.q.dtype, c.q);
-  const dk = allocOutput(c.k.shape, c.k.dtype, c.q);
-  const dv = allocOutput(c.v.shape, c.v.dtype, c.q);
-  const dek = c.ek ? allocOutput(c.ek.shape, c.ek.dtype, c.q) : undefined;
-  const dev = c.ev ? allocOutput(c.ev.shape, c.ev.dtype, c.q) : undefined;
-  try {
+  const dq = allocLike(c.q, c.q);
+  const dk = allocLike(c.k, c.q);
+  const dv = allocLike(c.v, c.q);
+  const dek = allocLike(c.ek, c.q);
+  const dev = allocLike(c.ev, c.q);
+  writing([dq, dk, dv, dek, dev], () =>
     native.naBackward(
-      nativeProblem(s, c.window),
-      dtypeCode(c.q.dtype),
-      c.q.handle('q'),
-      c.k.handle('k'),
-      c.v.handle('v'),
-      handleOrNull(c.ek, 'additionalKeys'),
-      handleOrNull(c.ev, 'additionalValues'),
-      output.handle('output'),
-      lse.handle('lse'),
-      dOut.handle('dOut'),
-      dq.handle(),
-      dk.handle(),
-      dv.handle(),
-      handleOrNull(dek, 'dek'),
-      handleOrNull(dev, 'dev'),
-      fusedConfig(c.config),
-    );
-  } catch (e) {
-    for (const t of [dq, dk, dv, dek, dev]) t?.dispose();
-    throw e;
-  }
+      nativeOptions(c, {
+        output: output.handle('output'),
+        lse: lse.handle('lse'),
+        dOut: dOut.handle('dOut'),
+        dq: dq.handle(),
+        dk: dk.handle(),
+        dv: dv.handle(),
+        dAdditionalKeys: handleOrNull(dek, 'dek'),
+        dAdditionalValues: handleOrNull(dev, 'dev'),
+      }),
+    ),
+  );
   const grads: NAGradients = { dq, dk, dv };
   if (dek) grads.dAdditionalKeys = dek;
   if (dev) grads.dAdditionalValues = dev;

@@ -4,7 +4,7 @@
  * backward ops' `backwardQTileShape`/`backwardKvTileShape`) to force it; without them a heuristic picks
  * (bench/NOTES.md describes it). The autotuner searches this list.
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { deviceIndex } from '../device';
 import { DTYPES, dtypeCode, type DType } from '../dtype';
 import { argTypeError, rangeError } from '../errors';
@@ -71,7 +71,7 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
     );
   }
   const device = deviceIndex(query.device ?? 'cuda');
-  return native.fusedConfigs(device, dims, headDim, headDimV, dtypeCode(dtype)).map((c) => ({
+  return native.fusedConfigs({ device, dims, headDim, headDimV, dtype: dtypeCode(dtype) }).map((c) => ({
     pass: c.pass,
     kernel: c.kernel,
     dims: c.dims,
@@ -101,5 +101,5 @@ export function forwardArchOf(kernel: FusedConfigInfo['kernel']): number {
  * the CPU and on older GPUs the fused ops still work: the CPU engine, or the CUDA reference kernels. */
 export function hasFusedNA(device: string = 'cuda'): boolean {
   const index = deviceIndex(device);
-  return index >= 0 && native.hasFused(index);
+  return index >= 0 && native.hasFused({ device: index });
 }

@@ -3,10 +3,18 @@
  * (repeating key/value heads for GQA, and summing them back for gradients), and scaling.
  * @internal
  */
-import { native } from '../binding';
+import { native, type LayoutOptions } from '../native';
 import { dtypeCode } from '../dtype';
 import { Tensor } from '../tensor';
 import { allocOutput } from './problem';
+
+/** The sizes of a head-layout permute: `src` holds `sourceHeads` heads, `dst` holds `heads`. */
+type PermuteSizes = Pick<LayoutOptions, 'batch' | 'tokens' | 'heads' | 'sourceHeads' | 'channels'>;
+
+/** The addon's options to permute t into out (added to one literal, not spread: see fused.ts nativeOptions). */
+function permute(t: Tensor, out: Tensor, sizes: PermuteSizes): LayoutOptions {
+  return Object.assign({ dtype: dtypeCode(t.dtype), src: t.handle(), dst: out.handle() }, sizes);
+}
 
 /** [B, ...spatial, Hsrc, C] -> [B, H, ...spatial, C], head h reading source head h * Hsrc / H. */
 export function toUnfused(t: Tensor, heads: number): Tensor {
@@ -17,7 +25,7 @@ export function toUnfused(t: Tensor, heads: number): Tensor {
     C = t.shape[r - 1];
   const N = t.numel / (B * Hs * C);
   const out = allocOutput([B, heads, ...spatial, C], t.dtype, t);
-  native.fusedToUnfused(dtypeCode(t.dtype), B, N, heads, Hs, C, t.handle(), out.handle());
+  native.fusedToUnfused(permute(t, out, { batch: B, tokens: N, heads, sourceHeads: Hs, channels: C }));
   return out;
 }
 
@@ -30,13 +38,13 @@ export function toFused(t: Tensor, heads: number): Tensor {
     C = t.shape[r - 1];
   const N = t.numel / (B * Hs * C);
   const out = allocOutput([B, ...spatial, heads, C], t.dtype, t);
-  native.unfusedToFused(dtypeCode(t.dtype), B, N, Hs, heads, C, t.handle(), out.handle());
+  native.unfusedToFused(permute(t, out, { batch: B, tokens: N, heads, sourceHeads: Hs, channels: C }));
   return out;
 }
 
 /** t * factor (a new tensor). */
 export function scaled(t: Tensor, factor: number): Tensor {
   const out = allocOutput(t.shape, t.dtype, t);
-  native.scale(dtypeCode(t.dtype), t.numel, t.handle(), out.handle(), factor);
+  native.scale({ dtype: dtypeCode(t.dtype), numel: t.numel, src: t.handle(), dst: out.handle(), factor });
   return out;
 }

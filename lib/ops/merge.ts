@@ -3,11 +3,11 @@
  * extra tokens), as NATTEN's `merge_attentions`: output = sum_i exp(lse_i - lse) output_i with
  * lse = log(sum_i exp(lse_i)).
  */
-import { native } from '../binding';
+import { native } from '../native';
 import { dtypeCode } from '../dtype';
 import { argTypeError, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
-import { allocOutput } from './problem';
+import { allocOutput, writing } from './problem';
 import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
 
 /** A merged attention output. */
@@ -61,20 +61,16 @@ export function mergeAttentions(outputs: readonly Tensor[], lses: readonly Tenso
   const rows = ref.numel / dv;
   const output = allocOutput(ref.shape, ref.dtype, ref);
   const lse = allocOutput(lseShape, 'float32', ref);
-  try {
-    native.mergeAttentions(
-      dtypeCode(ref.dtype),
+  writing([output, lse], () =>
+    native.mergeAttentions({
+      dtype: dtypeCode(ref.dtype),
       rows,
-      dv,
-      outs.map((o, i) => o.handle(`outputs[${i}]`)),
-      ls.map((l, i) => l.handle(`lses[${i}]`)),
-      output.handle(),
-      lse.handle(),
-    );
-  } catch (e) {
-    output.dispose();
-    lse.dispose();
-    throw e;
-  }
+      headDimV: dv,
+      outputs: outs.map((o, i) => o.handle(`outputs[${i}]`)),
+      lses: ls.map((l, i) => l.handle(`lses[${i}]`)),
+      output: output.handle(),
+      lse: lse.handle(),
+    }),
+  );
   return { output, lse };
 }

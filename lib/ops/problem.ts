@@ -3,7 +3,7 @@
  * allocation on the inputs' device (poisoned with NaN when the debug switch is on), dtype codes.
  * @internal
  */
-import { native, NativeProblem, StorageHandle } from '../binding';
+import { native, NativeProblem, StorageHandle } from '../native';
 import { isPoisonOutputsEnabled } from '../context';
 import { deviceIndex } from '../device';
 import { DType, dtypeCode } from '../dtype';
@@ -48,9 +48,27 @@ export function allocOutput<D extends DType>(shape: readonly number[], dtype: D,
   const dev = deviceIndex(like.device);
   const code = dtypeCode(dtype);
   const n = numelOf(shape);
-  const h = native.empty(dev, code, n);
-  if (isPoisonOutputsEnabled()) native.fill(h, code, n, NaN);
+  const h = native.empty({ device: dev, dtype: code, numel: n });
+  if (isPoisonOutputsEnabled()) native.fill({ dtype: code, numel: n, dst: h, value: NaN });
   return new Tensor(h, shape, dtype, like.device);
+}
+
+/** A new output shaped and typed like `t` (a gradient of t), on `on`'s device; undefined when t is. */
+export function allocLike(t: Tensor, on: Tensor): Tensor;
+export function allocLike(t: Tensor | undefined, on: Tensor): Tensor | undefined;
+export function allocLike(t: Tensor | undefined, on: Tensor): Tensor | undefined {
+  return t === undefined ? undefined : allocOutput(t.shape, t.dtype, on);
+}
+
+/** Runs `op`, an addon call that writes `outputs`, and disposes them when it throws: a call that fails leaves
+ * no tensor behind. */
+export function writing(outputs: readonly (Tensor | undefined)[], op: () => void): void {
+  try {
+    op();
+  } catch (e) {
+    for (const t of outputs) t?.dispose();
+    throw e;
+  }
 }
 
 /** The handle of an optional tensor, or null. */

@@ -1,5 +1,5 @@
 /** Softmax over the last axis (fp32 math; -Infinity entries give 0, a row of only -Infinity gives zeros). */
-import { native } from '../binding';
+import { native } from '../native';
 import { dtypeCode } from '../dtype';
 import { rangeError } from '../errors';
 import { Tensor } from '../tensor';
@@ -23,7 +23,7 @@ export function softmax(t: Tensor): Tensor {
   const x = tensorArg('softmax', t, 't');
   const [rows, cols] = rowsCols('softmax', x, 't');
   const y = allocOutput(x.shape, x.dtype, x);
-  native.softmax(dtypeCode(x.dtype), rows, cols, x.handle('t'), y.handle());
+  native.softmax({ dtype: dtypeCode(x.dtype), rows, cols, x: x.handle('t'), y: y.handle() });
   return y;
 }
 
@@ -43,6 +43,13 @@ export function softmaxBackward(dy: Tensor, y: Tensor): Tensor {
   ]);
   const [rows, cols] = rowsCols(fn, out, 'y');
   const dx = allocOutput(out.shape, out.dtype, out);
-  native.softmaxBackward(dtypeCode(out.dtype), rows, cols, g.handle('dy'), out.handle('y'), dx.handle());
+  native.softmaxBackward({
+    dtype: dtypeCode(out.dtype),
+    rows,
+    cols,
+    dy: g.handle('dy'),
+    y: out.handle('y'),
+    dx: dx.handle(),
+  });
   return dx;
 }

@@ -4,11 +4,11 @@
  * -Infinity where a causal window is shorter; unscaled) and the additional keys, `naXdAV` applies weights
  * to values, and their backward ops. Q, K and V have the same number of heads here.
  */
-import { native } from '../binding';
+import { native, type NaAVOptions, type NaQKOptions } from '../native';
 import { dtypeCode } from '../dtype';
 
 import { Tensor } from '../tensor';
-import { allocOutput, handleOrNull, nativeProblem, prod, ProblemSizes } from './problem';
+import { allocLike, allocOutput, handleOrNull, nativeProblem, prod, ProblemSizes, writing } from './problem';
 import {
   checkOptions,
   checkRank,
@@ -102,6 +102,12 @@ function checkRpb(fn: string, rpb: Tensor | undefined, s: Sides): void {
   checkShape(fn, rpb, 'rpb', [s.heads, ...s.window.kernel.map((k) => 2 * k - 1)], '[heads, 2*kernelSize-1 per axis]');
 }
 
+/** What the unfused QK ops read (forward and backward). */
+type QKInputs = Pick<NaQKOptions, 'dtype' | 'problem' | 'q' | 'k' | 'additionalKeys'>;
+
+/** What the unfused AV ops read (forward and backward). */
+type AVInputs = Pick<NaAVOptions, 'dtype' | 'problem' | 'attn' | 'v' | 'additionalValues'>;
+
 interface QKCall {
   s: Sides;
   q: Tensor;
@@ -133,23 +139,23 @@ function qkCall(fn: string, dims: number, qa: unknown, ka: unknown, opts: QKOpti
   return { s, q, k, rpb, ek, nExtra, headDim };
 }
 
+/** The addon's options for a validated QK call (forward or backward): what it reads, and `rest`. Added to
+ * one literal, not spread into a copy (see fused.ts nativeOptions). */
+function qkOptions<T extends object>(c: QKCall, rest: T): QKInputs & T {
+  const inputs: QKInputs = {
+    dtype: dtypeCode(c.q.dtype),
+    problem: nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
+    q: c.q.handle('q'),
+    k: c.k.handle('k'),
+    additionalKeys: handleOrNull(c.ek, 'additionalKeys'),
+  };
+  return Object.assign(inputs, rest);
+}
+
 function qk(fn: string, dims: number, q: unknown, k: unknown, opts: QKOptions): Tensor {
   const c = qkCall(fn, dims, q, k, opts);
   const attn = allocOutput([c.s.batch, c.s.heads, ...c.s.spatial, prod(c.s.window.kernel) + c.nExtra], c.q.dtype, c.q);
-  try {
-    native.naQK(
-      nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
-      dtypeCode(c.q.dtype),
-      c.q.handle('q'),
-      c.k.handle('k'),
-      handleOrNull(c.rpb, 'rpb'),
-      handleOrNull(c.ek, 'additionalKeys'),
-      attn.handle(),
-    );
-  } catch (e) {
-    attn.dispose();
-    throw e;
-  }
+  writing([attn], () => native.naQK(qkOptions(c, { rpb: handleOrNull(c.rpb, 'rpb'), attn: attn.handle() })));
   return attn;
 }
 
@@ -167,27 +173,21 @@ function qkBackward(fn: string, dims: number, dAttnA: unknown, q: unknown, k: un
     [c.q, 'q'],
     [dAttn, 'dAttn'],
   ]);
-  const dq = allocOutput(c.q.shape, c.q.dtype, c.q);
-  const dk = allocOutput(c.k.shape, c.k.dtype, c.q);
-  const dRpb = c.rpb ? allocOutput(c.rpb.shape, c.rpb.dtype, c.q) : undefined;
-  const dek = c.ek ? allocOutput(c.ek.shape, c.ek.dtype, c.q) : undefined;
-  try {
+  const dq = allocLike(c.q, c.q);
+  const dk = allocLike(c.k, c.q);
+  const dRpb = allocLike(c.rpb, c.q);
+  const dek = allocLike(c.ek, c.q);
+  writing([dq, dk, dRpb, dek], () =>
     native.naQKBackward(
-      nativeProblem(sizes(c.s, c.headDim, c.headDim, c.nExtra, c.rpb !== undefined), c.s.window),
-      dtypeCode(c.q.dtype),
-      dAttn.handle('dAttn'),
-      c.q.handle('q'),
-      c.k.handle('k'),
-      handleOrNull(c.ek, 'additionalKeys'),
-      dq.handle(),
-      dk.handle(),
-      handleOrNull(dRpb, 'dRpb'),
-      handleOrNull(dek, 'dAdditionalKeys'),
-    );
-  } catch (e) {
-    for (const t of [dq, dk, dRpb, dek]) t?.dispose();
-    throw e;
-  }
+      qkOptions(c, {
+        dAttn: dAttn.handle('dAttn'),
+        dq: dq.handle(),
+        dk: dk.handle(),
+        dRpb: handleOrNull(dRpb, 'dRpb'),
+        dAdditionalKeys: handleOrNull(dek, 'dAdditionalKeys'),
+      }),
+    ),
+  );
   const g: QKGradients = { dq, dk };
   if (dRpb) g.dRpb = dRpb;
   if (dek) g.dAdditionalKeys = dek;
@@ -227,22 +227,22 @@ function avCall(fn: string, dims: number, attnA: unknown, va: unknown, opts: AVO
   return { s, attn, v, ev, nExtra, headDimV };
 }
 
+/** The addon's options for a validated AV call (forward or backward): what it reads, and `rest`. */
+function avOptions<T extends object>(c: AVCall, rest: T): AVInputs & T {
+  const inputs: AVInputs = {
+    dtype: dtypeCode(c.v.dtype),
+    problem: nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
+    attn: c.attn.handle('attn'),
+    v: c.v.handle('v'),
+    additionalValues: handleOrNull(c.ev, 'additionalValues'),
+  };
+  return Object.assign(inputs, rest);
+}
+
 function av(fn: string, dims: number, attn: unknown, v: unknown, opts: AVOptions): Tensor {
   const c = avCall(fn, dims, attn, v, opts);
-  const out = allocOutput(c.v.shape, c.v.dtype, c.v);
-  try {
-    native.naAV(
-      nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
-      dtypeCode(c.v.dtype),
-      c.attn.handle('attn'),
-      c.v.handle('v'),
-      handleOrNull(c.ev, 'additionalValues'),
-      out.handle(),
-    );
-  } catch (e) {
-    out.dispose();
-    throw e;
-  }
+  const out = allocLike(c.v, c.v);
+  writing([out], () => native.naAV(avOptions(c, { output: out.handle() })));
   return out;
 }
 
@@ -254,25 +254,19 @@ function avBackward(fn: string, dims: number, dOutA: unknown, attn: unknown, v: 
     [c.v, 'v'],
     [dOut, 'dOut'],
   ]);
-  const dAttn = allocOutput(c.attn.shape, c.attn.dtype, c.v);
-  const dv = allocOutput(c.v.shape, c.v.dtype, c.v);
-  const dev = c.ev ? allocOutput(c.ev.shape, c.ev.dtype, c.v) : undefined;
-  try {
+  const dAttn = allocLike(c.attn, c.v);
+  const dv = allocLike(c.v, c.v);
+  const dev = allocLike(c.ev, c.v);
+  writing([dAttn, dv, dev], () =>
     native.naAVBackward(
-      nativeProblem(sizes(c.s, c.headDimV, c.headDimV, c.nExtra, false), c.s.window),
-      dtypeCode(c.v.dtype),
-      dOut.handle('dOut'),
-      c.attn.handle('attn'),
-      c.v.handle('v'),
-      handleOrNull(c.ev, 'additionalValues'),
-      dAttn.handle(),
-      dv.handle(),
-      handleOrNull(dev, 'dAdditionalValues'),
-    );
-  } catch (e) {
-    for (const t of [dAttn, dv, dev]) t?.dispose();
-    throw e;
-  }
+      avOptions(c, {
+        dOut: dOut.handle('dOut'),
+        dAttn: dAttn.handle(),
+        dv: dv.handle(),
+        dAdditionalValues: handleOrNull(dev, 'dAdditionalValues'),
+      }),
+    ),
+  );
   const g: AVGradients = { dAttn, dv };
   if (dev) g.dAdditionalValues = dev;
   return g;
