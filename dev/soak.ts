@@ -26,6 +26,7 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import * as natten from '../lib';
+import { mulberry32 as makeRng } from '../test/oracle/util';
 
 const MiB = 2 ** 20;
 const RSS_GROWTH_LIMIT = 20e6;
@@ -38,18 +39,6 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 // ---------------------------------------------------------------------------------------------------------
 // Random load shared by the main thread and the workers.
-
-/** Small seeded generator (mulberry32). */
-function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A tensor in a load generator's pool; `qkv` marks fused-layout tensors usable as q = k = v. */
 interface Entry {

@@ -20,7 +20,7 @@ trap 'rm -f "$script"' EXIT
 cat >"$script" <<'EOF'
 // Runs each CUDA NA op once per problem through the raw addon (no TypeScript build needed).
 const b = require(process.argv[2]);
-b.setErrorClass(Error);
+b.setErrorClass({ errorClass: Error });
 if (b.deviceCount() < 1) throw new Error('no CUDA device');
 const dev = 0;
 const problems = [
@@ -37,40 +37,42 @@ for (const [i, p] of problems.entries()) {
   const t = i % 3;  // dtype code: float32, float16, bfloat16
   const B = p.batch, H = p.heads, Hkv = p.headsKv ?? H, D = p.headDim, Dv = p.headDimV ?? D, E = p.nExtra ?? 0;
   const N = prod(p.length), K = prod(p.kernel);
-  const rnd = (n) => b.randn(dev, t, n, seed++);
-  const out = (n) => { const h = b.empty(dev, t, n); b.fill(h, t, n, NaN); return h; };
+  const rnd = (n) => b.randn({ device: dev, dtype: t, numel: n, seed: seed++ });
+  const out = (n) => { const h = b.empty({ device: dev, dtype: t, numel: n }); b.fill({ dtype: t, numel: n, dst: h, value: NaN }); return h; };
+  const opt = (n, on) => (on ? out(n) : null);
   // Unfused chain.
   const uq = rnd(B * H * N * D), uk = rnd(B * H * N * D), uv = rnd(B * H * N * Dv);
-  const rpb = p.hasRpb ? rnd(H * prod(p.kernel.map((k) => 2 * k - 1))) : null;
+  const nRpb = H * prod(p.kernel.map((k) => 2 * k - 1));
+  const rpb = p.hasRpb ? rnd(nRpb) : null;
   const uek = E ? rnd(B * H * E * D) : null, uev = E ? rnd(B * H * E * Dv) : null;
-  const cols = K + E, A = B * H * N * cols;
-  const up = { ...p, headsKv: H };
+  const cols = K + E, A = B * H * N * cols, rows = B * H * N;
+  const u = { dtype: t, problem: { ...p, headsKv: H } };
   const attn = out(A), probs = out(A), uo = out(B * H * N * Dv);
-  b.naQK(up, t, uq, uk, rpb, uek, attn);
-  b.softmax(t, B * H * N, cols, attn, probs);
-  b.naAV(up, t, probs, uv, uev, uo);
+  b.naQK({ ...u, q: uq, k: uk, rpb, additionalKeys: uek, attn });
+  b.softmax({ dtype: t, rows, cols, x: attn, y: probs });
+  b.naAV({ ...u, attn: probs, v: uv, additionalValues: uev, output: uo });
   const udo = rnd(B * H * N * Dv), dp = out(A), ds = out(A);
-  b.naAVBackward(up, t, udo, probs, uv, uev, dp, out(B * H * N * Dv), E ? out(B * H * E * Dv) : null);
-  b.softmaxBackward(t, B * H * N, cols, dp, probs, ds);
-  b.naQKBackward(up, t, ds, uq, uk, uek, out(B * H * N * D), out(B * H * N * D), rpb ? out(H * prod(p.kernel.map((k) => 2 * k - 1))) : null,
-    E ? out(B * H * E * D) : null);
-  // Reference fused forward/backward (no rpb on the fused path).
-  const fp = { ...p, hasRpb: false };
-  const fq = rnd(B * N * H * D), fk = rnd(B * N * Hkv * D), fv = rnd(B * N * Hkv * Dv);
-  const fek = E ? rnd(B * E * Hkv * D) : null, fev = E ? rnd(B * E * Hkv * Dv) : null;
-  const fo = out(B * N * H * Dv), lse = b.empty(dev, 0, B * N * H);
-  const cfg = { useReference: true };
-  b.naForward(fp, t, fq, fk, fv, fek, fev, fo, lse, cfg);
-  b.naBackward(fp, t, fq, fk, fv, fek, fev, fo, lse, rnd(B * N * H * Dv), out(B * N * H * D), out(B * N * Hkv * D),
-    out(B * N * Hkv * Dv), E ? out(B * E * Hkv * D) : null, E ? out(B * E * Hkv * Dv) : null, cfg);
+  b.naAVBackward({ ...u, dOut: udo, attn: probs, v: uv, additionalValues: uev, dAttn: dp, dv: out(B * H * N * Dv),
+    dAdditionalValues: opt(B * H * E * Dv, E) });
+  b.softmaxBackward({ dtype: t, rows, cols, dy: dp, y: probs, dx: ds });
+  b.naQKBackward({ ...u, dAttn: ds, q: uq, k: uk, additionalKeys: uek, dq: out(B * H * N * D), dk: out(B * H * N * D),
+    dRpb: opt(nRpb, p.hasRpb), dAdditionalKeys: opt(B * H * E * D, E) });
+  // Fused forward/backward (no rpb on the fused path): the reference kernels, then the tensor-core ones.
+  const f = { dtype: t, problem: { ...p, hasRpb: false } };
+  const ins = { ...f, q: rnd(B * N * H * D), k: rnd(B * N * Hkv * D), v: rnd(B * N * Hkv * Dv),
+    additionalKeys: E ? rnd(B * E * Hkv * D) : null, additionalValues: E ? rnd(B * E * Hkv * Dv) : null };
+  const fo = out(B * N * H * Dv), lse = b.empty({ device: dev, dtype: 0, numel: B * N * H });
+  const backward = (config) => b.naBackward({ ...ins, output: fo, lse, dOut: rnd(B * N * H * Dv), dq: out(B * N * H * D),
+    dk: out(B * N * Hkv * D), dv: out(B * N * Hkv * Dv), dAdditionalKeys: opt(B * E * Hkv * D, E),
+    dAdditionalValues: opt(B * E * Hkv * Dv, E), config });
+  b.naForward({ ...ins, output: fo, lse, config: { useReference: true } });
+  backward({ useReference: true });
   // Tensor-core fused forward (fp16/bf16; fp32 runs the reference): the heuristic's config.
-  if (t) b.naForward(fp, t, fq, fk, fv, fek, fev, out(B * N * H * Dv), b.empty(dev, 0, B * N * H), {});
+  if (t) b.naForward({ ...ins, output: out(B * N * H * Dv), lse: b.empty({ device: dev, dtype: 0, numel: B * N * H }), config: {} });
   // Tensor-core fused backward (fp16/bf16; others fall back to the reference): KV-parallel and deterministic.
-  for (const mode of t ? [{}, { kvParallel: false, deterministic: true }] : [])
-    b.naBackward(fp, t, fq, fk, fv, fek, fev, fo, lse, rnd(B * N * H * Dv), out(B * N * H * D), out(B * N * Hkv * D),
-      out(B * N * Hkv * Dv), E ? out(B * E * Hkv * D) : null, E ? out(B * E * Hkv * Dv) : null, mode);
+  for (const mode of t ? [{}, { kvParallel: false, deterministic: true }] : []) backward(mode);
 }
-b.synchronize(dev).then(() => console.log(`sanitize: ran every CUDA op on ${problems.length} problems`),
+b.synchronize({ device: dev }).then(() => console.log(`sanitize: ran every CUDA op on ${problems.length} problems`),
   (e) => { console.error(e); process.exit(1); });
 EOF
 

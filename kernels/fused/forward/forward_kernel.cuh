@@ -157,6 +157,20 @@ __device__ __forceinline__ void negate_tile(uint4* tile, int tid) {
   }
 }
 
+/// Calls f(j) for every micro tile j whose bit is set in `active`. The all-active case is its own straight
+/// loop so a full interior tile compiles without a branch per micro tile.
+template <int Groups, class F>
+__device__ __forceinline__ void for_active_groups(bool all_active, uint32_t active, F&& f) {
+  if (all_active) {
+#pragma unroll
+    for (int j = 0; j < Groups; ++j) f(j);
+  } else {
+#pragma unroll
+    for (int j = 0; j < Groups; ++j)
+      if (active >> j & 1) f(j);
+  }
+}
+
 /// Token index of spatial coordinates (c0, c1, c2) in batch b (unused axes have length 1, coordinate 0).
 __device__ __forceinline__ int64_t token_of(const NaProblem& p, int64_t b, int c0, int c1, int c2) {
   const int l1 = p.dims >= 2 ? p.length[1] : 1;
@@ -611,14 +625,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
             l_run[e >> 1] += pe;
           }
       };
-      if (all_active) {
-#pragma unroll
-        for (int j = 0; j < kGroups; ++j) exp_group(j);
-      } else {
-#pragma unroll
-        for (int j = 0; j < kGroups; ++j)
-          if (active >> j & 1) exp_group(j);
-      }
+      for_active_groups<kGroups>(all_active, active, exp_group);
       // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
       if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
 #pragma unroll
@@ -673,13 +680,8 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
           for (int i = 0; i < 4; ++i) pin(pa[j][i]);
 #pragma unroll
         for (int i = 0; i < DT / 2; ++i) pin(of[i]);
-      } else if (all_active) {
-#pragma unroll
-        for (int j = 0; j < kGroups; ++j) pv_group(j);
       } else {
-#pragma unroll
-        for (int j = 0; j < kGroups; ++j)
-          if (active >> j & 1) pv_group(j);
+        for_active_groups<kGroups>(all_active, active, pv_group);
       }
     }
     stage = stage + 1 == Tr::kStages ? 0 : stage + 1;
