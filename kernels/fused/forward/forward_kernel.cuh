@@ -625,7 +625,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
             l_run[e >> 1] += pe;
           }
       };
-      for_active_groups<kGroups>(all_active, active, exp_group);
+      detail::for_active_groups<kGroups>(all_active, active, exp_group);
       // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
       if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
 #pragma unroll
@@ -681,7 +681,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 #pragma unroll
         for (int i = 0; i < DT / 2; ++i) pin(of[i]);
       } else {
-        for_active_groups<kGroups>(all_active, active, pv_group);
+        detail::for_active_groups<kGroups>(all_active, active, pv_group);
       }
     }
     stage = stage + 1 == Tr::kStages ? 0 : stage + 1;
