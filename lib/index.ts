@@ -53,3 +53,8 @@ export type { MergedAttention } from './ops/merge';
 export { neighborhoodAttention1d, neighborhoodAttention2d, neighborhoodAttention3d } from './ops/attention';
 export type { NeighborhoodAttentionOptions } from './ops/attention';
 export type { WindowOptions, PerAxis } from './ops/validate';
+export { linear, matmul, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './ops/linear';
+export type { Float32MatmulPrecision } from './ops/linear';
+export { add, mul, gelu, layerNorm } from './ops/elementwise';
+export type { GeluOptions } from './ops/elementwise';
+export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } from './ops/shape_ops';

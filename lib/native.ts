@@ -37,6 +37,8 @@ export interface NativeBuildInfo {
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
   cpuThreads: number;
+  /** The cuBLASLt the GPU GEMM loaded (path and version), '' without CUDA or when it is not found. */
+  cublasLt: string;
 }
 
 /** Native device description. */
@@ -373,6 +375,73 @@ export interface FillOptions {
   value: number;
 }
 
+/** Options of `gemm`: c[i] = a[i] · op(b[i]) (+ bias) for i < batch, row-major; a [m, k] matrices `aStride`
+ * elements apart, b [k, n] (or [n, k] when `bTrans`) `bStride` apart (0: one b for the whole batch), bias [n],
+ * c [batch, m, n]. `allowTf32`: a GPU fp32 GEMM may use TF32 tensor cores. */
+export interface GemmOptions {
+  dtype: DTypeCode;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: StorageHandle;
+  aStride: number;
+  b: StorageHandle;
+  bStride: number;
+  bTrans: boolean;
+  bias?: OptionalHandle;
+  c: StorageHandle;
+  allowTf32: boolean;
+}
+
+/** Options of `add`: out = a + b over numel elements, b (bNumel elements, dividing numel) repeated. */
+export interface AddOptions {
+  dtype: DTypeCode;
+  numel: number;
+  bNumel: number;
+  a: StorageHandle;
+  b: StorageHandle;
+  out: StorageHandle;
+}
+
+/** Options of `gelu`: out = gelu(x) over numel elements, exact (erf) or the tanh approximation. */
+export interface GeluOptions {
+  dtype: DTypeCode;
+  numel: number;
+  x: StorageHandle;
+  out: StorageHandle;
+  tanh: boolean;
+}
+
+/** Options of `layerNorm`: each row of `cols` elements normalised (biased variance, eps inside the root),
+ * times weight [cols] plus bias [cols] when given. */
+export interface LayerNormOptions extends RowsOptions {
+  x: StorageHandle;
+  weight?: OptionalHandle;
+  bias?: OptionalHandle;
+  out: StorageHandle;
+  eps: number;
+}
+
+/** Options of `stridedCopy`: for every index i of `shape` (at most 8 axes),
+ * dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] (elements, non-negative). */
+export interface StridedCopyOptions {
+  dtype: DTypeCode;
+  shape: number[];
+  srcStrides: number[];
+  dstStrides: number[];
+  srcOffset: number;
+  dstOffset: number;
+  src: StorageHandle;
+  dst: StorageHandle;
+}
+
+/** Options of `view`: bytes [offset, offset + bytes) of a storage, shared. */
+export interface ViewOptions extends TensorOptions {
+  offset: number;
+  bytes: number;
+}
+
 /** Options of `axisWindow`: kernels/common/window.h on one axis, for query/key `index`. */
 export interface AxisWindowOptions {
   length: number;
@@ -437,6 +506,8 @@ export interface NativeBinding {
   toArraySync(o: ReadOptions): Float32Array | Float64Array;
   /** A second handle to the same storage. */
   share(o: TensorOptions): StorageHandle;
+  /** A handle to a byte range of a storage (shares it; split and chunk views). */
+  view(o: ViewOptions): StorageHandle;
   /** Drops the handle's reference (idempotent). */
   release(o: TensorOptions): void;
   synchronize(o: DeviceOptions): Promise<void>;
@@ -469,6 +540,13 @@ export interface NativeBinding {
   hasFused(o: DeviceOptions): boolean;
   /** Benchmark: measured fp32 FMA GFLOP/s of the CPU engine's threads over `ms` milliseconds. */
   cpuFmaPeak(o: { ms: number }): Promise<number>;
+
+  // Tensor ops (native/tensor_ops_binding.cc): outputs are allocated by the caller; all enqueue and return.
+  gemm(o: GemmOptions): void;
+  add(o: AddOptions): void;
+  gelu(o: GeluOptions): void;
+  layerNorm(o: LayerNormOptions): void;
+  stridedCopy(o: StridedCopyOptions): void;
 
   // Fused kernel information (native/fused_configs_binding.cc, native/fused_choice_binding.cc).
   /** The compiled fused tile configs that run on the device: none for the CPU and CPU-only builds. */

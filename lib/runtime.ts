@@ -16,6 +16,9 @@ export interface BuildInfo {
   cudaDriverVersion: number;
   /** Threads the CPU engine uses. */
   cpuThreads: number;
+  /** The cuBLASLt library the GPU GEMM uses, path and version (loaded at run time, on this call if not yet);
+   * '' without CUDA or when it is not found (GPU `linear`/`matmul` then throw ERR_NATTEN_NO_CUBLAS). */
+  cublasLt: string;
 }
 
 /** Reports version, whether CUDA was compiled, the CUDA version and the architectures. */
@@ -30,6 +33,7 @@ export function buildInfo(): BuildInfo {
     cudaArchitectures: b.cudaArchs ? b.cudaArchs.split(',') : [],
     cudaDriverVersion: b.cudaDriverVersion,
     cpuThreads: b.cpuThreads,
+    cublasLt: b.cublasLt,
   };
 }
 

@@ -4,6 +4,7 @@
 
 #include "../engine/cpu/parallel.h"
 #include "../kernels/common/window.h"
+#include "../kernels/dispatch/tensor_ops.h"
 #include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
 #include "js_interop.h"
@@ -22,7 +23,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }
 NATTEN_BINDING("setErrorClass", SetErrorClass);
 
-// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads}
+// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads, cublasLt}
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   gpu::BuildInfo b = gpu::build_info();
@@ -33,6 +34,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaRuntimeVersion", Napi::Number::New(env, b.runtime_version));
   o.Set("cudaDriverVersion", Napi::Number::New(env, b.driver_version));
   o.Set("cpuThreads", Napi::Number::New(env, cpu::num_threads()));
+  o.Set("cublasLt", Napi::String::New(env, b.cuda ? launch::cublaslt_library() : std::string()));
   return o;
 }
 NATTEN_BINDING("buildInfo", BuildInfo);

@@ -15,6 +15,10 @@
 
 namespace natten::node {
 
+/// a * b and a + b of element counts; a RangeError (ERR_NATTEN_INVALID_SHAPE) when they overflow 64 bits.
+int64_t checked_mul(int64_t a, int64_t b);
+int64_t checked_add(int64_t a, int64_t b);
+
 class OpCall {
  public:
   explicit OpCall(const Napi::CallbackInfo& info);
