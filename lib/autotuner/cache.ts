@@ -237,7 +237,9 @@ export class AutotuneCache {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && warn)
+      const code = (e as NodeJS.ErrnoException).code;
+      // No file (or no folder) yet is the normal first run; a folder that cannot be made warns at the write.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && warn)
         this.warnOnce(`read ${file}`, `cannot read the autotuner cache ${file} (${(e as Error).message})`);
       return [];
     }
