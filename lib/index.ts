@@ -53,22 +53,4 @@ export type { MergedAttention } from './ops/merge';
 export { neighborhoodAttention1d, neighborhoodAttention2d, neighborhoodAttention3d } from './ops/attention';
 export type { NeighborhoodAttentionOptions } from './ops/attention';
 export type { WindowOptions, PerAxis } from './ops/validate';
-export { useAutotuner, isAutotunerEnabled, tune, autotuner } from './autotuner';
-export type {
-  AutotunerOptions,
-  TuneProblem,
-  TuneOptions,
-  TuneProgress,
-  TuneResult,
-  TimedConfig,
-  AutotuneCacheExport,
-  AutotuneCacheEntry,
-  AutotuneTimer,
-  CandidateTiming,
-  DeviceIdentity,
-  TimerOutcome,
-  TuneCandidate,
-  TunedConfig,
-  TuneJob,
-  TunePass,
-} from './autotuner';
+export * from './autotuner';

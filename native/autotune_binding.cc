@@ -13,7 +13,6 @@
 
 #include <cmath>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,16 +27,11 @@
 namespace natten::node {
 namespace {
 
-/// The tuner thread of a CUDA device (created on first use, never destroyed): tuning jobs of a device
-/// run one after another, in call order, each at its own gate.
+/// The tuner thread of a CUDA device: tuning jobs of a device run one after another, in call order, each
+/// at its own gate.
 SerialQueue& tuner_thread(int device) {
-  static std::mutex mutex;
-  static auto* queues = new std::vector<SerialQueue*>();
-  std::lock_guard<std::mutex> lock(mutex);
-  if ((int)queues->size() <= device) queues->resize(device + 1, nullptr);
-  SerialQueue*& q = (*queues)[device];
-  if (!q) q = new SerialQueue("natten-tune");
-  return *q;
+  static auto* tuners = new DeviceQueues("natten-tune");
+  return tuners->get(device);
 }
 
 /// The op a job tunes: the fused forward or backward on fixed buffers, run with a config.

@@ -22,6 +22,8 @@ import { backwardPass, forwardPass } from '../../lib/ops/fused';
 import { nativeConfigOf } from '../../lib/autotuner/tuner';
 import { CUDA_BENCH_PROBLEMS } from '../../bench/cuda_unfused';
 import { median } from '../../bench/timing';
+import { mulberry32 } from '../../test/oracle/util';
+import { monitorEventLoopDelay } from 'perf_hooks';
 
 interface Problem {
   name: string;
@@ -50,22 +52,10 @@ const arg = (name: string, dflt: string): string => {
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
 
-/** A seeded uniform source (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` random problems of about 2^20-2^22 tokens x heads: 1/2/3-D, head dims 32-128, small and large windows,
  * dilation, causal. */
 function randomProblems(n: number, seed: number): Problem[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const out: Problem[] = [];
@@ -178,23 +168,19 @@ async function lagWhileTuning(p: Problem): Promise<{ maxLagMs: number; callMs: n
   const shape = [spec.batch ?? 1, ...spec.spatial, spec.heads, spec.headDim];
   const [q, k, v] = [1, 2, 3].map((seed) => natten.randn(shape, { dtype: 'bfloat16', device: 'cuda', seed }));
   await natten.synchronize('cuda');
-  const lags: number[] = [];
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    lags.push(now - last - 10);
-    last = now;
-  }, 10);
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   const op = [natten.na1d, natten.na2d, natten.na3d][spec.spatial.length - 1];
   const t0 = performance.now();
   const out = op(q, k, v, { kernelSize: spec.kernelSize });
   const callMs = performance.now() - t0;
   await out.toArray();
   const totalMs = performance.now() - t0;
-  clearInterval(timer);
+  delay.disable();
   natten.useAutotuner(false);
   for (const t of [q, k, v, out]) t.dispose();
-  return { maxLagMs: Math.max(...lags), callMs, totalMs };
+  // The histogram's max is the longest wait of a 10 ms timer, its resolution included.
+  return { maxLagMs: delay.max / 1e6 - 10, callMs, totalMs };
 }
 
 const cfgText = (c: natten.TunedConfig): string =>

@@ -32,6 +32,8 @@ const identities = new Map<number, DeviceIdentity>();
 /** Times candidates with CUDA events on the device's stream (through its tuner thread) and runs the op there. */
 export const cudaEventTimer: AutotuneTimer = {
   tunes(device: DeviceName): boolean {
+    // With blocking launches the hold's kernel launch would wait for its own release: no tuning then.
+    if (process.env.CUDA_LAUNCH_BLOCKING === '1') return false;
     return device !== 'cpu' && native.hasFused({ device: deviceIndex(device) });
   },
 
