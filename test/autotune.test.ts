@@ -99,9 +99,13 @@ describe('useAutotuner', () => {
     expect(natten.isAutotunerEnabled()).toBe(false);
     natten.useAutotuner({ steps: 3, thorough: true });
     expect(natten.isAutotunerEnabled()).toBe(true);
-    expect(() => natten.useAutotuner({ steps: 0 })).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }));
+    expect(() => natten.useAutotuner({ steps: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }),
+    );
     expect(() => natten.useAutotuner({ warmup: 1 } as never)).toThrow(/unknown option "warmup"/);
-    expect(() => natten.useAutotuner({ forward: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_TYPE' }));
+    expect(() => natten.useAutotuner({ forward: 1 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_TYPE' }),
+    );
   });
 
   it('while off, nothing is tuned', async () => {
@@ -137,7 +141,9 @@ describe('signature', () => {
     ];
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
     const bwd = (cfg: object) => signatureOf('backward', problem, 'bfloat16', cfg);
-    expect(new Set([bwd({}), bwd({ deterministic: true }), bwd({ kvParallel: false }), bwd({ scratchLimitBytes: 64 })]).size).toBe(4);
+    expect(
+      new Set([bwd({}), bwd({ deterministic: true }), bwd({ kvParallel: false }), bwd({ scratchLimitBytes: 64 })]).size,
+    ).toBe(4);
   });
 });
 
@@ -148,7 +154,9 @@ describe('tuning with a fake timer', () => {
     await checkedOps();
     // Forward: the cost model's best 4 of 6; backward: its best 2 tile pairs x 2 dQ strategies.
     expect(fake.timed).toBe(8);
-    expect(fake.launched[0]).toEqual(expect.objectContaining({ qTileShape: [128, 128], kvTileShape: [64, 64], forwardArch: 90 }));
+    expect(fake.launched[0]).toEqual(
+      expect.objectContaining({ qTileShape: [128, 128], kvTileShape: [64, 64], forwardArch: 90 }),
+    );
     await settle();
     const entries = natten.autotuner.cache.list();
     expect(entries.map((e) => e.pass).sort()).toEqual(['backward', 'forward']);
@@ -233,7 +241,9 @@ describe('the cache', () => {
     expect(fake.timed).toBe(0);
     expect(natten.autotuner.cache.list().every((e) => e.device.name === FAKE_IDENTITY.name)).toBe(true);
     expect(() => natten.autotuner.cache.import('{"format":"x"}')).toThrow(/expected \{format: 'natten-node-autotune'/);
-    expect(() => natten.autotuner.cache.import('not json')).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }));
+    expect(() => natten.autotuner.cache.import('not json')).toThrow(
+      expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_VALUE' }),
+    );
   });
 
   it('ignores a corrupt file with one warning, works, and rewrites it valid', async () => {
@@ -258,7 +268,11 @@ describe('the cache', () => {
 
   it.each([
     ['another format version', (doc: Record<string, unknown>) => ({ ...doc, version: 99 }), /format version 99/],
-    ['another GPU', (doc: Record<string, unknown>) => ({ ...doc, device: { ...FAKE_IDENTITY, multiProcessorCount: 108 } }), /another GPU/],
+    [
+      'another GPU',
+      (doc: Record<string, unknown>) => ({ ...doc, device: { ...FAKE_IDENTITY, multiProcessorCount: 108 } }),
+      /another GPU/,
+    ],
   ])('ignores a file of %s with a warning', async (_what, edit, message) => {
     const dir = tmpDir();
     freshTuner(dir);

@@ -67,10 +67,14 @@ function randomProblems(n: number, seed: number): Problem[] {
     const dilation: number[] = [];
     const causal: boolean[] = [];
     for (let a = 0; a < dims; a++) {
-      const L = dims === 1 ? pick([2048, 4096, 8192, 16384]) : dims === 2 ? pick([48, 64, 96, 128]) : pick([12, 16, 24, 32]);
+      const L =
+        dims === 1 ? pick([2048, 4096, 8192, 16384]) : dims === 2 ? pick([48, 64, 96, 128]) : pick([12, 16, 24, 32]);
       const d = r() < 0.3 ? int(2, dims === 1 ? 8 : 3) : 1;
       const kmax = Math.floor(L / d);
-      const k = Math.min(kmax, large ? (dims === 1 ? int(255, 1023) : dims === 2 ? int(15, 31) : int(7, 13)) : int(3, dims === 1 ? 63 : 9));
+      const k = Math.min(
+        kmax,
+        large ? (dims === 1 ? int(255, 1023) : dims === 2 ? int(15, 31) : int(7, 13)) : int(3, dims === 1 ? 63 : 9),
+      );
       spatial.push(L);
       kernel.push(k);
       dilation.push(d);
@@ -192,7 +196,9 @@ async function main(): Promise<void> {
   process.env.NATTEN_AUTOTUNE_CACHE = '0';
   const rows: Row[] = [];
   const log = (s: string) => process.stdout.write(s + '\n');
-  log('problem | pass | default ms | tuned ms | thorough ms | tuned/default | tuning s (default, thorough) | candidates | tuned config');
+  log(
+    'problem | pass | default ms | tuned ms | thorough ms | tuned/default | tuning s (default, thorough) | candidates | tuned config',
+  );
   for (const p of problems) {
     try {
       for (const r of await checkProblem(p, runs)) {
@@ -212,11 +218,17 @@ async function main(): Promise<void> {
   const slower = rows.filter((r) => r.tunedMs > r.defaultMs * 1.03);
   const readme = rows.filter((r) => README_PROBLEMS.some((p) => p.name === r.problem));
   log('');
-  log(`pairs: ${rows.length}; tuned >= 10% faster: ${faster.length} (speedups ${faster.map((r) => r.speedup.toFixed(2)).join(', ') || '-'})`);
-  log(`tuned slower than default by > 3%: ${slower.length} ${slower.map((r) => `${r.problem} ${r.pass} ${r.speedup.toFixed(3)}`).join('; ')}`);
+  log(
+    `pairs: ${rows.length}; tuned >= 10% faster: ${faster.length} (speedups ${faster.map((r) => r.speedup.toFixed(2)).join(', ') || '-'})`,
+  );
+  log(
+    `tuned slower than default by > 3%: ${slower.length} ${slower.map((r) => `${r.problem} ${r.pass} ${r.speedup.toFixed(3)}`).join('; ')}`,
+  );
   log(`default-mode tuning, README problems: max ${(Math.max(...readme.map((r) => r.tuningMs)) / 1e3).toFixed(2)} s`);
-  log(`event loop while a first call tunes (thorough, ${README_PROBLEMS[2].name}): max lag ${lag.maxLagMs.toFixed(1)} ms, ` +
-    `call ${lag.callMs.toFixed(2)} ms, call to result ${lag.totalMs.toFixed(0)} ms`);
+  log(
+    `event loop while a first call tunes (thorough, ${README_PROBLEMS[2].name}): max lag ${lag.maxLagMs.toFixed(1)} ms, ` +
+      `call ${lag.callMs.toFixed(2)} ms, call to result ${lag.totalMs.toFixed(0)} ms`,
+  );
   const out = arg('out', process.env.OUT ? path.join(process.env.OUT, 'autotune_check.json') : '');
   if (out) fs.writeFileSync(out, JSON.stringify({ device: natten.cuda.deviceInfo(0).name, runs, rows, lag }, null, 1));
 }

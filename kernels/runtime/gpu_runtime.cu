@@ -72,9 +72,9 @@ void reserve_under_limit(int device, size_t bytes) {
   if (limit > 0 && now > limit) {
     g_in_use[device] -= (int64_t)bytes;
     throw Error(ErrorKind::Natten, "ERR_NATTEN_OOM",
-                "CUDA out of memory: cannot allocate " + std::to_string(bytes) + " bytes on cuda:" +
-                    std::to_string(device) + " within NATTEN_CUDA_MEMORY_LIMIT (" + std::to_string(limit) +
-                    " bytes; " + std::to_string(now - (int64_t)bytes) + " in use)");
+                "CUDA out of memory: cannot allocate " + std::to_string(bytes) +
+                    " bytes on cuda:" + std::to_string(device) + " within NATTEN_CUDA_MEMORY_LIMIT (" +
+                    std::to_string(limit) + " bytes; " + std::to_string(now - (int64_t)bytes) + " in use)");
   }
 }
 

@@ -110,7 +110,10 @@ function parseFile(text: string, identity: DeviceIdentity): { problem: string; e
   if (!isObject(doc) || doc.format !== CACHE_FORMAT || !Array.isArray(doc.entries))
     return { problem: 'it is corrupt (not a natten-node autotuner cache)', entries: [] };
   if (doc.version !== CACHE_VERSION)
-    return { problem: `it has format version ${String(doc.version)}, this natten-node reads ${CACHE_VERSION}`, entries: [] };
+    return {
+      problem: `it has format version ${String(doc.version)}, this natten-node reads ${CACHE_VERSION}`,
+      entries: [],
+    };
   const device = parseIdentity(doc.device);
   if (!device || !sameIdentity(device, identity))
     return { problem: `it was written for another GPU or build (${identityText(device ?? identity)})`, entries: [] };
@@ -164,7 +167,11 @@ export class AutotuneCache {
 
   /** The entries as a JSON-ready object (for `import` in another process or machine). */
   export(): AutotuneCacheExport {
-    return { format: CACHE_FORMAT, version: CACHE_VERSION, entries: this.list().map(entryJson) as AutotuneCacheEntry[] };
+    return {
+      format: CACHE_FORMAT,
+      version: CACHE_VERSION,
+      entries: this.list().map(entryJson) as AutotuneCacheEntry[],
+    };
   }
 
   /** Adds the entries of an export (an object, or its JSON text): each is used on the device and build it
@@ -207,7 +214,9 @@ export class AutotuneCache {
       return; // no folder: nothing on disk
     }
     const mine = new RegExp(`^autotune-v${CACHE_VERSION}-[0-9a-f]{16}\\.json$`);
-    await Promise.all(names.filter((n) => mine.test(n)).map((n) => fs.promises.rm(path.join(this.dir!, n), { force: true })));
+    await Promise.all(
+      names.filter((n) => mine.test(n)).map((n) => fs.promises.rm(path.join(this.dir!, n), { force: true })),
+    );
   }
 
   /** Resolves once every scheduled file write has finished (successfully or with its warning). */
@@ -245,7 +254,10 @@ export class AutotuneCache {
     }
     const { problem, entries } = parseFile(text, identity);
     if (problem && warn)
-      this.warnOnce(`read ${file}`, `ignoring the autotuner cache ${file}: ${problem}; it is rewritten when a problem is tuned`);
+      this.warnOnce(
+        `read ${file}`,
+        `ignoring the autotuner cache ${file}: ${problem}; it is rewritten when a problem is tuned`,
+      );
     return entries;
   }
 
@@ -273,7 +285,12 @@ export class AutotuneCache {
         // no file yet
       }
       if (text) for (const e of parseFile(text, identity).entries) if (!m.has(e.key)) m.set(e.key, e);
-      const doc = { format: CACHE_FORMAT, version: CACHE_VERSION, device: identity, entries: [...m.values()].map(entryJson) };
+      const doc = {
+        format: CACHE_FORMAT,
+        version: CACHE_VERSION,
+        device: identity,
+        entries: [...m.values()].map(entryJson),
+      };
       await fs.promises.writeFile(tmp, JSON.stringify(doc, null, 1));
       await fs.promises.rename(tmp, file);
     } catch (e) {

@@ -93,8 +93,20 @@ export interface TuneResult {
 }
 
 const TUNE_PROBLEM_KEYS = [
-  'spatial', 'batch', 'heads', 'headsKv', 'headDim', 'headDimV', 'additionalKeys', 'dtype', 'device', 'passes',
-  'kernelSize', 'dilation', 'stride', 'isCausal',
+  'spatial',
+  'batch',
+  'heads',
+  'headsKv',
+  'headDim',
+  'headDimV',
+  'additionalKeys',
+  'dtype',
+  'device',
+  'passes',
+  'kernelSize',
+  'dilation',
+  'stride',
+  'isCausal',
 ];
 
 /** Random inputs of a problem (on its device) and the fused-op options that go with them. */
@@ -126,7 +138,8 @@ function problemInputs(p: TuneProblem, i: number): Inputs {
   const headDimV = int('headDimV', p.headDimV, headDim);
   const nExtra = int('additionalKeys', p.additionalKeys, 0);
   const dtype = p.dtype ?? 'bfloat16';
-  if (!DTYPES.includes(dtype)) throw rangeError('ERR_NATTEN_INVALID_DTYPE', `${name}.dtype: unknown dtype ${JSON.stringify(dtype)}`);
+  if (!DTYPES.includes(dtype))
+    throw rangeError('ERR_NATTEN_INVALID_DTYPE', `${name}.dtype: unknown dtype ${JSON.stringify(dtype)}`);
   const device = deviceName(deviceIndex(p.device ?? 'cuda', `${name}.device`));
   const o = { dtype, device };
   const made: Tensor[] = [];
@@ -186,7 +199,19 @@ function resultOf(
 
 function skippedResult(index: number, pass: TunePass, device: DeviceName, signature: string, why: string): TuneResult {
   const none = timed({ qTileShape: [], kvTileShape: [] }, NaN);
-  return { index, pass, device, signature, best: none, default: none, speedup: 1, candidates: [], fromCache: false, tuningMs: 0, skipped: why };
+  return {
+    index,
+    pass,
+    device,
+    signature,
+    best: none,
+    default: none,
+    speedup: 1,
+    candidates: [],
+    fromCache: false,
+    tuningMs: 0,
+    skipped: why,
+  };
 }
 
 /** Tunes one pass of a validated call (the op runs once more with the fastest config, on the inputs). */
@@ -195,7 +220,13 @@ async function tunePass(index: number, call: TunableCall, s: AutotunerSettings, 
   const base = call.options.config ?? {};
   if (!tuner.timer.tunes(call.device)) {
     call.launch(call.options);
-    return skippedResult(index, call.pass, call.device, '', `${call.device} has no tunable fused kernels (tuning is GPU-only)`);
+    return skippedResult(
+      index,
+      call.pass,
+      call.device,
+      '',
+      `${call.device} has no tunable fused kernels (tuning is GPU-only)`,
+    );
   }
   const { identity, key, flight } = tuner.keyOf(call.device, call.pass, call.problem, call.dtype, base);
   const running = tuner.pending(flight);
@@ -208,10 +239,20 @@ async function tunePass(index: number, call: TunableCall, s: AutotunerSettings, 
   const candidates = tuner.candidates(call.device, call.pass, call.problem, call.dtype, base, s.thorough);
   if (!candidates.length) {
     call.launch(call.options);
-    return skippedResult(index, call.pass, call.device, key, 'the fused tensor-core kernels cannot run this problem here');
+    return skippedResult(
+      index,
+      call.pass,
+      call.device,
+      key,
+      'the fused tensor-core kernels cannot run this problem here',
+    );
   }
   const record = await tuner.begin(jobOf(call, candidates, s), flight, key);
-  if (!record) throw new NattenError(`tune: tuning ${key} on ${call.device} failed (NODE_DEBUG=natten says why)`, 'ERR_NATTEN_CUDA');
+  if (!record)
+    throw new NattenError(
+      `tune: tuning ${key} on ${call.device} failed (NODE_DEBUG=natten says why)`,
+      'ERR_NATTEN_CUDA',
+    );
   return resultOf(index, call.device, key, record.entry, false, record.wallMs);
 }
 
@@ -235,7 +276,8 @@ function settingsOf(o: TuneOptions): AutotunerSettings {
  */
 export async function tune(problems: readonly TuneProblem[], options: TuneOptions = {}): Promise<TuneResult[]> {
   if (!Array.isArray(problems)) throw argTypeError('tune(problems)', 'an array of problems', problems);
-  if (typeof options !== 'object' || options === null) throw argTypeError('tune(problems, options)', 'an object', options);
+  if (typeof options !== 'object' || options === null)
+    throw argTypeError('tune(problems, options)', 'an object', options);
   const s = settingsOf(options);
   const force = options.force ?? false;
   const total = problems.reduce((n, p, i) => n + passesOf(p, i).length, 0);

@@ -46,7 +46,12 @@ export interface TuneRecord {
 /** The native config of a tuned config under the call's switches. */
 export function nativeConfigOf(pass: TunePass, base: NativeFusedConfig, c: TunedConfig): NativeFusedConfig {
   if (pass === 'forward') {
-    return { ...base, qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, forwardArch: forwardArchOf(c.kernel ?? 'mma') };
+    return {
+      ...base,
+      qTileShape: c.qTileShape,
+      kvTileShape: c.kvTileShape,
+      forwardArch: forwardArchOf(c.kernel ?? 'mma'),
+    };
   }
   return {
     ...base,
@@ -185,7 +190,9 @@ function entryOf(job: TuneJob, o: TimerOutcome, device: AutotuneCacheEntry['devi
     bestMs: o.chosen >= 0 ? o.ms[chosen] : NaN,
     default: job.candidates[0],
     defaultMs: o.ms[0],
-    candidates: job.candidates.map((config, i) => (o.errors[i] ? { config, ms: o.ms[i], error: o.errors[i] } : { config, ms: o.ms[i] })),
+    candidates: job.candidates.map((config, i) =>
+      o.errors[i] ? { config, ms: o.ms[i], error: o.errors[i] } : { config, ms: o.ms[i] },
+    ),
     tunedAt: new Date().toISOString(),
   };
 }
@@ -195,7 +202,13 @@ function logOutcome(job: TuneJob, o: TimerOutcome, key: string): void {
   o.errors.forEach((e, i) => {
     if (e) log('autotune %s: skipped candidate %j: %s', key, job.candidates[i], e);
   });
-  log('autotune %s: chose %j (%d ms; default %d ms)', key, job.candidates[Math.max(o.chosen, 0)], o.ms[o.chosen], o.ms[0]);
+  log(
+    'autotune %s: chose %j (%d ms; default %d ms)',
+    key,
+    job.candidates[Math.max(o.chosen, 0)],
+    o.ms[o.chosen],
+    o.ms[0],
+  );
 }
 
 let current: Autotuner | undefined;

@@ -285,7 +285,14 @@ function tunableCall<O extends NaForwardOptions | NaBackwardOptions>(
 }
 
 /** Validates a fused forward under the name `fn` and allocates its outputs; nothing runs yet. @internal */
-export function forwardPass(fn: string, dims: number, q: unknown, k: unknown, v: unknown, opts: NAOptions): ForwardPass {
+export function forwardPass(
+  fn: string,
+  dims: number,
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  opts: NAOptions,
+): ForwardPass {
   const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
   const s = c.sizes;
   warnFallback(c);

@@ -61,7 +61,9 @@ class FakeTimer {
   tuneAndRun(job) {
     this.jobs++;
     this.timed += job.candidates.length;
-    const errors = job.candidates.map((c) => (c.qTileShape[0] === this.failQ ? 'ERR_NATTEN_OOM: fake out of memory' : ''));
+    const errors = job.candidates.map((c) =>
+      c.qTileShape[0] === this.failQ ? 'ERR_NATTEN_OOM: fake out of memory' : '',
+    );
     const ms = job.candidates.map((c, i) => (errors[i] ? NaN : fakeMs(c)));
     let chosen = -1;
     ms.forEach((t, i) => {
