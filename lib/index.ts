@@ -58,3 +58,4 @@ export type { Float32MatmulPrecision } from './ops/linear';
 export { add, mul, gelu, layerNorm } from './ops/elementwise';
 export type { GeluOptions } from './ops/elementwise';
 export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } from './ops/shape_ops';
+export * from './autotuner';

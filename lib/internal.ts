@@ -6,6 +6,8 @@ import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './n
 import { deviceIndex, DeviceLike } from './device';
 import { DTYPES, dtypeCode, type DType } from './dtype';
 import { rangeError } from './errors';
+import { resetAutotuner } from './autotuner/tuner';
+import type { AutotuneTimer } from './autotuner/types';
 
 /** Debugging and test hooks (unstable). */
 export const internal = {
@@ -39,5 +41,11 @@ export const internal = {
       );
     }
     return native.chooseFusedConfigs({ problem, dtype: dtypeCode(dtype), caps });
+  },
+  /** Gives the autotuner a fresh state: the timing source `timer` (default: CUDA events on the device's own
+   * queue; tests pass a fake that returns fixed times, so tuning and the cache run without a GPU), a new
+   * cache read from the folder the environment names now, and no tuning under way. */
+  setAutotuneTimer(timer?: AutotuneTimer): void {
+    resetAutotuner(timer);
   },
 };

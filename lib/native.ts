@@ -98,6 +98,8 @@ export interface NativeFusedTileConfig {
   kvTileShape: number[];
   threads: number;
   smemBytes: number;
+  /** The family's cost model on `problem` (relative run time, lower is faster), when fusedConfigs was given one. */
+  cost?: number;
 }
 
 /** A fused op call's kernel choices (lib/context.ts adds the context's switches); absent: "default". */
@@ -458,6 +460,29 @@ export interface FusedConfigsOptions extends DeviceOptions {
   headDim: number;
   headDimV: number;
   dtype: DTypeCode;
+  /** A problem of those dims and head dims: each config then carries its cost on it. */
+  problem?: NativeProblem;
+}
+
+/** What `naTune` times and runs: the options of naForward or naBackward (with `config` the default config,
+ * run when every candidate fails), the configs to time, and how. */
+export type NaTuneOptions = (({ pass: 'forward' } & NaForwardOptions) | ({ pass: 'backward' } & NaBackwardOptions)) & {
+  /** The configs to time (at least one). */
+  candidates: NativeFusedConfig[];
+  /** Untimed runs of each candidate before the timed ones (0-1000). */
+  warmupSteps: number;
+  /** Timed runs of each candidate (1-10000). */
+  steps: number;
+};
+
+/** What `naTune` measured. */
+export interface NaTuneOutcome {
+  /** Milliseconds per run of each candidate; NaN where it was skipped. */
+  ms: number[];
+  /** Why each skipped candidate was skipped ('' for those timed). */
+  errors: string[];
+  /** The candidate the op ran with; -1: the default config. */
+  chosen: number;
 }
 
 /** Options of `chooseFusedConfigs`. */
@@ -536,6 +561,10 @@ export interface NativeBinding {
   unfusedToFused(o: LayoutOptions): void;
   scale(o: ScaleOptions): void;
   fill(o: FillOptions): void;
+  /** Autotuning (native/autotune_binding.cc), CUDA devices only: holds the device's stream at call time, then
+   * on the device's tuner thread times each candidate on scratch outputs with CUDA events, runs the op with
+   * the fastest on the given buffers, and lets the stream go on. Returns at once. */
+  naTune(o: NaTuneOptions): Promise<NaTuneOutcome>;
   /** Whether the fast fused CUDA kernels run on the device (false for the CPU). */
   hasFused(o: DeviceOptions): boolean;
   /** Benchmark: measured fp32 FMA GFLOP/s of the CPU engine's threads over `ms` milliseconds. */
@@ -623,13 +652,17 @@ function withOomRetry(b: NativeBinding): NativeBinding {
   return wrapped as unknown as NativeBinding;
 }
 
+/** The file the addon is loaded from (NATTEN_ADDON_PATH, or where `bindings` finds the build). */
+export function addonFile(): string {
+  if (process.env.NATTEN_ADDON_PATH) return require.resolve(process.env.NATTEN_ADDON_PATH);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const find = require('bindings') as (o: { bindings: string; module_root: string; path: true }) => string;
+  return find({ bindings: 'natten', module_root: packageRoot(), path: true });
+}
+
 function load(): NativeBinding {
   try {
-    const b = (
-      process.env.NATTEN_ADDON_PATH
-        ? require(process.env.NATTEN_ADDON_PATH)
-        : require('bindings')({ bindings: 'natten', module_root: packageRoot() })
-    ) as NativeBinding;
+    const b = require(addonFile()) as NativeBinding;
     b.setErrorClass({ errorClass: NattenError });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     if ((require('worker_threads') as typeof import('worker_threads')).isMainThread) {

@@ -1,6 +1,7 @@
-// fusedConfigs({device, dims, headDim, headDimV, dtype}) -> [{pass, kernel, dims, headDimTier, dtype,
-// qTileShape, kvTileShape, threads, smemBytes}]: the compiled fused-kernel tile configs that can run there
-// (kernels/dispatch/fused_configs.h; typed in lib/native.ts). The CPU device and CPU-only builds have none.
+// fusedConfigs({device, dims, headDim, headDimV, dtype, problem?}) -> [{pass, kernel, dims, headDimTier, dtype,
+// qTileShape, kvTileShape, threads, smemBytes, cost?}]: the compiled fused-kernel tile configs that can run there
+// (kernels/dispatch/fused_configs.h; typed in lib/native.ts), each with its family's cost on `problem` when one
+// is given (the autotuner ranks its candidates by it). The CPU device and CPU-only builds have none.
 #include <napi.h>
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "../kernels/runtime/gpu_runtime.h"
 #include "js_interop.h"
 #include "options_arg.h"
+#include "problem_arg.h"
 #if NATTEN_WITH_CUDA
 #include "../kernels/dispatch/fused_configs.h"
 #endif
@@ -24,6 +26,10 @@ Napi::Value FusedConfigs(const Napi::CallbackInfo& info) {
   const int64_t head_dim = opts.integer("headDim", 1, 1 << 30);
   const int64_t head_dim_v = opts.integer("headDimV", 1, 1 << 30);
   const DType t = opts.dtype();
+  const bool costed = opts.has("problem");
+  const NaProblem problem = costed ? problem_arg(opts.object("problem")) : NaProblem{};
+  if (costed && problem.dims != dims)
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", "options.problem.dims must equal options.dims");
   Napi::Array out = Napi::Array::New(env);
   if (d.is_cpu()) return out;
   if (d.index >= gpu::device_count())
@@ -31,7 +37,7 @@ Napi::Value FusedConfigs(const Napi::CallbackInfo& info) {
 #if NATTEN_WITH_CUDA
   uint32_t n = 0;
   for (const launch::FusedTileConfig& c :
-       launch::fused_configs(d.index, int(dims), int(head_dim), int(head_dim_v), t)) {
+       launch::fused_configs(d.index, int(dims), int(head_dim), int(head_dim_v), t, costed ? &problem : nullptr)) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("pass", c.pass);
     o.Set("kernel", c.kernel);
@@ -42,6 +48,7 @@ Napi::Value FusedConfigs(const Napi::CallbackInfo& info) {
     o.Set("kvTileShape", int_array(env, c.kv_tile, c.dims));
     o.Set("threads", c.threads);
     o.Set("smemBytes", c.smem_bytes);
+    if (costed) o.Set("cost", c.cost);
     out.Set(n++, o);
   }
 #else

@@ -43,6 +43,11 @@ class OpCall {
   /// A storage handle `v` that messages call `name()` (an element of an array option), as req().
   void* req_value(const Napi::Value& v, const ArgName& name, int64_t elems, bool f32 = false);
 
+  /// The device of the op's storages.
+  Device device() const { return device_; }
+  /// The storages the call named, for work that runs later and must keep them alive.
+  const std::vector<StoragePtr>& storages() const { return keep_; }
+
   /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now.
   template <class Cpu, class Gpu>
   void dispatch(Cpu cpu, Gpu gpu) {

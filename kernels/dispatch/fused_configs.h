@@ -21,11 +21,14 @@ struct FusedTileConfig {
   int kv_tile[kMaxDims] = {1, 1, 1};
   int threads = 0;
   int smem_bytes = 0;
+  double cost = -1;  // the family's cost model on the problem asked about (relative run time), -1 without one
 };
 
 /// The configs that can run (dims, head_dim/head_dim_v, dtype) on a CUDA device, forward first. Empty when
 /// the tensor-core path cannot (fp32 runs on the reference kernel; head dims not multiples of 8 or
-/// above 256; GPUs older than sm_80; configs needing more shared memory than the device has).
-std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype);
+/// above 256; GPUs older than sm_80; configs needing more shared memory than the device has). With a
+/// problem (of those dims and head dims), each config carries its cost on it: the autotuner's ranking.
+std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype,
+                                           const NaProblem* problem = nullptr);
 
 }  // namespace natten::launch
