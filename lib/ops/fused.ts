@@ -9,6 +9,7 @@ import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
+import { checkBackward, FusedCallParts, recordForward } from './backward_record';
 import { warnIfFusedFallback } from './fallback_warning';
 import { forwardArchOf, isForwardKernel } from './fused_configs';
 import { allocLike, allocOutput, handleOrNull, nativeProblem, ProblemSizes, writing } from './problem';
@@ -211,6 +212,11 @@ function fusedCall(
   };
 }
 
+/** What the backward contract compares of a validated call (lib/ops/backward_record.ts). */
+function contractParts(c: FusedCall): FusedCallParts {
+  return { window: c.window, scale: c.sizes.scale, nExtra: c.sizes.nExtra, q: c.q, k: c.k, v: c.v, ek: c.ek, ev: c.ev };
+}
+
 /** Before a validated call runs: the one-time warning if its GPU lacks the fused kernels (not asked of backend 'reference'). */
 function warnFallback(c: FusedCall): void {
   if (!c.config.useReference) warnIfFusedFallback(c.q.device);
@@ -254,6 +260,7 @@ export function fusedForward(
   const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
   const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
   writing([output, lse], () => native.naForward(nativeOptions(c, { output: output.handle(), lse: lse.handle() })));
+  recordForward(contractParts(c), output, returnLse ? lse : undefined);
   if (returnLse) return { output, lse };
   lse.dispose();
   return output;
@@ -293,6 +300,7 @@ function backward(
   if (lse.device !== c.q.device) {
     throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
   }
+  checkBackward(fn, contractParts(c), output, lse);
   warnFallback(c);
   const dq = allocLike(c.q, c.q);
   const dk = allocLike(c.k, c.q);
