@@ -73,6 +73,21 @@ const show = (xs: readonly (number | boolean)[]): string => `[${xs.join(', ')}]`
 const same = (a: readonly (number | boolean)[], b: readonly (number | boolean)[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** True when two forwards read the same tensors with the same options (their outputs are interchangeable). */
+function sameRecord(a: ForwardRecord, b: ForwardRecord): boolean {
+  const keys = Object.keys(a.window) as (keyof Window)[];
+  return (
+    keys.every((k) => same(a.window[k], b.window[k])) &&
+    a.scale === b.scale &&
+    a.nExtra === b.nExtra &&
+    a.q === b.q &&
+    a.k === b.k &&
+    a.v === b.v &&
+    a.additionalKeys === b.additionalKeys &&
+    a.additionalValues === b.additionalValues
+  );
+}
+
 /** The options of the backward that differ from the record, each as `name is X, the forward used Y`. */
 function optionDifferences(rec: ForwardRecord, c: FusedCallParts): string[] {
   const out: string[] = [];
@@ -117,7 +132,8 @@ export function checkBackward(fn: string, c: FusedCallParts, output: Tensor, lse
   if (rec === undefined) return;
   const problems = [...optionDifferences(rec, c), ...tensorDifferences(rec, c)];
   const lseRec = records.get(lse);
-  if (lseRec !== undefined && lseRec !== rec) problems.push('lse comes from another forward call than output');
+  if (lseRec !== undefined && !sameRecord(lseRec, rec))
+    problems.push("lse comes from a forward of other options or tensors than output's");
   if (problems.length === 0) return;
   throw rangeError(
     'ERR_NATTEN_BACKWARD_MISMATCH',
