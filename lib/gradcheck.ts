@@ -175,29 +175,39 @@ async function numericalGradient<I extends GradcheckInputs, R extends GradcheckF
   const x = inputs[name];
   const base = await x.toArray();
   const grad = new Float64Array(base.length);
-  /** The output at x + delta e_i. */
-  const run = (i: number, delta: number): { result: R; read: Promise<Float64Array> } => {
+  /** The forward's result at x + delta e_i. */
+  const forwardAt = (i: number, delta: number): R => {
     const data = Float64Array.from(base);
     data[i] += delta;
     const moved = tensor(data, x.shape, { dtype: 'float64' });
-    const result = scoped(() => fn.forward({ ...inputs, [name]: moved }));
-    moved.dispose(); // the queued forward holds its own reference
-    return { result, read: outputOf(result).toArray() as Promise<Float64Array> };
+    try {
+      return scoped(() => fn.forward({ ...inputs, [name]: moved }));
+    } finally {
+      moved.dispose(); // the queued forward holds its own reference
+    }
   };
   for (let start = 0; start < base.length; start += BATCH) {
-    const runs: { i: number; plus: ReturnType<typeof run>; minus: ReturnType<typeof run> }[] = [];
-    for (let i = start; i < Math.min(base.length, start + BATCH); i++)
-      runs.push({ i, plus: run(i, tol.eps), minus: run(i, -tol.eps) });
+    // Both forwards of a batch of elements are queued before any read: the CPU queue stays busy.
+    const runs: { i: number; results: R[]; reads: Promise<Float64Array>[] }[] = [];
     try {
-      for (const r of runs) {
-        const [yp, ym] = await Promise.all([r.plus.read, r.minus.read]);
+      for (let i = start; i < Math.min(base.length, start + BATCH); i++) {
+        const run = { i, results: [] as R[], reads: [] as Promise<Float64Array>[] };
+        runs.push(run);
+        for (const delta of [tol.eps, -tol.eps]) {
+          const result = forwardAt(i, delta);
+          run.results.push(result);
+          run.reads.push(outputOf(result).toArray() as Promise<Float64Array>);
+        }
+      }
+      for (const run of runs) {
+        const [yp, ym] = await Promise.all(run.reads);
         let s = 0;
         // Outputs equal at both points (masked -Infinity weights among them) do not depend on x_i.
         for (let j = 0; j < yp.length; j++) if (yp[j] !== ym[j]) s += dOut[j] * (yp[j] - ym[j]);
-        grad[r.i] = s / (2 * tol.eps);
+        grad[run.i] = s / (2 * tol.eps);
       }
     } finally {
-      for (const r of runs) disposeAll([r.plus.result, r.minus.result], keep);
+      for (const run of runs) disposeAll(run.results, keep);
     }
   }
   return grad;
