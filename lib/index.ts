@@ -13,6 +13,14 @@ export type { DeviceLike, DeviceName, CudaDeviceInfo } from './device';
 export { buildInfo, memory, synchronize } from './runtime';
 export type { BuildInfo } from './runtime';
 export { NattenError } from './errors';
+export { gradcheck, GradcheckError } from './gradcheck';
+export type {
+  Differentiable,
+  GradcheckInputs,
+  GradcheckForwardResult,
+  GradcheckOptions,
+  GradcheckFailure,
+} from './gradcheck';
 export { internal } from './internal';
 export type { NattenErrorCode, CodedTypeError, CodedRangeError } from './errors';
 export {

@@ -49,7 +49,8 @@ NaProblem problem_arg(const Options& o) {
   o.flags_per_axis("causal", p.dims, p.causal);
   p.n_extra = o.integer_or("nExtra", 0, 0, big);
   // Any number: a non-finite scale gives non-finite outputs, never an out-of-bounds access.
-  p.scale = (float)o.number_or("scale", 1.0 / std::sqrt((double)p.head_dim));
+  p.scale_f64 = o.number_or("scale", 1.0 / std::sqrt((double)p.head_dim));
+  p.scale = (float)p.scale_f64;
   p.has_rpb = o.flag("hasRpb", false);
   if (p.heads % p.heads_kv != 0)
     range_error(o.name("headsKv") + " (" + std::to_string(p.heads_kv) + ") must divide heads (" +

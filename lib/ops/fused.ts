@@ -17,6 +17,7 @@ import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
+import { checkBackward, FusedCallParts, recordForward } from './backward_record';
 import { warnIfFusedFallback } from './fallback_warning';
 import { forwardArchOf, isForwardKernel } from './fused_configs';
 import { allocLike, allocOutput, handleOrNull, nativeProblem, ProblemSizes, writing } from './problem';
@@ -226,6 +227,11 @@ function chosenByCall(pass: TunePass, c: NativeFusedCallConfig): boolean {
   return !!(c.backwardQTileShape || c.backwardKvTileShape || c.kvSplits);
 }
 
+/** What the backward contract compares of a validated call (lib/ops/backward_record.ts). */
+function contractParts(c: FusedCall): FusedCallParts {
+  return { window: c.window, scale: c.sizes.scale, nExtra: c.sizes.nExtra, q: c.q, k: c.k, v: c.v, ek: c.ek, ev: c.ev };
+}
+
 /** Before a validated call runs: the one-time warning if its GPU lacks the fused kernels (not asked of backend 'reference'). */
 function warnFallback(c: FusedCall): void {
   if (!c.config.useReference) warnIfFusedFallback(c.q.device);
@@ -258,6 +264,8 @@ export interface ForwardPass {
   call: TunableCall<NaForwardOptions>;
   output: Tensor;
   lse: Tensor;
+  /** What the backward contract records of this call. */
+  parts: FusedCallParts;
 }
 
 /** A validated fused backward, its gradients allocated, as the autotuner takes it. @internal */
@@ -303,7 +311,7 @@ export function forwardPass(
     const options = nativeOptions(c, { output: output.handle(), lse: lse.handle() });
     call = tunableCall('forward', c, options, (o) => native.naForward(o));
   });
-  return { call: call!, output, lse };
+  return { call: call!, output, lse, parts: contractParts(c) };
 }
 
 /** The fused forward under the name `fn` (for error messages). @internal */
@@ -315,12 +323,13 @@ export function fusedForward(
   v: unknown,
   opts: NAOptions,
 ): Tensor | NAResult {
-  const { call, output, lse } = forwardPass(fn, dims, q, k, v, opts);
+  const { call, output, lse, parts } = forwardPass(fn, dims, q, k, v, opts);
   let returnLse = false;
   writing([output, lse], () => {
     returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
     runTunable(call);
   });
+  recordForward(parts, output, returnLse ? lse : undefined);
   if (returnLse) return { output, lse };
   lse.dispose();
   return output;
@@ -361,6 +370,7 @@ export function backwardPass(
   if (lse.device !== c.q.device) {
     throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
   }
+  checkBackward(fn, contractParts(c), output, lse);
   warnFallback(c);
   const dq = allocLike(c.q, c.q);
   const dk = allocLike(c.k, c.q);
