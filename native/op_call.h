@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/runtime/kernel_profile.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
 #include "options_arg.h"
@@ -39,11 +40,14 @@ class OpCall {
   /// A storage handle `v` that messages call `name()` (an element of an array option), as req().
   void* req_value(const Napi::Value& v, const ArgName& name, int64_t elems, bool f32 = false);
 
-  /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now.
+  /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now
+  /// (under the kernel profiler while profile mode is on for the device: kernels/runtime/kernel_profile.h).
   template <class Cpu, class Gpu>
   void dispatch(Cpu cpu, Gpu gpu) {
     if (device_.is_cpu()) {
       CpuQueue::get().enqueue([keep = keep_, cpu] { cpu(); });
+    } else if (gpu::profiling(device_.index)) {
+      gpu::profile_enqueue(device_.index, "uncaptured op", [&] { gpu(device_.index); });
     } else {
       gpu(device_.index);
     }

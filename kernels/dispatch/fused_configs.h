@@ -7,6 +7,7 @@
 #include <vector>
 #include "../common/dtype.h"
 #include "../common/problem.h"
+#include "../runtime/device_caps.h"
 
 namespace natten::launch {
 
@@ -27,5 +28,10 @@ struct FusedTileConfig {
 /// the tensor-core path cannot (fp32 runs on the reference kernel; head dims not multiples of 8 or
 /// above 256; GPUs older than sm_80; configs needing more shared memory than the device has).
 std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype);
+
+/// The same list for a device described by `caps` (given, nothing queried): what the configs would be on
+/// an A100 or an H100 from a machine without one.
+std::vector<FusedTileConfig> fused_configs_for(const fused::DeviceCaps& caps, int dims, int head_dim, int head_dim_v,
+                                               DType dtype);
 
 }  // namespace natten::launch
