@@ -57,11 +57,17 @@ function profileCommand(): Command {
     .addOption(list('-s, --stride <sizes...>', 'stride (default 1)'))
     .addOption(list('--dilation <sizes...>', 'dilation (default 1)'))
     .addOption(list('-c, --causal <flags...>', 'causal masking, true/false (default false)'))
-    .option('--dtype <dtype>', 'float32, float16, bfloat16 or float64 (default: bfloat16 on the fused and unfused GPU backends, float32 otherwise)')
+    .option(
+      '--dtype <dtype>',
+      'float32, float16, bfloat16 or float64 (default: bfloat16 on the fused and unfused GPU backends, float32 otherwise)',
+    )
     .option('--backprop', 'also run and time the backward pass')
     .option('--add-kv <n>', 'additional keys/values every query attends to', '0')
     .addOption(
-      new Option('--backend <backend>', 'fused, unfused (the QK/softmax/AV chain), reference (CUDA SIMT kernels) or cpu (default: fused with a GPU, else cpu)'),
+      new Option(
+        '--backend <backend>',
+        'fused, unfused (the QK/softmax/AV chain), reference (CUDA SIMT kernels) or cpu (default: fused with a GPU, else cpu)',
+      ),
     )
     .option('--device <device>', 'cuda, cuda:N, or cpu (unfused backend only; default cuda)')
     .addOption(list('--q-tile <shape...>', 'forward query tile (a config from --dry-run)'))
@@ -69,9 +75,15 @@ function profileCommand(): Command {
     .addOption(list('--backward-q-tile <shape...>', 'backward query tile'))
     .addOption(list('--backward-kv-tile <shape...>', 'backward key/value tile'))
     .option('--warmup-steps <n>', 'untimed steps before the profiled one', '10')
-    .option('--dry-run', 'list every compiled fused config that runs the problem, forward and backward, and the default')
+    .option(
+      '--dry-run',
+      'list every compiled fused config that runs the problem, forward and backward, and the default',
+    )
     .option('--arch <arch>', 'with --dry-run: list the configs of sm80 (A100) or sm90 (H100) without a GPU')
-    .option('--optimize', "search the configs with the autotuner, print the best next to the default, store it in the tuner's cache")
+    .option(
+      '--optimize',
+      "search the configs with the autotuner, print the best next to the default, store it in the tuner's cache",
+    )
     .option('--json', 'print the result as JSON')
     .action(async (o: import('./profile/problem').ProfileFlags) => {
       const { runProfileCommand } = await import('./profile/command');
@@ -87,11 +99,17 @@ function benchCommand(): Command {
     )
     .addOption(new Option('--device <device>', 'cpu or cuda').default('cpu'))
     .option('--problems <names>', 'comma-separated problem names (default: all; --list shows them)')
-    .option('--runs <n>', 'timed runs per measurement, median reported (default: 10 on the CPU, each GPU program its own)')
+    .option(
+      '--runs <n>',
+      'timed runs per measurement, median reported (default: 10 on the CPU, each GPU program its own)',
+    )
     .option('--warmup <n>', 'untimed runs first (CPU)', '2')
     .option('--no-naive', 'skip the naive single-thread loop (CPU)')
     .option('--no-backward', 'skip the backward passes')
-    .option('--flex <file>', 'FlexAttention results to compare with (CUDA): python3 bench/flex_attention.py --backward --json FILE')
+    .option(
+      '--flex <file>',
+      'FlexAttention results to compare with (CUDA): python3 bench/flex_attention.py --backward --json FILE',
+    )
     .option('--out <file>', 'write the results as JSON (nothing is written without it)')
     .option('--plot <file>', 'write a chart of useful FLOP/s per problem, ours next to the peers (.svg or .html)')
     .option('--list', 'list the problem names of --device and exit')
@@ -117,7 +135,8 @@ export function program(): Command {
     .version(version)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  for (const c of [doctorCommand(), profileCommand(), benchCommand()]) p.addCommand(c.showHelpAfterError('(add --help for usage)').exitOverride());
+  for (const c of [doctorCommand(), profileCommand(), benchCommand()])
+    p.addCommand(c.showHelpAfterError('(add --help for usage)').exitOverride());
   return p;
 }
 

@@ -91,7 +91,12 @@ export function checkPlotFile(file: string): void {
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Writes the chart of `points` to `file` (.svg, or .html wrapping the SVG). */
-export async function writePlot(file: string, points: readonly PlotPoint[], title: string, unit: string): Promise<void> {
+export async function writePlot(
+  file: string,
+  points: readonly PlotPoint[],
+  title: string,
+  unit: string,
+): Promise<void> {
   if (points.length === 0) throw new CliError('ERR_NATTEN_CLI_FILE', `--plot: no timed results to draw in ${file}`);
   const svg = await renderSvg(chartSpec(points, title, unit));
   const text = /\.svg$/i.test(file)

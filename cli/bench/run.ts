@@ -45,7 +45,8 @@ export function problemNames(device: string): string[] {
 
 /** Validates the flags (usage errors before anything runs). */
 function check(f: BenchFlags): string[] | undefined {
-  if (!(DEVICES as readonly string[]).includes(f.device)) throw usage(`--device must be cpu or cuda, got '${f.device}'`);
+  if (!(DEVICES as readonly string[]).includes(f.device))
+    throw usage(`--device must be cpu or cuda, got '${f.device}'`);
   if (f.flex && f.device !== 'cuda') throw usage('--flex is for --device cuda');
   if (f.flex && !fs.existsSync(f.flex)) throw new CliError('ERR_NATTEN_CLI_FILE', `--flex: no file '${f.flex}'`);
   if (f.plot) checkPlotFile(f.plot);
@@ -72,7 +73,8 @@ function writeJson(file: string, value: unknown): void {
 /** Runs the benchmark the flags ask for. */
 export async function runBench(f: BenchFlags): Promise<BenchOutcome> {
   const names = check(f);
-  if (f.list) return { result: { device: f.device, problems: problemNames(f.device) }, text: problemNames(f.device).join('\n') };
+  if (f.list)
+    return { result: { device: f.device, problems: problemNames(f.device) }, text: problemNames(f.device).join('\n') };
   const runs = f.runs === undefined ? undefined : intFlag('--runs', f.runs);
   const quiet = Boolean(f.json);
   let outcome: BenchOutcome;
@@ -92,7 +94,9 @@ export async function runBench(f: BenchFlags): Promise<BenchOutcome> {
     }
     const problems = pick(CUDA_BENCH_PROBLEMS, names);
     const bar = progress('bench cuda', problems.length, quiet);
-    const r = await runCudaBench(problems, { runs, backward: f.backward, flexFile: f.flex }, (p) => bar.tick(p.problem));
+    const r = await runCudaBench(problems, { runs, backward: f.backward, flexFile: f.flex }, (p) =>
+      bar.tick(p.problem),
+    );
     bar.stop();
     outcome = { result: r, text: renderCudaBench(r, Boolean(f.flex)) };
     if (f.plot) await writePlot(f.plot, cudaPoints(r), `natten-node on ${r.gpu}, bf16`, 'TFLOP/s');

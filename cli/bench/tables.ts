@@ -44,7 +44,9 @@ function cpuFooter(r: CpuBenchResult): string[] {
     lines.push(
       `  ${p.problem.name.padEnd(16)} fused forward ${fmt((100 * f.gflops) / r.peakGflops)}% of peak ` +
         `(best run ${fmt(best(f))} GFLOP/s, ${fmt((100 * best(f)) / r.peakGflops)}%)` +
-        (b ? `, fused backward ${fmt((100 * b.gflops) / r.peakGflops)}% (best ${fmt((100 * best(b)) / r.peakGflops)}%)` : ''),
+        (b
+          ? `, fused backward ${fmt((100 * b.gflops) / r.peakGflops)}% (best ${fmt((100 * best(b)) / r.peakGflops)}%)`
+          : ''),
     );
   }
   return lines;
@@ -93,11 +95,24 @@ function cudaRow(r: CudaProblemResult): string[] {
 /** The CUDA benchmark as text (and each problem's errors under the table). */
 export function renderCudaBench(r: CudaBenchResult, flexGiven: boolean): string {
   const head = [
-    'problem', 'fused fwd', 'best fwd config, ms', 'fused bwd', 'unfused f+b', 'reference fwd',
-    'flex fwd ms', 'flex bwd ms', 'x flex fwd', 'x flex bwd', 'f+b x unfused',
+    'problem',
+    'fused fwd',
+    'best fwd config, ms',
+    'fused bwd',
+    'unfused f+b',
+    'reference fwd',
+    'flex fwd ms',
+    'flex bwd ms',
+    'x flex fwd',
+    'x flex bwd',
+    'f+b x unfused',
   ];
   const errors = r.problems.flatMap((p) =>
-    Object.entries({ 'fused forward': p.fused.error, 'fused backward': p.fusedBackward?.error, unfused: p.unfused.error })
+    Object.entries({
+      'fused forward': p.fused.error,
+      'fused backward': p.fusedBackward?.error,
+      unfused: p.unfused.error,
+    })
       .filter(([, e]) => e)
       .map(([what, e]) => `  ${p.problem}: ${what} error: ${e}`),
   );
@@ -107,6 +122,8 @@ export function renderCudaBench(r: CudaBenchResult, flexGiven: boolean): string 
     ...errors,
     `${r.gpu} (compute capability ${r.computeCapability}), bf16, CUDA-event medians.` +
       (r.hasFusedNA ? '' : ' No fused tensor-core kernels on this GPU: the fused columns are the reference kernels.') +
-      (flexGiven ? '' : ' FlexAttention columns: pass --flex FILE (python3 bench/flex_attention.py --backward --json FILE).'),
+      (flexGiven
+        ? ''
+        : ' FlexAttention columns: pass --flex FILE (python3 bench/flex_attention.py --backward --json FILE).'),
   ].join('\n');
 }

@@ -76,7 +76,10 @@ export function diagnoseCuda(f: CudaFacts): Finding[] {
               'this machine has an NVIDIA driver, but the addon was built without CUDA (nvcc was not found at ' +
               'install time): only the CPU engine runs. Rebuild with the CUDA toolkit: NATTEN_CUDA=1 npm run build:native',
           }
-        : { level: 'ok', message: 'CPU-only build on a machine without an NVIDIA driver: the CPU engine runs everything' },
+        : {
+            level: 'ok',
+            message: 'CPU-only build on a machine without an NVIDIA driver: the CPU engine runs everything',
+          },
     );
     return out;
   }
@@ -111,7 +114,8 @@ export function diagnoseCuda(f: CudaFacts): Finding[] {
   if (f.deviceStatus && f.deviceStatus !== 'cudaErrorInsufficientDriver' && f.deviceStatus !== 'cudaErrorNoDevice') {
     out.push({ level: 'error', message: `the CUDA device query failed with ${f.deviceStatus}` });
   }
-  if (f.gpus.length === 0) out.push({ level: 'warning', message: 'no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)' });
+  if (f.gpus.length === 0)
+    out.push({ level: 'warning', message: 'no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)' });
   for (const [i, cc] of f.gpus.entries()) out.push(...gpuFindings(i, cc, f.archs));
   return out.sort((a, b) => rank(a) - rank(b));
 }

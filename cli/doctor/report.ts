@@ -40,7 +40,8 @@ export interface DoctorReport {
 function fusedKernels(device: string): string[] {
   const seen = new Set<string>();
   for (const dims of [1, 2, 3]) {
-    for (const c of natten.fusedConfigs({ dims, headDim: 64, dtype: 'bfloat16', device })) seen.add(`${c.pass} ${c.kernel}`);
+    for (const c of natten.fusedConfigs({ dims, headDim: 64, dtype: 'bfloat16', device }))
+      seen.add(`${c.pass} ${c.kernel}`);
   }
   return [...seen];
 }
@@ -99,7 +100,12 @@ export async function doctor(quiet: boolean): Promise<DoctorReport> {
     ...smoke.filter((s) => !s.ok).map((s) => `smoke test failed on ${s.device}: ${s.error ?? `error ${s.maxError}`}`),
   ];
   return {
-    system: { os: `${os.type()} ${os.release()}`, arch: process.arch, node: process.version, napi: process.versions.napi ?? '' },
+    system: {
+      os: `${os.type()} ${os.release()}`,
+      arch: process.arch,
+      node: process.version,
+      napi: process.versions.napi ?? '',
+    },
     cpu: {
       model: os.cpus()[0]?.model ?? 'unknown',
       cores: os.cpus().length,
@@ -148,7 +154,10 @@ export function renderDoctor(r: DoctorReport): string {
     'Build',
     renderPairs([
       ['natten-node', b.version],
-      ['CUDA kernels', b.cuda ? `yes, CUDA ${b.cudaVersion}, architectures ${b.cudaArchitectures.join(' ')}` : 'no (CPU-only build)'],
+      [
+        'CUDA kernels',
+        b.cuda ? `yes, CUDA ${b.cudaVersion}, architectures ${b.cudaArchitectures.join(' ')}` : 'no (CPU-only build)',
+      ],
       ['CPU target', b.cpuTarget ? `-march=${b.cpuTarget}` : 'compiler default'],
       ['CUDA driver', r.cuda.driver],
       ['CUDA runtime', r.cuda.runtime],
@@ -156,39 +165,37 @@ export function renderDoctor(r: DoctorReport): string {
     ...r.cuda.findings.map((f) => `  [${MARK[f.level]}] ${f.message}`),
     '',
   ];
+  const gpuRow = (g: GpuReport): (string | number)[] => [
+    g.device,
+    g.name,
+    g.computeCapability,
+    g.multiProcessorCount,
+    `${gib(g.freeMemory)} / ${gib(g.totalMemory)}`,
+    g.fusedKernels.join(', ') || 'none (reference kernels)',
+  ];
+  const smokeRow = (s: SmokeResult): (string | number)[] => [
+    s.device,
+    s.dtype,
+    s.ok ? 'pass' : 'FAIL',
+    s.maxError === undefined ? (s.error ?? '-') : s.maxError.toExponential(2),
+    s.tolerance.toExponential(0),
+    s.ms.toFixed(0),
+  ];
   if (r.gpus.length) {
     lines.push(
       'GPUs',
-      renderTable(
-        ['device', 'name', 'CC', 'SMs', 'memory (free/total)', 'fused kernels'],
-        r.gpus.map((g) => [
-          g.device,
-          g.name,
-          g.computeCapability,
-          g.multiProcessorCount,
-          `${gib(g.freeMemory)} / ${gib(g.totalMemory)}`,
-          g.fusedKernels.join(', ') || 'none (reference kernels)',
-        ]),
-      ),
+      renderTable(['device', 'name', 'CC', 'SMs', 'memory (free/total)', 'fused kernels'], r.gpus.map(gpuRow)),
       '',
     );
   }
   lines.push('Tuning cache', `  ${cacheLine(r.tuningCache)}`, '');
   lines.push(
     'Smoke test (na2d forward + backward; GPUs against the CPU engine, the CPU engine against the textbook loop)',
-    renderTable(
-      ['device', 'dtype', 'result', 'max error', 'tolerance', 'ms'],
-      r.smoke.map((s) => [
-        s.device,
-        s.dtype,
-        s.ok ? 'pass' : 'FAIL',
-        s.maxError === undefined ? s.error ?? '-' : s.maxError.toExponential(2),
-        s.tolerance.toExponential(0),
-        s.ms.toFixed(0),
-      ]),
-    ),
+    renderTable(['device', 'dtype', 'result', 'max error', 'tolerance', 'ms'], r.smoke.map(smokeRow)),
     '',
-    r.problems.length ? `${r.problems.length} problem(s):\n${r.problems.map((p) => `  - ${p}`).join('\n')}` : 'No problems found.',
+    r.problems.length
+      ? `${r.problems.length} problem(s):\n${r.problems.map((p) => `  - ${p}`).join('\n')}`
+      : 'No problems found.',
   );
   return lines.join('\n');
 }

@@ -101,7 +101,11 @@ async function smokeError(device: natten.DeviceLike, dtype: natten.DType): Promi
     const want = await readAll('cpu', 'float32');
     return Math.max(...got.map((g, i) => normalisedError(g, want[i])));
   }
-  const gradsOk = got.slice(1).every((g) => Array.prototype.every.call(g, Number.isFinite) && Array.prototype.some.call(g, (x: number) => x !== 0));
+  const gradsOk = got
+    .slice(1)
+    .every(
+      (g) => Array.prototype.every.call(g, Number.isFinite) && Array.prototype.some.call(g, (x: number) => x !== 0),
+    );
   return gradsOk ? normalisedError(got[0], await naiveOutput()) : Infinity;
 }
 

@@ -17,7 +17,8 @@ export interface ProfileOutcome {
 
 /** Runs the profile command the flags ask for. */
 export async function runProfileCommand(flags: ProfileFlags): Promise<ProfileOutcome> {
-  if (flags.arch !== undefined && !flags.dryRun) throw usage('--arch lists configs without a GPU: use it with --dry-run');
+  if (flags.arch !== undefined && !flags.dryRun)
+    throw usage('--arch lists configs without a GPU: use it with --dry-run');
   const p = profileProblem(flags);
   const problem = describeProblem(p);
   if (flags.dryRun) {

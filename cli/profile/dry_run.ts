@@ -29,7 +29,8 @@ export interface DryRunReport {
   choices: NativeFusedChoices;
 }
 
-const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const same = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 function isDefault(c: natten.FusedConfigInfo, choices: NativeFusedChoices): boolean {
   const choice = c.pass === 'forward' ? choices.forward : choices.backward;
@@ -38,7 +39,10 @@ function isDefault(c: natten.FusedConfigInfo, choices: NativeFusedChoices): bool
   return kernelMatches && same(choice.qTileShape, c.qTileShape) && same(choice.kvTileShape, c.kvTileShape);
 }
 
-function targetOf(p: ProfileProblem, arch: string | undefined): { target: string; caps: NativeDeviceCaps; device?: string } {
+function targetOf(
+  p: ProfileProblem,
+  arch: string | undefined,
+): { target: string; caps: NativeDeviceCaps; device?: string } {
   if (arch !== undefined) {
     const caps = ARCH_CAPS[arch];
     if (!caps) throw usage(`--arch must be one of ${Object.keys(ARCH_CAPS).join(', ')}, got '${arch}'`);

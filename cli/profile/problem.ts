@@ -68,7 +68,10 @@ export interface ProfileProblem {
 
 /** Splits `['64,64']` or `['64', '64']` into items. */
 function items(values: readonly string[]): string[] {
-  return values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  return values
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** A non-negative (or, with min 1, positive) integer flag. */
@@ -84,7 +87,8 @@ function perAxis(flag: string, values: readonly string[] | undefined, dims: numb
   if (values === undefined) return Array<number>(dims).fill(fallback);
   const list = items(values).map((v) => intFlag(flag, v));
   if (list.length === 1) return Array<number>(dims).fill(list[0]);
-  if (list.length !== dims) throw usage(`${flag} needs 1 or ${dims} values (one per axis of --input-size), got ${list.length}`);
+  if (list.length !== dims)
+    throw usage(`${flag} needs 1 or ${dims} values (one per axis of --input-size), got ${list.length}`);
   return list;
 }
 
@@ -103,19 +107,22 @@ function tile(flag: string, values: readonly string[] | undefined, dims: number)
 
 function backendOf(flags: ProfileFlags): Backend {
   const b = flags.backend ?? (natten.cuda.isAvailable() ? 'fused' : 'cpu');
-  if (!(BACKENDS as readonly string[]).includes(b)) throw usage(`--backend must be one of ${BACKENDS.join(', ')}, got '${b}'`);
+  if (!(BACKENDS as readonly string[]).includes(b))
+    throw usage(`--backend must be one of ${BACKENDS.join(', ')}, got '${b}'`);
   return b as Backend;
 }
 
 function deviceOf(flags: ProfileFlags, backend: Backend): natten.DeviceLike {
   if (backend === 'cpu') {
-    if (flags.device !== undefined && flags.device !== 'cpu') throw usage(`--backend cpu runs on the CPU, not '${flags.device}'`);
+    if (flags.device !== undefined && flags.device !== 'cpu')
+      throw usage(`--backend cpu runs on the CPU, not '${flags.device}'`);
     return 'cpu';
   }
   const device = flags.device ?? 'cuda';
   if (device !== 'cpu' && device !== 'cuda' && !/^cuda:\d+$/.test(device))
     throw usage(`--device must be cpu, cuda or cuda:N, got '${device}'`);
-  if (device === 'cpu' && backend !== 'unfused') throw usage(`--backend ${backend} runs on a CUDA device; use --backend cpu for the CPU engine`);
+  if (device === 'cpu' && backend !== 'unfused')
+    throw usage(`--backend ${backend} runs on a CUDA device; use --backend cpu for the CPU engine`);
   return device as natten.DeviceLike;
 }
 
@@ -130,9 +137,11 @@ export function profileProblem(flags: ProfileFlags): ProfileProblem {
   const heads = intFlag('--heads', flags.heads);
   const headDim = intFlag('--dim', flags.dim);
   const causal = flags.causal ? items(flags.causal).map((v) => boolItem('--causal', v)) : [false];
-  if (causal.length !== 1 && causal.length !== dims) throw usage(`--causal needs 1 or ${dims} values, got ${causal.length}`);
+  if (causal.length !== 1 && causal.length !== dims)
+    throw usage(`--causal needs 1 or ${dims} values, got ${causal.length}`);
   const dtype = flags.dtype ?? (backend === 'cpu' || backend === 'reference' ? 'float32' : 'bfloat16');
-  if (!(natten.DTYPES as readonly string[]).includes(dtype)) throw usage(`--dtype must be one of ${natten.DTYPES.join(', ')}, got '${dtype}'`);
+  if (!(natten.DTYPES as readonly string[]).includes(dtype))
+    throw usage(`--dtype must be one of ${natten.DTYPES.join(', ')}, got '${dtype}'`);
   const p: ProfileProblem = {
     dims,
     batch: intFlag('--batch-size', flags.batchSize),
@@ -157,7 +166,8 @@ export function profileProblem(flags: ProfileFlags): ProfileProblem {
     warmupSteps: intFlag('--warmup-steps', flags.warmupSteps, 0),
   };
   if (p.heads % p.headsKv !== 0) throw usage(`--heads-kv (${p.headsKv}) must divide --heads (${p.heads})`);
-  if (backend === 'unfused' && p.headsKv !== p.heads) throw usage('--backend unfused takes equal --heads and --heads-kv');
+  if (backend === 'unfused' && p.headsKv !== p.heads)
+    throw usage('--backend unfused takes equal --heads and --heads-kv');
   return p;
 }
 

@@ -63,7 +63,9 @@ async function timeCpuStep(step: Step): Promise<ProfileRow[]> {
 
 /** Shortens a demangled kernel name for the table: namespaces dropped, template arguments kept. */
 export function shortKernelName(name: string): string {
-  return name === '' ? '(unnamed kernel)' : name.replace(/\b[a-zA-Z_]\w*::/g, '').replace(/\(anonymous namespace\)::/g, '');
+  return name === ''
+    ? '(unnamed kernel)'
+    : name.replace(/\b[a-zA-Z_]\w*::/g, '').replace(/\(anonymous namespace\)::/g, '');
 }
 
 /** One timed step on a GPU, in profile mode. */
@@ -129,6 +131,6 @@ export function renderProfile(r: ProfileReport, problem: string): string {
       ]),
     ),
     `total ${ms(r.totalMs)} ms, ${(r.usefulFlops / 1e9).toFixed(3)} useful GFLOP, ${r.tflops.toFixed(3)} useful TFLOP/s` +
-      (r.rows === 'kernels' ? ' (sum of the kernels\' CUDA-event times)' : ' (per op, CPU wall time)'),
+      (r.rows === 'kernels' ? " (sum of the kernels' CUDA-event times)" : ' (per op, CPU wall time)'),
   ].join('\n');
 }

@@ -67,7 +67,14 @@ function fusedStep(p: ProfileProblem): Step {
       run: () => {
         const s = saved!;
         const g = bwd(dOut, q, k, v, s.output, s.lse, backwardOptions);
-        return [s.output, s.lse, g.dq, g.dk, g.dv, ...[g.dAdditionalKeys, g.dAdditionalValues].filter((t) => t !== undefined)];
+        return [
+          s.output,
+          s.lse,
+          g.dq,
+          g.dk,
+          g.dv,
+          ...[g.dAdditionalKeys, g.dAdditionalValues].filter((t) => t !== undefined),
+        ];
       },
     });
   }

@@ -60,7 +60,10 @@ function libraryTune(): TuneFn | undefined {
 
 function isTunedPass(x: unknown): x is TunedPass {
   const ok = (c: unknown): boolean =>
-    typeof c === 'object' && c !== null && typeof (c as TunedConfig).ms === 'number' && typeof (c as TunedConfig).config === 'object';
+    typeof c === 'object' &&
+    c !== null &&
+    typeof (c as TunedConfig).ms === 'number' &&
+    typeof (c as TunedConfig).config === 'object';
   return typeof x === 'object' && x !== null && ok((x as TunedPass).default) && ok((x as TunedPass).best);
 }
 
@@ -94,7 +97,10 @@ export async function optimize(
   if (isTunedPass(r.forward)) report.forward = r.forward;
   if (isTunedPass(r.backward)) report.backward = r.backward;
   if (!report.forward && !report.backward)
-    throw new CliError('ERR_NATTEN_CLI_NO_TUNER', `natten.tune returned no forward or backward result: ${JSON.stringify(result)}`);
+    throw new CliError(
+      'ERR_NATTEN_CLI_NO_TUNER',
+      `natten.tune returned no forward or backward result: ${JSON.stringify(result)}`,
+    );
   return report;
 }
 
@@ -108,7 +114,16 @@ export function renderTune(r: TuneReport): string {
   const rows = (['forward', 'backward'] as const).flatMap((pass) => {
     const t = r[pass];
     if (!t) return [];
-    return [[pass, configText(t.default.config), t.default.ms.toFixed(4), configText(t.best.config), t.best.ms.toFixed(4), `${(t.default.ms / t.best.ms).toFixed(2)}x`]];
+    return [
+      [
+        pass,
+        configText(t.default.config),
+        t.default.ms.toFixed(4),
+        configText(t.best.config),
+        t.best.ms.toFixed(4),
+        `${(t.default.ms / t.best.ms).toFixed(2)}x`,
+      ],
+    ];
   });
   return renderTable(['pass', 'default config', 'ms', 'best config', 'ms', 'speed-up'], rows);
 }

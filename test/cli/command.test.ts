@@ -25,7 +25,8 @@ describe('help and usage errors', () => {
 
   it('bench --help names its flags', () => {
     const r = runCli(['bench', '--help']);
-    for (const flag of ['--device', '--problems', '--runs', '--flex', '--out', '--plot']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--device', '--problems', '--runs', '--flex', '--out', '--plot'])
+      expect(r.stdout).toContain(flag);
   });
 
   it.each([
@@ -87,7 +88,22 @@ describe('doctor', () => {
 
 describe('profile', () => {
   it('--dry-run --arch sm90 lists the forward and backward configs of an H100 with the defaults marked', () => {
-    const r = runCli(['profile', '-i', '64', '64', '-w', '7', '-d', '64', '--dtype', 'bfloat16', '--dry-run', '--arch', 'sm90', '--json']);
+    const r = runCli([
+      'profile',
+      '-i',
+      '64',
+      '64',
+      '-w',
+      '7',
+      '-d',
+      '64',
+      '--dtype',
+      'bfloat16',
+      '--dry-run',
+      '--arch',
+      'sm90',
+      '--json',
+    ]);
     if (!natten.buildInfo().cuda) {
       // A CPU-only addon holds no config registry: a coded error, not an empty list.
       expect(r.status).toBe(1);
@@ -109,7 +125,9 @@ describe('profile', () => {
     expect(backward.filter((c) => c.isDefault)).toHaveLength(1);
     for (const c of report.configs) expect(c.qTileShape).toHaveLength(2);
     // sm80 has no wgmma kernels.
-    const a100 = JSON.parse(runCli(['profile', '-i', '64', '64', '-w', '7', '--dry-run', '--arch', 'sm80', '--json']).stdout) as {
+    const a100 = JSON.parse(
+      runCli(['profile', '-i', '64', '64', '-w', '7', '--dry-run', '--arch', 'sm80', '--json']).stdout,
+    ) as {
       configs: natten.FusedConfigInfo[];
     };
     expect(a100.configs.length).toBeGreaterThan(0);
@@ -117,7 +135,22 @@ describe('profile', () => {
   });
 
   it('runs a CPU problem forward and backward and reports each op with the useful FLOP/s', () => {
-    const r = runCli(['profile', '-i', '16', '16', '-w', '5', '-d', '32', '--backend', 'cpu', '--backprop', '--warmup-steps', '1', '--json']);
+    const r = runCli([
+      'profile',
+      '-i',
+      '16',
+      '16',
+      '-w',
+      '5',
+      '-d',
+      '32',
+      '--backend',
+      'cpu',
+      '--backprop',
+      '--warmup-steps',
+      '1',
+      '--json',
+    ]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as {
       device: string;
@@ -138,13 +171,44 @@ describe('profile', () => {
   });
 
   it('counts only the keys a causal window sees', () => {
-    const r = runCli(['profile', '-i', '8', '-w', '3', '-c', 'true', '-d', '8', '--backend', 'cpu', '--warmup-steps', '0', '--json']);
+    const r = runCli([
+      'profile',
+      '-i',
+      '8',
+      '-w',
+      '3',
+      '-c',
+      'true',
+      '-d',
+      '8',
+      '--backend',
+      'cpu',
+      '--warmup-steps',
+      '0',
+      '--json',
+    ]);
     // Causal k = 3 on 8 tokens: windows of 1, 2, then 3 keys = 1 + 2 + 6·3 = 21 pairs, 2·(D + Dv) FLOPs each.
     expect((JSON.parse(r.stdout) as { usefulFlops: number }).usefulFlops).toBe(21 * 2 * 16);
   });
 
   it('runs the unfused chain on the CPU op by op', () => {
-    const r = runCli(['profile', '-i', '12', '12', '-w', '3', '--backend', 'unfused', '--device', 'cpu', '--dtype', 'float32', '--backprop', '--warmup-steps', '0']);
+    const r = runCli([
+      'profile',
+      '-i',
+      '12',
+      '12',
+      '-w',
+      '3',
+      '--backend',
+      'unfused',
+      '--device',
+      'cpu',
+      '--dtype',
+      'float32',
+      '--backprop',
+      '--warmup-steps',
+      '0',
+    ]);
     expect(r.status).toBe(0);
     for (const op of ['na2dQK', 'softmax', 'na2dAV', 'na2dAVBackward', 'softmaxBackward', 'na2dQKBackward'])
       expect(r.stdout).toContain(op);

@@ -62,7 +62,10 @@ describe('diagnoseCuda', () => {
 
 describe('tuning cache report', () => {
   it('follows NATTEN_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache', () => {
-    expect(tuningCacheDir({ NATTEN_CACHE_DIR: '/x/y', XDG_CACHE_HOME: '/c' })).toEqual({ dir: '/x/y', from: 'NATTEN_CACHE_DIR' });
+    expect(tuningCacheDir({ NATTEN_CACHE_DIR: '/x/y', XDG_CACHE_HOME: '/c' })).toEqual({
+      dir: '/x/y',
+      from: 'NATTEN_CACHE_DIR',
+    });
     expect(tuningCacheDir({ XDG_CACHE_HOME: '/c' })).toEqual({ dir: '/c/natten-node', from: 'XDG_CACHE_HOME' });
     expect(tuningCacheDir({}).dir).toBe(path.join(os.homedir(), '.cache', 'natten-node'));
   });
