@@ -106,7 +106,8 @@ function tile(flag: string, values: readonly string[] | undefined, dims: number)
 }
 
 function backendOf(flags: ProfileFlags): Backend {
-  const b = flags.backend ?? (natten.cuda.isAvailable() ? 'fused' : 'cpu');
+  // --dry-run lists fused configs, which exist without a GPU (--arch).
+  const b = flags.backend ?? (flags.dryRun || natten.cuda.isAvailable() ? 'fused' : 'cpu');
   if (!(BACKENDS as readonly string[]).includes(b))
     throw usage(`--backend must be one of ${BACKENDS.join(', ')}, got '${b}'`);
   return b as Backend;
