@@ -36,9 +36,24 @@ export interface NativeBuildInfo {
   cudaArchs: string;
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
+  /** The CUDA error name of the device query when it failed ('' when it did not). */
+  cudaDeviceStatus: string;
   cpuThreads: number;
   /** The cuBLASLt the GPU GEMM loaded (path and version), '' without CUDA or when it is not found. */
   cublasLt: string;
+  /** -march of the CPU engine ('' for the compiler default). */
+  cpuTarget: string;
+  /** Widest vector extension the CPU engine was compiled with. */
+  cpuSimd: string;
+  /** Vector extensions of the host CPU, widest first. */
+  hostSimd: string[];
+}
+
+/** One kernel launch timed in profile mode (profileStop). */
+export interface NativeKernelTiming {
+  /** Demangled kernel name without its parameter list ('' where the CUDA runtime cannot name it). */
+  name: string;
+  ms: number;
 }
 
 /** Native device description. */
@@ -454,14 +469,18 @@ export interface AxisWindowOptions {
   index: number;
 }
 
-/** Options of `fusedConfigs`: the compiled tile configs for a problem family on a device. */
-export interface FusedConfigsOptions extends DeviceOptions {
+/** Options of `fusedConfigs`: the compiled tile configs for a problem family on a device, or (with `caps`)
+ * on the device those capabilities describe (then `device` is not read). */
+export interface FusedConfigsOptions {
+  device?: DeviceIndex;
   dims: number;
   headDim: number;
   headDimV: number;
   dtype: DTypeCode;
   /** A problem of those dims and head dims: each config then carries its cost on it. */
   problem?: NativeProblem;
+  /** Describes the device instead (`natten.internal.fusedConfigsFor`); `device` is then not read. */
+  caps?: NativeDeviceCaps;
 }
 
 /** What `naTune` times and runs: the options of naForward or naBackward (with `config` the default config,
@@ -578,7 +597,8 @@ export interface NativeBinding {
   stridedCopy(o: StridedCopyOptions): void;
 
   // Fused kernel information (native/fused_configs_binding.cc, native/fused_choice_binding.cc).
-  /** The compiled fused tile configs that run on the device: none for the CPU and CPU-only builds. */
+  /** The compiled fused tile configs that run on the device (or on one described by `caps`): none for the
+   * CPU and CPU-only builds; with `caps`, CPU-only builds throw ERR_NATTEN_NO_CUDA. */
   fusedConfigs(o: FusedConfigsOptions): NativeFusedTileConfig[];
   /** Debug: the fused configs chosen for a problem on a device described by `caps`, computed without a
    * device. Throws ERR_NATTEN_NO_CUDA in CPU-only builds. */
@@ -591,6 +611,14 @@ export interface NativeBinding {
   /** Milliseconds between start and stop; blocks until the stop event has passed (benchmarks only). */
   gpuTimerElapsed(o: TimerOptions): number;
   gpuSpin(o: SpinOptions): void;
+
+  // Profile mode (native/profile_binding.cc, kernels/runtime/kernel_profile.h).
+  /** From now on every op enqueued on cuda:device has its kernels timed one by one (CUDA graph capture
+   * with events around each kernel). ERR_NATTEN_NO_CUDA in CPU-only builds. */
+  profileStart(o: DeviceOptions): void;
+  /** Ends profile mode on cuda:device and returns its kernels in launch order; blocks until the device
+   * has run them (profiling only). */
+  profileStop(o: DeviceOptions): NativeKernelTiming[];
 }
 
 /** @internal The package root: the nearest folder above this file holding package.json (lib/ or dist/lib/). */

@@ -2,6 +2,7 @@
 // register (NATTEN_BINDING), and the bindings of the build, the devices and the process.
 #include <napi.h>
 
+#include "../engine/cpu/cpu_features.h"
 #include "../engine/cpu/parallel.h"
 #include "../kernels/common/window.h"
 #include "../kernels/dispatch/tensor_ops.h"
@@ -23,7 +24,8 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }
 NATTEN_BINDING("setErrorClass", SetErrorClass);
 
-// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads, cublasLt}
+// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cudaDeviceStatus,
+// cpuThreads, cublasLt, cpuTarget, cpuSimd, hostSimd}
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   gpu::BuildInfo b = gpu::build_info();
@@ -33,8 +35,15 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaArchs", Napi::String::New(env, b.archs));
   o.Set("cudaRuntimeVersion", Napi::Number::New(env, b.runtime_version));
   o.Set("cudaDriverVersion", Napi::Number::New(env, b.driver_version));
+  o.Set("cudaDeviceStatus", Napi::String::New(env, b.device_status));
   o.Set("cpuThreads", Napi::Number::New(env, cpu::num_threads()));
   o.Set("cublasLt", Napi::String::New(env, b.cuda ? launch::cublaslt_library() : std::string()));
+  o.Set("cpuTarget", Napi::String::New(env, cpu::compiled_target()));
+  o.Set("cpuSimd", Napi::String::New(env, cpu::compiled_simd()));
+  const std::vector<std::string> host = cpu::host_simd();
+  Napi::Array simd = Napi::Array::New(env, host.size());
+  for (size_t i = 0; i < host.size(); i++) simd.Set(uint32_t(i), Napi::String::New(env, host[i]));
+  o.Set("hostSimd", simd);
   return o;
 }
 NATTEN_BINDING("buildInfo", BuildInfo);

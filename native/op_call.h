@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/runtime/kernel_profile.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
 #include "options_arg.h"
@@ -48,11 +49,14 @@ class OpCall {
   /// The storages the call named, for work that runs later and must keep them alive.
   const std::vector<StoragePtr>& storages() const { return keep_; }
 
-  /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now.
+  /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now
+  /// (under the kernel profiler while profile mode is on for the device: kernels/runtime/kernel_profile.h).
   template <class Cpu, class Gpu>
   void dispatch(Cpu cpu, Gpu gpu) {
     if (device_.is_cpu()) {
       CpuQueue::get().enqueue([keep = keep_, cpu] { cpu(); });
+    } else if (gpu::profiling(device_.index)) {
+      gpu::profile_enqueue(device_.index, "uncaptured op", [&] { gpu(device_.index); });
     } else {
       gpu(device_.index);
     }

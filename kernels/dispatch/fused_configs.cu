@@ -33,8 +33,12 @@ void append_family(std::vector<FusedTileConfig>& out, const char* pass, const fu
 
 std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype,
                                            const NaProblem* problem) {
+  return fused_configs_for(fused::device_caps(device), dims, head_dim, head_dim_v, dtype, problem);
+}
+
+std::vector<FusedTileConfig> fused_configs_for(const fused::DeviceCaps& caps, int dims, int head_dim, int head_dim_v,
+                                               DType dtype, const NaProblem* problem) {
   std::vector<FusedTileConfig> out;
-  const fused::DeviceCaps caps = fused::device_caps(device);
   if (!caps.runs_fused_kernels()) return out;
   append_family(out, "forward", fused::forward_configs(), dims, head_dim, head_dim_v, dtype, caps, problem);
   append_family(out, "backward", fused::backward_configs(), dims, head_dim, head_dim_v, dtype, caps, problem);

@@ -7,6 +7,7 @@
 #include <vector>
 #include "../common/dtype.h"
 #include "../common/problem.h"
+#include "../runtime/device_caps.h"
 
 namespace natten::launch {
 
@@ -30,5 +31,10 @@ struct FusedTileConfig {
 /// problem (of those dims and head dims), each config carries its cost on it: the autotuner's ranking.
 std::vector<FusedTileConfig> fused_configs(int device, int dims, int head_dim, int head_dim_v, DType dtype,
                                            const NaProblem* problem = nullptr);
+
+/// The same list for a device described by `caps` (given, nothing queried): what the configs would be on
+/// an A100 or an H100 from a machine without one.
+std::vector<FusedTileConfig> fused_configs_for(const fused::DeviceCaps& caps, int dims, int head_dim, int head_dim_v,
+                                               DType dtype, const NaProblem* problem = nullptr);
 
 }  // namespace natten::launch

@@ -175,8 +175,14 @@ std::string mark_current_device_lost(const std::string& error) {
          " is lost: restart the process to use this device again)";
 }
 
+// The error of the device query, when it failed (reported by build_info()).
+static std::atomic<int> g_device_query_error{cudaSuccess};
+
 BuildInfo build_info() {
   BuildInfo b;
+  device_count();
+  const auto e = static_cast<cudaError_t>(g_device_query_error.load());
+  if (e != cudaSuccess) b.device_status = cudaGetErrorName(e);
   b.cuda = true;
   b.cuda_version = NATTEN_CUDA_VERSION;
   b.archs = NATTEN_CUDA_ARCHS;
@@ -188,7 +194,9 @@ BuildInfo build_info() {
 int device_count() {
   static int count = [] {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      g_device_query_error = e;
       cudaGetLastError();  // no driver / no device: not an error for a library that also runs on CPU
       return 0;
     }

@@ -17,6 +17,7 @@ struct BuildInfo {
   std::string archs;         // CMake CUDA architectures, "" without CUDA
   int runtime_version = 0;   // cudart version (e.g. 13000), 0 without CUDA
   int driver_version = 0;    // 0 when no driver is installed
+  std::string device_status; // why no device is usable (the CUDA error of the device query), "" when fine
 };
 BuildInfo build_info();
 
