@@ -215,7 +215,7 @@ describe('profile', () => {
     expect(r.stdout).toMatch(/│ scale +│ 2 /);
   });
 
-  it('--optimize without the autotuner is a coded error, not a result', () => {
+  it('--optimize on the CPU backend (nothing to tune) is a coded error, not a result', () => {
     const r = runCli(['profile', '-i', '16', '-w', '5', '--backend', 'cpu', '--optimize', '--json']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('ERR_NATTEN_CLI_NO_TUNER');
