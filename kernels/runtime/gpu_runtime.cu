@@ -41,6 +41,15 @@ auto* g_lost_reason = new std::vector<std::string>(kMaxDevices);
 
 std::atomic<int> g_exit_code{0};
 
+// Kernels are loaded when CUDA starts, not at their first launch (CUDA_MODULE_LOADING=EAGER unless the
+// user set it), for two reasons. The autotuner holds a device's stream with a polling kernel (Gate) while
+// its candidates run on the side stream; loading a kernel lazily can need the whole context idle, so a
+// candidate launched for the first time behind a held stream would wait for the hold and the hold for the
+// candidate: a deadlock (CUDA programming guide, "Lazy Loading", possible issues: concurrent execution).
+// And a lazy load happens inside the first launch of each kernel, on the JS thread. Set here, at load of
+// the addon, before the first CUDA call; the driver reads it once.
+[[maybe_unused]] const bool g_eager_modules = setenv("CUDA_MODULE_LOADING", "EAGER", /*overwrite=*/0) == 0;
+
 // Bytes this process holds through alloc() per device, and the cap NATTEN_CUDA_MEMORY_LIMIT puts on them
 // (0: none). A cap lets several processes share a card: the stream-ordered pool keeps freed memory for
 // reuse, so without one a process holds its high-water mark.

@@ -34,6 +34,9 @@ export const cudaEventTimer: AutotuneTimer = {
   tunes(device: DeviceName): boolean {
     // With blocking launches the hold's kernel launch would wait for its own release: no tuning then.
     if (process.env.CUDA_LAUNCH_BLOCKING === '1') return false;
+    // Lazily loaded kernels can deadlock behind the hold (kernels/runtime/gpu_runtime.cu: the addon asks for
+    // eager loading unless the user chose otherwise): no tuning when they did.
+    if ((process.env.CUDA_MODULE_LOADING ?? 'EAGER').toUpperCase() !== 'EAGER') return false;
     return device !== 'cpu' && native.hasFused({ device: deviceIndex(device) });
   },
 

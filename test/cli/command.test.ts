@@ -80,7 +80,7 @@ describe('doctor', () => {
     const r = runCli(['doctor'], { env: { NATTEN_CACHE_DIR: dir } });
     expect(r.stdout).toContain(`natten-node:  ${version}`);
     expect(r.stdout).toContain(`${dir} (from NATTEN_CACHE_DIR): 3 entries in 1 file(s)`);
-    expect(r.stdout).toMatch(/│ cpu +│ float32 │ pass/);
+    expect(r.stdout).toMatch(/│ cpu +│ float32 +│ pass/);
     // Not a terminal: progress is one plain line per step on stderr.
     expect(r.stderr).toContain('smoke test [1/');
   });
