@@ -11,7 +11,7 @@ export { DTYPES } from './dtype';
 export { cuda } from './device';
 export type { DeviceLike, DeviceName, CudaDeviceInfo } from './device';
 export { buildInfo, memory, synchronize } from './runtime';
-export type { BuildInfo } from './runtime';
+export type { BuildInfo, CpuSimdLevel } from './runtime';
 export { NattenError } from './errors';
 export { internal } from './internal';
 export type { NattenErrorCode, CodedTypeError, CodedRangeError } from './errors';

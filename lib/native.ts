@@ -9,8 +9,7 @@
  * `dtypeCode`: 0 float32, 1 float16, 2 bfloat16, 3 float64); counts are non-negative integers; an optional
  * storage handle may be absent or null. The op bindings re-check only what keeps native code inside its
  * buffers (sizes, extents, overflow, the window invariants a kernel indexes with); what the options mean
- * is validated once, by lib/ops (validate.ts).
- * @internal
+ * is validated once, by lib/ops (validate.ts). Not part of the public API (lib/index.ts does not export it).
  */
 import { NattenError } from './errors';
 
@@ -37,6 +36,10 @@ export interface NativeBuildInfo {
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
   cpuThreads: number;
+  /** The CPU engine's SIMD level that runs ('avx512' | 'avx2' | 'baseline'). */
+  cpuSimdLevel: string;
+  /** The SIMD levels compiled in, best first, comma-separated. */
+  cpuSimdLevels: string;
 }
 
 /** Native device description. */
@@ -545,13 +548,51 @@ function withOomRetry(b: NativeBinding): NativeBinding {
   return wrapped as unknown as NativeBinding;
 }
 
+/** scripts/addon_choice.js (plain JS: the install script runs it before the TypeScript is compiled). */
+interface AddonChoiceModule {
+  chooseLoad(o: { host: unknown; installed: readonly string[]; sourceBuild: boolean }): {
+    use: { kind: 'prebuilt'; name: string } | { kind: 'source' };
+    message: string;
+  };
+  currentHost(): unknown;
+  installedPrebuilts(root: string, host: unknown): string[];
+  prebuiltAddonPath(root: string, name: string): string | null;
+}
+
+/** The addon module: NATTEN_ADDON_PATH, else the source build or the prebuilt package that
+ * scripts/addon_choice.js picks for this host. */
+function requireAddon(): unknown {
+  if (process.env.NATTEN_ADDON_PATH) return require(process.env.NATTEN_ADDON_PATH);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('path') as typeof import('path');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('fs') as typeof import('fs');
+  const root = packageRoot();
+  const choice = require(path.join(root, 'scripts', 'addon_choice.js')) as AddonChoiceModule;
+  const host = choice.currentHost();
+  const sourceBuild = ['Release', 'Debug'].some((c) => fs.existsSync(path.join(root, 'build', c, 'natten.node')));
+  const { use, message } = choice.chooseLoad({ host, installed: choice.installedPrebuilts(root, host), sourceBuild });
+  if (use.kind === 'prebuilt') return require(choice.prebuiltAddonPath(root, use.name) as string);
+  if (message) throw new Error(message);
+  return require('bindings')({ bindings: 'natten', module_root: root });
+}
+
+/** NATTEN_CPU_LEVEL caps the CPU engine's SIMD level (engine/cpu/dispatch.cc): an unknown value is an
+ * error here rather than silently ignored there. */
+function checkCpuLevelEnv(): void {
+  const cap = process.env.NATTEN_CPU_LEVEL;
+  if (cap !== undefined && cap !== '' && !['avx512', 'avx2', 'baseline'].includes(cap)) {
+    throw new NattenError(
+      `natten-node: NATTEN_CPU_LEVEL must be 'avx512', 'avx2' or 'baseline', got ${JSON.stringify(cap)}`,
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+    );
+  }
+}
+
 function load(): NativeBinding {
+  checkCpuLevelEnv();
   try {
-    const b = (
-      process.env.NATTEN_ADDON_PATH
-        ? require(process.env.NATTEN_ADDON_PATH)
-        : require('bindings')({ bindings: 'natten', module_root: packageRoot() })
-    ) as NativeBinding;
+    const b = requireAddon() as NativeBinding;
     b.setErrorClass({ errorClass: NattenError });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     if ((require('worker_threads') as typeof import('worker_threads')).isMainThread) {
@@ -560,7 +601,8 @@ function load(): NativeBinding {
     return withOomRetry(b);
   } catch (e) {
     throw new NattenError(
-      `natten-node: cannot load the native addon (${(e as Error).message}). Run \`npm run build:native\` ` +
+      `natten-node: cannot load the native addon (${(e as Error).message}). Install the prebuilt package ` +
+        'of this platform (README, "Prebuilt packages") or build from source: `npm run build:native` ' +
         '(or `npx node-gyp rebuild` for a CPU-only build where CMake is missing).',
       'ERR_NATTEN_ADDON',
     );

@@ -2,6 +2,10 @@
 import { native, packageRoot } from './native';
 import { deviceIndex, DeviceLike } from './device';
 
+/** A SIMD level of the CPU engine: AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3), or the target's baseline
+ * (x86-64: SSE2; the only level on other architectures). */
+export type CpuSimdLevel = 'avx512' | 'avx2' | 'baseline';
+
 /** What the native addon was built with. */
 export interface BuildInfo {
   /** natten-node version. */
@@ -16,6 +20,11 @@ export interface BuildInfo {
   cudaDriverVersion: number;
   /** Threads the CPU engine uses. */
   cpuThreads: number;
+  /** The CPU engine's SIMD level that runs: the best one compiled in that this CPU supports, capped by
+   * `NATTEN_CPU_LEVEL`. */
+  cpuSimdLevel: CpuSimdLevel;
+  /** The SIMD levels compiled into the addon, best first (e.g. ['avx512', 'avx2', 'baseline']). */
+  cpuSimdLevels: CpuSimdLevel[];
 }
 
 /** Reports version, whether CUDA was compiled, the CUDA version and the architectures. */
@@ -30,6 +39,8 @@ export function buildInfo(): BuildInfo {
     cudaArchitectures: b.cudaArchs ? b.cudaArchs.split(',') : [],
     cudaDriverVersion: b.cudaDriverVersion,
     cpuThreads: b.cpuThreads,
+    cpuSimdLevel: b.cpuSimdLevel as CpuSimdLevel,
+    cpuSimdLevels: b.cpuSimdLevels.split(',') as CpuSimdLevel[],
   };
 }
 

@@ -2,6 +2,7 @@
 // register (NATTEN_BINDING), and the bindings of the build, the devices and the process.
 #include <napi.h>
 
+#include "../engine/cpu/kernel_table.h"
 #include "../engine/cpu/parallel.h"
 #include "../kernels/common/window.h"
 #include "../kernels/runtime/gpu_runtime.h"
@@ -22,7 +23,8 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }
 NATTEN_BINDING("setErrorClass", SetErrorClass);
 
-// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads}
+// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads,
+// cpuSimdLevel, cpuSimdLevels}
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   gpu::BuildInfo b = gpu::build_info();
@@ -33,6 +35,8 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaRuntimeVersion", Napi::Number::New(env, b.runtime_version));
   o.Set("cudaDriverVersion", Napi::Number::New(env, b.driver_version));
   o.Set("cpuThreads", Napi::Number::New(env, cpu::num_threads()));
+  o.Set("cpuSimdLevel", Napi::String::New(env, cpu::simd_level()));
+  o.Set("cpuSimdLevels", Napi::String::New(env, cpu::simd_levels_compiled()));
   return o;
 }
 NATTEN_BINDING("buildInfo", BuildInfo);

@@ -9,7 +9,7 @@
 #include "../../kernels/common/dtype.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Element i of a buffer of type t, as float (float64 is rounded to nearest float).
 inline float load_f32(const void* p, DType t, size_t i) {
@@ -158,4 +158,4 @@ inline void store16(void* p, DType t, size_t at, vf v, int n) {
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -9,7 +9,7 @@
 #include "convert.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 class F32View {
  public:
@@ -51,4 +51,4 @@ inline void axpy_f32(float w, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += w * x[i];
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

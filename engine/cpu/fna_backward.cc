@@ -17,7 +17,7 @@
 #include "fna_common.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 /// P = exp2(S - lse2) and dS = P * (dP - delta) over n score vectors (lse2, delta per lane).
@@ -270,4 +270,4 @@ void fna_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a) {
   release_workspace();
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

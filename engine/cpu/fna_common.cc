@@ -7,7 +7,7 @@
 #include "elem_io.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 PassGeom::PassGeom(const NaProblem& p, Relation rel)
     : xg(p.axis(p.dims - 1)), rg(p), Lx(p.length[p.dims - 1]), W(packed_width(p.length[p.dims - 1])) {
@@ -125,4 +125,4 @@ void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols
   l = sum;
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

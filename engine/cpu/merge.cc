@@ -8,7 +8,7 @@
 #include "engine.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void merge_attentions(DType t, int n, const void* const* outs, const float* const* lses, int64_t rows, int64_t dv,
                       void* out, float* lse) {
@@ -37,4 +37,4 @@ void merge_attentions(DType t, int n, const void* const* outs, const float* cons
   });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -9,7 +9,7 @@
 
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Vectors per block.
 constexpr int kMaxVecs = 4;
@@ -114,4 +114,4 @@ NATTEN_INLINE void pv_bcast_tile(vf (&acc)[NV][NJ], const float* const* p, const
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -12,7 +12,7 @@
 #include "engine.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void softmax(DType t, const SoftmaxArgs& a) {
   const int64_t C = a.cols;
@@ -52,4 +52,4 @@ void softmax_backward(DType t, const SoftmaxBackwardArgs& a) {
   });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -8,7 +8,7 @@
 #include "parallel.h"
 #include "unfused_window.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void na_av(const NaProblem& p, DType t, const AVArgs& a) {
   const int64_t N = p.tokens(), Dv = p.head_dim_v, BH = p.batch * p.heads, K = p.window_size();
@@ -71,4 +71,4 @@ void na_av_backward(const NaProblem& p, DType t, const AVBackwardArgs& a) {
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

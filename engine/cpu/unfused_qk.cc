@@ -10,7 +10,7 @@
 #include "parallel.h"
 #include "unfused_window.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void na_qk(const NaProblem& p, DType t, const QKArgs& a) {
   const int64_t N = p.tokens(), D = p.head_dim, BH = p.batch * p.heads, K = p.window_size();
@@ -106,4 +106,4 @@ void na_qk_backward(const NaProblem& p, DType t, const QKBackwardArgs& a) {
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

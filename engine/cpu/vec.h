@@ -1,14 +1,17 @@
 // A 16-lane float vector for the CPU engine, written with GCC/Clang vector extensions so the same code
-// compiles to one AVX-512 register on machines that have it (-march=native) and to pairs of AVX2 or SSE
-// registers elsewhere. Lanes are neighbouring queries (or keys) of a tile: softmax becomes element-wise.
+// compiles to one AVX-512 register at the avx512 level and to pairs of AVX2 or groups of SSE registers at
+// the avx2 and baseline levels (level.h). Lanes are neighbouring queries (or keys) of a tile: softmax
+// becomes element-wise.
 #pragma once
 #include <stdint.h>
 #include <string.h>
+
+#include "level.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 constexpr int kLanes = 16;
 
@@ -154,4 +157,4 @@ NATTEN_INLINE vf vexp2(vf x) {
 /// log2 of a positive normal float (scalar; used once per query for the LSE).
 inline float log2_scalar(float x) { return __builtin_log2f(x); }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD
