@@ -8,6 +8,7 @@ import { native, type NaFusedInputs } from '../native';
 import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
+import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { warnIfFusedFallback } from './fallback_warning';
 import { forwardArchOf, isForwardKernel } from './fused_configs';
@@ -63,24 +64,29 @@ export interface NAOptions extends WindowOptions, FusedKernelOptions {
   returnLse?: boolean;
 }
 
-/** Output and logsumexp of a fused forward. */
-export interface NAResult {
+/** Output and logsumexp of a fused forward; D: the dtype of q, k, v and the output. */
+export interface NAResult<D extends DType = DType> {
   /** [batch, ...spatial, heads, headDimV] */
-  output: Tensor;
+  output: Tensor<D>;
   /** Natural-log sum of exp of the scaled scores: [batch, ...spatial, heads], float32. */
-  lse: Tensor;
+  lse: Tensor<'float32'>;
 }
 
-/** Gradients of a fused forward. */
-export interface NAGradients {
-  dq: Tensor;
-  dk: Tensor;
-  dv: Tensor;
+/** Gradients of a fused forward, in the dtype D of its inputs. */
+export interface NAGradients<D extends DType = DType> {
+  dq: Tensor<D>;
+  dk: Tensor<D>;
+  dv: Tensor<D>;
   /** Present when additionalKeys were given. */
-  dAdditionalKeys?: Tensor;
+  dAdditionalKeys?: Tensor<D>;
   /** Present when additionalValues were given. */
-  dAdditionalValues?: Tensor;
+  dAdditionalValues?: Tensor<D>;
 }
+
+/** Options of a fused forward that returns the output only (`returnLse` false or absent). */
+export type NAOutputOptions = NAOptions & { returnLse?: false };
+/** Options of a fused forward that returns the output and the logsumexp. */
+export type NALseOptions = NAOptions & { returnLse: true };
 
 const KERNEL_KEYS = [
   'qTileShape',
@@ -320,61 +326,94 @@ function backward(
 }
 
 /** 1-D fused neighborhood attention: q [batch, X, heads, headDim], k/v [batch, X, headsKv, headDim(V)]. */
-export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
-export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
-export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
-  return fusedForward('na1d', 1, q, k, v, opts);
+export function na1d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
+export function na1d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
+export function na1d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NAOptions,
+): Tensor<D> | NAResult<D>;
+export function na1d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NAOptions,
+): Tensor<D> | NAResult<D> {
+  return fusedForward('na1d', 1, q, k, v, opts) as Tensor<D> | NAResult<D>;
 }
 
 /** 2-D fused neighborhood attention: q [batch, X, Y, heads, headDim], k/v [batch, X, Y, headsKv, headDim(V)]. */
-export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
-export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
-export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
-  return fusedForward('na2d', 2, q, k, v, opts);
+export function na2d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
+export function na2d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
+export function na2d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NAOptions,
+): Tensor<D> | NAResult<D>;
+export function na2d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NAOptions,
+): Tensor<D> | NAResult<D> {
+  return fusedForward('na2d', 2, q, k, v, opts) as Tensor<D> | NAResult<D>;
 }
 
 /** 3-D fused neighborhood attention: q [batch, X, Y, Z, heads, headDim], k/v [batch, X, Y, Z, headsKv, headDim(V)]. */
-export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
-export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
-export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
-  return fusedForward('na3d', 3, q, k, v, opts);
+export function na3d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
+export function na3d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
+export function na3d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NAOptions,
+): Tensor<D> | NAResult<D>;
+export function na3d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NAOptions,
+): Tensor<D> | NAResult<D> {
+  return fusedForward('na3d', 3, q, k, v, opts) as Tensor<D> | NAResult<D>;
 }
 
 /** Backward of {@link na1d}: gradients of q, k, v (and the additional keys/values) from dOut, the forward's output and lse. */
-export function na1dBackward(
-  dOut: Tensor,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  output: Tensor,
-  lse: Tensor,
+export function na1dBackward<D extends DType>(
+  dOut: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  output: Tensor<D>,
+  lse: Tensor<'float32'>,
   opts: NAOptions,
-): NAGradients {
-  return backward('na1dBackward', 1, dOut, q, k, v, output, lse, opts);
+): NAGradients<D> {
+  return backward('na1dBackward', 1, dOut, q, k, v, output, lse, opts) as NAGradients<D>;
 }
 
 /** Backward of {@link na2d}. */
-export function na2dBackward(
-  dOut: Tensor,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  output: Tensor,
-  lse: Tensor,
+export function na2dBackward<D extends DType>(
+  dOut: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  output: Tensor<D>,
+  lse: Tensor<'float32'>,
   opts: NAOptions,
-): NAGradients {
-  return backward('na2dBackward', 2, dOut, q, k, v, output, lse, opts);
+): NAGradients<D> {
+  return backward('na2dBackward', 2, dOut, q, k, v, output, lse, opts) as NAGradients<D>;
 }
 
 /** Backward of {@link na3d}. */
-export function na3dBackward(
-  dOut: Tensor,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  output: Tensor,
-  lse: Tensor,
+export function na3dBackward<D extends DType>(
+  dOut: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  output: Tensor<D>,
+  lse: Tensor<'float32'>,
   opts: NAOptions,
-): NAGradients {
-  return backward('na3dBackward', 3, dOut, q, k, v, output, lse, opts);
+): NAGradients<D> {
+  return backward('na3dBackward', 3, dOut, q, k, v, output, lse, opts) as NAGradients<D>;
 }
