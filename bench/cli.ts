@@ -188,7 +188,7 @@ const CUDA_COLUMNS: Column<CudaProblemResult>[] = [
 ];
 
 function printCpuFooter(r: CpuBenchResult): void {
-  console.log(`\n${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, fp32.`);
+  console.log(`\n${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, SIMD level ${r.simdLevel}, fp32.`);
   console.log(
     `FMA peak: theoretical ${r.theoreticalPeakFormula}; measured (all engine threads, FMA-only loop) ` +
       `${fmt(r.measuredPeakGflops)} GFLOP/s. Percentages use the larger, ${fmt(r.peakGflops)} GFLOP/s.`,
