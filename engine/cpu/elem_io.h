@@ -111,7 +111,7 @@ inline vf load16(const void* p, DType t, size_t at, int n, float scale = 1.f) {
 #if defined(__FLT16_MAX__)
       vh16 h;
       memcpy(&h, static_cast<const uint16_t*>(p) + at, sizeof h);
-      v = __builtin_convertvector(h, vf);
+      v = vfrom_generic(__builtin_convertvector(h, vgf));
 #else
       alignas(64) float buf[kLanes];
       load_row(p, t, at, kLanes, buf);
@@ -122,7 +122,7 @@ inline vf load16(const void* p, DType t, size_t at, int n, float scale = 1.f) {
     default: {
       vd16 d;
       memcpy(&d, static_cast<const double*>(p) + at, sizeof d);
-      v = __builtin_convertvector(d, vf);
+      v = vfrom_generic(__builtin_convertvector(d, vgf));
       break;
     }
   }
@@ -151,7 +151,7 @@ inline void store16(void* p, DType t, size_t at, vf v, int n) {
       break;
     }
     default: {
-      const vd16 d = __builtin_convertvector(v, vd16);
+      const vd16 d = __builtin_convertvector(vto_generic(v), vd16);
       memcpy(static_cast<double*>(p) + at, &d, sizeof d);
       break;
     }

@@ -25,7 +25,7 @@ void probs_and_grads(float* S, float* dP, int64_t n, vf lse2, vf delta) {
   for (int64_t i = 0; i < n; ++i) {
     const vf p = vexp2(vload(S + i * kLanes) - lse2);
     vstore(S + i * kLanes, p);
-    vstore(dP + i * kLanes, p > 0.f ? p * (vload(dP + i * kLanes) - delta) : vzero());
+    vstore(dP + i * kLanes, vselect(p > 0.f, p * (vload(dP + i * kLanes) - delta), vzero()));
   }
 }
 
@@ -211,7 +211,7 @@ struct Backward {
                   const int64_t o = (c - sg.c0) * kLanes;
                   const vf pr = vexp2(vload(sv + o) - vloadu(lrow + c));
                   vstore(sv + o, pr);
-                  vstore(dv + o, pr > 0.f ? pr * (vload(dv + o) - vloadu(drow + c)) : vzero());
+                  vstore(dv + o, vselect(pr > 0.f, pr * (vload(dv + o) - vloadu(drow + c)), vzero()));
                 }
               }
             }
