@@ -13,11 +13,22 @@ namespace natten::cpu::NATTEN_SIMD {
 
 /// Vectors per block.
 constexpr int kMaxVecs = 4;
-/// Most offsets one qk call handles, by number of rows (rows x offsets accumulators fit the registers).
+/// Most offsets one qk call handles, by number of rows (rows x offsets accumulators fit the registers),
+/// and most output columns one pv call keeps in registers, by number of rows; per SIMD level.
+#if defined(__AVX512F__)
+// 32 registers, one per 16-lane vector.
 constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 24, 14, 9, 7};
-constexpr int kQkTableOffsets = 24;
-/// Most output columns one pv call keeps in registers, by number of rows.
 constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 24, 13, 9, 6};
+#elif defined(__AVX__)
+// 16 registers, two per 16-lane vector.
+constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 6, 3, 2, 1};
+constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 6, 3, 2, 1};
+#else
+// 16 registers, four per 16-lane vector.
+constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 3, 1, 1, 1};
+constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 3, 1, 1, 1};
+#endif
+constexpr int kQkTableOffsets = 24;
 constexpr int kPvTableCols = 24;
 /// How many packed rows ahead the qk kernel prefetches.
 constexpr int kPrefetchRows = 6;

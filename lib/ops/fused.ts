@@ -325,95 +325,45 @@ function backward(
   return grads;
 }
 
+/** A fused forward op (`na1d`, `na2d`, `na3d`): what it returns follows `returnLse`. */
+export interface NAForward {
+  /** `returnLse: true`: the output and its logsumexp. */
+  <D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
+  /** `returnLse` false or absent: the output. */
+  <D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
+  /** `returnLse` known only at run time (a boolean): either. */
+  <D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOptions): Tensor<D> | NAResult<D>;
+}
+
+/** A fused backward op (`na1dBackward`, ...): gradients in the inputs' dtype. */
+export type NABackward = <D extends DType>(
+  dOut: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  output: Tensor<D>,
+  lse: Tensor<'float32'>,
+  opts: NAOptions,
+) => NAGradients<D>;
+
+function forwardOp(fn: string, dims: number): NAForward {
+  return ((q: Tensor, k: Tensor, v: Tensor, opts: NAOptions) => fusedForward(fn, dims, q, k, v, opts)) as NAForward;
+}
+function backwardOp(fn: string, dims: number): NABackward {
+  return ((dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions) =>
+    backward(fn, dims, dOut, q, k, v, output, lse, opts)) as NABackward;
+}
+
 /** 1-D fused neighborhood attention: q [batch, X, heads, headDim], k/v [batch, X, headsKv, headDim(V)]. */
-export function na1d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
-export function na1d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
-export function na1d<D extends DType>(
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  opts: NAOptions,
-): Tensor<D> | NAResult<D>;
-export function na1d<D extends DType>(
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  opts: NAOptions,
-): Tensor<D> | NAResult<D> {
-  return fusedForward('na1d', 1, q, k, v, opts) as Tensor<D> | NAResult<D>;
-}
-
+export const na1d: NAForward = forwardOp('na1d', 1);
 /** 2-D fused neighborhood attention: q [batch, X, Y, heads, headDim], k/v [batch, X, Y, headsKv, headDim(V)]. */
-export function na2d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
-export function na2d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
-export function na2d<D extends DType>(
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  opts: NAOptions,
-): Tensor<D> | NAResult<D>;
-export function na2d<D extends DType>(
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  opts: NAOptions,
-): Tensor<D> | NAResult<D> {
-  return fusedForward('na2d', 2, q, k, v, opts) as Tensor<D> | NAResult<D>;
-}
-
+export const na2d: NAForward = forwardOp('na2d', 2);
 /** 3-D fused neighborhood attention: q [batch, X, Y, Z, heads, headDim], k/v [batch, X, Y, Z, headsKv, headDim(V)]. */
-export function na3d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
-export function na3d<D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
-export function na3d<D extends DType>(
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  opts: NAOptions,
-): Tensor<D> | NAResult<D>;
-export function na3d<D extends DType>(
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  opts: NAOptions,
-): Tensor<D> | NAResult<D> {
-  return fusedForward('na3d', 3, q, k, v, opts) as Tensor<D> | NAResult<D>;
-}
+export const na3d: NAForward = forwardOp('na3d', 3);
 
 /** Backward of {@link na1d}: gradients of q, k, v (and the additional keys/values) from dOut, the forward's output and lse. */
-export function na1dBackward<D extends DType>(
-  dOut: Tensor<D>,
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  output: Tensor<D>,
-  lse: Tensor<'float32'>,
-  opts: NAOptions,
-): NAGradients<D> {
-  return backward('na1dBackward', 1, dOut, q, k, v, output, lse, opts) as NAGradients<D>;
-}
-
+export const na1dBackward: NABackward = backwardOp('na1dBackward', 1);
 /** Backward of {@link na2d}. */
-export function na2dBackward<D extends DType>(
-  dOut: Tensor<D>,
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  output: Tensor<D>,
-  lse: Tensor<'float32'>,
-  opts: NAOptions,
-): NAGradients<D> {
-  return backward('na2dBackward', 2, dOut, q, k, v, output, lse, opts) as NAGradients<D>;
-}
-
+export const na2dBackward: NABackward = backwardOp('na2dBackward', 2);
 /** Backward of {@link na3d}. */
-export function na3dBackward<D extends DType>(
-  dOut: Tensor<D>,
-  q: Tensor<D>,
-  k: Tensor<D>,
-  v: Tensor<D>,
-  output: Tensor<D>,
-  lse: Tensor<'float32'>,
-  opts: NAOptions,
-): NAGradients<D> {
-  return backward('na3dBackward', 3, dOut, q, k, v, output, lse, opts) as NAGradients<D>;
-}
+export const na3dBackward: NABackward = backwardOp('na3dBackward', 3);

@@ -273,81 +273,54 @@ function avBackward(fn: string, dims: number, dOutA: unknown, attn: unknown, v: 
   return g;
 }
 
+/** An unfused QK op (`na1dQK`, ...): attention weights in the inputs' dtype. */
+export type NAQK = <D extends DType>(q: Tensor<D>, k: Tensor<D>, opts: QKOptions) => Tensor<D>;
+/** An unfused AV op (`na1dAV`, ...): the output in the inputs' dtype. */
+export type NAAV = <D extends DType>(attn: Tensor<D>, v: Tensor<D>, opts: AVOptions) => Tensor<D>;
+/** The backward of an unfused QK op. */
+export type NAQKBackward = <D extends DType>(
+  dAttn: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  opts: QKOptions,
+) => QKGradients<D>;
+/** The backward of an unfused AV op. */
+export type NAAVBackward = <D extends DType>(
+  dOut: Tensor<D>,
+  attn: Tensor<D>,
+  v: Tensor<D>,
+  opts: AVOptions,
+) => AVGradients<D>;
+
+// The public ops, typed by the signatures above (the implementations take untyped tensors).
+const qkOp = (fn: string, dims: number) => ((q: Tensor, k: Tensor, o: QKOptions) => qk(fn, dims, q, k, o)) as NAQK;
+const avOp = (fn: string, dims: number) => ((a: Tensor, v: Tensor, o: AVOptions) => av(fn, dims, a, v, o)) as NAAV;
+const qkBackwardOp = (fn: string, dims: number) =>
+  ((g: Tensor, q: Tensor, k: Tensor, o: QKOptions) => qkBackward(fn, dims, g, q, k, o)) as NAQKBackward;
+const avBackwardOp = (fn: string, dims: number) =>
+  ((g: Tensor, a: Tensor, v: Tensor, o: AVOptions) => avBackward(fn, dims, g, a, v, o)) as NAAVBackward;
+
 /** 1-D unfused QK: q, k [batch, heads, X, headDim] -> weights [batch, heads, X, kernelSize + nExtra] (unscaled). */
-export function na1dQK<D extends DType>(q: Tensor<D>, k: Tensor<D>, opts: QKOptions): Tensor<D> {
-  return <Tensor<D>>qk('na1dQK', 1, q, k, opts);
-}
+export const na1dQK: NAQK = qkOp('na1dQK', 1);
 /** 2-D unfused QK: q, k [batch, heads, X, Y, headDim] -> weights [batch, heads, X, Y, k0*k1 + nExtra]. */
-export function na2dQK<D extends DType>(q: Tensor<D>, k: Tensor<D>, opts: QKOptions): Tensor<D> {
-  return <Tensor<D>>qk('na2dQK', 2, q, k, opts);
-}
+export const na2dQK: NAQK = qkOp('na2dQK', 2);
 /** 3-D unfused QK: q, k [batch, heads, X, Y, Z, headDim] -> weights [batch, heads, X, Y, Z, k0*k1*k2 + nExtra]. */
-export function na3dQK<D extends DType>(q: Tensor<D>, k: Tensor<D>, opts: QKOptions): Tensor<D> {
-  return <Tensor<D>>qk('na3dQK', 3, q, k, opts);
-}
+export const na3dQK: NAQK = qkOp('na3dQK', 3);
 /** 1-D unfused AV: weights [batch, heads, X, kernelSize + nExtra], v [batch, heads, X, headDimV] -> output like v. */
-export function na1dAV<D extends DType>(attn: Tensor<D>, v: Tensor<D>, opts: AVOptions): Tensor<D> {
-  return <Tensor<D>>av('na1dAV', 1, attn, v, opts);
-}
+export const na1dAV: NAAV = avOp('na1dAV', 1);
 /** 2-D unfused AV. */
-export function na2dAV<D extends DType>(attn: Tensor<D>, v: Tensor<D>, opts: AVOptions): Tensor<D> {
-  return <Tensor<D>>av('na2dAV', 2, attn, v, opts);
-}
+export const na2dAV: NAAV = avOp('na2dAV', 2);
 /** 3-D unfused AV. */
-export function na3dAV<D extends DType>(attn: Tensor<D>, v: Tensor<D>, opts: AVOptions): Tensor<D> {
-  return <Tensor<D>>av('na3dAV', 3, attn, v, opts);
-}
+export const na3dAV: NAAV = avOp('na3dAV', 3);
 /** Backward of {@link na1dQK} for upstream gradient dAttn (entries at masked positions are ignored). */
-export function na1dQKBackward<D extends DType>(
-  dAttn: Tensor<D>,
-  q: Tensor<D>,
-  k: Tensor<D>,
-  opts: QKOptions,
-): QKGradients<D> {
-  return <QKGradients<D>>qkBackward('na1dQKBackward', 1, dAttn, q, k, opts);
-}
+export const na1dQKBackward: NAQKBackward = qkBackwardOp('na1dQKBackward', 1);
 /** Backward of {@link na2dQK}. */
-export function na2dQKBackward<D extends DType>(
-  dAttn: Tensor<D>,
-  q: Tensor<D>,
-  k: Tensor<D>,
-  opts: QKOptions,
-): QKGradients<D> {
-  return <QKGradients<D>>qkBackward('na2dQKBackward', 2, dAttn, q, k, opts);
-}
+export const na2dQKBackward: NAQKBackward = qkBackwardOp('na2dQKBackward', 2);
 /** Backward of {@link na3dQK}. */
-export function na3dQKBackward<D extends DType>(
-  dAttn: Tensor<D>,
-  q: Tensor<D>,
-  k: Tensor<D>,
-  opts: QKOptions,
-): QKGradients<D> {
-  return <QKGradients<D>>qkBackward('na3dQKBackward', 3, dAttn, q, k, opts);
-}
+export const na3dQKBackward: NAQKBackward = qkBackwardOp('na3dQKBackward', 3);
 /** Backward of {@link na1dAV} for upstream gradient dOut. */
-export function na1dAVBackward<D extends DType>(
-  dOut: Tensor<D>,
-  attn: Tensor<D>,
-  v: Tensor<D>,
-  opts: AVOptions,
-): AVGradients<D> {
-  return <AVGradients<D>>avBackward('na1dAVBackward', 1, dOut, attn, v, opts);
-}
+export const na1dAVBackward: NAAVBackward = avBackwardOp('na1dAVBackward', 1);
 /** Backward of {@link na2dAV}. */
-export function na2dAVBackward<D extends DType>(
-  dOut: Tensor<D>,
-  attn: Tensor<D>,
-  v: Tensor<D>,
-  opts: AVOptions,
-): AVGradients<D> {
-  return <AVGradients<D>>avBackward('na2dAVBackward', 2, dOut, attn, v, opts);
-}
+export const na2dAVBackward: NAAVBackward = avBackwardOp('na2dAVBackward', 2);
 /** Backward of {@link na3dAV}. */
-export function na3dAVBackward<D extends DType>(
-  dOut: Tensor<D>,
-  attn: Tensor<D>,
-  v: Tensor<D>,
-  opts: AVOptions,
-): AVGradients<D> {
-  return <AVGradients<D>>avBackward('na3dAVBackward', 3, dOut, attn, v, opts);
-}
+export const na3dAVBackward: NAAVBackward = avBackwardOp('na3dAVBackward', 3);
