@@ -4,7 +4,7 @@
 # each level a static library, linked lowest level first.
 {
   "variables": {
-    "simd_sources": "<!(node -p \"const common=['dispatch.cc','host_buffer.cc','parallel.cc']; require('fs').readdirSync('engine/cpu').filter(f=>f.endsWith('.cc')&&!common.includes(f)).map(f=>'engine/cpu/'+f).join(' ')\")",
+    "simd_sources": "<!(node -p \"const common=['cpu_features.cc','dispatch.cc','host_buffer.cc','parallel.cc']; require('fs').readdirSync('engine/cpu').filter(f=>f.endsWith('.cc')&&!common.includes(f)).map(f=>'engine/cpu/'+f).join(' ')\")",
     "cflags_common": ["-std=c++17", "-fexceptions", "-O3", "-Wall", "-Wno-unused-parameter", "-Wno-psabi"]
   },
   "target_defaults": {
@@ -40,6 +40,7 @@
       "target_name": "natten",
       "sources": [
         "<!@(node -p \"require('fs').readdirSync('native').filter(f=>f.endsWith('.cc')).map(f=>'native/'+f).join(' ')\")",
+        "engine/cpu/cpu_features.cc",
         "engine/cpu/dispatch.cc",
         "engine/cpu/host_buffer.cc",
         "engine/cpu/parallel.cc",

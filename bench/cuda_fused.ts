@@ -11,11 +11,11 @@
  */
 import * as fs from 'fs';
 import * as natten from '../lib';
-import { native, type NativeFusedConfig, type StorageHandle } from '../lib/native';
-import { dtypeCode } from '../lib/dtype';
+import { native, type NativeFusedConfig } from '../lib/native';
 import { forwardArchOf } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
-import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
+import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, type TimedStep } from './cuda_unfused';
+import { FUSED_BENCH_DTYPE, FusedBenchProblem } from './fused_bench_problem';
 import { standaloneMain } from './standalone';
 
 /** Timing of one tile config. */
@@ -53,43 +53,31 @@ export interface CudaFusedBenchOptions {
   onResult?: (results: readonly CudaFusedResult[]) => void;
 }
 
-const DTYPE = 'bfloat16';
-
 function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedResult {
-  const dev = `cuda:${device}` as const;
-  const code = dtypeCode(DTYPE);
-  const dims = p.spatial.length;
-  const problem = { dims, batch: p.batch, heads: p.heads, headDim: p.headDim, length: p.spatial, kernel: p.kernel };
-  const flops = forwardFlops(p);
-  const step = (ms: number): TimedStep => ({ ms, tflops: flops / (ms * 1e-3) / 1e12 });
-  const held: natten.Tensor[] = [];
-  const keep = (t: natten.Tensor): StorageHandle => {
-    held.push(t);
-    return t.handle();
-  };
+  const b = new FusedBenchProblem(device, p, 1);
   const result: CudaFusedResult = { problem: p.name, forward: { ms: NaN, tflops: NaN }, configs: [] };
   try {
-    const shape = [p.batch, ...p.spatial, p.heads, p.headDim];
-    const q = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 1 }));
-    const k = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 2 }));
-    const v = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 3 }));
-    const out = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    const lse = keep(natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev }));
+    const [q, k, v, out, lse] = [b.randn(1), b.randn(2), b.randn(3), b.empty(), b.lse()];
     const run = (config: NativeFusedConfig) => () =>
-      native.naForward({ dtype: code, problem, q, k, v, output: out, lse, config });
-    result.forward = step(timeOne(device, runs, run({})));
-    for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
+      native.naForward({ dtype: b.code, problem: b.problem, q, k, v, output: out, lse, config });
+    result.forward = b.step(timeOne(device, runs, run({})));
+    for (const c of natten.fusedConfigs({
+      dims: b.dims,
+      headDim: p.headDim,
+      dtype: FUSED_BENCH_DTYPE,
+      device: b.dev,
+    })) {
       if (c.pass !== 'forward') continue;
       // The family too: the same tiles exist in both.
       const forwardArch = forwardArchOf(c.kernel);
       const ms = timeOne(device, runs, run({ qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, forwardArch }));
-      result.configs.push({ kernel: c.kernel, qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, ...step(ms) });
+      result.configs.push({ kernel: c.kernel, qTileShape: c.qTileShape, kvTileShape: c.kvTileShape, ...b.step(ms) });
     }
-    if (refRuns > 0) result.reference = step(timeOne(device, refRuns, run({ useReference: true })));
+    if (refRuns > 0) result.reference = b.step(timeOne(device, refRuns, run({ useReference: true })));
   } catch (e) {
     result.error = (e as Error).message;
   } finally {
-    for (const t of held) t.dispose();
+    b.dispose();
   }
   return result;
 }
@@ -149,7 +137,7 @@ standaloneMain<CudaFusedResult>(
   module,
   'cuda_fused',
   'CUDA fused NA forward benchmark',
-  DTYPE,
+  FUSED_BENCH_DTYPE,
   ({ arg, device, save }) => {
     const flexFile = arg('--flex');
     return benchCudaFused({

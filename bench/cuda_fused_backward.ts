@@ -13,10 +13,10 @@
  */
 import * as fs from 'fs';
 import * as natten from '../lib';
-import { native, type NativeFusedConfig, type StorageHandle } from '../lib/native';
-import { dtypeCode } from '../lib/dtype';
+import { native, type NativeFusedConfig } from '../lib/native';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
-import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, forwardFlops, type TimedStep } from './cuda_unfused';
+import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, type TimedStep } from './cuda_unfused';
+import { FUSED_BENCH_DTYPE, FusedBenchProblem } from './fused_bench_problem';
 import { standaloneMain } from './standalone';
 
 /** Timing of one backward tile config. */
@@ -54,48 +54,33 @@ export interface CudaFusedBackwardBenchOptions {
   onResult?: (results: readonly CudaFusedBackwardResult[]) => void;
 }
 
-const DTYPE = 'bfloat16';
-
 function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns: number): CudaFusedBackwardResult {
-  const dev = `cuda:${device}` as const;
-  const code = dtypeCode(DTYPE);
-  const dims = p.spatial.length;
-  const problem = { dims, batch: p.batch, heads: p.heads, headDim: p.headDim, length: p.spatial, kernel: p.kernel };
-  const flops = 2.5 * forwardFlops(p);
-  const step = (ms: number): TimedStep => ({ ms, tflops: flops / (ms * 1e-3) / 1e12 });
-  const held: natten.Tensor[] = [];
-  const keep = (t: natten.Tensor): StorageHandle => {
-    held.push(t);
-    return t.handle();
-  };
+  const b = new FusedBenchProblem(device, p, 2.5);
   const nan = { ms: NaN, tflops: NaN };
   const result: CudaFusedBackwardResult = { problem: p.name, backward: nan, deterministic: nan, configs: [] };
   try {
-    const shape = [p.batch, ...p.spatial, p.heads, p.headDim];
-    const q = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 1 }));
-    const k = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 2 }));
-    const v = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 3 }));
-    const dOut = keep(natten.randn(shape, { dtype: DTYPE, device: dev, seed: 4 }));
-    const out = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    const lse = keep(natten.empty([p.batch, ...p.spatial, p.heads], { dtype: 'float32', device: dev }));
-    const dq = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    const dk = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    const dv = keep(natten.empty(shape, { dtype: DTYPE, device: dev }));
-    const inputs = { dtype: code, problem, q, k, v, output: out, lse };
+    const [q, k, v, dOut, out, lse] = [b.randn(1), b.randn(2), b.randn(3), b.randn(4), b.empty(), b.lse()];
+    const [dq, dk, dv] = [b.empty(), b.empty(), b.empty()];
+    const inputs = { dtype: b.code, problem: b.problem, q, k, v, output: out, lse };
     native.naForward(inputs); // real O and LSE for the backward
     const run = (config: NativeFusedConfig) => () => native.naBackward({ ...inputs, dOut, dq, dk, dv, config });
-    result.backward = step(timeOne(device, runs, run({ kvParallel: true, deterministic: false })));
-    result.deterministic = step(timeOne(device, runs, run({ kvParallel: false, deterministic: true })));
-    for (const c of natten.fusedConfigs({ dims, headDim: p.headDim, dtype: DTYPE, device: dev })) {
+    result.backward = b.step(timeOne(device, runs, run({ kvParallel: true, deterministic: false })));
+    result.deterministic = b.step(timeOne(device, runs, run({ kvParallel: false, deterministic: true })));
+    for (const c of natten.fusedConfigs({
+      dims: b.dims,
+      headDim: p.headDim,
+      dtype: FUSED_BENCH_DTYPE,
+      device: b.dev,
+    })) {
       if (c.pass !== 'backward') continue;
       const ms = timeOne(device, runs, run({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape }));
-      result.configs.push({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape, ...step(ms) });
+      result.configs.push({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape, ...b.step(ms) });
     }
-    if (refRuns > 0) result.reference = step(timeOne(device, refRuns, run({ useReference: true })));
+    if (refRuns > 0) result.reference = b.step(timeOne(device, refRuns, run({ useReference: true })));
   } catch (e) {
     result.error = (e as Error).message;
   } finally {
-    for (const t of held) t.dispose();
+    b.dispose();
   }
   return result;
 }
@@ -160,7 +145,7 @@ standaloneMain<CudaFusedBackwardResult>(
   module,
   'cuda_fused_backward',
   'CUDA fused NA backward benchmark',
-  DTYPE,
+  FUSED_BENCH_DTYPE,
   ({ arg, device, save }) => {
     const flexFile = arg('--flex');
     return benchCudaFusedBackward({

@@ -18,10 +18,13 @@ export type NattenErrorCode =
   | 'ERR_NATTEN_OOM'
   | 'ERR_NATTEN_CUDA'
   | 'ERR_NATTEN_NO_CUDA'
+  | 'ERR_NATTEN_NO_CUBLAS'
   | 'ERR_NATTEN_UNSUPPORTED'
   | 'ERR_NATTEN_ASYNC'
   | 'ERR_NATTEN_INTERNAL'
-  | 'ERR_NATTEN_ADDON';
+  | 'ERR_NATTEN_ADDON'
+  | 'ERR_NATTEN_BACKWARD_MISMATCH'
+  | 'ERR_NATTEN_GRADCHECK';
 
 /** A library or device failure (CUDA error, out of memory, disposed tensor, ...). */
 export class NattenError extends Error {

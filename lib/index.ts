@@ -13,6 +13,14 @@ export type { DeviceLike, DeviceName, CudaDeviceInfo } from './device';
 export { buildInfo, memory, synchronize } from './runtime';
 export type { BuildInfo, CpuSimdLevel } from './runtime';
 export { NattenError } from './errors';
+export { gradcheck, GradcheckError } from './gradcheck';
+export type {
+  Differentiable,
+  GradcheckInputs,
+  GradcheckForwardResult,
+  GradcheckOptions,
+  GradcheckFailure,
+} from './gradcheck';
 export { internal } from './internal';
 export type { NattenErrorCode, CodedTypeError, CodedRangeError } from './errors';
 export {
@@ -71,3 +79,9 @@ export type { MergedAttention } from './ops/merge';
 export { neighborhoodAttention1d, neighborhoodAttention2d, neighborhoodAttention3d } from './ops/attention';
 export type { NeighborhoodAttentionOptions } from './ops/attention';
 export type { WindowOptions, PerAxis } from './ops/validate';
+export { linear, matmul, setFloat32MatmulPrecision, getFloat32MatmulPrecision } from './ops/linear';
+export type { Float32MatmulPrecision } from './ops/linear';
+export { add, mul, gelu, layerNorm } from './ops/elementwise';
+export type { GeluOptions } from './ops/elementwise';
+export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } from './ops/shape_ops';
+export * from './autotuner';

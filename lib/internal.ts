@@ -6,6 +6,9 @@ import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './n
 import { deviceIndex, DeviceLike } from './device';
 import { DTYPES, dtypeCode, type DType } from './dtype';
 import { rangeError } from './errors';
+import { resetAutotuner } from './autotuner/tuner';
+import type { AutotuneTimer } from './autotuner/types';
+import { fusedConfigsFor, type FusedConfigInfo, type FusedConfigQuery } from './ops/fused_configs';
 
 /** Debugging and test hooks (unstable). */
 export const internal = {
@@ -39,5 +42,18 @@ export const internal = {
       );
     }
     return native.chooseFusedConfigs({ problem, dtype: dtypeCode(dtype), caps });
+  },
+  /** Gives the autotuner a fresh state: the timing source `timer` (default: CUDA events on the device's own
+   * queue; tests pass a fake that returns fixed times, so tuning and the cache run without a GPU), a new
+   * cache read from the folder the environment names now, and no tuning under way. */
+  setAutotuneTimer(timer?: AutotuneTimer): void {
+    resetAutotuner(timer);
+  },
+  /** `natten.fusedConfigs(query)` for a device described by `caps` (as `chooseFusedConfigs` takes them)
+   * instead of a present one: the compiled configs that would run on an A100 or an H100, listed on a
+   * machine without one (`natten-node profile --dry-run --arch sm90`). Throws ERR_NATTEN_NO_CUDA in
+   * CPU-only builds, which hold no configs. */
+  fusedConfigsFor(query: Omit<FusedConfigQuery, 'device'>, caps: NativeDeviceCaps): FusedConfigInfo[] {
+    return fusedConfigsFor(query, caps);
   },
 };

@@ -35,11 +35,24 @@ export interface NativeBuildInfo {
   cudaArchs: string;
   cudaRuntimeVersion: number;
   cudaDriverVersion: number;
+  /** The CUDA error name of the device query when it failed ('' when it did not). */
+  cudaDeviceStatus: string;
   cpuThreads: number;
+  /** The cuBLASLt the GPU GEMM loaded (path and version), '' without CUDA or when it is not found. */
+  cublasLt: string;
   /** The CPU engine's SIMD level that runs ('avx512' | 'avx2' | 'baseline'). */
-  cpuSimdLevel: string;
+  cpuSimd: string;
   /** The SIMD levels compiled in, best first, comma-separated. */
   cpuSimdLevels: string;
+  /** Vector extensions of the host CPU, widest first. */
+  hostSimd: string[];
+}
+
+/** One kernel launch timed in profile mode (profileStop). */
+export interface NativeKernelTiming {
+  /** Demangled kernel name without its parameter list ('' where the CUDA runtime cannot name it). */
+  name: string;
+  ms: number;
 }
 
 /** Native device description. */
@@ -99,6 +112,8 @@ export interface NativeFusedTileConfig {
   kvTileShape: number[];
   threads: number;
   smemBytes: number;
+  /** The family's cost model on `problem` (relative run time, lower is faster), when fusedConfigs was given one. */
+  cost?: number;
 }
 
 /** A fused op call's kernel choices (lib/context.ts adds the context's switches); absent: "default". */
@@ -376,6 +391,73 @@ export interface FillOptions {
   value: number;
 }
 
+/** Options of `gemm`: c[i] = a[i] · op(b[i]) (+ bias) for i < batch, row-major; a [m, k] matrices `aStride`
+ * elements apart, b [k, n] (or [n, k] when `bTrans`) `bStride` apart (0: one b for the whole batch), bias [n],
+ * c [batch, m, n]. `allowTf32`: a GPU fp32 GEMM may use TF32 tensor cores. */
+export interface GemmOptions {
+  dtype: DTypeCode;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: StorageHandle;
+  aStride: number;
+  b: StorageHandle;
+  bStride: number;
+  bTrans: boolean;
+  bias?: OptionalHandle;
+  c: StorageHandle;
+  allowTf32: boolean;
+}
+
+/** Options of `add`: out = a + b over numel elements, b (bNumel elements, dividing numel) repeated. */
+export interface AddOptions {
+  dtype: DTypeCode;
+  numel: number;
+  bNumel: number;
+  a: StorageHandle;
+  b: StorageHandle;
+  out: StorageHandle;
+}
+
+/** Options of `gelu`: out = gelu(x) over numel elements, exact (erf) or the tanh approximation. */
+export interface GeluOptions {
+  dtype: DTypeCode;
+  numel: number;
+  x: StorageHandle;
+  out: StorageHandle;
+  tanh: boolean;
+}
+
+/** Options of `layerNorm`: each row of `cols` elements normalised (biased variance, eps inside the root),
+ * times weight [cols] plus bias [cols] when given. */
+export interface LayerNormOptions extends RowsOptions {
+  x: StorageHandle;
+  weight?: OptionalHandle;
+  bias?: OptionalHandle;
+  out: StorageHandle;
+  eps: number;
+}
+
+/** Options of `stridedCopy`: for every index i of `shape` (at most 8 axes),
+ * dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] (elements, non-negative). */
+export interface StridedCopyOptions {
+  dtype: DTypeCode;
+  shape: number[];
+  srcStrides: number[];
+  dstStrides: number[];
+  srcOffset: number;
+  dstOffset: number;
+  src: StorageHandle;
+  dst: StorageHandle;
+}
+
+/** Options of `view`: bytes [offset, offset + bytes) of a storage, shared. */
+export interface ViewOptions extends TensorOptions {
+  offset: number;
+  bytes: number;
+}
+
 /** Options of `axisWindow`: kernels/common/window.h on one axis, for query/key `index`. */
 export interface AxisWindowOptions {
   length: number;
@@ -386,12 +468,39 @@ export interface AxisWindowOptions {
   index: number;
 }
 
-/** Options of `fusedConfigs`: the compiled tile configs for a problem family on a device. */
-export interface FusedConfigsOptions extends DeviceOptions {
+/** Options of `fusedConfigs`: the compiled tile configs for a problem family on a device, or (with `caps`)
+ * on the device those capabilities describe (then `device` is not read). */
+export interface FusedConfigsOptions {
+  device?: DeviceIndex;
   dims: number;
   headDim: number;
   headDimV: number;
   dtype: DTypeCode;
+  /** A problem of those dims and head dims: each config then carries its cost on it. */
+  problem?: NativeProblem;
+  /** Describes the device instead (`natten.internal.fusedConfigsFor`); `device` is then not read. */
+  caps?: NativeDeviceCaps;
+}
+
+/** What `naTune` times and runs: the options of naForward or naBackward (with `config` the default config,
+ * run when every candidate fails), the configs to time, and how. */
+export type NaTuneOptions = (({ pass: 'forward' } & NaForwardOptions) | ({ pass: 'backward' } & NaBackwardOptions)) & {
+  /** The configs to time (at least one). */
+  candidates: NativeFusedConfig[];
+  /** Untimed runs of each candidate before the timed ones (0-1000). */
+  warmupSteps: number;
+  /** Timed runs of each candidate (1-10000). */
+  steps: number;
+};
+
+/** What `naTune` measured. */
+export interface NaTuneOutcome {
+  /** Milliseconds per run of each candidate; NaN where it was skipped. */
+  ms: number[];
+  /** Why each skipped candidate was skipped ('' for those timed). */
+  errors: string[];
+  /** The candidate the op ran with; -1: the default config. */
+  chosen: number;
 }
 
 /** Options of `chooseFusedConfigs`. */
@@ -440,6 +549,8 @@ export interface NativeBinding {
   toArraySync(o: ReadOptions): Float32Array | Float64Array;
   /** A second handle to the same storage. */
   share(o: TensorOptions): StorageHandle;
+  /** A handle to a byte range of a storage (shares it; split and chunk views). */
+  view(o: ViewOptions): StorageHandle;
   /** Drops the handle's reference (idempotent). */
   release(o: TensorOptions): void;
   synchronize(o: DeviceOptions): Promise<void>;
@@ -468,13 +579,25 @@ export interface NativeBinding {
   unfusedToFused(o: LayoutOptions): void;
   scale(o: ScaleOptions): void;
   fill(o: FillOptions): void;
+  /** Autotuning (native/autotune_binding.cc), CUDA devices only: holds the device's stream at call time, then
+   * on the device's tuner thread times each candidate on scratch outputs with CUDA events, runs the op with
+   * the fastest on the given buffers, and lets the stream go on. Returns at once. */
+  naTune(o: NaTuneOptions): Promise<NaTuneOutcome>;
   /** Whether the fast fused CUDA kernels run on the device (false for the CPU). */
   hasFused(o: DeviceOptions): boolean;
   /** Benchmark: measured fp32 FMA GFLOP/s of the CPU engine's threads over `ms` milliseconds. */
   cpuFmaPeak(o: { ms: number }): Promise<number>;
 
+  // Tensor ops (native/tensor_ops_binding.cc): outputs are allocated by the caller; all enqueue and return.
+  gemm(o: GemmOptions): void;
+  add(o: AddOptions): void;
+  gelu(o: GeluOptions): void;
+  layerNorm(o: LayerNormOptions): void;
+  stridedCopy(o: StridedCopyOptions): void;
+
   // Fused kernel information (native/fused_configs_binding.cc, native/fused_choice_binding.cc).
-  /** The compiled fused tile configs that run on the device: none for the CPU and CPU-only builds. */
+  /** The compiled fused tile configs that run on the device (or on one described by `caps`): none for the
+   * CPU and CPU-only builds; with `caps`, CPU-only builds throw ERR_NATTEN_NO_CUDA. */
   fusedConfigs(o: FusedConfigsOptions): NativeFusedTileConfig[];
   /** Debug: the fused configs chosen for a problem on a device described by `caps`, computed without a
    * device. Throws ERR_NATTEN_NO_CUDA in CPU-only builds. */
@@ -487,6 +610,14 @@ export interface NativeBinding {
   /** Milliseconds between start and stop; blocks until the stop event has passed (benchmarks only). */
   gpuTimerElapsed(o: TimerOptions): number;
   gpuSpin(o: SpinOptions): void;
+
+  // Profile mode (native/profile_binding.cc, kernels/runtime/kernel_profile.h).
+  /** From now on every op enqueued on cuda:device has its kernels timed one by one (CUDA graph capture
+   * with events around each kernel). ERR_NATTEN_NO_CUDA in CPU-only builds. */
+  profileStart(o: DeviceOptions): void;
+  /** Ends profile mode on cuda:device and returns its kernels in launch order; blocks until the device
+   * has run them (profiling only). */
+  profileStop(o: DeviceOptions): NativeKernelTiming[];
 }
 
 /** @internal The package root: the nearest folder above this file holding package.json (lib/ or dist/lib/). */
@@ -559,10 +690,10 @@ interface AddonChoiceModule {
   prebuiltAddonPath(root: string, name: string): string | null;
 }
 
-/** The addon module: NATTEN_ADDON_PATH, else the source build or the prebuilt package that
- * scripts/addon_choice.js picks for this host. */
-function requireAddon(): unknown {
-  if (process.env.NATTEN_ADDON_PATH) return require(process.env.NATTEN_ADDON_PATH);
+/** The file the addon is loaded from: NATTEN_ADDON_PATH, else the source build (where `bindings` finds
+ * it) or the prebuilt package that scripts/addon_choice.js picks for this host. */
+export function addonFile(): string {
+  if (process.env.NATTEN_ADDON_PATH) return require.resolve(process.env.NATTEN_ADDON_PATH);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const path = require('path') as typeof import('path');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -572,9 +703,11 @@ function requireAddon(): unknown {
   const host = choice.currentHost();
   const sourceBuild = ['Release', 'Debug'].some((c) => fs.existsSync(path.join(root, 'build', c, 'natten.node')));
   const { use, message } = choice.chooseLoad({ host, installed: choice.installedPrebuilts(root, host), sourceBuild });
-  if (use.kind === 'prebuilt') return require(choice.prebuiltAddonPath(root, use.name) as string);
+  if (use.kind === 'prebuilt') return choice.prebuiltAddonPath(root, use.name) as string;
   if (message) throw new Error(message);
-  return require('bindings')({ bindings: 'natten', module_root: root });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const find = require('bindings') as (o: { bindings: string; module_root: string; path: true }) => string;
+  return find({ bindings: 'natten', module_root: root, path: true });
 }
 
 /** NATTEN_CPU_LEVEL caps the CPU engine's SIMD level (engine/cpu/dispatch.cc): an unknown value is an
@@ -592,7 +725,7 @@ function checkCpuLevelEnv(): void {
 function load(): NativeBinding {
   checkCpuLevelEnv();
   try {
-    const b = requireAddon() as NativeBinding;
+    const b = require(addonFile()) as NativeBinding;
     b.setErrorClass({ errorClass: NattenError });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     if ((require('worker_threads') as typeof import('worker_threads')).isMainThread) {

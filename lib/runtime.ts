@@ -18,16 +18,27 @@ export interface BuildInfo {
   cudaArchitectures: string[];
   /** CUDA driver version as an integer (e.g. 13000), 0 without a driver. */
   cudaDriverVersion: number;
+  /** Version of the CUDA runtime linked into the addon (e.g. 13000), 0 without CUDA. */
+  cudaRuntimeVersion: number;
+  /** Why no CUDA device is usable: the CUDA error name of the device query (e.g.
+   * 'cudaErrorInsufficientDriver'); '' when the query succeeded or the build has no CUDA. */
+  cudaDeviceStatus: string;
   /** Threads the CPU engine uses. */
   cpuThreads: number;
+  /** The cuBLASLt library the GPU GEMM uses, path and version (loaded at run time, on this call if not yet);
+   * '' without CUDA or when it is not found (GPU `linear`/`matmul` then throw ERR_NATTEN_NO_CUBLAS). */
+  cublasLt: string;
   /** The CPU engine's SIMD level that runs: the best one compiled in that this CPU supports, capped by
    * `NATTEN_CPU_LEVEL`. */
-  cpuSimdLevel: CpuSimdLevel;
+  cpuSimd: CpuSimdLevel;
   /** The SIMD levels compiled into the addon, best first (e.g. ['avx512', 'avx2', 'baseline']). */
   cpuSimdLevels: CpuSimdLevel[];
+  /** The vector extensions this machine's CPU has, widest first (avx512f, avx2, fma, avx, sse4.2; neon). */
+  hostSimd: string[];
 }
 
-/** Reports version, whether CUDA was compiled, the CUDA version and the architectures. */
+/** Reports what the addon was built with (version, CUDA and its architectures, the CPU engine's levels)
+ * and what it found at load (CUDA driver and runtime versions, the device query's status, host SIMD). */
 export function buildInfo(): BuildInfo {
   const b = native.buildInfo();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,9 +49,13 @@ export function buildInfo(): BuildInfo {
     cudaVersion: b.cudaVersion,
     cudaArchitectures: b.cudaArchs ? b.cudaArchs.split(',') : [],
     cudaDriverVersion: b.cudaDriverVersion,
+    cudaRuntimeVersion: b.cudaRuntimeVersion,
+    cudaDeviceStatus: b.cudaDeviceStatus,
     cpuThreads: b.cpuThreads,
-    cpuSimdLevel: b.cpuSimdLevel as CpuSimdLevel,
+    cublasLt: b.cublasLt,
+    cpuSimd: b.cpuSimd as CpuSimdLevel,
     cpuSimdLevels: b.cpuSimdLevels.split(',') as CpuSimdLevel[],
+    hostSimd: b.hostSimd,
   };
 }
 

@@ -117,6 +117,12 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(native.share({ tensor: this.handle() }), s, this.dtype, this.device);
   }
 
+  /** The tensor in contiguous row-major order: every tensor already is, so this is a second handle to the
+   * same storage, like {@link reshape} with the same shape (dispose each separately). */
+  contiguous(): Tensor<D> {
+    return this.reshape(this.shape);
+  }
+
   /** Reads the values once every queued operation producing them has finished (never blocks the event
    * loop). Float32Array for float32 and the half types, Float64Array for float64. */
   toArray(): Promise<ArrayFor<D>> {

@@ -2,9 +2,11 @@
 // register (NATTEN_BINDING), and the bindings of the build, the devices and the process.
 #include <napi.h>
 
+#include "../engine/cpu/cpu_features.h"
 #include "../engine/cpu/kernel_table.h"
 #include "../engine/cpu/parallel.h"
 #include "../kernels/common/window.h"
+#include "../kernels/dispatch/tensor_ops.h"
 #include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
 #include "js_interop.h"
@@ -23,8 +25,8 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 }
 NATTEN_BINDING("setErrorClass", SetErrorClass);
 
-// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cpuThreads,
-// cpuSimdLevel, cpuSimdLevels}
+// buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cudaDeviceStatus,
+// cpuThreads, cublasLt, cpuSimd, cpuSimdLevels, hostSimd}
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   gpu::BuildInfo b = gpu::build_info();
@@ -34,9 +36,15 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaArchs", Napi::String::New(env, b.archs));
   o.Set("cudaRuntimeVersion", Napi::Number::New(env, b.runtime_version));
   o.Set("cudaDriverVersion", Napi::Number::New(env, b.driver_version));
+  o.Set("cudaDeviceStatus", Napi::String::New(env, b.device_status));
   o.Set("cpuThreads", Napi::Number::New(env, cpu::num_threads()));
-  o.Set("cpuSimdLevel", Napi::String::New(env, cpu::simd_level()));
+  o.Set("cublasLt", Napi::String::New(env, b.cuda ? launch::cublaslt_library() : std::string()));
+  o.Set("cpuSimd", Napi::String::New(env, cpu::simd_level()));
   o.Set("cpuSimdLevels", Napi::String::New(env, cpu::simd_levels_compiled()));
+  const std::vector<std::string> host = cpu::host_simd();
+  Napi::Array simd = Napi::Array::New(env, host.size());
+  for (size_t i = 0; i < host.size(); i++) simd.Set(uint32_t(i), Napi::String::New(env, host[i]));
+  o.Set("hostSimd", simd);
   return o;
 }
 NATTEN_BINDING("buildInfo", BuildInfo);

@@ -1,9 +1,7 @@
 #include "after_device.h"
 
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "../kernels/runtime/gpu_runtime.h"
 #include "cpu_queue.h"
@@ -14,13 +12,8 @@ namespace {
 
 /// The fence-waiter thread of a CUDA device (created on first use, never destroyed).
 SerialQueue& fence_waiter(int device) {
-  static std::mutex mutex;
-  static auto* queues = new std::vector<SerialQueue*>();
-  std::lock_guard<std::mutex> lock(mutex);
-  if ((int)queues->size() <= device) queues->resize(device + 1, nullptr);
-  SerialQueue*& q = (*queues)[device];
-  if (!q) q = new SerialQueue("natten-gpu-wait");
-  return *q;
+  static auto* waiters = new DeviceQueues("natten-gpu-wait");
+  return waiters->get(device);
 }
 
 /// Raises a failure of earlier asynchronous work on the device (CPU task exception or CUDA error).

@@ -10,23 +10,13 @@
 #include <string>
 
 #include "../kernels/dispatch/fused_choice.h"
+#include "caps_arg.h"
 #include "js_interop.h"
 #include "options_arg.h"
 #include "problem_arg.h"
 
 namespace natten::node {
 namespace {
-
-/// options.caps as a hypothetical device (ordinal -1: nothing is queried).
-fused::DeviceCaps caps_arg(const Options& o) {
-  fused::DeviceCaps caps;
-  caps.device = -1;
-  caps.cc_major = (int)o.integer("major", 0, 99);
-  caps.cc_minor = (int)o.integer("minor", 0, 9);
-  caps.sm_count = (int)o.integer("multiProcessorCount", 1, 1 << 16);
-  caps.smem_optin = (int)o.integer("sharedMemoryPerBlockOptin", 1, 1 << 30);
-  return caps;
-}
 
 const char* path_name(launch::ChoicePath path) {
   switch (path) {

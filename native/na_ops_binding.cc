@@ -15,6 +15,7 @@
 #include "../kernels/runtime/gpu_runtime.h"
 #include "addon_env.h"
 #include "after_device.h"
+#include "fused_args.h"
 #include "js_interop.h"
 #include "op_call.h"
 
@@ -26,34 +27,17 @@ void no_cuda_forward_naive(int, const NaProblem&, DType, const FusedForwardArgs&
   throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "naForwardNaive has no CUDA implementation");
 }
 
-/// The fused ops' inputs and output (forward and backward args share their names).
-template <class Args>
-Args fused_inputs(NaCall& c) {
-  Args a;
-  a.q = c.req("q", c.s.fused_q);
-  a.k = c.req("k", c.s.fused_k);
-  a.v = c.req("v", c.s.fused_v);
-  a.extra_k = c.opt("additionalKeys", c.s.fused_ek, c.p.n_extra > 0);
-  a.extra_v = c.opt("additionalValues", c.s.fused_ev, c.p.n_extra > 0);
-  a.out = c.req("output", c.s.fused_out);
-  return a;
-}
-
 // naForward({dtype, problem, q, k, v, additionalKeys, additionalValues, output, lse, config})
 Napi::Value NaForward(const Napi::CallbackInfo& info) {
   NaCall c(info);
-  FusedForwardArgs a = fused_inputs<FusedForwardArgs>(c);
-  a.lse = static_cast<float*>(c.maybe("lse", c.s.lse, true));
-  return c.run(cpu::fna_forward, launch::na_forward, a, c.config());
+  return c.run(cpu::fna_forward, launch::na_forward, forward_args(c), c.config());
 }
 NATTEN_BINDING("naForward", NaForward);
 
 // naForwardNaive(the options of naForward but config): the benchmark's single-thread loop (CPU only).
 Napi::Value NaForwardNaive(const Napi::CallbackInfo& info) {
   NaCall c(info);
-  FusedForwardArgs a = fused_inputs<FusedForwardArgs>(c);
-  a.lse = static_cast<float*>(c.maybe("lse", c.s.lse, true));
-  return c.run(cpu::fna_forward_naive, no_cuda_forward_naive, a);
+  return c.run(cpu::fna_forward_naive, no_cuda_forward_naive, forward_args(c));
 }
 NATTEN_BINDING("naForwardNaive", NaForwardNaive);
 
@@ -61,15 +45,7 @@ NATTEN_BINDING("naForwardNaive", NaForwardNaive);
 //             dAdditionalKeys, dAdditionalValues, config})
 Napi::Value NaBackward(const Napi::CallbackInfo& info) {
   NaCall c(info);
-  FusedBackwardArgs a = fused_inputs<FusedBackwardArgs>(c);
-  a.lse = static_cast<const float*>(c.req("lse", c.s.lse, true));
-  a.d_out = c.req("dOut", c.s.fused_out);
-  a.dq = c.req("dq", c.s.fused_q);
-  a.dk = c.req("dk", c.s.fused_k);
-  a.dv = c.req("dv", c.s.fused_v);
-  a.d_extra_k = c.opt("dAdditionalKeys", c.s.fused_ek, c.p.n_extra > 0);
-  a.d_extra_v = c.opt("dAdditionalValues", c.s.fused_ev, c.p.n_extra > 0);
-  return c.run(cpu::fna_backward, launch::na_backward, a, c.config());
+  return c.run(cpu::fna_backward, launch::na_backward, backward_args(c), c.config());
 }
 NATTEN_BINDING("naBackward", NaBackward);
 

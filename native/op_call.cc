@@ -7,7 +7,23 @@ namespace {
 
 std::string device_name(Device d) { return d.is_cpu() ? "cpu" : "cuda:" + std::to_string(d.index); }
 
+[[noreturn]] void overflow() {
+  throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "tensor sizes overflow 64-bit element counts");
+}
+
 }  // namespace
+
+int64_t checked_mul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) overflow();
+  return r;
+}
+
+int64_t checked_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) overflow();
+  return r;
+}
 
 OpCall::OpCall(const Napi::CallbackInfo& info) : env(info.Env()), options(info), t(options.dtype()) {}
 

@@ -8,12 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/runtime/kernel_profile.h"
 #include "cpu_queue.h"
 #include "js_interop.h"
 #include "options_arg.h"
 #include "problem_arg.h"
 
 namespace natten::node {
+
+/// a * b and a + b of element counts; a RangeError (ERR_NATTEN_INVALID_SHAPE) when they overflow 64 bits.
+int64_t checked_mul(int64_t a, int64_t b);
+int64_t checked_add(int64_t a, int64_t b);
 
 class OpCall {
  public:
@@ -39,11 +44,19 @@ class OpCall {
   /// A storage handle `v` that messages call `name()` (an element of an array option), as req().
   void* req_value(const Napi::Value& v, const ArgName& name, int64_t elems, bool f32 = false);
 
-  /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now.
+  /// The device of the op's storages.
+  Device device() const { return device_; }
+  /// The storages the call named, for work that runs later and must keep them alive.
+  const std::vector<StoragePtr>& storages() const { return keep_; }
+
+  /// Runs cpu() on the CPU queue (keeping the storages alive until it is done) or gpu(device index) now
+  /// (under the kernel profiler while profile mode is on for the device: kernels/runtime/kernel_profile.h).
   template <class Cpu, class Gpu>
   void dispatch(Cpu cpu, Gpu gpu) {
     if (device_.is_cpu()) {
       CpuQueue::get().enqueue([keep = keep_, cpu] { cpu(); });
+    } else if (gpu::profiling(device_.index)) {
+      gpu::profile_enqueue(device_.index, "uncaptured op", [&] { gpu(device_.index); });
     } else {
       gpu(device_.index);
     }

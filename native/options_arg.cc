@@ -25,10 +25,11 @@ template <class Name>
 int64_t integer_value(const Napi::Value& v, Name name, int64_t min, int64_t max) {
   if (!v.IsNumber()) type_error(name() + " must be an integer");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d)) type_error(name() + " must be an integer, got " + num(d));
-  if (d < (double)min || d > (double)max)
+  // A number that is not an integer is a wrong value, not a wrong type (as lib/ops/validate.ts says it).
+  if (!std::isfinite(d) || d != std::floor(d) || d < (double)min || d > (double)max)
     throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
-                name() + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + num(d));
+                name() + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                    num(d));
   return (int64_t)d;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "../kernels/common/error.h"
+#include "op_call.h"
 
 namespace natten::node {
 namespace {
@@ -12,21 +13,8 @@ namespace {
   throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE", msg);
 }
 
-[[noreturn]] void overflow() {
-  throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "tensor sizes overflow 64-bit element counts");
-}
-
-int64_t mul(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) overflow();
-  return r;
-}
-
-int64_t add(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) overflow();
-  return r;
-}
+int64_t mul(int64_t a, int64_t b) { return checked_mul(a, b); }
+int64_t add(int64_t a, int64_t b) { return checked_add(a, b); }
 
 /// The per-axis invariants every window computation relies on (kernels/common/window.h): a window of the
 /// stride's leader still holds the query's own relative positions, and k keys fit in every dilation group.
@@ -61,7 +49,8 @@ NaProblem problem_arg(const Options& o) {
   o.flags_per_axis("causal", p.dims, p.causal);
   p.n_extra = o.integer_or("nExtra", 0, 0, big);
   // Any number: a non-finite scale gives non-finite outputs, never an out-of-bounds access.
-  p.scale = (float)o.number_or("scale", 1.0 / std::sqrt((double)p.head_dim));
+  p.scale_f64 = o.number_or("scale", 1.0 / std::sqrt((double)p.head_dim));
+  p.scale = (float)p.scale_f64;
   p.has_rpb = o.flag("hasRpb", false);
   if (p.heads % p.heads_kv != 0)
     range_error(o.name("headsKv") + " (" + std::to_string(p.heads_kv) + ") must divide heads (" +

@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace natten::node {
 
@@ -42,6 +43,21 @@ void SerialQueue::enqueue(std::function<void()> task) {
     impl_->tasks.push_back(std::move(task));
   }
   impl_->wake.notify_one();
+}
+
+struct DeviceQueues::Impl {
+  std::mutex mutex;
+  std::vector<SerialQueue*> queues;
+};
+
+DeviceQueues::DeviceQueues(const char* name) : name_(name), impl_(new Impl) {}
+
+SerialQueue& DeviceQueues::get(int device) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if ((int)impl_->queues.size() <= device) impl_->queues.resize(device + 1, nullptr);
+  SerialQueue*& q = impl_->queues[device];
+  if (!q) q = new SerialQueue(name_);
+  return *q;
 }
 
 }  // namespace natten::node

@@ -22,4 +22,18 @@ class SerialQueue {
   Impl* impl_;  // leaked with the queue
 };
 
+/// One SerialQueue per CUDA device, each started on first use and never destroyed (a device's fence waiter,
+/// its autotuner thread).
+class DeviceQueues {
+ public:
+  /// `name`: the threads' name (at most 15 characters).
+  explicit DeviceQueues(const char* name);
+  SerialQueue& get(int device);
+
+ private:
+  const char* name_;
+  struct Impl;
+  Impl* impl_;  // leaked with the queues
+};
+
 }  // namespace natten::node

@@ -3,8 +3,8 @@
 #include <atomic>
 #include <string>
 
-#include "../kernels/runtime/gpu_runtime.h"
 #include "../engine/cpu/host_buffer.h"
+#include "../kernels/runtime/gpu_runtime.h"
 
 namespace natten::node {
 namespace {
@@ -32,7 +32,14 @@ Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes) {
   g_count[slot(device)] += 1;
 }
 
+Storage::Storage(std::shared_ptr<Storage> parent, size_t offset, size_t bytes)
+    : device_(parent->device()),
+      bytes_(bytes),
+      data_(static_cast<char*>(parent->data()) + offset),
+      parent_(std::move(parent)) {}
+
 Storage::~Storage() {
+  if (parent_) return;
   if (device_.is_cpu()) cpu::host_free(data_, bytes_);
   else gpu::release(device_.index, data_, bytes_);
   g_bytes[slot(device_)] -= (int64_t)bytes_;

@@ -17,6 +17,9 @@ struct Device {
 class Storage {
  public:
   Storage(Device device, size_t bytes);  // throws natten::Error(ERR_NATTEN_OOM) when memory runs out
+  /// A view of `bytes` bytes of `parent` from byte `offset` (in range): it owns no memory, keeps the parent
+  /// alive, and counts in neither memory() nor liveStorages (the parent does).
+  Storage(std::shared_ptr<Storage> parent, size_t offset, size_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -29,6 +32,7 @@ class Storage {
   Device device_;
   size_t bytes_;
   void* data_ = nullptr;
+  std::shared_ptr<Storage> parent_;  // set for a view
 };
 
 using StoragePtr = std::shared_ptr<Storage>;

@@ -239,6 +239,20 @@ NATTEN_BINDING("toArraySync", ToArraySync);
 Napi::Value Share(const Napi::CallbackInfo& info) { return wrap_storage(info.Env(), Options(info).storage("tensor")); }
 NATTEN_BINDING("share", Share);
 
+// view({tensor, offset, bytes}): a handle to bytes [offset, offset + bytes) of the tensor's storage, sharing
+// it (split and chunk return such views where a part is one contiguous run).
+Napi::Value View(const Napi::CallbackInfo& info) {
+  const Options o(info);
+  StoragePtr s = o.storage("tensor");
+  const int64_t offset = o.count("offset"), bytes = o.count("bytes");
+  if ((uint64_t)offset > s->bytes() || (uint64_t)bytes > s->bytes() - (uint64_t)offset)
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE",
+                "options.offset + options.bytes = " + std::to_string(offset + bytes) + " is past the " +
+                    std::to_string(s->bytes()) + " bytes of options.tensor");
+  return wrap_storage(info.Env(), std::make_shared<Storage>(s, (size_t)offset, (size_t)bytes));
+}
+NATTEN_BINDING("view", View);
+
 // release({tensor}): drops the handle's reference (idempotent).
 Napi::Value Release(const Napi::CallbackInfo& info) {
   release_storage(Options(info).get("tensor"), [] { return std::string("options.tensor"); });

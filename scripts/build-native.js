@@ -72,7 +72,9 @@ function settings() {
 }
 
 function cmakeJsArgs(s) {
-  const args = [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', s.buildDir, '--config', 'Release'];
+  // `build` (configure when needed, then build), not `compile`: that one wipes the folder and starts over
+  // after a failed build, doubling the time of a failure and deleting what it printed.
+  const args = [require.resolve('cmake-js/bin/cmake-js'), 'build', '--out', s.buildDir, '--config', 'Release'];
   args.push('--parallel', String(s.jobs), `--CDNATTEN_WITH_CUDA=${s.nvcc ? 'ON' : 'OFF'}`);
   args.push(`--CDNATTEN_CPU_LEVELS=${s.levels.join(';')}`);
   if (s.nvcc) args.push(`--CDCMAKE_CUDA_COMPILER=${s.nvcc}`, `--CDCMAKE_CUDA_ARCHITECTURES=${s.archs}`);
@@ -108,8 +110,8 @@ async function main() {
     ? `the CUDA addon: nvcc ${nvccVersion(s.nvcc)} (${s.nvcc}), architectures ${s.archs.replace(/;/g, ',')}`
     : `the CPU-only addon (${process.env.NATTEN_CUDA === '0' ? 'NATTEN_CUDA=0' : 'no nvcc found'})`;
   say(`building ${what}; CPU SIMD levels ${s.levels.join(',')}; ${s.jobs} jobs; in ${s.buildDir}`);
-  fs.mkdirSync(s.buildDir, { recursive: true });
-  const logFile = path.join(s.buildDir, 'natten-build.log');
+  // Beside the build folder, not in it: a clean build empties the folder.
+  const logFile = `${s.buildDir}.log`;
   const log = fs.createWriteStream(logFile);
   say(`[configure] CMake (full output: ${logFile})`);
   const code = await runBuild(s, log, progressReporter(started));

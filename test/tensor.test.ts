@@ -220,7 +220,7 @@ describe('lifetime and memory', () => {
 });
 
 describe('execution model', () => {
-  it('a multi-second CPU workload does not delay a 10 ms interval by more than 50 ms', async () => {
+  it('a multi-second CPU workload delays a 10 ms interval by under 50 ms more than an idle second does', async () => {
     const delays: number[] = [];
     let last = performance.now();
     const timer = setInterval(() => {
@@ -228,6 +228,10 @@ describe('execution model', () => {
       delays.push(now - last - 10);
       last = now;
     }, 10);
+    // The same interval with nothing of ours running: what the machine's own load costs (a busy test machine
+    // can delay any timer); the workload may add at most 50 ms to that.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleMax = Math.max(0, ...delays);
     // Op-like work on the CPU queue: large conversions and random fills. One round is timed first so the
     // workload lasts a few seconds whatever the core count.
     const n = 1 << 22;
@@ -258,7 +262,7 @@ describe('execution model', () => {
     expect(values.length).toBe(n);
     expect(enqueueMs).toBeLessThan(250); // ops only enqueue
     expect(totalMs).toBeGreaterThan(1000); // the workload really took seconds
-    expect(Math.max(...delays)).toBeLessThan(50);
+    expect(Math.max(...delays)).toBeLessThan(50 + idleMax);
   });
 
   it('synchronize resolves; toArray resolves after the producing work', async () => {

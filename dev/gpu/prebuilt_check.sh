@@ -8,7 +8,7 @@
 # Run from the repository root: bash dev/gpu/prebuilt_check.sh
 # What to look for: install.log says "using the prebuilt @natten-node/linux-x64-cuda13 (no compilation)";
 # demo.log runs on cuda:0 and its buildInfo shows cuda: true with the five default architectures and
-# cpuSimdLevel; tests.log has no failures. Exit status non-zero on any failure.
+# cpuSimd; tests.log has no failures. Exit status non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh

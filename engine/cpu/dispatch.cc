@@ -122,6 +122,11 @@ void scale(DType t, int64_t n, const void* src, void* dst, double factor) {
   active().table->scale(t, n, src, dst, factor);
 }
 void fill(DType t, int64_t n, void* dst, double value) { active().table->fill(t, n, dst, value); }
+void gemm(DType t, const GemmArgs& a) { active().table->gemm(t, a); }
+void add(DType t, const AddArgs& a) { active().table->add(t, a); }
+void gelu(DType t, const GeluArgs& a) { active().table->gelu(t, a); }
+void layer_norm(DType t, const LayerNormArgs& a) { active().table->layer_norm(t, a); }
+void strided_copy(DType t, const StridedCopyArgs& a) { active().table->strided_copy(t, a); }
 double fma_peak_gflops(int ms) { return active().table->fma_peak_gflops(ms); }
 void convert(const void* src, DType st, void* dst, DType dt, size_t begin, size_t end) {
   active().table->convert(src, st, dst, dt, begin, end);

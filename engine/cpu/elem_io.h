@@ -1,6 +1,6 @@
-// Loads and stores of tensor elements in any storage dtype, as fp32 (the CPU engine's compute type).
-// Rounding on store is the one of kernels/common/dtype.h: round to nearest even, once, from fp32
-// (float64 outputs are widened exactly).
+// Loads and stores of tensor elements in any storage dtype, as fp32 (the SIMD engine's compute type) or,
+// by row, as fp64 (the float64 path). Rounding on store is the one of kernels/common/dtype.h: round to
+// nearest even, once (fp32 into a float64 buffer is widened exactly).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +81,16 @@ inline void store_row(void* p, DType t, size_t at, int64_t n, const float* in) {
       break;
     }
   }
+}
+
+/// n consecutive elements starting at element `at`, as doubles (exact for every dtype).
+inline void load_row(const void* p, DType t, size_t at, int64_t n, double* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = load_element(p, t, at + (size_t)i);
+}
+
+/// n doubles stored as consecutive elements starting at element `at` (rounded once to the dtype).
+inline void store_row(void* p, DType t, size_t at, int64_t n, const double* in) {
+  for (int64_t i = 0; i < n; ++i) store_element(p, t, at + (size_t)i, in[i]);
 }
 
 typedef uint16_t vu16 __attribute__((vector_size(32)));

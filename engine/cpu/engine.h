@@ -7,6 +7,7 @@
 
 #include "../../kernels/common/dtype.h"
 #include "../../kernels/common/op_args.h"
+#include "../../kernels/common/tensor_args.h"
 
 namespace natten::cpu {
 
@@ -40,6 +41,14 @@ void unfused_to_fused(DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, in
 void scale(DType t, int64_t n, const void* src, void* dst, double factor);
 /// Every element set to value (converted once to the dtype).
 void fill(DType t, int64_t n, void* dst, double value);
+
+/// Tensor ops (docs/design.md §6): GEMM (gemm.cc), add and GELU (tensor_elementwise.cc), layer norm
+/// (layer_norm.cc), layout copies (strided_copy.cc).
+void gemm(DType t, const GemmArgs& a);
+void add(DType t, const AddArgs& a);
+void gelu(DType t, const GeluArgs& a);
+void layer_norm(DType t, const LayerNormArgs& a);
+void strided_copy(DType t, const StridedCopyArgs& a);
 
 /// Measured fp32 FMA throughput of all threads (GFLOP/s), over about `ms` milliseconds.
 double fma_peak_gflops(int ms);

@@ -13,9 +13,10 @@
 
 #include "elem_io.h"
 #include "engine.h"
-#include "f32_view.h"
 #include "fna_common.h"
+#include "fna_f64.h"
 #include "parallel.h"
+#include "real_view.h"
 
 namespace natten::cpu::NATTEN_SIMD {
 namespace {
@@ -246,10 +247,10 @@ struct Backward {
             const int64_t r = (b * N + tok) * H + h;
             const float* qr = q + r * D;
             const float* gr = go + r * Dv;
-            const float pr = expf(p.scale * dot_f32(qr, ek.data(), D) - a.lse[r]);
-            const float ds = pr * (dot_f32(gr, ev.data(), Dv) - delta[r]);
-            axpy_f32(pr, gr, dev.data(), Dv);
-            axpy_f32(ds * p.scale, qr, dek.data(), D);
+            const float pr = expf(p.scale * dot(qr, ek.data(), D) - a.lse[r]);
+            const float ds = pr * (dot(gr, ev.data(), Dv) - delta[r]);
+            axpy(pr, gr, dev.data(), Dv);
+            axpy(ds * p.scale, qr, dek.data(), D);
           }
         store_row(a.d_extra_k, t, at_k, D, dek.data());
         store_row(a.d_extra_v, t, at_v, Dv, dev.data());
@@ -262,6 +263,7 @@ struct Backward {
 
 void fna_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a) {
   if (p.batch == 0 || p.tokens() == 0) return;
+  if (t == DType::Float64) return fna_backward_f64(p, a);  // real float64 arithmetic, beside the fp32 engine
   Backward bw(p, t, a);
   bw.compute_delta();
   bw.dq_pass();

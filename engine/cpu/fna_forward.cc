@@ -11,6 +11,7 @@
 #include "elem_io.h"
 #include "engine.h"
 #include "fna_common.h"
+#include "fna_f64.h"
 #include "parallel.h"
 
 namespace natten::cpu::NATTEN_SIMD {
@@ -146,6 +147,7 @@ struct Forward {
 
 void fna_forward(const NaProblem& p, DType t, const FusedForwardArgs& a) {
   if (p.batch == 0 || p.heads == 0 || p.tokens() == 0) return;
+  if (t == DType::Float64) return fna_forward_f64(p, a);  // real float64 arithmetic, beside the fp32 engine
   Forward f(p, t, a);
   f.run();
   release_workspace();

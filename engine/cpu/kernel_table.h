@@ -22,6 +22,11 @@
   X(unfused_to_fused)              \
   X(scale)                         \
   X(fill)                          \
+  X(gemm)                          \
+  X(add)                           \
+  X(gelu)                          \
+  X(layer_norm)                    \
+  X(strided_copy)                  \
   X(fma_peak_gflops)               \
   X(convert)                       \
   X(convert_parallel)

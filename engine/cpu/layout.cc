@@ -7,6 +7,7 @@
 #include "elem_io.h"
 #include "engine.h"
 #include "parallel.h"
+#include "real_view.h"
 
 namespace natten::cpu::NATTEN_SIMD {
 
@@ -22,10 +23,15 @@ void fused_to_unfused(DType t, int64_t B, int64_t N, int64_t H, int64_t Hsrc, in
   });
 }
 
-void unfused_to_fused(DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, int64_t C, const void* src, void* dst) {
+namespace {
+
+/// unfused_to_fused with head sums in the compute type Real (fp32 math, fp64 for float64).
+template <class Real>
+void unfused_to_fused_as(DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, int64_t C, const void* src,
+                         void* dst) {
   const size_t es = (size_t)dtype_size(t), row = (size_t)C * es;
   parallel_for(B * N * H, 256, [&](int64_t begin, int64_t end) {
-    std::vector<float> acc((size_t)C), part((size_t)C);
+    std::vector<Real> acc((size_t)C), part((size_t)C);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t h = i % H, bn = i / H, n = bn % N, b = bn / N;
       if (Hsrc == H) {
@@ -34,7 +40,7 @@ void unfused_to_fused(DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, in
         continue;
       }
       // Source heads g with g * H / Hsrc == h: the contiguous range [ceil(h*Hsrc/H), ceil((h+1)*Hsrc/H)).
-      std::fill(acc.begin(), acc.end(), 0.f);
+      std::fill(acc.begin(), acc.end(), Real(0));
       for (int64_t g = (h * Hsrc + H - 1) / H; g < ((h + 1) * Hsrc + H - 1) / H; ++g) {
         load_row(src, t, (size_t)(((b * Hsrc + g) * N + n) * C), C, part.data());
         for (int64_t c = 0; c < C; ++c) acc[c] += part[c];
@@ -42,6 +48,12 @@ void unfused_to_fused(DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, in
       store_row(dst, t, (size_t)(i * C), C, acc.data());
     }
   });
+}
+
+}  // namespace
+
+void unfused_to_fused(DType t, int64_t B, int64_t N, int64_t Hsrc, int64_t H, int64_t C, const void* src, void* dst) {
+  with_compute_type(t, [&](auto real) { unfused_to_fused_as<decltype(real)>(t, B, N, Hsrc, H, C, src, dst); });
 }
 
 void scale(DType t, int64_t n, const void* src, void* dst, double factor) {

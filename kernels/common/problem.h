@@ -26,9 +26,10 @@ struct NaProblem {
   int stride[kMaxDims] = {1, 1, 1};
   int dilation[kMaxDims] = {1, 1, 1};
   bool causal[kMaxDims] = {false, false, false};
-  int64_t n_extra = 0;   // additional keys/values attended by every query
-  float scale = 1.f;     // applied to Q.K (fused ops only; unfused QK is unscaled)
-  bool has_rpb = false;  // unfused QK only
+  int64_t n_extra = 0;     // additional keys/values attended by every query
+  float scale = 1.f;       // applied to Q.K (fused ops only; unfused QK is unscaled), rounded for fp32 math
+  double scale_f64 = 1.0;  // the same scale as given: the float64 CPU path computes with it
+  bool has_rpb = false;    // unfused QK only
 
   NATTEN_HD AxisParams axis(int a) const { return {length[a], kernel[a], stride[a], dilation[a], causal[a]}; }
   /// Number of query (= key) tokens per (batch, head).

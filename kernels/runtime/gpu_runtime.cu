@@ -22,8 +22,12 @@ namespace {
 struct DeviceState {
   cudaStream_t stream = nullptr;    // ordered work queue of the device
   cudaStream_t transfer = nullptr;  // blocking copies made by worker threads after a fence
+  cudaStream_t side = nullptr;      // work inserted at a Gate of the stream (SideStreamScope)
   std::mutex transfer_mutex;
 };
+
+// The device whose work this thread sends to the side stream (SideStreamScope), -1 for none.
+thread_local int t_side_device = -1;
 
 // Process-wide and never destroyed: device threads may use them while the process exits.
 std::mutex g_init_mutex;
@@ -68,9 +72,9 @@ void reserve_under_limit(int device, size_t bytes) {
   if (limit > 0 && now > limit) {
     g_in_use[device] -= (int64_t)bytes;
     throw Error(ErrorKind::Natten, "ERR_NATTEN_OOM",
-                "CUDA out of memory: cannot allocate " + std::to_string(bytes) + " bytes on cuda:" +
-                    std::to_string(device) + " within NATTEN_CUDA_MEMORY_LIMIT (" + std::to_string(limit) +
-                    " bytes; " + std::to_string(now - (int64_t)bytes) + " in use)");
+                "CUDA out of memory: cannot allocate " + std::to_string(bytes) +
+                    " bytes on cuda:" + std::to_string(device) + " within NATTEN_CUDA_MEMORY_LIMIT (" +
+                    std::to_string(limit) + " bytes; " + std::to_string(now - (int64_t)bytes) + " in use)");
   }
 }
 
@@ -108,6 +112,7 @@ DeviceState& state(int device) {
     NATTEN_CUDA_CHECK(cudaSetDevice(device));
     NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->transfer, cudaStreamNonBlocking));
+    NATTEN_CUDA_CHECK(cudaStreamCreateWithFlags(&st->side, cudaStreamNonBlocking));
     // Keep up to pool_keep() freed bytes in the pool (stream-ordered reuse without the driver); CUDA
     // returns what is above it at the next synchronisation, so a long-lived process does not hold its
     // high-water mark (other processes on the card need it).
@@ -122,12 +127,19 @@ DeviceState& state(int device) {
   return *s;
 }
 
+/// The stream this thread's work for the device goes to: its side stream under a SideStreamScope.
+cudaStream_t work_stream(const DeviceState& s, int device) { return device == t_side_device ? s.side : s.stream; }
+
 /// Makes `device` current for this thread (CUDA calls from worker threads need it).
 cudaStream_t use(int device) {
   DeviceState& s = state(device);
   NATTEN_CUDA_CHECK(cudaSetDevice(device));
-  return s.stream;
+  return work_stream(s, device);
 }
+
+// Failures of work run off the JS thread (defer_error), raised once by the next check_async_errors.
+std::mutex g_deferred_mutex;
+auto* g_deferred = new std::vector<std::unique_ptr<Error>>(kMaxDevices);
 
 constexpr int kThreads = 256;
 unsigned blocks_for(size_t n) {
@@ -163,8 +175,14 @@ std::string mark_current_device_lost(const std::string& error) {
          " is lost: restart the process to use this device again)";
 }
 
+// The error of the device query, when it failed (reported by build_info()).
+static std::atomic<int> g_device_query_error{cudaSuccess};
+
 BuildInfo build_info() {
   BuildInfo b;
+  device_count();
+  const auto e = static_cast<cudaError_t>(g_device_query_error.load());
+  if (e != cudaSuccess) b.device_status = cudaGetErrorName(e);
   b.cuda = true;
   b.cuda_version = NATTEN_CUDA_VERSION;
   b.archs = NATTEN_CUDA_ARCHS;
@@ -176,7 +194,9 @@ BuildInfo build_info() {
 int device_count() {
   static int count = [] {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      g_device_query_error = e;
       cudaGetLastError();  // no driver / no device: not an error for a library that also runs on CPU
       return 0;
     }
@@ -198,7 +218,7 @@ DeviceInfo device_info(int device) {
   return d;
 }
 
-void* stream(int device) { return state(device).stream; }
+void* stream(int device) { return work_stream(state(device), device); }
 
 void* alloc(int device, size_t bytes) {
   cudaStream_t s = use(device);
@@ -317,6 +337,20 @@ void fault_async(int device) {
 void check_async_errors(int device) {
   use(device);
   NATTEN_CUDA_CHECK(cudaGetLastError());
+  std::unique_ptr<Error> deferred;
+  {
+    std::lock_guard<std::mutex> lock(g_deferred_mutex);
+    if (device >= 0 && device < kMaxDevices) deferred = std::move((*g_deferred)[device]);
+  }
+  if (deferred) throw *deferred;
+}
+
+bool device_lost(int device) { return device >= 0 && device < kMaxDevices && g_lost[device].load(); }
+
+void defer_error(int device, const Error& e) {
+  if (device < 0 || device >= kMaxDevices) return;
+  std::lock_guard<std::mutex> lock(g_deferred_mutex);
+  if (!(*g_deferred)[device]) (*g_deferred)[device] = std::make_unique<Error>(e);
 }
 
 // --- GPU timing (benchmarks) ---
@@ -365,6 +399,81 @@ void spin_async(int device, double microseconds) {
   if (!(microseconds > 0)) return;
   spin_kernel<<<1, 1, 0, use(device)>>>((uint64_t)(microseconds * 1000.0));
   NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+// --- Work inserted into a device's stream from another thread ---
+
+namespace {
+// Holds its stream until the flag turns non-zero; one thread, sleeping between polls, so the side stream's
+// kernels run beside it at (nearly) full speed.
+__global__ void gate_kernel(const volatile int* flag) {
+  while (*flag == 0) __nanosleep(2000);
+}
+}  // namespace
+
+SideStreamScope::SideStreamScope(int device) : previous_(t_side_device) {
+  state(device);  // creates the side stream
+  t_side_device = device;
+}
+
+SideStreamScope::~SideStreamScope() { t_side_device = previous_; }
+
+Gate::Gate(int device) : device_(device) {
+  DeviceState& st = state(device);
+  NATTEN_CUDA_CHECK(cudaSetDevice(device));
+  cudaStream_t s = st.stream;
+  cudaEvent_t ready = nullptr;
+  NATTEN_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  ready_ = ready;
+  void* flag = nullptr;
+  try {
+    reserve_under_limit(device, sizeof(int));
+    if (cudaError_t e = cudaMallocAsync(&flag, sizeof(int), s); e != cudaSuccess) {
+      g_in_use[device] -= (int64_t)sizeof(int);
+      NATTEN_CUDA_CHECK(e);
+    }
+    NATTEN_CUDA_CHECK(cudaMemsetAsync(flag, 0, sizeof(int), s));
+    NATTEN_CUDA_CHECK(cudaEventRecord(ready, s));
+    gate_kernel<<<1, 1, 0, s>>>(static_cast<int*>(flag));
+    NATTEN_CUDA_CHECK(cudaGetLastError());
+  } catch (...) {
+    if (flag) {
+      g_in_use[device] -= (int64_t)sizeof(int);
+      cudaFreeAsync(flag, s);
+    }
+    cudaEventDestroy(ready);
+    throw;
+  }
+  // Freed in stream order after the gate kernel, which outlives every write to the flag (the release's
+  // write is what ends it), so the block cannot be reused while the gate still polls it.
+  g_in_use[device] -= (int64_t)sizeof(int);
+  cudaFreeAsync(flag, s);
+  flag_ = flag;
+}
+
+Gate::~Gate() {
+  release();
+  if (ready_) cudaEventDestroy(static_cast<cudaEvent_t>(ready_));
+}
+
+void Gate::join() {
+  DeviceState& st = state(device_);
+  NATTEN_CUDA_CHECK(cudaSetDevice(device_));
+  NATTEN_CUDA_CHECK(cudaStreamWaitEvent(st.side, static_cast<cudaEvent_t>(ready_), 0));
+}
+
+void Gate::release() noexcept {
+  if (released_) return;
+  released_ = true;
+  try {
+    DeviceState& st = state(device_);
+    cudaSetDevice(device_);
+    // Without a join the side stream has not waited for the flag's zeroing: make it wait first.
+    cudaStreamWaitEvent(st.side, static_cast<cudaEvent_t>(ready_), 0);
+    cudaMemsetAsync(flag_, 1, sizeof(int), st.side);  // any non-zero bytes end the gate kernel
+  } catch (...) {
+    // A lost device: its streams are dead, the gate with them.
+  }
 }
 
 }  // namespace natten::gpu

@@ -17,6 +17,7 @@ struct BuildInfo {
   std::string archs;         // CMake CUDA architectures, "" without CUDA
   int runtime_version = 0;   // cudart version (e.g. 13000), 0 without CUDA
   int driver_version = 0;    // 0 when no driver is installed
+  std::string device_status; // why no device is usable (the CUDA error of the device query), "" when fine
 };
 BuildInfo build_info();
 
@@ -120,5 +121,51 @@ class Timer {
 /// Enqueues a kernel that keeps the device's stream busy for about `microseconds`, so the host can queue
 /// the work to be timed behind it and launch overhead does not show in event timings.
 void spin_async(int device, double microseconds);
+
+// --- Work inserted into a device's stream from another thread (the autotuner) ---
+
+/// While it lives, this thread's work for `device` (kernels, stream-ordered allocations, timers, fences)
+/// goes to the device's side stream instead of its stream. The autotuner's thread times its candidates
+/// and runs the tuned op there, at the position of a Gate.
+class SideStreamScope {
+ public:
+  explicit SideStreamScope(int device);
+  ~SideStreamScope();
+  SideStreamScope(const SideStreamScope&) = delete;
+  SideStreamScope& operator=(const SideStreamScope&) = delete;
+
+ private:
+  int previous_;
+};
+
+/// A hold in a device's stream, made at call time on the JS thread: the stream's later work waits until
+/// release(). Work a SideStreamScope thread enqueues between join() and release() therefore runs at the
+/// gate's place in the stream: after everything enqueued before the gate, before everything after it.
+/// The hold is a one-thread kernel polling a flag (the side stream's kernels run beside it); the
+/// destructor releases a gate not yet released, so the stream never stays held.
+class Gate {
+ public:
+  explicit Gate(int device);
+  ~Gate();
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+  /// The side stream waits for the work enqueued on the stream before the gate.
+  void join();
+  /// The stream goes on once the side stream's work enqueued so far has finished. Never throws.
+  void release() noexcept;
+
+ private:
+  int device_;
+  void* flag_ = nullptr;
+  void* ready_ = nullptr;
+  bool released_ = false;
+};
+
+/// True once a kernel fault (a sticky error) has lost the device.
+bool device_lost(int device);
+
+/// Records the failure of work run for the device off the JS thread (an op the autotuner launched): the
+/// device's next read or synchronize raises it once, as for any failure of queued work.
+void defer_error(int device, const Error& e);
 
 }  // namespace natten::gpu

@@ -37,4 +37,13 @@ void Timer::stop() { no_cuda(); }
 double Timer::elapsed_ms() { no_cuda(); }
 void spin_async(int, double) { no_cuda(); }
 
+SideStreamScope::SideStreamScope(int) : previous_(-1) { no_cuda(); }
+SideStreamScope::~SideStreamScope() {}
+Gate::Gate(int device) : device_(device) { no_cuda(); }
+Gate::~Gate() {}
+void Gate::join() { no_cuda(); }
+void Gate::release() noexcept {}
+bool device_lost(int) { return false; }
+void defer_error(int, const Error&) {}
+
 }  // namespace natten::gpu

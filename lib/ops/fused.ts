@@ -4,12 +4,21 @@
  * attention weights, and its backward. K/V may have fewer heads than Q (GQA: heads_kv divides heads) and
  * V's head dim may differ from Q/K's.
  */
-import { native, type NaFusedInputs } from '../native';
+import {
+  native,
+  type NaBackwardOptions,
+  type NaForwardOptions,
+  type NaFusedInputs,
+  type NativeFusedCallConfig,
+} from '../native';
+import { runTunable, type TunableCall } from '../autotuner/tuner';
+import type { TunePass } from '../autotuner/types';
 import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
 import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
+import { checkBackward, FusedCallParts, recordForward } from './backward_record';
 import { warnIfFusedFallback } from './fallback_warning';
 import { forwardArchOf, isForwardKernel } from './fused_configs';
 import { allocLike, allocOutput, handleOrNull, nativeProblem, ProblemSizes, writing } from './problem';
@@ -217,6 +226,18 @@ function fusedCall(
   };
 }
 
+/** True when a call chose the kernel of `pass` itself: the autotuner leaves such calls alone. */
+function chosenByCall(pass: TunePass, c: NativeFusedCallConfig): boolean {
+  if (c.useReference) return true;
+  if (pass === 'forward') return !!(c.qTileShape || c.kvTileShape || c.forwardArch !== undefined);
+  return !!(c.backwardQTileShape || c.backwardKvTileShape || c.kvSplits);
+}
+
+/** What the backward contract compares of a validated call (lib/ops/backward_record.ts). */
+function contractParts(c: FusedCall): FusedCallParts {
+  return { window: c.window, scale: c.sizes.scale, nExtra: c.sizes.nExtra, q: c.q, k: c.k, v: c.v, ek: c.ek, ev: c.ev };
+}
+
 /** Before a validated call runs: the one-time warning if its GPU lacks the fused kernels (not asked of backend 'reference'). */
 function warnFallback(c: FusedCall): void {
   if (!c.config.useReference) warnIfFusedFallback(c.q.device);
@@ -244,6 +265,61 @@ export function validateFused(fn: string, dims: number, q: unknown, k: unknown, 
   fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
 }
 
+/** A validated fused forward, its outputs allocated, as the autotuner takes it. @internal */
+export interface ForwardPass {
+  call: TunableCall<NaForwardOptions>;
+  output: Tensor;
+  lse: Tensor<'float32'>;
+  /** What the backward contract records of this call. */
+  parts: FusedCallParts;
+}
+
+/** A validated fused backward, its gradients allocated, as the autotuner takes it. @internal */
+export interface BackwardPass {
+  call: TunableCall<NaBackwardOptions>;
+  grads: NAGradients;
+}
+
+/** The tunable call of a validated fused call. */
+function tunableCall<O extends NaForwardOptions | NaBackwardOptions>(
+  pass: TunePass,
+  c: FusedCall,
+  options: O,
+  launch: (o: O) => void,
+): TunableCall<O> {
+  return {
+    device: c.q.device,
+    pass,
+    dtype: c.q.dtype,
+    problem: options.problem,
+    options,
+    explicit: chosenByCall(pass, c.config),
+    launch,
+  };
+}
+
+/** Validates a fused forward under the name `fn` and allocates its outputs; nothing runs yet. @internal */
+export function forwardPass(
+  fn: string,
+  dims: number,
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  opts: NAOptions,
+): ForwardPass {
+  const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
+  const s = c.sizes;
+  warnFallback(c);
+  const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
+  const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
+  let call: TunableCall<NaForwardOptions> | undefined;
+  writing([output, lse], () => {
+    const options = nativeOptions(c, { output: output.handle(), lse: lse.handle() });
+    call = tunableCall('forward', c, options, (o) => native.naForward(o));
+  });
+  return { call: call!, output, lse, parts: contractParts(c) };
+}
+
 /** The fused forward under the name `fn` (for error messages). @internal */
 export function fusedForward(
   fn: string,
@@ -253,19 +329,20 @@ export function fusedForward(
   v: unknown,
   opts: NAOptions,
 ): Tensor | NAResult {
-  const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
-  const returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
-  const s = c.sizes;
-  warnFallback(c);
-  const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
-  const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
-  writing([output, lse], () => native.naForward(nativeOptions(c, { output: output.handle(), lse: lse.handle() })));
+  const { call, output, lse, parts } = forwardPass(fn, dims, q, k, v, opts);
+  let returnLse = false;
+  writing([output, lse], () => {
+    returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
+    runTunable(call);
+  });
+  recordForward(parts, output, returnLse ? lse : undefined);
   if (returnLse) return { output, lse };
   lse.dispose();
   return output;
 }
 
-function backward(
+/** Validates a fused backward under the name `fn` and allocates its gradients; nothing runs yet. @internal */
+export function backwardPass(
   fn: string,
   dims: number,
   dOutA: unknown,
@@ -275,7 +352,7 @@ function backward(
   outA: unknown,
   lseA: unknown,
   opts: NAOptions,
-): NAGradients {
+): BackwardPass {
   const c = fusedCall(fn, dims, q, k, v, opts, BACKWARD_KEYS);
   const s = c.sizes;
   const dOut = tensorArg(fn, dOutA, 'dOut'),
@@ -299,29 +376,47 @@ function backward(
   if (lse.device !== c.q.device) {
     throw typeError('ERR_NATTEN_DEVICE_MISMATCH', `${fn}: lse is on ${lse.device} but q is on ${c.q.device}`);
   }
+  checkBackward(fn, contractParts(c), output, lse);
   warnFallback(c);
   const dq = allocLike(c.q, c.q);
   const dk = allocLike(c.k, c.q);
   const dv = allocLike(c.v, c.q);
   const dek = allocLike(c.ek, c.q);
   const dev = allocLike(c.ev, c.q);
-  writing([dq, dk, dv, dek, dev], () =>
-    native.naBackward(
-      nativeOptions(c, {
-        output: output.handle('output'),
-        lse: lse.handle('lse'),
-        dOut: dOut.handle('dOut'),
-        dq: dq.handle(),
-        dk: dk.handle(),
-        dv: dv.handle(),
-        dAdditionalKeys: handleOrNull(dek, 'dek'),
-        dAdditionalValues: handleOrNull(dev, 'dev'),
-      }),
-    ),
-  );
+  let call: TunableCall<NaBackwardOptions> | undefined;
+  writing([dq, dk, dv, dek, dev], () => {
+    const options = nativeOptions(c, {
+      output: output.handle('output'),
+      lse: lse.handle('lse'),
+      dOut: dOut.handle('dOut'),
+      dq: dq.handle(),
+      dk: dk.handle(),
+      dv: dv.handle(),
+      dAdditionalKeys: handleOrNull(dek, 'dek'),
+      dAdditionalValues: handleOrNull(dev, 'dev'),
+    });
+    call = tunableCall('backward', c, options, (o) => native.naBackward(o));
+  });
   const grads: NAGradients = { dq, dk, dv };
   if (dek) grads.dAdditionalKeys = dek;
   if (dev) grads.dAdditionalValues = dev;
+  return { call: call!, grads };
+}
+
+function backward(
+  fn: string,
+  dims: number,
+  dOut: unknown,
+  q: unknown,
+  k: unknown,
+  v: unknown,
+  output: unknown,
+  lse: unknown,
+  opts: NAOptions,
+): NAGradients {
+  const { call, grads } = backwardPass(fn, dims, dOut, q, k, v, output, lse, opts);
+  const g = grads;
+  writing([g.dq, g.dk, g.dv, g.dAdditionalKeys, g.dAdditionalValues], () => runTunable(call));
   return grads;
 }
 

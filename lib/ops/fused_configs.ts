@@ -4,7 +4,7 @@
  * backward ops' `backwardQTileShape`/`backwardKvTileShape`) to force it; without them a heuristic picks
  * (bench/NOTES.md describes it). The autotuner searches this list.
  */
-import { native } from '../native';
+import { native, type NativeDeviceCaps, type NativeFusedTileConfig } from '../native';
 import { deviceIndex } from '../device';
 import { DTYPES, dtypeCode, type DType } from '../dtype';
 import { argTypeError, rangeError } from '../errors';
@@ -51,12 +51,15 @@ function positiveInt(name: string, v: unknown): number {
   return v;
 }
 
-/**
- * Lists the fused tile configs compiled for (dims, head dim tier, dtype) that fit the device, forward
- * first. Empty on the CPU, in a CPU-only build, for float32, for head dims that are not multiples of 8
- * or exceed 256, and on GPUs older than sm_80 (all of these run on the reference kernels).
- */
-export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
+/** The validated fields of a query, as the binding takes them. */
+interface ConfigsArgs {
+  dims: number;
+  headDim: number;
+  headDimV: number;
+  dtype: number;
+}
+
+function configsArgs(query: Omit<FusedConfigQuery, 'device'>): ConfigsArgs {
   if (typeof query !== 'object' || query === null) throw argTypeError('fusedConfigs(query)', 'an object', query);
   const dims = positiveInt('dims', query.dims);
   if (dims > 3) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `dims must be 1, 2 or 3, got ${dims}`);
@@ -70,8 +73,11 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
       `dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`,
     );
   }
-  const device = deviceIndex(query.device ?? 'cuda');
-  return native.fusedConfigs({ device, dims, headDim, headDimV, dtype: dtypeCode(dtype) }).map((c) => ({
+  return { dims, headDim, headDimV, dtype: dtypeCode(dtype) };
+}
+
+function configInfo(c: NativeFusedTileConfig): FusedConfigInfo {
+  return {
     pass: c.pass,
     kernel: c.kernel,
     dims: c.dims,
@@ -81,7 +87,25 @@ export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
     kvTileShape: c.kvTileShape,
     threads: c.threads,
     smemBytes: c.smemBytes,
-  }));
+  };
+}
+
+/**
+ * Lists the fused tile configs compiled for (dims, head dim tier, dtype) that fit the device, forward
+ * first. Empty on the CPU, in a CPU-only build, for float32, for head dims that are not multiples of 8
+ * or exceed 256, and on GPUs older than sm_80 (all of these run on the reference kernels).
+ */
+export function fusedConfigs(query: FusedConfigQuery): FusedConfigInfo[] {
+  const args = configsArgs(query);
+  const device = deviceIndex(query.device ?? 'cuda');
+  return native.fusedConfigs({ device, ...args }).map(configInfo);
+}
+
+/** fusedConfigs for a device described by `caps` instead of a present one (natten.internal). Throws
+ * ERR_NATTEN_NO_CUDA in CPU-only builds. @internal */
+export function fusedConfigsFor(query: Omit<FusedConfigQuery, 'device'>, caps: NativeDeviceCaps): FusedConfigInfo[] {
+  if (typeof caps !== 'object' || caps === null) throw argTypeError('caps', 'a capabilities object', caps);
+  return native.fusedConfigs({ ...configsArgs(query), caps }).map(configInfo);
 }
 
 /** Forward kernel families and the architecture number the native config takes for each. */

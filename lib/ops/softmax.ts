@@ -1,4 +1,4 @@
-/** Softmax over the last axis (fp32 math; -Infinity entries give 0, a row of only -Infinity gives zeros). */
+/** Softmax over the last axis (fp32 math, float64 math for float64; -Infinity entries give 0, a row of only -Infinity gives zeros). */
 import { native } from '../native';
 import { dtypeCode, type DType } from '../dtype';
 import { rangeError } from '../errors';

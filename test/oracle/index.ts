@@ -3,3 +3,4 @@ export * from './util';
 export * from './window';
 export * from './fused';
 export * from './unfused';
+export * from './tensor_ops';

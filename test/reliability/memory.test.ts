@@ -28,19 +28,21 @@ describe('resident memory', () => {
     expect(res.growthMiB * 2 ** 20).toBeLessThan(20e6);
   });
 
-  it('300 forgotten 4 MiB tensors (never disposed, no --expose-gc): peak RSS stays under 400 MB', async () => {
-    // zeros() instead of randn(): the same 4 MiB of touched memory per tensor without randn's 35 ms of
-    // CPU time each (FILL=randn measures the same peak).
+  it('300 forgotten 4 MiB tensors (never disposed, no --expose-gc): RSS grows by under 300 MB of the 1.2 GB', async () => {
     const r = await runFixture('forgotten_tensors.js', {
       args: ['cpu'],
       env: { COUNT: '300', FILL: 'zeros' },
       timeoutMs: 120000,
     });
     expectExit(r, 0);
-    const res = report<{ maxRssMiB: number; peakRssMiB: number; ms: number }>(r, 'RESULT');
+    const res = report<{ baseRssMiB: number; peakRssMiB: number; ms: number }>(r, 'RESULT');
     if (!res) throw new Error(`no RESULT line; ${describeExit(r)}`);
-    process.stderr.write(`  [forgotten tensors] peak RSS ${res.maxRssMiB.toFixed(1)} MiB (${res.ms} ms)\n`);
-    expect(res.maxRssMiB * 2 ** 20).toBeLessThan(400e6);
+    const growth = res.peakRssMiB - res.baseRssMiB;
+    process.stderr.write(
+      `  [forgotten tensors] RSS ${res.baseRssMiB.toFixed(1)} MiB before, peak ${res.peakRssMiB.toFixed(1)} MiB: growth ${growth.toFixed(1)} MiB (${res.ms} ms)\n`,
+    );
+    // Without the native sizes reported to V8 nothing is collected in time and the growth is the whole 1.2 GB.
+    expect(growth * 2 ** 20).toBeLessThan(300e6);
   });
 });
 

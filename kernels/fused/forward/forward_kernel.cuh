@@ -28,11 +28,11 @@
 #include <type_traits>
 
 #include "../../common/op_args.h"
+#include "../../common/tile_shape.h"
+#include "../../common/tile_window.h"
 #include "../../runtime/cuda_check.h"
 #include "../../runtime/sm80_mma.h"
 #include "../../runtime/sm90_wgmma.h"
-#include "../../common/tile_shape.h"
-#include "../../common/tile_window.h"
 
 namespace natten::fused {
 
@@ -625,7 +625,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
             l_run[e >> 1] += pe;
           }
       };
-      for_active_groups<kGroups>(all_active, active, exp_group);
+      detail::for_active_groups<kGroups>(all_active, active, exp_group);
       // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
       if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
 #pragma unroll
@@ -681,7 +681,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 #pragma unroll
         for (int i = 0; i < DT / 2; ++i) pin(of[i]);
       } else {
-        for_active_groups<kGroups>(all_active, active, pv_group);
+        detail::for_active_groups<kGroups>(all_active, active, pv_group);
       }
     }
     stage = stage + 1 == Tr::kStages ? 0 : stage + 1;
@@ -718,6 +718,16 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
     asm volatile("mov.u32 %0, %%ctaid.x;" : "=r"(ctaid_x));
     locate(ctaid_x, ax, q0);
   }
+  // Token of query row n of the tile, or -1 where the row lies past the edge of the feature map.
+  auto token_at = [&](int n) -> int64_t {
+    int c[3] = {0, 0, 0};
+#pragma unroll
+    for (int a = 0; a < kDims; ++a) {
+      c[a] = q0[a] + QTile::coord(n, a);
+      if (c[a] >= ax[a].lg) return -1;
+    }
+    return detail::token_of(p, b, global(0, c[0]), global(1, c[1]), global(2, c[2]));
+  };
   Elem* const out = static_cast<Elem*>(prm.a.out);
   const int dv_chunks = dv / 8;
 #pragma unroll
@@ -725,32 +735,15 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
     const int n = warp * 16 + idx / kChunks;
     const int ch = idx % kChunks;
     if (ch >= dv_chunks) continue;
-    int c[3] = {0, 0, 0};
-    bool valid = true;
-#pragma unroll
-    for (int a = 0; a < kDims; ++a) {
-      c[a] = q0[a] + QTile::coord(n, a);
-      valid = valid && c[a] < ax[a].lg;
-    }
-    if (!valid) continue;
-    const int64_t tok = detail::token_of(p, b, global(0, c[0]), global(1, c[1]), global(2, c[2]));
+    const int64_t tok = token_at(n);
+    if (tok < 0) continue;
     *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = s_q[swizzle<kChunks>(n, ch)];
   }
   if (tig == 0 && prm.a.lse != nullptr) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int n = warp * 16 + grp + 8 * r;
-      int c[3] = {0, 0, 0};
-      bool valid = true;
-#pragma unroll
-      for (int a = 0; a < kDims; ++a) {
-        c[a] = q0[a] + QTile::coord(n, a);
-        valid = valid && c[a] < ax[a].lg;
-      }
-      if (valid) {
-        const int64_t tok = detail::token_of(p, b, global(0, c[0]), global(1, c[1]), global(2, c[2]));
-        prm.a.lse[tok * p.heads + h] = lse[r];
-      }
+      const int64_t tok = token_at(warp * 16 + grp + 8 * r);
+      if (tok >= 0) prm.a.lse[tok * p.heads + h] = lse[r];
     }
   }
 }

@@ -1,0 +1,138 @@
+/**
+ * Matrix products (docs/design.md §6 "Tensor ops"): `linear` and `matmul` on the CPU engine's GEMM or
+ * cuBLASLt on a GPU, and PyTorch's fp32 matmul precision switch. Half-precision inputs accumulate in fp32.
+ */
+import { native } from '../native';
+import { dtypeCode } from '../dtype';
+import { argTypeError, rangeError } from '../errors';
+import { Tensor } from '../tensor';
+import { allocOutput, prod, writing } from './problem';
+import { checkSameDtypeDevice, optionalTensorArg, tensorArg } from './validate';
+
+/** PyTorch's fp32 matmul precisions: `'highest'` computes in fp32, `'high'` lets GPUs use TF32 tensor cores. */
+export type Float32MatmulPrecision = 'highest' | 'high';
+
+let precision: Float32MatmulPrecision = 'highest';
+
+/**
+ * Sets how float32 `linear`/`matmul` compute on GPUs (PyTorch's `torch.set_float32_matmul_precision`):
+ * `'highest'` (default) in full fp32, `'high'` with TF32 tensor cores (10-bit mantissa inputs, fp32
+ * accumulation: several times faster, about 1e-3 relative error). The CPU always computes in fp32.
+ */
+export function setFloat32MatmulPrecision(p: Float32MatmulPrecision): void {
+  if (p !== 'highest' && p !== 'high')
+    throw argTypeError('setFloat32MatmulPrecision: precision', "'highest' or 'high'", p);
+  precision = p;
+}
+
+/** The current fp32 matmul precision. */
+export function getFloat32MatmulPrecision(): Float32MatmulPrecision {
+  return precision;
+}
+
+const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+/**
+ * `x · weightᵀ + bias` over the last axis of x (PyTorch's `linear`): x `[..., in]` (also 1-D), weight
+ * `[out, in]` as PyTorch stores it, bias `[out]` (optional). Returns `[..., out]` in x's dtype.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const fn = 'linear';
+  const a = tensorArg(fn, x, 'x'),
+    w = tensorArg(fn, weight, 'weight'),
+    b = optionalTensorArg(fn, bias, 'bias');
+  checkSameDtypeDevice(
+    fn,
+    b
+      ? [
+          [a, 'x'],
+          [w, 'weight'],
+          [b, 'bias'],
+        ]
+      : [
+          [a, 'x'],
+          [w, 'weight'],
+        ],
+  );
+  if (w.ndim !== 2)
+    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: weight must be [out, in], got ${shapeStr(w.shape)}`);
+  const [outF, inF] = w.shape;
+  if (a.ndim < 1 || a.shape[a.ndim - 1] !== inF) {
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: x must be [..., ${inF}] (its last axis the weight's in-features), got ${shapeStr(a.shape)}`,
+    );
+  }
+  if (b && (b.ndim !== 1 || b.shape[0] !== outF))
+    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: bias must be [${outF}], got ${shapeStr(b.shape)}`);
+  const lead = a.shape.slice(0, -1);
+  const out = allocOutput([...lead, outF], a.dtype, a);
+  const m = prod(lead);
+  writing([out], () =>
+    native.gemm({
+      dtype: dtypeCode(a.dtype),
+      batch: 1,
+      m,
+      n: outF,
+      k: inF,
+      a: a.handle('x'),
+      aStride: m * inF,
+      b: w.handle('weight'),
+      bStride: 0,
+      bTrans: true,
+      bias: b ? b.handle('bias') : null,
+      c: out.handle(),
+      allowTf32: precision === 'high',
+    }),
+  );
+  return out;
+}
+
+/**
+ * Batched matrix product `a · b`: a `[..., m, k]`, b `[..., k, n]` with the same batch axes (or b 2-D, one
+ * matrix for every batch entry). Returns `[..., m, n]`.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const fn = 'matmul';
+  const x = tensorArg(fn, a, 'a'),
+    y = tensorArg(fn, b, 'b');
+  checkSameDtypeDevice(fn, [
+    [x, 'a'],
+    [y, 'b'],
+  ]);
+  if (x.ndim < 2 || y.ndim < 2)
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: a and b must have at least 2 axes, got ${shapeStr(x.shape)} and ${shapeStr(y.shape)}`,
+    );
+  const [m, k] = x.shape.slice(-2),
+    [k2, n] = y.shape.slice(-2);
+  const batchDims = x.shape.slice(0, -2);
+  const shared = y.ndim === 2;
+  const sameBatch = shared || (y.ndim === x.ndim && y.shape.slice(0, -2).every((d, i) => d === batchDims[i]));
+  if (k !== k2 || !sameBatch) {
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: b must be [..., ${k}, n] with a's batch axes ${shapeStr(batchDims)} (or [${k}, n]), ` +
+        `got a ${shapeStr(x.shape)} and b ${shapeStr(y.shape)}`,
+    );
+  }
+  const out = allocOutput([...batchDims, m, n], x.dtype, x);
+  writing([out], () =>
+    native.gemm({
+      dtype: dtypeCode(x.dtype),
+      batch: prod(batchDims),
+      m,
+      n,
+      k,
+      a: x.handle('a'),
+      aStride: m * k,
+      b: y.handle('b'),
+      bStride: shared ? 0 : k * n,
+      bTrans: false,
+      c: out.handle(),
+      allowTf32: precision === 'high',
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,146 @@
+// Bindings of the tensor ops (docs/design.md §6 "Tensor ops"; typed in lib/native.ts): GEMM, add, GELU,
+// layer norm and the strided layout copy. Each reads one options object, checks that every buffer holds
+// what the op touches (overflow-safe), and runs on the CPU queue or the device's stream.
+#include "../engine/cpu/engine.h"
+#include "../kernels/dispatch/tensor_ops.h"
+#include "op_call.h"
+
+namespace natten::node {
+namespace {
+
+[[noreturn]] void overflow() { throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "sizes overflow 64 bits"); }
+int64_t mul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) overflow();
+  return r;
+}
+int64_t add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) overflow();
+  return r;
+}
+
+/// Elements a batch of `count` matrices of `each` elements, `stride` apart, reaches (0 when it touches none).
+int64_t batch_extent(int64_t count, int64_t stride, int64_t each) {
+  return count == 0 || each == 0 ? 0 : add(mul(count - 1, stride), each);
+}
+
+// gemm({dtype, batch, m, n, k, a, aStride, b, bStride, bTrans, bias?, c, allowTf32})
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  const Options& o = c.options;
+  GemmArgs g;
+  g.batch = o.count("batch"), g.m = o.count("m"), g.n = o.count("n"), g.k = o.count("k");
+  g.a_stride = o.count("aStride"), g.b_stride = o.count("bStride");
+  g.b_trans = o.flag("bTrans", false);
+  g.allow_tf32 = o.flag("allowTf32", false);
+  g.a = c.req("a", batch_extent(g.batch, g.a_stride, mul(g.m, g.k)));
+  g.b = c.req("b", batch_extent(g.batch, g.b_stride, mul(g.k, g.n)));
+  g.bias = c.maybe("bias", g.n);
+  g.c = c.req("c", mul(g.batch, mul(g.m, g.n)));
+  const DType t = c.t;
+  c.dispatch([t, g] { cpu::gemm(t, g); }, [&](int dev) { launch::gemm(dev, t, g); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("gemm", Gemm);
+
+// add({dtype, numel, bNumel, a, b, out}): out = a + b, b repeated over a's leading elements.
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  AddArgs a;
+  a.n = c.options.count("numel");
+  a.b_numel = c.options.count("bNumel");
+  if (a.n > 0 && (a.b_numel == 0 || a.n % a.b_numel != 0))
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "options.bNumel must divide options.numel");
+  a.a = c.req("a", a.n);
+  a.b = c.req("b", a.b_numel);
+  a.out = c.req("out", a.n);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::add(t, a); }, [&](int dev) { launch::add(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("add", Add);
+
+// gelu({dtype, numel, x, out, tanh})
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  GeluArgs a;
+  a.n = c.options.count("numel");
+  a.tanh = c.options.flag("tanh", false);
+  a.x = c.req("x", a.n);
+  a.out = c.req("out", a.n);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::gelu(t, a); }, [&](int dev) { launch::gelu(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("gelu", Gelu);
+
+// layerNorm({dtype, rows, cols, x, weight?, bias?, out, eps})
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  LayerNormArgs a;
+  a.rows = c.options.count("rows"), a.cols = c.options.count("cols");
+  a.eps = c.options.number("eps");
+  const int64_t n = mul(a.rows, a.cols);
+  a.x = c.req("x", n);
+  a.weight = c.maybe("weight", a.cols);
+  a.bias = c.maybe("bias", a.cols);
+  a.out = c.req("out", n);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::layer_norm(t, a); }, [&](int dev) { launch::layer_norm(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("layerNorm", LayerNorm);
+
+/// options[key]: `rank` non-negative integers (sizes or strides) into out.
+void int_list(const Options& o, const char* key, int rank, int64_t* out) {
+  const Napi::Array arr = o.array(key);
+  if ((int)arr.Length() != rank)
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
+                o.name(key) + " must have " + std::to_string(rank) + " entries (options.shape's length)");
+  for (int i = 0; i < rank; ++i) {
+    const Napi::Value v = arr.Get((uint32_t)i);
+    if (!v.IsNumber()) throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", o.name(key) + " must hold integers");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= (double)Options::kMaxCount) || d != (double)(int64_t)d)
+      throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_ARG_VALUE",
+                  o.name(key) + "[" + std::to_string(i) + "] must be an integer in [0, 2^53]");
+    out[i] = (int64_t)d;
+  }
+}
+
+/// Elements from the start of a buffer a strided walk over `shape` reaches (0 when the shape is empty).
+int64_t strided_extent(const StridedCopyArgs& a, const int64_t* strides, int64_t offset) {
+  int64_t last = offset;
+  for (int d = 0; d < a.rank; ++d) {
+    if (a.shape[d] == 0) return 0;
+    last = add(last, mul(a.shape[d] - 1, strides[d]));
+  }
+  return add(last, 1);
+}
+
+// stridedCopy({dtype, shape, srcStrides, dstStrides, srcOffset, dstOffset, src, dst})
+Napi::Value StridedCopy(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  const Options& o = c.options;
+  StridedCopyArgs a;
+  const Napi::Array shape = o.array("shape");
+  if (shape.Length() > (uint32_t)kMaxCopyRank)
+    throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
+                "options.shape has " + std::to_string(shape.Length()) + " axes, at most " +
+                    std::to_string(kMaxCopyRank) + " are supported");
+  a.rank = (int)shape.Length();
+  int_list(o, "shape", a.rank, a.shape);
+  int_list(o, "srcStrides", a.rank, a.src_strides);
+  int_list(o, "dstStrides", a.rank, a.dst_strides);
+  a.src_offset = o.count("srcOffset"), a.dst_offset = o.count("dstOffset");
+  a.src = c.req("src", strided_extent(a, a.src_strides, a.src_offset));
+  a.dst = c.req("dst", strided_extent(a, a.dst_strides, a.dst_offset));
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::strided_copy(t, a); }, [&](int dev) { launch::strided_copy(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("stridedCopy", StridedCopy);
+
+}  // namespace
+}  // namespace natten::node
