@@ -18,7 +18,7 @@ PassGeom::PassGeom(const NaProblem& p, Relation rel)
     for (int t = 0; t < ntiles;) {
       Item it{0, {}, {}};
       const int g = xg.group_of_packed(tiles[t].p0);
-      while (it.nv < kMaxVecs && t < ntiles && xg.group_of_packed(tiles[t].p0) == g) {
+      while (it.nv < kBlockVecs && t < ntiles && xg.group_of_packed(tiles[t].p0) == g) {
         it.row[it.nv] = 0;
         it.tile[it.nv++] = t++;
       }
@@ -31,7 +31,7 @@ PassGeom::PassGeom(const NaProblem& p, Relation rel)
   // other-side rows relate to all four (measured: 2-D k=7 runs fastest with 3, k=13 and 3-D with 4).
   const AxisGeom& ya = rg.axes.back();
   const int Ly = ya.a.length;
-  const int most = rg.dims_outer == 2 || ya.a.kernel >= 11 ? kMaxVecs : 3;
+  const int most = std::min(rg.dims_outer == 2 || ya.a.kernel >= 11 ? kMaxVecs : 3, kBlockVecs);
   for (int r = 0; r < rg.rows;) {
     const int y = r % Ly, g = ya.group_of_packed(y);
     int n = 1;

@@ -28,6 +28,15 @@ constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 6, 3, 2, 1};
 constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 3, 1, 1, 1};
 constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 3, 1, 1, 1};
 #endif
+/// Most vectors one block holds at this level: more rows than the registers hold tiles of several offsets
+/// for leave one offset per kernel call, whose overhead then dominates.
+#if defined(__AVX512F__)
+constexpr int kBlockVecs = kMaxVecs;
+#elif defined(__AVX__)
+constexpr int kBlockVecs = 2;
+#else
+constexpr int kBlockVecs = 1;
+#endif
 constexpr int kQkTableOffsets = 24;
 constexpr int kPvTableCols = 24;
 /// How many packed rows ahead the qk kernel prefetches.

@@ -32,22 +32,10 @@ NATTEN_INLINE vf vfma(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, 
 NATTEN_INLINE vi vto_int(vf a) { return __builtin_convertvector(a, vi); }
 NATTEN_INLINE vf vto_float(vi a) { return __builtin_convertvector(a, vf); }
 #endif
-/// 16 floats as a vector-extension type whatever the level: for __builtin_convertvector from and to other
-/// element types (at the avx2 and baseline levels a value of it lives in memory: keep it out of loops).
-typedef float vgf __attribute__((vector_size(64)));
-NATTEN_INLINE vf vfrom_generic(vgf g) {
-  vf v;
-  memcpy(&v, &g, sizeof v);
-  return v;
-}
-NATTEN_INLINE vgf vto_generic(vf v) {
-  vgf g;
-  memcpy(&g, &v, sizeof g);
-  return g;
-}
 
 NATTEN_INLINE vf vzero() { return vf{}; }
 NATTEN_INLINE vf vset(float x) { return vf{} + x; }
+#if defined(__AVX512F__)
 /// Aligned load/store (64-byte aligned addresses only).
 NATTEN_INLINE vf vload(const float* p) { return *reinterpret_cast<const vf*>(p); }
 NATTEN_INLINE void vstore(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
@@ -58,12 +46,30 @@ NATTEN_INLINE vf vloadu(const float* p) {
   return v;
 }
 NATTEN_INLINE void vstoreu(float* p, vf v) { memcpy(p, &v, sizeof v); }
+#endif
+/// 16 floats as a vector-extension type whatever the level: for __builtin_convertvector from and to other
+/// element types (at the avx2 and baseline levels a value of it lives in memory: keep it out of loops).
+typedef float vgf __attribute__((vector_size(64)));
+NATTEN_INLINE vf vfrom_generic(vgf g) {
+  alignas(64) float t[16];
+  memcpy(t, &g, sizeof t);
+  return vload(t);
+}
+NATTEN_INLINE vgf vto_generic(vf v) {
+  alignas(64) float t[16];
+  vstore(t, v);
+  vgf g;
+  memcpy(&g, t, sizeof g);
+  return g;
+}
 /// Unaligned load kept in a register: stops the compiler from folding one load into several FMAs as
 /// memory operands (each would be a separate, often cache-line-splitting, load).
 NATTEN_INLINE vf vloadu_reg(const float* p) {
   vf v = vloadu(p);
 #if defined(__GNUC__) && defined(__AVX512F__)
   asm("" : "+v"(v));
+#elif defined(__GNUC__)
+  for (int k = 0; k < kPieces; ++k) asm("" : "+x"(v.p[k]));
 #endif
   return v;
 }

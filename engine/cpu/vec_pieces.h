@@ -81,6 +81,22 @@ inline __attribute__((always_inline)) vf vfma(vf a, vf b, vf c) {
 /// Lanes converted float -> int32 (truncating) and int32 -> float.
 inline __attribute__((always_inline)) vi vto_int(vf a) { NATTEN_PIECEWISE(vi, __builtin_convertvector(a.p[k], vpi)) }
 inline __attribute__((always_inline)) vf vto_float(vi a) { NATTEN_PIECEWISE(vf, __builtin_convertvector(a.p[k], vpf)) }
+/// Loads and stores, one register-sized access per piece (a struct copy would go through 16-byte pieces
+/// on the stack, and a register load of them then stalls on store forwarding). vload/vstore: 64-byte
+/// aligned addresses; vloadu/vstoreu: any.
+typedef float vpfu __attribute__((vector_size(kPieceLanes * 4), aligned(4)));
+inline __attribute__((always_inline)) vf vload(const float* p) {
+  NATTEN_PIECEWISE(vf, *reinterpret_cast<const vpf*>(p + k * kPieceLanes))
+}
+inline __attribute__((always_inline)) vf vloadu(const float* p) {
+  NATTEN_PIECEWISE(vf, *reinterpret_cast<const vpfu*>(p + k * kPieceLanes))
+}
+inline __attribute__((always_inline)) void vstore(float* p, vf v) {
+  for (int k = 0; k < kPieces; ++k) *reinterpret_cast<vpf*>(p + k * kPieceLanes) = v.p[k];
+}
+inline __attribute__((always_inline)) void vstoreu(float* p, vf v) {
+  for (int k = 0; k < kPieces; ++k) *reinterpret_cast<vpfu*>(p + k * kPieceLanes) = v.p[k];
+}
 #undef NATTEN_PIECEWISE
 
 }  // namespace natten::cpu::NATTEN_SIMD
