@@ -44,19 +44,19 @@ function describeHost(host) {
  */
 function chooseInstall({ host, installed, fromSource }) {
   if (fromSource)
-    return { use: { kind: 'source' }, message: 'natten-node: NATTEN_FROM_SOURCE=1: building from source' };
+    return { use: { kind: 'source' }, message: 'NATTEN_FROM_SOURCE=1: building from source' };
   if (host.libc === 'musl') {
     return {
       use: { kind: 'source' },
-      message: 'natten-node: musl libc (e.g. Alpine) has no prebuilt packages: building from source',
+      message: 'musl libc (e.g. Alpine) has no prebuilt packages: building from source',
     };
   }
   const name = prebuiltCandidates(host).find((n) => installed.includes(n));
   if (name)
-    return { use: { kind: 'prebuilt', name }, message: `natten-node: using the prebuilt ${name} (no compilation)` };
+    return { use: { kind: 'prebuilt', name }, message: `using the prebuilt ${name} (no compilation)` };
   return {
     use: { kind: 'source' },
-    message: `natten-node: no prebuilt package installed for ${describeHost(host)}: building from source`,
+    message: `no prebuilt package installed for ${describeHost(host)}: building from source`,
   };
 }
 
@@ -74,8 +74,8 @@ function chooseLoad({ host, installed, sourceBuild }) {
     use: { kind: 'source' },
     message:
       host.libc === 'musl'
-        ? 'natten-node: musl libc (e.g. Alpine) has no prebuilt packages and the source build is missing'
-        : `natten-node: no prebuilt package installed for ${describeHost(host)} and the source build is missing`,
+        ? 'musl libc (e.g. Alpine) has no prebuilt packages and the source build is missing'
+        : `no prebuilt package installed for ${describeHost(host)} and the source build is missing`,
   };
 }
 

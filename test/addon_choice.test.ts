@@ -52,7 +52,7 @@ describe('install: prebuilt package or source build', () => {
     const c = install(linux(false, 'glibc', 'arm64'), [CPU, CUDA13]);
     expect(c.use).toEqual({ kind: 'source' });
     expect(c.message).toMatch(
-      /^natten-node: no prebuilt package installed for linux-arm64 \(glibc\), no NVIDIA GPU: building from source$/,
+      /^no prebuilt package installed for linux-arm64 \(glibc\), no NVIDIA GPU: building from source$/,
     );
     expect(install({ platform: 'darwin', arch: 'x64', libc: '', gpu: false }, [CPU]).use).toEqual({ kind: 'source' });
   });
