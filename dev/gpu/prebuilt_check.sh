@@ -54,7 +54,7 @@ tail -1 "$out/demo.log"
 
 stamp "GPU suite against the prebuilt addon"
 npx tsc -p tsconfig.json || exit 1
-NATTEN_ADDON_PATH="$app/node_modules/$name/natten.node" NATTEN_REQUIRE_GPU=1 \
+NATTEN_ADDON_PATH="$app/node_modules/$name/natten.node" NATTEN_REQUIRE_GPU=1 NATTEN_NUM_THREADS=2 \
   npx jest --maxWorkers=${JEST_WORKERS:-8} test/cuda_ >"$out/tests.log" 2>&1
 rc_tests=$?
 grep -E '^(Tests|Test Suites):|✕' "$out/tests.log"
