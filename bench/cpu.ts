@@ -44,6 +44,8 @@ export interface CpuBenchResult {
   cpuModel: string;
   cpus: number;
   threads: number;
+  /** The CPU engine's SIMD level that ran (buildInfo().cpuSimd; NATTEN_CPU_LEVEL caps it). */
+  simdLevel: string;
   dtype: 'float32';
   /** fp32 FMA throughput of the engine's threads, measured just before the problems (GFLOP/s). */
   measuredPeakGflops: number;
@@ -199,6 +201,7 @@ export async function runCpuBench(
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     cpus: os.cpus().length,
     threads: natten.buildInfo().cpuThreads,
+    simdLevel: natten.buildInfo().cpuSimd,
     dtype: 'float32',
     measuredPeakGflops,
     theoreticalPeakGflops: theory.gflops,

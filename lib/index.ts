@@ -11,7 +11,7 @@ export { DTYPES } from './dtype';
 export { cuda } from './device';
 export type { DeviceLike, DeviceName, CudaDeviceInfo } from './device';
 export { buildInfo, memory, synchronize } from './runtime';
-export type { BuildInfo } from './runtime';
+export type { BuildInfo, CpuSimdLevel } from './runtime';
 export { NattenError } from './errors';
 export { gradcheck, GradcheckError } from './gradcheck';
 export type {
@@ -39,7 +39,16 @@ export type { MemoryPreference } from './context';
 export { na1d, na2d, na3d, na1dBackward, na2dBackward, na3dBackward } from './ops/fused';
 export { hasFusedNA, fusedConfigs } from './ops/fused_configs';
 export type { FusedConfigQuery, FusedConfigInfo } from './ops/fused_configs';
-export type { NAOptions, NAResult, NAGradients, FusedKernelOptions } from './ops/fused';
+export type {
+  NAOptions,
+  NAResult,
+  NAGradients,
+  FusedKernelOptions,
+  NAForward,
+  NABackward,
+  NALseOptions,
+  NAOutputOptions,
+} from './ops/fused';
 export {
   na1dQK,
   na2dQK,
@@ -54,7 +63,16 @@ export {
   na2dAVBackward,
   na3dAVBackward,
 } from './ops/unfused';
-export type { QKOptions, AVOptions, QKGradients, AVGradients } from './ops/unfused';
+export type {
+  QKOptions,
+  AVOptions,
+  QKGradients,
+  AVGradients,
+  NAQK,
+  NAAV,
+  NAQKBackward,
+  NAAVBackward,
+} from './ops/unfused';
 export { softmax, softmaxBackward } from './ops/softmax';
 export { mergeAttentions } from './ops/merge';
 export type { MergedAttention } from './ops/merge';

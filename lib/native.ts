@@ -9,8 +9,7 @@
  * `dtypeCode`: 0 float32, 1 float16, 2 bfloat16, 3 float64); counts are non-negative integers; an optional
  * storage handle may be absent or null. The op bindings re-check only what keeps native code inside its
  * buffers (sizes, extents, overflow, the window invariants a kernel indexes with); what the options mean
- * is validated once, by lib/ops (validate.ts).
- * @internal
+ * is validated once, by lib/ops (validate.ts). Not part of the public API (lib/index.ts does not export it).
  */
 import { NattenError } from './errors';
 
@@ -41,10 +40,10 @@ export interface NativeBuildInfo {
   cpuThreads: number;
   /** The cuBLASLt the GPU GEMM loaded (path and version), '' without CUDA or when it is not found. */
   cublasLt: string;
-  /** -march of the CPU engine ('' for the compiler default). */
-  cpuTarget: string;
-  /** Widest vector extension the CPU engine was compiled with. */
+  /** The CPU engine's SIMD level that runs ('avx512' | 'avx2' | 'baseline'). */
   cpuSimd: string;
+  /** The SIMD levels compiled in, best first, comma-separated. */
+  cpuSimdLevels: string;
   /** Vector extensions of the host CPU, widest first. */
   hostSimd: string[];
 }
@@ -680,15 +679,51 @@ function withOomRetry(b: NativeBinding): NativeBinding {
   return wrapped as unknown as NativeBinding;
 }
 
-/** The file the addon is loaded from (NATTEN_ADDON_PATH, or where `bindings` finds the build). */
+/** scripts/addon_choice.js (plain JS: the install script runs it before the TypeScript is compiled). */
+interface AddonChoiceModule {
+  chooseLoad(o: { host: unknown; installed: readonly string[]; sourceBuild: boolean }): {
+    use: { kind: 'prebuilt'; name: string } | { kind: 'source' };
+    message: string;
+  };
+  currentHost(): unknown;
+  installedPrebuilts(root: string, host: unknown): string[];
+  prebuiltAddonPath(root: string, name: string): string | null;
+}
+
+/** The file the addon is loaded from: NATTEN_ADDON_PATH, else the source build (where `bindings` finds
+ * it) or the prebuilt package that scripts/addon_choice.js picks for this host. */
 export function addonFile(): string {
   if (process.env.NATTEN_ADDON_PATH) return require.resolve(process.env.NATTEN_ADDON_PATH);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('path') as typeof import('path');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('fs') as typeof import('fs');
+  const root = packageRoot();
+  const choice = require(path.join(root, 'scripts', 'addon_choice.js')) as AddonChoiceModule;
+  const host = choice.currentHost();
+  const sourceBuild = ['Release', 'Debug'].some((c) => fs.existsSync(path.join(root, 'build', c, 'natten.node')));
+  const { use, message } = choice.chooseLoad({ host, installed: choice.installedPrebuilts(root, host), sourceBuild });
+  if (use.kind === 'prebuilt') return choice.prebuiltAddonPath(root, use.name) as string;
+  if (message) throw new Error(message);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const find = require('bindings') as (o: { bindings: string; module_root: string; path: true }) => string;
-  return find({ bindings: 'natten', module_root: packageRoot(), path: true });
+  return find({ bindings: 'natten', module_root: root, path: true });
+}
+
+/** NATTEN_CPU_LEVEL caps the CPU engine's SIMD level (engine/cpu/dispatch.cc): an unknown value is an
+ * error here rather than silently ignored there. */
+function checkCpuLevelEnv(): void {
+  const cap = process.env.NATTEN_CPU_LEVEL;
+  if (cap !== undefined && cap !== '' && !['avx512', 'avx2', 'baseline'].includes(cap)) {
+    throw new NattenError(
+      `natten-node: NATTEN_CPU_LEVEL must be 'avx512', 'avx2' or 'baseline', got ${JSON.stringify(cap)}`,
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+    );
+  }
 }
 
 function load(): NativeBinding {
+  checkCpuLevelEnv();
   try {
     const b = require(addonFile()) as NativeBinding;
     b.setErrorClass({ errorClass: NattenError });
@@ -699,7 +734,8 @@ function load(): NativeBinding {
     return withOomRetry(b);
   } catch (e) {
     throw new NattenError(
-      `natten-node: cannot load the native addon (${(e as Error).message}). Run \`npm run build:native\` ` +
+      `natten-node: cannot load the native addon (${(e as Error).message}). Install the prebuilt package ` +
+        'of this platform (README, "Prebuilt packages") or build from source: `npm run build:native` ' +
         '(or `npx node-gyp rebuild` for a CPU-only build where CMake is missing).',
       'ERR_NATTEN_ADDON',
     );

@@ -2,6 +2,10 @@
 import { native, packageRoot } from './native';
 import { deviceIndex, DeviceLike } from './device';
 
+/** A SIMD level of the CPU engine: AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3), or the target's baseline
+ * (x86-64: SSE2; the only level on other architectures). */
+export type CpuSimdLevel = 'avx512' | 'avx2' | 'baseline';
+
 /** What the native addon was built with. */
 export interface BuildInfo {
   /** natten-node version. */
@@ -24,17 +28,16 @@ export interface BuildInfo {
   /** The cuBLASLt library the GPU GEMM uses, path and version (loaded at run time, on this call if not yet);
    * '' without CUDA or when it is not found (GPU `linear`/`matmul` then throw ERR_NATTEN_NO_CUBLAS). */
   cublasLt: string;
-  /** The `-march` the CPU engine was compiled with (`NATTEN_CPU_ARCH`, e.g. 'native'); '' for the
-   * compiler's default. */
-  cpuTarget: string;
-  /** The widest vector extension the CPU engine was compiled with: 'avx512', 'avx2', 'avx', 'sse4.2',
-   * 'neon' or 'generic'. */
-  cpuSimd: string;
+  /** The CPU engine's SIMD level that runs: the best one compiled in that this CPU supports, capped by
+   * `NATTEN_CPU_LEVEL`. */
+  cpuSimd: CpuSimdLevel;
+  /** The SIMD levels compiled into the addon, best first (e.g. ['avx512', 'avx2', 'baseline']). */
+  cpuSimdLevels: CpuSimdLevel[];
   /** The vector extensions this machine's CPU has, widest first (avx512f, avx2, fma, avx, sse4.2; neon). */
   hostSimd: string[];
 }
 
-/** Reports what the addon was built with (version, CUDA and its architectures, the CPU engine's target)
+/** Reports what the addon was built with (version, CUDA and its architectures, the CPU engine's levels)
  * and what it found at load (CUDA driver and runtime versions, the device query's status, host SIMD). */
 export function buildInfo(): BuildInfo {
   const b = native.buildInfo();
@@ -50,8 +53,8 @@ export function buildInfo(): BuildInfo {
     cudaDeviceStatus: b.cudaDeviceStatus,
     cpuThreads: b.cpuThreads,
     cublasLt: b.cublasLt,
-    cpuTarget: b.cpuTarget,
-    cpuSimd: b.cpuSimd,
+    cpuSimd: b.cpuSimd as CpuSimdLevel,
+    cpuSimdLevels: b.cpuSimdLevels.split(',') as CpuSimdLevel[],
     hostSimd: b.hostSimd,
   };
 }

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "../engine/cpu/cpu_features.h"
+#include "../engine/cpu/kernel_table.h"
 #include "../engine/cpu/parallel.h"
 #include "../kernels/common/window.h"
 #include "../kernels/dispatch/tensor_ops.h"
@@ -25,7 +26,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 NATTEN_BINDING("setErrorClass", SetErrorClass);
 
 // buildInfo() -> {cuda, cudaVersion, cudaArchs, cudaRuntimeVersion, cudaDriverVersion, cudaDeviceStatus,
-// cpuThreads, cublasLt, cpuTarget, cpuSimd, hostSimd}
+// cpuThreads, cublasLt, cpuSimd, cpuSimdLevels, hostSimd}
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   gpu::BuildInfo b = gpu::build_info();
@@ -38,8 +39,8 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaDeviceStatus", Napi::String::New(env, b.device_status));
   o.Set("cpuThreads", Napi::Number::New(env, cpu::num_threads()));
   o.Set("cublasLt", Napi::String::New(env, b.cuda ? launch::cublaslt_library() : std::string()));
-  o.Set("cpuTarget", Napi::String::New(env, cpu::compiled_target()));
-  o.Set("cpuSimd", Napi::String::New(env, cpu::compiled_simd()));
+  o.Set("cpuSimd", Napi::String::New(env, cpu::simd_level()));
+  o.Set("cpuSimdLevels", Napi::String::New(env, cpu::simd_levels_compiled()));
   const std::vector<std::string> host = cpu::host_simd();
   Napi::Array simd = Napi::Array::New(env, host.size());
   for (size_t i = 0; i < host.size(); i++) simd.Set(uint32_t(i), Napi::String::New(env, host[i]));

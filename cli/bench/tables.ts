@@ -34,7 +34,7 @@ function cpuRow(r: ProblemResult): string[] {
 function cpuFooter(r: CpuBenchResult): string[] {
   const best = (t: { gflops: number; medianMs: number; minMs: number }): number => (t.gflops * t.medianMs) / t.minMs;
   const lines = [
-    `${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, fp32.`,
+    `${r.cpus} CPUs (${r.cpuModel}), ${r.threads} engine threads, SIMD level ${r.simdLevel}, fp32.`,
     `FMA peak: theoretical ${r.theoreticalPeakFormula}; measured (all engine threads, FMA-only loop) ` +
       `${fmt(r.measuredPeakGflops)} GFLOP/s. Percentages use the larger, ${fmt(r.peakGflops)} GFLOP/s.`,
   ];

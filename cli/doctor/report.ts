@@ -26,7 +26,14 @@ export interface GpuReport {
 /** Everything doctor found. */
 export interface DoctorReport {
   system: { os: string; arch: string; node: string; napi: string };
-  cpu: { model: string; cores: number; engineThreads: number; hostSimd: string[]; engineSimd: string; target: string };
+  cpu: {
+    model: string;
+    cores: number;
+    engineThreads: number;
+    hostSimd: string[];
+    engineSimd: string;
+    levels: string[];
+  };
   build: natten.BuildInfo;
   cuda: { driver: string; runtime: string; deviceStatus: string; findings: Finding[] };
   gpus: GpuReport[];
@@ -112,7 +119,7 @@ export async function doctor(quiet: boolean): Promise<DoctorReport> {
       engineThreads: build.cpuThreads,
       hostSimd: build.hostSimd,
       engineSimd: build.cpuSimd,
-      target: build.cpuTarget,
+      levels: build.cpuSimdLevels,
     },
     build,
     cuda: {
@@ -148,7 +155,10 @@ export function renderDoctor(r: DoctorReport): string {
       ['OS', `${r.system.os} (${r.system.arch})`],
       ['Node', `${r.system.node} (Node-API ${r.system.napi})`],
       ['CPU', `${r.cpu.model}, ${r.cpu.cores} cores, engine threads ${r.cpu.engineThreads}`],
-      ['CPU SIMD', `host ${r.cpu.hostSimd.join(' ') || 'none detected'}; engine compiled for ${r.cpu.engineSimd}`],
+      [
+        'CPU SIMD',
+        `host ${r.cpu.hostSimd.join(' ') || 'none detected'}; engine runs ${r.cpu.engineSimd} (compiled: ${r.cpu.levels.join(' ')})`,
+      ],
     ]),
     '',
     'Build',
@@ -158,7 +168,6 @@ export function renderDoctor(r: DoctorReport): string {
         'CUDA kernels',
         b.cuda ? `yes, CUDA ${b.cudaVersion}, architectures ${b.cudaArchitectures.join(' ')}` : 'no (CPU-only build)',
       ],
-      ['CPU target', b.cpuTarget ? `-march=${b.cpuTarget}` : 'compiler default'],
       ['CUDA driver', r.cuda.driver],
       ['CUDA runtime', r.cuda.runtime],
     ]),

@@ -2,9 +2,10 @@
 
 #include <cstring>
 
+#include "level.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void convert(const void* src, DType st, void* dst, DType dt, size_t begin, size_t end) {
   if (begin >= end) return;
@@ -36,4 +37,4 @@ void convert_parallel(const void* src, DType st, void* dst, DType dt, size_t n) 
   parallel_for((int64_t)n, 1 << 16, [&](int64_t b, int64_t e) { convert(src, st, dst, dt, (size_t)b, (size_t)e); });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -1,30 +1,7 @@
-// cpu_features.h: compile-time macros of this translation unit (built with the engine's flags) and the
-// host CPU's features as the compiler's runtime check reads them.
+// cpu_features.h: the host CPU's features as the compiler's runtime check reads them.
 #include "cpu_features.h"
 
-#ifndef NATTEN_CPU_TARGET
-#define NATTEN_CPU_TARGET ""
-#endif
-
 namespace natten::cpu {
-
-const char* compiled_simd() {
-#if defined(__AVX512F__)
-  return "avx512";
-#elif defined(__AVX2__)
-  return "avx2";
-#elif defined(__AVX__)
-  return "avx";
-#elif defined(__SSE4_2__)
-  return "sse4.2";
-#elif defined(__ARM_NEON)
-  return "neon";
-#else
-  return "generic";
-#endif
-}
-
-const char* compiled_target() { return NATTEN_CPU_TARGET; }
 
 std::vector<std::string> host_simd() {
   std::vector<std::string> out;

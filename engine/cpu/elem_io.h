@@ -9,7 +9,7 @@
 #include "../../kernels/common/dtype.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Element i of a buffer of type t, as float (float64 is rounded to nearest float).
 inline float load_f32(const void* p, DType t, size_t i) {
@@ -121,7 +121,7 @@ inline vf load16(const void* p, DType t, size_t at, int n, float scale = 1.f) {
 #if defined(__FLT16_MAX__)
       vh16 h;
       memcpy(&h, static_cast<const uint16_t*>(p) + at, sizeof h);
-      v = __builtin_convertvector(h, vf);
+      v = vfrom_generic(__builtin_convertvector(h, vgf));
 #else
       alignas(64) float buf[kLanes];
       load_row(p, t, at, kLanes, buf);
@@ -132,7 +132,7 @@ inline vf load16(const void* p, DType t, size_t at, int n, float scale = 1.f) {
     default: {
       vd16 d;
       memcpy(&d, static_cast<const double*>(p) + at, sizeof d);
-      v = __builtin_convertvector(d, vf);
+      v = vfrom_generic(__builtin_convertvector(d, vgf));
       break;
     }
   }
@@ -161,11 +161,11 @@ inline void store16(void* p, DType t, size_t at, vf v, int n) {
       break;
     }
     default: {
-      const vd16 d = __builtin_convertvector(v, vd16);
+      const vd16 d = __builtin_convertvector(vto_generic(v), vd16);
       memcpy(static_cast<double*>(p) + at, &d, sizeof d);
       break;
     }
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -18,7 +18,7 @@
 #include "parallel.h"
 #include "real_view.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 /// P = exp2(S - lse2) and dS = P * (dP - delta) over n score vectors (lse2, delta per lane).
@@ -26,7 +26,7 @@ void probs_and_grads(float* S, float* dP, int64_t n, vf lse2, vf delta) {
   for (int64_t i = 0; i < n; ++i) {
     const vf p = vexp2(vload(S + i * kLanes) - lse2);
     vstore(S + i * kLanes, p);
-    vstore(dP + i * kLanes, p > 0.f ? p * (vload(dP + i * kLanes) - delta) : vzero());
+    vstore(dP + i * kLanes, vselect(p > 0.f, p * (vload(dP + i * kLanes) - delta), vzero()));
   }
 }
 
@@ -212,7 +212,7 @@ struct Backward {
                   const int64_t o = (c - sg.c0) * kLanes;
                   const vf pr = vexp2(vload(sv + o) - vloadu(lrow + c));
                   vstore(sv + o, pr);
-                  vstore(dv + o, pr > 0.f ? pr * (vload(dv + o) - vloadu(drow + c)) : vzero());
+                  vstore(dv + o, vselect(pr > 0.f, pr * (vload(dv + o) - vloadu(drow + c)), vzero()));
                 }
               }
             }
@@ -272,4 +272,4 @@ void fna_backward(const NaProblem& p, DType t, const FusedBackwardArgs& a) {
   release_workspace();
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -7,7 +7,7 @@
 #include "elem_io.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 PassGeom::PassGeom(const NaProblem& p, Relation rel)
     : xg(p.axis(p.dims - 1)), rg(p), Lx(p.length[p.dims - 1]), W(packed_width(p.length[p.dims - 1])) {
@@ -18,7 +18,7 @@ PassGeom::PassGeom(const NaProblem& p, Relation rel)
     for (int t = 0; t < ntiles;) {
       Item it{0, {}, {}};
       const int g = xg.group_of_packed(tiles[t].p0);
-      while (it.nv < kMaxVecs && t < ntiles && xg.group_of_packed(tiles[t].p0) == g) {
+      while (it.nv < kBlockVecs && t < ntiles && xg.group_of_packed(tiles[t].p0) == g) {
         it.row[it.nv] = 0;
         it.tile[it.nv++] = t++;
       }
@@ -31,7 +31,7 @@ PassGeom::PassGeom(const NaProblem& p, Relation rel)
   // other-side rows relate to all four (measured: 2-D k=7 runs fastest with 3, k=13 and 3-D with 4).
   const AxisGeom& ya = rg.axes.back();
   const int Ly = ya.a.length;
-  const int most = rg.dims_outer == 2 || ya.a.kernel >= 11 ? kMaxVecs : 3;
+  const int most = std::min(rg.dims_outer == 2 || ya.a.kernel >= 11 ? kMaxVecs : 3, kBlockVecs);
   for (int r = 0; r < rg.rows;) {
     const int y = r % Ly, g = ya.group_of_packed(y);
     int n = 1;
@@ -125,4 +125,4 @@ void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols
   l = sum;
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -13,7 +13,7 @@
 #include "na_pack.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
@@ -101,4 +101,4 @@ void online_softmax(const Block& b, const Chunk& ch, int v, float* S, vf& m, vf&
 /// The same over n contiguous score vectors (the additional keys).
 void online_softmax(float* S, int64_t n, vf& m, vf& l, float* acc, int64_t ncols, bool rescale);
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

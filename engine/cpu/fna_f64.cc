@@ -17,7 +17,7 @@
 #include "real_view.h"
 #include "unfused_window.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 /// Sizes and element offsets of a fused problem (layout of kernels/common/problem.h).
@@ -180,4 +180,4 @@ void fna_backward_f64(const NaProblem& p, const FusedBackwardArgs& a) {
   if (p.n_extra > 0) d_extra(l, a, pp, ds);
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -3,7 +3,7 @@
 #pragma once
 #include "../../kernels/common/op_args.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Forward of float64 q/k/v (and extra K/V) into a float64 output; the LSE (if asked) is stored as float32.
 void fna_forward_f64(const NaProblem& p, const FusedForwardArgs& a);
@@ -12,4 +12,4 @@ void fna_forward_f64(const NaProblem& p, const FusedForwardArgs& a);
 /// LSE in a.lse would bound the gradients' accuracy by float32's); delta = rowsum(dO * O) uses a.out.
 void fna_backward_f64(const NaProblem& p, const FusedBackwardArgs& a);
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -14,7 +14,7 @@
 #include "fna_f64.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 /// Packed fp32 copies of K and V (and the additional ones), in the reusable workspace.
@@ -153,4 +153,4 @@ void fna_forward(const NaProblem& p, DType t, const FusedForwardArgs& a) {
   release_workspace();
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -8,7 +8,7 @@
 #include "elem_io.h"
 #include "engine.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void fna_forward_naive(const NaProblem& p, DType t, const FusedForwardArgs& a) {
   const int64_t N = p.tokens(), D = p.head_dim, Dv = p.head_dim_v, H = p.heads, Hkv = p.heads_kv;
@@ -81,4 +81,4 @@ void fna_forward_naive(const NaProblem& p, DType t, const FusedForwardArgs& a) {
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

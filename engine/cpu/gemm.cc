@@ -17,15 +17,18 @@
 #include "parallel.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 #if defined(__AVX512F__)
 // One 16-lane vector is one zmm register: 12 x 2 accumulators + 2 B vectors + a broadcast fit the 32.
 constexpr int kNV = 2, kMR = 12;
-#else
-// A 16-lane vector is two ymm (or four xmm) registers: 6 x 1 accumulators (12 ymm) + B + a broadcast fit 16.
+#elif defined(__AVX__)
+// A 16-lane vector is two ymm registers: 6 x 1 accumulators (12 ymm) + B + a broadcast fit 16.
 constexpr int kNV = 1, kMR = 6;
+#else
+// A 16-lane vector is four xmm registers (the baseline level): 3 x 1 accumulators + B fit 16.
+constexpr int kNV = 1, kMR = 3;
 #endif
 constexpr int kNR = kNV * kLanes;
 constexpr int64_t kKC = 256;       // B micro-panel KC x NR x 4 bytes = 32 KiB with NR = 32: L1
@@ -220,4 +223,4 @@ void gemm(DType t, const GemmArgs& g) {
   else gemm_f32(t, g);
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -10,7 +10,7 @@
 #include "engine.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 /// Normalises one row in place: x -> (x - mean) / sqrt(var + eps) * w + b (w, b null: 1, 0).
@@ -61,4 +61,4 @@ void layer_norm(DType t, const LayerNormArgs& a) {
   });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

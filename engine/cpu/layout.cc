@@ -9,7 +9,7 @@
 #include "parallel.h"
 #include "real_view.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void fused_to_unfused(DType t, int64_t B, int64_t N, int64_t H, int64_t Hsrc, int64_t C, const void* src, void* dst) {
   const size_t es = (size_t)dtype_size(t), row = (size_t)C * es;
@@ -78,4 +78,4 @@ void fill(DType t, int64_t n, void* dst, double value) {
   });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -9,7 +9,7 @@
 #include "parallel.h"
 #include "real_view.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 template <class Real>
@@ -47,4 +47,4 @@ void merge_attentions(DType t, int n, const void* const* outs, const float* cons
   with_compute_type(t, [&](auto real) { merge<decltype(real)>(t, n, outs, lses, rows, dv, out, lse); });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

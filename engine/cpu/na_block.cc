@@ -5,7 +5,7 @@
 #include <cmath>
 #include <utility>
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 // ---- dispatch tables: runtime sizes pick a kernel instantiated for them ----
@@ -291,4 +291,4 @@ void pv_shared(int nv, VecPtrs P, const float* V, int64_t ldv, int n, int ncols,
   split_even(ncols, kMaxPvCols[nv], [&](int j0, int nj) { kPvShared[nv - 1][nj - 1](P, V, ldv, n, j0, C); });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

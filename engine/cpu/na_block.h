@@ -12,7 +12,7 @@
 #include "na_kernels.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Zero columns before each packed line. A lane tile reads columns [base, base + E + 15) with
 /// base >= -15 and base + E <= L (see plan_lane_tiles): the left overhang lands in the line's own
@@ -101,4 +101,4 @@ void qk_shared(int nv, VecPtrs A, const float* K, int n, int depth, MutVecPtrs S
 /// C_v[j] += sum_e P_v[e] * V[e * ldv + j], j < ncols.
 void pv_shared(int nv, VecPtrs P, const float* V, int64_t ldv, int n, int ncols, MutVecPtrs C);
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

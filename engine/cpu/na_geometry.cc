@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 std::vector<LaneTile> plan_lane_tiles(const AxisGeom& g, Relation rel) {
   std::vector<LaneTile> tiles;
@@ -71,4 +71,4 @@ void RowGeom::related(int row, Relation rel, std::vector<int>& out) const {
     for (int j = r1.start; j < r1.end; ++j) out.push_back(i * l1 + j);
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -11,7 +11,7 @@
 #include "../../kernels/common/window.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Which neighbourhood relation a pass walks: keys of a query (forward) or queries of a key (inverse).
 enum class Relation { Window, InverseWindow };
@@ -83,4 +83,4 @@ struct RowGeom {
   int inner_group(int row) const { return dims_outer == 0 ? 0 : axes.back().group_of_packed(inner_coord(row)); }
 };
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

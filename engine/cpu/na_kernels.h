@@ -9,15 +9,35 @@
 
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Vectors per block.
 constexpr int kMaxVecs = 4;
-/// Most offsets one qk call handles, by number of rows (rows x offsets accumulators fit the registers).
+/// Most offsets one qk call handles, by number of rows (rows x offsets accumulators fit the registers),
+/// and most output columns one pv call keeps in registers, by number of rows; per SIMD level.
+#if defined(__AVX512F__)
+// 32 registers, one per 16-lane vector.
 constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 24, 14, 9, 7};
-constexpr int kQkTableOffsets = 24;
-/// Most output columns one pv call keeps in registers, by number of rows.
 constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 24, 13, 9, 6};
+#elif defined(__AVX__)
+// 16 registers, two per 16-lane vector.
+constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 6, 3, 2, 1};
+constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 6, 3, 2, 1};
+#else
+// 16 registers, four per 16-lane vector.
+constexpr int kMaxQkOffsets[kMaxVecs + 1] = {0, 3, 1, 1, 1};
+constexpr int kMaxPvCols[kMaxVecs + 1] = {0, 3, 1, 1, 1};
+#endif
+/// Most vectors one block holds at this level: more rows than the registers hold tiles of several offsets
+/// for leave one offset per kernel call, whose overhead then dominates.
+#if defined(__AVX512F__)
+constexpr int kBlockVecs = kMaxVecs;
+#elif defined(__AVX__)
+constexpr int kBlockVecs = 2;
+#else
+constexpr int kBlockVecs = 1;
+#endif
+constexpr int kQkTableOffsets = 24;
 constexpr int kPvTableCols = 24;
 /// How many packed rows ahead the qk kernel prefetches.
 constexpr int kPrefetchRows = 6;
@@ -114,4 +134,4 @@ NATTEN_INLINE void pv_bcast_tile(vf (&acc)[NV][NJ], const float* const* p, const
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -3,7 +3,7 @@
 #include "elem_io.h"
 #include "na_block.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 void pack_row(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, const AxisGeom& xg, int row, int64_t W,
               float scale, float* dst) {
@@ -57,4 +57,4 @@ void store_tile(void* dst, const FusedView& layout, int64_t b, int64_t h, const 
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

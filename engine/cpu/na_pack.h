@@ -8,7 +8,7 @@
 #include "na_geometry.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// A tensor in the fused layout: element (b, token, h, c) at ((b * N + token) * H + h) * C + c.
 struct FusedView {
@@ -36,4 +36,4 @@ void load_tile(const FusedView& src, int64_t b, int64_t h, const RowGeom& rg, in
 void store_tile(void* dst, const FusedView& layout, int64_t b, int64_t h, const RowGeom& rg, int Lx, int row,
                 const LaneTile& t, const float* src, vf mul);
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

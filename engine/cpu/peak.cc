@@ -7,7 +7,7 @@
 #include "parallel.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 double fma_peak_gflops(int ms) {
   using clock = std::chrono::steady_clock;
@@ -34,4 +34,4 @@ double fma_peak_gflops(int ms) {
   return (double)flops.load() / sec / 1e9;
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

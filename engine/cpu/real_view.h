@@ -11,7 +11,7 @@
 #include "convert.h"
 #include "vec.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// The storage dtype of a compute type.
 template <class Real>
@@ -79,4 +79,4 @@ inline void axpy(Real w, const Real* x, Real* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += w * x[i];
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -12,7 +12,7 @@
 #include "parallel.h"
 #include "real_view.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 template <class Real>
@@ -65,4 +65,4 @@ void softmax_backward(DType t, const SoftmaxBackwardArgs& a) {
   with_compute_type(t, [&](auto real) { softmax_backward_rows<decltype(real)>(t, a); });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -7,7 +7,7 @@
 #include "engine.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 /// Copies `n` elements of `es` bytes, src and dst `ss` / `ds` elements apart.
@@ -49,4 +49,4 @@ void strided_copy(DType t, const StridedCopyArgs& a) {
   });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

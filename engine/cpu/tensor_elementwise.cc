@@ -10,7 +10,7 @@
 #include "engine.h"
 #include "parallel.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 constexpr int64_t kBlock = 1024;  // elements converted to fp32 at a time
@@ -88,4 +88,4 @@ void gelu(DType t, const GeluArgs& a) {
   });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

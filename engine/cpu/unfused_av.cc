@@ -9,7 +9,7 @@
 #include "real_view.h"
 #include "unfused_window.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 template <class Real>
@@ -85,4 +85,4 @@ void na_av_backward(const NaProblem& p, DType t, const AVBackwardArgs& a) {
   with_compute_type(t, [&](auto real) { av_backward<decltype(real)>(p, t, a); });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

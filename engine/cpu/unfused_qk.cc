@@ -11,7 +11,7 @@
 #include "real_view.h"
 #include "unfused_window.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 namespace {
 
 template <class Real>
@@ -118,4 +118,4 @@ void na_qk_backward(const NaProblem& p, DType t, const QKBackwardArgs& a) {
   with_compute_type(t, [&](auto real) { qk_backward<decltype(real)>(p, t, a); });
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

@@ -6,7 +6,7 @@
 #include "../../kernels/common/problem.h"
 #include "../../kernels/common/window.h"
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 /// Per-axis windows of one token.
 struct TokenWindow {
@@ -84,4 +84,4 @@ void for_each_query_of(const NaProblem& p, int64_t key, Fn fn) {
   }
 }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

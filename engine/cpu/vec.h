@@ -1,24 +1,41 @@
-// A 16-lane float vector for the CPU engine, written with GCC/Clang vector extensions so the same code
-// compiles to one AVX-512 register on machines that have it (-march=native) and to pairs of AVX2 or SSE
-// registers elsewhere. Lanes are neighbouring queries (or keys) of a tile: softmax becomes element-wise.
+// A 16-lane float vector for the CPU engine: one AVX-512 register at the avx512 level (a GCC/Clang vector
+// extension type), and a struct of two AVX or four SSE registers at the avx2 and baseline levels
+// (vec_pieces.h); the functions below work on both. Lanes are neighbouring queries (or keys) of a tile: softmax
+// becomes element-wise.
 #pragma once
 #include <stdint.h>
 #include <string.h>
+
+#include "level.h"
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#else
+#include "vec_pieces.h"
 #endif
 
-namespace natten::cpu {
+namespace natten::cpu::NATTEN_SIMD {
 
 constexpr int kLanes = 16;
 
+#define NATTEN_INLINE inline __attribute__((always_inline))
+
+#if defined(__AVX512F__)
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
 
-#define NATTEN_INLINE inline __attribute__((always_inline))
+/// Lane-wise select: m is an all-ones / all-zeros mask per lane.
+NATTEN_INLINE vf vselect(vi m, vf a, vf b) { return m ? a : b; }
+/// a * b + c, fused: explicit, so the kernels get FMAs even where the compiler does not contract
+/// expressions (ISO modes such as the node-gyp build's -std=c++17).
+NATTEN_INLINE vf vfma(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+/// Lanes converted float -> int32 (truncating) and int32 -> float.
+NATTEN_INLINE vi vto_int(vf a) { return __builtin_convertvector(a, vi); }
+NATTEN_INLINE vf vto_float(vi a) { return __builtin_convertvector(a, vf); }
+#endif
 
 NATTEN_INLINE vf vzero() { return vf{}; }
 NATTEN_INLINE vf vset(float x) { return vf{} + x; }
+#if defined(__AVX512F__)
 /// Aligned load/store (64-byte aligned addresses only).
 NATTEN_INLINE vf vload(const float* p) { return *reinterpret_cast<const vf*>(p); }
 NATTEN_INLINE void vstore(float* p, vf v) { *reinterpret_cast<vf*>(p) = v; }
@@ -29,32 +46,41 @@ NATTEN_INLINE vf vloadu(const float* p) {
   return v;
 }
 NATTEN_INLINE void vstoreu(float* p, vf v) { memcpy(p, &v, sizeof v); }
+#endif
+/// 16 floats as a vector-extension type whatever the level: for __builtin_convertvector from and to other
+/// element types (at the avx2 and baseline levels a value of it lives in memory: keep it out of loops).
+typedef float vgf __attribute__((vector_size(64)));
+NATTEN_INLINE vf vfrom_generic(vgf g) {
+  alignas(64) float t[16];
+  memcpy(t, &g, sizeof t);
+  return vload(t);
+}
+NATTEN_INLINE vgf vto_generic(vf v) {
+  alignas(64) float t[16];
+  vstore(t, v);
+  vgf g;
+  memcpy(&g, t, sizeof g);
+  return g;
+}
 /// Unaligned load kept in a register: stops the compiler from folding one load into several FMAs as
 /// memory operands (each would be a separate, often cache-line-splitting, load).
 NATTEN_INLINE vf vloadu_reg(const float* p) {
   vf v = vloadu(p);
 #if defined(__GNUC__) && defined(__AVX512F__)
   asm("" : "+v"(v));
+#elif defined(__GNUC__)
+  for (int k = 0; k < kPieces; ++k) asm("" : "+x"(v.p[k]));
 #endif
   return v;
 }
 
-NATTEN_INLINE vf vmax(vf a, vf b) { return a > b ? a : b; }
-/// a * b + c, fused: explicit, so the kernels get FMAs even where the compiler does not contract
-/// expressions (ISO modes such as the node-gyp build's -std=c++17).
-NATTEN_INLINE vf vfma(vf a, vf b, vf c) {
-#if defined(__AVX512F__)
-  return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#else
-  return a * b + c;
-#endif
-}
-/// Lane-wise select: m is an all-ones / all-zeros mask per lane.
-NATTEN_INLINE vf vselect(vi m, vf a, vf b) { return m ? a : b; }
+NATTEN_INLINE vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
 
 /// Mask vector of a 16-bit lane mask (bit l set -> lane l all ones).
 NATTEN_INLINE vi vmask(uint32_t bits) {
-  const vi lane_bit = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  static const int32_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  vi lane_bit;
+  memcpy(&lane_bit, kBit, sizeof lane_bit);
   return ((vi{} + (int32_t)bits) & lane_bit) != 0;
 }
 
@@ -91,6 +117,7 @@ NATTEN_INLINE float vreduce_max(vf v) {
   return m;
 }
 
+#if defined(__AVX512F__)
 #define NATTEN_SHUF __builtin_shufflevector
 /// In-place transpose of a 16x16 block held as 16 row vectors (four rounds of two-input shuffles).
 NATTEN_INLINE void transpose16(vf r[16]) {
@@ -115,13 +142,24 @@ NATTEN_INLINE void transpose16(vf r[16]) {
   }
 }
 #undef NATTEN_SHUF
+#else
+/// In-place transpose of a 16x16 block held as 16 row vectors, through memory (rows of register pieces).
+NATTEN_INLINE void transpose16(vf r[16]) {
+  alignas(64) float m[16][16], col[16];
+  for (int i = 0; i < 16; ++i) vstore(m[i], r[i]);
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 16; ++j) col[j] = m[j][i];
+    r[i] = vload(col);
+  }
+}
+#endif
 
 /// 2^x per lane, relative error ~2e-7; -inf and anything below -126 give exactly 0 (never a subnormal:
 /// those cost microcode assists), large x saturates at 2^127.
 NATTEN_INLINE vf vexp2(vf x) {
   const vi underflow = x < -126.f;
-  x = x < -126.f ? vset(-126.f) : x;
-  x = x > 127.f ? vset(127.f) : x;
+  x = vselect(x < -126.f, vset(-126.f), x);
+  x = vselect(x > 127.f, vset(127.f), x);
 #if defined(__AVX512F__)
   const __m512 xm = (__m512)x;
   // Masked forms with an explicit source: the unmasked ones trip GCC 12's -Wuninitialized.
@@ -143,15 +181,15 @@ NATTEN_INLINE vf vexp2(vf x) {
 #if defined(__AVX512F__)
   const vf r = (vf)_mm512_mask_scalef_ps((__m512)p, 0xffff, (__m512)p, (__m512)n);
 #else
-  const vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+  const vi e = (vto_int(n) + 127) << 23;
   vf scale;
   memcpy(&scale, &e, sizeof scale);
   const vf r = p * scale;
 #endif
-  return underflow ? vzero() : r;
+  return vselect(underflow, vzero(), r);
 }
 
 /// log2 of a positive normal float (scalar; used once per query for the LSE).
 inline float log2_scalar(float x) { return __builtin_log2f(x); }
 
-}  // namespace natten::cpu
+}  // namespace natten::cpu::NATTEN_SIMD

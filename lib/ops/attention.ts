@@ -5,6 +5,7 @@
  * GQA head repetition) around it. Both give the same result up to rounding.
  */
 import { isFusedNAEnabled } from '../context';
+import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { fusedForward, NAOptions, validateFused } from './fused';
 import { scaled, toFused, toUnfused } from './layout';
@@ -56,16 +57,31 @@ function attention(
 }
 
 /** 1-D neighborhood attention on [batch, X, heads, headDim] (fused or unfused per {@link useFusedNA}). */
-export function neighborhoodAttention1d(q: Tensor, k: Tensor, v: Tensor, opts: NeighborhoodAttentionOptions): Tensor {
-  return attention('neighborhoodAttention1d', 1, q, k, v, opts);
+export function neighborhoodAttention1d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NeighborhoodAttentionOptions,
+): Tensor<D> {
+  return <Tensor<D>>attention('neighborhoodAttention1d', 1, q, k, v, opts);
 }
 
 /** 2-D neighborhood attention on [batch, X, Y, heads, headDim]. */
-export function neighborhoodAttention2d(q: Tensor, k: Tensor, v: Tensor, opts: NeighborhoodAttentionOptions): Tensor {
-  return attention('neighborhoodAttention2d', 2, q, k, v, opts);
+export function neighborhoodAttention2d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NeighborhoodAttentionOptions,
+): Tensor<D> {
+  return <Tensor<D>>attention('neighborhoodAttention2d', 2, q, k, v, opts);
 }
 
 /** 3-D neighborhood attention on [batch, X, Y, Z, heads, headDim]. */
-export function neighborhoodAttention3d(q: Tensor, k: Tensor, v: Tensor, opts: NeighborhoodAttentionOptions): Tensor {
-  return attention('neighborhoodAttention3d', 3, q, k, v, opts);
+export function neighborhoodAttention3d<D extends DType>(
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  opts: NeighborhoodAttentionOptions,
+): Tensor<D> {
+  return <Tensor<D>>attention('neighborhoodAttention3d', 3, q, k, v, opts);
 }

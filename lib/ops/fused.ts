@@ -16,6 +16,7 @@ import type { TunePass } from '../autotuner/types';
 import { fusedConfig, FusedCallConfig } from '../context';
 import { dtypeCode } from '../dtype';
 import { rangeError, typeError } from '../errors';
+import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { checkBackward, FusedCallParts, recordForward } from './backward_record';
 import { warnIfFusedFallback } from './fallback_warning';
@@ -72,24 +73,29 @@ export interface NAOptions extends WindowOptions, FusedKernelOptions {
   returnLse?: boolean;
 }
 
-/** Output and logsumexp of a fused forward. */
-export interface NAResult {
+/** Output and logsumexp of a fused forward; D: the dtype of q, k, v and the output. */
+export interface NAResult<D extends DType = DType> {
   /** [batch, ...spatial, heads, headDimV] */
-  output: Tensor;
+  output: Tensor<D>;
   /** Natural-log sum of exp of the scaled scores: [batch, ...spatial, heads], float32. */
-  lse: Tensor;
+  lse: Tensor<'float32'>;
 }
 
-/** Gradients of a fused forward. */
-export interface NAGradients {
-  dq: Tensor;
-  dk: Tensor;
-  dv: Tensor;
+/** Gradients of a fused forward, in the dtype D of its inputs. */
+export interface NAGradients<D extends DType = DType> {
+  dq: Tensor<D>;
+  dk: Tensor<D>;
+  dv: Tensor<D>;
   /** Present when additionalKeys were given. */
-  dAdditionalKeys?: Tensor;
+  dAdditionalKeys?: Tensor<D>;
   /** Present when additionalValues were given. */
-  dAdditionalValues?: Tensor;
+  dAdditionalValues?: Tensor<D>;
 }
+
+/** Options of a fused forward that returns the output only (`returnLse` false or absent). */
+export type NAOutputOptions = NAOptions & { returnLse?: false };
+/** Options of a fused forward that returns the output and the logsumexp. */
+export type NALseOptions = NAOptions & { returnLse: true };
 
 const KERNEL_KEYS = [
   'qTileShape',
@@ -263,7 +269,7 @@ export function validateFused(fn: string, dims: number, q: unknown, k: unknown, 
 export interface ForwardPass {
   call: TunableCall<NaForwardOptions>;
   output: Tensor;
-  lse: Tensor;
+  lse: Tensor<'float32'>;
   /** What the backward contract records of this call. */
   parts: FusedCallParts;
 }
@@ -414,62 +420,45 @@ function backward(
   return grads;
 }
 
+/** A fused forward op (`na1d`, `na2d`, `na3d`): what it returns follows `returnLse`. */
+export interface NAForward {
+  /** `returnLse: true`: the output and its logsumexp. */
+  <D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NALseOptions): NAResult<D>;
+  /** `returnLse` false or absent: the output. */
+  <D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOutputOptions): Tensor<D>;
+  /** `returnLse` known only at run time (a boolean): either. */
+  <D extends DType>(q: Tensor<D>, k: Tensor<D>, v: Tensor<D>, opts: NAOptions): Tensor<D> | NAResult<D>;
+}
+
+/** A fused backward op (`na1dBackward`, ...): gradients in the inputs' dtype. */
+export type NABackward = <D extends DType>(
+  dOut: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  v: Tensor<D>,
+  output: Tensor<D>,
+  lse: Tensor<'float32'>,
+  opts: NAOptions,
+) => NAGradients<D>;
+
+function forwardOp(fn: string, dims: number): NAForward {
+  return ((q: Tensor, k: Tensor, v: Tensor, opts: NAOptions) => fusedForward(fn, dims, q, k, v, opts)) as NAForward;
+}
+function backwardOp(fn: string, dims: number): NABackward {
+  return ((dOut: Tensor, q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, opts: NAOptions) =>
+    backward(fn, dims, dOut, q, k, v, output, lse, opts)) as NABackward;
+}
+
 /** 1-D fused neighborhood attention: q [batch, X, heads, headDim], k/v [batch, X, headsKv, headDim(V)]. */
-export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
-export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
-export function na1d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
-  return fusedForward('na1d', 1, q, k, v, opts);
-}
-
+export const na1d: NAForward = forwardOp('na1d', 1);
 /** 2-D fused neighborhood attention: q [batch, X, Y, heads, headDim], k/v [batch, X, Y, headsKv, headDim(V)]. */
-export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
-export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
-export function na2d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
-  return fusedForward('na2d', 2, q, k, v, opts);
-}
-
+export const na2d: NAForward = forwardOp('na2d', 2);
 /** 3-D fused neighborhood attention: q [batch, X, Y, Z, heads, headDim], k/v [batch, X, Y, Z, headsKv, headDim(V)]. */
-export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions & { returnLse: true }): NAResult;
-export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor;
-export function na3d(q: Tensor, k: Tensor, v: Tensor, opts: NAOptions): Tensor | NAResult {
-  return fusedForward('na3d', 3, q, k, v, opts);
-}
+export const na3d: NAForward = forwardOp('na3d', 3);
 
 /** Backward of {@link na1d}: gradients of q, k, v (and the additional keys/values) from dOut, the forward's output and lse. */
-export function na1dBackward(
-  dOut: Tensor,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  output: Tensor,
-  lse: Tensor,
-  opts: NAOptions,
-): NAGradients {
-  return backward('na1dBackward', 1, dOut, q, k, v, output, lse, opts);
-}
-
+export const na1dBackward: NABackward = backwardOp('na1dBackward', 1);
 /** Backward of {@link na2d}. */
-export function na2dBackward(
-  dOut: Tensor,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  output: Tensor,
-  lse: Tensor,
-  opts: NAOptions,
-): NAGradients {
-  return backward('na2dBackward', 2, dOut, q, k, v, output, lse, opts);
-}
-
+export const na2dBackward: NABackward = backwardOp('na2dBackward', 2);
 /** Backward of {@link na3d}. */
-export function na3dBackward(
-  dOut: Tensor,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  output: Tensor,
-  lse: Tensor,
-  opts: NAOptions,
-): NAGradients {
-  return backward('na3dBackward', 3, dOut, q, k, v, output, lse, opts);
-}
+export const na3dBackward: NABackward = backwardOp('na3dBackward', 3);

@@ -1,7 +1,7 @@
 /**
  * Layout helpers of the unfused chain: fused [batch, tokens, heads, C] <-> unfused [batch, heads, tokens, C]
  * (repeating key/value heads for GQA, and summing them back for gradients), and scaling.
- * @internal
+ * Internal: lib/index.ts does not export this module.
  */
 import { native, type LayoutOptions } from '../native';
 import { dtypeCode } from '../dtype';

@@ -4,25 +4,28 @@
  * lse = log(sum_i exp(lse_i)).
  */
 import { native } from '../native';
-import { dtypeCode } from '../dtype';
+import { dtypeCode, type DType } from '../dtype';
 import { argTypeError, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
 import { allocOutput, writing } from './problem';
 import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
 
 /** A merged attention output. */
-export interface MergedAttention {
+export interface MergedAttention<D extends DType = DType> {
   /** [batch, ...spatial, heads, headDimV] */
-  output: Tensor;
+  output: Tensor<D>;
   /** [batch, ...spatial, heads], float32 */
-  lse: Tensor;
+  lse: Tensor<'float32'>;
 }
 
 /**
  * Merges outputs [batch, ...spatial, heads, headDimV] (one dtype and device) with their logsumexps
  * [batch, ...spatial, heads] (float32), as returned by the fused ops with `returnLse: true`.
  */
-export function mergeAttentions(outputs: readonly Tensor[], lses: readonly Tensor[]): MergedAttention {
+export function mergeAttentions<D extends DType>(
+  outputs: readonly Tensor<D>[],
+  lses: readonly Tensor<'float32'>[],
+): MergedAttention<D> {
   const fn = 'mergeAttentions';
   if (!Array.isArray(outputs)) throw argTypeError(`${fn}: outputs`, 'an array of tensors', outputs);
   if (!Array.isArray(lses)) throw argTypeError(`${fn}: lses`, 'an array of tensors', lses);
@@ -72,5 +75,5 @@ export function mergeAttentions(outputs: readonly Tensor[], lses: readonly Tenso
       lse: lse.handle(),
     }),
   );
-  return { output, lse };
+  return { output: output as Tensor<D>, lse };
 }

@@ -1,7 +1,7 @@
 /**
  * Glue between the validated op arguments and the native bindings: the problem object, output
  * allocation on the inputs' device (poisoned with NaN when the debug switch is on), dtype codes.
- * @internal
+ * Internal: lib/index.ts does not export this module.
  */
 import { native, NativeProblem, StorageHandle } from '../native';
 import { isPoisonOutputsEnabled } from '../context';

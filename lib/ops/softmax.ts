@@ -1,6 +1,6 @@
 /** Softmax over the last axis (fp32 math, float64 math for float64; -Infinity entries give 0, a row of only -Infinity gives zeros). */
 import { native } from '../native';
-import { dtypeCode } from '../dtype';
+import { dtypeCode, type DType } from '../dtype';
 import { rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { allocOutput } from './problem';
@@ -19,12 +19,12 @@ function rowsCols(fn: string, t: Tensor, name: string): [number, number] {
  * query sees at least one key). A NaN anywhere in a row makes the whole row NaN, -Infinity entries
  * included, and so does +Infinity (exp(inf - inf) is NaN), as in PyTorch.
  */
-export function softmax(t: Tensor): Tensor {
+export function softmax<D extends DType>(t: Tensor<D>): Tensor<D> {
   const x = tensorArg('softmax', t, 't');
   const [rows, cols] = rowsCols('softmax', x, 't');
   const y = allocOutput(x.shape, x.dtype, x);
   native.softmax({ dtype: dtypeCode(x.dtype), rows, cols, x: x.handle('t'), y: y.handle() });
-  return y;
+  return y as Tensor<D>;
 }
 
 /**
@@ -32,7 +32,7 @@ export function softmax(t: Tensor): Tensor {
  * Entries with y == 0 (masked ones) give exactly 0 and take no part in the sum, whatever dy holds there; a
  * NaN row of y (the softmax of a row holding a NaN) gives a NaN row.
  */
-export function softmaxBackward(dy: Tensor, y: Tensor): Tensor {
+export function softmaxBackward<D extends DType>(dy: Tensor<D>, y: Tensor<D>): Tensor<D> {
   const fn = 'softmaxBackward';
   const g = tensorArg(fn, dy, 'dy'),
     out = tensorArg(fn, y, 'y');
@@ -51,5 +51,5 @@ export function softmaxBackward(dy: Tensor, y: Tensor): Tensor {
     y: out.handle('y'),
     dx: dx.handle(),
   });
-  return dx;
+  return dx as Tensor<D>;
 }

@@ -7,6 +7,7 @@
 import { native, type NaAVOptions, type NaQKOptions } from '../native';
 import { dtypeCode } from '../dtype';
 
+import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { allocLike, allocOutput, handleOrNull, nativeProblem, prod, ProblemSizes, writing } from './problem';
 import {
@@ -38,22 +39,22 @@ export interface AVOptions extends WindowOptions {
 }
 
 /** Gradients of an unfused QK. */
-export interface QKGradients {
-  dq: Tensor;
-  dk: Tensor;
+export interface QKGradients<D extends DType = DType> {
+  dq: Tensor<D>;
+  dk: Tensor<D>;
   /** Present when rpb was given. */
   dRpb?: Tensor;
   /** Present when additionalKeys were given. */
-  dAdditionalKeys?: Tensor;
+  dAdditionalKeys?: Tensor<D>;
 }
 
 /** Gradients of an unfused AV. */
-export interface AVGradients {
+export interface AVGradients<D extends DType = DType> {
   /** Same shape as the weights; 0 at masked window positions. */
-  dAttn: Tensor;
-  dv: Tensor;
+  dAttn: Tensor<D>;
+  dv: Tensor<D>;
   /** Present when additionalValues were given. */
-  dAdditionalValues?: Tensor;
+  dAdditionalValues?: Tensor<D>;
 }
 
 const QK_KEYS = [...WINDOW_KEYS, 'rpb', 'additionalKeys'];
@@ -272,51 +273,54 @@ function avBackward(fn: string, dims: number, dOutA: unknown, attn: unknown, v: 
   return g;
 }
 
+/** An unfused QK op (`na1dQK`, ...): attention weights in the inputs' dtype. */
+export type NAQK = <D extends DType>(q: Tensor<D>, k: Tensor<D>, opts: QKOptions) => Tensor<D>;
+/** An unfused AV op (`na1dAV`, ...): the output in the inputs' dtype. */
+export type NAAV = <D extends DType>(attn: Tensor<D>, v: Tensor<D>, opts: AVOptions) => Tensor<D>;
+/** The backward of an unfused QK op. */
+export type NAQKBackward = <D extends DType>(
+  dAttn: Tensor<D>,
+  q: Tensor<D>,
+  k: Tensor<D>,
+  opts: QKOptions,
+) => QKGradients<D>;
+/** The backward of an unfused AV op. */
+export type NAAVBackward = <D extends DType>(
+  dOut: Tensor<D>,
+  attn: Tensor<D>,
+  v: Tensor<D>,
+  opts: AVOptions,
+) => AVGradients<D>;
+
+// The public ops, typed by the signatures above (the implementations take untyped tensors).
+const qkOp = (fn: string, dims: number) => ((q: Tensor, k: Tensor, o: QKOptions) => qk(fn, dims, q, k, o)) as NAQK;
+const avOp = (fn: string, dims: number) => ((a: Tensor, v: Tensor, o: AVOptions) => av(fn, dims, a, v, o)) as NAAV;
+const qkBackwardOp = (fn: string, dims: number) =>
+  ((g: Tensor, q: Tensor, k: Tensor, o: QKOptions) => qkBackward(fn, dims, g, q, k, o)) as NAQKBackward;
+const avBackwardOp = (fn: string, dims: number) =>
+  ((g: Tensor, a: Tensor, v: Tensor, o: AVOptions) => avBackward(fn, dims, g, a, v, o)) as NAAVBackward;
+
 /** 1-D unfused QK: q, k [batch, heads, X, headDim] -> weights [batch, heads, X, kernelSize + nExtra] (unscaled). */
-export function na1dQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
-  return qk('na1dQK', 1, q, k, opts);
-}
+export const na1dQK: NAQK = qkOp('na1dQK', 1);
 /** 2-D unfused QK: q, k [batch, heads, X, Y, headDim] -> weights [batch, heads, X, Y, k0*k1 + nExtra]. */
-export function na2dQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
-  return qk('na2dQK', 2, q, k, opts);
-}
+export const na2dQK: NAQK = qkOp('na2dQK', 2);
 /** 3-D unfused QK: q, k [batch, heads, X, Y, Z, headDim] -> weights [batch, heads, X, Y, Z, k0*k1*k2 + nExtra]. */
-export function na3dQK(q: Tensor, k: Tensor, opts: QKOptions): Tensor {
-  return qk('na3dQK', 3, q, k, opts);
-}
+export const na3dQK: NAQK = qkOp('na3dQK', 3);
 /** 1-D unfused AV: weights [batch, heads, X, kernelSize + nExtra], v [batch, heads, X, headDimV] -> output like v. */
-export function na1dAV(attn: Tensor, v: Tensor, opts: AVOptions): Tensor {
-  return av('na1dAV', 1, attn, v, opts);
-}
+export const na1dAV: NAAV = avOp('na1dAV', 1);
 /** 2-D unfused AV. */
-export function na2dAV(attn: Tensor, v: Tensor, opts: AVOptions): Tensor {
-  return av('na2dAV', 2, attn, v, opts);
-}
+export const na2dAV: NAAV = avOp('na2dAV', 2);
 /** 3-D unfused AV. */
-export function na3dAV(attn: Tensor, v: Tensor, opts: AVOptions): Tensor {
-  return av('na3dAV', 3, attn, v, opts);
-}
+export const na3dAV: NAAV = avOp('na3dAV', 3);
 /** Backward of {@link na1dQK} for upstream gradient dAttn (entries at masked positions are ignored). */
-export function na1dQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOptions): QKGradients {
-  return qkBackward('na1dQKBackward', 1, dAttn, q, k, opts);
-}
+export const na1dQKBackward: NAQKBackward = qkBackwardOp('na1dQKBackward', 1);
 /** Backward of {@link na2dQK}. */
-export function na2dQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOptions): QKGradients {
-  return qkBackward('na2dQKBackward', 2, dAttn, q, k, opts);
-}
+export const na2dQKBackward: NAQKBackward = qkBackwardOp('na2dQKBackward', 2);
 /** Backward of {@link na3dQK}. */
-export function na3dQKBackward(dAttn: Tensor, q: Tensor, k: Tensor, opts: QKOptions): QKGradients {
-  return qkBackward('na3dQKBackward', 3, dAttn, q, k, opts);
-}
+export const na3dQKBackward: NAQKBackward = qkBackwardOp('na3dQKBackward', 3);
 /** Backward of {@link na1dAV} for upstream gradient dOut. */
-export function na1dAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOptions): AVGradients {
-  return avBackward('na1dAVBackward', 1, dOut, attn, v, opts);
-}
+export const na1dAVBackward: NAAVBackward = avBackwardOp('na1dAVBackward', 1);
 /** Backward of {@link na2dAV}. */
-export function na2dAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOptions): AVGradients {
-  return avBackward('na2dAVBackward', 2, dOut, attn, v, opts);
-}
+export const na2dAVBackward: NAAVBackward = avBackwardOp('na2dAVBackward', 2);
 /** Backward of {@link na3dAV}. */
-export function na3dAVBackward(dOut: Tensor, attn: Tensor, v: Tensor, opts: AVOptions): AVGradients {
-  return avBackward('na3dAVBackward', 3, dOut, attn, v, opts);
-}
+export const na3dAVBackward: NAAVBackward = avBackwardOp('na3dAVBackward', 3);

@@ -4,7 +4,7 @@
  * (kernel size >= 2, 1 <= stride <= kernel size, dilation >= 1, kernel size * dilation <= length,
  * causal flags), scale, tile shapes. Every error names the function, the argument, what was expected
  * and what was given, and carries an ERR_NATTEN_* code.
- * @internal
+ * Internal: lib/index.ts does not export this module.
  */
 import { describe, argTypeError, rangeError, typeError } from '../errors';
 import { Tensor } from '../tensor';
