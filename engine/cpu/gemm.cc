@@ -35,6 +35,14 @@ constexpr int64_t kKC = 256;       // B micro-panel KC x NR x 4 bytes = 32 KiB w
 constexpr int64_t kMC = kMR * 12;  // A block MC x KC x 4 bytes = 144 KiB: L2
 constexpr int64_t kMaxNC = 1024;   // columns of one task's C tile (MC x NC fp32, L2)
 
+/// x broadcast to every lane, read straight from memory: on AVX-512 one load-port µop (a broadcast from a
+/// register would take the shuffle port, which the FMAs need).
+#if defined(__AVX512F__)
+NATTEN_INLINE vf broadcast(const float* p) { return (vf)_mm512_set1_ps(*p); }
+#else
+NATTEN_INLINE vf broadcast(const float* p) { return vset(*p); }
+#endif
+
 /// acc(MR x NR) = (first ? 0 : C) + A_panel · B_panel over kc: a [kc][MR], b [kc][NR] (64-byte aligned),
 /// c rows `ldc` floats apart (64-byte aligned).
 NATTEN_INLINE void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool first) {
@@ -45,7 +53,7 @@ NATTEN_INLINE void micro_kernel(int64_t kc, const float* a, const float* b, floa
     vf bv[kNV];
     for (int v = 0; v < kNV; ++v) bv[v] = vload(b + p * kNR + v * kLanes);
     for (int r = 0; r < kMR; ++r) {
-      const vf av = vset(a[p * kMR + r]);
+      const vf av = broadcast(a + p * kMR + r);
       for (int v = 0; v < kNV; ++v) acc[r][v] = vfma(av, bv[v], acc[r][v]);
     }
   }
@@ -64,6 +72,7 @@ float* thread_scratch(std::vector<float>& v, size_t n) {
 /// The shape of one call's blocking.
 struct Plan {
   int64_t panels;  // NR-column panels of B
+  int64_t mc;      // rows of a row block: at most kMC, a multiple of kMR, the blocks as even as that allows
   int64_t mblocks, nc, nblocks;
   int64_t tasks() const { return mblocks * nblocks; }
 };
@@ -72,6 +81,9 @@ Plan make_plan(const GemmArgs& g) {
   Plan p;
   p.panels = (g.n + kNR - 1) / kNR;
   p.mblocks = (g.m + kMC - 1) / kMC;
+  // Even blocks: 512 rows as 4 x 132 (the last 116), not 3 x 144 + 80, so the threads finish together.
+  p.mc = std::min<int64_t>(kMC, ((g.m + p.mblocks - 1) / p.mblocks + kMR - 1) / kMR * kMR);
+  p.mblocks = (g.m + p.mc - 1) / p.mc;
   p.nc = std::min<int64_t>(kMaxNC, p.panels * kNR);
   // Few row blocks (small m): cut the columns finer so every thread gets a few tiles.
   const int64_t want = 4 * (int64_t)num_threads();
@@ -128,7 +140,7 @@ struct TaskScratch {
 /// One tile: rows [ib*MC, +MC) x columns [jb*nc, +nc) of batch entry `batch`.
 void run_tile(DType t, const GemmArgs& g, const Plan& pl, const float* bpack, const float* bias, int64_t batch,
               int64_t ib, int64_t jb, TaskScratch& s) {
-  const int64_t i0 = ib * kMC, mc = std::min(kMC, g.m - i0);
+  const int64_t i0 = ib * pl.mc, mc = std::min(pl.mc, g.m - i0);
   const int64_t j0 = jb * pl.nc, nc = std::min(pl.nc, g.n - j0);
   const int64_t mpanels = (mc + kMR - 1) / kMR, npanels = (nc + kNR - 1) / kNR;
   // The C tile is stored micro-tile by micro-tile ([ir][jr][MR][NR]): a micro-kernel's rows are then
