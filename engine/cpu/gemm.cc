@@ -33,7 +33,7 @@ constexpr int kNV = 1, kMR = 3;
 constexpr int kNR = kNV * kLanes;
 constexpr int64_t kKC = 256;       // B micro-panel KC x NR x 4 bytes = 32 KiB with NR = 32: L1
 constexpr int64_t kMC = kMR * 12;  // A block MC x KC x 4 bytes = 144 KiB: L2
-constexpr int64_t kMaxNC = 1024;   // columns of one task's C tile (MC x NC fp32, L2)
+constexpr int64_t kMaxNC = 512;    // columns of one task's C tile (MC x NC fp32: 288 KiB, with the A block in L2)
 
 /// x broadcast to every lane, read straight from memory: on AVX-512 one load-port µop (a broadcast from a
 /// register would take the shuffle port, which the FMAs need).
