@@ -724,6 +724,10 @@ function checkCpuLevelEnv(): void {
 
 function load(): NativeBinding {
   checkCpuLevelEnv();
+  // Eager CUDA kernel loading unless the user chose (kernels/runtime/gpu_runtime.cu says why; the addon sets
+  // it too, but its static initialisers have no order against the CUDA runtime's): set before the addon
+  // is opened, so before CUDA can start.
+  process.env.CUDA_MODULE_LOADING ??= 'EAGER';
   try {
     const b = require(addonFile()) as NativeBinding;
     b.setErrorClass({ errorClass: NattenError });
