@@ -87,3 +87,4 @@ export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } 
 export * from './autotuner';
 export { loadSafetensors, saveSafetensors } from './safetensors';
 export type { LoadSafetensorsOptions, TensorDict } from './safetensors';
+export * as nn from './nn';
