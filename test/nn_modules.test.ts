@@ -149,6 +149,7 @@ describe('state dicts', () => {
       /"qkv.weight" has shape \[18, 5\], the module's is \[18, 6\]; unexpected key "extra".*missing key "qkv.bias".*missing key "proj.weight"/,
     );
     expect(() => m.loadStateDict(bad, { strict: false })).toThrow(/"qkv.weight" has shape/);
+    expect(() => m.loadStateDict(bad)).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_STATE_DICT' }));
     const before = m.stateDict().get('proj.bias');
     m.loadStateDict({ 'proj.bias': natten.tensor([1, 2, 3, 4, 5, 6]) }, { strict: false });
     expect(m.stateDict().get('proj.bias')).not.toBe(before);

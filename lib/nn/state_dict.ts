@@ -18,7 +18,7 @@ const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /**
  * Checks `dict` against the expected shapes and returns the tensors to load (expected keys present in
- * the dict). Throws one RangeError (ERR_NATTEN_INVALID_ARG_VALUE) listing every problem.
+ * the dict). Throws one RangeError (ERR_NATTEN_STATE_DICT) listing every problem.
  */
 export function matchStateDict(
   fn: string,
@@ -45,6 +45,6 @@ export function matchStateDict(
   }
   if (strict)
     for (const name of expected.keys()) if (!entries.some(([n]) => n === name)) problems.push(`missing key "${name}"`);
-  if (problems.length > 0) throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: ${problems.join('; ')}`);
+  if (problems.length > 0) throw rangeError('ERR_NATTEN_STATE_DICT', `${fn}: ${problems.join('; ')}`);
   return found;
 }
