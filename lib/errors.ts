@@ -24,7 +24,9 @@ export type NattenErrorCode =
   | 'ERR_NATTEN_INTERNAL'
   | 'ERR_NATTEN_ADDON'
   | 'ERR_NATTEN_BACKWARD_MISMATCH'
-  | 'ERR_NATTEN_GRADCHECK';
+  | 'ERR_NATTEN_GRADCHECK'
+  | 'ERR_NATTEN_SAFETENSORS'
+  | 'ERR_NATTEN_STATE_DICT';
 
 /** A library or device failure (CUDA error, out of memory, disposed tensor, ...). */
 export class NattenError extends Error {

@@ -85,3 +85,6 @@ export { add, mul, gelu, layerNorm } from './ops/elementwise';
 export type { GeluOptions } from './ops/elementwise';
 export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } from './ops/shape_ops';
 export * from './autotuner';
+export { loadSafetensors, saveSafetensors } from './safetensors';
+export type { LoadSafetensorsOptions, TensorDict } from './safetensors';
+export * as nn from './nn';
