@@ -11,6 +11,7 @@ import { native } from '../lib/native';
 import * as oracle from './oracle';
 import { describeGpu } from './helpers/gpu';
 import { TOL } from './cuda_common';
+import { describeExit, report, runFixture } from './reliability/child';
 
 const SHAPE = [2, 24, 20, 4, 64];
 const OPTS = { kernelSize: [5, 7], dilation: [1, 2] };
@@ -36,6 +37,15 @@ async function inputs(seed: number) {
 }
 
 describeGpu('autotuner on CUDA', () => {
+  // In a child first: a tuned first call and a synchronous read that never returns (the stream held for
+  // ever) fails here after the timeout; in this process it would hang the whole test run.
+  beforeAll(async () => {
+    const r = await runFixture('autotune_gpu_probe.js', { timeoutMs: 90000 });
+    const res = report<{ ok: boolean; ms: number }>(r, 'RESULT');
+    if (!res) throw new Error(`a tuned first call and its synchronous read did not finish: ${describeExit(r)}`);
+    expect(res.ok).toBe(true);
+  }, 100000);
+
   it('tunes a first call off the JS thread, computes the right output, and reuses the tuning', async () => {
     natten.useAutotuner({ thorough: true });
     const x = await inputs(1);
