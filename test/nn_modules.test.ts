@@ -7,17 +7,7 @@ import { join } from 'node:path';
 import * as natten from '../lib';
 import * as o from './oracle';
 
-type Case = {
-  dims: 1 | 2 | 3;
-  spatial: number[];
-  C: number;
-  heads: number;
-  kernel: number;
-  dilation: number;
-  stride?: number;
-  causal?: boolean;
-  rpb?: boolean;
-};
+type Case = o.NAModuleConfig & { spatial: number[] };
 const CASES: Case[] = [
   { dims: 1, spatial: [9], C: 8, heads: 2, kernel: 3, dilation: 2, rpb: true },
   { dims: 1, spatial: [4], C: 6, heads: 3, kernel: 5, dilation: 1 }, // padded 4 -> 5
@@ -51,32 +41,6 @@ async function oracleParams(m: natten.nn.NeighborhoodAttentionModule): Promise<M
   return out;
 }
 
-/** NATTEN's module in fp64: pad, qkv, heads, attention (rpb on the scaled scores), crop, proj. */
-function oracleForward(c: Case, p: Map<string, o.Tensor>, x: o.Tensor): o.Tensor {
-  const window = { kernelSize: c.kernel, dilation: c.dilation, stride: c.stride ?? 1, isCausal: c.causal ?? false };
-  let xp = x;
-  for (let i = 0; i < c.dims; i++) {
-    const need = c.kernel * c.dilation - xp.shape[i + 1];
-    if (need > 0) xp = o.concat([xp, o.zeros(xp.shape.map((s, j) => (j === i + 1 ? need : s)))], i + 1);
-  }
-  const qkv = o.linear(xp, p.get('qkv.weight') as o.Tensor, p.get('qkv.bias'));
-  const heads = [...xp.shape.slice(0, c.dims + 1), c.heads, c.C / c.heads];
-  const [q, k, v] = [0, 1, 2].map((j) => o.tensor(o.slice(qkv, c.dims + 1, j * c.C, c.C).data, heads));
-  const scale = (c.C / c.heads) ** -0.5;
-  let y: o.Tensor;
-  if (c.rpb) {
-    const qs = o.tensor(
-      q.data.map((e) => e * scale),
-      q.shape,
-    );
-    const attn = o.naQK(o.fusedToUnfused(qs), o.fusedToUnfused(k), { ...window, rpb: p.get('rpb') });
-    y = o.unfusedToFused(o.naAV(o.softmax(attn), o.fusedToUnfused(v), window));
-  } else y = o.naForward(q, k, v, { ...window, scale }).output;
-  let flat = o.tensor(y.data, [...xp.shape.slice(0, c.dims + 1), c.C]);
-  for (let i = 0; i < c.dims; i++) flat = o.slice(flat, i + 1, 0, x.shape[i + 1]);
-  return o.linear(flat, p.get('proj.weight') as o.Tensor, p.get('proj.bias'));
-}
-
 const TOL: Record<natten.DType, number> = { float64: 1e-10, float32: 1e-4, float16: 2e-2, bfloat16: 8e-2 };
 
 describe('NeighborhoodAttention modules (CPU) against the fp64 oracle', () => {
@@ -102,7 +66,7 @@ describe('NeighborhoodAttention modules (CPU) against the fp64 oracle', () => {
           expect(y.dtype).toBe(dtype);
           // The oracle sees the values the module holds (rounded to dtype).
           const xo = o.tensor(Float64Array.from(await x.toArray()), xShape);
-          const want = oracleForward(c, await oracleParams(m), xo);
+          const want = o.naModule(c, await oracleParams(m), xo);
           const got = await y.toArray();
           expect(o.maxAbsDiff(got, want.data) / Math.max(1, o.maxAbs(want.data))).toBeLessThan(TOL[dtype]);
           [x64, x, y, ...p.values()].forEach((t) => t.dispose());

@@ -4,3 +4,4 @@ export * from './window';
 export * from './fused';
 export * from './unfused';
 export * from './tensor_ops';
+export * from './na_module';
