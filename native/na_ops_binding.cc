@@ -124,12 +124,6 @@ Napi::Value NaAVBackward(const Napi::CallbackInfo& info) {
 }
 NATTEN_BINDING("naAVBackward", NaAVBackward);
 
-int64_t checked_mul(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "sizes overflow");
-  return r;
-}
-
 // softmax({dtype, rows, cols, x, y})
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   OpCall c(info);

@@ -8,17 +8,9 @@
 namespace natten::node {
 namespace {
 
-[[noreturn]] void overflow() { throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_SHAPE", "sizes overflow 64 bits"); }
-int64_t mul(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) overflow();
-  return r;
-}
-int64_t add(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) overflow();
-  return r;
-}
+// The ops' overflow-checked size arithmetic (op_call.h), under short names.
+int64_t mul(int64_t a, int64_t b) { return checked_mul(a, b); }
+int64_t add(int64_t a, int64_t b) { return checked_add(a, b); }
 
 /// Elements a batch of `count` matrices of `each` elements, `stride` apart, reaches (0 when it touches none).
 int64_t batch_extent(int64_t count, int64_t stride, int64_t each) {
