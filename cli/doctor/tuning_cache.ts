@@ -5,8 +5,8 @@
  * as that evolves.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { cacheFolderFromEnv } from '../../lib/autotuner/cache';
 
 /** One cache file. */
 export interface CacheFile {
@@ -28,11 +28,10 @@ export interface TuningCacheReport {
   entries: number;
 }
 
-/** The cache folder: NATTEN_CACHE_DIR, else $XDG_CACHE_HOME/natten-node, else ~/.cache/natten-node. */
+/** The autotuner's cache folder (lib/autotuner/cache.ts decides it) and which setting chose it. */
 export function tuningCacheDir(env: NodeJS.ProcessEnv = process.env): Pick<TuningCacheReport, 'dir' | 'from'> {
-  if (env.NATTEN_CACHE_DIR) return { dir: path.resolve(env.NATTEN_CACHE_DIR), from: 'NATTEN_CACHE_DIR' };
-  if (env.XDG_CACHE_HOME) return { dir: path.join(env.XDG_CACHE_HOME, 'natten-node'), from: 'XDG_CACHE_HOME' };
-  return { dir: path.join(os.homedir(), '.cache', 'natten-node'), from: 'home' };
+  const from = env.NATTEN_CACHE_DIR ? 'NATTEN_CACHE_DIR' : env.XDG_CACHE_HOME ? 'XDG_CACHE_HOME' : 'home';
+  return { dir: cacheFolderFromEnv(env), from };
 }
 
 function countEntries(value: unknown): number | undefined {

@@ -27,12 +27,17 @@ export interface AutotuneCacheExport {
   entries: AutotuneCacheEntry[];
 }
 
-/** The cache folder the environment names, or null for a memory-only cache (NATTEN_AUTOTUNE_CACHE=0). */
-export function cacheDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.NATTEN_AUTOTUNE_CACHE === '0') return null;
+/** The cache folder the environment names: NATTEN_CACHE_DIR, else $XDG_CACHE_HOME/natten-node, else
+ * ~/.cache/natten-node (the one rule; `natten-node doctor` reports it too). */
+export function cacheFolderFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   if (env.NATTEN_CACHE_DIR) return path.resolve(env.NATTEN_CACHE_DIR);
   if (env.XDG_CACHE_HOME) return path.join(env.XDG_CACHE_HOME, 'natten-node');
   return path.join(os.homedir(), '.cache', 'natten-node');
+}
+
+/** The cache folder the environment names, or null for a memory-only cache (NATTEN_AUTOTUNE_CACHE=0). */
+export function cacheDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  return env.NATTEN_AUTOTUNE_CACHE === '0' ? null : cacheFolderFromEnv(env);
 }
 
 const identityText = (d: DeviceIdentity): string =>
