@@ -129,6 +129,11 @@ DeviceState& state(int device) {
     NATTEN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
     uint64_t threshold = pool_keep();
     NATTEN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
+    // No reuse across streams through an inserted wait: an allocation on the side stream must never wait for
+    // a block freed on the stream behind a Gate (the gate's own flag is one), or the side stream waits for
+    // the gate it is meant to release. Reuse within a stream, and of blocks whose free has run, stays.
+    int no_internal_wait = 0;
+    NATTEN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies, &no_internal_wait));
     s = std::move(st);
     static bool registered = (std::atexit(exit_without_waiting), true);
     (void)registered;

@@ -73,15 +73,12 @@ std::vector<cudaGraphNode_t> dependencies(cudaGraphNode_t node) {
   return deps;
 }
 
-/// Makes `node` depend on `before` instead of on its dependencies `deps` (which `before` depends on).
-void insert_before(cudaGraph_t g, cudaGraphNode_t node, const std::vector<cudaGraphNode_t>& deps,
-                   cudaGraphNode_t before) {
-  std::vector<cudaGraphNode_t> to(deps.size(), node);
+/// Makes `node` depend on `before` too. Its edges from `deps` stay (`before` depends on them as well, so
+/// they add nothing): removing captured edges is refused by some drivers (cudaErrorNotSupported).
+void insert_before(cudaGraph_t g, cudaGraphNode_t node, cudaGraphNode_t before) {
 #if CUDART_VERSION >= 13000
-  if (!deps.empty()) NATTEN_CUDA_CHECK(cudaGraphRemoveDependencies(g, deps.data(), to.data(), nullptr, deps.size()));
   NATTEN_CUDA_CHECK(cudaGraphAddDependencies(g, &before, &node, nullptr, 1));
 #else
-  if (!deps.empty()) NATTEN_CUDA_CHECK(cudaGraphRemoveDependencies(g, deps.data(), to.data(), deps.size()));
   NATTEN_CUDA_CHECK(cudaGraphAddDependencies(g, &before, &node, 1));
 #endif
 }
@@ -105,7 +102,7 @@ std::vector<PendingTiming> add_kernel_events(cudaGraph_t g) {
     const std::vector<cudaGraphNode_t> deps = dependencies(node);
     cudaGraphNode_t before, after;
     NATTEN_CUDA_CHECK(cudaGraphAddEventRecordNode(&before, g, deps.data(), deps.size(), t.start));
-    insert_before(g, node, deps, before);
+    insert_before(g, node, before);
     NATTEN_CUDA_CHECK(cudaGraphAddEventRecordNode(&after, g, &node, 1, t.stop));
     out.push_back(std::move(t));
   }
