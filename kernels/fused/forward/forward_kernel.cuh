@@ -708,12 +708,11 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
   }
   __syncwarp();
 
-  if constexpr (kDims < 3) {
+  if constexpr (Tr::kWgmma && kDims < 3) {
     // Register allocation: decoding the CTA position again here (from a volatile read of %ctaid.x) frees
     // ax/q0 during the tile loop; at 3 CTAs/SM that removed the 16-byte spill of the 2-D tier-64 wgmma
-    // kernel; 3-D kernels allocate better without it (ptxas -v). Known cost: the mma.sync 2-D
-    // kernels measured 8-9% slower with it (bench/NOTES.md); restricting it to the 2-D wgmma kernels is
-    // the untested fix.
+    // kernel. Only there: 3-D kernels allocate better without it (ptxas -v), and the mma.sync 1-D/2-D
+    // kernels ran 8-9% slower with it (bench/NOTES.md).
     uint32_t ctaid_x;
     asm volatile("mov.u32 %0, %%ctaid.x;" : "=r"(ctaid_x));
     locate(ctaid_x, ax, q0);
