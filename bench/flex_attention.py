@@ -2,8 +2,8 @@
 """Times PyTorch FlexAttention with natten-node's neighbourhood mask (docs/design.md §5), at its best.
 
 The peer for bench/cuda_fused.ts: same problem list, bf16, CUDA events, median of many runs, useful
-TFLOP/s = 4*B*H*N*prod(k)*D forward (x2.5 for backward). The mask is built from docs/design.md §5 exactly:
-token index -> per-axis coordinates -> dilation group and group-local index -> window [start, end) ->
+TFLOP/s = 4*B*H*N*prod(k)*D forward (x2.5 for backward). The mask is built from docs/design.md §5 exactly
+(bench/na_window.py): token index -> per-axis coordinates -> dilation group and group-local index -> window [start, end) ->
 key is a neighbour iff it is in the same group and inside the window on every axis.
 
 FlexAttention at its best: the block mask is built compiled (create_block_mask(_compile=True)), each
@@ -29,6 +29,8 @@ import time
 import torch
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
+from na_window import neighbourhood_mask, permuted_mask, tiled_order
+
 PROBLEMS = [
     # name, dims, B, H, D, spatial, kernel
     ("1d_L32768_k2049_D128", 1, 1, 16, 128, (32768,), (2049,)),
@@ -39,80 +41,8 @@ PROBLEMS = [
 ]
 
 
-def axis_window(i, L, k, s, d, causal):
-    """docs/design.md §5 on tensors: (group, group-local start, end) of query indices i on one axis."""
-    g = i % d
-    il = i // d
-    lg = L // d + (g < (L % d)).to(i.dtype)
-    if causal:
-        leader = torch.minimum((il // s) * s + s - 1, lg - 1)
-        start = torch.clamp(leader - k + 1, min=0)
-        end = torch.minimum(il + 1, lg)
-    else:
-        left = k // 2
-        right = k // 2 + (k % 2) - 1
-        leader = torch.minimum((il // s) * s + s // 2, lg - 1)
-        start = torch.clamp(leader - left, min=0)
-        start = start + torch.where(leader + right >= lg, lg - right - leader - 1, torch.zeros_like(leader))
-        end = start + k
-    return g, start, end
-
-
-def coords(idx, spatial):
-    """Row-major token index -> per-axis coordinates."""
-    out = []
-    rest = idx
-    for L in reversed(spatial):
-        out.append(rest % L)
-        rest = rest // L
-    return list(reversed(out))
-
-
-def neighbourhood_mask(spatial, kernel, stride=None, dilation=None, causal=None):
-    dims = len(spatial)
-    stride = stride or (1,) * dims
-    dilation = dilation or (1,) * dims
-    causal = causal or (False,) * dims
-
-    def mask_mod(b, h, q_idx, kv_idx):
-        qc = coords(q_idx, spatial)
-        kc = coords(kv_idx, spatial)
-        ok = None
-        for a in range(dims):
-            g, start, end = axis_window(qc[a], spatial[a], kernel[a], stride[a], dilation[a], causal[a])
-            kl = kc[a] // dilation[a]
-            inside = ((kc[a] % dilation[a]) == g) & (kl >= start) & (kl < end)
-            ok = inside if ok is None else ok & inside
-        return ok
-
-    return mask_mod
-
-
 # Spatial tile of one 128-token FlexAttention block in the tile-permuted order, per dims.
 TILES = {1: (128,), 2: (8, 16), 3: (4, 4, 8)}
-
-
-def tiled_order(spatial, tile):
-    """perm[new] = raster index of the token at position `new` of the tile-permuted order: tiles in
-    row-major order, tokens inside a tile row-major; edge tiles hold only the tokens inside the grid."""
-    grids = [torch.arange(L) for L in spatial]
-    coord = torch.stack(torch.meshgrid(*grids, indexing="ij"), -1).reshape(-1, len(spatial))
-    tile_of = coord // torch.tensor(tile)
-    inner = coord % torch.tensor(tile)
-    tiles_per_axis = [-(-L // t) for L, t in zip(spatial, tile)]
-    key = torch.zeros(coord.shape[0], dtype=torch.long)
-    for a in range(len(spatial)):
-        key = key * tiles_per_axis[a] + tile_of[:, a]
-    for a in range(len(spatial)):
-        key = key * tile[a] + inner[:, a]
-    return torch.argsort(key)
-
-
-def permuted_mask(mask_mod, perm):
-    """The mask of `mask_mod` on tokens stored in the order `perm` (perm[new] = raster index)."""
-    def mm(b, h, q_idx, kv_idx):
-        return mask_mod(b, h, perm[q_idx], perm[kv_idx])
-    return mm
 
 
 def time_cuda(fn, runs, warmup=5):

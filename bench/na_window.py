@@ -1,0 +1,84 @@
+"""docs/design.md §5 (the neighbourhood of a query) in PyTorch, the one Python definition of it, and the
+token orders FlexAttention is timed in: used by bench/flex_attention.py and bench/na_layer_torch.py
+(FlexAttention mask_mods) and by the pure-PyTorch module twin of test/torch/ (explicit boolean masks).
+Transcribed from the same rules as test/oracle/window.ts.
+"""
+import torch
+
+
+def axis_window(i, L, k, s, d, causal):
+    """docs/design.md §5 on tensors: (group, group-local start, end) of query indices i on one axis."""
+    g = i % d
+    il = i // d
+    lg = L // d + (g < (L % d)).to(i.dtype)
+    if causal:
+        leader = torch.minimum((il // s) * s + s - 1, lg - 1)
+        start = torch.clamp(leader - k + 1, min=0)
+        end = torch.minimum(il + 1, lg)
+    else:
+        left = k // 2
+        right = k // 2 + (k % 2) - 1
+        leader = torch.minimum((il // s) * s + s // 2, lg - 1)
+        start = torch.clamp(leader - left, min=0)
+        start = start + torch.where(leader + right >= lg, lg - right - leader - 1, torch.zeros_like(leader))
+        end = start + k
+    return g, start, end
+
+
+def axis_neighbours(qi, kj, L, k, s, d, causal):
+    """True where key index kj is in the window of query index qi on one axis (broadcasting tensors)."""
+    g, start, end = axis_window(qi, L, k, s, d, causal)
+    kl = kj // d
+    return ((kj % d) == g) & (kl >= start) & (kl < end)
+
+
+def coords(idx, spatial):
+    """Row-major token index -> per-axis coordinates."""
+    out = []
+    rest = idx
+    for L in reversed(spatial):
+        out.append(rest % L)
+        rest = rest // L
+    return list(reversed(out))
+
+
+def neighbourhood_mask(spatial, kernel, stride=None, dilation=None, causal=None):
+    """A FlexAttention mask_mod on row-major tokens: key kv_idx is a neighbour of query q_idx on every axis."""
+    dims = len(spatial)
+    stride = stride or (1,) * dims
+    dilation = dilation or (1,) * dims
+    causal = causal or (False,) * dims
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        qc = coords(q_idx, spatial)
+        kc = coords(kv_idx, spatial)
+        ok = None
+        for a in range(dims):
+            inside = axis_neighbours(qc[a], kc[a], spatial[a], kernel[a], stride[a], dilation[a], causal[a])
+            ok = inside if ok is None else ok & inside
+        return ok
+
+    return mask_mod
+
+
+def tiled_order(spatial, tile):
+    """perm[new] = raster index of the token at position `new` of the tile-permuted order: tiles in
+    row-major order, tokens inside a tile row-major; edge tiles hold only the tokens inside the grid."""
+    grids = [torch.arange(L) for L in spatial]
+    coord = torch.stack(torch.meshgrid(*grids, indexing="ij"), -1).reshape(-1, len(spatial))
+    tile_of = coord // torch.tensor(tile)
+    inner = coord % torch.tensor(tile)
+    tiles_per_axis = [-(-L // t) for L, t in zip(spatial, tile)]
+    key = torch.zeros(coord.shape[0], dtype=torch.long)
+    for a in range(len(spatial)):
+        key = key * tiles_per_axis[a] + tile_of[:, a]
+    for a in range(len(spatial)):
+        key = key * tile[a] + inner[:, a]
+    return torch.argsort(key)
+
+
+def permuted_mask(mask_mod, perm):
+    """The mask of `mask_mod` on tokens stored in the order `perm` (perm[new] = raster index)."""
+    def mm(b, h, q_idx, kv_idx):
+        return mask_mod(b, h, perm[q_idx], perm[kv_idx])
+    return mm
