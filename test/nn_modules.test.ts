@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as natten from '../lib';
 import * as o from './oracle';
+import { MODULE_TOL } from './helpers/module_tolerance';
+import { loadRandomParams, moduleOf, oracleParams } from './helpers/na_module_case';
 
 type Case = o.NAModuleConfig & { spatial: number[] };
 const CASES: Case[] = [
@@ -16,33 +18,6 @@ const CASES: Case[] = [
   { dims: 3, spatial: [2, 4, 3], C: 4, heads: 2, kernel: 3, dilation: 1 }, // padded 2 -> 3
 ];
 
-const MODULES = [
-  natten.nn.NeighborhoodAttention1D,
-  natten.nn.NeighborhoodAttention2D,
-  natten.nn.NeighborhoodAttention3D,
-];
-
-function moduleOf(c: Case, dtype: natten.DType = 'float64'): natten.nn.NeighborhoodAttentionModule {
-  return new MODULES[c.dims - 1]({
-    embedDim: c.C,
-    numHeads: c.heads,
-    kernelSize: c.kernel,
-    dilation: c.dilation,
-    stride: c.stride,
-    isCausal: c.causal,
-    relPosBias: c.rpb,
-    dtype,
-  });
-}
-
-async function oracleParams(m: natten.nn.NeighborhoodAttentionModule): Promise<Map<string, o.Tensor>> {
-  const out = new Map<string, o.Tensor>();
-  for (const [name, t] of m.stateDict()) out.set(name, o.tensor(Float64Array.from(await t.toArray()), t.shape));
-  return out;
-}
-
-const TOL: Record<natten.DType, number> = { float64: 1e-10, float32: 1e-4, float16: 2e-2, bfloat16: 8e-2 };
-
 describe('NeighborhoodAttention modules (CPU) against the fp64 oracle', () => {
   afterEach(() => natten.useFusedNA(true));
   for (const c of CASES) {
@@ -52,12 +27,7 @@ describe('NeighborhoodAttention modules (CPU) against the fp64 oracle', () => {
           natten.setPoisonOutputs(true);
           natten.useFusedNA(fused);
           const m = moduleOf(c, dtype);
-          // Non-zero biases and rpb so that every parameter matters.
-          const p = new Map<string, natten.Tensor>();
-          let seed = 100;
-          for (const [name, shape] of m.parameterShapes)
-            p.set(name, natten.randn(shape, { seed: seed++, dtype: 'float64' }));
-          m.loadStateDict(p);
+          loadRandomParams(m, 100);
           const xShape = [2, ...c.spatial, c.C];
           const x64 = natten.randn(xShape, { seed: 7, dtype: 'float64' });
           const x = x64.to({ dtype });
@@ -68,8 +38,8 @@ describe('NeighborhoodAttention modules (CPU) against the fp64 oracle', () => {
           const xo = o.tensor(Float64Array.from(await x.toArray()), xShape);
           const want = o.naModule(c, await oracleParams(m), xo);
           const got = await y.toArray();
-          expect(o.maxAbsDiff(got, want.data) / Math.max(1, o.maxAbs(want.data))).toBeLessThan(TOL[dtype]);
-          [x64, x, y, ...p.values()].forEach((t) => t.dispose());
+          expect(o.maxAbsDiff(got, want.data) / Math.max(1, o.maxAbs(want.data))).toBeLessThan(MODULE_TOL[dtype]);
+          [x64, x, y].forEach((t) => t.dispose());
           m.dispose();
           natten.setPoisonOutputs(false);
         });

@@ -6,16 +6,23 @@ import { add, concat, gelu, layerNorm, linear, slice } from './tensor_ops';
 import { naAV, naQK, softmax } from './unfused';
 import { fusedToUnfused, tensor, unfusedToFused, zeros, type Tensor } from './util';
 
-/** The module's configuration (one kernel/dilation/stride for every axis). */
+/** The module's configuration: window values are one for every axis or one per axis. */
 export interface NAModuleConfig {
   dims: 1 | 2 | 3;
   C: number;
   heads: number;
-  kernel: number;
-  dilation: number;
-  stride?: number;
-  causal?: boolean;
+  kernel: number | readonly number[];
+  dilation: number | readonly number[];
+  stride?: number | readonly number[];
+  causal?: boolean | readonly boolean[];
   rpb?: boolean;
+  /** Score scale (default headDim^-0.5, the module's qkScale). */
+  scale?: number;
+}
+
+/** Axis i's value of a one-or-per-axis option. */
+function onAxis<T>(v: T | readonly T[], i: number): T {
+  return Array.isArray(v) ? (v as readonly T[])[i] : (v as T);
 }
 
 /** Looks up a parameter, naming it when it is absent (a test bug, not a module bug). */
@@ -30,13 +37,13 @@ export function naModule(c: NAModuleConfig, p: Map<string, Tensor>, x: Tensor): 
   const window = { kernelSize: c.kernel, dilation: c.dilation, stride: c.stride ?? 1, isCausal: c.causal ?? false };
   let xp = x;
   for (let i = 0; i < c.dims; i++) {
-    const need = c.kernel * c.dilation - xp.shape[i + 1];
+    const need = onAxis(c.kernel, i) * onAxis(c.dilation, i) - xp.shape[i + 1];
     if (need > 0) xp = concat([xp, zeros(xp.shape.map((s, j) => (j === i + 1 ? need : s)))], i + 1);
   }
   const qkv = linear(xp, param(p, 'qkv.weight'), p.get('qkv.bias'));
   const heads = [...xp.shape.slice(0, c.dims + 1), c.heads, c.C / c.heads];
   const [q, k, v] = [0, 1, 2].map((j) => tensor(slice(qkv, c.dims + 1, j * c.C, c.C).data, heads));
-  const scale = (c.C / c.heads) ** -0.5;
+  const scale = c.scale ?? (c.C / c.heads) ** -0.5;
   let y: Tensor;
   if (c.rpb) {
     const qs = tensor(
