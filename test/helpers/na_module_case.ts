@@ -31,11 +31,21 @@ export function moduleOf(
   });
 }
 
-/** Loads seeded normal parameters (non-zero biases and rpb, so that every parameter matters). */
+/**
+ * Loads seeded normal parameters: weights [out, in] with std in^-0.5 (a trained layer's scale: unit-size
+ * q, k, v and scores, whatever C is), biases and rpb with std 1 (so that every parameter matters).
+ */
 export function loadRandomParams(m: natten.nn.NeighborhoodAttentionModule, seed: number): void {
   const p = new Map<string, natten.Tensor>();
   let s = seed;
-  for (const [name, shape] of m.parameterShapes) p.set(name, natten.randn(shape, { seed: s++, dtype: 'float64' }));
+  for (const [name, shape] of m.parameterShapes) {
+    const t = natten.randn(shape, { seed: s++, dtype: 'float64' });
+    if (!name.endsWith('.weight')) p.set(name, t);
+    else {
+      p.set(name, natten.mul(t, shape[1] ** -0.5));
+      t.dispose();
+    }
+  }
   try {
     m.loadStateDict(p);
   } finally {
