@@ -1,0 +1,146 @@
+/**
+ * `node dist/bench/na_module_gpu.js [--device N] [--reps 15] [--calls 100] [--torch FILE] [--out FILE]`:
+ * one NeighborhoodAttention2D layer (B4, 56x56, C256, 8 heads, k7, bf16) on a GPU, through the module:
+ *
+ * - queued: `--calls` forwards enqueued back to back, then one synchronize; wall time / calls, median of
+ *   `--reps` repetitions (also the host's enqueue time per forward);
+ * - kernels: the sum of the layer's own kernel times for one forward, CUDA events per kernel in the
+ *   addon's profile mode (the `natten-node profile` machinery), median of 5 forwards, with the kernel list;
+ * - `--torch FILE`: the JSON of `python bench/na_layer_torch.py --json FILE` (the same layer in PyTorch:
+ *   eager linears, torch.compile'd FlexAttention, same card), giving PyTorch's time / ours.
+ *
+ * The figures the acceptance asks for: `speedupVsTorch` >= 1.5 and `queuedOverKernels` <= 1.15.
+ */
+import * as fs from 'fs';
+import * as natten from '../lib';
+import { native } from '../lib/native';
+import { shortKernelName } from '../cli/profile/run';
+import { standaloneMain } from './standalone';
+import { median } from './timing';
+
+/** The layer of the comparison. */
+export const LAYER = { batch: 4, height: 56, width: 56, channels: 256, heads: 8, kernelSize: 7, dtype: 'bfloat16' };
+
+/** What the PyTorch side writes (bench/na_layer_torch.py). */
+interface TorchResult {
+  torch: string;
+  best: { order: string; ms_per_forward: number };
+}
+
+/** The figures of one run. */
+interface LayerResult {
+  layer: typeof LAYER;
+  calls: number;
+  /** Wall ms per forward, `calls` forwards queued then one synchronize: median and every repetition. */
+  queuedMsPerForward: number;
+  queuedRepsMs: number[];
+  /** Host time per forward to enqueue (the loop before the synchronize), median. */
+  enqueueMsPerForward: number;
+  /** Sum of the kernels' CUDA-event times for one forward (median of 5), and the kernels of one forward. */
+  kernelSumMs: number;
+  kernels: { name: string; ms: number }[];
+  queuedOverKernels: number;
+  torch?: TorchResult;
+  speedupVsTorch?: number;
+  meets?: { speedupAtLeast1_5: boolean; overheadAtMost1_15: boolean };
+}
+
+/** Median wall ms per forward of `calls` queued forwards, and the host's enqueue ms per forward. */
+async function timeQueued(
+  m: natten.nn.NeighborhoodAttentionModule,
+  x: natten.Tensor,
+  device: natten.DeviceLike,
+  calls: number,
+  reps: number,
+): Promise<{ reps: number[]; enqueue: number }> {
+  const wall: number[] = [];
+  const enqueue: number[] = [];
+  for (let r = -2; r < reps; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) m.forward(x).dispose(); // queued work keeps the output alive
+    const t1 = performance.now();
+    await natten.synchronize(device);
+    if (r < 0) continue; // warm-up repetitions
+    wall.push((performance.now() - t0) / calls);
+    enqueue.push((t1 - t0) / calls);
+  }
+  return { reps: wall, enqueue: median(enqueue) };
+}
+
+/** One forward's kernels in profile mode (profile mode ends whether or not the forward throws). */
+function profileForward(
+  m: natten.nn.NeighborhoodAttentionModule,
+  x: natten.Tensor,
+  device: number,
+): { name: string; ms: number }[] {
+  native.profileStart({ device });
+  let y: natten.Tensor;
+  try {
+    y = m.forward(x);
+  } catch (e) {
+    native.profileStop({ device });
+    throw e;
+  }
+  const timings = native.profileStop({ device });
+  y.dispose();
+  return timings.map((t) => ({ name: shortKernelName(t.name), ms: t.ms }));
+}
+
+standaloneMain<LayerResult>(
+  module,
+  'na_module_layer',
+  'NeighborhoodAttention2D B4 56x56 C256 8 heads k7: queued forwards vs kernel sum vs PyTorch',
+  'bfloat16',
+  async (o) => {
+    const calls = Number(o.arg('--calls') ?? 100);
+    const reps = Number(o.arg('--reps') ?? 15);
+    const torchFile = o.arg('--torch');
+    const device = `cuda:${o.device}` as natten.DeviceLike;
+    const L = LAYER;
+    const m = new natten.nn.NeighborhoodAttention2D({
+      embedDim: L.channels,
+      numHeads: L.heads,
+      kernelSize: L.kernelSize,
+      device,
+      dtype: 'bfloat16',
+    }).eval();
+    const x = natten.randn([L.batch, L.height, L.width, L.channels], { device, dtype: 'bfloat16', seed: 1 });
+    const y = m.forward(x);
+    const bad = (await y.toArray()).filter((v) => !Number.isFinite(v)).length;
+    y.dispose();
+    if (bad > 0) throw new Error(`the layer's output has ${bad} non-finite values`);
+    const queued = await timeQueued(m, x, device, calls, reps);
+    const profiles = Array.from({ length: 5 }, () => profileForward(m, x, o.device));
+    const sums = profiles.map((p) => p.reduce((s, k) => s + k.ms, 0));
+    const kernelSumMs = median(sums);
+    const r: LayerResult = {
+      layer: L,
+      calls,
+      queuedMsPerForward: median(queued.reps),
+      queuedRepsMs: queued.reps,
+      enqueueMsPerForward: queued.enqueue,
+      kernelSumMs,
+      kernels: profiles[sums.indexOf(kernelSumMs)] ?? profiles[0],
+      queuedOverKernels: median(queued.reps) / kernelSumMs,
+    };
+    if (torchFile) {
+      r.torch = JSON.parse(fs.readFileSync(torchFile, 'utf8')) as TorchResult;
+      r.speedupVsTorch = r.torch.best.ms_per_forward / r.queuedMsPerForward;
+      r.meets = { speedupAtLeast1_5: r.speedupVsTorch >= 1.5, overheadAtMost1_15: r.queuedOverKernels <= 1.15 };
+    }
+    process.stdout.write(
+      `queued: ${r.queuedMsPerForward.toFixed(4)} ms/forward (${calls} queued, median of ${reps}; enqueue ` +
+        `${r.enqueueMsPerForward.toFixed(4)} ms/forward on the host)\n` +
+        `kernels: ${kernelSumMs.toFixed(4)} ms/forward (${r.kernels.length} kernels: ` +
+        `${r.kernels.map((k) => `${k.name.slice(0, 60)} ${k.ms.toFixed(4)}`).join('; ')})\n` +
+        `queued / kernels: ${r.queuedOverKernels.toFixed(3)} (target <= 1.15)\n` +
+        (r.torch
+          ? `PyTorch ${r.torch.torch} (${r.torch.best.order} order): ${r.torch.best.ms_per_forward.toFixed(4)} ms/forward; ` +
+            `speedup ${r.speedupVsTorch!.toFixed(2)}x (target >= 1.5)\n`
+          : ''),
+    );
+    o.save([r]);
+    x.dispose();
+    m.dispose();
+  },
+);
