@@ -4,11 +4,11 @@ k7, bf16) as a PyTorch user writes it without NATTEN: eager nn.Linear qkv and pr
 torch.compile'd FlexAttention with a block mask of the 7x7 window (docs/design.md §5, bench/na_window.py;
 create_block_mask(_compile=True), compiled once for the problem, dynamic=False).
 
-Token orders: raster (row-major, as the module's [B, H, W, C]) with FlexAttention's default 128-token
-blocks, and tile8x8 (tokens grouped in 8x8 spatial tiles) with 64-token blocks (each block one tile, so
-fewer blocks are partly masked) and with the default blocks (two tiles each); the best one counts. The
-tile-ordered input is made once outside the timing: a model kept in that order throughout pays no
-permutation per layer, so this is PyTorch's best case. Timing: 100 forwards queued back to back, then one
+Token orders (bench/na_window.py tiled_order): raster (row-major, as the module's [B, H, W, C]) with
+FlexAttention's default 128-token blocks; 8x8 tiles with 64-token blocks (each block one spatial tile, so
+fewer blocks are partly masked); 8x16 tiles with 128-token blocks (bench/flex_attention.py's 2-D order).
+The best one counts. The tile-ordered input is made once outside the timing: a model kept in that order
+throughout pays no permutation per layer, so this is PyTorch's best case. Timing: 100 forwards queued back to back, then one
 synchronize; wall time / 100, median of --reps repetitions. Checks before timing: FlexAttention in raster
 order against a dense masked softmax (batch 0), and the tile order against the raster order.
 
@@ -24,24 +24,9 @@ import torch
 from torch import nn
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-from na_window import coords, neighbourhood_mask
+from na_window import neighbourhood_mask, permuted_mask, tiled_order
 
 B, H, W, C, HEADS, K = 4, 56, 56, 256, 8, 7
-TILE = 8
-
-
-def tile_coords(idx, spatial):
-    """Token index in tile order -> (y, x): tiles of TILE x TILE in row-major order, row-major inside."""
-    tiles_w = spatial[1] // TILE
-    tile, inner = idx // (TILE * TILE), idx % (TILE * TILE)
-    return [(tile // tiles_w) * TILE + inner // TILE, (tile % tiles_w) * TILE + inner % TILE]
-
-
-def tile_order():
-    """perm[t] = the raster index of the token at tile-order position t."""
-    t = torch.arange(H * W)
-    y, x = tile_coords(t, (H, W))
-    return y * W + x
 
 
 class Layer(nn.Module):
@@ -95,26 +80,27 @@ def main():
     n = H * W
     flex = torch.compile(flex_attention, dynamic=False)
     x_raster = torch.randn(B, n, C, device="cuda", dtype=torch.bfloat16)
-    perm = tile_order().cuda()
-    x_tile = x_raster[:, perm]
-    variants = (("raster", coords, x_raster, 128), ("tile8x8_block64", tile_coords, x_tile, 64),
-                ("tile8x8_block128", tile_coords, x_tile, 128))
+    # name, tile (None: raster), FlexAttention block size
+    variants = (("raster", None, 128), ("tile8x8_block64", (8, 8), 64), ("tile8x16_block128", (8, 16), 128))
     orders, checks, weights, y_raster = {}, {}, None, None
     with torch.inference_mode():
-        for order, token_coords, x, block in variants:
+        for order, tile, block in variants:
             t0 = time.time()
             try:
-                mask_mod = neighbourhood_mask((H, W), (K, K), token_coords=token_coords)
+                raster_mask = neighbourhood_mask((H, W), (K, K))
+                perm = torch.arange(n, device="cuda") if tile is None else tiled_order((H, W), tile).cuda()
+                mask_mod = raster_mask if tile is None else permuted_mask(raster_mask, perm)
+                x = x_raster[:, perm]
                 bm = create_block_mask(mask_mod, None, None, n, n, device="cuda", BLOCK_SIZE=block, _compile=True)
                 layer = Layer(bm, flex).cuda().to(torch.bfloat16)
                 weights = weights or layer.state_dict()
                 layer.load_state_dict(weights)  # the same weights in every variant
                 y = layer(x)
-                if y_raster is None:
+                if tile is None:
                     y_raster = y
                     err = (y[:1].float() - dense_reference(layer, x, mask_mod)).abs().max().item()
                     checks["raster_vs_dense_max_abs"] = err
-                else:
+                elif y_raster is not None:
                     checks[f"{order}_vs_raster_max_abs"] = (y.float() - y_raster[:, perm].float()).abs().max().item()
                 reps = queued_ms(layer, x, a.calls, a.reps)
             except Exception as e:  # a variant torch cannot compile is reported, the others still count
