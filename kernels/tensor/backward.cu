@@ -11,6 +11,7 @@
 #include "../runtime/element.cuh"
 #include "../runtime/gpu_runtime.h"
 #include "../runtime/launch_util.h"
+#include "row_stats.cuh"
 #include "tensor_kernels.h"
 
 namespace natten::tensor {
@@ -24,12 +25,6 @@ constexpr int kWarps = 8;                     // rows per block of the layer-nor
 unsigned grid(int64_t n, const char* op) {
   const unsigned g = cuda::grid_for(n, kThreads, op);
   return g < 65536u * 16u ? g : 65536u * 16u;  // grid-stride loops cover the rest
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 
 /// x[r, c] (column sums of a tensor).
@@ -116,15 +111,8 @@ __global__ void layer_norm_backward_kernel(int64_t rows, int64_t C, const T* x, 
   for (int64_t r = blockIdx.x * (int64_t)kWarps + threadIdx.x / 32; r < rows; r += (int64_t)gridDim.x * kWarps) {
     const T* xr = x + r * C;
     const T* gr = dy + r * C;
-    float s = 0.f;
-    for (int64_t c = lane; c < C; c += 32) s += cuda::ld(xr + c);
-    const float mean = warp_sum(s) / (float)C;
-    float v = 0.f;
-    for (int64_t c = lane; c < C; c += 32) {
-      const float d = cuda::ld(xr + c) - mean;
-      v += d * d;
-    }
-    const float rstd = rsqrtf(warp_sum(v) / (float)C + eps);
+    float mean, rstd;
+    row_stats(xr, C, lane, eps, mean, rstd);
     float sg = 0.f, sgx = 0.f;
     for (int64_t c = lane; c < C; c += 32) {
       const float g = w ? cuda::ld(gr + c) * cuda::ld(w + c) : cuda::ld(gr + c);
