@@ -84,6 +84,22 @@ export type { Float32MatmulPrecision } from './ops/linear';
 export { add, mul, gelu, layerNorm } from './ops/elementwise';
 export type { GeluOptions } from './ops/elementwise';
 export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } from './ops/shape_ops';
+export { linearBackward, matmulBackward } from './ops/linear_backward';
+export type { LinearGradients, MatmulGradients } from './ops/linear_backward';
+export { addBackward, mulBackward, geluBackward, layerNormBackward } from './ops/elementwise_backward';
+export type { AddGradients, LayerNormGradients } from './ops/elementwise_backward';
+export {
+  permuteBackward,
+  splitBackward,
+  chunkBackward,
+  concatBackward,
+  contiguousBackward,
+  toHeadsFirstBackward,
+  toHeadsLastBackward,
+} from './ops/shape_backward';
+export { mseLoss, mseLossBackward } from './ops/loss';
+export type { MseLossGradients } from './ops/loss';
+export { noGrad, isGradEnabled } from './grad_mode';
 export * from './autotuner';
 export { loadSafetensors, saveSafetensors } from './safetensors';
 export type { LoadSafetensorsOptions, TensorDict } from './safetensors';

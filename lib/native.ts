@@ -391,9 +391,9 @@ export interface FillOptions {
   value: number;
 }
 
-/** Options of `gemm`: c[i] = a[i] · op(b[i]) (+ bias) for i < batch, row-major; a [m, k] matrices `aStride`
- * elements apart, b [k, n] (or [n, k] when `bTrans`) `bStride` apart (0: one b for the whole batch), bias [n],
- * c [batch, m, n]. `allowTf32`: a GPU fp32 GEMM may use TF32 tensor cores. */
+/** Options of `gemm`: c[i] = op(a[i]) · op(b[i]) (+ bias) for i < batch, row-major; a [m, k] (or [k, m] when
+ * `aTrans`) matrices `aStride` elements apart, b [k, n] (or [n, k] when `bTrans`) `bStride` apart (0: one b for
+ * the whole batch), bias [n], c [batch, m, n]. `allowTf32`: a GPU fp32 GEMM may use TF32 tensor cores. */
 export interface GemmOptions {
   dtype: DTypeCode;
   batch: number;
@@ -402,6 +402,7 @@ export interface GemmOptions {
   k: number;
   a: StorageHandle;
   aStride: number;
+  aTrans?: boolean;
   b: StorageHandle;
   bStride: number;
   bTrans: boolean;
@@ -437,6 +438,55 @@ export interface LayerNormOptions extends RowsOptions {
   bias?: OptionalHandle;
   out: StorageHandle;
   eps: number;
+}
+
+/** Options of `sumRows`: out[c] = sum over rows of x[r, c] (fp32 accumulation; float64 in float64). */
+export interface SumRowsOptions extends RowsOptions {
+  x: StorageHandle;
+  out: StorageHandle;
+}
+
+/** Options of `geluBackward`: dx = dy · gelu'(x) over numel elements (of the exact or the tanh form). */
+export interface GeluBackwardOptions {
+  dtype: DTypeCode;
+  numel: number;
+  x: StorageHandle;
+  dy: StorageHandle;
+  dx: StorageHandle;
+  tanh: boolean;
+}
+
+/** Options of `layerNormBackward`: dx [rows, cols] from the forward's input x, weight and dy; dWeight and
+ * dBias [cols] (each optional) the sums over rows of dy·x̂ and dy. */
+export interface LayerNormBackwardOptions extends RowsOptions {
+  x: StorageHandle;
+  weight?: OptionalHandle;
+  dy: StorageHandle;
+  dx: StorageHandle;
+  dWeight?: OptionalHandle;
+  dBias?: OptionalHandle;
+  eps: number;
+}
+
+/** Options of `mseLoss`: out (one element) = mean over numel elements of (pred - target)². */
+export interface MseLossOptions {
+  dtype: DTypeCode;
+  numel: number;
+  pred: StorageHandle;
+  target: StorageHandle;
+  out: StorageHandle;
+}
+
+/** Options of `mseLossBackward`: dPred = 2 (pred - target) dy / numel, dTarget = -dPred (optional); dy holds
+ * one element. */
+export interface MseLossBackwardOptions {
+  dtype: DTypeCode;
+  numel: number;
+  pred: StorageHandle;
+  target: StorageHandle;
+  dy: StorageHandle;
+  dPred: StorageHandle;
+  dTarget?: OptionalHandle;
 }
 
 /** Options of `stridedCopy`: for every index i of `shape` (at most 8 axes),
@@ -594,6 +644,11 @@ export interface NativeBinding {
   gelu(o: GeluOptions): void;
   layerNorm(o: LayerNormOptions): void;
   stridedCopy(o: StridedCopyOptions): void;
+  sumRows(o: SumRowsOptions): void;
+  geluBackward(o: GeluBackwardOptions): void;
+  layerNormBackward(o: LayerNormBackwardOptions): void;
+  mseLoss(o: MseLossOptions): void;
+  mseLossBackward(o: MseLossBackwardOptions): void;
 
   // Fused kernel information (native/fused_configs_binding.cc, native/fused_choice_binding.cc).
   /** The compiled fused tile configs that run on the device (or on one described by `caps`): none for the

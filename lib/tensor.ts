@@ -331,6 +331,12 @@ export function tidy<T extends TidyResult>(fn: () => T): T {
   return result;
 }
 
+/** Takes t out of every open {@link tidy} scope, so none disposes it (a module keeping a tensor for its
+ * backward). @internal */
+export function untrack(t: Tensor): void {
+  for (const s of scopes) s.delete(t);
+}
+
 function collect(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);
   else if (Array.isArray(v)) for (const x of v) collect(x, out);

@@ -1,5 +1,6 @@
 // Bindings of the tensor ops (docs/design.md §6 "Tensor ops"; typed in lib/native.ts): GEMM, add, GELU,
-// layer norm and the strided layout copy. Each reads one options object, checks that every buffer holds
+// layer norm, the strided layout copy, and the backward kernels (column sums, GELU and layer-norm backward,
+// the MSE loss and its gradient). Each reads one options object, checks that every buffer holds
 // what the op touches (overflow-safe), and runs on the CPU queue or the device's stream.
 #include "../engine/cpu/engine.h"
 #include "../kernels/dispatch/tensor_ops.h"
@@ -17,13 +18,14 @@ int64_t batch_extent(int64_t count, int64_t stride, int64_t each) {
   return count == 0 || each == 0 ? 0 : add(mul(count - 1, stride), each);
 }
 
-// gemm({dtype, batch, m, n, k, a, aStride, b, bStride, bTrans, bias?, c, allowTf32})
+// gemm({dtype, batch, m, n, k, a, aStride, aTrans?, b, bStride, bTrans, bias?, c, allowTf32})
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   OpCall c(info);
   const Options& o = c.options;
   GemmArgs g;
   g.batch = o.count("batch"), g.m = o.count("m"), g.n = o.count("n"), g.k = o.count("k");
   g.a_stride = o.count("aStride"), g.b_stride = o.count("bStride");
+  g.a_trans = o.flag("aTrans", false);
   g.b_trans = o.flag("bTrans", false);
   g.allow_tf32 = o.flag("allowTf32", false);
   g.a = c.req("a", batch_extent(g.batch, g.a_stride, mul(g.m, g.k)));
@@ -83,6 +85,83 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 NATTEN_BINDING("layerNorm", LayerNorm);
+
+// sumRows({dtype, rows, cols, x, out}): out[c] = sum over rows of x[r, c].
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  SumRowsArgs a;
+  a.rows = c.options.count("rows"), a.cols = c.options.count("cols");
+  a.x = c.req("x", mul(a.rows, a.cols));
+  a.out = c.req("out", a.cols);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::sum_rows(t, a); }, [&](int dev) { launch::sum_rows(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("sumRows", SumRows);
+
+// geluBackward({dtype, numel, x, dy, dx, tanh})
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  GeluBackwardArgs a;
+  a.n = c.options.count("numel");
+  a.tanh = c.options.flag("tanh", false);
+  a.x = c.req("x", a.n);
+  a.dy = c.req("dy", a.n);
+  a.dx = c.req("dx", a.n);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::gelu_backward(t, a); }, [&](int dev) { launch::gelu_backward(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("geluBackward", GeluBackward);
+
+// layerNormBackward({dtype, rows, cols, x, weight?, dy, dx, dWeight?, dBias?, eps})
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  LayerNormBackwardArgs a;
+  a.rows = c.options.count("rows"), a.cols = c.options.count("cols");
+  a.eps = c.options.number("eps");
+  const int64_t n = mul(a.rows, a.cols);
+  a.x = c.req("x", n);
+  a.weight = c.maybe("weight", a.cols);
+  a.dy = c.req("dy", n);
+  a.dx = c.req("dx", n);
+  a.dweight = c.maybe("dWeight", a.cols);
+  a.dbias = c.maybe("dBias", a.cols);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::layer_norm_backward(t, a); }, [&](int dev) { launch::layer_norm_backward(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("layerNormBackward", LayerNormBackward);
+
+// mseLoss({dtype, numel, pred, target, out}): out[0] = mean of (pred - target)^2.
+Napi::Value MseLoss(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  MseLossArgs a;
+  a.n = c.options.count("numel");
+  a.pred = c.req("pred", a.n);
+  a.target = c.req("target", a.n);
+  a.out = c.req("out", 1);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::mse_loss(t, a); }, [&](int dev) { launch::mse_loss(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("mseLoss", MseLoss);
+
+// mseLossBackward({dtype, numel, pred, target, dy, dPred, dTarget?})
+Napi::Value MseLossBackward(const Napi::CallbackInfo& info) {
+  OpCall c(info);
+  MseLossBackwardArgs a;
+  a.n = c.options.count("numel");
+  a.pred = c.req("pred", a.n);
+  a.target = c.req("target", a.n);
+  a.dy = c.req("dy", 1);
+  a.dpred = c.req("dPred", a.n);
+  a.dtarget = c.maybe("dTarget", a.n);
+  const DType t = c.t;
+  c.dispatch([t, a] { cpu::mse_loss_backward(t, a); }, [&](int dev) { launch::mse_loss_backward(dev, t, a); });
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("mseLossBackward", MseLossBackward);
 
 /// options[key]: `rank` non-negative integers (sizes or strides) into out.
 void int_list(const Options& o, const char* key, int rank, int64_t* out) {

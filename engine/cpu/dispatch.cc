@@ -127,6 +127,11 @@ void add(DType t, const AddArgs& a) { active().table->add(t, a); }
 void gelu(DType t, const GeluArgs& a) { active().table->gelu(t, a); }
 void layer_norm(DType t, const LayerNormArgs& a) { active().table->layer_norm(t, a); }
 void strided_copy(DType t, const StridedCopyArgs& a) { active().table->strided_copy(t, a); }
+void sum_rows(DType t, const SumRowsArgs& a) { active().table->sum_rows(t, a); }
+void gelu_backward(DType t, const GeluBackwardArgs& a) { active().table->gelu_backward(t, a); }
+void layer_norm_backward(DType t, const LayerNormBackwardArgs& a) { active().table->layer_norm_backward(t, a); }
+void mse_loss(DType t, const MseLossArgs& a) { active().table->mse_loss(t, a); }
+void mse_loss_backward(DType t, const MseLossBackwardArgs& a) { active().table->mse_loss_backward(t, a); }
 double fma_peak_gflops(int ms) { return active().table->fma_peak_gflops(ms); }
 void convert(const void* src, DType st, void* dst, DType dt, size_t begin, size_t end) {
   active().table->convert(src, st, dst, dt, begin, end);

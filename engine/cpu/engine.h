@@ -50,6 +50,13 @@ void gelu(DType t, const GeluArgs& a);
 void layer_norm(DType t, const LayerNormArgs& a);
 void strided_copy(DType t, const StridedCopyArgs& a);
 
+/// Backward of the tensor ops and the MSE loss (docs/design.md §6 "Training"; tensor_backward.cc).
+void sum_rows(DType t, const SumRowsArgs& a);
+void gelu_backward(DType t, const GeluBackwardArgs& a);
+void layer_norm_backward(DType t, const LayerNormBackwardArgs& a);
+void mse_loss(DType t, const MseLossArgs& a);
+void mse_loss_backward(DType t, const MseLossBackwardArgs& a);
+
 /// Measured fp32 FMA throughput of all threads (GFLOP/s), over about `ms` milliseconds.
 double fma_peak_gflops(int ms);
 

@@ -1,4 +1,4 @@
-// The CPU engine's GEMM (docs/design.md §6 "Tensor ops"): C = A·op(B) (+ bias), any storage dtype, fp32
+// The CPU engine's GEMM (docs/design.md §6 "Tensor ops"): C = op(A)·op(B) (+ bias), any storage dtype, fp32
 // arithmetic (float64 in float64). Cache-blocked in the usual three levels: B is packed once into panels of
 // NR columns ([panel][k][NR], zero-padded), each task packs a block of MC rows of A for KC of k at a time
 // into MR-row micro-panels, and a register-blocked micro-kernel (MR x NR accumulators, written on
@@ -117,11 +117,21 @@ void pack_b_panel(DType t, const GemmArgs& g, const void* b, int64_t b_off, int6
   }
 }
 
-/// Packs rows [i0, i0 + mc) x k range [p0, p0 + kc) of A into MR-row micro-panels [panel][kc][MR].
+/// Packs rows [i0, i0 + mc) x k range [p0, p0 + kc) of op(A) into MR-row micro-panels [panel][kc][MR].
 void pack_a_block(DType t, const GemmArgs& g, int64_t a_off, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst,
                   std::vector<float>& row) {
-  row.resize((size_t)kc);
   const int64_t panels = (mc + kMR - 1) / kMR;
+  if (g.a_trans) {  // A stored [k, m]: each k step is a contiguous run of the block's rows
+    row.resize((size_t)(panels * kMR));
+    for (int64_t p = 0; p < kc; ++p) {
+      load_row(g.a, t, (size_t)(a_off + (p0 + p) * g.m + i0), mc, row.data());
+      std::fill(row.begin() + mc, row.end(), 0.f);
+      for (int64_t ip = 0; ip < panels; ++ip)
+        std::copy(row.begin() + ip * kMR, row.begin() + (ip + 1) * kMR, dst + (ip * kc + p) * kMR);
+    }
+    return;
+  }
+  row.resize((size_t)kc);
   for (int64_t ip = 0; ip < panels; ++ip) {
     float* d = dst + ip * kc * kMR;
     for (int r = 0; r < kMR; ++r) {
@@ -207,9 +217,14 @@ void gemm_f64(const GemmArgs& g) {
   const double* bias = static_cast<const double*>(g.bias);
   double* C = static_cast<double*>(g.c);
   parallel_for(g.batch * g.m, 16, [&](int64_t begin, int64_t end) {
+    std::vector<double> arow((size_t)g.k);
     for (int64_t row = begin; row < end; ++row) {
-      const int64_t batch = row / g.m;
-      const double* a = A + batch * g.a_stride + (row % g.m) * g.k;
+      const int64_t batch = row / g.m, i = row % g.m;
+      const double* a = A + batch * g.a_stride + i * g.k;
+      if (g.a_trans) {  // gather row i of op(A) from column i of A [k, m]
+        for (int64_t p = 0; p < g.k; ++p) arow[(size_t)p] = A[batch * g.a_stride + p * g.m + i];
+        a = arow.data();
+      }
       const double* b = B + batch * g.b_stride;
       double* c = C + row * g.n;
       for (int64_t j = 0; j < g.n; ++j) c[j] = bias ? bias[j] : 0.0;

@@ -27,6 +27,11 @@
   X(gelu)                          \
   X(layer_norm)                    \
   X(strided_copy)                  \
+  X(sum_rows)                      \
+  X(gelu_backward)                 \
+  X(layer_norm_backward)           \
+  X(mse_loss)                      \
+  X(mse_loss_backward)             \
   X(fma_peak_gflops)               \
   X(convert)                       \
   X(convert_parallel)

@@ -32,12 +32,13 @@ uint32_t alignment(const void* p) {
 struct Key {
   int device, dtype;
   int64_t batch, m, n, k, a_stride, b_stride;
-  bool b_trans, bias, tf32;
+  bool a_trans, b_trans, bias, tf32;
   uint32_t align_a, align_b, align_c, align_bias;
   bool operator<(const Key& o) const {
-    return std::tie(device, dtype, batch, m, n, k, a_stride, b_stride, b_trans, bias, tf32, align_a, align_b, align_c,
-                    align_bias) < std::tie(o.device, o.dtype, o.batch, o.m, o.n, o.k, o.a_stride, o.b_stride, o.b_trans,
-                                           o.bias, o.tf32, o.align_a, o.align_b, o.align_c, o.align_bias);
+    return std::tie(device, dtype, batch, m, n, k, a_stride, b_stride, a_trans, b_trans, bias, tf32, align_a, align_b,
+                    align_c, align_bias) < std::tie(o.device, o.dtype, o.batch, o.m, o.n, o.k, o.a_stride, o.b_stride,
+                                                    o.a_trans, o.b_trans, o.bias, o.tf32, o.align_a, o.align_b,
+                                                    o.align_c, o.align_bias);
   }
 };
 
@@ -75,15 +76,17 @@ Plan make_plan(const Key& key, DType t, const GemmArgs& g) {
   const int compute = t == DType::Float32 && g.allow_tf32 ? kComputeF32FastTf32 : kComputeF32;
   check_cublas(api.matmul_desc_create(&p.desc, compute, kR32F), "cublasLtMatmulDescCreate");
   // Column-major view: D[n x m] = op(B)^T[n x k] · A^T[k x m]. B row-major [k, n] is column-major [n x k]
-  // (op N, ld n); B given as W [n, k] row-major is column-major [k x n] (op T, ld k).
-  const int32_t ta = g.b_trans ? kOpT : kOpN, tb = kOpN;
+  // (op N, ld n); B given as W [n, k] row-major is column-major [k x n] (op T, ld k). Likewise A row-major
+  // [m, k] is column-major [k x m] (op N, ld k), and A given as [k, m] (a_trans) is [m x k] (op T, ld m).
+  const int32_t ta = g.b_trans ? kOpT : kOpN, tb = g.a_trans ? kOpT : kOpN;
   set_desc(api, p.desc, kDescTransA, ta);
   set_desc(api, p.desc, kDescTransB, tb);
   set_desc(api, p.desc, kDescEpilogue, g.bias ? kEpilogueBias : kEpilogueDefault);
   if (g.bias) set_desc(api, p.desc, kDescBiasDataType, type);
   p.a = g.b_trans ? layout(api, type, g.k, g.n, g.k, g.batch, g.b_stride)
                   : layout(api, type, g.n, g.k, g.n, g.batch, g.b_stride);
-  p.b = layout(api, type, g.k, g.m, g.k, g.batch, g.a_stride);
+  p.b = g.a_trans ? layout(api, type, g.m, g.k, g.m, g.batch, g.a_stride)
+                  : layout(api, type, g.k, g.m, g.k, g.batch, g.a_stride);
   p.d = layout(api, type, g.n, g.m, g.n, g.batch, g.m * g.n);
   if (g.bias) set_desc(api, p.desc, kDescBiasPointer, g.bias);  // the heuristic reads its alignment
 
@@ -128,6 +131,7 @@ void gemm(int device, DType t, const GemmArgs& g) {
                 g.k,
                 g.a_stride,
                 g.b_stride,
+                g.a_trans,
                 g.b_trans,
                 g.bias != nullptr,
                 t == DType::Float32 && g.allow_tf32,

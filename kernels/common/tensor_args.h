@@ -5,13 +5,15 @@
 
 namespace natten {
 
-/// C[b] = A[b] · op(B[b]) (+ bias), row-major: A [m, k], B [k, n] (or [n, k] when b_trans: a weight
-/// [out, in] as PyTorch stores it), bias [n] or null, C [m, n]. Batch strides are in elements; a stride
-/// of 0 shares one matrix across the batch.
+/// C[b] = op(A[b]) · op(B[b]) (+ bias), row-major: A [m, k] (or [k, m] when a_trans: the transposed
+/// operand of a weight gradient), B [k, n] (or [n, k] when b_trans: a weight [out, in] as PyTorch stores
+/// it), bias [n] or null, C [m, n]. Batch strides are in elements; a stride of 0 shares one matrix across
+/// the batch.
 struct GemmArgs {
   int64_t batch = 1, m = 0, n = 0, k = 0;
   const void* a = nullptr;
   int64_t a_stride = 0;
+  bool a_trans = false;
   const void* b = nullptr;
   int64_t b_stride = 0;
   bool b_trans = false;
@@ -46,6 +48,54 @@ struct GeluArgs {
   const void* x = nullptr;
   void* out = nullptr;
   bool tanh = false;
+};
+
+/// out[c] = sum over r of x[r, c] for x [rows, cols] (the gradient of a bias broadcast over rows).
+/// Accumulates in fp32 (float64 in float64), in an order that does not depend on the thread count.
+struct SumRowsArgs {
+  int64_t rows = 0, cols = 0;
+  const void* x = nullptr;
+  void* out = nullptr;
+};
+
+/// dx = dy * gelu'(x) element-wise (the derivative of the exact or the tanh form).
+struct GeluBackwardArgs {
+  int64_t n = 0;
+  const void* x = nullptr;
+  const void* dy = nullptr;
+  void* dx = nullptr;
+  bool tanh = false;
+};
+
+/// Backward of LayerNormArgs from the input x and dy (the statistics are recomputed from x): dx [rows,
+/// cols]; dweight and dbias [cols] (each null when not wanted) are the sums over rows of dy * x̂ and dy.
+struct LayerNormBackwardArgs {
+  int64_t rows = 0, cols = 0;
+  const void* x = nullptr;
+  const void* weight = nullptr;
+  const void* dy = nullptr;
+  void* dx = nullptr;
+  void* dweight = nullptr;
+  void* dbias = nullptr;
+  double eps = 1e-5;
+};
+
+/// out[0] = mean over n elements of (pred - target)^2 (NaN when n is 0, as PyTorch's mean of nothing).
+struct MseLossArgs {
+  int64_t n = 0;
+  const void* pred = nullptr;
+  const void* target = nullptr;
+  void* out = nullptr;
+};
+
+/// dpred = 2 (pred - target) dy[0] / n and dtarget = -dpred (dtarget null: not written).
+struct MseLossBackwardArgs {
+  int64_t n = 0;
+  const void* pred = nullptr;
+  const void* target = nullptr;
+  const void* dy = nullptr;
+  void* dpred = nullptr;
+  void* dtarget = nullptr;
 };
 
 /// The most axes a strided copy takes (after merging axes that are contiguous in both tensors).

@@ -21,6 +21,13 @@ void add(int device, DType t, const AddArgs& a) { tensor::add(device, t, a); }
 void gelu(int device, DType t, const GeluArgs& a) { tensor::gelu(device, t, a); }
 void layer_norm(int device, DType t, const LayerNormArgs& a) { tensor::layer_norm(device, t, a); }
 void strided_copy(int device, DType t, const StridedCopyArgs& a) { tensor::strided_copy(device, t, a); }
+void sum_rows(int device, DType t, const SumRowsArgs& a) { tensor::sum_rows(device, t, a); }
+void gelu_backward(int device, DType t, const GeluBackwardArgs& a) { tensor::gelu_backward(device, t, a); }
+void layer_norm_backward(int device, DType t, const LayerNormBackwardArgs& a) {
+  tensor::layer_norm_backward(device, t, a);
+}
+void mse_loss(int device, DType t, const MseLossArgs& a) { tensor::mse_loss(device, t, a); }
+void mse_loss_backward(int device, DType t, const MseLossBackwardArgs& a) { tensor::mse_loss_backward(device, t, a); }
 std::string cublaslt_library() { return gpu::cublaslt_description(); }
 
 }  // namespace natten::launch

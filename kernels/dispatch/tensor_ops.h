@@ -15,6 +15,11 @@ void add(int device, DType t, const AddArgs& a);
 void gelu(int device, DType t, const GeluArgs& a);
 void layer_norm(int device, DType t, const LayerNormArgs& a);
 void strided_copy(int device, DType t, const StridedCopyArgs& a);
+void sum_rows(int device, DType t, const SumRowsArgs& a);
+void gelu_backward(int device, DType t, const GeluBackwardArgs& a);
+void layer_norm_backward(int device, DType t, const LayerNormBackwardArgs& a);
+void mse_loss(int device, DType t, const MseLossArgs& a);
+void mse_loss_backward(int device, DType t, const MseLossBackwardArgs& a);
 
 /// The cuBLASLt the GPU GEMM uses: its path and version ("" when the build has no CUDA or the library is not
 /// found). Loads it on first use (once per process).

@@ -13,6 +13,11 @@ void add(int, DType, const AddArgs&) { no_cuda(); }
 void gelu(int, DType, const GeluArgs&) { no_cuda(); }
 void layer_norm(int, DType, const LayerNormArgs&) { no_cuda(); }
 void strided_copy(int, DType, const StridedCopyArgs&) { no_cuda(); }
+void sum_rows(int, DType, const SumRowsArgs&) { no_cuda(); }
+void gelu_backward(int, DType, const GeluBackwardArgs&) { no_cuda(); }
+void layer_norm_backward(int, DType, const LayerNormBackwardArgs&) { no_cuda(); }
+void mse_loss(int, DType, const MseLossArgs&) { no_cuda(); }
+void mse_loss_backward(int, DType, const MseLossBackwardArgs&) { no_cuda(); }
 std::string cublaslt_library() { return ""; }
 
 }  // namespace natten::launch

@@ -4,6 +4,7 @@
 #include "../runtime/element.cuh"
 #include "../runtime/gpu_runtime.h"
 #include "../runtime/launch_util.h"
+#include "row_stats.cuh"
 #include "tensor_kernels.h"
 
 namespace natten::tensor {
@@ -11,26 +12,13 @@ namespace {
 
 constexpr int kWarps = 8;
 
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 template <typename T>
 __global__ void layer_norm_kernel(int64_t rows, int64_t C, const T* x, const T* w, const T* b, T* out, float eps) {
   const int lane = threadIdx.x % 32;
   for (int64_t r = blockIdx.x * (int64_t)kWarps + threadIdx.x / 32; r < rows; r += (int64_t)gridDim.x * kWarps) {
     const T* xr = x + r * C;
-    float s = 0.f;
-    for (int64_t c = lane; c < C; c += 32) s += cuda::ld(xr + c);
-    const float mean = warp_sum(s) / (float)C;
-    float v = 0.f;
-    for (int64_t c = lane; c < C; c += 32) {
-      const float d = cuda::ld(xr + c) - mean;
-      v += d * d;
-    }
-    const float inv = rsqrtf(warp_sum(v) / (float)C + eps);
+    float mean, inv;
+    row_stats(xr, C, lane, eps, mean, inv);
     for (int64_t c = lane; c < C; c += 32) {
       float y = (cuda::ld(xr + c) - mean) * inv;
       if (w) y *= cuda::ld(w + c);

@@ -1,4 +1,4 @@
-/** natten.nn: modules with PyTorch-compatible parameters (docs/design.md §6 "Modules"). */
+/** natten.nn: modules with PyTorch-compatible parameters and gradients (docs/design.md §6 "Modules", "Training"). */
 export {
   NeighborhoodAttention1D,
   NeighborhoodAttention2D,
@@ -6,4 +6,9 @@ export {
   NeighborhoodAttentionModule,
 } from './neighborhood_attention';
 export type { NeighborhoodAttentionModuleOptions } from './neighborhood_attention';
+export { Module } from './module';
+export { Linear, LayerNorm } from './linear';
+export type { LinearOptions, LayerNormOptions, ModulePlacement } from './linear';
+export { gradDtype } from './parameter';
+export type { Parameter } from './parameter';
 export type { StateDict, LoadStateDictOptions } from './state_dict';

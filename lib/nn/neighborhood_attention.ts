@@ -9,15 +9,29 @@ import { deviceIndex, deviceName, type DeviceLike, type DeviceName } from '../de
 import type { DType } from '../dtype';
 import { argTypeError, rangeError } from '../errors';
 import { checkDtype, randn, Tensor, zeros } from '../tensor';
-import { fusedForward } from '../ops/fused';
+import { fusedForward, na1dBackward, na2dBackward, na3dBackward, type NAResult } from '../ops/fused';
 import { toFused, toUnfused } from '../ops/layout';
 import { linear } from '../ops/linear';
+import { linearBackward } from '../ops/linear_backward';
 import { mul } from '../ops/elementwise';
 import { chunk, concat, split } from '../ops/shape_ops';
-import { softmax } from '../ops/softmax';
-import { na1dAV, na1dQK, na2dAV, na2dQK, na3dAV, na3dQK } from '../ops/unfused';
-import type { PerAxis } from '../ops/validate';
-import { matchStateDict, type LoadStateDictOptions, type StateDict } from './state_dict';
+import { softmax, softmaxBackward } from '../ops/softmax';
+import {
+  na1dAV,
+  na1dAVBackward,
+  na1dQK,
+  na1dQKBackward,
+  na2dAV,
+  na2dAVBackward,
+  na2dQK,
+  na2dQKBackward,
+  na3dAV,
+  na3dAVBackward,
+  na3dQK,
+  na3dQKBackward,
+} from '../ops/unfused';
+import { checkShape, tensorArg, type PerAxis } from '../ops/validate';
+import { Module, type Saved } from './module';
 
 const log = debuglog('natten');
 
@@ -49,6 +63,25 @@ export interface NeighborhoodAttentionModuleOptions {
 
 const QK = [na1dQK, na2dQK, na3dQK];
 const AV = [na1dAV, na2dAV, na3dAV];
+const QK_BACKWARD = [na1dQKBackward, na2dQKBackward, na3dQKBackward];
+const AV_BACKWARD = [na1dAVBackward, na2dAVBackward, na3dAVBackward];
+const FUSED_BACKWARD = [na1dBackward, na2dBackward, na3dBackward];
+
+/** What a recording forward keeps for the backward (tensors owned by the forward's Saved record). */
+interface Tape {
+  /** The padded input (the qkv projection's input). */
+  xp: Tensor;
+  /** q, k, v [B, ...padded spatial, heads, headDim]: the tensor objects the fused forward read. */
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  /** Fused path: the attention's output and logsumexp. */
+  fused?: NAResult;
+  /** Unfused path: the scaled queries, keys and values heads-first, and the softmax weights. */
+  unfused?: { qs: Tensor; ku: Tensor; vu: Tensor; attn: Tensor };
+  /** The cropped attention output [B, ...spatial, C] (the output projection's input). */
+  projIn: Tensor;
+}
 
 function perAxis<T>(v: PerAxis<T> | undefined, fallback: T, dims: number, arg: string): T[] {
   if (v === undefined) return new Array<T>(dims).fill(fallback);
@@ -70,8 +103,8 @@ function logPath(path: string): void {
   log('NeighborhoodAttention modules: %s', path);
 }
 
-/** Runs `fn` with a list that collects intermediates, disposing them afterwards. */
-function scoped<T>(fn: (keep: <U extends Tensor>(t: U) => U) => T): T {
+/** Runs `fn` with a list that collects intermediates, disposing them afterwards except those `saved` keeps. */
+function scoped<T>(fn: (keep: <U extends Tensor>(t: U) => U) => T, saved: Saved | null = null): T {
   const made: Tensor[] = [];
   try {
     return fn((t) => {
@@ -79,12 +112,12 @@ function scoped<T>(fn: (keep: <U extends Tensor>(t: U) => U) => T): T {
       return t;
     });
   } finally {
-    for (const t of made) t.dispose();
+    for (const t of made) if (!saved?.has(t)) t.dispose();
   }
 }
 
 /** The module shared by the 1-D, 2-D and 3-D classes. */
-export class NeighborhoodAttentionModule {
+export class NeighborhoodAttentionModule extends Module {
   /** Spatial axes (1, 2 or 3). */
   readonly dims: number;
   /** Channels. */
@@ -107,13 +140,12 @@ export class NeighborhoodAttentionModule {
   readonly relPosBias: boolean;
   /** Whether the qkv projection has a bias. */
   readonly qkvBias: boolean;
-  /** Training flag (PyTorch's `module.training`); the modules have no dropout, so it changes nothing yet. */
-  training = true;
-  #params = new Map<string, Tensor>();
+  #tape: Tape | null = null;
   #device: DeviceName;
   #dtype: DType;
 
   constructor(dims: number, opts: NeighborhoodAttentionModuleOptions) {
+    super();
     const fn = `NeighborhoodAttention${dims}D`;
     if (typeof opts !== 'object' || opts === null) throw argTypeError(`${fn}: options`, 'an options object', opts);
     this.dims = dims;
@@ -152,8 +184,12 @@ export class NeighborhoodAttentionModule {
     this.#init();
   }
 
+  protected get label(): string {
+    return `NeighborhoodAttention${this.dims}D`;
+  }
+
   /** Parameter names and shapes, as NATTEN's PyTorch module names them. */
-  get parameterShapes(): Map<string, number[]> {
+  override get parameterShapes(): Map<string, number[]> {
     const C = this.embedDim;
     const m = new Map<string, number[]>([['qkv.weight', [3 * C, C]]]);
     if (this.qkvBias) m.set('qkv.bias', [3 * C]);
@@ -178,9 +214,9 @@ export class NeighborhoodAttentionModule {
     const opts = { device: this.#device, dtype: this.#dtype };
     for (const [name, shape] of this.parameterShapes) {
       const std = name.endsWith('.weight') ? this.embedDim ** -0.5 : name === 'rpb' ? 0.02 : 0;
-      if (std === 0) this.#params.set(name, zeros(shape, opts));
+      if (std === 0) this.params.set(name, zeros(shape, opts));
       else
-        this.#params.set(
+        this.params.set(
           name,
           scoped((keep) => mul(keep(randn(shape, opts)), std)),
         );
@@ -188,31 +224,7 @@ export class NeighborhoodAttentionModule {
   }
 
   #param(name: string): Tensor {
-    return this.#params.get(name) as Tensor;
-  }
-
-  /** The parameters by name (the module's own tensors: do not dispose them; copy to keep them past the module). */
-  stateDict(): Map<string, Tensor> {
-    return new Map(this.#params);
-  }
-
-  /**
-   * Loads parameters (copied into the module's device and dtype). One error lists every missing,
-   * unexpected (when `strict`, the default) and mis-shaped key; nothing is loaded when it throws.
-   */
-  loadStateDict(dict: StateDict, opts: LoadStateDictOptions = {}): this {
-    const found = matchStateDict(
-      `NeighborhoodAttention${this.dims}D.loadStateDict`,
-      dict,
-      this.parameterShapes,
-      opts.strict ?? true,
-    );
-    for (const [name, t] of found) {
-      const copy = t.to({ device: this.#device, dtype: this.#dtype });
-      this.#params.get(name)?.dispose();
-      this.#params.set(name, copy);
-    }
-    return this;
+    return this.params.get(name);
   }
 
   /** Moves the parameters to a device and/or dtype in place (as PyTorch's `module.to`); returns the module. */
@@ -225,28 +237,11 @@ export class NeighborhoodAttentionModule {
         : target;
     const dtype = o.dtype ?? this.#dtype;
     const device = o.device === undefined ? this.#device : deviceName(deviceIndex(o.device, 'to: device'));
-    for (const [name, t] of this.#params) {
-      this.#params.set(name, t.to({ device, dtype }));
-      t.dispose();
-    }
+    for (const [name, t] of this.params.values()) this.params.set(name, t.to({ device, dtype }));
+    this.params.convertGrads(dtype, device);
+    this.releaseSaved();
     [this.#device, this.#dtype] = [device, dtype];
     return this;
-  }
-
-  /** Sets the training flag (PyTorch's `train(mode)`); returns the module. */
-  train(mode = true): this {
-    this.training = mode;
-    return this;
-  }
-
-  /** Clears the training flag (PyTorch's `eval()`); returns the module. */
-  eval(): this {
-    return this.train(false);
-  }
-
-  /** Frees the parameters; the module cannot run afterwards. */
-  dispose(): void {
-    for (const t of this.#params.values()) t.dispose();
   }
 
   /** Zero-pads spatial axes shorter than kernel x dilation at their end, as NATTEN's modules do. */
@@ -275,58 +270,161 @@ export class NeighborhoodAttentionModule {
     return cur;
   }
 
-  /** Attention on [B, ...S, heads, headDim]: fused, or the unfused chain with rpb on the scaled scores. */
-  #attend(q: Tensor, k: Tensor, v: Tensor, keep: <U extends Tensor>(t: U) => U): Tensor {
-    const window = {
+  /** The window options of the attention ops. */
+  #window(): { kernelSize: number[]; dilation: number[]; stride: number[]; isCausal: boolean[] } {
+    return {
       kernelSize: [...this.kernelSize],
       dilation: [...this.dilation],
       stride: [...this.stride],
       isCausal: [...this.isCausal],
     };
+  }
+
+  /** Attention on [B, ...S, heads, headDim]: fused, or the unfused chain with rpb on the scaled scores.
+   * With a tape, keeps what the backward reads (`save` marks tensors that outlive the forward). */
+  #attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    keep: <U extends Tensor>(t: U) => U,
+    tape: Tape | null,
+    save: Saved | null,
+  ): Tensor {
+    const window = this.#window();
     const fused = isFusedNAEnabled() && !this.relPosBias;
     logPath(
       fused
         ? 'fused neighborhood attention'
         : `unfused chain (${this.relPosBias ? 'relPosBias' : 'useFusedNA(false)'})`,
     );
-    if (fused)
-      return keep(
-        fusedForward(`NeighborhoodAttention${this.dims}D.forward`, this.dims, q, k, v, {
-          ...window,
-          scale: this.scale,
-        }) as Tensor,
-      );
+    if (fused) {
+      const r = fusedForward(`NeighborhoodAttention${this.dims}D.forward`, this.dims, q, k, v, {
+        ...window,
+        scale: this.scale,
+        returnLse: true,
+      }) as NAResult;
+      keep(r.output);
+      keep(r.lse);
+      if (tape && save) tape.fused = { output: save.keep(r.output), lse: save.keep(r.lse) };
+      return r.output;
+    }
     const H = this.numHeads;
     const qs = keep(toUnfused(keep(mul(q, this.scale)), H));
-    const attn = keep(
-      QK[this.dims - 1](qs, keep(toUnfused(k, H)), {
-        ...window,
-        rpb: this.relPosBias ? this.#param('rpb') : undefined,
-      }),
+    const ku = keep(toUnfused(k, H)),
+      vu = keep(toUnfused(v, H));
+    const scores = keep(
+      QK[this.dims - 1](qs, ku, { ...window, rpb: this.relPosBias ? this.#param('rpb') : undefined }),
     );
-    const out = keep(AV[this.dims - 1](keep(softmax(attn)), keep(toUnfused(v, H)), window));
+    const attn = keep(softmax(scores));
+    if (tape && save) tape.unfused = { qs: save.keep(qs), ku: save.keep(ku), vu: save.keep(vu), attn: save.keep(attn) };
+    const out = keep(AV[this.dims - 1](attn, vu, window));
     return keep(toFused(out, H));
   }
 
-  /** Runs the module on x [batch, ...spatial, embedDim] (the module's device and dtype); returns the same shape. */
-  forward(x: Tensor): Tensor {
-    const fn = `NeighborhoodAttention${this.dims}D.forward`;
-    if (!(x instanceof Tensor)) throw argTypeError(`${fn}: x`, 'a Tensor', x);
+  /** Checks x: [batch, dims spatial axes, embedDim]. */
+  #checkInput(fn: string, x: unknown, name: string): asserts x is Tensor {
+    if (!(x instanceof Tensor)) throw argTypeError(`${fn}: ${name}`, 'a Tensor', x);
     if (x.ndim !== this.dims + 2 || x.shape[this.dims + 1] !== this.embedDim)
       throw rangeError(
         'ERR_NATTEN_INVALID_SHAPE',
-        `${fn}: x must be [batch, ${this.dims} spatial axes, ${this.embedDim}], got [${x.shape.join(', ')}]`,
+        `${fn}: ${name} must be [batch, ${this.dims} spatial axes, ${this.embedDim}], got [${x.shape.join(', ')}]`,
       );
+  }
+
+  /**
+   * Runs the module on x [batch, ...spatial, embedDim] (the module's device and dtype); returns the same
+   * shape. In training mode outside `noGrad` it keeps what {@link backward} needs (a second handle to x's
+   * padded copy, q, k, v, the attention's output and logsumexp, or the unfused chain's weights).
+   */
+  forward(x: Tensor): Tensor {
+    const fn = `NeighborhoodAttention${this.dims}D.forward`;
+    this.#checkInput(fn, x, 'x');
     const spatial = x.shape.slice(1, this.dims + 1);
+    const save = this.beginForward();
+    this.#tape = null;
     return scoped((keep) => {
       const xp = this.#pad(x, keep);
       const qkv = keep(linear(xp, this.#param('qkv.weight'), this.qkvBias ? this.#param('qkv.bias') : null));
       const heads = [...xp.shape.slice(0, this.dims + 1), this.numHeads, this.headDim];
       const [q, k, v] = chunk(qkv, 3, this.dims + 1).map((t) => keep(keep(t).reshape(heads)));
-      const y = this.#attend(q, k, v, keep);
+      const tape: Tape | null = save
+        ? { xp: save.share(xp), q: save.keep(q), k: save.keep(k), v: save.keep(v), projIn: xp }
+        : null;
+      const y = this.#attend(q, k, v, keep, tape, save);
       const flat = keep(y.reshape([...xp.shape.slice(0, this.dims + 1), this.embedDim]));
-      return linear(this.#crop(flat, spatial, keep), this.#param('proj.weight'), this.#param('proj.bias'));
+      const projIn = this.#crop(flat, spatial, keep);
+      if (tape && save) {
+        tape.projIn = save.share(projIn);
+        this.#tape = tape;
+      }
+      return linear(projIn, this.#param('proj.weight'), this.#param('proj.bias'));
+    }, save);
+  }
+
+  /**
+   * Backward of the last {@link forward} for dY (its output's shape): returns dX and adds the gradient of
+   * every parameter into its `grad`. Frees what the forward kept. Throws ERR_NATTEN_NO_SAVED_FORWARD when
+   * the forward ran in eval() mode or inside noGrad(), or was already differentiated.
+   */
+  backward(dY: Tensor): Tensor {
+    const fn = `NeighborhoodAttention${this.dims}D.backward`;
+    return this.withSaved(() => {
+      const t = this.#tape as Tape;
+      this.#tape = null;
+      checkShape(fn, tensorArg(fn, dY, 'dY'), 'dY', [...t.projIn.shape], "the forward output's shape");
+      return scoped((keep) => {
+        const proj = linearBackward(dY, t.projIn, this.#param('proj.weight'), this.#param('proj.bias'));
+        this.params.accumulate('proj.weight', proj.dWeight);
+        this.params.accumulate('proj.bias', proj.dBias as Tensor);
+        const dFlat = this.#pad(keep(proj.dx), keep);
+        const heads = [...t.q.shape];
+        const dOut = keep(dFlat.reshape(heads));
+        const [dq, dk, dv] = this.#attendBackward(dOut, t, keep);
+        const dqkv = keep(
+          concat(
+            [dq, dk, dv].map((g) => keep(g.reshape([...heads.slice(0, -2), this.embedDim]))),
+            this.dims + 1,
+          ),
+        );
+        const qkv = linearBackward(
+          dqkv,
+          t.xp,
+          this.#param('qkv.weight'),
+          this.qkvBias ? this.#param('qkv.bias') : null,
+        );
+        this.params.accumulate('qkv.weight', qkv.dWeight);
+        if (qkv.dBias) this.params.accumulate('qkv.bias', qkv.dBias);
+        const dxp = keep(qkv.dx);
+        const dx = this.#crop(dxp, t.projIn.shape.slice(1, this.dims + 1), keep);
+        return dx === dxp ? dxp.reshape(dxp.shape) : dx.reshape(dx.shape);
+      });
     });
+  }
+
+  /** dq, dk, dv [B, ...S, heads, headDim] of the attention from dOut (same layout), the rpb gradient added. */
+  #attendBackward(dOut: Tensor, t: Tape, keep: <U extends Tensor>(t: U) => U): Tensor[] {
+    const window = this.#window();
+    if (t.fused) {
+      const g = FUSED_BACKWARD[this.dims - 1](dOut, t.q, t.k, t.v, t.fused.output, t.fused.lse, {
+        ...window,
+        scale: this.scale,
+      });
+      return [keep(g.dq), keep(g.dk), keep(g.dv)];
+    }
+    const u = t.unfused as NonNullable<Tape['unfused']>;
+    const H = this.numHeads;
+    const av = AV_BACKWARD[this.dims - 1](keep(toUnfused(dOut, H)), u.attn, u.vu, window);
+    keep(av.dAttn);
+    keep(av.dv);
+    const dScores = keep(softmaxBackward(av.dAttn, u.attn));
+    const rpb = this.relPosBias ? this.#param('rpb') : undefined;
+    const qk = QK_BACKWARD[this.dims - 1](dScores, u.qs, u.ku, { ...window, rpb });
+    keep(qk.dq);
+    keep(qk.dk);
+    if (qk.dRpb) this.params.accumulate('rpb', qk.dRpb);
+    // q was scaled before QK: its gradient is scaled back.
+    const dq = keep(mul(keep(toFused(qk.dq, H)), this.scale));
+    return [dq, keep(toFused(qk.dk, H)), keep(toFused(av.dv, H))];
   }
 }
 

@@ -59,13 +59,19 @@ export interface GeluOptions {
   approximate?: 'none' | 'tanh';
 }
 
+/** The checked `approximate` option of {@link gelu} (also for its backward). @internal */
+export function geluApproximation(fn: string, opts: GeluOptions): 'none' | 'tanh' {
+  checkOptions(fn, opts, ['approximate']);
+  const approx = opts.approximate ?? 'none';
+  if (approx !== 'none' && approx !== 'tanh') throw argTypeError(`${fn}: approximate`, "'none' or 'tanh'", approx);
+  return approx;
+}
+
 /** GELU element-wise (PyTorch's `gelu`). */
 export function gelu(x: Tensor, opts: GeluOptions = {}): Tensor {
   const fn = 'gelu';
   const t = tensorArg(fn, x, 'x');
-  checkOptions(fn, opts, ['approximate']);
-  const approx = opts.approximate ?? 'none';
-  if (approx !== 'none' && approx !== 'tanh') throw argTypeError(`${fn}: approximate`, "'none' or 'tanh'", approx);
+  const approx = geluApproximation(fn, opts);
   const out = allocOutput(t.shape, t.dtype, t);
   writing([out], () =>
     native.gelu({
@@ -79,13 +85,19 @@ export function gelu(x: Tensor, opts: GeluOptions = {}): Tensor {
   return out;
 }
 
-/**
- * Layer normalisation over the last axis (PyTorch's `layer_norm` with `normalized_shape = [C]`):
- * `(x - mean) / sqrt(var + eps) * weight + bias`, biased variance. weight and bias are `[C]` or null
- * (1 and 0); eps a non-negative number (default 1e-5).
- */
-export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
-  const fn = 'layerNorm';
+/** The checked arguments of a layer norm. @internal */
+export interface LayerNormArgs {
+  x: Tensor;
+  weight: Tensor | undefined;
+  bias: Tensor | undefined;
+  /** Rows and their length C (x's last axis). */
+  rows: number;
+  cols: number;
+  eps: number;
+}
+
+/** Checks the arguments of {@link layerNorm} (also for its backward, under that op's name `fn`). @internal */
+export function layerNormArgs(fn: string, x: unknown, weight: unknown, bias: unknown, eps: unknown): LayerNormArgs {
   const t = tensorArg(fn, x, 'x');
   const w = optionalTensorArg(fn, weight, 'weight'),
     b = optionalTensorArg(fn, bias, 'bias');
@@ -105,11 +117,21 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   if (typeof eps !== 'number') throw argTypeError(`${fn}: eps`, 'a non-negative number', eps);
   if (!(eps >= 0) || !Number.isFinite(eps))
     throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: eps must be a finite number >= 0, got ${eps}`);
+  return { x: t, weight: w, bias: b, rows: C === 0 ? 0 : t.numel / C, cols: C, eps };
+}
+
+/**
+ * Layer normalisation over the last axis (PyTorch's `layer_norm` with `normalized_shape = [C]`):
+ * `(x - mean) / sqrt(var + eps) * weight + bias`, biased variance. weight and bias are `[C]` or null
+ * (1 and 0); eps a non-negative number (default 1e-5).
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const { x: t, weight: w, bias: b, rows, cols: C } = layerNormArgs('layerNorm', x, weight, bias, eps);
   const out = allocOutput(t.shape, t.dtype, t);
   writing([out], () =>
     native.layerNorm({
       dtype: dtypeCode(t.dtype),
-      rows: C === 0 ? 0 : t.numel / C,
+      rows,
       cols: C,
       x: t.handle('x'),
       weight: w ? w.handle('weight') : null,

@@ -32,12 +32,19 @@ export function getFloat32MatmulPrecision(): Float32MatmulPrecision {
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/**
- * `x · weightᵀ + bias` over the last axis of x (PyTorch's `linear`): x `[..., in]` (also 1-D), weight
- * `[out, in]` as PyTorch stores it, bias `[out]` (optional). Returns `[..., out]` in x's dtype.
- */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const fn = 'linear';
+/** The checked arguments of a linear map and its sizes. @internal */
+export interface LinearArgs {
+  x: Tensor;
+  weight: Tensor;
+  bias: Tensor | undefined;
+  /** x's leading axes (every axis but the last). */
+  lead: number[];
+  outF: number;
+  inF: number;
+}
+
+/** Checks the arguments of {@link linear} (also for its backward, under that op's name `fn`). @internal */
+export function linearArgs(fn: string, x: unknown, weight: unknown, bias: unknown): LinearArgs {
   const a = tensorArg(fn, x, 'x'),
     w = tensorArg(fn, weight, 'weight'),
     b = optionalTensorArg(fn, bias, 'bias');
@@ -65,7 +72,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   if (b && (b.ndim !== 1 || b.shape[0] !== outF))
     throw rangeError('ERR_NATTEN_INVALID_SHAPE', `${fn}: bias must be [${outF}], got ${shapeStr(b.shape)}`);
-  const lead = a.shape.slice(0, -1);
+  return { x: a, weight: w, bias: b, lead: a.shape.slice(0, -1), outF, inF };
+}
+
+/**
+ * `x · weightᵀ + bias` over the last axis of x (PyTorch's `linear`): x `[..., in]` (also 1-D), weight
+ * `[out, in]` as PyTorch stores it, bias `[out]` (optional). Returns `[..., out]` in x's dtype.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const { x: a, weight: w, bias: b, lead, outF, inF } = linearArgs('linear', x, weight, bias);
   const out = allocOutput([...lead, outF], a.dtype, a);
   const m = prod(lead);
   writing([out], () =>
@@ -88,12 +103,20 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return out;
 }
 
-/**
- * Batched matrix product `a · b`: a `[..., m, k]`, b `[..., k, n]` with the same batch axes (or b 2-D, one
- * matrix for every batch entry). Returns `[..., m, n]`.
- */
-export function matmul(a: Tensor, b: Tensor): Tensor {
-  const fn = 'matmul';
+/** The checked arguments of a matrix product and its sizes. @internal */
+export interface MatmulArgs {
+  a: Tensor;
+  b: Tensor;
+  batchDims: number[];
+  m: number;
+  k: number;
+  n: number;
+  /** b is one 2-D matrix for every batch entry. */
+  shared: boolean;
+}
+
+/** Checks the arguments of {@link matmul} (also for its backward, under that op's name `fn`). @internal */
+export function matmulArgs(fn: string, a: unknown, b: unknown): MatmulArgs {
   const x = tensorArg(fn, a, 'a'),
     y = tensorArg(fn, b, 'b');
   checkSameDtypeDevice(fn, [
@@ -117,6 +140,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         `got a ${shapeStr(x.shape)} and b ${shapeStr(y.shape)}`,
     );
   }
+  return { a: x, b: y, batchDims, m, k, n, shared };
+}
+
+/**
+ * Batched matrix product `a · b`: a `[..., m, k]`, b `[..., k, n]` with the same batch axes (or b 2-D, one
+ * matrix for every batch entry). Returns `[..., m, n]`.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  const { a: x, b: y, batchDims, m, k, n, shared } = matmulArgs('matmul', a, b);
   const out = allocOutput([...batchDims, m, n], x.dtype, x);
   writing([out], () =>
     native.gemm({
