@@ -127,6 +127,8 @@ void add(DType t, const AddArgs& a) { active().table->add(t, a); }
 void gelu(DType t, const GeluArgs& a) { active().table->gelu(t, a); }
 void layer_norm(DType t, const LayerNormArgs& a) { active().table->layer_norm(t, a); }
 void strided_copy(DType t, const StridedCopyArgs& a) { active().table->strided_copy(t, a); }
+void optim_step(DType t, const OptimStepArgs& a) { active().table->optim_step(t, a); }
+void unscale_grads(DType t, const UnscaleArgs& a) { active().table->unscale_grads(t, a); }
 double fma_peak_gflops(int ms) { return active().table->fma_peak_gflops(ms); }
 void convert(const void* src, DType st, void* dst, DType dt, size_t begin, size_t end) {
   active().table->convert(src, st, dst, dt, begin, end);

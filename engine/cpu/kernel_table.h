@@ -27,6 +27,8 @@
   X(gelu)                          \
   X(layer_norm)                    \
   X(strided_copy)                  \
+  X(optim_step)                    \
+  X(unscale_grads)                 \
   X(fma_peak_gflops)               \
   X(convert)                       \
   X(convert_parallel)

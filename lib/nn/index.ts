@@ -7,3 +7,4 @@ export {
 } from './neighborhood_attention';
 export type { NeighborhoodAttentionModuleOptions } from './neighborhood_attention';
 export type { StateDict, LoadStateDictOptions } from './state_dict';
+export type { Parameter } from './parameter';
