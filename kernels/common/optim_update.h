@@ -1,6 +1,8 @@
 // The per-element updates of the optimizers (docs/design.md §6 "Training"): PyTorch's torch.optim.SGD and
 // torch.optim.AdamW, and the finite check of GradScaler's unscale. One definition for the CPU engine and the
-// CUDA kernels; S is the compute type (fp32, or double for float64 parameters).
+// CUDA kernels; S is the compute type (fp32, or double for float64 parameters). Everything here has internal
+// linkage: the CPU engine compiles it once per SIMD level (docs/design.md §2), and a shared weak copy could
+// run one level's instructions on a CPU of another.
 #pragma once
 #include <math.h>
 
@@ -8,6 +10,7 @@
 #include "optim_args.h"
 
 namespace natten {
+namespace {
 
 /// A step's hyperparameters in the compute type, derived once per call (host side).
 template <class S>
@@ -81,4 +84,5 @@ NATTEN_HD bool optim_finite(S x) {
   return x - x == (S)0;
 }
 
+}  // namespace
 }  // namespace natten
