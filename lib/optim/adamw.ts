@@ -7,7 +7,7 @@ import type { Parameter } from '../nn/parameter';
 import { checkOptions } from '../ops/validate';
 import { argTypeError } from '../errors';
 import { boolOption, numberOption } from './hyper';
-import { Optimizer, type BufferSpec } from './optimizer';
+import { Optimizer, UNUSED_HYPER, type BufferSpec } from './optimizer';
 
 /** Options of {@link AdamW} (PyTorch's names and defaults, camelCase). */
 export interface AdamWOptions {
@@ -72,18 +72,17 @@ export class AdamW extends Optimizer<AdamWHyper> {
   }
 
   protected nativeHyper(h: AdamWHyper) {
+    const { lr, weightDecay, maximize, eps, amsgrad } = h;
     return {
+      ...UNUSED_HYPER,
       kind: 1 as const,
-      lr: h.lr,
-      weightDecay: h.weightDecay,
-      maximize: h.maximize,
-      momentum: 0,
-      dampening: 0,
-      nesterov: false,
+      lr,
+      weightDecay,
+      maximize,
       beta1: h.betas[0],
       beta2: h.betas[1],
-      eps: h.eps,
-      amsgrad: h.amsgrad,
+      eps,
+      amsgrad,
     };
   }
 

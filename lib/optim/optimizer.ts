@@ -43,6 +43,17 @@ interface ParamState {
  * writes it). */
 export type BufferSpec = readonly [name: string, zero: boolean];
 
+/** The native step fields an algorithm does not read (each subclass overrides its own). */
+export const UNUSED_HYPER = {
+  momentum: 0,
+  dampening: 0,
+  nesterov: false,
+  beta1: 0,
+  beta2: 0,
+  eps: 0,
+  amsgrad: false,
+} as const;
+
 /** The common options every optimizer has. */
 export interface BaseHyper {
   lr: number;

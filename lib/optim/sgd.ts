@@ -7,7 +7,7 @@ import type { Parameter } from '../nn/parameter';
 import { checkOptions } from '../ops/validate';
 import { rangeError } from '../errors';
 import { boolOption, numberOption } from './hyper';
-import { Optimizer, type BufferSpec } from './optimizer';
+import { Optimizer, UNUSED_HYPER, type BufferSpec } from './optimizer';
 
 /** Options of {@link SGD} (PyTorch's, camelCase). */
 export interface SGDOptions {
@@ -64,19 +64,8 @@ export class SGD extends Optimizer<SGDHyper> {
   }
 
   protected nativeHyper(h: SGDHyper) {
-    return {
-      kind: 0 as const,
-      lr: h.lr,
-      weightDecay: h.weightDecay,
-      maximize: h.maximize,
-      momentum: h.momentum,
-      dampening: h.dampening,
-      nesterov: h.nesterov,
-      beta1: 0,
-      beta2: 0,
-      eps: 0,
-      amsgrad: false,
-    };
+    const { lr, weightDecay, maximize, momentum, dampening, nesterov } = h;
+    return { ...UNUSED_HYPER, kind: 0 as const, lr, weightDecay, maximize, momentum, dampening, nesterov };
   }
 
   protected buffers(h: SGDHyper): readonly BufferSpec[] {

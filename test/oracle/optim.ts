@@ -15,14 +15,15 @@ export interface SgdConfig {
   maximize: boolean;
 }
 
-/** AdamW hyperparameters (all given). */
+/** AdamW hyperparameters (amsgrad and maximize default to false). */
 export interface AdamWConfig {
   lr: number;
-  betas: [number, number];
+  beta1: number;
+  beta2: number;
   eps: number;
   weightDecay: number;
-  amsgrad: boolean;
-  maximize: boolean;
+  amsgrad?: boolean;
+  maximize?: boolean;
 }
 
 /** One parameter's state: its own step count and the buffers of the algorithm (made at its first step). */
@@ -59,7 +60,8 @@ export function sgdStep(c: SgdConfig, p: Float64Array, grad: Float64Array, st: P
 export function adamwStep(c: AdamWConfig, p: Float64Array, grad: Float64Array, st: ParamState): void {
   st.step += 1;
   const t = st.step;
-  const [b1, b2] = c.betas;
+  const b1 = c.beta1,
+    b2 = c.beta2;
   if (!st.expAvg) {
     st.expAvg = new Float64Array(p.length);
     st.expAvgSq = new Float64Array(p.length);
