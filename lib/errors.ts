@@ -27,7 +27,8 @@ export type NattenErrorCode =
   | 'ERR_NATTEN_GRADCHECK'
   | 'ERR_NATTEN_SAFETENSORS'
   | 'ERR_NATTEN_STATE_DICT'
-  | 'ERR_NATTEN_NO_SAVED_FORWARD';
+  | 'ERR_NATTEN_NO_SAVED_FORWARD'
+  | 'ERR_NATTEN_INVALID_STATE';
 
 /** A library or device failure (CUDA error, out of memory, disposed tensor, ...). */
 export class NattenError extends Error {

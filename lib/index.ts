@@ -104,3 +104,5 @@ export * from './autotuner';
 export { loadSafetensors, saveSafetensors } from './safetensors';
 export type { LoadSafetensorsOptions, TensorDict } from './safetensors';
 export * as nn from './nn';
+export * as optim from './optim';
+export * as amp from './amp';

@@ -489,6 +489,56 @@ export interface MseLossBackwardOptions {
   dTarget?: OptionalHandle;
 }
 
+/** One parameter of an `optimStep`: `param` holds numel elements of the step's dtype; grad and every state
+ * buffer numel elements of the state dtype (float64 for float64 parameters, else fp32). */
+export interface OptimTensorOptions {
+  numel: number;
+  param: StorageHandle;
+  grad: StorageHandle;
+  /** fp32 master weights (half-precision parameters only: required there, ignored otherwise). */
+  master?: OptionalHandle;
+  /** SGD: the momentum buffer (required when momentum != 0). AdamW: exp_avg. */
+  state0?: OptionalHandle;
+  /** AdamW: exp_avg_sq. */
+  state1?: OptionalHandle;
+  /** AdamW with amsgrad: max_exp_avg_sq. */
+  state2?: OptionalHandle;
+  /** SGD: the momentum buffer is new and takes the gradient. */
+  first: boolean;
+  /** AdamW: lr / (1 - beta1^step). */
+  stepSize: number;
+  /** AdamW: sqrt(1 - beta2^step). */
+  biasCorrection2Sqrt: number;
+}
+
+/** Options of `optimStep`: one SGD (kind 0) or AdamW (kind 1) step over parameters of `dtype` on one device
+ * (kernels/common/optim_update.h); the SGD fields are read for SGD, the AdamW ones for AdamW. */
+export interface OptimStepOptions {
+  dtype: DTypeCode;
+  kind: 0 | 1;
+  lr: number;
+  weightDecay: number;
+  maximize: boolean;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  amsgrad: boolean;
+  tensors: OptimTensorOptions[];
+}
+
+/** Options of `unscaleGrads`: gradients of `dtype` (float32 or float64) multiplied by invScale in place;
+ * foundInf (one fp32 element) set to 1 when any element was inf or NaN before. */
+export interface UnscaleGradsOptions {
+  dtype: DTypeCode;
+  grads: StorageHandle[];
+  numels: number[];
+  invScale: number;
+  foundInf: StorageHandle;
+}
+
 /** Options of `stridedCopy`: for every index i of `shape` (at most 8 axes),
  * dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] (elements, non-negative). */
 export interface StridedCopyOptions {
@@ -649,6 +699,12 @@ export interface NativeBinding {
   layerNormBackward(o: LayerNormBackwardOptions): void;
   mseLoss(o: MseLossOptions): void;
   mseLossBackward(o: MseLossBackwardOptions): void;
+
+  // Training (native/optim_binding.cc): in-place updates, enqueued.
+  /** One multi-tensor optimizer step (parameters, master weights and state updated in place). */
+  optimStep(o: OptimStepOptions): void;
+  /** GradScaler's unscale of gradients with the inf/NaN flag. */
+  unscaleGrads(o: UnscaleGradsOptions): void;
 
   // Fused kernel information (native/fused_configs_binding.cc, native/fused_choice_binding.cc).
   /** The compiled fused tile configs that run on the device (or on one described by `caps`): none for the

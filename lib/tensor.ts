@@ -337,6 +337,17 @@ export function untrack(t: Tensor): void {
   for (const s of scopes) s.delete(t);
 }
 
+/** Runs fn with no {@link tidy} scope open: tensors it creates outlive every enclosing tidy (state an object
+ * keeps across calls, as an optimizer's). @internal */
+export function untracked<T>(fn: () => T): T {
+  const open = scopes.splice(0);
+  try {
+    return fn();
+  } finally {
+    scopes.push(...open);
+  }
+}
+
 function collect(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);
   else if (Array.isArray(v)) for (const x of v) collect(x, out);

@@ -132,6 +132,9 @@ void gelu_backward(DType t, const GeluBackwardArgs& a) { active().table->gelu_ba
 void layer_norm_backward(DType t, const LayerNormBackwardArgs& a) { active().table->layer_norm_backward(t, a); }
 void mse_loss(DType t, const MseLossArgs& a) { active().table->mse_loss(t, a); }
 void mse_loss_backward(DType t, const MseLossBackwardArgs& a) { active().table->mse_loss_backward(t, a); }
+
+void optim_step(DType t, const OptimStepArgs& a) { active().table->optim_step(t, a); }
+void unscale_grads(DType t, const UnscaleArgs& a) { active().table->unscale_grads(t, a); }
 double fma_peak_gflops(int ms) { return active().table->fma_peak_gflops(ms); }
 void convert(const void* src, DType st, void* dst, DType dt, size_t begin, size_t end) {
   active().table->convert(src, st, dst, dt, begin, end);

@@ -7,6 +7,7 @@
 
 #include "../../kernels/common/dtype.h"
 #include "../../kernels/common/op_args.h"
+#include "../../kernels/common/optim_args.h"
 #include "../../kernels/common/tensor_args.h"
 
 namespace natten::cpu {
@@ -56,6 +57,11 @@ void gelu_backward(DType t, const GeluBackwardArgs& a);
 void layer_norm_backward(DType t, const LayerNormBackwardArgs& a);
 void mse_loss(DType t, const MseLossArgs& a);
 void mse_loss_backward(DType t, const MseLossBackwardArgs& a);
+
+/// Optimizer steps and GradScaler's unscale (optim.cc, docs/design.md §6 "Training"): t is the parameters'
+/// dtype (optim_step) or the gradients' (unscale_grads: fp32 or float64).
+void optim_step(DType t, const OptimStepArgs& a);
+void unscale_grads(DType t, const UnscaleArgs& a);
 
 /// Measured fp32 FMA throughput of all threads (GFLOP/s), over about `ms` milliseconds.
 double fma_peak_gflops(int ms);

@@ -32,6 +32,9 @@
   X(layer_norm_backward)           \
   X(mse_loss)                      \
   X(mse_loss_backward)             \
+
+  X(optim_step)                    \
+  X(unscale_grads)                 \
   X(fma_peak_gflops)               \
   X(convert)                       \
   X(convert_parallel)
