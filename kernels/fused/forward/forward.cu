@@ -150,6 +150,8 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
 }
 
 int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
+  // wgmma-ws CTAs take the whole register file (384 threads x 168 registers): one per SM whatever the smem.
+  if (caps.device < 0 && e.arch == kWgmmaWsArch) return 1;
   if (caps.device < 0) return std::max(1, (caps.smem_optin > 0 ? caps.smem_optin : 100 * 1024) / e.smem_bytes);
   static std::mutex mutex;
   static std::map<std::pair<const ForwardEntry*, int>, int> cache;

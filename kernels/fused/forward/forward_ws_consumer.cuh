@@ -57,6 +57,16 @@ struct WsConsumer {
     }
   }
 
+  /// Keeps O and P live and unmoved until the P V product that reads and writes them has finished.
+  static __device__ __forceinline__ void pin_pv(float (&o)[DT / 2], uint32_t (&pa)[kSteps][4]) {
+#pragma unroll
+    for (int i = 0; i < DT / 2; ++i) pin(o[i]);
+#pragma unroll
+    for (int j = 0; j < kSteps; ++j)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) pin(pa[j][i]);
+  }
+
   /// Flips the sign of this warpgroup's Q half (a negative scale runs on -Q).
   static __device__ __forceinline__ void negate_half(uint8_t* q, int ct) {
     uint4* u = reinterpret_cast<uint4*>(q);
@@ -150,12 +160,7 @@ struct WsConsumer {
       float alpha[2];
       softmax(t, sc, alpha);
       wgmma_wait<0>();
-#pragma unroll
-      for (int i = 0; i < DT / 2; ++i) pin(o[i]);
-#pragma unroll
-      for (int j = 0; j < kSteps; ++j)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) pin(pa[j][i]);
+      pin_pv(o, pa);
       __syncwarp();
       if (lane == 0) mbar_arrive(ring.empty(sp));
       // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
@@ -181,12 +186,7 @@ struct WsConsumer {
       wgmma_commit();
       named_arrive<256>(other_turn);
       wgmma_wait<0>();
-#pragma unroll
-      for (int i = 0; i < DT / 2; ++i) pin(o[i]);
-#pragma unroll
-      for (int j = 0; j < kSteps; ++j)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) pin(pa[j][i]);
+      pin_pv(o, pa);
       if (w == 0) named_sync<256>(my_turn);  // takes warpgroup 1's last hand-over: every arrival is matched
     }
     epilogue(prm, walk, sm, o, q_ptr, h0, warp, lane, ct, w, b, h);

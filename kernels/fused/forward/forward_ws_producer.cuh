@@ -8,12 +8,21 @@
 #pragma once
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "forward_kernel.cuh"
 #include "forward_ws_params.h"
 #include "forward_ws_ring.cuh"
+#include "forward_ws_traits.h"
 #include "forward_ws_walk.cuh"
 
 namespace natten::fused {
+
+/// Layout L with rows shifted by Off: a slab of a tile written through the whole tile's layout.
+template <class L, int Off>
+struct RowShift {
+  static __device__ __forceinline__ int unit(int row, int chunk) { return L::unit(row + Off, chunk); }
+};
 
 template <class Tr, class Tag>
 struct WsProducer {
@@ -122,35 +131,52 @@ struct WsProducer {
       }
       cp_async_mbar_arrive(ring.q_full());
     }
+    // KV tiles go in slabs of 64 rows (the halves along axis 0 of a 128-key tile): half the unrolled
+    // address math per call, which keeps the producer's 56 registers free of spills.
     using KVLayout = GmmaSwizzle<kChunks, Tr::kKV>;
+    using Slab = RasterBox<kDims, Tr::KV::ext(0) * 64 / Tr::kKV, Tr::KV::ext(1), Tr::KV::ext(2)>;
+    static_assert(Slab::kSize == 64, "64-row slabs");
     const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;
     const Elem* k = static_cast<const Elem*>(prm.a.k);
     const Elem* v = static_cast<const Elem*>(prm.a.v);
+    auto window_slab = [&](auto shift, int s, const int (&ko)[3]) {
+      using Layout = RowShift<KVLayout, decltype(shift)::value>;
+      int o[3] = {ko[0] + decltype(shift)::value / 64 * Slab::ext(0), ko[1], ko[2]}, lim[3];
+      const int64_t tok = place(Slab{}, o, w.kv_hi, lim);
+      int64_t estride[3] = {tstride[0] * k_row, tstride[1] * k_row, tstride[2] * k_row};
+      detail::load_spatial_tile<Slab, kChunks, 128, Layout>(ring.k(s), ptid, k, k + int64_t(hkv) * dqk + tok * k_row,
+                                                            estride, lim, dqk / 8);
+#pragma unroll
+      for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
+      detail::load_spatial_tile<Slab, kChunks, 128, Layout>(ring.v(s), ptid, v, v + int64_t(hkv) * dv + tok * v_row,
+                                                            estride, lim, dv / 8);
+    };
+    auto extra_slab = [&](auto shift, int s, int e0) {
+      using Layout = RowShift<KVLayout, decltype(shift)::value>;
+      const int first = e0 + decltype(shift)::value;
+      const Elem* ek = static_cast<const Elem*>(prm.a.extra_k) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dqk;
+      const Elem* ev = static_cast<const Elem*>(prm.a.extra_v) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dv;
+      detail::load_linear_tile<64, kChunks, 128, Layout>(ring.k(s), ptid, ek, first, w.n_extra, k_row, dqk / 8);
+      detail::load_linear_tile<64, kChunks, 128, Layout>(ring.v(s), ptid, ev, first, w.n_extra, v_row, dv / 8);
+    };
+    using First = std::integral_constant<int, 0>;
+    using Second = std::integral_constant<int, 64>;
     for (int t = 0; t < w.n_tiles; ++t) {
       const int s = Ring::stage(t);
       if (t >= Tr::kStages) mbar_wait(ring.empty(s), Ring::parity(t) ^ 1u);
+      // K and V of a stage complete together here (one arrival on each barrier once all copies landed).
       if (t < w.n_window_tiles) {
-        int ko[3], lim[3];
+        int ko[3];
         w.origin(t, ko);
-        const int64_t tok = place(typename Tr::KV{}, ko, w.kv_hi, lim);
-        int64_t estride[3] = {tstride[0] * k_row, tstride[1] * k_row, tstride[2] * k_row};
-        detail::load_spatial_tile<typename Tr::KV, kChunks, 128, KVLayout>(
-            ring.k(s), ptid, k, k + int64_t(hkv) * dqk + tok * k_row, estride, lim, dqk / 8);
-        cp_async_mbar_arrive(ring.k_full(s));
-#pragma unroll
-        for (int a = 0; a < 3; ++a) estride[a] = tstride[a] * v_row;
-        detail::load_spatial_tile<typename Tr::KV, kChunks, 128, KVLayout>(
-            ring.v(s), ptid, v, v + int64_t(hkv) * dv + tok * v_row, estride, lim, dv / 8);
-        cp_async_mbar_arrive(ring.v_full(s));
+        window_slab(First{}, s, ko);
+        if constexpr (Tr::kKV == 128) window_slab(Second{}, s, ko);
       } else {
         const int e0 = w.extra_first(t);
-        const Elem* ek = static_cast<const Elem*>(prm.a.extra_k) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dqk;
-        const Elem* ev = static_cast<const Elem*>(prm.a.extra_v) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dv;
-        detail::load_linear_tile<Tr::kKV, kChunks, 128, KVLayout>(ring.k(s), ptid, ek, e0, w.n_extra, k_row, dqk / 8);
-        cp_async_mbar_arrive(ring.k_full(s));
-        detail::load_linear_tile<Tr::kKV, kChunks, 128, KVLayout>(ring.v(s), ptid, ev, e0, w.n_extra, v_row, dv / 8);
-        cp_async_mbar_arrive(ring.v_full(s));
+        extra_slab(First{}, s, e0);
+        if constexpr (Tr::kKV == 128) extra_slab(Second{}, s, e0);
       }
+      cp_async_mbar_arrive(ring.k_full(s));
+      cp_async_mbar_arrive(ring.v_full(s));
     }
     cp_async_wait_all();  // every arrival has fired before the thread exits
   }
