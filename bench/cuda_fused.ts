@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as natten from '../lib';
 import { native, type NativeFusedConfig } from '../lib/native';
-import { forwardArchOf } from '../lib/ops/fused_configs';
+import { type ForwardKernel, forwardArchOf } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, type TimedStep } from './cuda_unfused';
 import { FUSED_BENCH_DTYPE, FusedBenchProblem } from './fused_bench_problem';
@@ -21,7 +21,7 @@ import { standaloneMain } from './standalone';
 /** Timing of one tile config. */
 export interface ConfigTiming extends TimedStep {
   /** Kernel family: 'mma' (mma.sync) or 'wgmma' (sm_90a). */
-  kernel: 'mma' | 'wgmma';
+  kernel: ForwardKernel;
   qTileShape: number[];
   kvTileShape: number[];
 }

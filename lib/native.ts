@@ -104,7 +104,7 @@ export interface NativeProblem {
 /** One compiled fused-kernel tile config (kernels/dispatch/fused_configs.h). */
 export interface NativeFusedTileConfig {
   pass: 'forward' | 'backward';
-  kernel: 'mma' | 'wgmma';
+  kernel: 'mma' | 'wgmma' | 'wgmma-ws';
   dims: number;
   headDimTier: number;
   dtype: DTypeCode;
@@ -123,7 +123,7 @@ export interface NativeFusedCallConfig {
   backwardQTileShape?: number[];
   backwardKvTileShape?: number[];
   kvSplits?: number;
-  /** Forward kernel family: 80 mma.sync, 90 wgmma (absent: any; another number has no kernels). */
+  /** Forward kernel family: 80 mma.sync, 90 wgmma, 91 wgmma-ws (absent: any; another number has no kernels). */
   forwardArch?: number;
   /** Run the simple reference kernels. */
   useReference?: boolean;
@@ -156,7 +156,7 @@ export interface NativeNoFusedChoice {
 /** The forward config the cost model picks (kernels/dispatch/fused_choice.h ForwardChoice). */
 export interface NativeForwardChoice {
   path: 'fused';
-  kernel: 'mma' | 'wgmma';
+  kernel: 'mma' | 'wgmma' | 'wgmma-ws';
   headDimTier: number;
   /** K/V pipeline depth of the chosen kernel. */
   stages: number;

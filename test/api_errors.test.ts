@@ -185,7 +185,7 @@ describe('fused ops: other options', () => {
       () => natten.na2d(q, k, v, { kernelSize: 3, forwardKernel: 'hmma' as never }),
       RangeError,
       V,
-      /forwardKernel must be 'mma' or 'wgmma', got "hmma"/,
+      /forwardKernel must be one of 'mma', 'wgmma', 'wgmma-ws', got "hmma"/,
     ));
   test('bad backend', () =>
     expectError(

@@ -24,7 +24,7 @@ enum class ChoicePath {
 struct ForwardChoice {
   ChoicePath path = ChoicePath::None;
   std::string reason;  // path Reference / None: why
-  std::string kernel;  // path Fused: "mma" or "wgmma"
+  std::string kernel;  // path Fused: "mma", "wgmma" or "wgmma-ws"
   int head_dim_tier = 0;
   int stages = 0;  // K/V pipeline depth of the chosen kernel
   int q_tile[kMaxDims] = {1, 1, 1};

@@ -14,7 +14,7 @@ namespace natten::launch {
 /// One compiled configuration.
 struct FusedTileConfig {
   std::string pass;            // "forward" or "backward"
-  std::string kernel = "mma";  // "mma" (mma.sync, sm_80+) or "wgmma" (sm_90a, forward only)
+  std::string kernel = "mma";  // "mma" (mma.sync, sm_80+), "wgmma" or "wgmma-ws" (sm_90a, forward only)
   int dims = 1;
   int head_dim_tier = 0;  // 32, 64, 128 or 256: runs head dims <= tier that are multiples of 8
   DType dtype = DType::BFloat16;

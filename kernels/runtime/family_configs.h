@@ -23,7 +23,7 @@ struct ConfigEntry {
   int q_tile[kMaxDims];   // queries per CTA (the backward: per Q tile of the KV-parallel main kernel)
   int kv_tile[kMaxDims];  // keys per KV tile
   int head_dim_tier;      // runs any D, Dv <= tier (multiples of 8); see head_dim_tier()
-  int arch;               // 80: mma.sync kernel (sm_80+); 90: wgmma kernel (sm_90a, compute capability 9.0 only)
+  int arch;  // kernel family: 80 mma.sync (sm_80+); 90 wgmma, 91 warp-specialised wgmma (sm_90a, cc 9.0 only)
   DType dtype;
   int threads;     // per CTA (the backward: of the main kernel)
   int smem_bytes;  // dynamic shared memory per CTA (the backward: of the main kernel)
@@ -40,8 +40,13 @@ inline int head_dim_tier(int64_t head_dim, int64_t head_dim_v, int max_tier) {
   return 0;
 }
 
-/// Public name of a kernel family: "mma" (arch 80, mma.sync) or "wgmma" (arch 90).
-inline const char* kernel_name(int arch) { return arch >= 90 ? "wgmma" : "mma"; }
+/// ConfigEntry::arch of the warp-specialised sm_90a forward (TMA producer, two consumer warpgroups).
+constexpr int kWgmmaWsArch = 91;
+
+/// Public name of a kernel family: "mma" (arch 80, mma.sync), "wgmma" (arch 90) or "wgmma-ws" (arch 91).
+inline const char* kernel_name(int arch) {
+  return arch == kWgmmaWsArch ? "wgmma-ws" : arch >= 90 ? "wgmma" : "mma";
+}
 
 /// True when a buffer meets the fused kernels' 16-byte (cp.async, vector load) alignment.
 inline bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }

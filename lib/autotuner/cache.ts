@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { argTypeError, rangeError } from '../errors';
+import { isForwardKernel } from '../ops/fused_configs';
 import type { AutotuneCacheEntry, CandidateTiming, DeviceIdentity, TunedConfig } from './types';
 
 /** The cache files' format name and version. */
@@ -56,7 +57,7 @@ function parseConfig(x: unknown): TunedConfig | null {
   if (!isObject(x) || !isShape(x.qTileShape) || !isShape(x.kvTileShape)) return null;
   const c: TunedConfig = { qTileShape: [...x.qTileShape], kvTileShape: [...x.kvTileShape] };
   if (x.kernel !== undefined) {
-    if (x.kernel !== 'mma' && x.kernel !== 'wgmma') return null;
+    if (!isForwardKernel(x.kernel)) return null;
     c.kernel = x.kernel;
   }
   if (x.dq !== undefined) {

@@ -4,6 +4,7 @@
  */
 import type { DeviceName } from '../device';
 import type { DType } from '../dtype';
+import type { ForwardKernel } from '../ops/fused_configs';
 import type { NaBackwardOptions, NaForwardOptions, NativeFusedConfig, NativeProblem } from '../native';
 
 /** Which fused op a config is for. */
@@ -12,7 +13,7 @@ export type TunePass = 'forward' | 'backward';
 /** A fused-kernel config the tuner chooses among (what `fusedConfigs` lists, per pass). */
 export interface TunedConfig {
   /** Forward only: the kernel family (`forwardKernel`). */
-  kernel?: 'mma' | 'wgmma';
+  kernel?: ForwardKernel;
   /** Query tile shape (`qTileShape`, or `backwardQTileShape` for the backward). */
   qTileShape: number[];
   /** Key/value tile shape (`kvTileShape`, or `backwardKvTileShape`). */

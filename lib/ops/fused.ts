@@ -20,7 +20,7 @@ import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { checkBackward, FusedCallParts, recordForward } from './backward_record';
 import { warnIfFusedFallback } from './fallback_warning';
-import { forwardArchOf, isForwardKernel } from './fused_configs';
+import { FORWARD_KERNELS, type ForwardKernel, forwardArchOf, isForwardKernel } from './fused_configs';
 import { allocLike, allocOutput, handleOrNull, nativeProblem, ProblemSizes, writing } from './problem';
 import {
   boolArg,
@@ -50,11 +50,13 @@ export interface FusedKernelOptions {
   /** Backward key/value tile shape. */
   backwardKvTileShape?: readonly number[];
   /**
-   * Forward kernel family on the GPU: `'mma'` (mma.sync, sm_80 and newer) or `'wgmma'` (warpgroup kernels for
-   * compute capability 9.0, H100/H200). Default: the heuristic's choice. A family with no compiled config for
-   * the problem on the device is an `ERR_NATTEN_UNSUPPORTED` RangeError; `fusedConfigs` lists what exists.
+   * Forward kernel family on the GPU: `'mma'` (mma.sync, sm_80 and newer), `'wgmma'` (one warpgroup per CTA)
+   * or `'wgmma-ws'` (warp-specialised: a TMA producer warpgroup and two ping-ponged consumer warpgroups); the
+   * last two are compute capability 9.0 only (H100/H200). Default: the heuristic's choice. A family with no
+   * compiled config for the problem on the device is an `ERR_NATTEN_UNSUPPORTED` RangeError; `fusedConfigs`
+   * lists what exists.
    */
-  forwardKernel?: 'mma' | 'wgmma';
+  forwardKernel?: ForwardKernel;
   /** Number of KV splits of the backward (0: default). */
   kvSplits?: number;
   /** `'auto'` (default): fast fused kernels where available; `'reference'`: the simple reference kernels. */
@@ -135,7 +137,7 @@ function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfi
   if (kernel !== undefined && !isForwardKernel(kernel)) {
     throw rangeError(
       'ERR_NATTEN_INVALID_ARG_VALUE',
-      `${fn}: forwardKernel must be 'mma' or 'wgmma', got ${JSON.stringify(kernel)}`,
+      `${fn}: forwardKernel must be one of ${FORWARD_KERNELS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(kernel)}`,
     );
   }
   return {

@@ -9,6 +9,9 @@ import { deviceIndex } from '../device';
 import { DTYPES, dtypeCode, type DType } from '../dtype';
 import { argTypeError, rangeError } from '../errors';
 
+/** A forward kernel family: `'mma'` (mma.sync, sm_80 and newer), `'wgmma'` or `'wgmma-ws'` (sm_90a). */
+export type ForwardKernel = 'mma' | 'wgmma' | 'wgmma-ws';
+
 /** What `fusedConfigs` is asked about. */
 export interface FusedConfigQuery {
   /** Number of spatial dims: 1, 2 or 3. */
@@ -27,9 +30,10 @@ export interface FusedConfigQuery {
 export interface FusedConfigInfo {
   /** Which kernel: forward or backward. */
   pass: 'forward' | 'backward';
-  /** Kernel family: `'mma'` (mma.sync, sm_80+) or `'wgmma'` (forward only, compute capability 9.0). Pass it as
-   * `forwardKernel` together with the tile shapes to force this config. */
-  kernel: 'mma' | 'wgmma';
+  /** Kernel family: `'mma'` (mma.sync, sm_80+), `'wgmma'` (one warpgroup per CTA) or `'wgmma-ws'`
+   * (warp-specialised: a TMA producer and two consumer warpgroups); the last two are forward only, compute
+   * capability 9.0. Pass it as `forwardKernel` together with the tile shapes to force this config. */
+  kernel: ForwardKernel;
   dims: number;
   /** Head-dim tier the kernel is compiled for (32, 64, 128, 256): it runs head dims up to it (multiples of 8). */
   headDimTier: number;
@@ -109,14 +113,18 @@ export function fusedConfigsFor(query: Omit<FusedConfigQuery, 'device'>, caps: N
 }
 
 /** Forward kernel families and the architecture number the native config takes for each. */
-const FORWARD_KERNEL_ARCH: Readonly<Record<FusedConfigInfo['kernel'], number>> = { mma: 80, wgmma: 90 };
+const FORWARD_KERNEL_ARCH: Readonly<Record<ForwardKernel, number>> = { mma: 80, wgmma: 90, 'wgmma-ws': 91 };
 
-/** True when `kernel` names a forward kernel family ('mma' or 'wgmma'). @internal */
+/** The forward kernel family names, for messages. @internal */
+export const FORWARD_KERNELS: readonly ForwardKernel[] = Object.keys(FORWARD_KERNEL_ARCH) as ForwardKernel[];
+
+/** True when `kernel` names a forward kernel family ('mma', 'wgmma' or 'wgmma-ws'). @internal */
 export function isForwardKernel(kernel: unknown): kernel is FusedConfigInfo['kernel'] {
   return typeof kernel === 'string' && Object.hasOwn(FORWARD_KERNEL_ARCH, kernel);
 }
 
-/** The native config's `forwardArch` of a forward kernel family: 80 (mma.sync) or 90 (wgmma). @internal */
+/** The native config's `forwardArch` of a forward kernel family: 80 (mma.sync), 90 (wgmma), 91 (wgmma-ws).
+ * @internal */
 export function forwardArchOf(kernel: FusedConfigInfo['kernel']): number {
   return FORWARD_KERNEL_ARCH[kernel];
 }

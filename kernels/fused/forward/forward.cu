@@ -96,11 +96,21 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
 
 }  // namespace
 
+/// The entries of one dims value: the mma.sync and wgmma list, then the 'wgmma-ws' list.
+static std::vector<ForwardEntry> joined(const std::vector<ForwardEntry>& a, const std::vector<ForwardEntry>& b) {
+  std::vector<ForwardEntry> out(a);
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
 const std::vector<ForwardEntry>& ForwardConfigs::list(int dims) const {
   static const std::vector<ForwardEntry> none;
-  if (dims == 1) return forward_entries_1d();
-  if (dims == 2) return forward_entries_2d();
-  if (dims == 3) return forward_entries_3d();
+  static const std::vector<ForwardEntry> d1 = joined(forward_entries_1d(), forward_ws_entries_1d());
+  static const std::vector<ForwardEntry> d2 = joined(forward_entries_2d(), forward_ws_entries_2d());
+  static const std::vector<ForwardEntry> d3 = joined(forward_entries_3d(), forward_ws_entries_3d());
+  if (dims == 1) return d1;
+  if (dims == 2) return d2;
+  if (dims == 3) return d3;
   return none;
 }
 
@@ -140,6 +150,8 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
 }
 
 int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
+  // wgmma-ws CTAs take the whole register file (384 threads x 168 registers): one per SM whatever the smem.
+  if (caps.device < 0 && e.arch == kWgmmaWsArch) return 1;
   if (caps.device < 0) return std::max(1, (caps.smem_optin > 0 ? caps.smem_optin : 100 * 1024) / e.smem_bytes);
   static std::mutex mutex;
   static std::map<std::pair<const ForwardEntry*, int>, int> cache;
@@ -164,13 +176,18 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 // so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
 // windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared
 // memory are not candidates (runs_on).
-constexpr double kWgmmaSpeedup = 2.5;
+// Tensor-core rate of a kernel family relative to mma.sync on the same work: wgmma 2.5x (H200
+// measurements, bench/NOTES.md); the warp-specialised wgmma-ws kernels (TMA, two ping-ponged consumer
+// warpgroups) are expected at 1.5x wgmma. The one knob that decides between the sm_90a families.
+static double family_speed(int arch) {
+  if (arch == kWgmmaWsArch) return 3.75;
+  return arch >= 90 ? 2.5 : 1.0;
+}
 
 double ForwardConfigs::cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const {
   const CtaWork w = simulate_cta(e, p);
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
-  // wgmma kernels: the same work at kWgmmaSpeedup times the mma.sync rate (H200 measurements, NOTES.md).
-  const double speed = e.arch >= 90 ? kWgmmaSpeedup : 1.0;
+  const double speed = family_speed(e.arch);
   const double per_query = (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / speed;
   int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
   const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);

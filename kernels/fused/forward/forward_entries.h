@@ -60,6 +60,28 @@ namespace natten::fused {
   X(3, 4, 4, 4, 4, 4, 4, 64, 3)            \
   X(3, 4, 4, 4, 4, 4, 4, 128, 3)
 
+/// The sm_90a warp-specialised kernels ('wgmma-ws', forward_ws_kernel.cuh), same X(...) format: 128 queries
+/// per CTA (two consumer warpgroups of 64: the Q tile halves along axis 0), 64- or 128-key tiles, tiers 64
+/// and 128, stages as the 227 KB of shared memory allow (one CTA per SM: 384 threads at 168 registers).
+/// Compiled for every target but launched only on compute capability 9.0.
+#define NATTEN_FORWARD_WS_CONFIGS_1D(X) \
+  X(1, 128, 1, 1, 64, 1, 1, 64, 4)      \
+  X(1, 128, 1, 1, 128, 1, 1, 64, 3)     \
+  X(1, 128, 1, 1, 64, 1, 1, 128, 3)     \
+  X(1, 128, 1, 1, 128, 1, 1, 128, 2)
+
+#define NATTEN_FORWARD_WS_CONFIGS_2D(X) \
+  X(2, 16, 8, 1, 8, 8, 1, 64, 4)        \
+  X(2, 16, 8, 1, 16, 8, 1, 64, 3)       \
+  X(2, 16, 8, 1, 8, 8, 1, 128, 3)       \
+  X(2, 16, 8, 1, 16, 8, 1, 128, 2)
+
+#define NATTEN_FORWARD_WS_CONFIGS_3D(X) \
+  X(3, 8, 4, 4, 4, 4, 4, 64, 4)         \
+  X(3, 8, 4, 4, 4, 4, 8, 64, 3)         \
+  X(3, 8, 4, 4, 4, 4, 4, 128, 3)        \
+  X(3, 8, 4, 4, 4, 4, 8, 128, 2)
+
 /// The largest head-dim tier of the forward entries.
 constexpr int kForwardMaxHeadDimTier = 256;
 
@@ -69,7 +91,7 @@ using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, 
 /// One compiled forward kernel: its config (ConfigEntry: dims, tiles, head-dim tier 32-256, arch 80 or
 /// 90, dtype, threads, shared memory) and what launches it.
 struct ForwardEntry : ConfigEntry {
-  int stages;  // K/V pipeline depth (2 or 3)
+  int stages;  // K/V pipeline depth (2 or 3; 'wgmma-ws': ring stages, 2 to 4)
   ForwardLaunchFn launch;
   const void* kernel;  // the __global__ function, for occupancy queries
 };
@@ -78,5 +100,9 @@ struct ForwardEntry : ConfigEntry {
 const std::vector<ForwardEntry>& forward_entries_1d();
 const std::vector<ForwardEntry>& forward_entries_2d();
 const std::vector<ForwardEntry>& forward_entries_3d();
+/// The 'wgmma-ws' entries of one dims value (forward_ws_{1,2,3}d.cu), listed after the others.
+const std::vector<ForwardEntry>& forward_ws_entries_1d();
+const std::vector<ForwardEntry>& forward_ws_entries_2d();
+const std::vector<ForwardEntry>& forward_ws_entries_3d();
 
 }  // namespace natten::fused

@@ -1,0 +1,99 @@
+/**
+ * Times the issue-14 forward problems through the public API with each forward kernel family forced
+ * ('wgmma-ws', 'wgmma', 'mma', and the default choice): median wall time of `--runs` calls (each followed by
+ * natten.synchronize) after warm-up, useful TFLOP/s = 4·B·H·N·∏k·D / time. Also the largest difference of
+ * the wgmma-ws output from the mma output on each problem (a cross-check at full size). Run by
+ * dev/gpu/fna_ws_check.sh (compiled by tsc into dist/dev/gpu/).
+ */
+import * as natten from '../../lib';
+
+interface Problem {
+  name: string;
+  batch: number;
+  heads: number;
+  spatial: number[];
+  kernel: number[];
+  headDim: number;
+}
+
+const PROBLEMS: Problem[] = [
+  { name: '1-D B1 H16 L32768 k2049 D128', batch: 1, heads: 16, spatial: [32768], kernel: [2049], headDim: 128 },
+  { name: '2-D B2 H16 128² k31 D128', batch: 2, heads: 16, spatial: [128, 128], kernel: [31, 31], headDim: 128 },
+  { name: '2-D B4 H16 128² k13 D64', batch: 4, heads: 16, spatial: [128, 128], kernel: [13, 13], headDim: 64 },
+  {
+    name: '3-D B1 H16 16x32x32 k(5,9,9) D64',
+    batch: 1,
+    heads: 16,
+    spatial: [16, 32, 32],
+    kernel: [5, 9, 9],
+    headDim: 64,
+  },
+  { name: '2-D B64 H4 56² k7 D32', batch: 64, heads: 4, spatial: [56, 56], kernel: [7, 7], headDim: 32 },
+];
+
+type Family = natten.ForwardKernel | 'default';
+const FAMILIES: Family[] = ['wgmma-ws', 'wgmma', 'mma', 'default'];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timeFamily(p: Problem, f: Family, q: natten.Tensor, runs: number): Promise<number> {
+  const op = [natten.na1d, natten.na2d, natten.na3d][p.spatial.length - 1];
+  const opts = { kernelSize: p.kernel, ...(f === 'default' ? {} : { forwardKernel: f }) };
+  const ms: number[] = [];
+  for (let r = -3; r < runs; r++) {
+    const t0 = performance.now();
+    const out = op(q, q, q, opts);
+    await natten.synchronize('cuda');
+    if (r >= 0) ms.push(performance.now() - t0);
+    out.dispose();
+  }
+  return median(ms);
+}
+
+/** Largest |wgmma-ws - mma| over the output (both bf16), or NaN when either cannot run. */
+async function crossCheck(p: Problem, q: natten.Tensor): Promise<number> {
+  const op = [natten.na1d, natten.na2d, natten.na3d][p.spatial.length - 1];
+  const a = op(q, q, q, { kernelSize: p.kernel, forwardKernel: 'wgmma-ws' });
+  const b = op(q, q, q, { kernelSize: p.kernel, forwardKernel: 'mma' });
+  const [x, y] = [await a.toArray(), await b.toArray()];
+  a.dispose();
+  b.dispose();
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(Number(x[i]) - Number(y[i])));
+  return worst;
+}
+
+async function main(): Promise<void> {
+  const runs = Number(process.argv[2] ?? '20');
+  const log = (s: string) => process.stdout.write(s + '\n');
+  log('problem | family | median ms | TFLOP/s');
+  for (const p of PROBLEMS) {
+    const n = p.spatial.reduce((a, b) => a * b, 1);
+    const flops = 4 * p.batch * p.heads * n * p.kernel.reduce((a, b) => a * b, 1) * p.headDim;
+    const q = natten.randn([p.batch, ...p.spatial, p.heads, p.headDim], { dtype: 'bfloat16', device: 'cuda', seed: 1 });
+    for (const f of FAMILIES) {
+      try {
+        const ms = await timeFamily(p, f, q, runs);
+        log(`${p.name} | ${f} | ${ms.toFixed(3)} | ${(flops / ms / 1e9).toFixed(1)}`);
+      } catch (e) {
+        log(`${p.name} | ${f} | - | ${(e as { code?: string }).code ?? ''} ${(e as Error).message.slice(0, 160)}`);
+      }
+    }
+    try {
+      log(`${p.name} | max |wgmma-ws - mma| = ${(await crossCheck(p, q)).toExponential(3)}`);
+    } catch (e) {
+      log(`${p.name} | cross-check skipped: ${(e as Error).message.slice(0, 160)}`);
+    }
+    q.dispose();
+  }
+  const choice = natten.fusedConfigs({ dims: 1, headDim: 128 }).filter((c) => c.kernel === 'wgmma-ws');
+  log(`wgmma-ws configs listed for 1-D D128: ${choice.length}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(String((e as Error).stack ?? e) + '\n');
+  process.exit(1);
+});

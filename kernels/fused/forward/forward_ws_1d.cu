@@ -1,0 +1,11 @@
+// Compiled 1-D 'wgmma-ws' fused-forward kernels (the list is NATTEN_FORWARD_WS_CONFIGS_1D in forward_entries.h).
+#include "forward_ws_entry_make.cuh"
+
+namespace natten::fused {
+
+const std::vector<ForwardEntry>& forward_ws_entries_1d() {
+  static const std::vector<ForwardEntry> entries = {NATTEN_FORWARD_WS_CONFIGS_1D(NATTEN_FORWARD_WS_ENTRY_PAIR)};
+  return entries;
+}
+
+}  // namespace natten::fused

@@ -1,0 +1,244 @@
+// Consumer warpgroup of the 'wgmma-ws' forward: 64 queries (one half of the CTA's Q tile), the KV walk of
+// forward_ws_walk.cuh out of the ring, then the epilogue.
+//
+// Per KV tile t (S = Q K^T and O += P V on the tensor cores, both asynchronous wgmma):
+//   wait K(t); [turn] issue S(t) = Q K(t)^T; wait V(t-1); issue O += P(t-1) V(t-1); [hand over]
+//   wait S(t); mask (edge tiles only) and online softmax -> P(t), alpha(t)
+//   wait P(t-1) V(t-1); free stage t-1; O *= alpha(t)
+// so S(t) overlaps the softmax bookkeeping of the previous product inside the warpgroup, and the two
+// consumer warpgroups take turns issuing (ping-pong on named barriers 1 and 2: [turn] waits for the other
+// warpgroup's [hand over]), so one's softmax runs while the other's products occupy the tensor cores.
+//
+// Epilogue: O / l staged through this warpgroup's own Q half (16-byte rows, coalesced stores), LSE per row.
+#pragma once
+#include <stdint.h>
+
+#include "forward_kernel.cuh"
+#include "forward_ws_mask.cuh"
+#include "forward_ws_params.h"
+#include "forward_ws_ring.cuh"
+#include "forward_ws_softmax.cuh"
+#include "forward_ws_walk.cuh"
+
+namespace natten::fused {
+
+/// Named barriers: 1 + w is warpgroup w's turn to issue; 3 + w syncs warpgroup w's 128 threads.
+constexpr uint32_t kWsTurnBarrier = 1;
+constexpr uint32_t kWsGroupBarrier = 3;
+
+template <class Tr, class Tag, int DT>
+struct WsConsumer {
+  using Ring = WsRing<Tr>;
+  using QHalf = typename Tr::QHalf;
+  static constexpr int kDims = Tr::kDims;
+  static constexpr int kKV = Tr::kKV;
+  static constexpr int kBlocks = kKV / 8;  // n8 blocks of S
+  static constexpr int kSteps = kKV / 16;  // k-steps of P V
+  static constexpr int kChunks = Tr::kChunks;
+
+  /// Issues S = Q K^T (K-major Q and K, 128-byte swizzle: k-step kk is 32 bytes into column block kk / 4).
+  static __device__ __forceinline__ void issue_qk(float (&s)[kBlocks * 4], uint32_t q, uint32_t k) {
+#pragma unroll
+    for (int kk = 0; kk < DT / 16; ++kk) {
+      const uint64_t qd = gmma_desc(q + (kk >> 2) * (64u * 128u) + (kk & 3) * 32u, 16, 1024);
+      const uint64_t kd = gmma_desc(k + (kk >> 2) * (uint32_t(kKV) * 128u) + (kk & 3) * 32u, 16, 1024);
+      if constexpr (kKV == 64) wgmma_m64n64k16_ss(Tag{}, s, qd, kd, kk > 0);
+      else wgmma_m64n128k16_ss(Tag{}, s, qd, kd, kk > 0);
+    }
+  }
+  /// Issues O += P V (P from registers; V the MN-major B operand: 16 keys = 2048 bytes per k-step, column
+  /// blocks one whole tile apart).
+  static __device__ __forceinline__ void issue_pv(float (&o)[DT / 2], const uint32_t (&pa)[kSteps][4], uint32_t v) {
+#pragma unroll
+    for (int j = 0; j < kSteps; ++j) {
+      const uint64_t vd = gmma_desc(v + j * 2048u, 128u * kKV, 1024);
+      if constexpr (DT == 64) wgmma_m64n64k16_rs(Tag{}, o, pa[j], vd);
+      else wgmma_m64n128k16_rs(Tag{}, o, pa[j], vd);
+    }
+  }
+
+  /// Keeps O and P live and unmoved until the P V product that reads and writes them has finished.
+  static __device__ __forceinline__ void pin_pv(float (&o)[DT / 2], uint32_t (&pa)[kSteps][4]) {
+#pragma unroll
+    for (int i = 0; i < DT / 2; ++i) pin(o[i]);
+#pragma unroll
+    for (int j = 0; j < kSteps; ++j)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) pin(pa[j][i]);
+  }
+
+  /// Flips the sign of this warpgroup's Q half (a negative scale runs on -Q).
+  static __device__ __forceinline__ void negate_half(uint8_t* q, int ct) {
+    uint4* u = reinterpret_cast<uint4*>(q);
+    for (int i = ct; i < 64 * kChunks; i += 128) {
+      uint4 x = u[i];
+      x.x ^= 0x80008000u, x.y ^= 0x80008000u, x.z ^= 0x80008000u, x.w ^= 0x80008000u;  // fp16/bf16 sign bits
+      u[i] = x;
+    }
+  }
+
+  static __device__ void run(const WsParams& prm, const WsWalk<Tr>& walk, const Ring& ring, uint8_t* smem, int w,
+                             int ct, uint32_t b, int h) {
+    const int warp = ct >> 5, lane = ct & 31;
+    const bool tma = prm.use_tma != 0;
+    int h0[3];
+    walk.half_origin(w, h0);
+    WsMask<Tr> mask;
+    mask.init(walk, h0, warp, lane);
+    const uint32_t q = ring.q_half(w);
+    uint8_t* const q_ptr = smem + Tr::kQOff + w * Tr::kQHalfBytes;
+
+    mbar_wait(ring.q_full(), 0);
+    if (prm.negate_q) {
+      negate_half(q_ptr, ct);
+      fence_proxy_async();  // generic writes, read next by wgmma (async proxy)
+      named_sync<128>(kWsGroupBarrier + w);
+    } else if (!tma) {
+      fence_proxy_async();  // cp.async wrote Q through the generic proxy
+    }
+
+    WsSoftmax<kBlocks> sm;
+    float o[DT / 2];
+#pragma unroll
+    for (int i = 0; i < DT / 2; ++i) o[i] = 0.f;
+    uint32_t pa[kSteps][4];
+    const uint32_t my_turn = kWsTurnBarrier + w, other_turn = kWsTurnBarrier + (1 - w);
+    if (w == 1) named_arrive<256>(kWsTurnBarrier);  // warpgroup 0 issues first
+
+    // Mask (edge tiles) and online softmax of tile t's scores; P of the tile into pa.
+    auto softmax = [&](int t, float(&sc)[kBlocks * 4], float(&alpha)[2]) {
+      if (t < walk.n_window_tiles) {
+        int ko[3];
+        walk.origin(t, ko);
+        if (!mask.interior(ko)) mask.apply_window(sc, ko);
+      } else {
+        mask.apply_extra(sc, walk.n_extra - walk.extra_first(t));
+      }
+      sm.step(sc, prm.scale_log2, alpha);
+    };
+    auto pack_p = [&](const float(&sc)[kBlocks * 4]) {
+#pragma unroll
+      for (int j = 0; j < kSteps; ++j)
+        pack_a_from_c(Tag{}, pa[j], *reinterpret_cast<const float(*)[4]>(&sc[8 * j]),
+                      *reinterpret_cast<const float(*)[4]>(&sc[8 * j + 4]));
+    };
+    // Tile 0: S only (O is still 0).
+    {
+      mbar_wait(ring.k_full(0), 0);
+      if (!tma) fence_proxy_async();
+      float sc[kBlocks * 4];
+      named_sync<256>(my_turn);
+      wgmma_fence();
+      issue_qk(sc, q, ring.k(0));
+      wgmma_commit();
+      named_arrive<256>(other_turn);
+      wgmma_wait<0>();
+#pragma unroll
+      for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
+      float alpha[2];
+      softmax(0, sc, alpha);
+      pack_p(sc);
+    }
+    const int n = walk.n_tiles;
+    for (int t = 1; t < n; ++t) {
+      const int s = Ring::stage(t), sp = Ring::stage(t - 1);
+      // Both operands before the turn: no branch between the products of one turn.
+      mbar_wait(ring.k_full(s), Ring::parity(t));
+      mbar_wait(ring.v_full(sp), Ring::parity(t - 1));
+      if (!tma) fence_proxy_async();
+      float sc[kBlocks * 4];
+      named_sync<256>(my_turn);
+      wgmma_fence();  // P(t-1) and the rescaled O were written by ordinary instructions
+      issue_qk(sc, q, ring.k(s));
+      wgmma_commit();
+      issue_pv(o, pa, ring.v(sp));
+      wgmma_commit();
+      named_arrive<256>(other_turn);
+      wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
+#pragma unroll
+      for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
+      float alpha[2];
+      softmax(t, sc, alpha);
+      wgmma_wait<0>();
+      pin_pv(o, pa);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(ring.empty(sp));
+      // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
+      if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+#pragma unroll
+        for (int i = 0; i < DT / 8; ++i) {
+          o[4 * i] *= alpha[0];
+          o[4 * i + 1] *= alpha[0];
+          o[4 * i + 2] *= alpha[1];
+          o[4 * i + 3] *= alpha[1];
+        }
+      }
+      pack_p(sc);
+    }
+    // The last tile's P V.
+    {
+      const int sl = Ring::stage(n - 1);
+      mbar_wait(ring.v_full(sl), Ring::parity(n - 1));
+      if (!tma) fence_proxy_async();
+      named_sync<256>(my_turn);
+      wgmma_fence();
+      issue_pv(o, pa, ring.v(sl));
+      wgmma_commit();
+      named_arrive<256>(other_turn);
+      wgmma_wait<0>();
+      pin_pv(o, pa);
+      if (w == 0) named_sync<256>(my_turn);  // takes warpgroup 1's last hand-over: every arrival is matched
+    }
+    epilogue(prm, walk, sm, o, q_ptr, h0, warp, lane, ct, w, b, h);
+  }
+
+  /// O / l and LSE of this warpgroup's 64 rows.
+  static __device__ __forceinline__ void epilogue(const WsParams& prm, const WsWalk<Tr>& walk, WsSoftmax<kBlocks>& sm,
+                                                  const float (&o)[DT / 2], uint8_t* q_ptr, const int (&h0)[3],
+                                                  int warp, int lane, int ct, int w, uint32_t b, int h) {
+    using Elem = typename Tag::Storage;
+    const NaProblem& p = prm.p;
+    float inv[2], lse[2];
+    sm.finish(inv, lse);
+    const int grp = lane >> 2, tig = lane & 3;
+    named_sync<128>(kWsGroupBarrier + w);  // every warp's products have finished reading the Q half
+    uint32_t* const stage_o = reinterpret_cast<uint32_t*>(q_ptr);
+#pragma unroll
+    for (int i = 0; i < DT / 8; ++i) {
+      const int r0 = 16 * warp + grp;
+      stage_o[swizzle<kChunks>(r0, i) * 4 + tig] = pack2(Tag{}, o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
+      stage_o[swizzle<kChunks>(r0 + 8, i) * 4 + tig] = pack2(Tag{}, o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
+    }
+    named_sync<128>(kWsGroupBarrier + w);
+    // Token of row n of the half, or -1 past the group's end.
+    auto token_at = [&](int n) -> int64_t {
+      int c[3] = {0, 0, 0};
+#pragma unroll
+      for (int a = 0; a < kDims; ++a) {
+        const int l = h0[a] + QHalf::coord(n, a);
+        if (l >= walk.ax[a].lg) return -1;
+        c[a] = walk.ax[a].global(l);
+      }
+      return detail::token_of(p, b, c[0], c[1], c[2]);
+    };
+    Elem* const out = static_cast<Elem*>(prm.a.out);
+    const int dv = int(p.head_dim_v), dv_chunks = dv / 8;
+    const uint4* const staged = reinterpret_cast<const uint4*>(q_ptr);
+    for (int idx = ct; idx < 64 * kChunks; idx += 128) {
+      const int n = idx / kChunks, ch = idx % kChunks;
+      if (ch >= dv_chunks) continue;
+      const int64_t tok = token_at(n);
+      if (tok < 0) continue;
+      *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = staged[swizzle<kChunks>(n, ch)];
+    }
+    if (tig == 0 && prm.a.lse != nullptr) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int64_t tok = token_at(16 * warp + grp + 8 * r);
+        if (tok >= 0) prm.a.lse[tok * p.heads + h] = lse[r];
+      }
+    }
+  }
+};
+
+}  // namespace natten::fused

@@ -1,0 +1,80 @@
+// The sm_90a warp-specialised fused forward ('wgmma-ws'): kernel entry and launch. The parts: tile walk
+// (forward_ws_walk.cuh), ring (forward_ws_ring.cuh), producer (forward_ws_producer.cuh), consumers with
+// masking, online softmax and epilogue (forward_ws_consumer.cuh, forward_ws_mask.cuh,
+// forward_ws_softmax.cuh); sizes in forward_ws_traits.h, TMA maps in forward_ws_params.h.
+//
+// Same contract as the other fused forward kernels (forward_kernel.cuh): layout [B, ...spatial, H, D], fp16 /
+// bf16 with fp32 accumulation, every window option (dilation, stride, causal, GQA, additional keys), any
+// D, Dv <= DT that are multiples of 8, O = softmax(scale Q K^T) V and LSE. Compiled for every target; the
+// body exists only for sm_90a (elsewhere it traps, and the host launches it only on compute capability 9.0).
+#pragma once
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "../../runtime/cuda_check.h"
+#include "forward_ws_consumer.cuh"
+#include "forward_ws_producer.cuh"
+#include "forward_ws_traits.h"
+
+namespace natten::fused {
+
+template <class QTile, class KVTile, int DT, int Stages, class Tag>
+__global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads, 1)
+    na_forward_ws_kernel(const __grid_constant__ WsParams prm) {
+#if NATTEN_WGMMA_ENABLED
+  using Tr = WsTraits<QTile, KVTile, DT, Stages>;
+  extern __shared__ __align__(1024) uint8_t ws_smem[];
+  WsWalk<Tr> walk;
+  if (!walk.init(prm.p, blockIdx.x)) return;  // empty slot of a short dilation group: the whole CTA leaves
+  const WsRing<Tr> ring{smem_addr(ws_smem)};
+  if (ring.base & 1023u) __trap();  // the swizzle atoms need 1024-byte alignment
+  const int tid = threadIdx.x;
+  if (tid == 0) ring.init(prm.use_tma ? 1u : 128u);
+  __syncthreads();
+  const uint32_t b = blockIdx.z;
+  const int h = blockIdx.y;
+  const int hkv = int(uint32_t(h) * uint32_t(prm.p.heads_kv) / uint32_t(prm.p.heads));
+  if (tid < 128) {
+    regs_dec<Tr::kProducerRegs>();
+    if (!prm.use_tma) WsProducer<Tr, Tag>::run_cp_async(prm, walk, ring, tid, b, h, hkv);
+    else if (tid == 0) WsProducer<Tr, Tag>::run_tma(prm, walk, ring, b, h, hkv);
+  } else {
+    regs_inc<Tr::kConsumerRegs>();
+    WsConsumer<Tr, Tag, DT>::run(prm, walk, ring, ws_smem, (tid >> 7) - 1, tid & 127, b, h);
+  }
+#else
+  __trap();
+#endif
+}
+
+/// Enqueues the 'wgmma-ws' kernel of one configuration. The caller has checked what the kernel assumes
+/// (forward.h: compute capability 9.0, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned
+/// tensors, grid limits).
+template <class QTile, class KVTile, int DT, int Stages, class Tag>
+void launch_forward_ws(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
+  using Tr = WsTraits<QTile, KVTile, DT, Stages>;
+  WsParams prm{};
+  prm.p = p;
+  prm.a = args;
+  // As launch_forward: a negative scale runs on -Q, 0 becomes 1e-30.
+  prm.scale_log2 = std::max(std::fabs(static_cast<float>(p.scale)) * kLog2e, 1e-30f);
+  prm.negate_q = p.scale < 0 ? 1 : 0;
+  const WsBoxes boxes{{Tr::QHalf::ext(0), Tr::QHalf::ext(1), Tr::QHalf::ext(2)},
+                      {Tr::KV::ext(0), Tr::KV::ext(1), Tr::KV::ext(2)},
+                      Tr::kKV};
+  ws_prepare_tma(prm, std::is_same_v<Tag, BF16> ? DType::BFloat16 : DType::Float16, boxes);
+  const int q_ext[3] = {Tr::q_ext(0), Tr::q_ext(1), Tr::q_ext(2)};
+  const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
+                  static_cast<unsigned>(p.batch));
+  auto kernel = na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>;
+  NATTEN_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tr::kSmemBytes)));
+  kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace natten::fused

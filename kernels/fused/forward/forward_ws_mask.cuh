@@ -1,0 +1,114 @@
+// Window masking of the 'wgmma-ws' forward, per consumer warpgroup (64 queries): a KV tile that every query
+// of the half sees whole is "interior" and runs with no mask at all (by monotonicity of the windows,
+// tile_window.h: start(last query) <= first key and end(first query) >= last key + 1 on every axis); any
+// other tile ("edge") gets the element mask of window.h's windows, set to -inf.
+//
+// Accumulator ownership (wgmma m64nN, sm90_wgmma.h): this thread holds rows 16 warp + lane / 4 + {0, 8}
+// and, per n8 block nb, key columns 8 nb + 2 (lane % 4) + {0, 1}: element s[4 nb + e] is row e / 2,
+// column 8 nb + 2 (lane % 4) + e % 2. The lane's part of the column, 2 (lane % 4), and the compile-time
+// part 8 nb + e % 2 have disjoint bits, so a raster coordinate (a bit field of the column) is the sum of
+// the two parts: the lane's part is folded into per-row values once per tile, leaving a compile-time test
+// per element.
+#pragma once
+#include <math_constants.h>
+#include <stdint.h>
+
+#include "forward_ws_walk.cuh"
+
+namespace natten::fused {
+
+template <class Tr>
+struct WsMask {
+  static constexpr int kDims = Tr::kDims;
+  static constexpr int kBlocks = Tr::kKV / 8;  // n8 column blocks of S
+  using KV = typename Tr::KV;
+  using QHalf = typename Tr::QHalf;
+
+  Range first[3], last[3];  // windows of the half's first and last in-group query per axis
+  Range row[2][3];          // windows of this thread's two rows
+  bool has_rows = true;     // false when the whole half lies past the group's end (its rows are never stored)
+  int lane_pair = 0;        // 2 (lane % 4)
+
+  __device__ __forceinline__ void init(const WsWalk<Tr>& w, const int (&h0)[3], int warp, int lane) {
+#pragma unroll
+    for (int a = 0; a < kDims; ++a) {
+      const int f = h0[a];
+      const int l = min_int(f + QHalf::ext(a), w.ax[a].lg) - 1;
+      if (l < f) has_rows = false;
+      first[a] = w.ax[a].window(f);
+      last[a] = w.ax[a].window(l < f ? f : l);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int n = 16 * warp + (lane >> 2) + 8 * r;
+#pragma unroll
+      for (int a = 0; a < kDims; ++a) row[r][a] = w.ax[a].window(h0[a] + QHalf::coord(n, a));
+    }
+    lane_pair = 2 * (lane & 3);
+  }
+
+  /// True when the window tile at group-local origin ko needs no mask for any query of the half.
+  __device__ __forceinline__ bool interior(const int (&ko)[3]) const {
+    bool in = has_rows;
+#pragma unroll
+    for (int a = 0; a < kDims; ++a) in = in && last[a].start <= ko[a] && first[a].end >= ko[a] + KV::ext(a);
+    return in;
+  }
+
+  /// Keeps the columns c with lo[r] <= c < lo[r] + span[r] per row (a 1-D range of the tile's rows).
+  __device__ __forceinline__ void keep_range(float (&s)[kBlocks * 4], const int (&lo)[2], const int (&span)[2]) const {
+    const float kNegInf = -CUDART_INF_F;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int base = lane_pair - lo[r];
+#pragma unroll
+      for (int nb = 0; nb < kBlocks; ++nb)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          float& x = s[4 * nb + 2 * r + c];
+          if (static_cast<unsigned>(8 * nb + c + base) >= static_cast<unsigned>(span[r])) x = kNegInf;
+        }
+    }
+  }
+
+  /// Element mask of the window tile at group-local origin ko.
+  __device__ __forceinline__ void apply_window(float (&s)[kBlocks * 4], const int (&ko)[3]) const {
+    if constexpr (kDims == 1) {
+      const int lo[2] = {row[0][0].start - ko[0], row[1][0].start - ko[0]};
+      const int span[2] = {row[0][0].end - row[0][0].start, row[1][0].end - row[1][0].start};
+      keep_range(s, lo, span);
+    } else {
+      static_assert(KV::ext(0) <= 16 && KV::ext(1) <= 16 && KV::ext(2) <= 16, "axis bitmaps of 16 bits");
+      const float kNegInf = -CUDART_INF_F;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        uint32_t bits[3] = {1u, 1u, 1u};  // bit c: coordinate c (minus the lane's part) inside the row's window
+#pragma unroll
+        for (int a = 0; a < kDims; ++a) {
+          const int lo = max(0, min(KV::ext(a), row[r][a].start - ko[a]));
+          const int hi = max(0, min(KV::ext(a), row[r][a].end - ko[a]));
+          bits[a] = (((1u << hi) - 1u) & ~((1u << lo) - 1u)) >> KV::coord(lane_pair, a);
+        }
+#pragma unroll
+        for (int nb = 0; nb < kBlocks; ++nb)
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            uint32_t in = 1u;
+#pragma unroll
+            for (int a = 0; a < kDims; ++a) in &= bits[a] >> KV::coord(8 * nb + c, a);
+            float& x = s[4 * nb + 2 * r + c];
+            if (!(in & 1u)) x = kNegInf;
+          }
+      }
+    }
+  }
+
+  /// Mask of an additional-key tile: columns at or past `left` (keys left from the tile's first) are
+  /// outside the tensor.
+  __device__ __forceinline__ void apply_extra(float (&s)[kBlocks * 4], int left) const {
+    const int lo[2] = {0, 0}, span[2] = {left, left};
+    keep_range(s, lo, span);
+  }
+};
+
+}  // namespace natten::fused

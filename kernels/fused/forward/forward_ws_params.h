@@ -1,0 +1,47 @@
+// Kernel parameters of the 'wgmma-ws' forward and the host side of its TMA tensor maps.
+//
+// Tensor maps (one per tensor: Q, K, V, extra K, extra V), innermost dimension first, 128-byte swizzle
+// (the wgmma layout, tile_shape.h GmmaSwizzle), out-of-bounds elements zero-filled, box = one 64-element
+// column block of one head for a whole spatial tile, so a multi-dimensional tile is one bulk copy per
+// column block:
+//   1-D  (D, H, X, B)          box (64, 1, x, 1)
+//   2-D  (D, H, Y, X, B)       box (64, 1, y, x, 1)
+//   3-D  (D, H, Z, Y, X * B)   box (64, 1, z, y, x)   (TMA's rank limit is 5: batch folds into X; keys a box
+//                                                     reads past a batch's X edge belong to no window and
+//                                                     are masked, past the last batch they are zeros)
+//   extra (D, H, n_extra, B)   box (64, 1, |KV|, 1)
+// D is the tensor's head dim (Q/K: D, V: Dv): column blocks past it are zero-filled, as the tier allows.
+// Dilation is not expressible this way (a dilation group is a strided sub-grid with its own ragged edge):
+// problems with dilation > 1 on any axis load through the cp.async fallback of the same kernel.
+#pragma once
+#include <cuda.h>  // CUtensorMap and the encoder's types only: libcuda is reached at run time, never linked
+#include <cuda_runtime.h>
+
+#include "../../common/dtype.h"
+#include "../../common/op_args.h"
+#include "../../common/problem.h"
+
+namespace natten::fused {
+
+/// Kernel parameters (a __grid_constant__ argument: the tensor maps must stay in the parameter space).
+struct WsParams {
+  CUtensorMap tm_q, tm_k, tm_v, tm_ek, tm_ev;  // valid when use_tma (tm_ek/tm_ev also need n_extra > 0)
+  NaProblem p;
+  FusedForwardArgs a;
+  float scale_log2;  // |scale| * log2(e), at least 1e-30
+  int negate_q;      // scale < 0: each consumer negates its Q half in shared memory once
+  int use_tma;       // 1: TMA loads by one producer thread; 0: cp.async by the whole producer warpgroup
+};
+
+/// The tile boxes a kernel loads: one Q half and one KV tile, extents per axis (1 past dims).
+struct WsBoxes {
+  int q_half[kMaxDims];
+  int kv[kMaxDims];
+  int kv_rows;  // |KV tile|, the extra tiles' box
+};
+
+/// Fills prm.tm_* for problem prm.p and buffers prm.a and sets prm.use_tma; use_tma = 0 (cp.async) when
+/// TMA cannot describe the problem (dilation > 1, extents past its limits) or the driver has no encoder.
+void ws_prepare_tma(WsParams& prm, DType t, const WsBoxes& boxes);
+
+}  // namespace natten::fused

@@ -1,0 +1,80 @@
+// Sizes and shared-memory plan of the sm_90a warp-specialised fused forward ('wgmma-ws'), host and device.
+//
+// CTA = 3 warpgroups: warpgroup 0 is the producer (loads Q once and K/V tiles into a ring of Stages
+// buffers), warpgroups 1 and 2 are consumers, each owning one half of the CTA's Q tile (64 queries: the
+// Q tile is split in two along axis 0, e.g. 1-D 128 -> 2 x 64, 2-D 16x8 -> 2 x 8x8, 3-D 8x4x4 -> 2 x 4x4x4).
+//
+// Token order inside a tile is raster (last axis fastest): what one multi-dimensional TMA box writes.
+// (The mma.sync / wgmma kernels use micro-tiled order, tile_shape.h; the two never share a tile.)
+//
+// Shared memory, every block 1024-byte aligned (128-byte swizzle atoms):
+//   Q     2 halves x [DT/64 column blocks of 64 rows x 128 bytes]
+//   K, V  Stages x [DT/64 column blocks of |KV| rows x 128 bytes] each
+//   mbarriers: q_full, k_full[Stages], v_full[Stages], empty[Stages]
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/hostdevice.h"
+#include "../../common/tile_shape.h"
+
+namespace natten::fused {
+
+/// A tile of X x Y x Z tokens in raster order (last axis fastest); power-of-two extents.
+template <int Dims, int X, int Y, int Z>
+struct RasterBox {
+  static constexpr int kDims = Dims;
+  static constexpr int kSize = X * Y * Z;
+  static_assert(is_pow2(X) && is_pow2(Y) && is_pow2(Z), "power-of-two extents");
+  static_assert((Dims >= 2 || Y == 1) && (Dims >= 3 || Z == 1), "unused axes have extent 1");
+  /// Extent on axis a.
+  static NATTEN_HD constexpr int ext(int a) { return a == 0 ? X : a == 1 ? Y : Z; }
+  /// First bit of axis a's coordinate in a row index.
+  static NATTEN_HD constexpr int shift(int a) { return a == 0 ? log2_int(Y * Z) : a == 1 ? log2_int(Z) : 0; }
+  /// Coordinate on axis a of row n. A bit field of n: additive over rows with disjoint bits, which the
+  /// loaders (forward_kernel.cuh load_spatial_tile) and the element mask rely on.
+  static NATTEN_HD constexpr int coord(int n, int a) { return (n >> shift(a)) & (ext(a) - 1); }
+};
+
+/// The configuration of one 'wgmma-ws' kernel: QTile / KVTile are TileShape<...> (the config lists' type),
+/// read here as raster boxes.
+template <class QTile, class KVTile, int DT, int Stages>
+struct WsTraits {
+  static constexpr int kDims = QTile::kDims;
+  static constexpr int kConsumers = 2;
+  static constexpr int kThreads = 128 * (1 + kConsumers);
+  /// One consumer's queries (the wgmma M of 64).
+  using QHalf = RasterBox<kDims, QTile::ext(0) / 2, QTile::ext(1), QTile::ext(2)>;
+  using KV = RasterBox<kDims, KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)>;
+  static constexpr int kKV = KV::kSize;
+  /// The CTA's Q tile extent on axis a (both halves).
+  static NATTEN_HD constexpr int q_ext(int a) { return a == 0 ? 2 * QHalf::ext(0) : QHalf::ext(a); }
+  static constexpr int kChunks = DT / 8;      // 16-byte chunks per row
+  static constexpr int kColBlocks = DT / 64;  // 128-byte column blocks (one TMA box each)
+  static constexpr int kStages = Stages;
+  static_assert(QTile::kSize == 128 && QHalf::kSize == 64, "128 queries per CTA, 64 per consumer warpgroup");
+  static_assert(kKV == 64 || kKV == 128, "64- or 128-key tiles");
+  static_assert(DT == 64 || DT == 128, "head-dim tiers 64 and 128");
+  static_assert(Stages >= 2 && Stages <= 4, "2 to 4 K/V stages");
+
+  static constexpr uint32_t kQHalfBytes = 64u * DT * 2;
+  static constexpr uint32_t kKVBytes = uint32_t(kKV) * DT * 2;
+  static constexpr uint32_t kQOff = 0;
+  static constexpr uint32_t kKOff = 2 * kQHalfBytes;
+  static constexpr uint32_t kVOff = kKOff + Stages * kKVBytes;
+  static constexpr uint32_t kBarOff = kVOff + Stages * kKVBytes;
+  static constexpr int kBarriers = 1 + 3 * Stages;
+  static constexpr size_t kSmemBytes = kBarOff + 8u * kBarriers;
+
+  /// setmaxnreg targets: the producer keeps enough for the cp.async fallback's address math, the consumers
+  /// take the rest (128 x 56 + 256 x 224 <= 64K registers of one SM; launch allocation 384 x 168).
+  static constexpr int kProducerRegs = 56;
+  static constexpr int kConsumerRegs = 224;
+  static_assert(128 * kProducerRegs + 128 * kConsumers * kConsumerRegs == kThreads * 168,
+                "setmaxnreg moves registers within the launch allocation (168 per thread): the consumers' raise "
+                "must equal the producer's release, or it waits forever");
+  /// Arrivals that free a stage: lane 0 of each consumer warp.
+  static constexpr int kEmptyArrivals = 4 * kConsumers;
+};
+
+}  // namespace natten::fused
