@@ -32,7 +32,6 @@
   X(layer_norm_backward)           \
   X(mse_loss)                      \
   X(mse_loss_backward)             \
-
   X(optim_step)                    \
   X(unscale_grads)                 \
   X(fma_peak_gflops)               \
