@@ -458,10 +458,8 @@ Gate::Gate(int device) : device_(device) {
     cudaEventDestroy(ready);
     throw;
   }
-  // Freed in stream order after the gate kernel, which outlives every write to the flag (the release's
-  // write is what ends it), so the block cannot be reused while the gate still polls it.
-  g_in_use[device] -= (int64_t)sizeof(int);
-  cudaFreeAsync(flag, s);
+  // Freed by release(), after its write: a block freed with cudaFreeAsync is no longer an allocation for the
+  // API, and a memset of it fails (cudaErrorInvalidValue), so the gate would never open.
   flag_ = flag;
 }
 
@@ -484,7 +482,14 @@ void Gate::release() noexcept {
     cudaSetDevice(device_);
     // Without a join the side stream has not waited for the flag's zeroing: make it wait first.
     cudaStreamWaitEvent(st.side, static_cast<cudaEvent_t>(ready_), 0);
-    cudaMemsetAsync(flag_, 1, sizeof(int), st.side);  // any non-zero bytes end the gate kernel
+    if (cudaMemsetAsync(flag_, 1, sizeof(int), st.side) != cudaSuccess) {  // any non-zero bytes end the gate
+      // Without the write the stream would stay held for ever: a failure here is a broken context.
+      std::fprintf(stderr, "natten-node: cannot release a held stream of cuda:%d: %s\n", device_,
+                   cudaGetErrorString(cudaGetLastError()));
+    }
+    // Freed in the held stream's order: after the gate kernel, which outlives every read of the flag.
+    g_in_use[device_] -= (int64_t)sizeof(int);
+    cudaFreeAsync(flag_, st.stream);
   } catch (...) {
     // A lost device: its streams are dead, the gate with them.
   }

@@ -7,7 +7,10 @@
 #include <memory>
 #include <mutex>
 
+#include <cuda.h>
+
 #include "cuda_check.h"
+#include "driver_entry.h"
 #include "gpu_runtime.h"
 #include "kernel_profile.h"
 
@@ -32,30 +35,51 @@ std::atomic<uint64_t> g_on{0};  // bit d: profile mode on for cuda:d
 std::mutex g_mutex;
 DeviceProfile g_profiles[kMaxDevices];
 
-/// The demangled name of a kernel's host stub, without its return type and parameter list.
+/// A mangled kernel symbol demangled, without its return type and parameter list.
+std::string demangled(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+  std::string name = status == 0 && d ? d.get() : mangled;
+  if (name.rfind("void ", 0) == 0) name.erase(0, 5);
+  // The parameter list is the last top-level '(...)'; template arguments may hold parentheses too.
+  int depth = 0;
+  for (size_t i = name.size(); i-- > 0;) {
+    if (name[i] == ')') depth++;
+    if (name[i] == '(' && --depth == 0) {
+      name.resize(i);
+      break;
+    }
+  }
+  return name;
+}
+
+/// The demangled name of a kernel's host stub ("" where the runtime cannot say).
 std::string kernel_name(const void* func) {
 #if CUDART_VERSION >= 12040
   const char* mangled = nullptr;
-  if (cudaFuncGetName(&mangled, func) == cudaSuccess && mangled) {
-    int status = 0;
-    std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-    std::string name = status == 0 && d ? d.get() : mangled;
-    if (name.rfind("void ", 0) == 0) name.erase(0, 5);
-    // The parameter list is the last top-level '(...)'; template arguments may hold parentheses too.
-    int depth = 0;
-    for (size_t i = name.size(); i-- > 0;) {
-      if (name[i] == ')') depth++;
-      if (name[i] == '(' && --depth == 0) {
-        name.resize(i);
-        break;
-      }
-    }
-    return name;
-  }
+  if (cudaFuncGetName(&mangled, func) == cudaSuccess && mangled) return demangled(mangled);
   cudaGetLastError();
 #endif
   (void)func;
   return "";
+}
+
+/// The name of a kernel node whose function the runtime does not know (a kernel of a library loaded on
+/// its own, as cuBLASLt's), from the driver; "(library kernel)" where the driver cannot say.
+std::string library_kernel_name(cudaGraphNode_t node) {
+  using GetParams = CUresult (*)(CUgraphNode, CUDA_KERNEL_NODE_PARAMS*);
+  using FuncName = CUresult (*)(const char**, CUfunction);
+  using KernelName = CUresult (*)(const char**, CUkernel);
+  static const auto get_params = reinterpret_cast<GetParams>(driver_entry("cuGraphKernelNodeGetParams", 12000));
+  static const auto func_name = reinterpret_cast<FuncName>(driver_entry("cuFuncGetName", 12030));
+  static const auto kernel_name_of = reinterpret_cast<KernelName>(driver_entry("cuKernelGetName", 12030));
+  CUDA_KERNEL_NODE_PARAMS p{};
+  const char* name = nullptr;
+  if (get_params && get_params(reinterpret_cast<CUgraphNode>(node), &p) == CUDA_SUCCESS) {
+    if (p.func && func_name) func_name(&name, p.func);
+    if (!name && p.kern && kernel_name_of) kernel_name_of(&name, p.kern);
+  }
+  return name ? demangled(name) : "(library kernel)";
 }
 
 /// The dependencies of `node` (CUDA 13 added edge data to the graph-edge calls).
@@ -95,8 +119,14 @@ std::vector<PendingTiming> add_kernel_events(cudaGraph_t g) {
     NATTEN_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
     if (type != cudaGraphNodeTypeKernel) continue;
     cudaKernelNodeParams params;
-    NATTEN_CUDA_CHECK(cudaGraphKernelNodeGetParams(node, &params));
-    PendingTiming t{kernel_name(params.func)};
+    std::string name;
+    if (cudaGraphKernelNodeGetParams(node, &params) == cudaSuccess) {
+      name = kernel_name(params.func);
+    } else {
+      (void)cudaGetLastError();  // cudaErrorInvalidDeviceFunction: not one of this module's kernels
+      name = library_kernel_name(node);
+    }
+    PendingTiming t{name};
     NATTEN_CUDA_CHECK(cudaEventCreate(&t.start));
     NATTEN_CUDA_CHECK(cudaEventCreate(&t.stop));
     const std::vector<cudaGraphNode_t> deps = dependencies(node);

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "../../runtime/driver_entry.h"
+
 namespace natten::fused {
 namespace {
 
@@ -13,17 +15,7 @@ using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, 
 
 /// The driver's cuTensorMapEncodeTiled (CUDA 12.0 ABI), or null when the driver has none.
 EncodeTiled encoder() {
-  static const EncodeTiled fn = [] {
-    void* f = nullptr;
-    cudaDriverEntryPointQueryResult status{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &status) !=
-            cudaSuccess ||
-        status != cudaDriverEntryPointSuccess) {
-      (void)cudaGetLastError();  // leave no sticky error behind for the next check
-      return static_cast<EncodeTiled>(nullptr);
-    }
-    return reinterpret_cast<EncodeTiled>(f);
-  }();
+  static const EncodeTiled fn = reinterpret_cast<EncodeTiled>(gpu::driver_entry("cuTensorMapEncodeTiled", 12000));
   return fn;
 }
 
