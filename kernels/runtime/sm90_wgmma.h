@@ -62,6 +62,16 @@ __device__ __forceinline__ void pin(uint32_t&) {}
 #define NATTEN_WGMMA_ASM(...) __trap()
 #endif
 
+// The accumulator operands of a wgmma, read and written: d[0..31] (N = 64) or d[0..63] (N = 128).
+#define NATTEN_WGMMA_ACC8(d, i)                                                                  \
+  "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), \
+      "+f"(d[i + 7])
+#define NATTEN_WGMMA_ACC32(d)\
+  NATTEN_WGMMA_ACC8(d, 0), NATTEN_WGMMA_ACC8(d, 8), NATTEN_WGMMA_ACC8(d, 16), NATTEN_WGMMA_ACC8(d, 24)
+#define NATTEN_WGMMA_ACC64(d)                                                                        \
+  NATTEN_WGMMA_ACC32(d), NATTEN_WGMMA_ACC8(d, 32), NATTEN_WGMMA_ACC8(d, 40), NATTEN_WGMMA_ACC8(d, 48),\
+      NATTEN_WGMMA_ACC8(d, 56)
+
 #define NATTEN_DEFINE_WGMMA(TAG, TY)                                                                                  \
   /** D[64x64] (+)= A[64x16] B[16x64], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */         \
   __device__ __forceinline__ void wgmma_m64n64k16_ss(TAG, float(&d)[32], uint64_t a, uint64_t b, int scale_d) {       \
@@ -70,10 +80,7 @@ __device__ __forceinline__ void pin(uint32_t&) {}
         "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                       \
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
         "%23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"                                 \
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
-          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),      \
-          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),     \
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                   \
+        : NATTEN_WGMMA_ACC32(d)                                                                                       \
         : "l"(a), "l"(b), "r"(scale_d));                                                                              \
   }                                                                                                                   \
   /** D[64x64] += A[64x16] B[16x64], A from registers (m16n8k16 A fragments per warp), B from shared memory           \
@@ -84,10 +91,7 @@ __device__ __forceinline__ void pin(uint32_t&) {}
         "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                       \
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
         "%23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                   \
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
-          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),      \
-          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),     \
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                   \
+        : NATTEN_WGMMA_ACC32(d)                                                                                       \
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                \
   }                                                                                                                   \
   /** As wgmma_m64n64k16_rs with N = 128. */                                                                          \
@@ -99,15 +103,20 @@ __device__ __forceinline__ void pin(uint32_t&) {}
         "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
         "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, " \
         "%65, %66, %67}, %68, p, 1, 1, 1;\n}\n"                                                                       \
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
-          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),      \
-          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),     \
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),     \
-          "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),     \
-          "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),     \
-          "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),     \
-          "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])                   \
+        : NATTEN_WGMMA_ACC64(d)                                                                                       \
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                \
+  }                                                                                                                   \
+  /** D[64x128] (+)= A[64x16] B[16x128], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */       \
+  __device__ __forceinline__ void wgmma_m64n128k16_ss(TAG, float(&d)[64], uint64_t a, uint64_t b, int scale_d) {      \
+    NATTEN_WGMMA_ASM(                                                                                                 \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                                  \
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY                                                      \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
+        "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, "  \
+        "%65, p, 1, 1, 0, 0;\n}\n"                                                                                    \
+        : NATTEN_WGMMA_ACC64(d)                                                                                       \
+        : "l"(a), "l"(b), "r"(scale_d));                                                                              \
   }
 
 NATTEN_DEFINE_WGMMA(F16, "f16")
