@@ -35,8 +35,8 @@ class Param implements Parameter {
 }
 
 /**
- * The parameters a module owns, by local name, and their gradients.
- * @internal
+ * The parameters a module owns, by local name, and their gradients (a module's `params`; a subclass of
+ * `natten.nn.Module` registers its parameters here).
  */
 export class ParameterStore {
   #byName = new Map<string, Param>();
