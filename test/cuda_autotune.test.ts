@@ -83,6 +83,12 @@ describeGpu('autotuner on CUDA', () => {
       expect(r.candidates.map((c) => JSON.stringify(c.config))).toContain(JSON.stringify(r.default.config));
       expect(r.tuningMs).toBeGreaterThan(0);
     }
+    // Forced-only kernel families (FORCED_ONLY_FORWARD_KERNELS) are never timed, even in thorough mode.
+    const [hopperFwd] = await natten.tune(
+      [{ spatial: [256], heads: 2, headDim: 128, kernelSize: 65, passes: ['forward'] }],
+      { thorough: true },
+    );
+    expect(hopperFwd.candidates.some((c) => c.config.kernel === 'wgmma-ws')).toBe(false);
     const cached = await natten.tune([spec]);
     expect(cached.every((r) => r.fromCache)).toBe(true);
     // A second process (another tuner here: the cache re-read from the folder) finds them on disk.

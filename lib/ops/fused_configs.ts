@@ -115,6 +115,12 @@ export function fusedConfigsFor(query: Omit<FusedConfigQuery, 'device'>, caps: N
 /** Forward kernel families and the architecture number the native config takes for each. */
 const FORWARD_KERNEL_ARCH: Readonly<Record<ForwardKernel, number>> = { mma: 80, wgmma: 90, 'wgmma-ws': 91 };
 
+/** Forward kernel families that run only where a call forces them (`forwardKernel`): neither the cost
+ * model's default (kernels/fused/forward/forward.cu, select_forward) nor the autotuner's candidates, until
+ * their forced-config GPU sweep has passed (bench/NOTES.md). A kernel that hangs inside a tuning would hold
+ * the device's stream. @internal */
+export const FORCED_ONLY_FORWARD_KERNELS: ReadonlySet<ForwardKernel> = new Set<ForwardKernel>(['wgmma-ws']);
+
 /** The forward kernel family names, for messages. @internal */
 export const FORWARD_KERNELS: readonly ForwardKernel[] = Object.keys(FORWARD_KERNEL_ARCH) as ForwardKernel[];
 

@@ -229,8 +229,9 @@ const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfi
     throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no compiled fused forward config fits this device");
   // Explicit tiles without a kernel family: the first in list order (mma.sync, as before wgmma existed).
   if (want_q || want_kv) return *match.front();
-  // 'wgmma-ws' runs where asked for (forwardKernel, a tuned config) but is not the heuristic's default until
-  // its forced-config GPU sweep has passed and its timings beat 'wgmma' (bench/NOTES.md, "wgmma-ws").
+  // 'wgmma-ws' runs where a call forces it (forwardKernel) but is neither the heuristic's default nor an
+  // autotuner candidate (lib/ops/fused_configs.ts, FORCED_ONLY_FORWARD_KERNELS) until its forced-config GPU
+  // sweep has passed and its timings beat 'wgmma' (bench/NOTES.md, "wgmma-ws").
   if (!want_arch) {
     std::vector<const ForwardEntry*> measured;
     for (const ForwardEntry* e : match)
