@@ -28,3 +28,10 @@ export function timeOne(device: number, runs: number, fn: () => void): number {
   }
   return median(ms);
 }
+
+/** Shortens a demangled kernel name for the table: namespaces dropped, template arguments kept. */
+export function shortKernelName(name: string): string {
+  return name === ''
+    ? '(unnamed kernel)'
+    : name.replace(/\b[a-zA-Z_]\w*::/g, '').replace(/\(anonymous namespace\)::/g, '');
+}

@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as natten from '../lib';
 import { native } from '../lib/native';
-import { shortKernelName } from '../cli/profile/run';
+import { shortKernelName } from './gpu_timing';
 import { standaloneMain } from './standalone';
 import { median } from './timing';
 

@@ -11,6 +11,7 @@ import { deviceIndex } from '../../lib/device';
 import { progress, renderTable } from '../output';
 import { makeStep, type Step } from './steps';
 import { usefulFlops, type ProfileProblem } from './problem';
+import { shortKernelName } from '../../bench/gpu_timing';
 
 /** One row of the table: a kernel (GPU) or an op (CPU), with every call of it in the step. */
 export interface ProfileRow {
@@ -59,13 +60,6 @@ async function timeCpuStep(step: Step): Promise<ProfileRow[]> {
   }
   step.endStep();
   return rows;
-}
-
-/** Shortens a demangled kernel name for the table: namespaces dropped, template arguments kept. */
-export function shortKernelName(name: string): string {
-  return name === ''
-    ? '(unnamed kernel)'
-    : name.replace(/\b[a-zA-Z_]\w*::/g, '').replace(/\(anonymous namespace\)::/g, '');
 }
 
 /** One timed step on a GPU, in profile mode. */
