@@ -149,6 +149,13 @@ function trainStep(model: NATDenoiser, opt: natten.optim.AdamW, x: natten.Tensor
   });
 }
 
+/**
+ * What the README promises of a bfloat16 run of the default configuration (200 steps): its final loss
+ * (mean of the last 10 steps) is below this, 60% of the best a per-pixel denoiser can do
+ * (perPixelBound(0.5) = 0.2), so the model has learned to use each pixel's neighbourhood.
+ */
+export const BF16_FINAL_LOSS_THRESHOLD = 0.12;
+
 /** Mean of the last `n` values (the final loss, smoothed over batches). */
 export function finalLoss(losses: readonly number[], n = 10): number {
   const tail = losses.slice(-n);
