@@ -12,8 +12,9 @@ Timing: --calls steps queued back to back, then one synchronize; wall time / cal
 repetitions after two warm-up ones. Before timing: the first step's loss is finite and the same in every order
 (the same weights, the permuted data), and the weights change in the step.
 
-    python bench/train_step_torch.py --json FILE [--reps 15] [--calls 100]
-    python bench/train_step_torch.py --json FILE --device cpu --size 16x16 --batch 1 --calls 2 --reps 1  # smoke
+    python bench/train_step_torch.py --json FILE [--reps 15] [--calls 100] [--orders raster,...]
+
+--size and --batch change the problem for a quick run (FlexAttention has no backward on the CPU).
 """
 import argparse
 import json

@@ -17,7 +17,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { renderSvg } from '../cli/bench/plot';
 import { perPixelBound, TASK_DEFAULTS } from '../examples/denoise_task';
-import { BF16_FINAL_LOSS_THRESHOLD, finalLoss, type LossRecord } from '../examples/train_nat';
+import { BF16_FINAL_LOSS_THRESHOLD, finalLoss, type LossRecord } from '../examples/loss_record';
 
 /** The first-steps comparison of a candidate curve against a reference curve. */
 export interface CurveComparison {
@@ -67,6 +67,9 @@ export function checkThreshold(run: LossRecord, threshold: number): ThresholdChe
   return { label: run.label, finalLoss: f, threshold, pass: f < threshold };
 }
 
+/** Width of the chart's plot area in pixels. */
+const WIDTH = 620;
+
 /** The Vega-Lite spec of the loss curves (log scale) with labelled horizontal rules. */
 export function curvesSpec(
   runs: readonly LossRecord[],
@@ -78,7 +81,7 @@ export function curvesSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
-    width: 620,
+    width: WIDTH,
     height: 320,
     layer: [
       {
@@ -93,14 +96,15 @@ export function curvesSpec(
             title: null,
             legend: { orient: 'top', labelLimit: 320, columns: 2 },
           },
-          strokeDash: { field: 'series', type: 'nominal', legend: null },
+          strokeDash: { field: 'series', type: 'nominal' },
         },
       },
       { data: { values: rules }, mark: { type: 'rule', color: 'gray', strokeDash: [2, 3] }, encoding: { y } },
       {
         data: { values: rules },
-        mark: { type: 'text', color: 'gray', align: 'left', dx: 4, dy: -6, fontSize: 10 },
-        encoding: { x: { value: 0 }, y, text: { field: 'label' } },
+        // Labels at the right end, above their rules, where the curves have fallen below them.
+        mark: { type: 'text', color: 'gray', align: 'right', dx: -4, dy: -6, fontSize: 10 },
+        encoding: { x: { value: WIDTH }, y, text: { field: 'label' } },
       },
     ],
   };

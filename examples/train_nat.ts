@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as natten from '../lib';
 import { makeBatch, perPixelBound, TASK_DEFAULTS, type DenoiseBatch, type DenoiseTask } from './denoise_task';
+import { finalLoss, type LossRecord } from './loss_record';
 import { NATDenoiser, seededWeights } from './nat_denoiser';
 
 /** Command-line options of the example. */
@@ -36,18 +37,6 @@ export interface TrainOptions {
   data?: string;
   losses?: string;
   printEvery: number;
-}
-
-/** What --losses holds (examples/train_nat_torch.py writes the same fields). */
-export interface LossRecord {
-  label: string;
-  device: string;
-  dtype: string;
-  model: { depth: number; channels: number; heads: number; kernel: number; inChannels: number };
-  task: { batch: number; height: number; width: number; noise: number | null; data: string | null };
-  optimizer: { name: 'AdamW'; lr: number; weightDecay: number; betas: [number, number]; eps: number };
-  seconds: number;
-  losses: number[];
 }
 
 const positive = (value: string): number => {
@@ -147,19 +136,6 @@ function trainStep(model: NATDenoiser, opt: natten.optim.AdamW, x: natten.Tensor
     opt.zeroGrad();
     return loss;
   });
-}
-
-/**
- * What the README promises of a bfloat16 run of the default configuration (200 steps): its final loss
- * (mean of the last 10 steps) is below this, 60% of the best a per-pixel denoiser can do
- * (perPixelBound(0.5) = 0.2), so the model has learned to use each pixel's neighbourhood.
- */
-export const BF16_FINAL_LOSS_THRESHOLD = 0.12;
-
-/** Mean of the last `n` values (the final loss, smoothed over batches). */
-export function finalLoss(losses: readonly number[], n = 10): number {
-  const tail = losses.slice(-n);
-  return tail.reduce((s, v) => s + v, 0) / tail.length;
 }
 
 /** Trains as the options say, prints progress, and returns the record --losses holds. */

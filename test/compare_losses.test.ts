@@ -1,7 +1,7 @@
 // dev/compare_losses.ts: the first-50-steps comparison against the twin, the bf16 threshold, the chart.
 import { renderSvg } from '../cli/bench/plot';
 import { checkThreshold, compareFirst, curvesSpec } from '../dev/compare_losses';
-import type { LossRecord } from '../examples/train_nat';
+import type { LossRecord } from '../examples/loss_record';
 
 /** A losses record whose step s holds f(s). */
 function record(label: string, f: (s: number) => number, steps = 200): LossRecord {

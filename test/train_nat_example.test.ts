@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import * as natten from '../lib';
 import { makeBatch, TASK_DEFAULTS } from '../examples/denoise_task';
 import { NATDenoiser, seededWeights } from '../examples/nat_denoiser';
-import { finalLoss, type LossRecord } from '../examples/train_nat';
+import { finalLoss, type LossRecord } from '../examples/loss_record';
 
 const SCRIPT = join(__dirname, '..', 'dist', 'examples', 'train_nat.js');
 const SMALL = [
