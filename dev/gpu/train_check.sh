@@ -20,41 +20,9 @@
 # Look for: every step rc=0; compare "PASS first 50 losses" and "PASS final loss"; node_bench
 # "speedup ... (target >= 1.5)".
 set -uo pipefail
-OUT=${OUT:?set OUT to the output folder}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-PY=${PYTHON:-python}
-WORK=$(mktemp -d /tmp/train_check.XXXXXX)
-LOG="$OUT/progress.log"
-: >"$LOG"
-FAILED=()
-
-step() { # step NAME SECONDS CMD...: runs CMD under timeout into $WORK/NAME.log; notes status and time
-  local name=$1 limit=$2 t0=$SECONDS rc
-  shift 2
-  echo "$(date +%T) $name: start" >>"$LOG"
-  timeout "$limit" "$@" >"$WORK/$name.log" 2>&1
-  rc=$?
-  echo "$(date +%T) $name: rc=$rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo " (timed out after $limit s)")" >>"$LOG"
-  { echo "=== $name (rc=$rc)"; tail -n 25 "$WORK/$name.log"; } >>"$OUT/summary.txt"
-  [ $rc = 0 ] || FAILED+=("$name")
-  return $rc
-}
-
-finish() {
-  tar -czf "$OUT/logs.tar.gz" -C "$WORK" $(cd "$WORK" && ls *.log *.json 2>/dev/null)
-  echo "$(date +%T) done; failed: ${FAILED[*]:-none}" >>"$LOG"
-  rm -rf "$WORK"
-  [ ${#FAILED[@]} = 0 ]
-}
-
-: >"$OUT/summary.txt"
-if [ -f .device/gpu-env.sh ]; then source .device/gpu-env.sh; fi
-export NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
-step build 140 env NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} npm run build:native || { finish; exit 1; }
-export NATTEN_ADDON_PATH="$NATTEN_BUILD_DIR/Release/natten.node"
-step tsc 50 npx tsc -p tsconfig.json || { finish; exit 1; }
-node -e "console.log(JSON.stringify(require('./dist/lib').buildInfo()))" >"$WORK/build_info.json" 2>&1
+source dev/gpu/check_steps.sh
+check_init train_check
+build_all 140 50 || { finish; exit 1; }
 
 FILES=(--init "$WORK/init.safetensors" --data "$WORK/data.safetensors")
 if step twin_data 40 "$PY" examples/train_nat_torch.py --write-init "$WORK/init.safetensors" \
