@@ -3,7 +3,7 @@
  * (8x8 fields, batch 2, C16, 2 heads, k3, two blocks), trained with AdamW, then natten.memory() and RSS
  * after the warm-up and at the end, every queued op finished and garbage collected:
  *
- *   node --expose-gc --max-semi-space-size=1 dist/dev/training_soak.js [--steps 3000] [--warmup 500]
+ *   node --expose-gc --max-semi-space-size=1 dist/dev/training_soak.js [--steps 3000] [--warmup 1000]
  *     [--leak-bytes N]
  *
  * prints one JSON line ({@link SoakReport}). `--leak-bytes N` keeps a fresh N-byte tensor alive per step
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       steps: { type: 'string', default: '3000' },
-      warmup: { type: 'string', default: '500' },
+      warmup: { type: 'string', default: '1000' },
       'leak-bytes': { type: 'string', default: '0' },
     },
   });

@@ -31,7 +31,7 @@ function problems(r: SoakReport): string[] {
 
 describe('training soak on the CPU', () => {
   it('3000 steps of a tiny NAT model: natten.memory() flat, RSS growth under 20 MB, loss falls', async () => {
-    const r = await runSoak(['--steps', '3000', '--warmup', '500']);
+    const r = await runSoak(['--steps', '3000', '--warmup', '1000']);
     console.log(
       `training soak: ${r.steps} steps in ${r.seconds.toFixed(1)} s; memory().cpu ${r.warm.memory} -> ${r.end.memory} B; ` +
         `RSS ${(r.warm.rss / MB).toFixed(1)} -> ${(r.end.rss / MB).toFixed(1)} MB; loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}`,
