@@ -16,7 +16,7 @@ import * as natten from '../lib';
 import { native } from '../lib/native';
 import { shortKernelName } from './gpu_timing';
 import { standaloneMain } from './standalone';
-import { median } from './timing';
+import { median, timeQueuedCalls } from './timing';
 
 /** The layer of the comparison. */
 export const LAYER = { batch: 4, height: 56, width: 56, channels: 256, heads: 8, kernelSize: 7, dtype: 'bfloat16' };
@@ -43,28 +43,6 @@ interface LayerResult {
   torch?: TorchResult;
   speedupVsTorch?: number;
   meets?: { speedupAtLeast1_5: boolean; overheadAtMost1_15: boolean };
-}
-
-/** Median wall ms per forward of `calls` queued forwards, and the host's enqueue ms per forward. */
-async function timeQueued(
-  m: natten.nn.NeighborhoodAttentionModule,
-  x: natten.Tensor,
-  device: natten.DeviceLike,
-  calls: number,
-  reps: number,
-): Promise<{ reps: number[]; enqueue: number }> {
-  const wall: number[] = [];
-  const enqueue: number[] = [];
-  for (let r = -2; r < reps; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < calls; i++) m.forward(x).dispose(); // queued work keeps the output alive
-    const t1 = performance.now();
-    await natten.synchronize(device);
-    if (r < 0) continue; // warm-up repetitions
-    wall.push((performance.now() - t0) / calls);
-    enqueue.push((t1 - t0) / calls);
-  }
-  return { reps: wall, enqueue: median(enqueue) };
 }
 
 /** One forward's kernels in profile mode (profile mode ends whether or not the forward throws). */
@@ -109,7 +87,8 @@ standaloneMain<LayerResult>(
     const bad = (await y.toArray()).filter((v) => !Number.isFinite(v)).length;
     y.dispose();
     if (bad > 0) throw new Error(`the layer's output has ${bad} non-finite values`);
-    const queued = await timeQueued(m, x, device, calls, reps);
+    // Queued work keeps each output alive until it has run.
+    const queued = await timeQueuedCalls(() => m.forward(x).dispose(), device, calls, reps);
     const profiles = Array.from({ length: 5 }, () => profileForward(m, x, o.device));
     const sums = profiles.map((p) => p.reduce((s, k) => s + k.ms, 0));
     const kernelSumMs = median(sums);

@@ -32,3 +32,35 @@ export async function timeOp(device: string, op: () => natten.Tensor[], runs: nu
   }
   return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs };
 }
+
+/** Wall times of calls queued back to back (see {@link timeQueuedCalls}). */
+export interface QueuedTiming {
+  /** Wall ms per call of each timed repetition. */
+  reps: number[];
+  /** Host ms per call spent enqueueing (the loop before the synchronize), median over the repetitions. */
+  enqueue: number;
+}
+
+/**
+ * Times `enqueue` (which queues work on `device` and frees its own outputs) as a program runs it: `calls`
+ * calls back to back, then one synchronize; two untimed repetitions, then `reps` timed ones.
+ */
+export async function timeQueuedCalls(
+  enqueue: () => void,
+  device: natten.DeviceLike,
+  calls: number,
+  reps: number,
+): Promise<QueuedTiming> {
+  const wall: number[] = [];
+  const host: number[] = [];
+  for (let r = -2; r < reps; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) enqueue();
+    const t1 = performance.now();
+    await natten.synchronize(device);
+    if (r < 0) continue; // warm-up repetitions
+    wall.push((performance.now() - t0) / calls);
+    host.push((t1 - t0) / calls);
+  }
+  return { reps: wall, enqueue: median(host) };
+}

@@ -81,12 +81,13 @@ class Mlp(nn.Module):
 
 
 class NATBlock(nn.Module):
-    """The block of examples/nat_block.ts (no drop-path, no layer scale)."""
+    """The block of examples/nat_block.ts (no drop-path, no layer scale). `attn`: the attention module to use
+    (default: NATTEN's when installed, else the twin above)."""
 
-    def __init__(self, dim: int, num_heads: int, kernel_size: int, mlp_ratio: float = 4.0):
+    def __init__(self, dim: int, num_heads: int, kernel_size: int, mlp_ratio: float = 4.0, attn: nn.Module = None):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = neighborhood_attention(dim, num_heads, kernel_size)
+        self.attn = attn if attn is not None else neighborhood_attention(dim, num_heads, kernel_size)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the demo (dist/lib/demo.js); `npm start -- --example nat [flags]` runs the NAT block example
-// (dist/examples/nat_block_demo.js, in a repository checkout: examples are not in the npm package) with the
-// remaining flags.
+// (dist/examples/nat_block_demo.js), `--example train` the training example (dist/examples/train_nat.js), in a
+// repository checkout (examples are not in the npm package), with the remaining flags.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -12,7 +12,7 @@ if (at < 0) {
   require(path.join(__dirname, '..', 'dist', 'lib', 'demo.js'));
 } else {
   const name = args[at + 1];
-  const examples = { nat: 'nat_block_demo.js' };
+  const examples = { nat: 'nat_block_demo.js', train: 'train_nat.js' };
   if (!examples[name]) {
     console.error(`npm start: unknown example '${name ?? ''}' (known: ${Object.keys(examples).join(', ')})`);
     process.exit(2);

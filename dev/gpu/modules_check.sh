@@ -15,40 +15,9 @@
 # Look for: every step rc=0; check "0 missed"; roundtrip "0 missed"; jest all passed; in bench,
 # "speedup ... (target >= 1.5)" and "queued / kernels ... (target <= 1.15)".
 set -uo pipefail
-OUT=${OUT:?set OUT to the output folder}
-mkdir -p "$OUT"
-PY=${PYTHON:-python}
-WORK=$(mktemp -d /tmp/modules_check.XXXXXX)
-LOG="$OUT/progress.log"
-: >"$LOG"
-FAILED=()
-
-step() { # step NAME SECONDS CMD...: runs CMD under timeout into $WORK/NAME.log; notes status and time
-  local name=$1 limit=$2 t0=$SECONDS rc
-  shift 2
-  echo "$(date +%T) $name: start" >>"$LOG"
-  timeout "$limit" "$@" >"$WORK/$name.log" 2>&1
-  rc=$?
-  echo "$(date +%T) $name: rc=$rc in $((SECONDS - t0)) s$([ $rc = 124 ] && echo " (timed out after $limit s)")" >>"$LOG"
-  { echo "=== $name (rc=$rc)"; tail -n 25 "$WORK/$name.log"; } >>"$OUT/summary.txt"
-  [ $rc = 0 ] || FAILED+=("$name")
-  return $rc
-}
-
-finish() {
-  tar -czf "$OUT/logs.tar.gz" -C "$WORK" $(cd "$WORK" && ls *.log *.json 2>/dev/null)
-  echo "$(date +%T) done; failed: ${FAILED[*]:-none}" >>"$LOG"
-  rm -rf "$WORK"
-  [ ${#FAILED[@]} = 0 ]
-}
-
-: >"$OUT/summary.txt"
-if [ -f .device/gpu-env.sh ]; then source .device/gpu-env.sh; fi
-export NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
-step build 120 env NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} npm run build:native || { finish; exit 1; }
-export NATTEN_ADDON_PATH="$NATTEN_BUILD_DIR/Release/natten.node"
-step tsc 45 npx tsc -p tsconfig.json || { finish; exit 1; }
-node -e "console.log(JSON.stringify(require('./dist/lib').buildInfo()))" >"$WORK/build_info.json" 2>&1
+source dev/gpu/check_steps.sh
+check_init modules_check
+build_all 120 45 || { finish; exit 1; }
 
 CASES="$WORK/cases"
 if step cases 45 "$PY" test/torch/make_module_cases.py --out "$CASES"; then
