@@ -6,10 +6,12 @@
  *   python test/torch/check_roundtrip.py DIR
  *
  * For each `DIR/case_*.safetensors` (weights of the pure-PyTorch twin of NATTEN's module, `input`, and the
- * twin's float64 `output`; the case in `__metadata__.natten_case`): loads it with natten.loadSafetensors,
+ * twin's float64 `output`, `grad_output` and the twin's float64 gradients `grad.input`, `grad.<parameter>`;
+ * the case in `__metadata__.natten_case`): loads it with natten.loadSafetensors,
  * builds NeighborhoodAttention{dims}D from the case's options, loads the weights (strict: the names must
  * be exactly the module's), runs forward on each device, fused and unfused (rpb: unfused only), outputs
- * poisoned with NaN, and compares with `output` within test/helpers/module_tolerance.ts. Then the round
+ * poisoned with NaN, and compares with `output`, then runs backward(grad_output) and compares dX and every
+ * parameter's gradient, within test/helpers/module_tolerance.ts. Then the round
  * trip: `round_trip_python.safetensors` must hold test/torch/pattern.ts's values exactly; Node writes
  * `round_trip_node.safetensors` (the pattern, from Node) and `round_trip_node_resaved.safetensors` (the
  * Python file as loaded, saved again) for check_roundtrip.py. Prints a table; exits 1 on any miss.
@@ -20,7 +22,7 @@ import { Command } from 'commander';
 import * as natten from '../../lib';
 import { headerLength, parseHeader, PREFIX_BYTES } from '../../lib/safetensors/format';
 import { renderTable } from '../../cli/output';
-import { MODULE_TOL } from '../helpers/module_tolerance';
+import { MODULE_GRAD_TOL, MODULE_TOL } from '../helpers/module_tolerance';
 import { METADATA, patternTensor, ROUND_TRIP } from './pattern';
 
 /** A case as make_module_cases.py describes it in the file's metadata. */
@@ -43,6 +45,9 @@ interface Row {
   ok: boolean;
   detail: string;
 }
+
+/** Tensors of a case file that are not module parameters (the gradients are `grad.*`). */
+const NOT_PARAMETERS = new Set(['input', 'output', 'grad_output']);
 
 const MODULES = [
   natten.nn.NeighborhoodAttention1D,
@@ -96,7 +101,7 @@ async function runCase(
     ok: false,
     detail: '',
   };
-  const params = new Map([...file].filter(([name]) => name !== 'input' && name !== 'output'));
+  const params = new Map([...file].filter(([name]) => !NOT_PARAMETERS.has(name) && !name.startsWith('grad.')));
   const wrongDtype = [...params].filter(([, t]) => t.dtype !== meta.dtype).map(([n, t]) => `${n} is ${t.dtype}`);
   const m = new MODULES[meta.dims - 1]({ ...meta.options, device, dtype: meta.dtype });
   const made: natten.Tensor[] = [];
@@ -110,8 +115,16 @@ async function runCase(
     const want = await (file.get('output') as natten.Tensor).toArray();
     row.relError = relError(await y.toArray(), want);
     row.tol = MODULE_TOL[meta.dtype];
-    row.ok = row.relError <= row.tol && wrongDtype.length === 0 && x.dtype === meta.dtype;
-    row.detail = wrongDtype.join(', ');
+    const grads = await gradientErrors(m, file, device, made);
+    const gradTol = MODULE_GRAD_TOL[meta.dtype];
+    const worstGrad = Math.max(...grads.map((g) => g.error));
+    const badGrads = grads.filter((g) => !(g.error <= gradTol)).map((g) => `${g.name} ${g.error.toExponential(2)}`);
+    row.ok = row.relError <= row.tol && wrongDtype.length === 0 && x.dtype === meta.dtype && badGrads.length === 0;
+    row.detail = [
+      ...wrongDtype,
+      `${grads.length} grads, worst ${worstGrad.toExponential(2)} (tol ${gradTol})`,
+      ...(badGrads.length ? [`over: ${badGrads.join(', ')}`] : []),
+    ].join('; ');
   } catch (e) {
     row.detail = `threw ${(e as Error).message}`;
   } finally {
@@ -120,6 +133,32 @@ async function runCase(
     m.dispose();
   }
   return row;
+}
+
+/** The module's backward of the case's `grad_output` after its forward: dX and every parameter's gradient
+ * against the twin's float64 `grad.input` and `grad.<name>` (a missing gradient is an error of NaN). */
+async function gradientErrors(
+  m: natten.nn.NeighborhoodAttentionModule,
+  file: Map<string, natten.Tensor>,
+  device: natten.DeviceLike,
+  made: natten.Tensor[],
+): Promise<{ name: string; error: number }[]> {
+  const dy = (file.get('grad_output') as natten.Tensor).to({ device });
+  made.push(dy);
+  const dx = m.backward(dy);
+  made.push(dx);
+  const out = [{ name: 'input', error: relError(await dx.toArray(), await expected(file, 'grad.input')) }];
+  for (const p of m.parameters()) {
+    const got = p.grad === null ? [] : await p.grad.toArray();
+    out.push({ name: p.name, error: relError(got, await expected(file, `grad.${p.name}`)) });
+  }
+  return out;
+}
+
+/** The values of a reference tensor of the case file (an empty list where the file has none). */
+async function expected(file: Map<string, natten.Tensor>, name: string): Promise<ArrayLike<number>> {
+  const t = file.get(name);
+  return t ? t.toArray() : [];
 }
 
 /** Every case file of DIR on every device. */

@@ -6,7 +6,8 @@
 Each `DIR/case_<name>_<dtype>.safetensors` holds the random weights of the pure-PyTorch twin of NATTEN's
 module (test/torch/na_twin.py; names as lib/nn/state_dict.ts expects: qkv.weight, qkv.bias, rpb,
 proj.weight, proj.bias) in the case's dtype, `input` [B, ...spatial, C] in that dtype, and `output`
-(float64): the twin's forward in float64 on exactly those (dtype-rounded) weights and input. The
+(float64): the twin's forward in float64 on exactly those (dtype-rounded) weights and input; `grad_output`
+(the case's dtype) and the twin's float64 gradients for it: `grad.input` and `grad.<parameter name>`. The
 case is in `__metadata__["natten_case"]` (JSON: name, dims, dtype, inputShape, and `options`, the
 NeighborhoodAttention{dims}D constructor options). Also `DIR/round_trip_python.safetensors`: the
 fixed values of test/torch/pattern.py in every dtype, for the round trip (check_roundtrip.py).
@@ -99,10 +100,18 @@ def make_case(name, dims, spatial, C, heads, o, dtype_name, seed):
         state = {k: v.to(dtype).contiguous() for k, v in twin.state_dict().items()}
         twin.load_state_dict({k: v.to(torch.float64) for k, v in state.items()})
         x = torch.randn(BATCH, *spatial, C, generator=g, dtype=torch.float64).to(dtype)
-        y = twin(x.to(torch.float64))
+        dy = torch.randn(BATCH, *spatial, C, generator=g, dtype=torch.float64).to(dtype)
+    # Forward and backward in float64 on the dtype-rounded weights, input and output gradient.
+    x64 = x.to(torch.float64).requires_grad_(True)
+    y = twin(x64)
+    y.backward(dy.to(torch.float64))
+    grads = {"grad.input": x64.grad}
+    grads.update({f"grad.{pname}": p.grad for pname, p in twin.named_parameters()})
     meta = {"name": name, "dims": dims, "dtype": dtype_name, "inputShape": list(x.shape),
             "options": node_options(dims, C, heads, o)}
-    return {**state, "input": x.contiguous(), "output": y.contiguous()}, {"natten_case": json.dumps(meta)}
+    tensors = {**state, "input": x.contiguous(), "output": y.detach().contiguous(), "grad_output": dy.contiguous()}
+    tensors.update({k: v.detach().contiguous() for k, v in grads.items()})
+    return tensors, {"natten_case": json.dumps(meta)}
 
 
 def main():
