@@ -33,6 +33,7 @@
 #include "../../runtime/cuda_check.h"
 #include "../../runtime/sm80_mma.h"
 #include "../../runtime/sm90_wgmma.h"
+#include "online_softmax.cuh"
 
 namespace natten::fused {
 
@@ -369,8 +370,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
   float o[DT / 8][4];
 #pragma unroll
   for (int i = 0; i < DT / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float m_run[2] = {kNegInf, kNegInf};  // running max of scaled (base-2) scores
-  float l_run[2] = {0.f, 0.f};          // this thread's share of the running sum
+  OnlineSoftmaxRows rows;  // running max and sum of this thread's two rows
   // ldmatrix lane addressing: Q as A operand, K as B operand (pairs of n8 blocks), V transposed.
   const detail::LaneOffsets<kChunks> q_lane(lane & 15, lane >> 4);
   const detail::LaneOffsets<kChunks> k_lane((lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1);
@@ -605,16 +605,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
         }
       }
       float alpha[2], m_use[2];
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        const float m_new = fmaxf(m_run[r], mx[r] * prm.scale_log2);  // base-2 scaled units (-inf stays)
-        m_use[r] = m_new == kNegInf ? 0.f : m_new;                    // all masked so far: keep exp2 arguments finite
-        alpha[r] = exp2_approx(m_run[r] - m_use[r]);
-        m_run[r] = m_new;
-        l_run[r] *= alpha[r];
-      }
+      rows.update(mx, prm.scale_log2, m_use, alpha);
       auto exp_group = [&](int j) {
 #pragma unroll
         for (int nb = 0; nb < 2; ++nb)
@@ -622,7 +613,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
           for (int e = 0; e < 4; ++e) {
             const float pe = exp2_approx(fmaf(s[j][nb][e], prm.scale_log2, -m_use[e >> 1]));  // one FFMA
             s[j][nb][e] = pe;
-            l_run[e >> 1] += pe;
+            rows.l[e >> 1] += pe;
           }
       };
       detail::for_active_groups<kGroups>(all_active, active, exp_group);
@@ -690,14 +681,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
 
   // ---- epilogue: O / l and LSE; O staged through this warp's own Q rows for 16-byte stores ----
   float inv[2], lse[2];
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 1);
-    l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 2);
-    const bool any = l_run[r] > 0.f;
-    inv[r] = any ? 1.f / l_run[r] : 0.f;
-    lse[r] = any ? (m_run[r] + log2_approx(l_run[r])) * kLn2 : kNegInf;  // no key: O = 0, LSE = -inf
-  }
+  rows.finish(inv, lse);
   if constexpr (Tr::kWgmma) __syncthreads();  // every warp's wgmma has finished reading Q before O lands there
   uint32_t* const stage_o = reinterpret_cast<uint32_t*>(s_q);
 #pragma unroll
