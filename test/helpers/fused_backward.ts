@@ -161,3 +161,17 @@ export function compare(f: Failures, what: string, got: Grads, want: Grads, dtyp
       f.list.push(`${what} ${n}: scaled error ${err.toExponential(3)} > ${SCALED_TOL[dtype]}`);
   }
 }
+
+/** Expects `run` to reject with a RangeError ERR_NATTEN_UNSUPPORTED whose message matches `pattern` (the
+ * addon's errors come from another realm than jest's: compared by name and code). */
+export async function expectUnsupported(run: () => Promise<unknown>, pattern: RegExp): Promise<void> {
+  let err: unknown;
+  try {
+    await run();
+  } catch (e) {
+    err = e;
+  }
+  expect((err as Error).name).toBe('RangeError');
+  expect((err as { code?: string }).code).toBe('ERR_NATTEN_UNSUPPORTED');
+  expect((err as Error).message).toMatch(pattern);
+}
