@@ -38,7 +38,7 @@ export {
 export type { MemoryPreference } from './context';
 export { na1d, na2d, na3d, na1dBackward, na2dBackward, na3dBackward } from './ops/fused';
 export { hasFusedNA, fusedConfigs } from './ops/fused_configs';
-export type { FusedConfigQuery, FusedConfigInfo, ForwardKernel } from './ops/fused_configs';
+export type { FusedConfigQuery, FusedConfigInfo, ForwardKernel, BackwardKernel } from './ops/fused_configs';
 export type {
   NAOptions,
   NAResult,

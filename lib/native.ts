@@ -125,6 +125,8 @@ export interface NativeFusedCallConfig {
   kvSplits?: number;
   /** Forward kernel family: 80 mma.sync, 90 wgmma, 91 wgmma-ws (absent: any; another number has no kernels). */
   forwardArch?: number;
+  /** Backward kernel family: 80 mma.sync, 90 wgmma (absent: the default, mma.sync; another number has no kernels). */
+  backwardArch?: number;
   /** Run the simple reference kernels. */
   useReference?: boolean;
 }

@@ -68,6 +68,7 @@ FusedConfig config_arg(const Options& o, int dims) {
   o.per_axis_or("backwardKvTileShape", dims, 1, 0, c.backward_kv_tile);
   c.kv_splits = (int)o.integer_or("kvSplits", 0, 0, 1 << 20);
   c.forward_arch = (int)o.integer_or("forwardArch", 0, 0, 91);
+  c.backward_arch = (int)o.integer_or("backwardArch", 0, 0, 90);
   c.kv_parallel = o.flag("kvParallel", true);
   c.deterministic = o.flag("deterministic", false);
   c.use_reference = o.flag("useReference", false);

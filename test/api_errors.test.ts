@@ -187,6 +187,13 @@ describe('fused ops: other options', () => {
       V,
       /forwardKernel must be one of 'mma', 'wgmma', 'wgmma-ws', got "hmma"/,
     ));
+  test('bad backward kernel', () =>
+    expectError(
+      () => natten.na2d(q, k, v, { kernelSize: 3, backwardKernel: 'wgmma-ws' as never }),
+      RangeError,
+      V,
+      /backwardKernel must be one of 'mma', 'wgmma', got "wgmma-ws"/,
+    ));
   test('bad backend', () =>
     expectError(
       () => natten.na2d(q, k, v, { kernelSize: 3, backend: 'cutlass' as never }),

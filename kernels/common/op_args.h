@@ -99,6 +99,7 @@ struct FusedConfig {
   int backward_kv_tile[kMaxDims] = {0, 0, 0};
   int kv_splits = 0;
   int forward_arch = 0;              // forward kernel family: 0 any, 80 mma.sync (sm_80+), 90 wgmma, 91 wgmma-ws (sm_90a)
+  int backward_arch = 0;             // backward kernel family: 0 the default (mma.sync), 80 mma.sync, 90 wgmma (sm_90a)
   bool kv_parallel = true;           // dQ by fp32 atomics across KV tiles
   bool deterministic = false;        // dQ by a separate Q-parallel pass: bitwise reproducible
   bool use_reference = false;        // force the simple reference kernels (testing / unsupported GPUs)

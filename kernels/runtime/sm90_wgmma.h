@@ -94,6 +94,18 @@ __device__ __forceinline__ void pin(uint32_t&) {}
         : NATTEN_WGMMA_ACC32(d)                                                                                       \
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                \
   }                                                                                                                   \
+  /** D[64x64] += A[64x16] B[16x64], A and B from shared memory, both MN-major (A stored as A^T rows of 64   \
+   * elements, B as rows of N): a product whose operands were written transposed, e.g. the backward's dQ = dS K \
+   * from dS^T and K; scale_d = 0 overwrites D. */                                                                                          \
+  __device__ __forceinline__ void wgmma_m64n64k16_ss_tt(TAG, float(&d)[32], uint64_t a, uint64_t b, int scale_d) {             \
+    NATTEN_WGMMA_ASM(                                                                                                 \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                                  \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                       \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 1, 1;\n}\n"                                 \
+        : NATTEN_WGMMA_ACC32(d)                                                                                       \
+        : "l"(a), "l"(b), "r"(scale_d));                                                                              \
+  }                                                                                                                   \
   /** As wgmma_m64n64k16_rs with N = 128. */                                                                          \
   __device__ __forceinline__ void wgmma_m64n128k16_rs(TAG, float(&d)[64], const uint32_t(&a)[4], uint64_t b) {        \
     NATTEN_WGMMA_ASM(                                                                                                 \

@@ -8,7 +8,7 @@ import { addonFile, native, type NaTuneOptions, type NativeProblem } from '../na
 import { deviceIndex, type DeviceName } from '../device';
 import { dtypeCode, type DType } from '../dtype';
 import { buildInfo } from '../runtime';
-import { FORCED_ONLY_FORWARD_KERNELS } from '../ops/fused_configs';
+import { FORCED_ONLY_BACKWARD_KERNELS, FORCED_ONLY_FORWARD_KERNELS } from '../ops/fused_configs';
 import type { AutotuneTimer, DeviceIdentity, TimerOutcome, TuneCandidate, TuneJob, TunePass } from './types';
 
 let build: string | undefined;
@@ -68,7 +68,11 @@ export const cudaEventTimer: AutotuneTimer = {
       problem,
     });
     return list
-      .filter((c) => c.pass === pass && !(pass === 'forward' && FORCED_ONLY_FORWARD_KERNELS.has(c.kernel)))
+      .filter(
+        (c) =>
+          c.pass === pass &&
+          !(pass === 'forward' ? FORCED_ONLY_FORWARD_KERNELS.has(c.kernel) : FORCED_ONLY_BACKWARD_KERNELS.has(c.kernel)),
+      )
       .map((c) => ({
         config: {
           ...(pass === 'forward' ? { kernel: c.kernel } : {}),

@@ -20,7 +20,16 @@ import type { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { checkBackward, FusedCallParts, recordForward } from './backward_record';
 import { warnIfFusedFallback } from './fallback_warning';
-import { FORWARD_KERNELS, type ForwardKernel, forwardArchOf, isForwardKernel } from './fused_configs';
+import {
+  BACKWARD_KERNELS,
+  type BackwardKernel,
+  backwardArchOf,
+  FORWARD_KERNELS,
+  type ForwardKernel,
+  forwardArchOf,
+  isBackwardKernel,
+  isForwardKernel,
+} from './fused_configs';
 import { allocLike, allocOutput, handleOrNull, nativeProblem, ProblemSizes, writing } from './problem';
 import {
   boolArg,
@@ -57,6 +66,14 @@ export interface FusedKernelOptions {
    * lists what exists.
    */
   forwardKernel?: ForwardKernel;
+  /**
+   * Backward kernel family on the GPU: `'mma'` (mma.sync, sm_80 and newer; the default) or `'wgmma'` (compute
+   * capability 9.0 only: a producer warpgroup and two wgmma consumer warpgroups per 128-key tile, head dims
+   * up to 128 in tiers 64 and 128). `'wgmma'` runs only where a call names it. A family with no compiled
+   * config for the problem on the device is an `ERR_NATTEN_UNSUPPORTED` RangeError; `fusedConfigs` lists
+   * the backward configs per family.
+   */
+  backwardKernel?: BackwardKernel;
   /** Number of KV splits of the backward (0: default). */
   kvSplits?: number;
   /** `'auto'` (default): fast fused kernels where available; `'reference'`: the simple reference kernels. */
@@ -105,6 +122,7 @@ const KERNEL_KEYS = [
   'backwardQTileShape',
   'backwardKvTileShape',
   'forwardKernel',
+  'backwardKernel',
   'kvSplits',
   'backend',
 ];
@@ -140,8 +158,16 @@ function kernelConfig(fn: string, opts: NAOptions, dims: number): FusedCallConfi
       `${fn}: forwardKernel must be one of ${FORWARD_KERNELS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(kernel)}`,
     );
   }
+  const bwd = opts.backwardKernel;
+  if (bwd !== undefined && !isBackwardKernel(bwd)) {
+    throw rangeError(
+      'ERR_NATTEN_INVALID_ARG_VALUE',
+      `${fn}: backwardKernel must be one of ${BACKWARD_KERNELS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(bwd)}`,
+    );
+  }
   return {
     forwardArch: kernel === undefined ? undefined : forwardArchOf(kernel),
+    backwardArch: bwd === undefined ? undefined : backwardArchOf(bwd),
     qTileShape: tileShapeArg(fn, opts.qTileShape, 'qTileShape', dims),
     kvTileShape: tileShapeArg(fn, opts.kvTileShape, 'kvTileShape', dims),
     backwardQTileShape: tileShapeArg(fn, opts.backwardQTileShape, 'backwardQTileShape', dims),
@@ -232,7 +258,7 @@ function fusedCall(
 function chosenByCall(pass: TunePass, c: NativeFusedCallConfig): boolean {
   if (c.useReference) return true;
   if (pass === 'forward') return !!(c.qTileShape || c.kvTileShape || c.forwardArch !== undefined);
-  return !!(c.backwardQTileShape || c.backwardKvTileShape || c.kvSplits);
+  return !!(c.backwardQTileShape || c.backwardKvTileShape || c.kvSplits || c.backwardArch !== undefined);
 }
 
 /** What the backward contract compares of a validated call (lib/ops/backward_record.ts). */

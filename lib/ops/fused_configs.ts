@@ -12,6 +12,10 @@ import { argTypeError, rangeError } from '../errors';
 /** A forward kernel family: `'mma'` (mma.sync, sm_80 and newer), `'wgmma'` or `'wgmma-ws'` (sm_90a). */
 export type ForwardKernel = 'mma' | 'wgmma' | 'wgmma-ws';
 
+/** A backward kernel family: `'mma'` (mma.sync, sm_80 and newer, the default) or `'wgmma'` (sm_90a: a producer
+ * warpgroup and two wgmma consumer warpgroups per 128-key tile; runs only where a call forces it). */
+export type BackwardKernel = 'mma' | 'wgmma';
+
 /** What `fusedConfigs` is asked about. */
 export interface FusedConfigQuery {
   /** Number of spatial dims: 1, 2 or 3. */
@@ -30,9 +34,10 @@ export interface FusedConfigQuery {
 export interface FusedConfigInfo {
   /** Which kernel: forward or backward. */
   pass: 'forward' | 'backward';
-  /** Kernel family: `'mma'` (mma.sync, sm_80+), `'wgmma'` (one warpgroup per CTA) or `'wgmma-ws'`
-   * (warp-specialised: a TMA producer and two consumer warpgroups); the last two are forward only, compute
-   * capability 9.0. Pass it as `forwardKernel` together with the tile shapes to force this config. */
+  /** Kernel family: `'mma'` (mma.sync, sm_80+), `'wgmma'` (forward: one warpgroup per CTA; backward: a
+   * producer and two consumer warpgroups per 128-key tile) or `'wgmma-ws'` (forward only, warp-specialised: a
+   * TMA producer and two consumer warpgroups); the wgmma families need compute capability 9.0. Pass it as
+   * `forwardKernel` / `backwardKernel` together with the tile shapes to force this config. */
   kernel: ForwardKernel;
   dims: number;
   /** Head-dim tier the kernel is compiled for (32, 64, 128, 256): it runs head dims up to it (multiples of 8). */
@@ -120,6 +125,27 @@ const FORWARD_KERNEL_ARCH: Readonly<Record<ForwardKernel, number>> = { mma: 80, 
  * their forced-config GPU sweep has passed (bench/NOTES.md). A kernel that hangs inside a tuning would hold
  * the device's stream. @internal */
 export const FORCED_ONLY_FORWARD_KERNELS: ReadonlySet<ForwardKernel> = new Set<ForwardKernel>(['wgmma-ws']);
+
+/** Backward kernel families and the architecture number the native config takes for each. */
+const BACKWARD_KERNEL_ARCH: Readonly<Record<BackwardKernel, number>> = { mma: 80, wgmma: 90 };
+
+/** Backward kernel families that run only where a call forces them (`backwardKernel`): neither the
+ * backward plan's default (kernels/fused/backward/fna_backward.cu, select_backward) nor the autotuner's
+ * candidates, until their forced-config GPU sweep has passed (bench/NOTES.md). @internal */
+export const FORCED_ONLY_BACKWARD_KERNELS: ReadonlySet<string> = new Set<BackwardKernel>(['wgmma']);
+
+/** The backward kernel family names, for messages. @internal */
+export const BACKWARD_KERNELS: readonly BackwardKernel[] = Object.keys(BACKWARD_KERNEL_ARCH) as BackwardKernel[];
+
+/** True when `kernel` names a backward kernel family ('mma' or 'wgmma'). @internal */
+export function isBackwardKernel(kernel: unknown): kernel is BackwardKernel {
+  return typeof kernel === 'string' && Object.hasOwn(BACKWARD_KERNEL_ARCH, kernel);
+}
+
+/** The native config's `backwardArch` of a backward kernel family: 80 (mma.sync), 90 (wgmma). @internal */
+export function backwardArchOf(kernel: BackwardKernel): number {
+  return BACKWARD_KERNEL_ARCH[kernel];
+}
 
 /** The forward kernel family names, for messages. @internal */
 export const FORWARD_KERNELS: readonly ForwardKernel[] = Object.keys(FORWARD_KERNEL_ARCH) as ForwardKernel[];

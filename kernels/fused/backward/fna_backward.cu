@@ -7,6 +7,7 @@
 
 #include "../../common/error.h"
 #include "fna_backward_kernels.h"
+#include "fna_backward_wgmma_smem.h"
 
 namespace natten::fused {
 
@@ -53,21 +54,24 @@ bool tier_fits(int tier, const DeviceCaps& caps) {
   return caps.smem_fits(kv_smem(tier)) && caps.smem_fits(dq_smem(tier, 1));
 }
 
+/// Entries of both families: mma.sync first (list order is what fusedConfigs shows), then wgmma.
 std::vector<BackwardEntry> make_entries(int dims) {
   std::vector<BackwardEntry> out;
-  for (int tier = 32; tier <= kBackwardMaxHeadDimTier; tier *= 2)
-    for (DType t : {DType::Float16, DType::BFloat16})
-      for (const BackwardTileConfig& c : backward_tile_configs(dims, tier)) {
-        BackwardEntry e{};
-        e.dims = dims;
-        for (int a = 0; a < kMaxDims; ++a) e.q_tile[a] = c.q[a], e.kv_tile[a] = c.kv[a];
-        e.head_dim_tier = tier;
-        e.arch = 80;
-        e.dtype = t;
-        e.threads = kBwdThreads;
-        e.smem_bytes = (int)kv_smem(tier);
-        out.push_back(e);
-      }
+  for (int arch : {80, kBwdWgmmaArch})
+    for (int tier = 32; tier <= kBackwardMaxHeadDimTier; tier *= 2)
+      for (DType t : {DType::Float16, DType::BFloat16})
+        for (const BackwardTileConfig& c :
+             arch == 80 ? backward_tile_configs(dims, tier) : backward_wgmma_tile_configs(dims, tier)) {
+          BackwardEntry e{};
+          e.dims = dims;
+          for (int a = 0; a < kMaxDims; ++a) e.q_tile[a] = c.q[a], e.kv_tile[a] = c.kv[a];
+          e.head_dim_tier = tier;
+          e.arch = arch;
+          e.dtype = t;
+          e.threads = arch == 80 ? kBwdThreads : kBwdWgThreads;
+          e.smem_bytes = (int)(arch == 80 ? kv_smem(tier) : bwd_wgmma_smem_bytes(tier));
+          out.push_back(e);
+        }
   return out;
 }
 
@@ -79,6 +83,7 @@ const std::vector<BackwardEntry>& BackwardConfigs::list(int dims) const {
 }
 
 bool BackwardConfigs::runs_on(const BackwardEntry& e, const DeviceCaps& caps) const {
+  if (e.arch == kBwdWgmmaArch && !(caps.runs_sm90a() && caps.smem_fits((size_t)e.smem_bytes))) return false;
   return caps.runs_fused_kernels() && tier_fits(e.head_dim_tier, caps);
 }
 
@@ -122,9 +127,20 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
 
 const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
   const BackwardConfigs& family = backward_configs();
-  const std::vector<const BackwardEntry*> all =
-      family.entries(p.dims, family.head_dim_tier(p.head_dim, p.head_dim_v), t, caps);
+  const int tier = family.head_dim_tier(p.head_dim, p.head_dim_v);
+  const int arch = c.backward_arch != 0 ? c.backward_arch : 80;
+  std::vector<const BackwardEntry*> all;
+  for (const BackwardEntry* e : family.entries(p.dims, tier, t, caps))
+    if (e->arch == arch) all.push_back(e);
   const BackwardEntry* dflt = family.cheapest(all, p, caps);
+  if (!dflt && c.backward_arch != 0)
+    throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
+                std::string("backwardKernel '") + kernel_name(c.backward_arch) + "' has no compiled config for " +
+                    std::to_string(p.dims) + "-D, head dim tier " + std::to_string(tier) + ", " + (t == DType::Float16 ? "float16" : "bfloat16") +
+                    " on this device (" +
+                    (c.backward_arch == kBwdWgmmaArch ? "'wgmma' needs compute capability 9.0 and head-dim tier 64 or 128"
+                                                      : "see fusedConfigs") +
+                    ")");
   if (!dflt) throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no fused backward config fits this device");
   const int(&q)[kMaxDims] = c.backward_q_tile;
   const int(&kv)[kMaxDims] = c.backward_kv_tile;
@@ -157,6 +173,7 @@ BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, co
   BackwardPlan plan;
   const BackwardEntry& e = select_backward(p, t, c, caps);
   plan.tiles = backward_tiles(e);
+  plan.arch = e.arch;
   plan.tier = e.head_dim_tier;
   const int64_t N = p.tokens();
   plan.delta_bytes = round256((size_t)(p.batch * N * p.heads) * sizeof(float));
@@ -167,9 +184,10 @@ BackwardPlan plan_backward(const NaProblem& p, DType t, const FusedConfig& c, co
   plan.dq_stages = caps.smem_fits(dq_smem(plan.tier, 2)) ? 2 : 1;
   if (p.n_extra > 0 && p.batch > 0 && p.heads_kv > 0 && N > 0) {  // an empty problem has no extra pass
     // Enough CTAs for about two waves: split each extra tile's query walk into slices.
-    const int bq = backward_q_rows(plan.tier);
+    const int bq = backward_main_q_rows(plan);
     const int64_t chunks = (N + bq - 1) / bq;
-    const int64_t tiles = (p.n_extra + kBwdKvRows - 1) / kBwdKvRows;
+    const int kv_rows = backward_main_kv_rows(plan);
+    const int64_t tiles = (p.n_extra + kv_rows - 1) / kv_rows;
     const int64_t base = p.batch * p.heads_kv * tiles;
     int64_t splits = (2 * (int64_t)caps.sm_count + base - 1) / base;
     splits = splits < 1 ? 1 : (splits > chunks ? chunks : splits);

@@ -34,6 +34,7 @@ namespace natten::fused {
 
 struct BackwardPlan {
   BackwardTileConfig tiles{};
+  int arch = 80;            // main kernel family: 80 mma.sync, 90 wgmma (kBwdWgmmaArch)
   int tier = 0;             // padded head dim the kernels run at (32, 64, 128)
   bool dq_atomics = false;  // KV-parallel dQ (fp32 accumulator + atomics); else the Q-parallel dQ kernel
   int dq_stages = 2;        // KV buffers of the Q-parallel dQ kernel
@@ -44,6 +45,12 @@ struct BackwardPlan {
   size_t extra_part_bytes = 0;  // dK and dV partials together
   size_t workspace_bytes() const { return delta_bytes + dq_acc_bytes + extra_part_bytes; }
 };
+
+/// Queries per Q tile (or extra-pass chunk) and keys per KV tile of a plan's main kernel.
+inline int backward_main_q_rows(const BackwardPlan& plan) {
+  return plan.arch == kBwdWgmmaArch ? 64 : backward_q_rows(plan.tier);
+}
+inline int backward_main_kv_rows(const BackwardPlan& plan) { return plan.arch == kBwdWgmmaArch ? 128 : kBwdKvRows; }
 
 /// The backward's config registry: every tile configuration (fna_backward_configs.h) per head-dim tier
 /// and dtype, and the tile-pair cost model.
@@ -70,10 +77,12 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
 /// device decide alone, for choosing a config without data (dispatch/fused_choice.h).
 std::string backward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps);
 
-/// The entry to run: the one named by c.backward_q_tile / c.backward_kv_tile (zeros = not given; when one
-/// of the two is given, the other is the cheapest entry's if that pair exists, else the first listed
-/// that pairs), else the cheapest by BackwardConfigs::cost. Throws RangeError ERR_NATTEN_UNSUPPORTED naming
-/// the option and the shapes that exist when the request matches no entry.
+/// The entry to run, among the family c.backward_arch names (0: mma.sync; the wgmma family runs only where a
+/// call forces it until its GPU sweep has passed, bench/NOTES.md): the one named by c.backward_q_tile /
+/// c.backward_kv_tile (zeros = not given; when one of the two is given, the other is the cheapest entry's if
+/// that pair exists, else the first listed that pairs), else the cheapest by BackwardConfigs::cost. Throws
+/// RangeError ERR_NATTEN_UNSUPPORTED naming the option and what exists when the request matches no entry
+/// (a forced family with no entry here: another device, dtype or head-dim tier).
 const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps);
 
 /// Tile shapes (select_backward), dQ strategy and workspace size. Throws what select_backward throws.

@@ -23,11 +23,15 @@ struct BackwardTileConfig {
   int kv[kMaxDims];
 };
 
+/// The arch number of the sm_90a wgmma backward family (backwardKernel 'wgmma').
+constexpr int kBwdWgmmaArch = 90;
+
 /// The largest head-dim tier of the backward kernels (head_dim_tier(D, Dv, kBackwardMaxHeadDimTier)).
 constexpr int kBackwardMaxHeadDimTier = 128;
 
 /// One backward configuration as the registry lists it: ConfigEntry (dims, Q tile of the main kernel, KV
-/// tile, head-dim tier, arch 80, dtype, threads and shared memory of the main kernel).
+/// tile, head-dim tier, arch 80 (mma.sync) or 90 (wgmma, kBwdWgmmaArch), dtype, threads and shared memory of
+/// the main kernel).
 struct BackwardEntry : ConfigEntry {};
 
 /// The tile shapes of a backward entry, as the plan and the kernels take them.
@@ -62,6 +66,23 @@ inline std::vector<BackwardTileConfig> backward_tile_configs(int dims, int tier)
   if (tier == 0) return out;
   for (const auto& qs : detail::backward_shapes(dims, backward_q_rows(tier)))
     for (const auto& ks : detail::backward_shapes(dims, kBwdKvRows)) {
+      BackwardTileConfig c;
+      detail::fill_shape(c.q, qs);
+      detail::fill_shape(c.kv, ks);
+      out.push_back(c);
+    }
+  return out;
+}
+
+/// The wgmma family's tile configurations (sm_90a, head-dim tiers 64 and 128; none at 32): Q tiles of 64
+/// queries (the shapes above) x KV tiles of 128 keys, each a 64-key shape above doubled on axis 0 (the
+/// consumer warpgroups split it back into two halves there).
+inline std::vector<BackwardTileConfig> backward_wgmma_tile_configs(int dims, int tier) {
+  std::vector<BackwardTileConfig> out;
+  if (tier != 64 && tier != 128) return out;
+  for (const auto& qs : detail::backward_shapes(dims, 64))
+    for (auto ks : detail::backward_shapes(dims, 64)) {
+      ks[0] *= 2;
       BackwardTileConfig c;
       detail::fill_shape(c.q, qs);
       detail::fill_shape(c.kv, ks);

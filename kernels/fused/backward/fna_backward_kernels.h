@@ -16,6 +16,13 @@ namespace natten::fused {
 template <class Tag>
 void launch_backward_kernels(const BackwardParams& prm, const BackwardPlan& plan, const void* out, cudaStream_t s);
 
+/// The sm_90a wgmma main pass (fna_backward_wgmma_kernel.cuh), instantiated in fna_backward_wgmma_f16.cu /
+/// fna_backward_wgmma_bf16.cu.
+template <class Tag>
+void launch_backward_wgmma(const BackwardParams& prm, int tier, int extra, dim3 grid, cudaStream_t s);
+extern template void launch_backward_wgmma<F16>(const BackwardParams&, int, int, dim3, cudaStream_t);
+extern template void launch_backward_wgmma<BF16>(const BackwardParams&, int, int, dim3, cudaStream_t);
+
 namespace detail {
 
 inline unsigned grid_1d(int64_t threads_needed, int block) {
@@ -42,9 +49,12 @@ void launch_dq_kernel(const BackwardParams& prm, dim3 grid, cudaStream_t s) {
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
 
+/// The main pass of the plan's family (mma.sync or wgmma).
 template <class Tag>
-void launch_kv_tier(const BackwardParams& prm, int tier, int extra, dim3 grid, cudaStream_t s) {
-  if (tier == 32) launch_kv_kernel<Tag, 32, 64>(prm, extra, grid, s);
+void launch_main(const BackwardParams& prm, const BackwardPlan& plan, int extra, dim3 grid, cudaStream_t s) {
+  const int tier = plan.tier;
+  if (plan.arch == kBwdWgmmaArch) launch_backward_wgmma<Tag>(prm, tier, extra, grid, s);
+  else if (tier == 32) launch_kv_kernel<Tag, 32, 64>(prm, extra, grid, s);
   else if (tier == 64) launch_kv_kernel<Tag, 64, 64>(prm, extra, grid, s);
   else launch_kv_kernel<Tag, 128, 32>(prm, extra, grid, s);
 }
@@ -62,12 +72,13 @@ void launch_backward_kernels(const BackwardParams& prm, const BackwardPlan& plan
   if (prm.dq_acc) NATTEN_CUDA_CHECK(cudaMemsetAsync(prm.dq_acc, 0, plan.dq_acc_bytes, s));
 
   const dim3 kv_grid((unsigned)grid_slots(p, prm.kv_tile), (unsigned)p.heads_kv, (unsigned)p.batch);
-  detail::launch_kv_tier<Tag>(prm, plan.tier, 0, kv_grid, s);
+  detail::launch_main<Tag>(prm, plan, 0, kv_grid, s);
 
   if (p.n_extra > 0) {
-    const int64_t tiles = (p.n_extra + kBwdKvRows - 1) / kBwdKvRows;
+    const int kv_rows = backward_main_kv_rows(plan);
+    const int64_t tiles = (p.n_extra + kv_rows - 1) / kv_rows;
     const dim3 grid((unsigned)(tiles * prm.extra_splits), (unsigned)p.heads_kv, (unsigned)p.batch);
-    detail::launch_kv_tier<Tag>(prm, plan.tier, 1, grid, s);
+    detail::launch_main<Tag>(prm, plan, 1, grid, s);
     const int64_t nk = p.batch * p.n_extra * p.heads_kv * p.head_dim;
     const int64_t nv = p.batch * p.n_extra * p.heads_kv * p.head_dim_v;
     fna_backward_split_reduce_kernel<Tag>
@@ -83,10 +94,15 @@ void launch_backward_kernels(const BackwardParams& prm, const BackwardPlan& plan
     fna_backward_dq_convert_kernel<Tag><<<detail::grid_1d(n, kBlock), kBlock, 0, s>>>(prm.dq_acc, prm.dq, prm.scale, n);
     NATTEN_CUDA_CHECK(cudaGetLastError());
   } else {
-    const dim3 grid((unsigned)grid_slots(p, prm.kv_tile), (unsigned)p.heads, (unsigned)p.batch);
-    if (plan.tier == 32) detail::launch_dq_kernel<Tag, 32>(prm, grid, s);
-    else if (plan.tier == 64) detail::launch_dq_kernel<Tag, 64>(prm, grid, s);
-    else detail::launch_dq_kernel<Tag, 128>(prm, grid, s);
+    // The dQ kernel's Q and KV tiles are one 64-row shape: the mma main kernel's KV tile, or the wgmma
+    // main kernel's Q tile (its KV tile has 128 rows).
+    BackwardParams dq = prm;
+    if (plan.arch == kBwdWgmmaArch)
+      for (int a = 0; a < kMaxDims; ++a) dq.kv_tile[a] = prm.q_tile[a];
+    const dim3 grid((unsigned)grid_slots(p, dq.kv_tile), (unsigned)p.heads, (unsigned)p.batch);
+    if (plan.tier == 32) detail::launch_dq_kernel<Tag, 32>(dq, grid, s);
+    else if (plan.tier == 64) detail::launch_dq_kernel<Tag, 64>(dq, grid, s);
+    else detail::launch_dq_kernel<Tag, 128>(dq, grid, s);
   }
 }
 

@@ -29,23 +29,10 @@
 #include <stddef.h>
 #include "fna_backward_params.h"
 #include "fna_backward_tile.h"
+#include "fna_backward_walk.h"
 #include "fna_backward_warp.h"
 
 namespace natten::fused {
-
-/// What a CTA walks: its KV tile and the Q tiles (or token chunks) it visits for each query head. Lives
-/// in shared memory (uniform over the CTA), so it costs no registers in the hot loop.
-struct BwdKvWalk {
-  GroupAxes g;
-  int k0[kMaxDims];      // KV tile origin (group-local); extra pass: k0[0] = first extra key
-  int qfirst[kMaxDims];  // first Q tile index per axis of the box
-  int qn[kMaxDims];      // Q tiles per axis of the box
-  int ilo[kMaxDims];     // Q tile indices [ilo, ihi) per axis need no mask on that axis
-  int ihi[kMaxDims];
-  int64_t per_head;  // Q tiles (or chunks) per query head
-  int64_t chunk0;    // extra pass: first chunk of this CTA
-  bool empty;        // the CTA's slot lies past its (ragged) dilation group: nothing to do
-};
 
 template <class Tag, int DMAX, int BQ>
 struct BwdKvSmem {
@@ -104,26 +91,10 @@ __device__ __forceinline__ BwdKvStep bwd_kv_load_q(const BackwardParams& prm, Bw
                                                    int buf) {
   using S = typename Tag::Storage;
   const NaProblem& p = prm.p;
-  const int group_heads = (int)(p.heads / p.heads_kv);
-  BwdKvStep st;
-  st.h = hk * group_heads + (int)(it / w.per_head);
-  const int64_t ti = it % w.per_head;
-  int qo[kMaxDims] = {0, 0, 0};
-  int64_t tok0 = 0;  // extra pass: first token of the chunk
-  if (extra) {
-    tok0 = (w.chunk0 + ti) * BQ;
-    st.interior = w.k0[0] + kBwdKvRows <= p.n_extra;
-  } else {
-    int64_t rest = ti;
-    st.interior = true;
-#pragma unroll
-    for (int a = kMaxDims - 1; a >= 0; --a) {
-      const int t = w.qfirst[a] + (int)(rest % w.qn[a]);
-      rest /= w.qn[a];
-      qo[a] = t * prm.q_tile[a];
-      st.interior = st.interior && t >= w.ilo[a] && t < w.ihi[a];
-    }
-  }
+  const BwdKvStepAt at(prm, w, extra, it, BQ, kBwdKvRows);
+  BwdKvStep st{at.h, at.interior};
+  const int(&qo)[kMaxDims] = at.qo;
+  const int64_t tok0 = at.tok0;  // extra pass: first token of the chunk
   const int64_t N = p.tokens();
 
   // Q and dO rows: kTpr threads per row, interleaved 16-byte chunks.
@@ -200,41 +171,7 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
 
   // ---- what this CTA walks (thread 0 decides, everyone reads it from shared memory) ------------------
   BwdKvWalk& w = sm.walk;
-  if (tid == 0) {
-    w.empty = false;
-    w.per_head = 1;
-    w.chunk0 = 0;
-    if (extra) {
-      const int split = blockIdx.x % prm.extra_splits;
-      w.k0[0] = (blockIdx.x / prm.extra_splits) * kBwdKvRows;
-      w.k0[1] = w.k0[2] = 0;
-      const int64_t chunks = (p.tokens() + BQ - 1) / BQ;
-      w.chunk0 = (int64_t)split * prm.q_chunks_per_split;
-      const int64_t end = w.chunk0 + prm.q_chunks_per_split < chunks ? w.chunk0 + prm.q_chunks_per_split : chunks;
-      w.per_head = end > w.chunk0 ? end - w.chunk0 : 0;
-#pragma unroll
-      for (int a = 0; a < kMaxDims; ++a) w.g.ax[a] = group_axis(p.axis(a), 0);
-    } else {
-      AxisSlot slot[kMaxDims];
-      decode_slots_3d(p, prm.kv_tile, blockIdx.x, slot);
-#pragma unroll
-      for (int a = 0; a < kMaxDims; ++a) {
-        w.g.ax[a] = group_axis(p.axis(a), slot[a].group);
-        w.k0[a] = slot[a].origin;
-        if (w.k0[a] >= w.g.ax[a].lg) {
-          w.empty = true;  // empty slot of a short (ragged) dilation group
-          break;
-        }
-        const Range qr = tile_q_range(w.g.ax[a], w.k0[a], prm.kv_tile[a]);
-        w.qfirst[a] = qr.start / prm.q_tile[a];
-        w.qn[a] = qr.end > qr.start ? ceil_div(qr.end, prm.q_tile[a]) - w.qfirst[a] : 0;
-        w.per_head *= w.qn[a];
-        const Range in = interior_q_tiles(w.g.ax[a], w.k0[a], prm.kv_tile[a], prm.q_tile[a], w.qfirst[a], w.qn[a]);
-        w.ilo[a] = in.start;
-        w.ihi[a] = in.end;
-      }
-    }
-  }
+  if (tid == 0) w.init(prm, extra, blockIdx.x, BQ, kBwdKvRows);
   for (int r = tid; r < BQ; r += kBwdThreads) sm.rowq[r] = pack_tile_row(r, prm.q_tile);
   for (int r = tid; r < kBwdKvRows; r += kBwdThreads) sm.rowk[r] = pack_tile_row(r, prm.kv_tile);
   __syncthreads();

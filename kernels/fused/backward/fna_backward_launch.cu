@@ -11,14 +11,16 @@ namespace natten::fused {
 
 bool try_backward(int device, cudaStream_t stream, const NaProblem& p, DType t, const FusedBackwardArgs& a,
                   const FusedConfig& c) {
-  const bool tiles_given = tile_given(c.backward_q_tile) || tile_given(c.backward_kv_tile);
+  const bool tiles_given =
+      tile_given(c.backward_q_tile) || tile_given(c.backward_kv_tile) || c.backward_arch != 0;
   if (c.use_reference) return false;
   const DeviceCaps caps = device_caps(device);  // the only device query of the plan
   const std::string why = backward_unsupported_reason(p, t, a, caps);
   if (!why.empty()) {
     if (tiles_given)
       throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
-                  "backwardQTileShape/backwardKvTileShape select a tensor-core fused backward config, but this "
+                  "backwardQTileShape/backwardKvTileShape/backwardKernel select a tensor-core fused backward config, "
+                  "but this "
                   "problem cannot use one: " +
                       why);
     return false;

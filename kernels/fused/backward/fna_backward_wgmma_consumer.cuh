@@ -1,0 +1,230 @@
+// Consumer warpgroup of the sm_90a wgmma backward: one 64-key half of the CTA's KV tile (M = 64 keys), dK and
+// dV of its keys in registers across the whole walk. Per step (a Q tile of 64 queries out of the ring),
+// in the transposed, key-major view of the mma backward (fna_backward_kv.h):
+//   S^T  = K Q^T,  dP^T = V dO^T                      (wgmma SS, K-major operands, issued together)
+//   P^T  = exp2(S^T * scale*log2e - LSE*log2e), zero outside the windows (masks on non-interior pairs only)
+//   dS^T = P^T o (dP^T - Delta)
+//   dV  += P^T dO,  dK += dS^T Q                      (wgmma RS: A from the accumulators, B MN-major)
+//   dQ  += dS K    (KV-parallel mode only): dS^T goes to shared memory and is read back as the MN-major A
+//                  operand, K as the MN-major B operand, in 64-column blocks of the head dim; the fp32 sums
+//                  are added to the dQ workspace with red.global.add (order not fixed).
+// The stage is handed back (empty barrier) as soon as dV and dK have read it, before the dQ write-out.
+#pragma once
+#include <stdint.h>
+
+#include "../../common/tile_shape.h"
+#include "../../runtime/sm90_ws.h"
+#include "fna_backward_kv.h"
+#include "fna_backward_wgmma_smem.h"
+
+namespace natten::fused {
+
+/// Named barrier of consumer warpgroup w's 128 threads (0 is __syncthreads).
+constexpr uint32_t kBwdWgGroupBarrier = 1;
+
+template <class Tag, int DT>
+struct BwdWgConsumer {
+  using S = typename Tag::Storage;
+  using Smem = BwdWgSmem<Tag, DT>;
+  static constexpr int kColBlock = 128 * 128;  // bytes of one 64-column block of the 128-row K / V tiles
+  static constexpr int kQBlock = 64 * 128;     // and of the 64-row Q / dO tiles
+
+  /// acc (+)= A B^T over the head dim with A = 64 rows of the KV tile (from row 64 * half) and B the 64 rows of
+  /// a Q-side tile, both K-major: S^T (K, Q) and dP^T (V, dO).
+  static __device__ __forceinline__ void issue_rows(float (&acc)[32], uint32_t kv, uint32_t qs, int half) {
+#pragma unroll
+    for (int kk = 0; kk < DT / 16; ++kk) {
+      const uint64_t a = gmma_desc(kv + (kk >> 2) * kColBlock + half * kQBlock + (kk & 3) * 32u, 16, 1024);
+      const uint64_t b = gmma_desc(qs + (kk >> 2) * kQBlock + (kk & 3) * 32u, 16, 1024);
+      wgmma_m64n64k16_ss(Tag{}, acc, a, b, kk > 0);
+    }
+  }
+  /// acc += A X over the 64 queries, A from registers (P^T or dS^T), X a Q-side tile as the MN-major B operand.
+  static __device__ __forceinline__ void issue_acc(float (&acc)[DT / 2], const uint32_t (&a)[4][4], uint32_t xs) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint64_t b = gmma_desc(xs + j * 2048u, kQBlock, 1024);
+      if constexpr (DT == 64) wgmma_m64n64k16_rs(Tag{}, acc, a[j], b);
+      else wgmma_m64n128k16_rs(Tag{}, acc, a[j], b);
+    }
+  }
+  /// acc = dS K for head-dim column block cb: dS^T (64 keys x 64 queries) and the half's K rows, both MN-major.
+  static __device__ __forceinline__ void issue_dq(float (&acc)[32], uint32_t ds, uint32_t k, int half, int cb) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint64_t a = gmma_desc(ds + j * 2048u, kQBlock, 1024);
+      const uint64_t b = gmma_desc(k + cb * kColBlock + half * kQBlock + j * 2048u, kColBlock, 1024);
+      wgmma_m64n64k16_ss_tt(Tag{}, acc, a, b, j > 0);
+    }
+  }
+
+  /// P^T and dS^T in place of S^T (s) and dP^T (dp) for stage st; this thread's key rows are r0, r0 + 8 of
+  /// the half and its query columns 8 nb + 2 (lane % 4) + {0, 1}.
+  static __device__ __forceinline__ void softmax_grad(const BackwardParams& prm, const Smem& sm, int st, int half,
+                                                      bool interior, float (&s)[32], float (&dp)[32], int warp,
+                                                      int lane) {
+    const int tq = lane & 3, r0 = 16 * warp + (lane >> 2);
+    const int sh0 = r0 & 31, sh1 = (r0 + 8) & 31;
+#pragma unroll
+    for (int nb = 0; nb < 8; ++nb) {
+      const int c = 8 * nb + 2 * tq;
+      const float4 ld = sm.ld[st][c / 2];
+      uint2 m = make_uint2(~0u, ~0u);
+      if (!interior) m = *reinterpret_cast<const uint2*>(&sm.mask[st][half][warp >> 1][c]);
+      const float l2[2] = {ld.x * kLog2e, ld.z * kLog2e}, dl[2] = {ld.y, ld.w};
+      const uint32_t mm[2] = {m.x, m.y};
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float p0 = exp2_approx(fmaf(s[4 * nb + e], prm.scale_log2, -l2[e]));
+        float p1 = exp2_approx(fmaf(s[4 * nb + 2 + e], prm.scale_log2, -l2[e]));
+        if (!((mm[e] >> sh0) & 1u)) p0 = 0.f;
+        if (!((mm[e] >> sh1) & 1u)) p1 = 0.f;
+        s[4 * nb + e] = p0;
+        s[4 * nb + 2 + e] = p1;
+        dp[4 * nb + e] = p0 * (dp[4 * nb + e] - dl[e]);
+        dp[4 * nb + 2 + e] = p1 * (dp[4 * nb + 2 + e] - dl[e]);
+      }
+    }
+  }
+
+  /// dS^T of this thread's elements into the half's swizzled 64 x 64 tile (rows keys, columns queries).
+  static __device__ __forceinline__ void store_ds(uint32_t* ds, const float (&dp)[32], int warp, int lane) {
+    const int tq = lane & 3, r0 = 16 * warp + (lane >> 2);
+#pragma unroll
+    for (int nb = 0; nb < 8; ++nb) {
+      ds[gmma_swizzle<8, 64>(r0, nb) * 4 + tq] = pack2(Tag{}, dp[4 * nb], dp[4 * nb + 1]);
+      ds[gmma_swizzle<8, 64>(r0 + 8, nb) * 4 + tq] = pack2(Tag{}, dp[4 * nb + 2], dp[4 * nb + 3]);
+    }
+  }
+
+  /// Adds this thread's part of a 64 x 64 dQ block (query rows 16 warp + lane / 4 + {0, 8}, head-dim columns
+  /// 64 cb + ...) to the fp32 workspace.
+  static __device__ __forceinline__ void red_dq(const BackwardParams& prm, const float (&acc)[32], float* row0,
+                                                float* row1, int cb, int lane) {
+#pragma unroll
+    for (int nb = 0; nb < 8; ++nb) {
+      const int d = 64 * cb + 8 * nb + 2 * (lane & 3);
+      if (d < prm.p.head_dim) {
+        if (row0) red_add2(row0 + d, acc[4 * nb], acc[4 * nb + 1]);
+        if (row1) red_add2(row1 + d, acc[4 * nb + 2], acc[4 * nb + 3]);
+      }
+    }
+  }
+
+  static __device__ void run(const BackwardParams& prm, Smem& sm, bool extra, int64_t n_it, int half, int ct,
+                             int64_t b, int hk) {
+    const int warp = ct >> 5, lane = ct & 31;
+    const bool want_dq = prm.dq_acc != nullptr;
+    const uint32_t k = smem_addr(sm.k), v = smem_addr(sm.v), ds = smem_addr(sm.ds[half]);
+    float dk[DT / 2], dv[DT / 2];
+#pragma unroll
+    for (int i = 0; i < DT / 2; ++i) dk[i] = dv[i] = 0.f;
+    mbar_wait(smem_addr(&sm.kv_full), 0);
+    fence_proxy_async();  // cp.async wrote the tiles through the generic proxy; wgmma reads the async one
+    const int64_t N = prm.p.tokens();
+    for (int64_t it = 0; it < n_it; ++it) {
+      const int st = (int)(it % kBwdWgStages);
+      mbar_wait(smem_addr(&sm.full[st]), (uint32_t)(it / kBwdWgStages) & 1u);
+      fence_proxy_async();
+      const uint32_t q = smem_addr(sm.q[st]), dout = smem_addr(sm.dout[st]);
+      float s[32], dp[32];
+      wgmma_fence();
+      issue_rows(s, k, q, half);
+      issue_rows(dp, v, dout, half);
+      wgmma_commit();
+      const bool interior = sm.interior[st] != 0;
+      const int h = sm.head[st];
+      wgmma_wait<0>();
+      softmax_grad(prm, sm, st, half, interior, s, dp, warp, lane);
+      if (want_dq) {  // before packing: S^T / dP^T die into the A fragments one at a time
+        named_sync<128>(kBwdWgGroupBarrier + half);  // every warp's dQ of the previous step has read dS^T
+        store_ds(reinterpret_cast<uint32_t*>(sm.ds[half]), dp, warp, lane);
+      }
+      uint32_t pa[4][4], da[4][4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        pack_a_from_c(Tag{}, pa[j], *reinterpret_cast<const float(*)[4]>(&s[8 * j]),
+                      *reinterpret_cast<const float(*)[4]>(&s[8 * j + 4]));
+        pack_a_from_c(Tag{}, da[j], *reinterpret_cast<const float(*)[4]>(&dp[8 * j]),
+                      *reinterpret_cast<const float(*)[4]>(&dp[8 * j + 4]));
+      }
+      wgmma_fence();
+      issue_acc(dv, pa, dout);
+      issue_acc(dk, da, q);
+      wgmma_commit();
+      if (!want_dq) {
+        wgmma_wait<0>();
+        __syncwarp();
+        if (lane == 0) mbar_arrive(smem_addr(&sm.empty[st]));
+        continue;
+      }
+      fence_proxy_async();  // dS^T stores, read next by wgmma
+      named_sync<128>(kBwdWgGroupBarrier + half);
+      const int qr = 16 * warp + (lane >> 2);  // this thread's dQ rows qr, qr + 8 (the stage is still held)
+      const int64_t t0 = sm.qtok[st][qr], t1 = sm.qtok[st][qr + 8];
+      float* row0 = t0 >= 0 ? prm.dq_acc + row_offset(b, t0, N, prm.p.heads, h, prm.p.head_dim) : nullptr;
+      float* row1 = t1 >= 0 ? prm.dq_acc + row_offset(b, t1, N, prm.p.heads, h, prm.p.head_dim) : nullptr;
+#pragma unroll
+      for (int cb = 0; cb < DT / 64; ++cb) {
+        float acc[32];
+        wgmma_fence();
+        issue_dq(acc, ds, k, half, cb);
+        wgmma_commit();
+        wgmma_wait<0>();
+        if (cb == 0) {  // dV and dK have read the stage too
+          __syncwarp();
+          if (lane == 0) mbar_arrive(smem_addr(&sm.empty[st]));
+        }
+        red_dq(prm, acc, row0, row1, cb, lane);
+      }
+    }
+    store(prm, sm, extra, dk, dv, half, warp, lane, b, hk);
+  }
+
+  /// dK (scaled) and dV of this thread's key rows: to dK / dV, or (extra pass) to the split's fp32 partials.
+  static __device__ __forceinline__ void store(const BackwardParams& prm, const Smem& sm, bool extra,
+                                               const float (&dk)[DT / 2], const float (&dv)[DT / 2], int half,
+                                               int warp, int lane, int64_t b, int hk) {
+    const NaProblem& p = prm.p;
+    const BwdKvWalk& w = sm.walk;
+    const int tq = lane & 3;
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      const int r = half * kBwdWgHalfRows + 16 * warp + (lane >> 2) + 8 * rr;
+      if (extra) {
+        const int64_t e = w.k0[0] + r;
+        if (e >= p.n_extra) continue;
+        const int split = (int)(blockIdx.x % prm.extra_splits);
+        const int64_t rowk = ((split * p.batch + b) * p.n_extra + e) * p.heads_kv + hk;
+        float* pk = prm.dk_extra_part + rowk * p.head_dim;
+        float* pv = prm.dv_extra_part + rowk * p.head_dim_v;
+#pragma unroll
+        for (int nb = 0; nb < DT / 8; ++nb) {
+          const int d = 8 * nb + 2 * tq;
+          if (d < p.head_dim)
+            *reinterpret_cast<float2*>(pk + d) =
+                make_float2(dk[4 * nb + 2 * rr] * prm.scale, dk[4 * nb + 2 * rr + 1] * prm.scale);
+          if (d < p.head_dim_v)
+            *reinterpret_cast<float2*>(pv + d) = make_float2(dv[4 * nb + 2 * rr], dv[4 * nb + 2 * rr + 1]);
+        }
+      } else {
+        const int64_t tok = w.g.row_token(p, w.k0, sm.rowk[r]);
+        if (tok < 0) continue;
+        const int64_t N = p.tokens();
+        S* pk = static_cast<S*>(prm.dk) + row_offset(b, tok, N, p.heads_kv, hk, p.head_dim);
+        S* pv = static_cast<S*>(prm.dv) + row_offset(b, tok, N, p.heads_kv, hk, p.head_dim_v);
+#pragma unroll
+        for (int nb = 0; nb < DT / 8; ++nb) {
+          const int d = 8 * nb + 2 * tq;
+          if (d < p.head_dim)
+            *reinterpret_cast<uint32_t*>(pk + d) =
+                pack2(Tag{}, dk[4 * nb + 2 * rr] * prm.scale, dk[4 * nb + 2 * rr + 1] * prm.scale);
+          if (d < p.head_dim_v)
+            *reinterpret_cast<uint32_t*>(pv + d) = pack2(Tag{}, dv[4 * nb + 2 * rr], dv[4 * nb + 2 * rr + 1]);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace natten::fused

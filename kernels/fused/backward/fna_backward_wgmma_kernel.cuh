@@ -1,0 +1,71 @@
+// The sm_90a fused backward on wgmma (backwardKernel 'wgmma'): kernel entry and launch of the KV-parallel
+// main pass. The parts: the plan (fna_backward_wgmma_smem.h), the walk (fna_backward_walk.h, shared with
+// the mma.sync kernel), the producer (fna_backward_wgmma_producer.cuh) and the consumers
+// (fna_backward_wgmma_consumer.cuh). The other passes (Delta, extra-KV split reduction, dQ convert or the
+// deterministic Q-parallel dQ kernel) are the mma backward's (fna_backward_kernels.h).
+//
+// Compiled for every target; the body exists only for sm_90a (elsewhere it traps, and the host launches
+// it only on compute capability 9.0).
+#pragma once
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "../../runtime/cuda_check.h"
+#include "fna_backward_wgmma_consumer.cuh"
+#include "fna_backward_wgmma_producer.cuh"
+
+namespace natten::fused {
+
+template <class Tag, int DT>
+__global__ void __launch_bounds__(kBwdWgThreads, 1) fna_backward_wgmma_kernel(const BackwardParams prm, int extra) {
+#if NATTEN_WGMMA_ENABLED
+  using Smem = BwdWgSmem<Tag, DT>;
+  extern __shared__ __align__(1024) unsigned char bwd_wg_smem[];
+  // The swizzle atoms need 1024-byte alignment: the launch adds that much slack.
+  Smem& sm = *reinterpret_cast<Smem*>(bwd_wg_smem + ((1024u - (smem_addr(bwd_wg_smem) & 1023u)) & 1023u));
+  const NaProblem& p = prm.p;
+  const int tid = threadIdx.x;
+  const int hk = blockIdx.y;
+  const int64_t b = blockIdx.z;
+  if (tid == 0) {
+    sm.walk.init(prm, extra != 0, blockIdx.x, kBwdWgQRows, kBwdWgKvRows);
+    mbar_init(smem_addr(&sm.kv_full), 128);
+#pragma unroll
+    for (int s = 0; s < kBwdWgStages; ++s) {
+      mbar_init(smem_addr(&sm.full[s]), kBwdWgFullArrivals);
+      mbar_init(smem_addr(&sm.empty[s]), kBwdWgEmptyArrivals);
+    }
+    mbar_init_fence();
+  }
+  for (int r = tid; r < kBwdWgQRows; r += kBwdWgThreads) sm.rowq[r] = pack_tile_row(r, prm.q_tile);
+  for (int r = tid; r < kBwdWgKvRows; r += kBwdWgThreads) sm.rowk[r] = pack_tile_row(r, prm.kv_tile);
+  if (tid < kMaxDims) sm.half_tile[tid] = tid == 0 ? prm.kv_tile[0] / 2 : prm.kv_tile[tid];
+  __syncthreads();
+  if (sm.walk.empty) return;  // empty slot of a short dilation group: the whole CTA leaves
+  const int64_t n_it = sm.walk.per_head * (p.heads / p.heads_kv);
+  if (tid < 128) {
+    regs_dec<kBwdWgProducerRegs>();
+    BwdWgProducer<Tag, DT>::run(prm, sm, extra != 0, n_it, tid, b, hk);
+  } else {
+    regs_inc<kBwdWgConsumerRegs>();
+    BwdWgConsumer<Tag, DT>::run(prm, sm, extra != 0, n_it, (tid >> 7) - 1, tid & 127, b, hk);
+  }
+#else
+  __trap();
+#endif
+}
+
+/// Enqueues the main pass (extra = 0: window keys, grid over KV tile slots; extra = 1: additional keys,
+/// grid over (extra tile, split)) at head-dim tier `tier` (64 or 128). The caller has checked what the
+/// kernel assumes (fna_backward.h: compute capability 9.0, 16-byte aligned tensors, KV tile of 128 keys
+/// with an even extent on axis 0 and Q tile of 64).
+template <class Tag>
+void launch_backward_wgmma(const BackwardParams& prm, int tier, int extra, dim3 grid, cudaStream_t s) {
+  auto kernel = tier == 64 ? fna_backward_wgmma_kernel<Tag, 64> : fna_backward_wgmma_kernel<Tag, 128>;
+  const size_t smem = bwd_wgmma_smem_bytes(tier);
+  NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  kernel<<<grid, kBwdWgThreads, smem, s>>>(prm, extra);
+  NATTEN_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace natten::fused
