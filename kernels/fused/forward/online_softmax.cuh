@@ -4,6 +4,7 @@
 // kernel (forward_kernel.cuh) and the warp-specialised one (forward_ws_softmax.cuh); each applies the
 // exponentials over its own fragment layout.
 #pragma once
+#include <math.h>
 #include <math_constants.h>
 
 #include "../../runtime/sm80_mma.h"
@@ -11,8 +12,10 @@
 namespace natten::fused {
 
 struct OnlineSoftmaxRows {
-  float m[2] = {-CUDART_INF_F, -CUDART_INF_F};  // running max of scaled (base-2) scores
-  float l[2] = {0.f, 0.f};                      // this thread's share of the running sum
+  float m[2];  // running max of scaled (base-2) scores
+  float l[2];  // this thread's share of the running sum
+
+  __device__ __forceinline__ OnlineSoftmaxRows() : m{-INFINITY, -INFINITY}, l{0.f, 0.f} {}
 
   /// Takes this thread's raw tile max per row `mx` (masked scores: -inf), reduces it over the quad, moves
   /// the running max, and gives per row the offset `m_use` of the exponentials (finite even while every key
