@@ -288,6 +288,8 @@ describe('gradcheck arguments', () => {
     };
     await expect(natten.gradcheck(wrong, { x })).rejects.toThrow(natten.GradcheckError);
     await natten.synchronize('cpu');
-    expect(natten.internal.liveStorages('cpu')).toBe(before);
+    // At most as many as before: tensors earlier tests left to the garbage collector may be finalized
+    // meanwhile (never more: a leak of gradcheck's own tensors shows as a rise).
+    expect(natten.internal.liveStorages('cpu')).toBeLessThanOrEqual(before);
   });
 });
