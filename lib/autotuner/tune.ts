@@ -308,7 +308,7 @@ export async function tune(problems: readonly TuneProblem[], options: TuneOption
         }
       }
       fwd.output.dispose();
-      fwd.lse.dispose();
+      fwd.lse?.dispose();
     } finally {
       x.dispose();
     }

@@ -298,14 +298,14 @@ export class NeighborhoodAttentionModule extends Module {
         : `unfused chain (${this.relPosBias ? 'relPosBias' : 'useFusedNA(false)'})`,
     );
     if (fused) {
-      const r = fusedForward(`NeighborhoodAttention${this.dims}D.forward`, this.dims, q, k, v, {
-        ...window,
-        scale: this.scale,
-        returnLse: true,
-      }) as NAResult;
+      const fn = `NeighborhoodAttention${this.dims}D.forward`;
+      const opts = { ...window, scale: this.scale };
+      // The LSE only where a backward will need it (inference: one allocation and its writes fewer).
+      if (!(tape && save)) return keep(fusedForward(fn, this.dims, q, k, v, opts) as Tensor);
+      const r = fusedForward(fn, this.dims, q, k, v, { ...opts, returnLse: true }) as NAResult;
       keep(r.output);
       keep(r.lse);
-      if (tape && save) tape.fused = { output: save.keep(r.output), lse: save.keep(r.lse) };
+      tape.fused = { output: save.keep(r.output), lse: save.keep(r.lse) };
       return r.output;
     }
     const H = this.numHeads;

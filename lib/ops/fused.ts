@@ -297,7 +297,8 @@ export function validateFused(fn: string, dims: number, q: unknown, k: unknown, 
 export interface ForwardPass {
   call: TunableCall<NaForwardOptions>;
   output: Tensor;
-  lse: Tensor<'float32'>;
+  /** The LSE the forward writes (absent when forwardPass was asked for none). */
+  lse?: Tensor<'float32'>;
   /** What the backward contract records of this call. */
   parts: FusedCallParts;
 }
@@ -334,15 +335,19 @@ export function forwardPass(
   k: unknown,
   v: unknown,
   opts: NAOptions,
+  withLse = true,
 ): ForwardPass {
   const c = fusedCall(fn, dims, q, k, v, opts, FORWARD_KEYS);
   const s = c.sizes;
   warnFallback(c);
   const output = allocOutput([s.batch, ...s.spatial, s.heads, s.headDimV], c.q.dtype, c.q);
-  const lse = allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q);
+  const lse = withLse ? allocOutput([s.batch, ...s.spatial, s.heads], 'float32', c.q) : undefined;
   let call: TunableCall<NaForwardOptions> | undefined;
-  writing([output, lse], () => {
-    const options = nativeOptions(c, { output: output.handle(), lse: lse.handle() });
+  writing(lse ? [output, lse] : [output], () => {
+    const options = nativeOptions(
+      c,
+      lse ? { output: output.handle(), lse: lse.handle() } : { output: output.handle() },
+    );
     call = tunableCall('forward', c, options, (o) => native.naForward(o));
   });
   return { call: call!, output, lse, parts: contractParts(c) };
@@ -357,16 +362,12 @@ export function fusedForward(
   v: unknown,
   opts: NAOptions,
 ): Tensor | NAResult {
-  const { call, output, lse, parts } = forwardPass(fn, dims, q, k, v, opts);
-  let returnLse = false;
-  writing([output, lse], () => {
-    returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
-    runTunable(call);
-  });
-  recordForward(parts, output, returnLse ? lse : undefined);
-  if (returnLse) return { output, lse };
-  lse.dispose();
-  return output;
+  const returnLse = boolArg(fn, opts.returnLse, 'returnLse', false);
+  // Without returnLse no LSE is allocated or written (the kernels skip it).
+  const { call, output, lse, parts } = forwardPass(fn, dims, q, k, v, opts, returnLse);
+  writing(lse ? [output, lse] : [output], () => runTunable(call));
+  recordForward(parts, output, lse);
+  return lse ? { output, lse } : output;
 }
 
 /** Validates a fused backward under the name `fn` and allocates its gradients; nothing runs yet. @internal */
