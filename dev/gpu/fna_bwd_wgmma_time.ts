@@ -5,7 +5,8 @@
  * cross-check at full size). Run by dev/gpu/fna_bwd_wgmma_check.sh (compiled by tsc into dist/dev/gpu/).
  */
 import * as natten from '../../lib';
-import { PROBLEMS, type Problem, median } from './issue_problems';
+import { CUDA_BENCH_PROBLEMS as PROBLEMS, type CudaBenchProblem as Problem } from '../../bench/cuda_unfused';
+import { median } from '../../bench/timing';
 
 const FAMILIES: natten.BackwardKernel[] = ['wgmma', 'mma'];
 

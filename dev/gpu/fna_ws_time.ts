@@ -6,7 +6,8 @@
  * dev/gpu/fna_ws_check.sh (compiled by tsc into dist/dev/gpu/).
  */
 import * as natten from '../../lib';
-import { PROBLEMS, type Problem, median } from './issue_problems';
+import { CUDA_BENCH_PROBLEMS as PROBLEMS, type CudaBenchProblem as Problem } from '../../bench/cuda_unfused';
+import { median } from '../../bench/timing';
 
 type Family = natten.ForwardKernel | 'default';
 const FAMILIES: Family[] = ['wgmma-ws', 'wgmma', 'mma', 'default'];
