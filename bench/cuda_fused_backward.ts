@@ -14,6 +14,7 @@
 import * as fs from 'fs';
 import * as natten from '../lib';
 import { native, type NativeFusedConfig } from '../lib/native';
+import { backwardArchOf, type BackwardKernel } from '../lib/ops/fused_configs';
 import { FLEX_NAMES, timeOne } from './gpu_timing';
 import { CUDA_BENCH_PROBLEMS, type CudaBenchProblem, type TimedStep } from './cuda_unfused';
 import { FUSED_BENCH_DTYPE, FusedBenchProblem } from './fused_bench_problem';
@@ -21,6 +22,9 @@ import { standaloneMain } from './standalone';
 
 /** Timing of one backward tile config. */
 export interface BackwardConfigTiming extends TimedStep {
+  /** The backward kernel family ('mma' or the forced-only 'wgmma'). */
+  backwardKernel: BackwardKernel;
+  backwardArch: number;
   backwardQTileShape: number[];
   backwardKvTileShape: number[];
 }
@@ -73,8 +77,14 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
       device: b.dev,
     })) {
       if (c.pass !== 'backward') continue;
-      const ms = timeOne(device, runs, run({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape }));
-      result.configs.push({ backwardQTileShape: c.qTileShape, backwardKvTileShape: c.kvTileShape, ...b.step(ms) });
+      // Each config in its own family (the wgmma backward's tiles are not mma.sync tiles).
+      const forced = {
+        backwardArch: backwardArchOf(c.kernel as BackwardKernel),
+        backwardQTileShape: c.qTileShape,
+        backwardKvTileShape: c.kvTileShape,
+      };
+      const ms = timeOne(device, runs, run(forced));
+      result.configs.push({ backwardKernel: c.kernel as BackwardKernel, ...forced, ...b.step(ms) });
     }
     if (refRuns > 0) result.reference = b.step(timeOne(device, refRuns, run({ useReference: true })));
   } catch (e) {
@@ -95,7 +105,7 @@ export function formatRow(r: CudaFusedBackwardResult): string {
   );
   return (
     `${r.problem.padEnd(34)} fused bwd ${f(r.backward)} | deterministic ${f(r.deterministic)}` +
-    (best ? ` | best [${best.backwardQTileShape}]/[${best.backwardKvTileShape}] ${f(best)}` : '') +
+    (best ? ` | best ${best.backwardKernel} [${best.backwardQTileShape}]/[${best.backwardKvTileShape}] ${f(best)}` : '') +
     (r.flex ? ` | flex bwd ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
     (r.reference ? ` | reference ${f(r.reference)}` : '')
   );

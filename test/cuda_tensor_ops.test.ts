@@ -10,6 +10,31 @@ import { runFixture } from './reliability/child';
 describeGpu('tensor ops (CUDA)', () => {
   describeTensorOps('cuda', ['float32', 'float16', 'bfloat16']);
 
+  // The strided copy moves 16-, 8-, 4- or 2-byte words depending on the layout (kernels/tensor/strided_copy.cu):
+  // every width, against the CPU engine bit for bit.
+  it.each([
+    ['16-byte words', [5, 7, 3 * 16]],
+    ['8-byte words', [5, 7, 3 * 4]],
+    ['4-byte words', [5, 7, 3 * 2]],
+    ['single elements', [5, 7, 3 * 3]],
+  ])('chunk, concat and permute match the CPU engine bitwise (%s)', async (_w, shape) => {
+    for (const dtype of ['bfloat16', 'float32'] as const) {
+      const x = natten.randn(shape, { dtype });
+      const g = x.to({ device: 'cuda' });
+      const want = natten.chunk(x, 3, 2);
+      const got = natten.chunk(g, 3, 2);
+      for (let i = 0; i < 3; i++) expect(await got[i].toArray()).toEqual(await want[i].toArray());
+      const back = natten.concat([got[2], got[0], got[1]], 2);
+      expect(await back.toArray()).toEqual(await natten.concat([want[2], want[0], want[1]], 2).toArray());
+      expect(await natten.permute(g, [1, 0, 2]).toArray()).toEqual(await natten.permute(x, [1, 0, 2]).toArray());
+      // An odd offset into the source: the split at 1 element cannot move whole words.
+      const [a, b] = natten.split(g, [1, shape[2] - 1], 2);
+      const [wa, wb] = natten.split(x, [1, shape[2] - 1], 2);
+      expect(await a.toArray()).toEqual(await wa.toArray());
+      expect(await b.toArray()).toEqual(await wb.toArray());
+    }
+  });
+
   it('buildInfo names the cuBLASLt that was loaded', () => {
     natten.linear(natten.zeros([2, 2], { device: 'cuda' }), natten.zeros([2, 2], { device: 'cuda' }));
     expect(natten.buildInfo().cublasLt).toMatch(/libcublasLt\.so\.\d+.*\(cuBLASLt \d+\)/);

@@ -12,7 +12,7 @@
  * by how much, and any where it is slower than the default by more than 3%), and writes JSON to
  * `--out` (default $OUT/autotune_check.json when OUT is set).
  *
- * `node dist/dev/gpu/autotune_check.js [--runs N] [--random N] [--out FILE]`
+ * `node dist/dev/gpu/autotune_check.js [--runs N] [--random N] [--from N] [--out FILE]`
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -192,7 +192,12 @@ const cfgText = (c: natten.TunedConfig): string =>
 
 async function main(): Promise<void> {
   const runs = Number(arg('runs', '30'));
-  const problems = [...README_PROBLEMS, ...randomProblems(Number(arg('random', '20')), 2026)];
+  // --from N skips the list's first N problems (to finish a run that a time limit cut short).
+  const problems = [...README_PROBLEMS, ...randomProblems(Number(arg('random', '20')), 2026)].slice(
+    Number(arg('from', '0')),
+  );
+  const out = arg('out', process.env.OUT ? path.join(process.env.OUT, 'autotune_check.json') : '');
+  const device = natten.cuda.deviceInfo(0).name;
   process.env.NATTEN_AUTOTUNE_CACHE = '0';
   const rows: Row[] = [];
   const log = (s: string) => process.stdout.write(s + '\n');
@@ -212,6 +217,8 @@ async function main(): Promise<void> {
     } catch (e) {
       log(`${p.name} | ERROR ${(e as Error).message}`);
     }
+    // Written after every problem, so a run cut short keeps what it measured.
+    if (out) fs.writeFileSync(out, JSON.stringify({ device, runs, rows }, null, 1));
   }
   const lag = await lagWhileTuning(README_PROBLEMS[2]);
   const faster = rows.filter((r) => r.speedup >= 1.1);
@@ -229,8 +236,7 @@ async function main(): Promise<void> {
     `event loop while a first call tunes (thorough, ${README_PROBLEMS[2].name}): max lag ${lag.maxLagMs.toFixed(1)} ms, ` +
       `call ${lag.callMs.toFixed(2)} ms, call to result ${lag.totalMs.toFixed(0)} ms`,
   );
-  const out = arg('out', process.env.OUT ? path.join(process.env.OUT, 'autotune_check.json') : '');
-  if (out) fs.writeFileSync(out, JSON.stringify({ device: natten.cuda.deviceInfo(0).name, runs, rows, lag }, null, 1));
+  if (out) fs.writeFileSync(out, JSON.stringify({ device, runs, rows, lag }, null, 1));
 }
 
 main().catch((e) => {

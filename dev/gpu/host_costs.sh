@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Where a module forward's host time goes on the GPU machine (repo root): builds the CUDA addon, then
+# dev/gpu/enqueue_costs.ts (host microseconds per call of each op of one NeighborhoodAttention2D forward) and
+# a V8 CPU profile of 2000 module forwards, summarised by dev/cpu_profile_top.ts. Output in $OUT.
+#   OUT=/some/dir bash dev/gpu/host_costs.sh
+set -uo pipefail
+OUT=${OUT:?set OUT to the output folder}
+mkdir -p "$OUT"
+[ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
+export NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} npm run build:native >"$OUT/build.log" 2>&1 || exit 1
+export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node
+npx tsc -p tsconfig.json || exit 1
+node dist/dev/gpu/enqueue_costs.js 2>&1 | tee "$OUT/enqueue_costs.txt"
+prof=$(mktemp -d)
+node --cpu-prof --cpu-prof-dir="$prof" dist/dev/gpu/enqueue_costs.js --only 'module forward in' --calls 400 --reps 5 >/dev/null
+node dist/dev/cpu_profile_top.js "$prof"/*.cpuprofile 45 | tee "$OUT/module_forward_profile.txt"
