@@ -395,7 +395,8 @@ export interface FillOptions {
 
 /** Options of `gemm`: c[i] = op(a[i]) · op(b[i]) (+ bias) for i < batch, row-major; a [m, k] (or [k, m] when
  * `aTrans`) matrices `aStride` elements apart, b [k, n] (or [n, k] when `bTrans`) `bStride` apart (0: one b for
- * the whole batch), bias [n], c [batch, m, n]. `allowTf32`: a GPU fp32 GEMM may use TF32 tensor cores. */
+ * the whole batch), bias [n] (one per batch entry, `biasStride` apart, when that is given), c [batch, m, n].
+ * `allowTf32`: a GPU fp32 GEMM may use TF32 tensor cores. */
 export interface GemmOptions {
   dtype: DTypeCode;
   batch: number;
@@ -409,6 +410,8 @@ export interface GemmOptions {
   bStride: number;
   bTrans: boolean;
   bias?: OptionalHandle;
+  /** Elements between the bias vectors of consecutive batch entries (default 0: one bias for all). */
+  biasStride?: number;
   c: StorageHandle;
   allowTf32: boolean;
 }

@@ -8,8 +8,8 @@
 namespace natten::node {
 namespace {
 
-/// What a JS storage handle owns: one reference to the storage, and the bytes it reported to V8 as
-/// external memory (so the garbage collector sees what forgotten tensors hold).
+/// What a JS storage handle owns: one reference to the storage, and the host bytes it reported to V8 as
+/// external memory (so the garbage collector sees what forgotten CPU tensors hold).
 struct Holder {
   StoragePtr storage;
   int64_t reported = 0;
@@ -87,7 +87,11 @@ Napi::Value wrap_storage(Napi::Env env, StoragePtr storage) {
     delete h;
     throw Napi::Error::New(env, "natten: cannot create a storage handle");
   }
-  h->reported = h->storage ? (int64_t)h->storage->bytes() : 0;
+  // Host memory only. Device bytes are not V8's heap pressure: reported, every multi-megabyte GPU tensor
+  // (and every reshape's second handle) pushed V8 into a collection every few ops, which cost more host time
+  // than the ops' own launches. Forgotten GPU tensors are collected by the full GC that an out-of-memory
+  // allocation runs before its one retry (lib/native.ts).
+  h->reported = h->storage && h->storage->device().is_cpu() ? (int64_t)h->storage->bytes() : 0;
   int64_t total;
   if (h->reported) napi_adjust_external_memory(env, h->reported, &total);
   Napi::External<Holder> ext(env, v);

@@ -18,7 +18,7 @@ int64_t batch_extent(int64_t count, int64_t stride, int64_t each) {
   return count == 0 || each == 0 ? 0 : add(mul(count - 1, stride), each);
 }
 
-// gemm({dtype, batch, m, n, k, a, aStride, aTrans?, b, bStride, bTrans, bias?, c, allowTf32})
+// gemm({dtype, batch, m, n, k, a, aStride, aTrans?, b, bStride, bTrans, bias?, biasStride?, c, allowTf32})
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   OpCall c(info);
   const Options& o = c.options;
@@ -30,7 +30,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   g.allow_tf32 = o.flag("allowTf32", false);
   g.a = c.req("a", batch_extent(g.batch, g.a_stride, mul(g.m, g.k)));
   g.b = c.req("b", batch_extent(g.batch, g.b_stride, mul(g.k, g.n)));
-  g.bias = c.maybe("bias", g.n);
+  g.bias_stride = o.integer_or("biasStride", 0, 0, Options::kMaxCount);
+  g.bias = c.maybe("bias", g.bias_stride ? batch_extent(g.batch, g.bias_stride, g.n) : g.n);
   g.c = c.req("c", mul(g.batch, mul(g.m, g.n)));
   const DType t = c.t;
   c.dispatch([t, g] { cpu::gemm(t, g); }, [&](int dev) { launch::gemm(dev, t, g); });

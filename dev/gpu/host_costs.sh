@@ -15,3 +15,11 @@ node dist/dev/gpu/enqueue_costs.js 2>&1 | tee "$OUT/enqueue_costs.txt"
 prof=$(mktemp -d)
 node --cpu-prof --cpu-prof-dir="$prof" dist/dev/gpu/enqueue_costs.js --only 'module forward in' --calls 400 --reps 5 >/dev/null
 node dist/dev/cpu_profile_top.js "$prof"/*.cpuprofile 45 | tee "$OUT/module_forward_profile.txt"
+# V8's tick profiler sees native frames too: where the addon's, CUDA's and V8's own time goes (C++ symbols of
+# the addon, shared libraries as a whole).
+tick=$(mktemp -d)
+(cd "$tick" && node --prof "$OLDPWD/dist/dev/gpu/enqueue_costs.js" --only 'module forward in' --calls 400 --reps 5 >/dev/null &&
+  node --prof-process isolate*.log 2>/dev/null | head -150) >"$OUT/module_forward_ticks.txt"
+(cd "$tick" && rm -f isolate*.log && node --prof "$OLDPWD/dist/bench/train_step_gpu.js" --reps 3 --out /dev/null >/dev/null 2>&1 &&
+  node --prof-process isolate*.log 2>/dev/null | head -150) >"$OUT/train_step_ticks.txt"
+which perf >>"$OUT/enqueue_costs.txt" 2>&1 || echo "no perf" >>"$OUT/enqueue_costs.txt"

@@ -194,10 +194,12 @@ void gemm_f32(DType t, const GemmArgs& g) {
       pack_b_panel(t, g, g.b, bm * g.b_stride, jp, bp + i * panel_floats, row);
     }
   });
+  // One bias row per batch entry when bias_stride is set, else one for all.
+  const int64_t bias_rows = g.bias && g.bias_stride ? g.batch : 1;
   std::vector<float> bias;
   if (g.bias) {
-    bias.resize((size_t)g.n);
-    load_row(g.bias, t, 0, g.n, bias.data());
+    bias.resize((size_t)(bias_rows * g.n));
+    for (int64_t r = 0; r < bias_rows; ++r) load_row(g.bias, t, (size_t)(r * g.bias_stride), g.n, bias.data() + r * g.n);
   }
   const int64_t per_batch = pl.tasks();
   parallel_for(g.batch * per_batch, 1, [&](int64_t begin, int64_t end) {
@@ -205,7 +207,8 @@ void gemm_f32(DType t, const GemmArgs& g) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t batch = task / per_batch, r = task % per_batch;
       const float* bmat = bp + (g.b_stride == 0 ? 0 : batch) * pl.panels * panel_floats;
-      run_tile(t, g, pl, bmat, g.bias ? bias.data() : nullptr, batch, r / pl.nblocks, r % pl.nblocks, scratch);
+      const float* brow = g.bias ? bias.data() + (bias_rows > 1 ? batch * g.n : 0) : nullptr;
+      run_tile(t, g, pl, bmat, brow, batch, r / pl.nblocks, r % pl.nblocks, scratch);
     }
   });
 }
@@ -227,7 +230,8 @@ void gemm_f64(const GemmArgs& g) {
       }
       const double* b = B + batch * g.b_stride;
       double* c = C + row * g.n;
-      for (int64_t j = 0; j < g.n; ++j) c[j] = bias ? bias[j] : 0.0;
+      const double* brow = bias ? bias + batch * g.bias_stride : nullptr;
+      for (int64_t j = 0; j < g.n; ++j) c[j] = brow ? brow[j] : 0.0;
       if (g.b_trans) {
         for (int64_t j = 0; j < g.n; ++j) {
           double s = 0.0;

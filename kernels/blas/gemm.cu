@@ -4,6 +4,7 @@
 // enqueued under one lock, so calls from several threads (worker_threads) never mix their pointers.
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -31,14 +32,14 @@ uint32_t alignment(const void* p) {
 
 struct Key {
   int device, dtype;
-  int64_t batch, m, n, k, a_stride, b_stride;
+  int64_t batch, m, n, k, a_stride, b_stride, bias_stride;
   bool a_trans, b_trans, bias, tf32;
   uint32_t align_a, align_b, align_c, align_bias;
   bool operator<(const Key& o) const {
-    return std::tie(device, dtype, batch, m, n, k, a_stride, b_stride, a_trans, b_trans, bias, tf32, align_a, align_b,
-                    align_c, align_bias) < std::tie(o.device, o.dtype, o.batch, o.m, o.n, o.k, o.a_stride, o.b_stride,
-                                                    o.a_trans, o.b_trans, o.bias, o.tf32, o.align_a, o.align_b,
-                                                    o.align_c, o.align_bias);
+    return std::tie(device, dtype, batch, m, n, k, a_stride, b_stride, bias_stride, a_trans, b_trans, bias, tf32,
+                    align_a, align_b, align_c, align_bias) <
+           std::tie(o.device, o.dtype, o.batch, o.m, o.n, o.k, o.a_stride, o.b_stride, o.bias_stride, o.a_trans,
+                    o.b_trans, o.bias, o.tf32, o.align_a, o.align_b, o.align_c, o.align_bias);
   }
 };
 
@@ -83,6 +84,7 @@ Plan make_plan(const Key& key, DType t, const GemmArgs& g) {
   set_desc(api, p.desc, kDescTransB, tb);
   set_desc(api, p.desc, kDescEpilogue, g.bias ? kEpilogueBias : kEpilogueDefault);
   if (g.bias) set_desc(api, p.desc, kDescBiasDataType, type);
+  if (g.bias && g.bias_stride) set_desc(api, p.desc, kDescBiasBatchStride, g.bias_stride);
   p.a = g.b_trans ? layout(api, type, g.k, g.n, g.k, g.batch, g.b_stride)
                   : layout(api, type, g.n, g.k, g.n, g.batch, g.b_stride);
   p.b = g.a_trans ? layout(api, type, g.m, g.k, g.m, g.batch, g.a_stride)
@@ -120,6 +122,25 @@ std::map<Key, Plan>& plans() {
   return *m;
 }
 
+/// One workspace per stream, grown to the largest a plan asked for and kept for the process: an allocation
+/// and a free per GEMM cost more host time than a small GEMM's launch. Per stream, because GEMMs on two
+/// streams (the work stream and the tuner's side stream) may run at once; calls on one stream are ordered.
+void* workspace_for(int device, void* stream, size_t bytes) {
+  struct Workspace {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  static auto* spaces = new std::map<void*, Workspace>();  // under g_mutex; never freed (threads may use it)
+  Workspace& w = (*spaces)[stream];
+  if (w.bytes < bytes) {
+    // Stream-ordered: the old block is freed after the GEMMs already queued on this stream.
+    if (w.ptr) gpu::release(device, w.ptr, w.bytes);
+    w.ptr = gpu::alloc(device, bytes);
+    w.bytes = bytes;
+  }
+  return w.ptr;
+}
+
 }  // namespace
 
 void gemm(int device, DType t, const GemmArgs& g) {
@@ -131,6 +152,7 @@ void gemm(int device, DType t, const GemmArgs& g) {
                 g.k,
                 g.a_stride,
                 g.b_stride,
+                g.bias ? g.bias_stride : 0,
                 g.a_trans,
                 g.b_trans,
                 g.bias != nullptr,
@@ -147,10 +169,18 @@ void gemm(int device, DType t, const GemmArgs& g) {
   if (it == plans().end()) it = plans().emplace(key, make_plan(key, t, g)).first;
   const Plan& p = it->second;
   if (g.bias) set_desc(api, p.desc, kDescBiasPointer, g.bias);
-  gpu::DeviceScratch workspace(device, p.workspace);
+  // Under graph capture (profile mode) the workspace is the graph's own allocation, freed within it: a block
+  // allocated during capture exists only while the graph runs, so it cannot become the kept one.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  NATTEN_CUDA_CHECK(cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &capture));
+  std::optional<gpu::DeviceScratch> captured;
+  if (capture != cudaStreamCaptureStatusNone) captured.emplace(device, p.workspace);
+  void* workspace = captured ? captured->data()
+                    : p.workspace ? workspace_for(device, stream, p.workspace)
+                                  : nullptr;
   const float alpha = 1.f, beta = 0.f;
   check_cublas(api.matmul(gpu::cublaslt_handle(device), p.desc, &alpha, g.b, p.a, g.a, p.b, &beta, g.c, p.d, g.c, p.d,
-                          &p.algo, workspace.data(), p.workspace, stream),
+                          &p.algo, workspace, p.workspace, stream),
                "cublasLtMatmul");
 }
 

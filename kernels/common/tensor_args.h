@@ -18,6 +18,8 @@ struct GemmArgs {
   int64_t b_stride = 0;
   bool b_trans = false;
   const void* bias = nullptr;
+  /// Elements between the bias vectors of consecutive batch entries (0: one bias for every entry).
+  int64_t bias_stride = 0;
   void* c = nullptr;
   /// GPU fp32 GEMM may use TF32 tensor cores (setFloat32MatmulPrecision('high')); the CPU ignores it.
   bool allow_tf32 = false;

@@ -24,7 +24,8 @@ constexpr int kComputeF32 = 68, kComputeF32FastTf32 = 77;
 constexpr int kR32F = 0, kR16F = 2, kR16BF = 14;
 constexpr int kOpN = 0, kOpT = 1;
 constexpr int kDescComputeType = 0, kDescScaleType = 1, kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7,
-              kDescBiasPointer = 8, kDescBiasDataType = 26;
+              kDescBiasPointer = 8, kDescBiasBatchStride = 10,
+              kDescBiasDataType = 26;
 constexpr int kLayoutBatchCount = 5, kLayoutStridedBatchOffset = 6;
 constexpr int kPrefMaxWorkspaceBytes = 1, kPrefMinAlignmentA = 5, kPrefMinAlignmentB = 6, kPrefMinAlignmentC = 7,
               kPrefMinAlignmentD = 8;

@@ -11,10 +11,10 @@ import { argTypeError, rangeError } from '../errors';
 import { checkDtype, randn, Tensor, zeros } from '../tensor';
 import { fusedForward, na1dBackward, na2dBackward, na3dBackward, type NAResult } from '../ops/fused';
 import { toFused, toUnfused } from '../ops/layout';
-import { linear } from '../ops/linear';
+import { linear, linearChunks } from '../ops/linear';
 import { linearBackward } from '../ops/linear_backward';
 import { mul } from '../ops/elementwise';
-import { chunk, concat, split } from '../ops/shape_ops';
+import { concat, split } from '../ops/shape_ops';
 import { softmax, softmaxBackward } from '../ops/softmax';
 import {
   na1dAV,
@@ -344,9 +344,10 @@ export class NeighborhoodAttentionModule extends Module {
     this.#tape = null;
     return scoped((keep) => {
       const xp = this.#pad(x, keep);
-      const qkv = keep(linear(xp, this.#param('qkv.weight'), this.qkvBias ? this.#param('qkv.bias') : null));
+      // q, k, v stacked [3, B, ...S, C] by one batched GEMM: each a view of its block, no split copies.
+      const qkv = keep(linearChunks(xp, this.#param('qkv.weight'), this.qkvBias ? this.#param('qkv.bias') : null, 3));
       const heads = [...xp.shape.slice(0, this.dims + 1), this.numHeads, this.headDim];
-      const [q, k, v] = chunk(qkv, 3, this.dims + 1).map((t) => keep(keep(t).reshape(heads)));
+      const [q, k, v] = split(qkv, 1, 0).map((t) => keep(keep(t).reshape(heads)));
       const tape: Tape | null = save
         ? { xp: save.share(xp), q: save.keep(q), k: save.keep(k), v: save.keep(v), projIn: xp }
         : null;

@@ -103,6 +103,40 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return out;
 }
 
+/**
+ * `linear(x, weight, bias)` with the output's last axis cut into `parts` equal chunks stacked on a new first
+ * axis: `[parts, ...lead, out / parts]`, i.e. `stack(chunk(linear(x, weight, bias), parts, -1))` in one
+ * batched GEMM (weight rows and bias in `parts` blocks, x shared). A module's packed q/k/v projection: each
+ * part is then a contiguous view (split along axis 0), so no copy separates q, k and v. @internal
+ */
+export function linearChunks(x: Tensor, weight: Tensor, bias: Tensor | null, parts: number): Tensor {
+  const fn = 'linearChunks';
+  const { x: a, weight: w, bias: b, lead, outF, inF } = linearArgs(fn, x, weight, bias);
+  if (!Number.isInteger(parts) || parts < 1 || outF % parts !== 0)
+    throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: parts must divide the out-features ${outF}, got ${parts}`);
+  const each = outF / parts;
+  const out = allocOutput([parts, ...lead, each], a.dtype, a);
+  writing([out], () =>
+    native.gemm({
+      dtype: dtypeCode(a.dtype),
+      batch: parts,
+      m: prod(lead),
+      n: each,
+      k: inF,
+      a: a.handle('x'),
+      aStride: 0,
+      b: w.handle('weight'),
+      bStride: each * inF,
+      bTrans: true,
+      bias: b ? b.handle('bias') : null,
+      biasStride: b ? each : 0,
+      c: out.handle(),
+      allowTf32: precision === 'high',
+    }),
+  );
+  return out;
+}
+
 /** The checked arguments of a matrix product and its sizes. @internal */
 export interface MatmulArgs {
   a: Tensor;

@@ -5,6 +5,7 @@
  */
 import * as natten from '../../lib';
 import * as oracle from '../oracle';
+import { linearChunks } from '../../lib/ops/linear';
 
 export type OpsDtype = 'float32' | 'float16' | 'bfloat16' | 'float64';
 
@@ -85,6 +86,33 @@ export function describeTensorOps(device: string, dtypes: readonly OpsDtype[]): 
           oracle.linear(x.o, w.o),
           dtype,
           `linear ${lead} ${inF}->${outF} no bias`,
+        );
+      }
+    });
+
+    it('linearChunks (the packed q/k/v projection): linear with the out axis cut into stacked parts', async () => {
+      for (const [lead, inF, outF, parts, bias] of [
+        [[3, 5], 7, 9, 3, true],
+        [[2, 4, 3], 16, 48, 3, true],
+        [[13], 33, 8, 2, false],
+        [[1], 5, 6, 1, true],
+      ] as [number[], number, number, number, boolean][]) {
+        const x = inp([...lead, inF]),
+          w = inp([outF, inF]),
+          b = inp([outF]);
+        const full = oracle.linear(x.o, w.o, bias ? b.o : undefined);
+        // want[p, r, j] = full[r, p * each + j]
+        const each = outF / parts,
+          rows = full.data.length / outF;
+        const want = new Float64Array(full.data.length);
+        for (let p = 0; p < parts; p++)
+          for (let r = 0; r < rows; r++)
+            for (let j = 0; j < each; j++) want[(p * rows + r) * each + j] = full.data[r * outF + p * each + j];
+        await expectClose(
+          linearChunks(x.t, w.t, bias ? b.t : null, parts),
+          { data: want, shape: [parts, ...lead, each] },
+          dtype,
+          `linearChunks ${lead} ${inF}->${outF} in ${parts}${bias ? '' : ' no bias'}`,
         );
       }
     });
