@@ -7,6 +7,8 @@
 // layer lists and chooses configs through it (kernels/dispatch/fused_configs.cu, fused_choice.cu).
 #pragma once
 #include <stdint.h>
+#include <map>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -99,8 +101,38 @@ class FamilyConfigs {
     return out;
   }
 
-  /// The cheapest of `cands` by cost(), the first listed on ties; null when there is none.
+  /// The cheapest of `cands` by cost(), the first listed on ties; null when there is none. Remembered per
+  /// problem, device and candidate list: the cost model replays a CTA per candidate, tens of microseconds of
+  /// host time on every op call otherwise, and its answer for one problem never changes.
   const Entry* cheapest(const std::vector<const Entry*>& cands, const NaProblem& p, const DeviceCaps& caps) const {
+    static std::mutex mutex;
+    static auto* memo = new std::map<std::vector<int64_t>, const Entry*>();  // never destroyed (threads)
+    std::vector<int64_t> key = cost_key(p, caps);
+    for (const Entry* e : cands) key.push_back(reinterpret_cast<intptr_t>(e));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = memo->find(key);
+      if (it != memo->end()) return it->second;
+    }
+    const Entry* best = pick_cheapest(cands, p, caps);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (memo->size() >= 4096) memo->clear();  // a bound for processes that see endless shapes
+    (*memo)[std::move(key)] = best;
+    return best;
+  }
+
+ private:
+  /// What the cost model reads of a problem and a device.
+  static std::vector<int64_t> cost_key(const NaProblem& p, const DeviceCaps& caps) {
+    std::vector<int64_t> k = {p.dims,         p.batch,         p.heads,          p.heads_kv,     p.head_dim,
+                              p.head_dim_v,   p.n_extra,       caps.device,      caps.cc_major,  caps.cc_minor,
+                              caps.sm_count,  caps.smem_optin};
+    for (int a = 0; a < kMaxDims; ++a)
+      k.insert(k.end(), {p.length[a], p.kernel[a], p.stride[a], p.dilation[a], int64_t(p.causal[a])});
+    return k;
+  }
+
+  const Entry* pick_cheapest(const std::vector<const Entry*>& cands, const NaProblem& p, const DeviceCaps& caps) const {
     const Entry* best = nullptr;
     double best_cost = 0;
     for (const Entry* e : cands) {
