@@ -43,6 +43,43 @@ interface LayerResult {
   torch?: TorchResult;
   speedupVsTorch?: number;
   meets?: { speedupAtLeast1_5: boolean; overheadAtMost1_15: boolean };
+  /** The same forwards replayed from a CUDA graph (natten.captureGraph): each call copies its input into the
+   * graph's input, replays, and copies the output into a fresh tensor. Kernels: the forward's plus both copies. */
+  graph?: {
+    queuedMsPerForward: number;
+    queuedRepsMs: number[];
+    enqueueMsPerForward: number;
+    kernelSumMs: number;
+    copyMs: number[];
+    queuedOverKernels: number;
+    /** Largest |graph output - eager output| (bitwise equal expected: 0). */
+    maxAbsDiffVsEager: number;
+    speedupVsTorch?: number;
+    meets?: { speedupAtLeast1_5: boolean; overheadAtMost1_15: boolean };
+  };
+}
+
+/** The kernels `fn` enqueues, timed in profile mode (which ends whether or not fn throws); fn returns what
+ * to dispose once profile mode is off. */
+function profileOps(device: number, fn: () => natten.Tensor[]): { name: string; ms: number }[] {
+  native.profileStart({ device });
+  let made: natten.Tensor[];
+  try {
+    made = fn();
+  } catch (e) {
+    native.profileStop({ device });
+    throw e;
+  }
+  const timings = native.profileStop({ device });
+  for (const t of made) t.dispose();
+  return timings.map((t) => ({ name: shortKernelName(t.name), ms: t.ms }));
+}
+
+/** One module forward replayed from a CUDA graph: input copied in, replay, output copied to a fresh tensor. */
+function graphedForward(graph: natten.CudaGraph, xs: natten.Tensor, output: natten.Tensor, x: natten.Tensor): natten.Tensor {
+  natten.copyInto(xs, x);
+  graph.replay();
+  return natten.copyInto(natten.empty(output.shape, { device: output.device, dtype: output.dtype }), output);
 }
 
 /** One forward's kernels in profile mode (profile mode ends whether or not the forward throws). */
@@ -102,10 +139,41 @@ standaloneMain<LayerResult>(
       kernels: profiles[sums.indexOf(kernelSumMs)] ?? profiles[0],
       queuedOverKernels: median(queued.reps) / kernelSumMs,
     };
+    // CUDA graph mode: the forward captured once (after the eager warm-up above) and replayed.
+    const xs = natten.copyInto(natten.empty(x.shape, { device, dtype: 'bfloat16' }), x);
+    const { graph, output } = natten.captureGraph(device, () => m.forward(xs));
+    const [ye, yg] = [m.forward(x), graphedForward(graph, xs, output, x)];
+    const [eager, replayed] = [await ye.toArray(), await yg.toArray()];
+    ye.dispose();
+    yg.dispose();
+    const maxAbsDiffVsEager = Array.from(replayed).reduce((mx, v, i) => Math.max(mx, Math.abs(v - eager[i])), 0);
+    const gq = await timeQueuedCalls(() => graphedForward(graph, xs, output, x).dispose(), device, calls, reps);
+    const copyMs = profileOps(o.device, () => {
+      natten.copyInto(xs, x);
+      return [natten.copyInto(natten.empty(output.shape, { device, dtype: 'bfloat16' }), output)];
+    }).map((k) => k.ms);
+    const graphKernels = kernelSumMs + copyMs.reduce((s, v) => s + v, 0);
+    r.graph = {
+      queuedMsPerForward: median(gq.reps),
+      queuedRepsMs: gq.reps,
+      enqueueMsPerForward: gq.enqueue,
+      kernelSumMs: graphKernels,
+      copyMs,
+      queuedOverKernels: median(gq.reps) / graphKernels,
+      maxAbsDiffVsEager,
+    };
+    graph.dispose();
+    output.dispose();
+    xs.dispose();
     if (torchFile) {
       r.torch = JSON.parse(fs.readFileSync(torchFile, 'utf8')) as TorchResult;
       r.speedupVsTorch = r.torch.best.ms_per_forward / r.queuedMsPerForward;
       r.meets = { speedupAtLeast1_5: r.speedupVsTorch >= 1.5, overheadAtMost1_15: r.queuedOverKernels <= 1.15 };
+      r.graph.speedupVsTorch = r.torch.best.ms_per_forward / r.graph.queuedMsPerForward;
+      r.graph.meets = {
+        speedupAtLeast1_5: r.graph.speedupVsTorch >= 1.5,
+        overheadAtMost1_15: r.graph.queuedOverKernels <= 1.15,
+      };
     }
     process.stdout.write(
       `queued: ${r.queuedMsPerForward.toFixed(4)} ms/forward (${calls} queued, median of ${reps}; enqueue ` +
@@ -116,7 +184,13 @@ standaloneMain<LayerResult>(
         (r.torch
           ? `PyTorch ${r.torch.torch} (${r.torch.best.order} order): ${r.torch.best.ms_per_forward.toFixed(4)} ms/forward; ` +
             `speedup ${r.speedupVsTorch!.toFixed(2)}x (target >= 1.5)\n`
-          : ''),
+          : '') +
+        `CUDA graph (copy in, replay, copy out): ${r.graph.queuedMsPerForward.toFixed(4)} ms/forward (enqueue ` +
+        `${r.graph.enqueueMsPerForward.toFixed(4)} ms on the host); kernels ${r.graph.kernelSumMs.toFixed(4)} ms ` +
+        `(the forward's + copies ${copyMs.map((v) => v.toFixed(4)).join(' + ')}); queued / kernels ` +
+        `${r.graph.queuedOverKernels.toFixed(3)} (target <= 1.15); max |graph - eager| ${maxAbsDiffVsEager}` +
+        (r.graph.speedupVsTorch ? `; speedup vs PyTorch ${r.graph.speedupVsTorch.toFixed(2)}x` : '') +
+        '\n',
     );
     o.save([r]);
     x.dispose();

@@ -28,7 +28,8 @@ export type NattenErrorCode =
   | 'ERR_NATTEN_SAFETENSORS'
   | 'ERR_NATTEN_STATE_DICT'
   | 'ERR_NATTEN_NO_SAVED_FORWARD'
-  | 'ERR_NATTEN_INVALID_STATE';
+  | 'ERR_NATTEN_INVALID_STATE'
+  | 'ERR_NATTEN_GRAPH';
 
 /** A library or device failure (CUDA error, out of memory, disposed tensor, ...). */
 export class NattenError extends Error {

@@ -9,6 +9,7 @@ export type { TensorOptions, RandnOptions, TensorData, NestedNumbers, TidyResult
 export type { DType, ArrayFor } from './dtype';
 export { DTYPES } from './dtype';
 export { cuda } from './device';
+export { captureGraph, CudaGraph } from './cuda_graph';
 export type { DeviceLike, DeviceName, CudaDeviceInfo } from './device';
 export { buildInfo, memory, synchronize } from './runtime';
 export type { BuildInfo, CpuSimdLevel } from './runtime';
@@ -83,7 +84,7 @@ export { linear, matmul, setFloat32MatmulPrecision, getFloat32MatmulPrecision } 
 export type { Float32MatmulPrecision } from './ops/linear';
 export { add, mul, gelu, layerNorm } from './ops/elementwise';
 export type { GeluOptions } from './ops/elementwise';
-export { permute, contiguous, split, chunk, concat, toHeadsFirst, toHeadsLast } from './ops/shape_ops';
+export { permute, contiguous, split, chunk, concat, copyInto, toHeadsFirst, toHeadsLast } from './ops/shape_ops';
 export { linearBackward, matmulBackward } from './ops/linear_backward';
 export type { LinearGradients, MatmulGradients } from './ops/linear_backward';
 export { addBackward, mulBackward, geluBackward, layerNormBackward } from './ops/elementwise_backward';

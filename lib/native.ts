@@ -15,6 +15,8 @@ import { NattenError } from './errors';
 
 /** Opaque handle to a native storage block. */
 export type StorageHandle = { readonly __storage: unique symbol };
+/** An instantiated CUDA graph (native/graph_binding.cc), freed by the garbage collector. */
+export type GraphHandle = { readonly __graph: unique symbol };
 
 /** Opaque handle to a CUDA-event timer (gpuTimerCreate). */
 export type GpuTimerHandle = { readonly __gpuTimer: unique symbol };
@@ -734,6 +736,16 @@ export interface NativeBinding {
   /** Ends profile mode on cuda:device and returns its kernels in launch order; blocks until the device
    * has run them (profiling only). */
   profileStop(o: DeviceOptions): NativeKernelTiming[];
+
+  // CUDA graphs (native/graph_binding.cc, kernels/runtime/cuda_graph.h).
+  /** Starts capturing this thread's ops on cuda:device (ERR_NATTEN_GRAPH if a capture or profile mode is on). */
+  graphBegin(o: DeviceOptions): void;
+  /** Ends the capture and instantiates it (ERR_NATTEN_GRAPH when the captured ops cannot form a graph). */
+  graphEnd(o: DeviceOptions): GraphHandle;
+  /** Ends a failed capture, discarding it. */
+  graphAbort(o: DeviceOptions): void;
+  /** Enqueues one replay of a graph on its device's stream. */
+  graphLaunch(o: { graph: GraphHandle }): void;
 }
 
 /** @internal The package root: the nearest folder above this file holding package.json (lib/ or dist/lib/). */

@@ -195,3 +195,25 @@ export function toHeadsLast(t: Tensor): Tensor {
   const r = x.ndim;
   return permute(x, [0, ...Array.from({ length: r - 3 }, (_, i) => i + 2), 1, r - 1]);
 }
+
+/**
+ * Copies src's values into dst in place (same shape, dtype and device), queued like any op: how new data
+ * enters a tensor a captured graph reads ({@link captureGraph}), or a preallocated buffer is refilled.
+ * Returns dst.
+ */
+export function copyInto<T extends Tensor>(dst: T, src: Tensor): T {
+  const fn = 'copyInto';
+  const d = tensorArg(fn, dst, 'dst'),
+    s = tensorArg(fn, src, 'src');
+  checkSameDtypeDevice(fn, [
+    [d, 'dst'],
+    [s, 'src'],
+  ]);
+  if (d.ndim !== s.ndim || d.shape.some((n, i) => n !== s.shape[i]))
+    throw rangeError(
+      'ERR_NATTEN_INVALID_SHAPE',
+      `${fn}: src must have dst's shape ${shapeStr(d.shape)}, got ${shapeStr(s.shape)}`,
+    );
+  copyStrided(fn, s, d, { shape: [d.numel], srcStrides: [1], dstStrides: [1] });
+  return dst;
+}

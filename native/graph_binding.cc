@@ -1,0 +1,58 @@
+// CUDA graph bindings (lib/cuda_graph.ts; typed in lib/native.ts), over kernels/runtime/cuda_graph.h:
+//   graphBegin({device}), graphEnd({device}) -> graph handle, graphAbort({device}), graphLaunch({graph}).
+// A graph handle owns the instantiated graph; the garbage collector frees it (a queued replay runs first).
+#include <napi.h>
+
+#include <memory>
+
+#include "../kernels/runtime/cuda_graph.h"
+#include "js_interop.h"
+#include "options_arg.h"
+
+namespace natten::node {
+namespace {
+
+using GraphPtr = std::shared_ptr<gpu::Graph>;
+const napi_type_tag kGraphTag = {0x6e617474656e5f67ull, 0x72617068735f3031ull};
+
+/// options.device, which must be a CUDA device.
+int graph_device_arg(const Napi::CallbackInfo& info) {
+  const Device d = Options(info).device();
+  if (d.is_cpu())
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DEVICE", "options.device: CUDA graphs need a CUDA device, got cpu");
+  return d.index;
+}
+
+Napi::Value GraphBegin(const Napi::CallbackInfo& info) {
+  gpu::graph_begin(graph_device_arg(info));
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("graphBegin", GraphBegin);
+
+Napi::Value GraphEnd(const Napi::CallbackInfo& info) {
+  GraphPtr g = gpu::graph_end(graph_device_arg(info));
+  auto ext = Napi::External<GraphPtr>::New(info.Env(), new GraphPtr(std::move(g)),
+                                           [](Napi::Env, GraphPtr* p) { delete p; });
+  ext.TypeTag(&kGraphTag);
+  return ext;
+}
+NATTEN_BINDING("graphEnd", GraphEnd);
+
+Napi::Value GraphAbort(const Napi::CallbackInfo& info) {
+  gpu::graph_abort(graph_device_arg(info));
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("graphAbort", GraphAbort);
+
+Napi::Value GraphLaunch(const Napi::CallbackInfo& info) {
+  const Options o(info);
+  const Napi::Value v = o.get("graph");
+  if (!v.IsExternal() || !v.As<Napi::External<GraphPtr>>().CheckTypeTag(&kGraphTag))
+    throw Error(ErrorKind::Type, "ERR_NATTEN_INVALID_ARG_TYPE", o.name("graph") + " must be a graph handle");
+  gpu::graph_launch(**v.As<Napi::External<GraphPtr>>().Data());
+  return info.Env().Undefined();
+}
+NATTEN_BINDING("graphLaunch", GraphLaunch);
+
+}  // namespace
+}  // namespace natten::node
