@@ -61,7 +61,9 @@ describeGpu('CUDA graphs', () => {
     const x = natten.randn([64], { ...opts, seed: 5 });
     let thrown: unknown;
     try {
-      natten.captureGraph('cuda', () => natten.mul(x, 2).toArraySync());
+      natten.captureGraph('cuda', () => {
+        natten.mul(x, 2).toArraySync();
+      });
     } catch (e) {
       thrown = e;
     }
