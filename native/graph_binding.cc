@@ -15,13 +15,7 @@ namespace {
 using GraphPtr = std::shared_ptr<gpu::Graph>;
 const napi_type_tag kGraphTag = {0x6e617474656e5f67ull, 0x72617068735f3031ull};
 
-/// options.device, which must be a CUDA device.
-int graph_device_arg(const Napi::CallbackInfo& info) {
-  const Device d = Options(info).device();
-  if (d.is_cpu())
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DEVICE", "options.device: CUDA graphs need a CUDA device, got cpu");
-  return d.index;
-}
+int graph_device_arg(const Napi::CallbackInfo& info) { return cuda_device_arg(info, "a CUDA graph"); }
 
 Napi::Value GraphBegin(const Napi::CallbackInfo& info) {
   gpu::graph_begin(graph_device_arg(info));

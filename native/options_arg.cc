@@ -125,4 +125,12 @@ void Options::flags_per_axis(const char* key, int n, bool* out) const {
   for (int i = 0; i < n; ++i) out[i] = a.Get((uint32_t)i).ToBoolean().Value();
 }
 
+int cuda_device_arg(const Napi::CallbackInfo& info, const char* what) {
+  const Device d = Options(info).device();
+  if (d.is_cpu())
+    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DEVICE",
+                std::string("options.device: ") + what + " needs a CUDA device, got cpu");
+  return d.index;
+}
+
 }  // namespace natten::node

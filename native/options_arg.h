@@ -70,4 +70,8 @@ class Options {
   const char* key_;
 };
 
+/// options.device of a binding that needs a CUDA device (`what` needs it, for the message): its index;
+/// ERR_NATTEN_INVALID_DEVICE for the CPU.
+int cuda_device_arg(const Napi::CallbackInfo& info, const char* what);
+
 }  // namespace natten::node

@@ -12,14 +12,7 @@
 namespace natten::node {
 namespace {
 
-/// options.device, which must be a CUDA device.
-int profiled_device(const Napi::CallbackInfo& info) {
-  const Device d = Options(info).device();
-  if (d.is_cpu())
-    throw Error(ErrorKind::Range, "ERR_NATTEN_INVALID_DEVICE",
-                "options.device: kernel profiling needs a CUDA device, got cpu");
-  return d.index;
-}
+int profiled_device(const Napi::CallbackInfo& info) { return cuda_device_arg(info, "kernel profiling"); }
 
 Napi::Value ProfileStart(const Napi::CallbackInfo& info) {
   gpu::profile_start(profiled_device(info));

@@ -14,7 +14,7 @@ import { toFused, toUnfused } from '../ops/layout';
 import { linear, linearChunks } from '../ops/linear';
 import { linearBackward } from '../ops/linear_backward';
 import { mul } from '../ops/elementwise';
-import { concat, split } from '../ops/shape_ops';
+import { concat, split, unstack } from '../ops/shape_ops';
 import { softmax, softmaxBackward } from '../ops/softmax';
 import {
   na1dAV,
@@ -347,7 +347,7 @@ export class NeighborhoodAttentionModule extends Module {
       // q, k, v stacked [3, B, ...S, C] by one batched GEMM: each a view of its block, no split copies.
       const qkv = keep(linearChunks(xp, this.#param('qkv.weight'), this.qkvBias ? this.#param('qkv.bias') : null, 3));
       const heads = [...xp.shape.slice(0, this.dims + 1), this.numHeads, this.headDim];
-      const [q, k, v] = split(qkv, 1, 0).map((t) => keep(keep(t).reshape(heads)));
+      const [q, k, v] = unstack(qkv, heads).map(keep);
       const tape: Tape | null = save
         ? { xp: save.share(xp), q: save.keep(q), k: save.keep(k), v: save.keep(v), projIn: xp }
         : null;

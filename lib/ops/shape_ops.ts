@@ -68,6 +68,31 @@ function slice(fn: string, x: Tensor, axis: number, start: number, len: number):
 }
 
 /**
+ * The blocks of t along axis 0, each seen with `shape` (of the same size as one block): views sharing t's
+ * storage where each block starts on a 256-byte boundary, else copies (as {@link split}). One native call per
+ * block where split then reshape would take two. @internal
+ */
+export function unstack(t: Tensor, shape: readonly number[]): Tensor[] {
+  const n = t.shape[0];
+  const bytes = (t.numel / n) * dtypeSize(t.dtype);
+  if (prod(shape) * n !== t.numel)
+    throw rangeError('ERR_NATTEN_INVALID_SHAPE', `unstack: [${shape.join(', ')}] is not the size of a block of t`);
+  if (bytes % 256 !== 0) return split(t, 1, 0).map((p) => reshapeOwned(p, shape));
+  const h = t.handle('t');
+  return Array.from(
+    { length: n },
+    (_, i) => new Tensor(native.view({ tensor: h, offset: i * bytes, bytes }), shape, t.dtype, t.device),
+  );
+}
+
+/** p seen with `shape`, p's own handle released. */
+function reshapeOwned(p: Tensor, shape: readonly number[]): Tensor {
+  const r = p.reshape(shape);
+  p.dispose();
+  return r;
+}
+
+/**
  * Splits t along `axis` (default 0): `sizes` a number (parts of that size, the last one smaller) or the
  * list of part sizes (summing to the axis length), as PyTorch's `split`.
  */

@@ -6,6 +6,7 @@
 import * as natten from '../../lib';
 import * as oracle from '../oracle';
 import { linearChunks } from '../../lib/ops/linear';
+import { unstack } from '../../lib/ops/shape_ops';
 
 export type OpsDtype = 'float32' | 'float16' | 'bfloat16' | 'float64';
 
@@ -114,6 +115,22 @@ export function describeTensorOps(device: string, dtypes: readonly OpsDtype[]): 
           dtype,
           `linearChunks ${lead} ${inF}->${outF} in ${parts}${bias ? '' : ' no bias'}`,
         );
+      }
+    });
+
+    it('unstack: the blocks along axis 0 in a new shape, aligned (views) or not (copies)', async () => {
+      for (const [shape, as] of [
+        [[3, 4, 32], [4, 2, 16]],
+        [[3, 5, 3], [15]],
+      ]) {
+        const x = inp(shape);
+        const parts = unstack(x.t, as);
+        const all = Array.from(await x.t.toArray());
+        const block = all.length / shape[0];
+        for (let i = 0; i < shape[0]; i++) {
+          expect(parts[i].shape).toEqual(as);
+          expect(Array.from(await parts[i].toArray())).toEqual(all.slice(i * block, (i + 1) * block));
+        }
       }
     });
 
