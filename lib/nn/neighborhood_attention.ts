@@ -9,7 +9,7 @@ import { deviceIndex, deviceName, type DeviceLike, type DeviceName } from '../de
 import type { DType } from '../dtype';
 import { argTypeError, rangeError } from '../errors';
 import { checkDtype, randn, Tensor, zeros } from '../tensor';
-import { fusedForward, na1dBackward, na2dBackward, na3dBackward, type NAResult } from '../ops/fused';
+import { fusedForward, na1dBackward, na2dBackward, na3dBackward, type NAOptions, type NAResult } from '../ops/fused';
 import { toFused, toUnfused } from '../ops/layout';
 import { linear, linearChunks } from '../ops/linear';
 import { linearBackward } from '../ops/linear_backward';
@@ -280,6 +280,16 @@ export class NeighborhoodAttentionModule extends Module {
     };
   }
 
+  /** The fused ops' options: the window and the scale (and the forward's returnLse), written out: an object
+   * spread costs about a microsecond of host time per call, on every forward. */
+  #fusedOptions(returnLse?: boolean): NAOptions {
+    const w = this.#window();
+    const [kernelSize, dilation, stride, isCausal, scale] = [w.kernelSize, w.dilation, w.stride, w.isCausal, this.scale];
+    return returnLse === undefined
+      ? { kernelSize, dilation, stride, isCausal, scale }
+      : { kernelSize, dilation, stride, isCausal, scale, returnLse };
+  }
+
   /** Attention on [B, ...S, heads, headDim]: fused, or the unfused chain with rpb on the scaled scores.
    * With a tape, keeps what the backward reads (`save` marks tensors that outlive the forward). */
   #attend(
@@ -299,10 +309,9 @@ export class NeighborhoodAttentionModule extends Module {
     );
     if (fused) {
       const fn = `NeighborhoodAttention${this.dims}D.forward`;
-      const opts = { ...window, scale: this.scale };
       // The LSE only where a backward will need it (inference: one allocation and its writes fewer).
-      if (!(tape && save)) return keep(fusedForward(fn, this.dims, q, k, v, opts) as Tensor);
-      const r = fusedForward(fn, this.dims, q, k, v, { ...opts, returnLse: true }) as NAResult;
+      if (!(tape && save)) return keep(fusedForward(fn, this.dims, q, k, v, this.#fusedOptions(false)) as Tensor);
+      const r = fusedForward(fn, this.dims, q, k, v, this.#fusedOptions(true)) as NAResult;
       keep(r.output);
       keep(r.lse);
       tape.fused = { output: save.keep(r.output), lse: save.keep(r.lse) };
@@ -406,10 +415,7 @@ export class NeighborhoodAttentionModule extends Module {
   #attendBackward(dOut: Tensor, t: Tape, keep: <U extends Tensor>(t: U) => U): Tensor[] {
     const window = this.#window();
     if (t.fused) {
-      const g = FUSED_BACKWARD[this.dims - 1](dOut, t.q, t.k, t.v, t.fused.output, t.fused.lse, {
-        ...window,
-        scale: this.scale,
-      });
+      const g = FUSED_BACKWARD[this.dims - 1](dOut, t.q, t.k, t.v, t.fused.output, t.fused.lse, this.#fusedOptions());
       return [keep(g.dq), keep(g.dk), keep(g.dv)];
     }
     const u = t.unfused as NonNullable<Tape['unfused']>;
