@@ -130,6 +130,7 @@ const FORWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys',
 const BACKWARD_KEYS = [...WINDOW_KEYS, ...KERNEL_KEYS, 'scale', 'additionalKeys', 'additionalValues'];
 
 const LAYOUTS = ['', '[batch, X, heads, headDim]', '[batch, X, Y, heads, headDim]', '[batch, X, Y, Z, heads, headDim]'];
+const V_LAYOUTS = LAYOUTS.map((l) => l.replace('headDim', 'headDimV'));
 
 /** Everything a fused op call needs, validated. */
 interface FusedCall {
@@ -194,7 +195,7 @@ function fusedCall(
   const rank = dims + 3;
   checkRank(fn, q, 'q', rank, LAYOUTS[dims]);
   checkRank(fn, k, 'k', rank, LAYOUTS[dims]);
-  checkRank(fn, v, 'v', rank, LAYOUTS[dims].replace('headDim', 'headDimV'));
+  checkRank(fn, v, 'v', rank, V_LAYOUTS[dims]);
   checkSameDtypeDevice(fn, [
     [q, 'q'],
     [k, 'k'],

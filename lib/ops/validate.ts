@@ -46,8 +46,9 @@ export function checkOptions(
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw argTypeError(`${fn}: opts`, 'an options object', opts);
   }
-  for (const [key, value] of Object.entries(opts)) {
-    if (value !== undefined && !allowed.includes(key)) {
+  // Plain loops in these checks: they run on every op call (Object.entries and array callbacks allocate).
+  for (const key in opts) {
+    if ((opts as Record<string, unknown>)[key] !== undefined && !allowed.includes(key)) {
       throw rangeError(
         'ERR_NATTEN_INVALID_ARG_VALUE',
         `${fn}: unknown option ${JSON.stringify(key)} (expected one of ${allowed.join(', ')})`,
@@ -95,7 +96,9 @@ export function checkRank(fn: string, t: Tensor, name: string, rank: number, lay
       `${fn}: ${name} must have rank ${rank} (${layout}), got shape ${shapeStr(t.shape)}`,
     );
   }
-  if (t.shape.some((d) => d < 1)) {
+  let empty = false;
+  for (let i = 0; i < rank; i++) empty = empty || t.shape[i] < 1;
+  if (empty) {
     throw rangeError(
       'ERR_NATTEN_INVALID_SHAPE',
       `${fn}: ${name} must have no empty axis (${layout}), got shape ${shapeStr(t.shape)}`,
@@ -105,7 +108,9 @@ export function checkRank(fn: string, t: Tensor, name: string, rank: number, lay
 
 /** Throws unless t's shape equals `expected`. */
 export function checkShape(fn: string, t: Tensor, name: string, expected: readonly number[], layout: string): void {
-  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+  let same = t.shape.length === expected.length;
+  for (let i = 0; same && i < expected.length; i++) same = t.shape[i] === expected[i];
+  if (!same) {
     throw rangeError(
       'ERR_NATTEN_INVALID_SHAPE',
       `${fn}: ${name} must have shape ${shapeStr(expected)} (${layout}), got ${shapeStr(t.shape)}`,
