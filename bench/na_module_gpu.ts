@@ -82,24 +82,6 @@ function graphedForward(graph: natten.CudaGraph, xs: natten.Tensor, output: natt
   return natten.copyInto(natten.empty(output.shape, { device: output.device, dtype: output.dtype }), output);
 }
 
-/** One forward's kernels in profile mode (profile mode ends whether or not the forward throws). */
-function profileForward(
-  m: natten.nn.NeighborhoodAttentionModule,
-  x: natten.Tensor,
-  device: number,
-): { name: string; ms: number }[] {
-  native.profileStart({ device });
-  let y: natten.Tensor;
-  try {
-    y = m.forward(x);
-  } catch (e) {
-    native.profileStop({ device });
-    throw e;
-  }
-  const timings = native.profileStop({ device });
-  y.dispose();
-  return timings.map((t) => ({ name: shortKernelName(t.name), ms: t.ms }));
-}
 
 standaloneMain<LayerResult>(
   module,
@@ -126,7 +108,7 @@ standaloneMain<LayerResult>(
     if (bad > 0) throw new Error(`the layer's output has ${bad} non-finite values`);
     // Queued work keeps each output alive until it has run.
     const queued = await timeQueuedCalls(() => m.forward(x).dispose(), device, calls, reps);
-    const profiles = Array.from({ length: 5 }, () => profileForward(m, x, o.device));
+    const profiles = Array.from({ length: 5 }, () => profileOps(o.device, () => [m.forward(x)]));
     const sums = profiles.map((p) => p.reduce((s, k) => s + k.ms, 0));
     const kernelSumMs = median(sums);
     const r: LayerResult = {

@@ -9,24 +9,23 @@
  * a capture cannot wait for the GPU.
  */
 import { native, type GraphHandle } from './native';
-import { deviceIndex, type DeviceLike } from './device';
+import { deviceIndex, deviceName, type DeviceLike, type DeviceName } from './device';
 import { argTypeError, NattenError, rangeError } from './errors';
-import { Tensor, tidy, untrack, type TidyResult } from './tensor';
+import { collect, Tensor, tidy, untrack, type TidyResult } from './tensor';
 
-/** Devices with a capture on (the autotuner does not tune inside one: lib/autotuner/tuner.ts). */
-const capturing = new Set<number>();
+/** Devices ('cuda:N') with a capture on (the autotuner does not tune inside one: lib/autotuner/tuner.ts). */
+const capturing = new Set<DeviceName>();
 
-/** True while a graph is being captured on `device` (an index). @internal */
-export function isCapturingGraph(device: number): boolean {
+/** True while a graph is being captured on `device`. @internal */
+export function isCapturingGraph(device: DeviceName): boolean {
   return capturing.size > 0 && capturing.has(device);
 }
 
-/** The tensors of a result, in order. */
-function tensorsOf(r: TidyResult, out: Tensor[] = []): Tensor[] {
-  if (r instanceof Tensor) out.push(r);
-  else if (Array.isArray(r)) for (const x of r) tensorsOf(x as TidyResult, out);
-  else if (r && typeof r === 'object') for (const x of Object.values(r)) tensorsOf(x as TidyResult, out);
-  return out;
+/** The tensors of a result (each once). */
+function tensorsOf(r: TidyResult): Tensor[] {
+  const found = new Set<Tensor>();
+  collect(r, found);
+  return [...found];
 }
 
 /** A captured graph of one GPU: {@link replay} reruns its ops. */
@@ -79,16 +78,17 @@ export function captureGraph<T extends TidyResult>(device: DeviceLike, fn: () =>
     throw rangeError('ERR_NATTEN_INVALID_DEVICE', 'captureGraph: device must be a CUDA device, got cpu');
   if (typeof fn !== 'function') throw argTypeError('captureGraph: fn', 'a function', fn);
   native.graphBegin({ device: dev });
-  capturing.add(dev);
+  const name = deviceName(dev);
+  capturing.add(name);
   let output: T;
   try {
     output = tidy(fn);
   } catch (e) {
-    capturing.delete(dev);
+    capturing.delete(name);
     native.graphAbort({ device: dev });
     throw e;
   }
-  capturing.delete(dev);
+  capturing.delete(name);
   let handle: GraphHandle;
   try {
     handle = native.graphEnd({ device: dev });

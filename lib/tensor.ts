@@ -348,7 +348,8 @@ export function untracked<T>(fn: () => T): T {
   }
 }
 
-function collect(v: unknown, out: Set<Tensor>): void {
+/** Adds the tensors in a {@link tidy} result (nested arrays and objects) to `out`. @internal */
+export function collect(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);
   else if (Array.isArray(v)) for (const x of v) collect(x, out);
   else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) collect(x, out);

@@ -8,24 +8,12 @@
  */
 import * as natten from '../../lib';
 import { LAYER } from '../../bench/na_module_gpu';
+import { timeQueuedCalls } from '../../bench/timing';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
-
-async function costUs(fn: () => void, calls: number, reps: number): Promise<number> {
-  const per: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    await natten.synchronize('cuda:0');
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < calls; i++) fn();
-    per.push(Number(process.hrtime.bigint() - t0) / 1e3 / calls);
-  }
-  await natten.synchronize('cuda:0');
-  per.sort((a, b) => a - b);
-  return per[per.length >> 1];
-}
 
 async function main(): Promise<void> {
   const calls = Number(arg('calls', '200')),
@@ -52,8 +40,8 @@ async function main(): Promise<void> {
   const only = arg('only', '');
   for (const [name, fn] of ops) {
     if (only && !name.includes(only)) continue;
-    fn();
-    process.stdout.write(`${name.padEnd(30)} ${(await costUs(fn, calls, reps)).toFixed(1).padStart(8)} us/call\n`);
+    const us = (await timeQueuedCalls(fn, 'cuda:0', calls, reps)).enqueue * 1e3;
+    process.stdout.write(`${name.padEnd(30)} ${us.toFixed(1).padStart(8)} us/call\n`);
   }
 }
 

@@ -3,7 +3,6 @@
  * (the registry's configs, pruned to the cost model's best few unless `thorough`), one tuning per signature
  * at a time, and the entry it leaves in the cache. The timing and the op's launch belong to the timer.
  */
-import { deviceIndex } from '../device';
 import { isCapturingGraph } from '../cuda_graph';
 import { debuglog } from 'util';
 import type { DeviceName } from '../device';
@@ -234,7 +233,7 @@ export function runTunable<O extends NaForwardOptions | NaBackwardOptions>(call:
   const s = autotunerSettings();
   // Inside a graph capture nothing is tuned (tuning holds the stream and times candidates: work a capture
   // would record, not run): the call runs with its default config.
-  if (!isAutotunerEnabled() || !s[call.pass] || call.explicit || isCapturingGraph(deviceIndex(call.device)))
+  if (!isAutotunerEnabled() || !s[call.pass] || call.explicit || isCapturingGraph(call.device))
     return call.launch(call.options);
   processTuner().run(call, s);
 }

@@ -80,27 +80,34 @@ export function linearArgs(fn: string, x: unknown, weight: unknown, bias: unknow
  * `[out, in]` as PyTorch stores it, bias `[out]` (optional). Returns `[..., out]` in x's dtype.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const { x: a, weight: w, bias: b, lead, outF, inF } = linearArgs('linear', x, weight, bias);
-  const out = allocOutput([...lead, outF], a.dtype, a);
-  const m = prod(lead);
-  writing([out], () =>
-    native.gemm({
-      dtype: dtypeCode(a.dtype),
-      batch: 1,
-      m,
-      n: outF,
-      k: inF,
-      a: a.handle('x'),
-      aStride: m * inF,
-      b: w.handle('weight'),
-      bStride: 0,
-      bTrans: true,
-      bias: b ? b.handle('bias') : null,
-      c: out.handle(),
-      allowTf32: precision === 'high',
-    }),
-  );
+  const args = linearArgs('linear', x, weight, bias);
+  const out = allocOutput([...args.lead, args.outF], args.x.dtype, args.x);
+  writing([out], () => enqueueLinear(args, out, 1));
   return out;
+}
+
+/** Enqueues out = x · weightᵀ + bias as `parts` GEMMs of the weight's row blocks (x shared), each writing its
+ * block of out: one GEMM when parts is 1, the stacked q/k/v of {@link linearChunks} otherwise. */
+function enqueueLinear(g: LinearArgs, out: Tensor, parts: number): void {
+  const each = g.outF / parts;
+  const m = prod(g.lead);
+  native.gemm({
+    dtype: dtypeCode(g.x.dtype),
+    batch: parts,
+    m,
+    n: each,
+    k: g.inF,
+    a: g.x.handle('x'),
+    // One GEMM: the strides a single matrix has (so its cuBLASLt plan is the one linear always had).
+    aStride: parts > 1 ? 0 : m * g.inF,
+    b: g.weight.handle('weight'),
+    bStride: parts > 1 ? each * g.inF : 0,
+    bTrans: true,
+    bias: g.bias ? g.bias.handle('bias') : null,
+    biasStride: g.bias && parts > 1 ? each : 0,
+    c: out.handle(),
+    allowTf32: precision === 'high',
+  });
 }
 
 /**
@@ -111,29 +118,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
  */
 export function linearChunks(x: Tensor, weight: Tensor, bias: Tensor | null, parts: number): Tensor {
   const fn = 'linearChunks';
-  const { x: a, weight: w, bias: b, lead, outF, inF } = linearArgs(fn, x, weight, bias);
+  const args = linearArgs(fn, x, weight, bias);
+  const { outF } = args;
   if (!Number.isInteger(parts) || parts < 1 || outF % parts !== 0)
     throw rangeError('ERR_NATTEN_INVALID_ARG_VALUE', `${fn}: parts must divide the out-features ${outF}, got ${parts}`);
-  const each = outF / parts;
-  const out = allocOutput([parts, ...lead, each], a.dtype, a);
-  writing([out], () =>
-    native.gemm({
-      dtype: dtypeCode(a.dtype),
-      batch: parts,
-      m: prod(lead),
-      n: each,
-      k: inF,
-      a: a.handle('x'),
-      aStride: 0,
-      b: w.handle('weight'),
-      bStride: each * inF,
-      bTrans: true,
-      bias: b ? b.handle('bias') : null,
-      biasStride: b ? each : 0,
-      c: out.handle(),
-      allowTf32: precision === 'high',
-    }),
-  );
+  const out = allocOutput([parts, ...args.lead, outF / parts], args.x.dtype, args.x);
+  writing([out], () => enqueueLinear(args, out, parts));
   return out;
 }
 

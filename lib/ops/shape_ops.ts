@@ -11,7 +11,7 @@ import { argTypeError, describe, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { allocOutput, prod, writing } from './problem';
 import { copyStrided, stridesOf } from './strided';
-import { checkSameDtypeDevice, tensorArg } from './validate';
+import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -234,11 +234,7 @@ export function copyInto<T extends Tensor>(dst: T, src: Tensor): T {
     [d, 'dst'],
     [s, 'src'],
   ]);
-  if (d.ndim !== s.ndim || d.shape.some((n, i) => n !== s.shape[i]))
-    throw rangeError(
-      'ERR_NATTEN_INVALID_SHAPE',
-      `${fn}: src must have dst's shape ${shapeStr(d.shape)}, got ${shapeStr(s.shape)}`,
-    );
+  checkShape(fn, s, 'src', d.shape, "dst's shape");
   copyStrided(fn, s, d, { shape: [d.numel], srcStrides: [1], dstStrides: [1] });
   return dst;
 }
