@@ -16,6 +16,7 @@ import {
   compare,
   expectUnsupported,
   randomWindow,
+  smallCase,
   work,
 } from './helpers/fused_backward';
 import { describeGpu } from './helpers/gpu';
@@ -162,17 +163,7 @@ suite('CUDA fused backward (tensor cores) vs the fp64 oracle and the reference k
     if (TEST_DEVICE !== 'cuda') return; // the CPU engine ignores tile shapes
     const s = new Scope();
     try {
-      const base: BackwardCase = {
-        seed: 777,
-        dtype: 'bfloat16',
-        B: 1,
-        H: 2,
-        Hkv: 1,
-        D: 32,
-        Dv: 32,
-        nExtra: 0,
-        w: { spatial: [12, 10], kernel: [5, 3], stride: [1, 1], dilation: [1, 1], causal: [false, false] },
-      };
+      const base = smallCase(777);
       const prep = await Prepared.create(base, s);
       const expectError = (config: NativeFusedConfig, pattern: RegExp): Promise<void> =>
         expectUnsupported(() => prep.run(config), pattern);

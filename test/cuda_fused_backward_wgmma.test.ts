@@ -17,6 +17,7 @@ import {
   compare,
   expectUnsupported,
   randomWindow,
+  smallCase,
   work,
 } from './helpers/fused_backward';
 import { describeGpu } from './helpers/gpu';
@@ -147,17 +148,7 @@ describeGpu("CUDA fused backward, backwardKernel 'wgmma' (sm_90a)", () => {
     if (TEST_DEVICE !== 'cuda') return;
     const s = new Scope();
     try {
-      const c: BackwardCase = {
-        seed: 4242,
-        dtype: 'bfloat16',
-        B: 1,
-        H: 2,
-        Hkv: 1,
-        D: 32,
-        Dv: 32,
-        nExtra: 0,
-        w: { spatial: [12, 10], kernel: [5, 3], stride: [1, 1], dilation: [1, 1], causal: [false, false] },
-      };
+      const c = smallCase(4242);
       const prep = await Prepared.create(c, s);
       await expectUnsupported(() => prep.run({ backwardArch: WGMMA }), /backwardKernel 'wgmma'/);
     } finally {

@@ -39,6 +39,21 @@ export interface BackwardCase extends FusedCase<HalfDType> {
   tiles?: TileConfig;
 }
 
+/** A small 2-D bf16 case (B1, H2/Hkv1, D 32, 12x10, kernel 5x3) for the tests of coded errors. */
+export function smallCase(seed: number): BackwardCase {
+  return {
+    seed,
+    dtype: 'bfloat16',
+    B: 1,
+    H: 2,
+    Hkv: 1,
+    D: 32,
+    Dv: 32,
+    nExtra: 0,
+    w: { spatial: [12, 10], kernel: [5, 3], stride: [1, 1], dilation: [1, 1], causal: [false, false] },
+  };
+}
+
 /** A window big enough that tiles of 64 tokens walk several tile pairs, some of them interior. */
 export function randomWindow(r: Rng, dims: number): WindowCase {
   const maxL = dims === 1 ? 200 : dims === 2 ? 22 : 9;
