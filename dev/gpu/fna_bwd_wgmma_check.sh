@@ -19,21 +19,12 @@ mkdir -p "$OUT"
 BUDGET=350
 source "$(dirname "$0")/steps.sh"
 
-[ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
-export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
-nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader >>"$OUT/progress.log" 2>&1
-step build setup 200 npm run build:native || { progress "build failed: stop"; exit 1; }
-export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node
-step tsc setup 40 npx tsc -p tsconfig.json || { progress "tsc failed: stop"; exit 1; }
+build_addon 200 40
 # HGMMA: wgmma; SYNCS: mbarriers; USETMAXREG: setmaxnreg (the backward kernel's names carry 'wgmma_kernel').
 timeout 60 cuobjdump -sass -fun fna_backward_wgmma_kernel "$NATTEN_ADDON_PATH" 2>/dev/null |
   grep -oE "HGMMA\.[0-9A-Za-z.]+|SYNCS\.[A-Z.]+|USETMAXREG\.[A-Z.]+|REDG?\.[A-Z0-9.]+" | sort | uniq -c |
   tee -a "$OUT/progress.log"
-step record setup 30 node dev/record_config_choices.js
-if ! git diff --quiet -- test/fixtures/fused_config_choices.json; then
-  progress "fused_config_choices.json CHANGED (the defaults must not): copied to \$OUT"
-  cp test/fixtures/fused_config_choices.json "$OUT/"
-fi
+choices_unchanged 30
 
 export NATTEN_REQUIRE_GPU=1
 step jest_wgmma jest 150 npx jest --ci test/cuda_fused_backward_wgmma.test.ts
@@ -42,10 +33,7 @@ grep -h "wgmma bwd\|✕\|✓" "$OUT/jest.log" | head -70 >>"$OUT/progress.log"
 step time time 60 node dist/dev/gpu/fna_bwd_wgmma_time.js 15
 grep "|" "$OUT/time.log" >>"$OUT/progress.log"
 
-for tool in memcheck racecheck synccheck; do
-  step "sanitize_$tool" sanitize 40 compute-sanitizer --tool "$tool" --error-exitcode 3 node dist/dev/gpu/fna_bwd_wgmma_small.js
-done
-grep -h "ERROR SUMMARY" "$OUT/sanitize.log" >>"$OUT/progress.log"
+sanitize 40 dist/dev/gpu/fna_bwd_wgmma_small.js
 
 step jest_mma jest 90 npx jest --ci test/cuda_fused_backward.test.ts
 grep -h "fused backward sweep\|✕" "$OUT/jest.log" | tail -10 >>"$OUT/progress.log"

@@ -3,6 +3,12 @@
 #   progress MSG...            a timestamped line to stdout and $OUT/progress.log
 #   step NAME LOG MAX CMD...   CMD under `timeout` min(MAX, time left - 5 s), output appended to $OUT/LOG.log,
 #                              its outcome (ok, FAILED rc, TIMED OUT, SKIPPED) and last lines in progress.log
+#   build_addon BUILD_S TSC_S  the sm_90a CUDA addon (NATTEN_ADDON_PATH exported) and the TypeScript; exits
+#                              the script when either fails
+#   choices_unchanged S        re-records test/fixtures/fused_config_choices.json, which must not change (the
+#                              forced-only kernels never move a default): a changed fixture is copied to $OUT
+#   sanitize S SCRIPT          compute-sanitizer memcheck, racecheck and synccheck of `node SCRIPT`, into
+#                              sanitize.log, their error summaries in progress.log
 START=$(date +%s)
 DEADLINE=$((START + ${BUDGET:-470}))
 progress() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$OUT/progress.log"; }
@@ -29,3 +35,28 @@ step() {
   return $rc
 }
 
+
+build_addon() {
+  [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
+  export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+  nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader >>"$OUT/progress.log" 2>&1
+  step build setup "$1" npm run build:native || { progress "build failed: stop"; exit 1; }
+  export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node
+  step tsc setup "$2" npx tsc -p tsconfig.json || { progress "tsc failed: stop"; exit 1; }
+}
+
+choices_unchanged() {
+  step record setup "$1" node dev/record_config_choices.js
+  if ! git diff --quiet -- test/fixtures/fused_config_choices.json; then
+    progress "fused_config_choices.json CHANGED (the defaults must not): copied to \$OUT"
+    cp test/fixtures/fused_config_choices.json "$OUT/"
+  fi
+}
+
+sanitize() {
+  local tool
+  for tool in memcheck racecheck synccheck; do
+    step "sanitize_$tool" sanitize "$1" compute-sanitizer --tool "$tool" --error-exitcode 3 node "$2"
+  done
+  grep -h "ERROR SUMMARY" "$OUT/sanitize.log" >>"$OUT/progress.log"
+}
