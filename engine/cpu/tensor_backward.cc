@@ -75,17 +75,26 @@ T gelu_grad(T x, bool approx) {
   return (T)0.5 * ((T)1 + std::erf(x * (T)kSqrtHalf)) + x * (T)kInvSqrt2Pi * std::exp((T)-0.5 * x * x);
 }
 
+/// Runs `block(u, v, cnt, i0)` over n elements of two inputs in blocks of kBlock, spread over the pool: u and
+/// v hold elements i0..i0+cnt-1 of `a` and `b` loaded in T; block computes and stores what it needs.
+template <class T, class Block>
+void for_blocks2(DType t, int64_t n, const void* a, const void* b, Block block) {
+  parallel_for((n + kBlock - 1) / kBlock, 16, [&](int64_t begin, int64_t end) {
+    T u[kBlock], v[kBlock];
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t i0 = blk * kBlock, cnt = std::min(kBlock, n - i0);
+      load_row(a, t, (size_t)i0, cnt, u);
+      load_row(b, t, (size_t)i0, cnt, v);
+      block(u, v, cnt, i0);
+    }
+  });
+}
+
 template <class T>
 void gelu_backward_as(DType t, const GeluBackwardArgs& a) {
-  parallel_for((a.n + kBlock - 1) / kBlock, 16, [&](int64_t begin, int64_t end) {
-    T x[kBlock], g[kBlock];
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t i0 = blk * kBlock, cnt = std::min(kBlock, a.n - i0);
-      load_row(a.x, t, (size_t)i0, cnt, x);
-      load_row(a.dy, t, (size_t)i0, cnt, g);
-      for (int64_t i = 0; i < cnt; ++i) g[i] *= gelu_grad(x[i], a.tanh);
-      store_row(a.dx, t, (size_t)i0, cnt, g);
-    }
+  for_blocks2<T>(t, a.n, a.x, a.dy, [&](T* x, T* g, int64_t cnt, int64_t i0) {
+    for (int64_t i = 0; i < cnt; ++i) g[i] *= gelu_grad(x[i], a.tanh);
+    store_row(a.dx, t, (size_t)i0, cnt, g);
   });
 }
 
@@ -165,18 +174,12 @@ void mse_loss_backward_as(DType t, const MseLossBackwardArgs& a) {
   T dy;
   load_row(a.dy, t, 0, 1, &dy);
   const T factor = (T)2 * dy / (T)a.n;
-  parallel_for((a.n + kBlock - 1) / kBlock, 16, [&](int64_t begin, int64_t end) {
-    T p[kBlock], q[kBlock];
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t i0 = blk * kBlock, cnt = std::min(kBlock, a.n - i0);
-      load_row(a.pred, t, (size_t)i0, cnt, p);
-      load_row(a.target, t, (size_t)i0, cnt, q);
-      for (int64_t i = 0; i < cnt; ++i) p[i] = factor * (p[i] - q[i]);
-      store_row(a.dpred, t, (size_t)i0, cnt, p);
-      if (!a.dtarget) continue;
-      for (int64_t i = 0; i < cnt; ++i) p[i] = -p[i];
-      store_row(a.dtarget, t, (size_t)i0, cnt, p);
-    }
+  for_blocks2<T>(t, a.n, a.pred, a.target, [&](T* p, T* q, int64_t cnt, int64_t i0) {
+    for (int64_t i = 0; i < cnt; ++i) p[i] = factor * (p[i] - q[i]);
+    store_row(a.dpred, t, (size_t)i0, cnt, p);
+    if (!a.dtarget) return;
+    for (int64_t i = 0; i < cnt; ++i) p[i] = -p[i];
+    store_row(a.dtarget, t, (size_t)i0, cnt, p);
   });
 }
 
