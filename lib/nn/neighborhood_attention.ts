@@ -300,7 +300,6 @@ export class NeighborhoodAttentionModule extends Module {
     tape: Tape | null,
     save: Saved | null,
   ): Tensor {
-    const window = this.#window();
     const fused = isFusedNAEnabled() && !this.relPosBias;
     logPath(
       fused
@@ -317,6 +316,7 @@ export class NeighborhoodAttentionModule extends Module {
       tape.fused = { output: save.keep(r.output), lse: save.keep(r.lse) };
       return r.output;
     }
+    const window = this.#window();
     const H = this.numHeads;
     const qs = keep(toUnfused(keep(mul(q, this.scale)), H));
     const ku = keep(toUnfused(k, H)),
@@ -413,11 +413,11 @@ export class NeighborhoodAttentionModule extends Module {
 
   /** dq, dk, dv [B, ...S, heads, headDim] of the attention from dOut (same layout), the rpb gradient added. */
   #attendBackward(dOut: Tensor, t: Tape, keep: <U extends Tensor>(t: U) => U): Tensor[] {
-    const window = this.#window();
     if (t.fused) {
       const g = FUSED_BACKWARD[this.dims - 1](dOut, t.q, t.k, t.v, t.fused.output, t.fused.lse, this.#fusedOptions());
       return [keep(g.dq), keep(g.dk), keep(g.dv)];
     }
+    const window = this.#window();
     const u = t.unfused as NonNullable<Tape['unfused']>;
     const H = this.numHeads;
     const av = AV_BACKWARD[this.dims - 1](keep(toUnfused(dOut, H)), u.attn, u.vu, window);
