@@ -88,7 +88,7 @@ Napi::Value wrap_storage(Napi::Env env, StoragePtr storage) {
     throw Napi::Error::New(env, "natten: cannot create a storage handle");
   }
   // Host memory only. Device bytes are not V8's heap pressure: reported, every multi-megabyte GPU tensor
-  // (and every reshape's second handle) pushed V8 into a collection every few ops, which cost more host time
+  // (and every reshape's second handle) pushes V8 into a collection every few ops, which costs more host time
   // than the ops' own launches. Forgotten GPU tensors are collected by the full GC that an out-of-memory
   // allocation runs before its one retry (lib/native.ts).
   h->reported = h->storage && h->storage->device().is_cpu() ? (int64_t)h->storage->bytes() : 0;
