@@ -7,6 +7,7 @@
 #                              the script when either fails
 #   choices_unchanged S        re-records test/fixtures/fused_config_choices.json, which must not change (the
 #                              forced-only kernels never move a default): a changed fixture is copied to $OUT
+#   ncu_summary S NAME RE ARGS Nsight Compute sections of one kernel launch of dev/gpu/fna_one.ts, into ncu_NAME.log
 #   sanitize S SCRIPT          compute-sanitizer memcheck, racecheck and synccheck of `node SCRIPT`, into
 #                              sanitize.log, their error summaries in progress.log
 START=$(date +%s)
@@ -59,4 +60,16 @@ sanitize() {
     step "sanitize_$tool" sanitize "$1" compute-sanitizer --tool "$tool" --error-exitcode 3 node "$2"
   done
   grep -h "ERROR SUMMARY" "$OUT/sanitize.log" >>"$OUT/progress.log"
+}
+
+# ncu_summary S NAME KERNEL_REGEX ARGS...: Nsight Compute on the second matching launch of
+# `node dist/dev/gpu/fna_one.js ARGS...` (speed of light, compute pipes, warp stalls, occupancy, launch
+# resources), the report text in $OUT/ncu_NAME.log.
+ncu_summary() {
+  local limit=$1 name=$2 regex=$3
+  shift 3
+  step "ncu_$name" "ncu_$name" "$limit" ncu -k "regex:$regex" --launch-skip 1 -c 1 \
+    --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+    --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+    node dist/dev/gpu/fna_one.js "$@"
 }
