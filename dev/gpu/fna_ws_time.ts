@@ -1,6 +1,7 @@
 /**
  * Times the issue-14 forward problems through the public API with each forward kernel family forced
- * ('wgmma-ws', 'wgmma', 'mma', and the default choice): median wall time of `--runs` calls (each followed by
+ * ('wgmma-ws', 'wgmma', 'mma', and the default choice; then every
+ * 'wgmma-ws' config of the problem forced by its tile shapes): median wall time of `--runs` calls (each followed by
  * natten.synchronize) after warm-up, useful TFLOP/s = 4·B·H·N·∏k·D / time. Also the largest difference of
  * the wgmma-ws output from the mma output on each problem (a cross-check at full size). Run by
  * dev/gpu/fna_ws_check.sh (compiled by tsc into dist/dev/gpu/).
@@ -12,9 +13,22 @@ import { median } from '../../bench/timing';
 type Family = natten.ForwardKernel | 'default';
 const FAMILIES: Family[] = ['wgmma-ws', 'wgmma', 'mma', 'default'];
 
-async function timeFamily(p: Problem, f: Family, q: natten.Tensor, runs: number): Promise<number> {
+/** A family forced with its cheapest config, or one 'wgmma-ws' config forced by its tile shapes. */
+type Choice = Family | natten.FusedConfigInfo;
+
+function choiceName(c: Choice): string {
+  return typeof c === 'string' ? c : `${c.kernel} q [${c.qTileShape}] kv [${c.kvTileShape}]`;
+}
+
+async function timeFamily(p: Problem, c: Choice, q: natten.Tensor, runs: number): Promise<number> {
   const op = [natten.na1d, natten.na2d, natten.na3d][p.spatial.length - 1];
-  const opts = { kernelSize: p.kernel, ...(f === 'default' ? {} : { forwardKernel: f }) };
+  const forced =
+    typeof c === 'string'
+      ? c === 'default'
+        ? {}
+        : { forwardKernel: c }
+      : { forwardKernel: c.kernel, qTileShape: c.qTileShape, kvTileShape: c.kvTileShape };
+  const opts = { kernelSize: p.kernel, ...forced };
   const ms: number[] = [];
   for (let r = -3; r < runs; r++) {
     const t0 = performance.now();
@@ -47,12 +61,17 @@ async function main(): Promise<void> {
     const n = p.spatial.reduce((a, b) => a * b, 1);
     const flops = 4 * p.batch * p.heads * n * p.kernel.reduce((a, b) => a * b, 1) * p.headDim;
     const q = natten.randn([p.batch, ...p.spatial, p.heads, p.headDim], { dtype: 'bfloat16', device: 'cuda', seed: 1 });
-    for (const f of FAMILIES) {
+    // Each family at its cheapest config, then every 'wgmma-ws' config of the problem forced.
+    const wsConfigs = natten
+      .fusedConfigs({ dims: p.spatial.length, headDim: p.headDim, dtype: 'bfloat16', device: 'cuda' })
+      .filter((c) => c.pass === 'forward' && c.kernel === 'wgmma-ws');
+    for (const c of [...FAMILIES, ...wsConfigs] as Choice[]) {
       try {
-        const ms = await timeFamily(p, f, q, runs);
-        log(`${p.name} | ${f} | ${ms.toFixed(3)} | ${(flops / ms / 1e9).toFixed(1)}`);
+        const ms = await timeFamily(p, c, q, runs);
+        log(`${p.name} | ${choiceName(c)} | ${ms.toFixed(3)} | ${(flops / ms / 1e9).toFixed(1)}`);
       } catch (e) {
-        log(`${p.name} | ${f} | - | ${(e as { code?: string }).code ?? ''} ${(e as Error).message.slice(0, 160)}`);
+        const err = e as { code?: string; message: string };
+        log(`${p.name} | ${choiceName(c)} | - | ${err.code ?? ''} ${err.message.slice(0, 160)}`);
       }
     }
     try {

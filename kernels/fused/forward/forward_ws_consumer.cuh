@@ -4,7 +4,7 @@
 // Per KV tile t (S = Q K^T and O += P V on the tensor cores, both asynchronous wgmma):
 //   wait K(t); [turn] issue S(t) = Q K(t)^T; wait V(t-1); issue O += P(t-1) V(t-1); [hand over]
 //   wait S(t); mask (edge tiles only) and online softmax -> P(t), alpha(t)
-//   wait P(t-1) V(t-1); free stage t-1; O *= alpha(t)
+//   (S(t) done: free K(t)) ... wait P(t-1) V(t-1); free V(t-1); O *= alpha(t)
 // so S(t) overlaps the softmax bookkeeping of the previous product inside the warpgroup, and the two
 // consumer warpgroups take turns issuing (ping-pong on named barriers 1 and 2: [turn] waits for the other
 // warpgroup's [hand over]), so one's softmax runs while the other's products occupy the tensor cores.
@@ -65,6 +65,12 @@ struct WsConsumer {
     for (int j = 0; j < kSteps; ++j)
 #pragma unroll
       for (int i = 0; i < 4; ++i) pin(pa[j][i]);
+  }
+
+  /// This warp's arrival on a stage's empty barrier (its products reading the stage have finished).
+  static __device__ __forceinline__ void release(uint32_t bar, int lane) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(bar);
   }
 
   /// Flips the sign of this warpgroup's Q half (a negative scale runs on -Q).
@@ -135,6 +141,7 @@ struct WsConsumer {
       wgmma_wait<0>();
 #pragma unroll
       for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
+      release(ring.k_empty(0), lane);
       float alpha[2];
       softmax(0, sc, alpha);
       pack_p(sc);
@@ -157,12 +164,12 @@ struct WsConsumer {
       wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
 #pragma unroll
       for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
+      release(ring.k_empty(s), lane);
       float alpha[2];
       softmax(t, sc, alpha);
       wgmma_wait<0>();
       pin_pv(o, pa);
-      __syncwarp();
-      if (lane == 0) mbar_arrive(ring.empty(sp));
+      release(ring.v_empty(sp), lane);
       // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
       if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
 #pragma unroll

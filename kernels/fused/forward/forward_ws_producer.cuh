@@ -59,7 +59,8 @@ struct WsProducer {
     }
     for (int t = 0; t < w.n_tiles; ++t) {
       const int s = Ring::stage(t);
-      if (t >= Tr::kStages) mbar_wait(ring.empty(s), Ring::parity(t) ^ 1u);
+      const bool reuse = t >= Tr::kStages;
+      if (reuse) mbar_wait(ring.k_empty(s), Ring::parity(t) ^ 1u);
       mbar_arrive_expect_tx(ring.k_full(s), Tr::kKVBytes);
       if (t < w.n_window_tiles) {
         int ko[3];
@@ -67,6 +68,7 @@ struct WsProducer {
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
           box(&prm.tm_k, ring.k(s) + cb * kColBlockBytes(Tr::kKV), ring.k_full(s), 64 * cb, hkv, ko, b, l0);
+        if (reuse) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
         mbar_arrive_expect_tx(ring.v_full(s), Tr::kKVBytes);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
@@ -76,6 +78,7 @@ struct WsProducer {
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
           tma_load_4d(ring.k(s) + cb * kColBlockBytes(Tr::kKV), &prm.tm_ek, ring.k_full(s), 64 * cb, hkv, e0, int(b));
+        if (reuse) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
         mbar_arrive_expect_tx(ring.v_full(s), Tr::kKVBytes);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
@@ -163,8 +166,9 @@ struct WsProducer {
     using Second = std::integral_constant<int, 64>;
     for (int t = 0; t < w.n_tiles; ++t) {
       const int s = Ring::stage(t);
-      if (t >= Tr::kStages) mbar_wait(ring.empty(s), Ring::parity(t) ^ 1u);
-      // K and V of a stage complete together here (one arrival on each barrier once all copies landed).
+      // K and V of a stage load and complete together here (one arrival on each barrier once all copies
+      // landed), so the stage waits for V's release, which comes after K's.
+      if (t >= Tr::kStages) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
       if (t < w.n_window_tiles) {
         int ko[3];
         w.origin(t, ko);

@@ -4,8 +4,12 @@
 // Protocol, per stage s (tile t uses stage t % Stages, phase (t / Stages) & 1):
 //   k_full[s], v_full[s]: the producer's loads of K / V landed (TMA: one arrive.expect_tx and the copies'
 //                         bytes; cp.async: one .noinc arrival per producer thread);
-//   empty[s]:             lane 0 of every consumer warp arrives once its P V product on the stage finished;
-//                         the producer waits for it before reusing the stage for tile t + Stages.
+//   k_empty[s]:           lane 0 of every consumer warp arrives once its S = Q K^T product on the stage
+//                         finished; the producer waits for it before loading K of tile t + Stages there;
+//   v_empty[s]:           the same once its P V product finished, before V of tile t + Stages.
+// K and V are freed separately because the consumers read them one tile apart (S(t) is issued with
+// P(t-1) V(t-1)): one barrier for both would hold K(t) until P(t) V(t) finished, and with 2 stages K(t + 2)
+// could then only start loading when the consumers already wait for it.
 //   q_full:               Q landed (both halves; once per CTA).
 #pragma once
 #include <stdint.h>
@@ -24,8 +28,11 @@ struct WsRing {
   __device__ __forceinline__ uint32_t q_full() const { return base + Tr::kBarOff; }
   __device__ __forceinline__ uint32_t k_full(int s) const { return base + Tr::kBarOff + 8u * (1 + s); }
   __device__ __forceinline__ uint32_t v_full(int s) const { return base + Tr::kBarOff + 8u * (1 + Tr::kStages + s); }
-  __device__ __forceinline__ uint32_t empty(int s) const {
+  __device__ __forceinline__ uint32_t k_empty(int s) const {
     return base + Tr::kBarOff + 8u * (1 + 2 * Tr::kStages + s);
+  }
+  __device__ __forceinline__ uint32_t v_empty(int s) const {
+    return base + Tr::kBarOff + 8u * (1 + 3 * Tr::kStages + s);
   }
 
   /// Initialises every barrier (one thread): the full barriers complete after `full_arrivals` arrivals
@@ -36,7 +43,8 @@ struct WsRing {
     for (int s = 0; s < Tr::kStages; ++s) {
       mbar_init(k_full(s), full_arrivals);
       mbar_init(v_full(s), full_arrivals);
-      mbar_init(empty(s), Tr::kEmptyArrivals);
+      mbar_init(k_empty(s), Tr::kEmptyArrivals);
+      mbar_init(v_empty(s), Tr::kEmptyArrivals);
     }
     mbar_init_fence();
   }

@@ -10,7 +10,7 @@
 // Shared memory, every block 1024-byte aligned (128-byte swizzle atoms):
 //   Q     2 halves x [DT/64 column blocks of 64 rows x 128 bytes]
 //   K, V  Stages x [DT/64 column blocks of |KV| rows x 128 bytes] each
-//   mbarriers: q_full, k_full[Stages], v_full[Stages], empty[Stages]
+//   mbarriers: q_full, k_full[Stages], v_full[Stages], k_empty[Stages], v_empty[Stages]
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -63,7 +63,7 @@ struct WsTraits {
   static constexpr uint32_t kKOff = 2 * kQHalfBytes;
   static constexpr uint32_t kVOff = kKOff + Stages * kKVBytes;
   static constexpr uint32_t kBarOff = kVOff + Stages * kKVBytes;
-  static constexpr int kBarriers = 1 + 3 * Stages;
+  static constexpr int kBarriers = 1 + 4 * Stages;
   static constexpr size_t kSmemBytes = kBarOff + 8u * kBarriers;
 
   /// setmaxnreg targets: the producer keeps enough for the cp.async fallback's address math, the consumers
