@@ -123,8 +123,8 @@ const FORWARD_KERNEL_ARCH: Readonly<Record<ForwardKernel, number>> = { mma: 80, 
 /** Forward kernel families that run only where a call forces them (`forwardKernel`): neither the cost
  * model's default (kernels/fused/forward/forward.cu, select_forward) nor the autotuner's candidates, until
  * their forced-config GPU sweep has passed (bench/NOTES.md). A kernel that hangs inside a tuning would hold
- * the device's stream. @internal */
-export const FORCED_ONLY_FORWARD_KERNELS: ReadonlySet<ForwardKernel> = new Set<ForwardKernel>(['wgmma-ws']);
+ * the device's stream. None today: 'wgmma-ws' passed its sweep and sanitizers on an H200. @internal */
+export const FORCED_ONLY_FORWARD_KERNELS: ReadonlySet<ForwardKernel> = new Set<ForwardKernel>();
 
 /** Backward kernel families and the architecture number the native config takes for each. */
 const BACKWARD_KERNEL_ARCH: Readonly<Record<BackwardKernel, number>> = { mma: 80, wgmma: 90 };

@@ -154,8 +154,7 @@ struct BwdWgConsumer {
       wgmma_commit();
       if (!want_dq) {
         wgmma_wait<0>();
-        __syncwarp();
-        if (lane == 0) mbar_arrive(smem_addr(&sm.empty[st]));
+        mbar_arrive(smem_addr(&sm.empty[st]));
         continue;
       }
       fence_proxy_async();  // dS^T stores, read next by wgmma
@@ -171,10 +170,7 @@ struct BwdWgConsumer {
         issue_dq(acc, ds, k, half, cb);
         wgmma_commit();
         wgmma_wait<0>();
-        if (cb == 0) {  // dV and dK have read the stage too
-          __syncwarp();
-          if (lane == 0) mbar_arrive(smem_addr(&sm.empty[st]));
-        }
+        if (cb == 0) mbar_arrive(smem_addr(&sm.empty[st]));  // dV and dK have read the stage too
         red_dq(prm, acc, row0, row1, cb, lane);
       }
     }

@@ -35,9 +35,11 @@ constexpr int kBwdWgConsumerRegs = 232;
 static_assert(128 * kBwdWgProducerRegs + 256 * kBwdWgConsumerRegs == kBwdWgThreads * 168,
               "setmaxnreg moves registers within the launch allocation: the raise must equal the release");
 /// Arrivals on a stage's full barrier: a cp.async arrival (.noinc) and a release arrival (the generic stores
-/// of tokens and masks) per producer thread. On its empty barrier: lane 0 of every consumer warp.
+/// of tokens and masks) per producer thread. On its empty barrier: every consumer thread, each after its own
+/// reads of the stage (the consumers read its tokens, masks, LSE and Delta with ordinary loads, so each
+/// thread's arrival orders its own reads before the producer's next writes).
 constexpr uint32_t kBwdWgFullArrivals = 256;
-constexpr uint32_t kBwdWgEmptyArrivals = 8;
+constexpr uint32_t kBwdWgEmptyArrivals = 256;
 
 template <class Tag, int DT>
 struct BwdWgSmem {

@@ -94,6 +94,57 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
   return w;
 }
 
+/// The same for a 'wgmma-ws' CTA (forward_ws_*.cuh): two 64-query halves along axis 0, each computing every
+/// key of every KV tile of the CTA's walk and masking a whole tile (every element) unless the tile is
+/// interior for all of the half's queries (forward_ws_mask.cuh). `tiles` counts the walk's KV tiles.
+CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p, int& tiles) {
+  const int dims = p.dims;
+  GroupAxis ax[3];
+  int q0[3], lo[3], n_kv[3] = {1, 1, 1};
+  int kv_size = 1;
+  tiles = 1;
+  for (int a = 0; a < dims; ++a) {
+    ax[a] = group_axis(p.axis(a), 0);
+    q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
+    const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
+    lo[a] = r.start;
+    n_kv[a] = ceil_div(r.end - r.start, e.kv_tile[a]);
+    tiles *= n_kv[a];
+    kv_size *= e.kv_tile[a];
+  }
+  const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
+  const int half_rows = q_size / 2;
+  CtaWork w;
+  w.loaded_keys = double(tiles) * kv_size + double(p.n_extra);
+  for (int half = 0; half < 2; ++half) {
+    Range first[3], last[3];
+    bool empty = false;
+    for (int a = 0; a < dims; ++a) {
+      const int ext = a == 0 ? e.q_tile[0] / 2 : e.q_tile[a];
+      const int f = q0[a] + (a == 0 ? half * ext : 0);
+      const int l = std::min(f + ext, ax[a].lg) - 1;
+      if (l < f) empty = true;
+      first[a] = ax[a].window(f);
+      last[a] = ax[a].window(std::max(l, f));
+    }
+    if (empty) continue;
+    for (int t = 0; t < tiles; ++t) {
+      int rest = t;
+      bool inside = true;
+      for (int a = dims - 1; a >= 0; --a) {
+        const int g0 = lo[a] + (rest % n_kv[a]) * e.kv_tile[a];
+        rest /= n_kv[a];
+        inside = inside && last[a].start <= g0 && first[a].end >= g0 + e.kv_tile[a];
+      }
+      w.computed_keys += double(half_rows) * kv_size;
+      if (!inside) w.masked_keys += double(half_rows) * kv_size;
+    }
+    w.computed_keys += double(half_rows) * double(p.n_extra);
+  }
+  tiles += ceil_div(static_cast<int>(std::min<int64_t>(p.n_extra, 1 << 30)), kv_size);
+  return w;
+}
+
 }  // namespace
 
 /// The entries of one dims value: the mma.sync and wgmma list, then the 'wgmma-ws' list.
@@ -174,21 +225,46 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 //   eff       = min(1, resident warps per SM / 12) * (0.9 for 8-warp CTAs)
 //   cost      = per_query * total queries * waves / (ctas / (SMs * resident)) / eff
 // so big tiles win only where they save K/V traffic without costing occupancy, small tiles on small
-// windows (less halo) and on small grids (more CTAs to fill the GPU). Configs that do not fit the device's shared
+// windows (less halo) and on small grids (more CTAs to fill the GPU). 'wgmma-ws' entries replace per_query by
+// their own model (per_query_work below). Configs that do not fit the device's shared
 // memory are not candidates (runs_on).
 // Tensor-core rate of a kernel family relative to mma.sync on the same work: wgmma 2.5x (H200
-// measurements, bench/NOTES.md); the warp-specialised wgmma-ws kernels (TMA, two ping-ponged consumer
-// warpgroups) are expected at 1.5x wgmma. The one knob that decides between the sm_90a families.
-static double family_speed(int arch) {
-  if (arch == kWgmmaWsArch) return 3.75;
-  return arch >= 90 ? 2.5 : 1.0;
+// measurements, bench/NOTES.md).
+static double family_speed(int arch) { return arch >= 90 ? 2.5 : 1.0; }
+
+// The 'wgmma-ws' model, fitted to H200 timings of its 8 configs on the four sm_90a benchmark problems in
+// wgmma cost units (bench/NOTES.md, "wgmma-ws"): a faster rate on the tensor cores, but a fixed cost per KV
+// tile (barriers, turn-taking, softmax bookkeeping) and per CTA (one CTA per SM: the Q load, the first K/V
+// latency and the epilogue are not hidden behind another CTA), and whole-tile masks. So it wins on large
+// windows (1-D k2049: 1.6x wgmma, 2-D k31: 1.5x) and loses on small ones (k13, 3-D k(5,9,9)).
+constexpr double kWsSpeed = 7.8;        // relative to mma.sync
+constexpr double kWsMaskWeight = 0.45;  // per masked key, relative to a computed one (1-D, 2-D)
+constexpr double kWsMaskWeight3d = 0.8; // 3-D: three axis bitmaps tested per element (3-D KV 4x4x4 ran 1.3x
+                                        // slower than the 2-D-fitted model predicted)
+constexpr double kWsTileKeys = 38;      // fixed cost of a KV tile, in keys per query
+constexpr double kWsCtaKeys = 1120;     // fixed cost of a CTA, in keys per query
+// The model is fitted on four problems; off them (small windows, small grids, where the shared-memory-only
+// occupancy estimate of a described device misjudges the other families) it is trusted only when it
+// predicts wgmma-ws at least 1.2x cheaper than the best of the others.
+constexpr double kWsMargin = 1.2;
+
+/// Per-query work of entry e on problem p in mma.sync key units (the cost model's numerator).
+static double per_query_work(const ForwardEntry& e, const NaProblem& p) {
+  const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
+  if (e.arch == kWgmmaWsArch) {
+    int tiles = 0;
+    const CtaWork w = simulate_ws_cta(e, p, tiles);
+    const double mask_weight = p.dims == 3 ? kWsMaskWeight3d : kWsMaskWeight;
+    return ((w.computed_keys + mask_weight * w.masked_keys + 0.25 * w.loaded_keys) / q_size + kWsTileKeys * tiles +
+            kWsCtaKeys) /
+           kWsSpeed;
+  }
+  const CtaWork w = simulate_cta(e, p);
+  return (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / family_speed(e.arch);
 }
 
 double ForwardConfigs::cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const {
-  const CtaWork w = simulate_cta(e, p);
-  const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
-  const double speed = family_speed(e.arch);
-  const double per_query = (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / speed;
+  const double per_query = per_query_work(e, p);
   int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
   const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
   const double slots = double(std::max(1, caps.sm_count)) * resident_ctas(e, caps);
@@ -199,7 +275,20 @@ double ForwardConfigs::cost(const ForwardEntry& e, const NaProblem& p, const Dev
   const int warps = e.threads / 32;
   const double resident_warps = double(warps) * resident_ctas(e, caps);
   const double eff = e.arch >= 90 ? 1.0 : std::min(1.0, resident_warps / 12.0) * (warps > 4 ? 0.9 : 1.0);
-  return per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / (fill * eff);
+  const double margin = e.arch == kWgmmaWsArch ? kWsMargin : 1.0;
+  return margin * per_query * double(p.tokens()) * double(p.batch) * double(p.heads) / (fill * eff);
+}
+
+/// Whether entry e may be the default (cost-model) choice for p. A 'wgmma-ws' entry is not in 3-D (measured
+/// 1.3x slower than wgmma on the 3-D benchmark problem, and its model's 3-D term rests on that one problem)
+/// nor where its CTAs (one per SM) are fewer than the SMs, which leaves SMs idle that the other families'
+/// smaller CTAs fill. It stays selectable (forwardKernel, tile shapes, the autotuner) everywhere.
+static bool ws_default_ok(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
+  if (e.arch != kWgmmaWsArch) return true;
+  if (p.dims == 3) return false;
+  int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
+  const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
+  return ctas >= double(std::max(1, caps.sm_count));
 }
 
 const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
@@ -229,14 +318,11 @@ const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfi
     throw Error(ErrorKind::Natten, "ERR_NATTEN_UNSUPPORTED", "no compiled fused forward config fits this device");
   // Explicit tiles without a kernel family: the first in list order (mma.sync, as before wgmma existed).
   if (want_q || want_kv) return *match.front();
-  // 'wgmma-ws' runs where a call forces it (forwardKernel) but is neither the heuristic's default nor an
-  // autotuner candidate (lib/ops/fused_configs.ts, FORCED_ONLY_FORWARD_KERNELS) until its forced-config GPU
-  // sweep has passed and its timings beat 'wgmma' (bench/NOTES.md, "wgmma-ws").
   if (!want_arch) {
-    std::vector<const ForwardEntry*> measured;
+    std::vector<const ForwardEntry*> dflt;
     for (const ForwardEntry* e : match)
-      if (e->arch != kWgmmaWsArch) measured.push_back(e);
-    if (!measured.empty()) return *family.cheapest(measured, p, caps);
+      if (ws_default_ok(*e, p, caps)) dflt.push_back(e);
+    if (!dflt.empty()) return *family.cheapest(dflt, p, caps);
   }
   return *family.cheapest(match, p, caps);
 }

@@ -167,8 +167,12 @@ struct WsProducer {
     for (int t = 0; t < w.n_tiles; ++t) {
       const int s = Ring::stage(t);
       // K and V of a stage load and complete together here (one arrival on each barrier once all copies
-      // landed), so the stage waits for V's release, which comes after K's.
-      if (t >= Tr::kStages) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
+      // landed), so the stage waits for both releases (V's comes after K's; K's is waited on too, as every
+      // completed phase of an mbarrier must be before the next one's arrivals).
+      if (t >= Tr::kStages) {
+        mbar_wait(ring.k_empty(s), Ring::parity(t) ^ 1u);
+        mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
+      }
       if (t < w.n_window_tiles) {
         int ko[3];
         w.origin(t, ko);
