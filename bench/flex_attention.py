@@ -100,9 +100,16 @@ def time_order(name, dims, B, H, D, spatial, kernel, order, args):
     mm = neighbourhood_mask(spatial, kernel)
     if order == "tiled":
         mm = permuted_mask(mm, tiled_order(spatial, TILES[dims]).to("cuda"))
+    t0 = time.time()
+
+    def phase(what):  # progress on stderr: where a slow compile spends its time
+        print(f"  {name} {order}: {what} at {time.time() - t0:.1f} s", file=sys.stderr, flush=True)
+
     bm = create_block_mask(mm, None, None, n, n, device="cuda", _compile=True)
+    phase("block mask built")
     flops = 4.0 * B * H * n * math.prod(kernel) * D
     fwd_ms = time_cuda(lambda: flex(q, k, v, block_mask=bm), args.runs)
+    phase("forward compiled and timed")
     row = {"forward_ms": round(fwd_ms, 4), "forward_tflops": round(flops / fwd_ms * 1e-9, 2),
            "block_sparsity": round(float(bm.sparsity()), 2)}
     if args.backward:
@@ -114,6 +121,7 @@ def time_order(name, dims, B, H, D, spatial, kernel, order, args):
             out.backward(do)
 
         fb_ms = time_cuda(fwd_bwd, args.runs)
+        phase("backward compiled and timed")
         bwd_ms = max(fb_ms - fwd_ms, 1e-6)
         row.update({"forward_backward_ms": round(fb_ms, 4), "backward_ms": round(bwd_ms, 4),
                     "backward_tflops": round(2.5 * flops / bwd_ms * 1e-9, 2)})

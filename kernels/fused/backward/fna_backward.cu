@@ -125,10 +125,19 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
   return "";
 }
 
+/// The backward family a call gets by default: 'wgmma' (sm_90a) on compute capability 9.0 for 1-D and 2-D
+/// problems of head-dim tier 128, where the mma.sync backward needs 254 registers for one 4-warp CTA per SM and
+/// the wgmma backward measured 1.6-1.8x faster on an H200 (1-D k2049 D128: 6.04 against 10.67 ms; 2-D k31
+/// D128: 5.01 against 7.98 ms; bench/NOTES.md); mma.sync elsewhere (at tier 64 the wgmma backward measured
+/// 1.1-1.2x slower on 2-D k13 and 3-D k(5,9,9); 3-D tier 128 is not measured).
+static int default_backward_arch(const NaProblem& p, int tier, const DeviceCaps& caps) {
+  return caps.runs_sm90a() && tier == 128 && p.dims <= 2 ? kBwdWgmmaArch : 80;
+}
+
 const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
   const BackwardConfigs& family = backward_configs();
   const int tier = family.head_dim_tier(p.head_dim, p.head_dim_v);
-  const int arch = c.backward_arch != 0 ? c.backward_arch : 80;
+  const int arch = c.backward_arch != 0 ? c.backward_arch : default_backward_arch(p, tier, caps);
   std::vector<const BackwardEntry*> all;
   for (const BackwardEntry* e : family.entries(p.dims, tier, t, caps))
     if (e->arch == arch) all.push_back(e);
