@@ -11,11 +11,5 @@ BUDGET=${BUDGET:-470}
 source "$(dirname "$0")/steps.sh"
 
 build_addon 300 60
-ncu_summary 60 fwd_1d_ws na_forward_ws 0 forward wgmma-ws
-ncu_summary 60 fwd_k31_ws na_forward_ws 2 forward wgmma-ws
-ncu_summary 60 fwd_1d_wgmma na_forward_kernel 0 forward wgmma
-ncu_summary 60 fwd_k31_wgmma na_forward_kernel 2 forward wgmma
-ncu_summary 60 bwd_1d_wgmma fna_backward_wgmma 0 backward wgmma
-ncu_summary 60 bwd_k31_wgmma fna_backward_wgmma 2 backward wgmma
-ncu_summary 60 bwd_k31_mma fna_backward_kv 2 backward mma
+ncu_sm90_kernels 60
 progress "done"

@@ -23,11 +23,5 @@ grep -h "wgmma bwd.*[1-9][0-9]* failures\|✕\|✓\|Tests:" "$OUT/jest.log" | gr
 step jest_autotune jest 120 npx jest --ci test/cuda_autotune.test.ts
 grep -h "✕\|Tests:" "$OUT/jest.log" | tail -5 >>"$OUT/progress.log"
 
-ncu_summary 40 fwd_1d_ws na_forward_ws 0 forward wgmma-ws
-ncu_summary 40 fwd_k31_ws na_forward_ws 2 forward wgmma-ws
-ncu_summary 40 fwd_1d_wgmma na_forward_kernel 0 forward wgmma
-ncu_summary 40 fwd_k31_wgmma na_forward_kernel 2 forward wgmma
-ncu_summary 40 bwd_1d_wgmma fna_backward_wgmma 0 backward wgmma
-ncu_summary 40 bwd_k31_wgmma fna_backward_wgmma 2 backward wgmma
-ncu_summary 40 bwd_k31_mma fna_backward_kv 2 backward mma
+ncu_sm90_kernels 40
 progress "done"

@@ -8,6 +8,7 @@
 #   choices_unchanged S        re-records test/fixtures/fused_config_choices.json, which must not change (the
 #                              forced-only kernels never move a default): a changed fixture is copied to $OUT
 #   ncu_summary S NAME RE ARGS Nsight Compute sections of one kernel launch of dev/gpu/fna_one.ts, into ncu_NAME.log
+#   ncu_sm90_kernels S         ncu_summary of the sm_90a forward/backward kernels on the 1-D and k31 problems
 #   sanitize S SCRIPT          compute-sanitizer memcheck, racecheck and synccheck of `node SCRIPT`, into
 #                              sanitize.log, their error summaries in progress.log
 START=$(date +%s)
@@ -72,4 +73,17 @@ ncu_summary() {
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
     --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
     node dist/dev/gpu/fna_one.js "$@"
+}
+
+# ncu_sm90_kernels S: ncu_summary of the sm_90a forward and backward kernels on the 1-D and k31 problems
+# (0 and 2 of CUDA_BENCH_PROBLEMS): 'wgmma-ws' next to the 'wgmma' forward it replaces there, the 'wgmma'
+# backward next to 'mma'.
+ncu_sm90_kernels() {
+  ncu_summary "$1" fwd_1d_ws na_forward_ws 0 forward wgmma-ws
+  ncu_summary "$1" fwd_k31_ws na_forward_ws 2 forward wgmma-ws
+  ncu_summary "$1" fwd_1d_wgmma na_forward_kernel 0 forward wgmma
+  ncu_summary "$1" fwd_k31_wgmma na_forward_kernel 2 forward wgmma
+  ncu_summary "$1" bwd_1d_wgmma fna_backward_wgmma 0 backward wgmma
+  ncu_summary "$1" bwd_k31_wgmma fna_backward_wgmma 2 backward wgmma
+  ncu_summary "$1" bwd_k31_mma fna_backward_kv 2 backward mma
 }

@@ -33,27 +33,44 @@ struct CtaWork {
   double loaded_keys = 0;    // keys loaded into shared memory
 };
 
+/// The representative CTA's place and walk per axis: the Q tile nearest the middle of dilation group 0, and
+/// the KV tiles covering its window box.
+struct CtaBox {
+  GroupAxis ax[3];
+  int q0[3] = {0, 0, 0};    // group-local origin of the Q tile
+  int lo[3] = {0, 0, 0};    // first key of the walk
+  int n_kv[3] = {1, 1, 1};  // KV tiles of the walk
+  int tiles = 1;            // their product
+
+  CtaBox(const ForwardEntry& e, const NaProblem& p) {
+    for (int a = 0; a < p.dims; ++a) {
+      ax[a] = group_axis(p.axis(a), 0);
+      q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
+      const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
+      lo[a] = r.start;
+      n_kv[a] = ceil_div(r.end - r.start, e.kv_tile[a]);
+      tiles *= n_kv[a];
+    }
+  }
+};
+
 CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
   const int dims = p.dims;
   const int micro[3] = {micro_extent(dims, 0), micro_extent(dims, 1), micro_extent(dims, 2)};
   const double micro_tokens = kMicroTokens;  // query rows of a warp, keys of a KV micro tile
-  GroupAxis ax[3];
-  int q0[3], lo[3], n_kv[3];
-  for (int a = 0; a < dims; ++a) {
-    ax[a] = group_axis(p.axis(a), 0);
-    q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
-    const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
-    lo[a] = r.start;
-    n_kv[a] = ceil_div(r.end - r.start, e.kv_tile[a]);
-  }
+  const CtaBox box(e, p);
+  const GroupAxis(&ax)[3] = box.ax;
+  const int(&q0)[3] = box.q0;
+  const int(&lo)[3] = box.lo;
+  const int(&n_kv)[3] = box.n_kv;
   int warp_grid[3], kv_grid[3];
-  int warps = 1, groups = 1, tiles = 1;
+  int warps = 1, groups = 1;
+  const int tiles = box.tiles;
   for (int a = 0; a < 3; ++a) {
     warp_grid[a] = a < dims ? e.q_tile[a] / micro[a] : 1;
     kv_grid[a] = a < dims ? e.kv_tile[a] / micro[a] : 1;
     warps *= warp_grid[a];
     groups *= kv_grid[a];
-    if (a < dims) tiles *= n_kv[a];
   }
   const bool wgmma = e.arch >= 90;  // computes every micro tile, masking those outside the windows
   CtaWork w;
@@ -99,19 +116,13 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
 /// interior for all of the half's queries (forward_ws_mask.cuh). `tiles` counts the walk's KV tiles.
 CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p, int& tiles) {
   const int dims = p.dims;
-  GroupAxis ax[3];
-  int q0[3], lo[3], n_kv[3] = {1, 1, 1};
-  int kv_size = 1;
-  tiles = 1;
-  for (int a = 0; a < dims; ++a) {
-    ax[a] = group_axis(p.axis(a), 0);
-    q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
-    const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
-    lo[a] = r.start;
-    n_kv[a] = ceil_div(r.end - r.start, e.kv_tile[a]);
-    tiles *= n_kv[a];
-    kv_size *= e.kv_tile[a];
-  }
+  const CtaBox box(e, p);
+  const GroupAxis(&ax)[3] = box.ax;
+  const int(&q0)[3] = box.q0;
+  const int(&lo)[3] = box.lo;
+  const int(&n_kv)[3] = box.n_kv;
+  const int kv_size = e.kv_tile[0] * e.kv_tile[1] * e.kv_tile[2];
+  tiles = box.tiles;
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
   const int half_rows = q_size / 2;
   CtaWork w;
