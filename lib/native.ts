@@ -171,6 +171,8 @@ export interface NativeForwardChoice {
 /** The backward plan (kernels/dispatch/fused_choice.h BackwardChoice). */
 export interface NativeBackwardChoice {
   path: 'fused';
+  /** The KV-parallel main pass's kernel family. */
+  kernel: 'mma' | 'wgmma';
   headDimTier: number;
   qTileShape: number[];
   kvTileShape: number[];

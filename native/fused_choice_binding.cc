@@ -56,6 +56,7 @@ Napi::Object forward_object(Napi::Env env, const launch::ForwardChoice& c, int d
 Napi::Object backward_object(Napi::Env env, const launch::BackwardChoice& c, int dims) {
   if (c.path != launch::ChoicePath::Fused) return not_fused(env, c.path, c.reason);
   Napi::Object o = fused_object(env, c, dims);
+  o.Set("kernel", c.kernel);
   o.Set("dq", c.dq_kv_parallel ? "kv-parallel" : "q-parallel");
   o.Set("dqStages", c.dq_stages);
   o.Set("extraSplits", c.extra_splits);

@@ -35,8 +35,7 @@ const same = (a: readonly number[], b: readonly number[]): boolean =>
 function isDefault(c: natten.FusedConfigInfo, choices: NativeFusedChoices): boolean {
   const choice = c.pass === 'forward' ? choices.forward : choices.backward;
   if (choice.path !== 'fused') return false;
-  const kernelMatches = !('kernel' in choice) || choice.kernel === c.kernel;
-  return kernelMatches && same(choice.qTileShape, c.qTileShape) && same(choice.kvTileShape, c.kvTileShape);
+  return choice.kernel === c.kernel && same(choice.qTileShape, c.qTileShape) && same(choice.kvTileShape, c.kvTileShape);
 }
 
 function targetOf(
@@ -71,9 +70,8 @@ const shape = (s: readonly number[]): string => s.join('x');
 
 function choiceLine(pass: string, c: NativeFusedChoices['forward'] | NativeFusedChoices['backward']): string {
   if (c.path !== 'fused') return `  ${pass}: ${c.path} kernels (${c.reason})`;
-  const kernel = 'kernel' in c ? `${c.kernel} ` : '';
   const dq = 'dq' in c ? `, dQ ${c.dq}` : '';
-  return `  ${pass}: ${kernel}q ${shape(c.qTileShape)} / kv ${shape(c.kvTileShape)}${dq}`;
+  return `  ${pass}: ${c.kernel} q ${shape(c.qTileShape)} / kv ${shape(c.kvTileShape)}${dq}`;
 }
 
 /** The report as text. */

@@ -56,6 +56,7 @@ BackwardChoice backward_choice(const NaProblem& p, DType t, const FusedConfig& c
   if (settled_without_config(out, fused::backward_problem_unsupported_reason(p, t, caps), p)) return out;
   const fused::BackwardPlan plan = fused::plan_backward(p, t, c, caps);
   out.path = ChoicePath::Fused;
+  out.kernel = fused::kernel_name(plan.arch);
   out.head_dim_tier = plan.tier;
   copy_tile(out.q_tile, plan.tiles.q);
   copy_tile(out.kv_tile, plan.tiles.kv);

@@ -35,6 +35,7 @@ struct ForwardChoice {
 struct BackwardChoice {
   ChoicePath path = ChoicePath::None;
   std::string reason;
+  std::string kernel;  // path Fused: the main pass's family, "mma" or "wgmma"
   int head_dim_tier = 0;
   int q_tile[kMaxDims] = {1, 1, 1};
   int kv_tile[kMaxDims] = {1, 1, 1};
