@@ -15,6 +15,10 @@ cuDNN (SDPA's cuDNN backend), the ceiling a neighbourhood kernel is measured aga
 
   python3 bench/flex_attention.py [--backward] [--runs 30] [--json out.json] [--only NAME,...] [--check]
                                   [--orders raster,tiled] [--dense]
+  python3 bench/flex_attention.py --merge a.json b.json ... --json out.json
+
+--merge joins runs of single problems or orders (each order of a 2-D problem can take minutes to compile)
+into one row per problem with its best order.
 
 --check compares FlexAttention on a small problem with a dense masked softmax (sanity of the mask), in
 both token orders.
@@ -145,6 +149,39 @@ def time_dense(D, args):
             "backward_ms": round(bwd_ms, 4), "backward_tflops": round(2.5 * flops / bwd_ms * 1e-9, 2)}
 
 
+ORDERS = ("raster", "tiled")
+
+
+def summarize(row, backward):
+    """Sets a row's top-level figures to its best token order's: forward_ms/forward_tflops (and the rest of
+    that order's fields) with `order`, and with `backward` the best backward with `backward_order`."""
+    timed = [o for o in ORDERS if o in row]
+    best = min(timed, key=lambda o: row[o]["forward_ms"])
+    row.update(row[best], order=best)
+    if backward and all("backward_ms" in row[o] for o in timed):
+        best_b = min(timed, key=lambda o: row[o]["backward_ms"])
+        row.update(backward_order=best_b, backward_ms=row[best_b]["backward_ms"],
+                   backward_tflops=row[best_b]["backward_tflops"])
+    return row
+
+
+def merge_rows(rows):
+    """Rows of several runs (one problem or one token order each) merged into one row per problem, its
+    best order recomputed over every order timed; other rows (dense cuDNN) kept once each."""
+    merged = {}
+    for r in rows:
+        if r.get("impl") != "flex_attention":
+            merged.setdefault(r["problem"], dict(r))
+            continue
+        m = merged.setdefault(r["problem"], {k: r[k] for k in ("problem", "device", "impl", "dtype")})
+        for o in ORDERS:
+            if o in r:
+                m[o] = r[o]
+        m["wall_s"] = round(m.get("wall_s", 0) + r.get("wall_s", 0), 1)
+    return [summarize(m, any("backward_ms" in m.get(o, {}) for o in ORDERS))
+            if m.get("impl") == "flex_attention" else m for m in merged.values()]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--backward", action="store_true", help="also time forward+backward")
@@ -154,7 +191,15 @@ def main():
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--orders", default="raster,tiled", help="token orders to time (raster, tiled)")
     ap.add_argument("--dense", action="store_true", help="also time dense cuDNN attention (D64, D128)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="merge the rows of these runs' JSON (one problem or order each) into --json; no GPU")
     args = ap.parse_args()
+    if args.merge:
+        rows = [r for f in args.merge for r in json.load(open(f))]
+        merged = merge_rows(rows)
+        with open(args.json or "/dev/stdout", "w") as f:
+            json.dump(merged, f, indent=1)
+        return
     if args.check and not check_mask():
         print("mask check FAILED")
         sys.exit(1)
@@ -174,14 +219,10 @@ def main():
             continue
         t0 = time.time()
         row = {"problem": name, "device": dev, "impl": "flex_attention", "dtype": "bfloat16"}
+        # 1-D has one order: raster is already the tiled one.
         for order in orders if dims > 1 else ["raster"]:
             row[order] = time_order(name, dims, B, H, D, spatial, kernel, order, args)
-        best = min((o for o in orders if o in row), key=lambda o: row[o]["forward_ms"])
-        row.update(row[best], order=best)
-        if args.backward:
-            best_b = min((o for o in orders if o in row), key=lambda o: row[o]["backward_ms"])
-            row.update(backward_order=best_b, backward_ms=row[best_b]["backward_ms"],
-                       backward_tflops=row[best_b]["backward_tflops"])
+        summarize(row, args.backward)
         row["wall_s"] = round(time.time() - t0, 1)
         print(json.dumps(row), flush=True)
         results.append(row)

@@ -3,7 +3,7 @@
 # compiled block mask and kernel per problem) and dense cuDNN attention (bench/flex_attention.py --backward
 # --dense), then `natten-node bench --device cuda` over the five problems with those peers (every compiled
 # fused config timed too: the best forced config per problem, 'wgmma-ws' included). Output in $OUT:
-# flex.json (all peers), flex_<problem>.json, flex.log, bench.json, bench.txt, bench.svg, progress.log. From
+# flex.json (all peers), flex_<problem>_<order>.json, flex.log, bench.json, bench.txt, bench.svg, progress.log. From
 # the repo root on an H100/H200 (about 15 minutes: more than one device call allows, so run it where the
 # 10-minute call limit does not apply, or give BUDGET and FLEX_LIMIT that fit):
 #   bash dev/gpu/bench_table.sh
@@ -14,25 +14,22 @@ BUDGET=${BUDGET:-1200}
 source "$(dirname "$0")/steps.sh"
 
 build_addon 300 60
-# One process per peer problem, each under its own limit (FLEX_LIMIT seconds): compiling FlexAttention for
-# both token orders of a 2-D problem has taken minutes, and one slow problem must not cost the others.
-"${PYTHON:-python}" - <<'PY' >"$OUT/flex_problems.txt"
+# One process per peer problem and token order, each under its own limit (FLEX_LIMIT seconds): compiling
+# FlexAttention for a 2-D problem has taken minutes, and one slow compile must not cost the others. The
+# runs are then merged into one row per problem with its best order (flex_attention.py --merge).
+"${PYTHON:-python}" - <<'PY' >"$OUT/flex_runs.txt"
 import sys; sys.path.insert(0, "bench")
 from flex_attention import PROBLEMS
-print(" ".join(p[0] for p in PROBLEMS))
+for p in PROBLEMS:
+    for order in ("raster", "tiled") if p[1] > 1 else ("raster",):
+        print(p[0], order)
 PY
 step flex_dense flex 60 "${PYTHON:-python}" bench/flex_attention.py --only none --dense --runs 30 --json "$OUT/flex_dense.json"
-for name in $(cat "$OUT/flex_problems.txt"); do
-  step "flex_$name" flex "${FLEX_LIMIT:-150}" "${PYTHON:-python}" bench/flex_attention.py --backward --runs 30 \
-    --only "$name" --json "$OUT/flex_$name.json"
-done
-"${PYTHON:-python}" - "$OUT" <<'PY'
-import glob, json, sys
-rows = []
-for f in sorted(glob.glob(sys.argv[1] + "/flex_*.json")):
-    rows += json.load(open(f))
-json.dump(rows, open(sys.argv[1] + "/flex.json", "w"), indent=1)
-PY
+while read -r name order; do
+  step "flex_${name}_$order" flex "${FLEX_LIMIT:-150}" "${PYTHON:-python}" bench/flex_attention.py --backward \
+    --runs 30 --only "$name" --orders "$order" --json "$OUT/flex_${name}_$order.json" </dev/null
+done <"$OUT/flex_runs.txt"
+"${PYTHON:-python}" bench/flex_attention.py --merge "$OUT"/flex_*.json --json "$OUT/flex.json"
 grep -h '"problem"' "$OUT/flex.log" | cut -c1-220 >>"$OUT/progress.log"
 step bench bench 240 node dist/cli/main.js bench --device cuda --runs 20 --flex "$OUT/flex.json" \
   --out "$OUT/bench.json" --plot "$OUT/bench.svg"
