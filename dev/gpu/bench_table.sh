@@ -3,9 +3,9 @@
 # compiled block mask and kernel per problem) and dense cuDNN attention (bench/flex_attention.py --backward
 # --dense), then `natten-node bench --device cuda` over the five problems with those peers (every compiled
 # fused config timed too: the best forced config per problem, 'wgmma-ws' included). Output in $OUT:
-# flex.json (all peers), flex_<problem>_<order>.json, flex.log, bench.json, bench.txt, bench.svg, progress.log. From
-# the repo root on an H100/H200 (about 15 minutes: more than one device call allows, so run it where the
-# 10-minute call limit does not apply, or give BUDGET and FLEX_LIMIT that fit):
+# flex.json (all peers), flex_<problem>_<order>.json, flex.log, bench.json, bench.txt, bench.svg,
+# progress.log. From the repo root on an H100/H200; all of it can take 20 minutes, more than one device
+# call, so spread the peers with FLEX_ONLY (and BUDGET, FLEX_LIMIT) over several calls:
 #   bash dev/gpu/bench_table.sh
 set -o pipefail
 OUT=${OUT:-/tmp/out}
@@ -16,7 +16,9 @@ source "$(dirname "$0")/steps.sh"
 build_addon 300 60
 # One process per peer problem and token order, each under its own limit (FLEX_LIMIT seconds): compiling
 # FlexAttention for a 2-D problem has taken minutes, and one slow compile must not cost the others. The
-# runs are then merged into one row per problem with its best order (flex_attention.py --merge).
+# runs are then merged into one row per problem with its best order (flex_attention.py --merge, which also
+# takes the flex_*.json of earlier calls copied into $OUT). FLEX_ONLY=regex keeps the matching
+# "problem order" lines, to spread the peers over several device calls.
 "${PYTHON:-python}" - <<'PY' >"$OUT/flex_runs.txt"
 import sys; sys.path.insert(0, "bench")
 from flex_attention import PROBLEMS
@@ -28,7 +30,7 @@ step flex_dense flex 60 "${PYTHON:-python}" bench/flex_attention.py --only none 
 while read -r name order; do
   step "flex_${name}_$order" flex "${FLEX_LIMIT:-150}" "${PYTHON:-python}" bench/flex_attention.py --backward \
     --runs 30 --only "$name" --orders "$order" --json "$OUT/flex_${name}_$order.json" </dev/null
-done <"$OUT/flex_runs.txt"
+done < <(grep -E "${FLEX_ONLY:-.}" "$OUT/flex_runs.txt")
 "${PYTHON:-python}" bench/flex_attention.py --merge "$OUT"/flex_*.json --json "$OUT/flex.json"
 grep -h '"problem"' "$OUT/flex.log" | cut -c1-220 >>"$OUT/progress.log"
 step bench bench 240 node dist/cli/main.js bench --device cuda --runs 20 --flex "$OUT/flex.json" \
