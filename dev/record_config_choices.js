@@ -3,7 +3,7 @@
 // (capabilities given, not queried: no GPU needed) into test/fixtures/fused_config_choices.json, which
 // test/config_choices.test.ts recomputes and compares. Re-record only when a change of the choice is
 // intended, and say so in the commit: the fixture exists to prove that refactors keep the choices.
-// Given capabilities make the forward cost model estimate CTAs per SM from shared memory alone (forward.cu
+// Given capabilities make the forward cost model estimate CTAs per SM from shared memory alone (forward_cost.cu
 // resident_ctas); on a real GPU the occupancy calculator also counts registers, so the record pins the
 // selection logic, not the exact pick of a physical H100 or A100.
 //
@@ -19,7 +19,7 @@ const FIXTURE = path.join(root, 'test', 'fixtures', 'fused_config_choices.json')
 
 // The deviceInfo() fields the selection reads (kernels/runtime/device_caps.h), with the SXM parts' values.
 // Shared memory per SM (228 KiB on the H100, 164 KiB on the A100) is not among them: the selection's
-// occupancy estimate for a given device reads the per-block opt-in limit only (forward.cu resident_ctas).
+// occupancy estimate for a given device reads the per-block opt-in limit only (forward_cost.cu resident_ctas).
 const DEVICES = {
   // H100 SXM5: sm_90, 132 SMs, 227 KiB opt-in shared memory per block.
   H100: { major: 9, minor: 0, multiProcessorCount: 132, sharedMemoryPerBlockOptin: 232448 },

@@ -1,7 +1,8 @@
 // Standalone check and benchmark of the tensor-core fused forward (not part of the addon build).
-//   nvcc -arch=sm_90a -O3 -std=c++17 --expt-relaxed-constexpr -I. dev/fused/check_forward.cu
-//        kernels/fused/forward/forward.cu kernels/fused/forward/forward_{1,2,3}d.cu kernels/runtime/device_caps.cu
-//        -o /tmp/check_forward
+//   nvcc -arch=sm_90a -O3 -std=c++17 --expt-relaxed-constexpr -I. -DNATTEN_CUDA_ARCHS='"90a"'
+//        -DNATTEN_CUDA_VERSION='"13.0"' dev/fused/check_forward.cu
+//        kernels/fused/forward/forward{,_cost,_1d,_2d,_3d,_ws_1d,_ws_2d,_ws_3d,_ws_tma}.cu
+//        kernels/runtime/{device_caps,gpu_runtime}.cu -o /tmp/check_forward
 //   /tmp/check_forward check [cases] [seed]   random sweep vs an fp64 host loop (window.h), poisoned outputs
 //   /tmp/check_forward tiles                   brute-force check of tile_window.h claims
 //   /tmp/check_forward bench                   the issue's problem list, every candidate config, CUDA events

@@ -9,7 +9,7 @@
 namespace natten::fused {
 
 /// A device's capabilities: queried by device_caps(device), or given with device = -1 (a hypothetical
-/// device: nothing is queried, see resident_ctas in forward.cu).
+/// device: nothing is queried, see resident_ctas in forward_cost.cu).
 struct DeviceCaps {
   int device = -1;  // CUDA ordinal (-1: a hypothetical device, e.g. for host-only cost estimates)
   int cc_major = 0;

@@ -23,7 +23,7 @@ class ForwardConfigs final : public FamilyConfigs<ForwardEntry> {
   /// sm_90a (wgmma) entries only on compute capability 9.0; none that need more shared memory than it has.
   bool runs_on(const ForwardEntry& e, const DeviceCaps& caps) const override;
   /// Tensor-core, softmax and shared-memory work of one representative CTA, times the wave-quantisation and
-  /// occupancy losses (forward.cu).
+  /// occupancy losses (forward_cost.cu).
   double cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const override;
 };
 
