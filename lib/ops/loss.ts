@@ -8,18 +8,11 @@ import { dtypeCode } from '../dtype';
 import { argTypeError, rangeError } from '../errors';
 import { Tensor, tensor } from '../tensor';
 import { allocOutput, writing } from './problem';
-import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
+import { checkSameDtypeDevice, matchingPair, tensorArg } from './validate';
 
 /** Checks pred and target: one dtype, one device, one shape. */
 function lossArgs(fn: string, pred: unknown, target: unknown): [Tensor, Tensor] {
-  const p = tensorArg(fn, pred, 'pred'),
-    t = tensorArg(fn, target, 'target');
-  checkSameDtypeDevice(fn, [
-    [p, 'pred'],
-    [t, 'target'],
-  ]);
-  checkShape(fn, t, 'target', p.shape, "pred's shape");
-  return [p, t];
+  return matchingPair(fn, pred, 'pred', target, 'target');
 }
 
 /** `mean((pred - target)²)` over every element: a scalar tensor (shape `[]`) in pred's dtype (NaN for empty

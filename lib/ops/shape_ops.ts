@@ -11,7 +11,7 @@ import { argTypeError, describe, rangeError } from '../errors';
 import { Tensor } from '../tensor';
 import { allocOutput, prod, writing } from './problem';
 import { copyStrided, stridesOf } from './strided';
-import { checkSameDtypeDevice, checkShape, tensorArg } from './validate';
+import { checkSameDtypeDevice, matchingPair, tensorArg } from './validate';
 
 const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -228,13 +228,7 @@ export function toHeadsLast(t: Tensor): Tensor {
  */
 export function copyInto<T extends Tensor>(dst: T, src: Tensor): T {
   const fn = 'copyInto';
-  const d = tensorArg(fn, dst, 'dst'),
-    s = tensorArg(fn, src, 'src');
-  checkSameDtypeDevice(fn, [
-    [d, 'dst'],
-    [s, 'src'],
-  ]);
-  checkShape(fn, s, 'src', d.shape, "dst's shape");
+  const [d, s] = matchingPair(fn, dst, 'dst', src, 'src');
   copyStrided(fn, s, d, { shape: [d.numel], srcStrides: [1], dstStrides: [1] });
   return dst;
 }

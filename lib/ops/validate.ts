@@ -118,6 +118,25 @@ export function checkShape(fn: string, t: Tensor, name: string, expected: readon
   }
 }
 
+/** Two tensor arguments of one dtype, device and shape: `second` (named `secondName`) is checked against
+ * `first`'s shape. Returns both. */
+export function matchingPair(
+  fn: string,
+  first: unknown,
+  firstName: string,
+  second: unknown,
+  secondName: string,
+): [Tensor, Tensor] {
+  const a = tensorArg(fn, first, firstName),
+    b = tensorArg(fn, second, secondName);
+  checkSameDtypeDevice(fn, [
+    [a, firstName],
+    [b, secondName],
+  ]);
+  checkShape(fn, b, secondName, a.shape, `${firstName}'s shape`);
+  return [a, b];
+}
+
 function perAxis<T>(
   fn: string,
   name: string,
