@@ -84,9 +84,7 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
 static bool ws_default_ok(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
   if (e.arch != kWgmmaWsArch) return true;
   if (p.dims == 3) return false;
-  int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
-  const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
-  return ctas >= double(std::max(1, caps.sm_count));
+  return forward_ctas(e, p) >= double(std::max(1, caps.sm_count));
 }
 
 const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {

@@ -39,6 +39,9 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
 /// and a device decide alone, for choosing a config without data (dispatch/fused_choice.h).
 std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, const DeviceCaps& caps);
 
+/// CTAs in the grid of entry e on problem p (every batch, head and dilation group).
+double forward_ctas(const ForwardEntry& e, const NaProblem& p);
+
 /// CTAs of an entry resident per SM on the device (cudaOccupancyMaxActiveBlocksPerMultiprocessor,
 /// cached); without a device, an estimate from the shared memory alone.
 int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps);

@@ -23,6 +23,7 @@ struct CtaWork {
   double computed_keys = 0;  // keys through QK/softmax/PV, summed over the CTA's queries (per micro tile)
   double masked_keys = 0;    // of which in masked (partial) micro tiles
   double loaded_keys = 0;    // keys loaded into shared memory
+  int tiles = 0;             // KV tiles walked, additional keys included ('wgmma-ws' model)
 };
 
 /// The representative CTA's place and walk per axis: the Q tile nearest the middle of dilation group 0, and
@@ -105,8 +106,8 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
 
 /// The same for a 'wgmma-ws' CTA (forward_ws_*.cuh): two 64-query halves along axis 0, each computing every
 /// key of every KV tile of the CTA's walk and masking a whole tile (every element) unless the tile is
-/// interior for all of the half's queries (forward_ws_mask.cuh). `tiles` counts the walk's KV tiles.
-CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p, int& tiles) {
+/// interior for all of the half's queries (forward_ws_mask.cuh).
+CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
   const int dims = p.dims;
   const CtaBox box(e, p);
   const GroupAxis(&ax)[3] = box.ax;
@@ -114,11 +115,10 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p, int& tiles) {
   const int(&lo)[3] = box.lo;
   const int(&n_kv)[3] = box.n_kv;
   const int kv_size = e.kv_tile[0] * e.kv_tile[1] * e.kv_tile[2];
-  tiles = box.tiles;
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
   const int half_rows = q_size / 2;
   CtaWork w;
-  w.loaded_keys = double(tiles) * kv_size + double(p.n_extra);
+  w.loaded_keys = double(box.tiles) * kv_size + double(p.n_extra);
   for (int half = 0; half < 2; ++half) {
     Range first[3], last[3];
     bool empty = false;
@@ -131,7 +131,7 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p, int& tiles) {
       last[a] = ax[a].window(std::max(l, f));
     }
     if (empty) continue;
-    for (int t = 0; t < tiles; ++t) {
+    for (int t = 0; t < box.tiles; ++t) {
       int rest = t;
       bool inside = true;
       for (int a = dims - 1; a >= 0; --a) {
@@ -144,7 +144,7 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p, int& tiles) {
     }
     w.computed_keys += double(half_rows) * double(p.n_extra);
   }
-  tiles += ceil_div(static_cast<int>(std::min<int64_t>(p.n_extra, 1 << 30)), kv_size);
+  w.tiles = box.tiles + ceil_div(static_cast<int>(std::min<int64_t>(p.n_extra, 1 << 30)), kv_size);
   return w;
 }
 
@@ -202,10 +202,9 @@ constexpr double kWsMargin = 1.2;
 static double per_query_work(const ForwardEntry& e, const NaProblem& p) {
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
   if (e.arch == kWgmmaWsArch) {
-    int tiles = 0;
-    const CtaWork w = simulate_ws_cta(e, p, tiles);
+    const CtaWork w = simulate_ws_cta(e, p);
     const double mask_weight = p.dims == 3 ? kWsMaskWeight3d : kWsMaskWeight;
-    return ((w.computed_keys + mask_weight * w.masked_keys + 0.25 * w.loaded_keys) / q_size + kWsTileKeys * tiles +
+    return ((w.computed_keys + mask_weight * w.masked_keys + 0.25 * w.loaded_keys) / q_size + kWsTileKeys * w.tiles +
             kWsCtaKeys) /
            kWsSpeed;
   }
@@ -213,10 +212,14 @@ static double per_query_work(const ForwardEntry& e, const NaProblem& p) {
   return (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / family_speed(e.arch);
 }
 
+double forward_ctas(const ForwardEntry& e, const NaProblem& p) {
+  int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
+  return double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
+}
+
 double ForwardConfigs::cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const {
   const double per_query = per_query_work(e, p);
-  int ext[kMaxDims] = {e.q_tile[0], e.q_tile[1], e.q_tile[2]};
-  const double ctas = double(grid_slots(p, ext)) * double(p.batch) * double(p.heads);
+  const double ctas = forward_ctas(e, p);
   const double slots = double(std::max(1, caps.sm_count)) * resident_ctas(e, caps);
   const double waves = std::ceil(ctas / slots);
   const double fill = (ctas / slots) / waves;
