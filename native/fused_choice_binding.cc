@@ -34,11 +34,12 @@ Napi::Object not_fused(Napi::Env env, launch::ChoicePath path, const std::string
   return o;
 }
 
-/// The fields of every fused choice: {path: 'fused', headDimTier, qTileShape, kvTileShape}.
+/// The fields of every fused choice: {path: 'fused', kernel, headDimTier, qTileShape, kvTileShape}.
 template <class Choice>
 Napi::Object fused_object(Napi::Env env, const Choice& c, int dims) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("path", path_name(c.path));
+  o.Set("kernel", c.kernel);
   o.Set("headDimTier", c.head_dim_tier);
   o.Set("qTileShape", int_array(env, c.q_tile, dims));
   o.Set("kvTileShape", int_array(env, c.kv_tile, dims));
@@ -48,7 +49,6 @@ Napi::Object fused_object(Napi::Env env, const Choice& c, int dims) {
 Napi::Object forward_object(Napi::Env env, const launch::ForwardChoice& c, int dims) {
   if (c.path != launch::ChoicePath::Fused) return not_fused(env, c.path, c.reason);
   Napi::Object o = fused_object(env, c, dims);
-  o.Set("kernel", c.kernel);
   o.Set("stages", c.stages);
   return o;
 }
@@ -56,7 +56,6 @@ Napi::Object forward_object(Napi::Env env, const launch::ForwardChoice& c, int d
 Napi::Object backward_object(Napi::Env env, const launch::BackwardChoice& c, int dims) {
   if (c.path != launch::ChoicePath::Fused) return not_fused(env, c.path, c.reason);
   Napi::Object o = fused_object(env, c, dims);
-  o.Set("kernel", c.kernel);
   o.Set("dq", c.dq_kv_parallel ? "kv-parallel" : "q-parallel");
   o.Set("dqStages", c.dq_stages);
   o.Set("extraSplits", c.extra_splits);
