@@ -5,10 +5,13 @@
 //   P^T  = exp2(S^T * scale*log2e - LSE*log2e), zero outside the windows (masks on non-interior pairs only)
 //   dS^T = P^T o (dP^T - Delta)
 //   dV  += P^T dO,  dK += dS^T Q                      (wgmma RS: A from the accumulators, B MN-major)
-//   dQ  += dS K    (KV-parallel mode only): dS^T goes to shared memory and is read back as the MN-major A
-//                  operand, K as the MN-major B operand, in 64-column blocks of the head dim; the fp32 sums
-//                  are added to the dQ workspace with red.global.add (order not fixed).
-// The stage is handed back (empty barrier) as soon as dV and dK have read it, before the dQ write-out.
+//   dQ  += dS K    (KV-parallel mode only): both warpgroups put their dS^T into shared memory (two buffers,
+//                  alternating by step); after a barrier of the two, one of them (the step's owner, alternating)
+//                  reads the whole 128-key dS^T back as the MN-major A operand and K as the MN-major B operand, in
+//                  64-column blocks of the head dim, and adds the fp32 sums to the dQ workspace with
+//                  red.global.add (order not fixed): one reduction per 128-key tile and step, not one per half.
+// S^T and dP^T are committed as two groups: the exponentials of P^T run while dP^T is still in the tensor
+// cores. The stage is handed back (empty barrier) as soon as dV and dK have read it, before the dQ write-out.
 #pragma once
 #include <stdint.h>
 
@@ -19,8 +22,9 @@
 
 namespace natten::fused {
 
-/// Named barrier of consumer warpgroup w's 128 threads (0 is __syncthreads).
-constexpr uint32_t kBwdWgGroupBarrier = 1;
+/// Named barrier of the two consumer warpgroups (256 threads; 0 is __syncthreads): both dS^T halves of a step
+/// are in shared memory.
+constexpr uint32_t kBwdWgDsBarrier = 1;
 
 template <class Tag, int DT>
 struct BwdWgConsumer {
@@ -48,21 +52,21 @@ struct BwdWgConsumer {
       else wgmma_m64n128k16_rs(Tag{}, acc, a[j], b);
     }
   }
-  /// acc = dS K for head-dim column block cb: dS^T (64 keys x 64 queries) and the half's K rows, both MN-major.
-  static __device__ __forceinline__ void issue_dq(float (&acc)[32], uint32_t ds, uint32_t k, int half, int cb) {
+  /// acc = dS K for head-dim column block cb over all 128 keys: dS^T (the two halves' 64 x 64 tiles, adjacent in
+  /// shared memory: 16 key rows per 2048 bytes) and the KV tile's K rows, both MN-major.
+  static __device__ __forceinline__ void issue_dq(float (&acc)[32], uint32_t ds, uint32_t k, int cb) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < kBwdWgKvRows / 16; ++j) {
       const uint64_t a = gmma_desc(ds + j * 2048u, kQBlock, 1024);
-      const uint64_t b = gmma_desc(k + cb * kColBlock + half * kQBlock + j * 2048u, kColBlock, 1024);
+      const uint64_t b = gmma_desc(k + cb * kColBlock + j * 2048u, kColBlock, 1024);
       wgmma_m64n64k16_ss_tt(Tag{}, acc, a, b, j > 0);
     }
   }
 
-  /// P^T and dS^T in place of S^T (s) and dP^T (dp) for stage st; this thread's key rows are r0, r0 + 8 of
-  /// the half and its query columns 8 nb + 2 (lane % 4) + {0, 1}.
-  static __device__ __forceinline__ void softmax_grad(const BackwardParams& prm, const Smem& sm, int st, int half,
-                                                      bool interior, float (&s)[32], float (&dp)[32], int warp,
-                                                      int lane) {
+  /// P^T in place of S^T (s) for stage st: exp2 of the scaled scores less the LSE, zero outside the windows;
+  /// this thread's key rows are r0, r0 + 8 of the half and its query columns 8 nb + 2 (lane % 4) + {0, 1}.
+  static __device__ __forceinline__ void probs(const BackwardParams& prm, const Smem& sm, int st, int half,
+                                               bool interior, float (&s)[32], int warp, int lane) {
     const int tq = lane & 3, r0 = 16 * warp + (lane >> 2);
     const int sh0 = r0 & 31, sh1 = (r0 + 8) & 31;
 #pragma unroll
@@ -71,7 +75,7 @@ struct BwdWgConsumer {
       const float4 ld = sm.ld[st][c / 2];
       uint2 m = make_uint2(~0u, ~0u);
       if (!interior) m = *reinterpret_cast<const uint2*>(&sm.mask[st][half][warp >> 1][c]);
-      const float l2[2] = {ld.x * kLog2e, ld.z * kLog2e}, dl[2] = {ld.y, ld.w};
+      const float l2[2] = {ld.x * kLog2e, ld.z * kLog2e};
       const uint32_t mm[2] = {m.x, m.y};
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
@@ -81,8 +85,21 @@ struct BwdWgConsumer {
         if (!((mm[e] >> sh1) & 1u)) p1 = 0.f;
         s[4 * nb + e] = p0;
         s[4 * nb + 2 + e] = p1;
-        dp[4 * nb + e] = p0 * (dp[4 * nb + e] - dl[e]);
-        dp[4 * nb + 2 + e] = p1 * (dp[4 * nb + 2 + e] - dl[e]);
+      }
+    }
+  }
+
+  /// dS^T = P^T o (dP^T - Delta) in place of dP^T (dp), p holding P^T.
+  static __device__ __forceinline__ void grads(const Smem& sm, int st, const float (&p)[32], float (&dp)[32], int lane) {
+    const int tq = lane & 3;
+#pragma unroll
+    for (int nb = 0; nb < 8; ++nb) {
+      const float4 ld = sm.ld[st][(8 * nb + 2 * tq) / 2];
+      const float dl[2] = {ld.y, ld.w};
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        dp[4 * nb + e] = p[4 * nb + e] * (dp[4 * nb + e] - dl[e]);
+        dp[4 * nb + 2 + e] = p[4 * nb + 2 + e] * (dp[4 * nb + 2 + e] - dl[e]);
       }
     }
   }
@@ -115,7 +132,7 @@ struct BwdWgConsumer {
                              int64_t b, int hk) {
     const int warp = ct >> 5, lane = ct & 31;
     const bool want_dq = prm.dq_acc != nullptr;
-    const uint32_t k = smem_addr(sm.k), v = smem_addr(sm.v), ds = smem_addr(sm.ds[half]);
+    const uint32_t k = smem_addr(sm.k), v = smem_addr(sm.v);
     float dk[DT / 2], dv[DT / 2];
 #pragma unroll
     for (int i = 0; i < DT / 2; ++i) dk[i] = dv[i] = 0.f;
@@ -130,16 +147,21 @@ struct BwdWgConsumer {
       float s[32], dp[32];
       wgmma_fence();
       issue_rows(s, k, q, half);
+      wgmma_commit();
       issue_rows(dp, v, dout, half);
       wgmma_commit();
       const bool interior = sm.interior[st] != 0;
       const int h = sm.head[st];
+      wgmma_wait<1>();  // S^T is in; dP^T may still be running
+#pragma unroll
+      for (int i = 0; i < 32; ++i) pin(s[i]);
+      probs(prm, sm, st, half, interior, s, warp, lane);
       wgmma_wait<0>();
-      softmax_grad(prm, sm, st, half, interior, s, dp, warp, lane);
-      if (want_dq) {  // before packing: S^T / dP^T die into the A fragments one at a time
-        named_sync<128>(kBwdWgGroupBarrier + half);  // every warp's dQ of the previous step has read dS^T
-        store_ds(reinterpret_cast<uint32_t*>(sm.ds[half]), dp, warp, lane);
-      }
+#pragma unroll
+      for (int i = 0; i < 32; ++i) pin(dp[i]);
+      grads(sm, st, s, dp, lane);
+      const int buf = (int)(it & 1);
+      if (want_dq) store_ds(reinterpret_cast<uint32_t*>(sm.ds[buf][half]), dp, warp, lane);
       uint32_t pa[4][4], da[4][4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
@@ -152,22 +174,27 @@ struct BwdWgConsumer {
       issue_acc(dv, pa, dout);
       issue_acc(dk, da, q);
       wgmma_commit();
-      if (!want_dq) {
+      if (!want_dq || buf != half) {  // not this step's dQ owner
+        if (want_dq) {
+          fence_proxy_async();  // dS^T stores, read next by the owner's wgmma
+          named_sync<256>(kBwdWgDsBarrier);
+        }
         wgmma_wait<0>();
         mbar_arrive(smem_addr(&sm.empty[st]));
         continue;
       }
-      fence_proxy_async();  // dS^T stores, read next by wgmma
-      named_sync<128>(kBwdWgGroupBarrier + half);
       const int qr = 16 * warp + (lane >> 2);  // this thread's dQ rows qr, qr + 8 (the stage is still held)
       const int64_t t0 = sm.qtok[st][qr], t1 = sm.qtok[st][qr + 8];
       float* row0 = t0 >= 0 ? prm.dq_acc + row_offset(b, t0, N, prm.p.heads, h, prm.p.head_dim) : nullptr;
       float* row1 = t1 >= 0 ? prm.dq_acc + row_offset(b, t1, N, prm.p.heads, h, prm.p.head_dim) : nullptr;
+      fence_proxy_async();
+      named_sync<256>(kBwdWgDsBarrier);  // both halves' dS^T are in the buffer
+      const uint32_t ds = smem_addr(sm.ds[buf][0]);
 #pragma unroll
       for (int cb = 0; cb < DT / 64; ++cb) {
         float acc[32];
         wgmma_fence();
-        issue_dq(acc, ds, k, half, cb);
+        issue_dq(acc, ds, k, cb);
         wgmma_commit();
         wgmma_wait<0>();
         if (cb == 0) mbar_arrive(smem_addr(&sm.empty[st]));  // dV and dK have read the stage too

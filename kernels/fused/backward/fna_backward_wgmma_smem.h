@@ -10,7 +10,8 @@
 // S^T / dP^T operands, and the same bytes serve as the MN-major B operands of dV, dK and dQ.
 //   K, V    [DT/64 column blocks][128 rows][128 bytes] each, loaded once
 //   Q, dO   kStages x [DT/64][64 rows][128 bytes] each
-//   dS^T    per consumer [64 keys][64 queries] (the A operand of dQ, MN-major), KV-parallel dQ only
+//   dS^T    2 buffers (alternating steps) x per consumer [64 keys][64 queries]: together the 128 x 64 A
+//           operand of dQ (MN-major), KV-parallel dQ only
 //   per stage: LSE/Delta pairs, masks, query tokens, head, interior flag; mbarriers; the walk.
 #pragma once
 #include <stdint.h>
@@ -50,7 +51,7 @@ struct BwdWgSmem {
   alignas(1024) S v[kBwdWgKvRows * DT];
   alignas(1024) S q[kBwdWgStages][kBwdWgQRows * DT];
   alignas(1024) S dout[kBwdWgStages][kBwdWgQRows * DT];
-  alignas(1024) S ds[2][kBwdWgHalfRows * kBwdWgQRows];
+  alignas(1024) S ds[2][2][kBwdWgHalfRows * kBwdWgQRows];  // [step parity][half]
   float4 ld[kBwdWgStages][kBwdWgQRows / 2];  // per query pair (c, c+1): LSE c, Delta c, LSE c+1, Delta c+1
   uint32_t mask[kBwdWgStages][2][2][kBwdWgQRows];  // [stage][half][key rows 0-31 / 32-63][query]
   int64_t qtok[kBwdWgStages][kBwdWgQRows];          // token of each query row, -1 for padding
