@@ -1,7 +1,7 @@
 // Device wrappers for the sm_90a warp-specialised kernels: mbarriers (init, arrive, expect-tx, parity wait),
 // TMA tensor copies (cp.async.bulk.tensor into shared memory, completion on an mbarrier), the cp.async
-// arrive-on-mbarrier, named barriers, register reallocation (setmaxnreg) and the m64n128 shared-shared wgmma
-// that sm90_wgmma.h lacks. Header-only. Like sm90_wgmma.h, everything traps below sm_90a: the host only
+// arrive-on-mbarrier, TMA bulk reductions into global memory, named barriers, register reallocation
+// (setmaxnreg) and the m64n128 shared-shared wgmma that sm90_wgmma.h lacks. Header-only. Like sm90_wgmma.h, everything traps below sm_90a: the host only
 // launches these kernels on compute capability 9.0.
 #pragma once
 #include <stdint.h>
@@ -79,6 +79,27 @@ __device__ __forceinline__ void tma_load_5d(uint32_t dst, const void* tmap, uint
       "%5, %6}], [%7];\n" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(c4), "r"(bar)
       : "memory");
+}
+
+/// TMA bulk reduction: adds `bytes` (a multiple of 16) of fp32 from shared memory at `src` (16-byte aligned)
+/// element-wise into global memory at `dst` (16-byte aligned), asynchronously, in this thread's bulk group.
+/// The source must not change until bulk_wait_read has returned.
+__device__ __forceinline__ void bulk_reduce_add_f32(float* dst, uint32_t src, uint32_t bytes) {
+  NATTEN_WS_ASM("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(dst), "r"(src),
+                "r"(bytes)
+                : "memory");
+}
+/// Closes this thread's current bulk group.
+__device__ __forceinline__ void bulk_commit() { NATTEN_WS_ASM("cp.async.bulk.commit_group;\n" ::: "memory"); }
+/// Waits until at most N of this thread's bulk groups still read their shared-memory sources.
+template <int N>
+__device__ __forceinline__ void bulk_wait_read() {
+  NATTEN_WS_ASM("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+/// Waits until at most N of this thread's bulk groups are pending (their global writes done).
+template <int N>
+__device__ __forceinline__ void bulk_wait() {
+  NATTEN_WS_ASM("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
 /// Named barrier `id` (1..15; 0 is __syncthreads) over `Count` threads: wait for all of them.

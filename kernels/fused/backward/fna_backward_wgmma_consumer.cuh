@@ -8,8 +8,9 @@
 //   dQ  += dS K    (KV-parallel mode only): both warpgroups put their dS^T into shared memory (two buffers,
 //                  alternating by step); after a barrier of the two, one of them (the step's owner, alternating)
 //                  reads the whole 128-key dS^T back as the MN-major A operand and K as the MN-major B operand, in
-//                  64-column blocks of the head dim, and adds the fp32 sums to the dQ workspace with
-//                  red.global.add (order not fixed): one reduction per 128-key tile and step, not one per half.
+//                  64-column blocks of the head dim, puts the fp32 sums into a shared dQ tile and adds each of
+//                  its rows to the dQ workspace with one TMA bulk reduction (order not fixed): one reduction
+//                  per 128-key tile and step, not one per half, and none issued element by element.
 // S^T and dP^T are committed as two groups: the exponentials of P^T run while dP^T is still in the tensor
 // cores. The stage is handed back (empty barrier) as soon as dV and dK have read it, before the dQ write-out.
 #pragma once
@@ -25,6 +26,8 @@ namespace natten::fused {
 /// Named barrier of the two consumer warpgroups (256 threads; 0 is __syncthreads): both dS^T halves of a step
 /// are in shared memory.
 constexpr uint32_t kBwdWgDsBarrier = 1;
+/// Named barriers of each consumer warpgroup alone (2 + half): its shared dQ tile is complete.
+constexpr uint32_t kBwdWgDqBarrier = 2;
 
 template <class Tag, int DT>
 struct BwdWgConsumer {
@@ -114,17 +117,15 @@ struct BwdWgConsumer {
     }
   }
 
-  /// Adds this thread's part of a 64 x 64 dQ block (query rows 16 warp + lane / 4 + {0, 8}, head-dim columns
-  /// 64 cb + ...) to the fp32 workspace.
-  static __device__ __forceinline__ void red_dq(const BackwardParams& prm, const float (&acc)[32], float* row0,
-                                                float* row1, int cb, int lane) {
+  /// This thread's part of a 64 x 64 dQ block (query rows 16 warp + lane / 4 + {0, 8}, head-dim columns 64 cb + ...)
+  /// into the shared dQ tile.
+  static __device__ __forceinline__ void stage_dq(Smem& sm, const float (&acc)[32], int cb, int warp, int lane) {
+    const int r = 16 * warp + (lane >> 2);
 #pragma unroll
     for (int nb = 0; nb < 8; ++nb) {
       const int d = 64 * cb + 8 * nb + 2 * (lane & 3);
-      if (d < prm.p.head_dim) {
-        if (row0) red_add2(row0 + d, acc[4 * nb], acc[4 * nb + 1]);
-        if (row1) red_add2(row1 + d, acc[4 * nb + 2], acc[4 * nb + 3]);
-      }
+      *reinterpret_cast<float2*>(&sm.dq[r][d]) = make_float2(acc[4 * nb], acc[4 * nb + 1]);
+      *reinterpret_cast<float2*>(&sm.dq[r + 8][d]) = make_float2(acc[4 * nb + 2], acc[4 * nb + 3]);
     }
   }
 
@@ -174,21 +175,19 @@ struct BwdWgConsumer {
       issue_acc(dv, pa, dout);
       issue_acc(dk, da, q);
       wgmma_commit();
+      if (want_dq) {
+        fence_proxy_async();  // dS^T stores, read next by the owner's wgmma
+        // The bulk reductions this thread issued from the shared dQ tile have read it: the owner may refill it.
+        if (ct < kBwdWgQRows) bulk_wait_read<0>();
+        named_sync<256>(kBwdWgDsBarrier);  // both halves' dS^T are in the buffer
+      }
       if (!want_dq || buf != half) {  // not this step's dQ owner
-        if (want_dq) {
-          fence_proxy_async();  // dS^T stores, read next by the owner's wgmma
-          named_sync<256>(kBwdWgDsBarrier);
-        }
         wgmma_wait<0>();
         mbar_arrive(smem_addr(&sm.empty[st]));
         continue;
       }
-      const int qr = 16 * warp + (lane >> 2);  // this thread's dQ rows qr, qr + 8 (the stage is still held)
-      const int64_t t0 = sm.qtok[st][qr], t1 = sm.qtok[st][qr + 8];
-      float* row0 = t0 >= 0 ? prm.dq_acc + row_offset(b, t0, N, prm.p.heads, h, prm.p.head_dim) : nullptr;
-      float* row1 = t1 >= 0 ? prm.dq_acc + row_offset(b, t1, N, prm.p.heads, h, prm.p.head_dim) : nullptr;
-      fence_proxy_async();
-      named_sync<256>(kBwdWgDsBarrier);  // both halves' dS^T are in the buffer
+      // Thread ct < 64 adds query row ct of the shared dQ tile to the workspace (read before the stage goes back).
+      const int64_t tok = ct < kBwdWgQRows ? sm.qtok[st][ct] : -1;
       const uint32_t ds = smem_addr(sm.ds[buf][0]);
 #pragma unroll
       for (int cb = 0; cb < DT / 64; ++cb) {
@@ -198,9 +197,17 @@ struct BwdWgConsumer {
         wgmma_commit();
         wgmma_wait<0>();
         if (cb == 0) mbar_arrive(smem_addr(&sm.empty[st]));  // dV and dK have read the stage too
-        red_dq(prm, acc, row0, row1, cb, lane);
+        stage_dq(sm, acc, cb, warp, lane);
+      }
+      fence_proxy_async();  // the dQ tile's stores, read next by the bulk reductions
+      named_sync<128>(kBwdWgDqBarrier + half);
+      if (tok >= 0) {
+        bulk_reduce_add_f32(prm.dq_acc + row_offset(b, tok, N, prm.p.heads, h, prm.p.head_dim),
+                            smem_addr(&sm.dq[ct][0]), (uint32_t)prm.p.head_dim * 4u);
+        bulk_commit();
       }
     }
+    if (want_dq && ct < kBwdWgQRows) bulk_wait<0>();  // the shared dQ tile outlives the reductions
     store(prm, sm, extra, dk, dv, half, warp, lane, b, hk);
   }
 

@@ -12,6 +12,8 @@
 //   Q, dO   kStages x [DT/64][64 rows][128 bytes] each
 //   dS^T    2 buffers (alternating steps) x per consumer [64 keys][64 queries]: together the 128 x 64 A
 //           operand of dQ (MN-major), KV-parallel dQ only
+//   dQ      [64 queries][DT + 8] fp32: the step owner's dQ rows, each added to the workspace by one TMA bulk
+//           reduction (rows padded by 32 bytes: conflict-free stores from the accumulator layout)
 //   per stage: LSE/Delta pairs, masks, query tokens, head, interior flag; mbarriers; the walk.
 #pragma once
 #include <stdint.h>
@@ -52,6 +54,7 @@ struct BwdWgSmem {
   alignas(1024) S q[kBwdWgStages][kBwdWgQRows * DT];
   alignas(1024) S dout[kBwdWgStages][kBwdWgQRows * DT];
   alignas(1024) S ds[2][2][kBwdWgHalfRows * kBwdWgQRows];  // [step parity][half]
+  alignas(16) float dq[kBwdWgQRows][DT + 8];
   float4 ld[kBwdWgStages][kBwdWgQRows / 2];  // per query pair (c, c+1): LSE c, Delta c, LSE c+1, Delta c+1
   uint32_t mask[kBwdWgStages][2][2][kBwdWgQRows];  // [stage][half][key rows 0-31 / 32-63][query]
   int64_t qtok[kBwdWgStages][kBwdWgQRows];          // token of each query row, -1 for padding
