@@ -58,11 +58,12 @@ NATTEN_HD bool tile_interior(const GroupAxis& ax, int q0, int qn, int k0, int kn
 
 /// Queries that see any key of the key tile [k0, k0 + kn) (clipped to the group), for the backward
 /// KV-parallel walk: [first query seeing k0, one past the last query seeing the tile's last key).
-NATTEN_HD Range tile_q_range(const GroupAxis& ax, int k0, int kn) {
+template <class Search = Bisect>
+NATTEN_HD Range tile_q_range(const GroupAxis& ax, int k0, int kn, const Search& search = {}) {
   const int k_last = min_int(k0 + kn, ax.lg) - 1;
   if (k_last < k0) return {0, 0};
-  const Range first = local_inverse_window(k0, ax.lg, ax.kernel, ax.stride, ax.causal);
-  const Range last = local_inverse_window(k_last, ax.lg, ax.kernel, ax.stride, ax.causal);
+  const Range first = local_inverse_window(k0, ax.lg, ax.kernel, ax.stride, ax.causal, search);
+  const Range last = local_inverse_window(k_last, ax.lg, ax.kernel, ax.stride, ax.causal, search);
   return {first.start, last.end};
 }
 
@@ -111,24 +112,14 @@ NATTEN_HD void decode_slots(const NaProblem& p, const int (&tile)[kMaxDims], int
 
 /// Q tile indices t in [first, first + n) (tile t = queries [t*qt, t*qt + qt), inside the group) for
 /// which tile_interior(ax, t*qt, qt, k0, kn) holds, as [lo, hi) (empty when lo == hi).
-NATTEN_HD Range interior_q_tiles(const GroupAxis& ax, int k0, int kn, int qt, int first, int n) {
+template <class Search = Bisect>
+NATTEN_HD Range interior_q_tiles(const GroupAxis& ax, int k0, int kn, int qt, int first, int n,
+                                 const Search& search = {}) {
   // tile_interior = A && B, A(t): start(last query of t) <= k0 (true on a prefix),
   // B(t): end(first query of t) >= k0 + kn (true on a suffix).
-  int a = first, b = first + n;
-  while (a < b) {  // first t with B(t)
-    const int m = (a + b) / 2;
-    if (ax.window(m * qt).end >= k0 + kn) b = m;
-    else a = m + 1;
-  }
-  const int lo = a;
-  a = first;
-  b = first + n;
-  while (a < b) {  // first t where A(t) fails
-    const int m = (a + b) / 2;
-    if (ax.window(min_int(m * qt + qt, ax.lg) - 1).start <= k0) a = m + 1;
-    else b = m;
-  }
-  return {lo, a > lo ? a : lo};
+  const int lo = search(first, first + n, [&](int t) { return ax.window(t * qt).end >= k0 + kn; });
+  const int hi = search(first, first + n, [&](int t) { return ax.window(min_int(t * qt + qt, ax.lg) - 1).start > k0; });
+  return {lo, hi > lo ? hi : lo};
 }
 
 /// Key tile indices u in [first, first + n) (tile u = keys [u*kt, u*kt + kt)) for which

@@ -56,26 +56,29 @@ NATTEN_HD Range axis_window(const AxisParams& a, int i) {
   return local_window(i / a.dilation, group_length(a.length, a.dilation, g), a.kernel, a.stride, a.causal);
 }
 
+/// The first x in [lo, hi) with pred(x), hi when there is none, for a predicate that is false then true over
+/// the range: bisection, one probe at a time. (A kernel may pass a search of its own with the same contract,
+/// e.g. a warp probing 32 points per round.)
+struct Bisect {
+  template <class Pred>
+  NATTEN_HD int operator()(int lo, int hi, Pred pred) const {
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (pred(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+};
+
 /// Group-local queries [start, end) whose window contains group-local key jk. Windows are monotone in the
-/// query index (start and end never decrease), so the set is an interval found by two binary searches.
-NATTEN_HD Range local_inverse_window(int jk, int lg, int kernel, int stride, bool causal) {
-  // First query whose window end is past jk.
-  int lo = 0, hi = lg;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (local_window(mid, lg, kernel, stride, causal).end > jk) hi = mid;
-    else lo = mid + 1;
-  }
-  const int first = lo;
-  // First query whose window starts after jk.
-  lo = first;
-  hi = lg;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (local_window(mid, lg, kernel, stride, causal).start > jk) hi = mid;
-    else lo = mid + 1;
-  }
-  return {first, lo};
+/// query index (start and end never decrease), so the set is an interval found by two searches.
+template <class Search = Bisect>
+NATTEN_HD Range local_inverse_window(int jk, int lg, int kernel, int stride, bool causal, const Search& search = {}) {
+  // First query whose window end is past jk, then the first whose window starts after jk.
+  const int first = search(0, lg, [&](int q) { return local_window(q, lg, kernel, stride, causal).end > jk; });
+  const int last = search(first, lg, [&](int q) { return local_window(q, lg, kernel, stride, causal).start > jk; });
+  return {first, last};
 }
 
 /// Global queries seen by key j on one axis, as a group-local range (queries are i' * d + g).

@@ -158,17 +158,25 @@ const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedCon
   auto matches = [&](const BackwardEntry& e) {
     return (!q_given || same_tile(e.q_tile, q, p.dims)) && (!kv_given || same_tile(e.kv_tile, kv, p.dims));
   };
+  // A shape given alone keeps the family default's other shape where the family has that pair.
   for (const BackwardEntry* e : all)
     if (matches(*e) && (q_given || same_tile(e->q_tile, dflt->q_tile, p.dims)) &&
         (kv_given || same_tile(e->kv_tile, dflt->kv_tile, p.dims)))
       return *e;
   for (const BackwardEntry* e : all)
     if (matches(*e)) return *e;
+  // Tile shapes without backwardKernel may name another family's config (as in the forward): the first
+  // compiled config that has them.
+  std::vector<const BackwardEntry*> any = family.entries(p.dims, tier, t, caps);
+  if (c.backward_arch == 0)
+    for (const BackwardEntry* e : any)
+      if (matches(*e)) return *e;
+  const std::vector<const BackwardEntry*>& listed = c.backward_arch == 0 ? any : all;
   bool q_exists = false;
-  for (const BackwardEntry* e : all) q_exists = q_exists || same_tile(e->q_tile, q, p.dims);
+  for (const BackwardEntry* e : listed) q_exists = q_exists || same_tile(e->q_tile, q, p.dims);
   const bool bad_q = q_given && !q_exists;
   std::string options;
-  for (const BackwardEntry* e : all) {
+  for (const BackwardEntry* e : listed) {
     const std::string one = shape_text(bad_q ? e->q_tile : e->kv_tile, p.dims);
     if (options.find(one) == std::string::npos) options += (options.empty() ? "" : ", ") + one;
   }

@@ -91,7 +91,9 @@ __device__ __forceinline__ BwdKvStep bwd_kv_load_q(const BackwardParams& prm, Bw
                                                    int buf) {
   using S = typename Tag::Storage;
   const NaProblem& p = prm.p;
-  const BwdKvStepAt at(prm, w, extra, it, BQ, kBwdKvRows);
+  BwdKvCursor cur;
+  cur.seek(prm, w, it);
+  const BwdKvStepAt at = cur.at(prm, w, extra, BQ, kBwdKvRows);
   BwdKvStep st{at.h, at.interior};
   const int(&qo)[kMaxDims] = at.qo;
   const int64_t tok0 = at.tok0;  // extra pass: first token of the chunk
@@ -171,7 +173,11 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
 
   // ---- what this CTA walks (thread 0 decides, everyone reads it from shared memory) ------------------
   BwdKvWalk& w = sm.walk;
-  if (tid == 0) w.init(prm, extra, blockIdx.x, BQ, kBwdKvRows);
+  if (tid < 32) {  // the first warp sets the walk up together (its searches probe 32 points per round)
+    BwdKvWalk mine{};
+    mine.init(prm, extra, blockIdx.x, BQ, kBwdKvRows, WarpSearch{});
+    if (tid == 0) w = mine;
+  }
   for (int r = tid; r < BQ; r += kBwdThreads) sm.rowq[r] = pack_tile_row(r, prm.q_tile);
   for (int r = tid; r < kBwdKvRows; r += kBwdThreads) sm.rowk[r] = pack_tile_row(r, prm.kv_tile);
   __syncthreads();

@@ -13,6 +13,30 @@
 
 namespace natten::fused {
 
+/// The search of window.h's contract (first x in [lo, hi) with a false-then-true pred, hi when none) run by a
+/// whole warp: all 32 lanes call it with the same arguments and probe 32 points per round, so a range of
+/// 32768 takes 3 dependent rounds instead of 15 bisection steps (the walk's set-up is one thread's latency).
+struct WarpSearch {
+  template <class Pred>
+  __device__ __forceinline__ int operator()(int lo, int hi, Pred pred) const {
+    const int lane = threadIdx.x & 31;
+    while (lo < hi) {
+      const int step = (hi - lo + 31) / 32;
+      const int x = lo + lane * step;
+      const unsigned m = __ballot_sync(~0u, x >= hi || pred(x));  // probes past hi count as true
+      if (m == 0u) {
+        lo += 31 * step + 1;  // every probe false: the answer lies past the last one
+        continue;
+      }
+      const int f = __ffs(m) - 1;  // the answer lies in (probe f - 1, probe f]
+      if (f == 0) return lo;
+      hi = min(hi, lo + f * step);
+      lo += (f - 1) * step + 1;
+    }
+    return lo;
+  }
+};
+
 /// What a CTA walks: its KV tile and the Q tiles (or token chunks) it visits for each query head. Lives
 /// in shared memory (uniform over the CTA), so it costs no registers in the hot loop.
 struct BwdKvWalk {
@@ -27,12 +51,20 @@ struct BwdKvWalk {
   bool empty;        // the CTA's slot lies past its (ragged) dilation group: nothing to do
 
   /// Fills the walk of CTA `slot` (blockIdx.x) for Q tiles / chunks of `bq` rows and KV tiles of
-  /// `kv_rows` keys (prm.kv_tile in the window pass). One thread calls it.
-  __device__ __forceinline__ void init(const BackwardParams& prm, bool extra, int64_t slot, int bq, int kv_rows) {
+  /// `kv_rows` keys (prm.kv_tile in the window pass). One thread calls it (Bisect), or a whole warp
+  /// (WarpSearch: every lane computes the same walk).
+  template <class Search = Bisect>
+  __device__ __forceinline__ void init(const BackwardParams& prm, bool extra, int64_t slot, int bq, int kv_rows,
+                                       const Search& search = {}) {
     const NaProblem& p = prm.p;
     empty = false;
     per_head = 1;
     chunk0 = 0;
+#pragma unroll
+    for (int a = 0; a < kMaxDims; ++a) {  // one Q "tile" per axis in the extra pass: the cursor's axes stay put
+      qfirst[a] = ilo[a] = 0;
+      qn[a] = ihi[a] = 1;
+    }
     if (extra) {
       const int split = (int)(slot % prm.extra_splits);
       k0[0] = (int)(slot / prm.extra_splits) * kv_rows;
@@ -55,47 +87,71 @@ struct BwdKvWalk {
         empty = true;  // empty slot of a short (ragged) dilation group
         return;
       }
-      const Range qr = tile_q_range(g.ax[a], k0[a], prm.kv_tile[a]);
+      const Range qr = tile_q_range(g.ax[a], k0[a], prm.kv_tile[a], search);
       qfirst[a] = qr.start / prm.q_tile[a];
       qn[a] = qr.end > qr.start ? ceil_div(qr.end, prm.q_tile[a]) - qfirst[a] : 0;
       per_head *= qn[a];
-      const Range in = interior_q_tiles(g.ax[a], k0[a], prm.kv_tile[a], prm.q_tile[a], qfirst[a], qn[a]);
+      const Range in = interior_q_tiles(g.ax[a], k0[a], prm.kv_tile[a], prm.q_tile[a], qfirst[a], qn[a], search);
       ilo[a] = in.start;
       ihi[a] = in.end;
     }
   }
 };
 
-/// Walk step `it` decoded: the query head, the Q tile's group-local origin (window pass) or first token
-/// (extra pass), and whether the pair needs no element mask.
+/// Walk step decoded: the query head, the Q tile's group-local origin (window pass) or first token (extra
+/// pass), and whether the pair needs no element mask.
 struct BwdKvStepAt {
   int h;
   int qo[kMaxDims];
   int64_t tok0;
   bool interior;
+};
 
-  /// `kv_rows`: keys per KV tile (the extra pass's last tile may be partial, so not interior).
-  __device__ __forceinline__ BwdKvStepAt(const BackwardParams& prm, const BwdKvWalk& w, bool extra, int64_t it,
-                                         int bq, int kv_rows) {
-    const NaProblem& p = prm.p;
-    h = (int)(it / w.per_head) + (int)(blockIdx.y * (p.heads / p.heads_kv));
-    const int64_t ti = it % w.per_head;
-    qo[0] = qo[1] = qo[2] = 0;
-    tok0 = 0;
-    if (extra) {
-      tok0 = (w.chunk0 + ti) * bq;
-      interior = w.k0[0] + kv_rows <= p.n_extra;
-      return;
-    }
+/// A position in the walk: the query head and the Q tile index per axis (window pass; last axis fastest) or
+/// the chunk (extra pass, `ti`). seek() jumps to step `it` (divisions); next() moves one step on with carries
+/// only, for loops that visit every step in order.
+struct BwdKvCursor {
+  int h = 0;
+  int t[kMaxDims] = {0, 0, 0};
+  int64_t ti = 0;  // step within the head
+
+  __device__ __forceinline__ void seek(const BackwardParams& prm, const BwdKvWalk& w, int64_t it) {
+    h = (int)(it / w.per_head) + (int)(blockIdx.y * (prm.p.heads / prm.p.heads_kv));
+    ti = it % w.per_head;
     int64_t rest = ti;
-    interior = true;
 #pragma unroll
     for (int a = kMaxDims - 1; a >= 0; --a) {
-      const int t = w.qfirst[a] + (int)(rest % w.qn[a]);
+      t[a] = w.qfirst[a] + (int)(rest % w.qn[a]);
       rest /= w.qn[a];
-      qo[a] = t * prm.q_tile[a];
-      interior = interior && t >= w.ilo[a] && t < w.ihi[a];
     }
+  }
+  __device__ __forceinline__ void next(const BwdKvWalk& w) {
+    if (++ti == w.per_head) {
+      ti = 0;
+      ++h;
+#pragma unroll
+      for (int a = 0; a < kMaxDims; ++a) t[a] = w.qfirst[a];
+      return;
+    }
+#pragma unroll
+    for (int a = kMaxDims - 1; a >= 0; --a) {
+      if (++t[a] < w.qfirst[a] + w.qn[a]) return;
+      t[a] = w.qfirst[a];
+    }
+  }
+  /// The step here. `kv_rows`: keys per KV tile (the extra pass's last tile may be partial, so not interior).
+  __device__ __forceinline__ BwdKvStepAt at(const BackwardParams& prm, const BwdKvWalk& w, bool extra, int bq,
+                                            int kv_rows) const {
+    BwdKvStepAt s;
+    s.h = h;
+    s.tok0 = extra ? (w.chunk0 + ti) * bq : 0;
+    s.interior = extra ? w.k0[0] + kv_rows <= prm.p.n_extra : true;
+#pragma unroll
+    for (int a = 0; a < kMaxDims; ++a) {
+      s.qo[a] = extra ? 0 : t[a] * prm.q_tile[a];
+      if (!extra) s.interior = s.interior && t[a] >= w.ilo[a] && t[a] < w.ihi[a];
+    }
+    return s;
   }
 };
 

@@ -106,11 +106,13 @@ struct BwdWgProducer {
     const int64_t N = p.tokens();
     load_kv(prm, sm, extra, ptid, b, hk);
     const int r = ptid >> 1, sub = ptid & 1;  // two threads per Q tile row, alternate chunks
-    for (int64_t it = 0; it < n_it; ++it) {
+    BwdKvCursor cur;
+    cur.seek(prm, w, 0);
+    for (int64_t it = 0; it < n_it; ++it, cur.next(w)) {
       const int st = (int)(it % kBwdWgStages);
       const uint32_t parity = (uint32_t)(it / kBwdWgStages) & 1u;
       if (it >= kBwdWgStages) mbar_wait(smem_addr(&sm.empty[st]), parity ^ 1u);
-      const BwdKvStepAt at(prm, w, extra, it, kBwdWgQRows, kBwdWgKvRows);
+      const BwdKvStepAt at = cur.at(prm, w, extra, kBwdWgQRows, kBwdWgKvRows);
       const int64_t tok = extra ? (at.tok0 + r < N ? at.tok0 + r : -1) : w.g.row_token(p, at.qo, sm.rowq[r]);
       const int64_t row = tok >= 0 ? (b * N + tok) * p.heads + at.h : 0;
       bwd_wg_row<kChunks, kBwdWgQRows>(sm.q[st], r, tok >= 0 ? qb + row * p.head_dim : nullptr, qb, (int)p.head_dim,
