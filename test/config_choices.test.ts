@@ -138,7 +138,7 @@ describe('the recorded sweep', () => {
         ['2-D k13 D64', bench([128, 128], [13, 13], 4, 16, 64), 'wgmma', 'mma'],
         ['2-D k31 D128', bench([128, 128], [31, 31], 2, 16, 128), 'wgmma-ws', 'wgmma'],
         ['2-D k7 D32', bench([56, 56], [7, 7], 64, 4, 32), 'mma', 'mma'],
-        ['3-D k(5,9,9) D64', bench([16, 32, 32], [5, 9, 9], 1, 16, 64), 'wgmma', 'mma'],
+        ['3-D k(5,9,9) D64', bench([16, 32, 32], [5, 9, 9], 1, 16, 64), 'wgmma', 'wgmma'],
       ];
       const kernelOf = (c: NativeFusedChoices['forward'] | NativeFusedChoices['backward']): string =>
         c.path === 'fused' ? c.kernel : c.path;

@@ -125,13 +125,14 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
   return "";
 }
 
-/// The backward family a call gets by default: 'wgmma' (sm_90a) on compute capability 9.0 for 1-D and 2-D
-/// problems of head-dim tier 128, where the mma.sync backward needs 254 registers for one 4-warp CTA per SM and
-/// the wgmma backward measured 1.6-1.8x faster on an H200 (1-D k2049 D128: 6.04 against 10.67 ms; 2-D k31
-/// D128: 5.01 against 7.98 ms; bench/NOTES.md); mma.sync elsewhere (at tier 64 the wgmma backward measured
-/// 1.1-1.2x slower on 2-D k13 and 3-D k(5,9,9); 3-D tier 128 is not measured).
+/// The backward family a call gets by default: 'wgmma' (sm_90a) on compute capability 9.0 at head-dim tier 128
+/// (where the mma.sync backward needs 254 registers for one 4-warp CTA per SM) and for 3-D problems at tier 64;
+/// mma.sync elsewhere. Measured on an H200 (bench/results/h200_bf16_suite.json, each family's default config):
+/// 1-D k2049 D128 4.75 against 10.70 ms, 2-D k31 D128 4.19 against 7.94 ms, 3-D k(5,9,9) D64 1.63 against
+/// 1.84 ms, while at 2-D k13 D64 mma.sync stays ahead (3.22 against 3.29 ms). 1-D at tier 64 is not measured.
 static int default_backward_arch(const NaProblem& p, int tier, const DeviceCaps& caps) {
-  return caps.runs_sm90a() && tier == 128 && p.dims <= 2 ? kBwdWgmmaArch : 80;
+  if (!caps.runs_sm90a()) return 80;
+  return tier == 128 || (tier == 64 && p.dims == 3) ? kBwdWgmmaArch : 80;
 }
 
 const BackwardEntry& select_backward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
