@@ -14,8 +14,8 @@ BUDGET=${BUDGET:-1200}
 source "$(dirname "$0")/steps.sh"
 
 build_addon 300 60
-# One process per peer problem and token order, each under its own limit (FLEX_LIMIT seconds): compiling
-# FlexAttention for a 2-D problem has taken minutes, and one slow compile must not cost the others. The
+# One process per peer problem and token order, each under its own limit (FLEX_LIMIT seconds): one slow
+# compile must not cost the others. The
 # runs are then merged into one row per problem with its best order (flex_attention.py --merge, which also
 # takes the flex_*.json of earlier calls copied into $OUT). FLEX_ONLY=regex keeps the matching
 # "problem order" lines, to spread the peers over several device calls.

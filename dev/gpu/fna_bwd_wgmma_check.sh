@@ -2,10 +2,10 @@
 # GPU check of the sm_90a fused backward on wgmma (backwardKernel 'wgmma', issue 18), run from the repo root
 # on an H100/H200:
 #   (a) builds the CUDA addon for sm_90a and the TypeScript; counts the Hopper instructions in the addon;
-#       re-records test/fixtures/fused_config_choices.json, which must not change (the default backward stays
-#       mma.sync: a diff is a bug) and comes back in $OUT only when it did;
+#       re-records test/fixtures/fused_config_choices.json, which must not change (the recorded defaults are
+#       device descriptions, not measurements: a diff is a bug) and comes back in $OUT only when it did;
 #   (b) the forced-config sweep test/cuda_fused_backward_wgmma.test.ts under NATTEN_REQUIRE_GPU=1 (one stderr
-#       line per config, in jest.log), then the mma backward sweep (the walk it shares was refactored);
+#       line per config, in jest.log), then the mma backward sweep (it shares the walk);
 #   (c) the issue-18 problems through the public API, wgmma vs mma, median of 15, TFLOP/s and the largest
 #       |wgmma - mma| (dev/gpu/fna_bwd_wgmma_time.ts);
 #   (d) compute-sanitizer memcheck / racecheck / synccheck on small forced cases of every dims and tier

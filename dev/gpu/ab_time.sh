@@ -1,0 +1,47 @@
+#!/bin/bash
+# Interleaved A/B timing of two builds of the addon on one card ("unchanged" / "not slower" in the issues):
+# the working tree ("new") against the same tree with some files as they are at a git revision ("base").
+#   bash dev/gpu/ab_time.sh prepare REV DIR    here: copies the files that differ from REV, as of REV, to DIR
+#   OUT=... bash dev/gpu/ab_time.sh run DIR [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]
+#                                              on the GPU machine (carry DIR): builds new, then base (an
+#                                              incremental rebuild of what those files touch), then times
+#                                              them in alternating processes, ROUNDS rounds (default 3) of
+#                                              dev/gpu/fna_bwd_ab.ts (RUNS medians of 5-launch batches; FAMILY
+#                                              'wgmma' by default; problems 0 and 2 of CUDA_BENCH_PROBLEMS)
+# The working tree is restored before the timing; $OUT gets progress.log, setup.log and time.log.
+set -o pipefail
+mode=$1
+if [ "$mode" = prepare ]; then
+  rev=$2 dir=$3
+  rm -rf "$dir" && mkdir -p "$dir"
+  for f in $(git diff --name-only "$rev" -- kernels native engine); do
+    mkdir -p "$dir/$(dirname "$f")"
+    git show "$rev:$f" >"$dir/$f" 2>/dev/null || rm -f "$dir/$f"  # a file new since REV has no base version
+  done
+  echo "base files of $rev in $dir:"; (cd "$dir" && find . -type f | sort)
+  exit 0
+fi
+[ "$mode" = run ] || { echo "usage: ab_time.sh prepare REV DIR | run DIR [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]"; exit 2; }
+dir=$2 rounds=${3:-3} runs=${4:-12} family=${5:-wgmma}
+shift $(($# < 5 ? $# : 5))
+problems=${*:-0 2}
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT" /tmp/ab
+BUDGET=${BUDGET:-500}
+source "$(dirname "$0")/steps.sh"
+build_addon 300 60
+cp "$NATTEN_ADDON_PATH" /tmp/ab/new.node
+files=$(cd "$dir" && find . -type f | sed 's|^\./||')
+mkdir -p /tmp/ab/new_src
+for f in $files; do mkdir -p "/tmp/ab/new_src/$(dirname "$f")"; cp "$f" "/tmp/ab/new_src/$f"; cp "$dir/$f" "$f"; touch "$f"; done
+step build_base setup 300 npm run build:native && cp "$NATTEN_ADDON_PATH" /tmp/ab/base.node
+for f in $files; do cp "/tmp/ab/new_src/$f" "$f"; touch "$f"; done
+for r in $(seq "$rounds"); do
+  for v in base new; do
+    [ -f "/tmp/ab/$v.node" ] || continue
+    export NATTEN_ADDON_PATH=/tmp/ab/$v.node
+    step "time_${v}_$r" time 60 node dist/dev/gpu/fna_bwd_ab.js "$v" "$family" "$runs" $problems
+  done
+done
+grep "|" "$OUT/time.log" >>"$OUT/progress.log"
+progress done
