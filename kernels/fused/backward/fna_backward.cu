@@ -129,7 +129,8 @@ std::string backward_unsupported_reason(const NaProblem& p, DType t, const Fused
 /// (where the mma.sync backward needs 254 registers for one 4-warp CTA per SM) and for 3-D problems at tier 64;
 /// mma.sync elsewhere. Measured on an H200 (bench/results/h200_bf16_suite.json, each family's default config):
 /// 1-D k2049 D128 4.75 against 10.70 ms, 2-D k31 D128 4.19 against 7.94 ms, 3-D k(5,9,9) D64 1.63 against
-/// 1.84 ms, while at 2-D k13 D64 mma.sync stays ahead (3.22 against 3.29 ms). 1-D at tier 64 is not measured.
+/// 1.84 ms, while at 2-D k13 D64 mma.sync stays ahead (3.22 against 3.29 ms). Not measured: 1-D at tier 64
+/// (mma.sync kept) and 3-D at tier 128 (wgmma: the mma.sync kernel has the register limit that loses in 1-D/2-D).
 static int default_backward_arch(const NaProblem& p, int tier, const DeviceCaps& caps) {
   if (!caps.runs_sm90a()) return 80;
   return tier == 128 || (tier == 64 && p.dims == 3) ? kBwdWgmmaArch : 80;
