@@ -107,7 +107,7 @@ struct BwdWgProducer {
     load_kv(prm, sm, extra, ptid, b, hk);
     const int r = ptid >> 1, sub = ptid & 1;  // two threads per Q tile row, alternate chunks
     BwdKvCursor cur;
-    cur.seek(prm, w, 0);
+    if (n_it > 0) cur.seek(prm, w, 0);  // (an empty walk has per_head = 0: nothing to seek)
     for (int64_t it = 0; it < n_it; ++it, cur.next(w)) {
       const int st = (int)(it % kBwdWgStages);
       const uint32_t parity = (uint32_t)(it / kBwdWgStages) & 1u;
