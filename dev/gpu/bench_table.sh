@@ -1,11 +1,12 @@
 #!/bin/bash
-# The README benchmark table from one run on one card: FlexAttention at its best (both token orders,
-# compiled block mask and kernel per problem) and dense cuDNN attention (bench/flex_attention.py --backward
-# --dense), then `natten-node bench --device cuda` over the five problems with those peers (every compiled
-# fused config timed too: the best forced config per problem, 'wgmma-ws' included). Output in $OUT:
-# flex.json (all peers), flex_<problem>_<order>.json, flex.log, bench.json, bench.txt, bench.svg,
-# progress.log. From the repo root on an H100/H200; all of it can take 20 minutes, more than one device
-# call, so spread the peers with FLEX_ONLY (and BUDGET, FLEX_LIMIT) over several calls:
+# The README benchmark table from one run on one card: FlexAttention at its best (both token orders, a
+# compiled kernel per problem) and dense cuDNN attention (bench/flex_attention.py --backward --dense), then
+# `natten-node bench --device cuda` over the five problems with those peers (every compiled fused config
+# timed too: the best forced config per problem, 'wgmma-ws' included). Output in $OUT: flex.json (all
+# peers), flex_<problem>_<order>.json, flex.log, bench.json, bench.txt, bench.svg, progress.log. From the
+# repo root on an H100/H200. With the eagerly built block masks one problem and order took 15-30 s on an
+# H200 (k31 tile-permuted 15 s, 1-D 30 s cold), the suite 35 s and the build about 50 s, so the whole table
+# should fit one device call; FLEX_ONLY (with BUDGET, FLEX_LIMIT) still spreads the peers over several:
 #   bash dev/gpu/bench_table.sh
 set -o pipefail
 OUT=${OUT:-/tmp/out}
