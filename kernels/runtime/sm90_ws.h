@@ -1,8 +1,8 @@
 // Device wrappers for the sm_90a warp-specialised kernels: mbarriers (init, arrive, expect-tx, parity wait),
 // TMA tensor copies (cp.async.bulk.tensor into shared memory, completion on an mbarrier), the cp.async
 // arrive-on-mbarrier, TMA bulk reductions into global memory, named barriers, register reallocation
-// (setmaxnreg) and the m64n128 shared-shared wgmma that sm90_wgmma.h lacks. Header-only. Like sm90_wgmma.h, everything traps below sm_90a: the host only
-// launches these kernels on compute capability 9.0.
+// (setmaxnreg) and the m64n128 shared-shared wgmma that sm90_wgmma.h lacks. Header-only. Like sm90_wgmma.h,
+// everything traps below sm_90a: the host only launches these kernels on compute capability 9.0.
 #pragma once
 #include <stdint.h>
 
