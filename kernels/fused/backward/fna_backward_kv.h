@@ -171,13 +171,9 @@ __global__ void __launch_bounds__(kBwdThreads, bwd_kv_min_blocks<DMAX>())
   const int64_t b = blockIdx.z;
   const int group_heads = (int)(p.heads / p.heads_kv);
 
-  // ---- what this CTA walks (thread 0 decides, everyone reads it from shared memory) ------------------
+  // ---- what this CTA walks (the first warp decides, everyone reads it from shared memory) -------------
   BwdKvWalk& w = sm.walk;
-  if (tid < 32) {  // the first warp sets the walk up together (its searches probe 32 points per round)
-    BwdKvWalk mine{};
-    mine.init(prm, extra, blockIdx.x, BQ, kBwdKvRows, WarpSearch{});
-    if (tid == 0) w = mine;
-  }
+  if (tid < 32) BwdKvWalk::init_by_first_warp(w, prm, extra, blockIdx.x, BQ, kBwdKvRows);
   for (int r = tid; r < BQ; r += kBwdThreads) sm.rowq[r] = pack_tile_row(r, prm.q_tile);
   for (int r = tid; r < kBwdKvRows; r += kBwdThreads) sm.rowk[r] = pack_tile_row(r, prm.kv_tile);
   __syncthreads();

@@ -96,6 +96,15 @@ struct BwdKvWalk {
       ihi[a] = in.end;
     }
   }
+
+  /// The CTA's walk into `dst` (shared memory), set up by its first warp together: threads 0-31 call this
+  /// (their searches probe 32 points per round), the others read `dst` after the next __syncthreads.
+  static __device__ __forceinline__ void init_by_first_warp(BwdKvWalk& dst, const BackwardParams& prm, bool extra,
+                                                            int64_t slot, int bq, int kv_rows) {
+    BwdKvWalk mine{};
+    mine.init(prm, extra, slot, bq, kv_rows, WarpSearch{});
+    if (threadIdx.x == 0) dst = mine;
+  }
 };
 
 /// Walk step decoded: the query head, the Q tile's group-local origin (window pass) or first token (extra

@@ -27,11 +27,7 @@ __global__ void __launch_bounds__(kBwdWgThreads, 1) fna_backward_wgmma_kernel(co
   const int tid = threadIdx.x;
   const int hk = blockIdx.y;
   const int64_t b = blockIdx.z;
-  if (tid < 32) {  // the first warp sets the walk up together (its searches probe 32 points per round)
-    BwdKvWalk mine{};
-    mine.init(prm, extra != 0, blockIdx.x, kBwdWgQRows, kBwdWgKvRows, WarpSearch{});
-    if (tid == 0) sm.walk = mine;
-  }
+  if (tid < 32) BwdKvWalk::init_by_first_warp(sm.walk, prm, extra != 0, blockIdx.x, kBwdWgQRows, kBwdWgKvRows);
   if (tid == 0) {
     mbar_init(smem_addr(&sm.kv_full), 128);
 #pragma unroll
