@@ -1,83 +1,18 @@
 // The event loop stays responsive while thousands of small ops and a few large ones are queued
 // (reliability item 7): a 10 ms interval never fires more than 50 ms late, on the CPU and on a GPU.
 // In-process, in the style of test/tensor.test.ts's lag test.
-//
-// A control thread (a worker with its own 10 ms interval) runs alongside: when the whole process stops (a
-// virtual machine's vCPU descheduled, a cgroup throttled), the control stalls as long as the main thread,
-// and that stall is not the library's. The lag a test counts is the main thread's lag less the control's
-// longest stall overlapping it; work the library did on the main thread (the bug this test is for) delays
-// only the main thread.
-import { Worker } from 'node:worker_threads';
+// Lag is measured against a control thread (test/helpers/lag_meter.ts): a stall of the whole process is
+// not counted.
 import * as natten from '../../lib';
 import { describeGpu } from '../helpers/gpu';
+import { LagMeter, LagReport } from '../helpers/lag_meter';
 
 const SMALL_OPS = 4000;
 const PER_ROUND = 100;
 
-interface LagRun {
-  /** The main thread's worst lag less the control thread's longest stall overlapping it. */
-  maxLagMs: number;
-  /** The main thread's worst lag as measured. */
-  rawMaxLagMs: number;
-  /** The control thread's worst lag over the whole run. */
-  controlMaxLagMs: number;
+interface LagRun extends LagReport {
   totalMs: number;
   enqueueMs: number;
-}
-
-/** One firing of a 10 ms interval: when it fired (ms on the process-wide clock) and how late. */
-interface Tick {
-  at: number;
-  lag: number;
-}
-
-const CONTROL_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { performance } = require('node:perf_hooks');
-const now = () => performance.timeOrigin + performance.now();
-const ticks = [];
-let last = now();
-const timer = setInterval(() => {
-  const t = now();
-  ticks.push({ at: t, lag: t - last - 10 });
-  last = t;
-}, 10);
-parentPort.postMessage('started');
-parentPort.once('message', () => {
-  clearInterval(timer);
-  parentPort.postMessage(ticks);
-});
-`;
-
-/** Starts the control thread; the returned function stops it and yields its ticks. */
-async function startControl(): Promise<() => Promise<Tick[]>> {
-  const w = new Worker(CONTROL_SOURCE, { eval: true });
-  await new Promise<void>((resolve, reject) => {
-    w.once('message', () => resolve());
-    w.once('error', reject);
-  });
-  return async () => {
-    const ticks = new Promise<Tick[]>((resolve) => w.once('message', (m: Tick[]) => resolve(m)));
-    w.postMessage('stop');
-    const out = await ticks;
-    await w.terminate();
-    return out;
-  };
-}
-
-/**
- * The main thread's worst lag not explained by a stall of the whole process: per main tick, its lag less
- * the largest control lag whose late interval overlaps the main tick's late interval.
- */
-function attributableLag(main: Tick[], control: Tick[]): number {
-  let worst = 0;
-  for (const m of main) {
-    const from = m.at - m.lag;
-    let stall = 0;
-    for (const c of control) if (c.at > from && c.at - c.lag < m.at) stall = Math.max(stall, c.lag);
-    worst = Math.max(worst, m.lag - stall);
-  }
-  return worst;
 }
 
 /**
@@ -95,15 +30,7 @@ async function lagUnderLoad(
   const q = natten.randn([1, 16, 16, 2, 32], { seed: 1, device, dtype });
   const x = natten.randn(largeShape, { seed: 2, device, dtype });
   await natten.synchronize(device);
-  const stopControl = await startControl();
-  const clock = (): number => performance.timeOrigin + performance.now();
-  const ticks: Tick[] = [];
-  let last = clock();
-  const timer = setInterval(() => {
-    const now = clock();
-    ticks.push({ at: now, lag: now - last - 10 });
-    last = now;
-  }, 10);
+  const meter = await LagMeter.start();
   const t0 = performance.now();
   let enqueueMs = 0;
   const bigOuts: natten.Tensor[] = [];
@@ -122,19 +49,11 @@ async function lagUnderLoad(
   // The large outputs are waited for, not read: a read allocates its whole result on the main thread.
   await natten.synchronize(device);
   const totalMs = performance.now() - t0;
-  clearInterval(timer);
-  const control = await stopControl();
+  const lag = await meter.stop();
   for (const t of [q, x, out!, ...bigOuts]) t.dispose();
   expect(values.length).toBe(16 * 16 * 2 * 32);
   expect(values.every(Number.isFinite)).toBe(true);
-  expect(control.length).toBeGreaterThan(0);
-  return {
-    maxLagMs: attributableLag(ticks, control),
-    rawMaxLagMs: Math.max(...ticks.map((t) => t.lag)),
-    controlMaxLagMs: Math.max(...control.map((t) => t.lag)),
-    totalMs,
-    enqueueMs,
-  };
+  return { ...lag, totalMs, enqueueMs };
 }
 
 function log(what: string, r: LagRun): void {
