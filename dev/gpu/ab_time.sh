@@ -8,9 +8,29 @@
 #                                              them in alternating processes, ROUNDS rounds (default 3) of
 #                                              dev/gpu/fna_bwd_ab.ts (RUNS medians of 5-launch batches; FAMILY
 #                                              'wgmma' by default; problems 0 and 2 of CUDA_BENCH_PROBLEMS)
+#   OUT=... bash dev/gpu/ab_time.sh env VAR=VALUE [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]
+#                                              one build of the working tree, timed without ("base") and with
+#                                              ("new") VAR=VALUE in the environment (a run-time switch)
 # The working tree is restored before the timing; $OUT gets progress.log, setup.log and time.log.
 set -o pipefail
 mode=$1
+if [ "$mode" = env ]; then
+  assign=$2 rounds=${3:-3} runs=${4:-12} family=${5:-wgmma}
+  shift $(($# < 5 ? $# : 5))
+  problems=${*:-0 2}
+  OUT=${OUT:-/tmp/out}
+  mkdir -p "$OUT"
+  BUDGET=${BUDGET:-400}
+  source "$(dirname "$0")/steps.sh"
+  build_addon 300 60
+  for r in $(seq "$rounds"); do
+    step "time_base_$r" time 60 env -u "${assign%%=*}" node dist/dev/gpu/fna_bwd_ab.js base "$family" "$runs" $problems
+    step "time_new_$r" time 60 env "$assign" node dist/dev/gpu/fna_bwd_ab.js new "$family" "$runs" $problems
+  done
+  grep "|" "$OUT/time.log" >>"$OUT/progress.log"
+  progress done
+  exit 0
+fi
 if [ "$mode" = prepare ]; then
   rev=$2 dir=$3
   rm -rf "$dir" && mkdir -p "$dir"
@@ -21,7 +41,7 @@ if [ "$mode" = prepare ]; then
   echo "base files of $rev in $dir:"; (cd "$dir" && find . -type f | sort)
   exit 0
 fi
-[ "$mode" = run ] || { echo "usage: ab_time.sh prepare REV DIR | run DIR [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]"; exit 2; }
+[ "$mode" = run ] || { echo "usage: ab_time.sh prepare REV DIR | run DIR [ROUNDS] [RUNS] [FAMILY] [PROBLEM...] | env VAR=VALUE [...]"; exit 2; }
 dir=$2 rounds=${3:-3} runs=${4:-12} family=${5:-wgmma}
 shift $(($# < 5 ? $# : 5))
 problems=${*:-0 2}

@@ -33,6 +33,11 @@ __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
 __device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
   NATTEN_WS_ASM("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
+/// Announces `bytes` of transactions on the barrier's current phase without arriving (TMA copies completing
+/// on it), for a thread whose arrival comes later.
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  NATTEN_WS_ASM("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
 /// Waits until the barrier's phase of parity `parity` has completed (try_wait suspends in hardware between
 /// polls).
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {

@@ -10,6 +10,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "../../runtime/cuda_check.h"
 #include "fna_backward_wgmma_consumer.cuh"
 #include "fna_backward_wgmma_producer.cuh"
@@ -17,7 +19,8 @@
 namespace natten::fused {
 
 template <class Tag, int DT>
-__global__ void __launch_bounds__(kBwdWgThreads, 1) fna_backward_wgmma_kernel(const BackwardParams prm, int extra) {
+__global__ void __launch_bounds__(kBwdWgThreads, 1) fna_backward_wgmma_kernel(const BackwardParams prm, int extra,
+                                                                             const __grid_constant__ BwdWgMaps maps) {
 #if NATTEN_WGMMA_ENABLED
   using Smem = BwdWgSmem<Tag, DT>;
   extern __shared__ __align__(1024) unsigned char bwd_wg_smem[];
@@ -45,7 +48,7 @@ __global__ void __launch_bounds__(kBwdWgThreads, 1) fna_backward_wgmma_kernel(co
   const int64_t n_it = sm.walk.per_head * (p.heads / p.heads_kv);
   if (tid < 128) {
     regs_dec<kBwdWgProducerRegs>();
-    BwdWgProducer<Tag, DT>::run(prm, sm, extra != 0, n_it, tid, b, hk);
+    BwdWgProducer<Tag, DT>::run(prm, maps, sm, extra != 0, n_it, tid, b, hk);
   } else {
     regs_inc<kBwdWgConsumerRegs>();
     BwdWgConsumer<Tag, DT>::run(prm, sm, extra != 0, n_it, (tid >> 7) - 1, tid & 127, b, hk);
@@ -64,7 +67,9 @@ void launch_backward_wgmma(const BackwardParams& prm, int tier, int extra, dim3 
   auto kernel = tier == 64 ? fna_backward_wgmma_kernel<Tag, 64> : fna_backward_wgmma_kernel<Tag, 128>;
   const size_t smem = bwd_wgmma_smem_bytes(tier);
   NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  kernel<<<grid, kBwdWgThreads, smem, s>>>(prm, extra);
+  const BwdWgMaps maps = bwd_wg_prepare_maps(prm, std::is_same_v<Tag, BF16> ? DType::BFloat16 : DType::Float16,
+                                             extra != 0);
+  kernel<<<grid, kBwdWgThreads, smem, s>>>(prm, extra, maps);
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
 

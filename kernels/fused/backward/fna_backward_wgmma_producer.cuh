@@ -4,16 +4,20 @@
 // and, on pairs that are not interior, each consumer half's element masks (one 64-bit word per query row
 // over the half's 64 key rows: GroupAxes::window_rows, the mma backward's masks).
 //
-// The loads are row-wise cp.async, whatever the tile shape, dilation or extra-KV chunk: every access the
-// walk makes is a token lookup per row. Each producer thread arrives twice on the stage's full barrier:
-// once through cp.async (.noinc: when its copies have landed) and once plainly, which releases its
-// generic stores (tokens, masks, head, interior flag) to the consumers.
+// Q and dO: one thread issues TMA bulk tensor copies of the Q tile where the maps describe the problem
+// (fna_backward_wgmma_tma.h: window pass, dilation 1); otherwise the 128 threads copy rows with cp.async,
+// whatever the tile shape, dilation or extra-KV chunk (every access the walk makes is a token lookup per
+// row). The KV tile, LSE, Delta, tokens and masks always go row by row. Each producer thread arrives twice
+// on the stage's full barrier: once through cp.async (.noinc: when its copies have landed) and once
+// plainly, which releases its generic stores (tokens, masks, head, interior flag) to the consumers; the
+// TMA copies complete on the same barrier by bytes.
 #pragma once
 #include <stdint.h>
 
 #include "../../runtime/sm90_ws.h"
 #include "../../common/tile_shape.h"
 #include "fna_backward_wgmma_smem.h"
+#include "fna_backward_wgmma_tma.h"
 
 namespace natten::fused {
 
@@ -96,14 +100,34 @@ struct BwdWgProducer {
     }
   }
 
+  /// Q and dO of the step's Q tile by TMA (thread 0 only): every column block of both, the stage's full
+  /// barrier expecting their bytes.
+  static __device__ void tma_q_dout(const BackwardParams& prm, const BwdWgMaps& maps, Smem& sm, int st, int h,
+                                    const int (&qo)[kMaxDims], int64_t b) {
+    const uint32_t bar = smem_addr(&sm.full[st]);
+    mbar_expect_tx(bar, 2u * kBwdWgQRows * DT * (uint32_t)sizeof(S));
+#pragma unroll
+    for (int cb = 0; cb < DT / 64; ++cb) {
+      bwd_wg_tma_box(maps, &maps.q, smem_addr(sm.q[st]) + cb * kBwdWgQRows * 128u, bar, 64 * cb, h, qo, (int)b,
+                     prm.p.length[0]);
+      bwd_wg_tma_box(maps, &maps.dout, smem_addr(sm.dout[st]) + cb * kBwdWgQRows * 128u, bar, 64 * cb, h, qo,
+                     (int)b, prm.p.length[0]);
+    }
+  }
+
   /// The whole load sequence of producer thread `ptid` (0..127).
-  static __device__ void run(const BackwardParams& prm, Smem& sm, bool extra, int64_t n_it, int ptid, int64_t b,
-                             int hk) {
+  static __device__ void run(const BackwardParams& prm, const BwdWgMaps& maps, Smem& sm, bool extra, int64_t n_it,
+                             int ptid, int64_t b, int hk) {
     const NaProblem& p = prm.p;
     const BwdKvWalk& w = sm.walk;
     const S* qb = static_cast<const S*>(prm.q);
     const S* ob = static_cast<const S*>(prm.d_out);
     const int64_t N = p.tokens();
+    const bool tma = maps.use_tma != 0;
+    if (tma && ptid == 0) {
+      tma_prefetch(&maps.q);
+      tma_prefetch(&maps.dout);
+    }
     load_kv(prm, sm, extra, ptid, b, hk);
     const int r = ptid >> 1, sub = ptid & 1;  // two threads per Q tile row, alternate chunks
     BwdKvCursor cur;
@@ -113,12 +137,16 @@ struct BwdWgProducer {
       const uint32_t parity = (uint32_t)(it / kBwdWgStages) & 1u;
       if (it >= kBwdWgStages) mbar_wait(smem_addr(&sm.empty[st]), parity ^ 1u);
       const BwdKvStepAt at = cur.at(prm, w, extra, kBwdWgQRows, kBwdWgKvRows);
-      const int64_t tok = extra ? (at.tok0 + r < N ? at.tok0 + r : -1) : w.g.row_token(p, at.qo, sm.rowq[r]);
-      const int64_t row = tok >= 0 ? (b * N + tok) * p.heads + at.h : 0;
-      bwd_wg_row<kChunks, kBwdWgQRows>(sm.q[st], r, tok >= 0 ? qb + row * p.head_dim : nullptr, qb, (int)p.head_dim,
-                                       sub, 2);
-      bwd_wg_row<kChunks, kBwdWgQRows>(sm.dout[st], r, tok >= 0 ? ob + row * p.head_dim_v : nullptr, ob,
-                                       (int)p.head_dim_v, sub, 2);
+      if (tma) {
+        if (ptid == 0) tma_q_dout(prm, maps, sm, st, at.h, at.qo, b);
+      } else {
+        const int64_t tok = extra ? (at.tok0 + r < N ? at.tok0 + r : -1) : w.g.row_token(p, at.qo, sm.rowq[r]);
+        const int64_t row = tok >= 0 ? (b * N + tok) * p.heads + at.h : 0;
+        bwd_wg_row<kChunks, kBwdWgQRows>(sm.q[st], r, tok >= 0 ? qb + row * p.head_dim : nullptr, qb,
+                                         (int)p.head_dim, sub, 2);
+        bwd_wg_row<kChunks, kBwdWgQRows>(sm.dout[st], r, tok >= 0 ? ob + row * p.head_dim_v : nullptr, ob,
+                                         (int)p.head_dim_v, sub, 2);
+      }
       row_meta(prm, sm, at, extra, st, ptid, b);
       cp_async_mbar_arrive(smem_addr(&sm.full[st]));
       mbar_arrive(smem_addr(&sm.full[st]));

@@ -1,9 +1,9 @@
 // Kernel parameters of the 'wgmma-ws' forward and the host side of its TMA tensor maps.
 //
-// Tensor maps (one per tensor: Q, K, V, extra K, extra V), innermost dimension first, 128-byte swizzle
-// (the wgmma layout, tile_shape.h GmmaSwizzle), out-of-bounds elements zero-filled, box = one 64-element
-// column block of one head for a whole spatial tile, so a multi-dimensional tile is one bulk copy per
-// column block:
+// Tensor maps (kernels/runtime/tma_map.h; one per tensor: Q, K, V, extra K, extra V), innermost dimension
+// first, 128-byte swizzle (the wgmma layout, tile_shape.h GmmaSwizzle), out-of-bounds elements
+// zero-filled, box = one 64-element column block of one head for a whole spatial tile, so a
+// multi-dimensional tile is one bulk copy per column block:
 //   1-D  (D, H, X, B)          box (64, 1, x, 1)
 //   2-D  (D, H, Y, X, B)       box (64, 1, y, x, 1)
 //   3-D  (D, H, Z, Y, X * B)   box (64, 1, z, y, x)   (TMA's rank limit is 5: batch folds into X; keys a box
