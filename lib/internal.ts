@@ -2,10 +2,10 @@
  * `natten.internal`: debugging and test hooks. Not part of the stable API: names and behaviour may
  * change in any release.
  */
-import { native, NativeDeviceCaps, NativeFusedChoices, NativeProblem } from './native';
+import { native, NativeDeviceCaps, NativeFusedChoices, NativeKernelSwitches, NativeProblem } from './native';
 import { deviceIndex, DeviceLike } from './device';
 import { DTYPES, dtypeCode, type DType } from './dtype';
-import { rangeError } from './errors';
+import { rangeError, typeError } from './errors';
 import { resetAutotuner } from './autotuner/tuner';
 import type { AutotuneTimer } from './autotuner/types';
 import { fusedConfigsFor, type FusedConfigInfo, type FusedConfigQuery } from './ops/fused_configs';
@@ -21,6 +21,23 @@ export const internal = {
     if (index < 0)
       throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
     native.faultDevice({ device: index });
+  },
+  /** Reads, and with `set` first changes, the run-time switches of kernel variants that are built but still
+   * being checked on a GPU: `backwardTma`, the wgmma backward (compute capability 9.0) loading Q and dO with
+   * TMA bulk copies instead of row copies (starts from the environment: NATTEN_BWD_WGMMA_TMA=1). Launches
+   * enqueued after the change use it. `backwardTmaLaunches` counts the backward launches that took the TMA
+   * path, so a test can tell that it ran. Setting a switch in a CPU-only build throws ERR_NATTEN_NO_CUDA. */
+  kernelSwitches(set?: { backwardTma?: boolean }): NativeKernelSwitches {
+    if (set !== undefined) {
+      if (set === null || typeof set !== 'object')
+        throw typeError('ERR_NATTEN_INVALID_ARG_TYPE', `set must be an object, got ${String(set)}`);
+      if (set.backwardTma !== undefined && typeof set.backwardTma !== 'boolean')
+        throw typeError(
+          'ERR_NATTEN_INVALID_ARG_TYPE',
+          `set.backwardTma must be a boolean, got ${JSON.stringify(set.backwardTma)}`,
+        );
+    }
+    return native.kernelSwitches(set);
   },
   /** How many native storages are alive on `device` (tensors and views not yet disposed or collected, and
    * storages queued work still holds): for tests of lifetimes and leaks. */

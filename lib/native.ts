@@ -145,6 +145,14 @@ export interface NativeFusedConfig extends NativeFusedCallConfig {
 
 /** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
  * selection reads (kernels/runtime/device_caps.h), given rather than queried. */
+/** Run-time switches of kernel variants still being checked on a GPU (natten.internal.kernelSwitches). */
+export interface NativeKernelSwitches {
+  /** The wgmma backward loads Q and dO with TMA (initially NATTEN_BWD_WGMMA_TMA=1). */
+  backwardTma: boolean;
+  /** wgmma backward launches so far that loaded Q and dO with TMA. */
+  backwardTmaLaunches: number;
+}
+
 export type NativeDeviceCaps = Pick<
   NativeDeviceInfo,
   'major' | 'minor' | 'multiProcessorCount' | 'sharedMemoryPerBlockOptin'
@@ -647,6 +655,8 @@ export interface NativeBinding {
   noteExitCode(o: { code: number }): void;
   /** Debug: enqueues a kernel that writes to an illegal address on cuda:device (natten.internal). */
   faultDevice(o: DeviceOptions): void;
+  /** Debug: sets the given kernel switches and returns them all (native/kernel_switches_binding.cc). */
+  kernelSwitches(o?: { backwardTma?: boolean }): NativeKernelSwitches;
 
   // Storages (native/tensor_ops.cc).
   empty(o: AllocOptions): StorageHandle;

@@ -1,8 +1,9 @@
 /**
  * One small backward per dims and head-dim tier with backwardKernel 'wgmma' forced, KV-parallel and
  * deterministic, with dilation, causal, GQA and extra keys: the workload dev/gpu/fna_bwd_wgmma_check.sh runs
- * under compute-sanitizer (memcheck, racecheck, synccheck). Prints one line per case and exits non-zero on
- * a non-finite gradient.
+ * under compute-sanitizer (memcheck, racecheck, synccheck). Prints one line per case (with how many of its
+ * launches loaded Q and dO by TMA: NATTEN_BWD_WGMMA_TMA=1 switches that path on) and exits non-zero on a
+ * non-finite gradient.
  */
 import * as natten from '../../lib';
 
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     { spatial: [20, 19], kernel: [5, 5], dilation: [2, 1], causal: [false, false], headDim: 64 },
     { spatial: [9, 8, 10], kernel: [3, 5, 3], dilation: [1, 1, 1], causal: [false, false, false], headDim: 64 },
     { spatial: [9, 8, 10], kernel: [3, 3, 3], dilation: [1, 2, 1], causal: [true, false, false], headDim: 128 },
+    { spatial: [8, 8, 10], kernel: [3, 5, 3], dilation: [1, 1, 1], causal: [false, false, true], headDim: 128 },
   ];
   for (const c of cases)
     for (const deterministic of [false, true]) {
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
         additionalKeys: ek,
         additionalValues: ek,
       };
+      const tma0 = natten.internal.kernelSwitches().backwardTmaLaunches;
       const { output, lse } = [natten.na1d, natten.na2d, natten.na3d][dims](q, kv, kv, { ...opts, returnLse: true });
       const g = [natten.na1dBackward, natten.na2dBackward, natten.na3dBackward][dims](dOut, q, kv, kv, output, lse, {
         ...opts,
@@ -47,7 +50,8 @@ async function main(): Promise<void> {
       const grads: natten.Tensor[] = [];
       for (const t of [g.dq, g.dk, g.dv, g.dAdditionalKeys, g.dAdditionalValues]) if (t) grads.push(t);
       const ok = await finite(grads);
-      process.stdout.write(`${JSON.stringify(c)} deterministic=${deterministic} finite=${ok}\n`);
+      const tma = natten.internal.kernelSwitches().backwardTmaLaunches - tma0;
+      process.stdout.write(`${JSON.stringify(c)} deterministic=${deterministic} tmaLaunches=${tma} finite=${ok}\n`);
       for (const t of [q, kv, ek, dOut, output, lse, ...grads]) t.dispose();
       if (!ok) process.exitCode = 1;
     }

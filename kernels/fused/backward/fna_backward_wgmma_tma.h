@@ -5,8 +5,9 @@
 // a Q tile (axis 0 a multiple of the Q tile's extent); otherwise, and in the extra-KV pass, the producer
 // copies rows.
 //
-// Opt-in (NATTEN_BWD_WGMMA_TMA=1 in the environment) until its GPU checks have run: the sweep, the
-// sanitizers and an interleaved A/B against the row copies (bench/NOTES.md, wgmma backward).
+// Opt-in (the backward_tma switch of kernels/runtime/kernel_switches.h: NATTEN_BWD_WGMMA_TMA=1 or
+// natten.internal.kernelSwitches) until its GPU checks have run: test/cuda_fused_backward_wgmma_tma.test.ts,
+// the sanitizers and an interleaved A/B against the row copies (bench/NOTES.md, wgmma backward).
 //
 // The map's rank follows the problem's spatial axes that matter: trailing axes of length 1 and tile extent 1
 // (the backward's padding of every problem to 3-D) are left out, so a 1-D problem is a rank-4 map
@@ -15,9 +16,7 @@
 #include <cuda.h>
 #include <stdint.h>
 
-#include <cstdlib>
-#include <cstring>
-
+#include "../../runtime/kernel_switches.h"
 #include "../../runtime/sm90_ws.h"
 #include "../../runtime/tma_map.h"
 #include "fna_backward_params.h"
@@ -32,15 +31,6 @@ struct BwdWgMaps {
   int use_tma;  // 1: the producer loads Q / dO with TMA
 };
 
-/// Whether TMA loads are asked for (NATTEN_BWD_WGMMA_TMA=1), read once.
-inline bool bwd_wg_tma_requested() {
-  static const bool on = [] {
-    const char* v = std::getenv("NATTEN_BWD_WGMMA_TMA");
-    return v != nullptr && std::strcmp(v, "1") == 0;
-  }();
-  return on;
-}
-
 /// Spatial axes the maps need: trailing axes of length 1 and Q-tile extent 1 are left out.
 inline int bwd_wg_map_dims(const BackwardParams& prm) {
   int d = kMaxDims;
@@ -54,7 +44,7 @@ inline BwdWgMaps bwd_wg_prepare_maps(const BackwardParams& prm, DType t, bool ex
   BwdWgMaps m{};
   const NaProblem& p = prm.p;
   m.dims = bwd_wg_map_dims(prm);
-  if (extra || !bwd_wg_tma_requested() || !gpu::tma_available()) return m;
+  if (extra || !gpu::kernel_switches().backward_tma || !gpu::tma_available()) return m;
   for (int a = 0; a < kMaxDims; ++a)
     if (p.dilation[a] != 1) return m;
   if (gpu::tma_map_folds_batch(m.dims) && p.batch > 1 && p.length[0] % prm.q_tile[0] != 0) return m;
@@ -62,6 +52,7 @@ inline BwdWgMaps bwd_wg_prepare_maps(const BackwardParams& prm, DType t, bool ex
   const bool ok = gpu::encode_tma_map(m.q, t, prm.q, p.head_dim, p.heads, m.dims, ext, p.batch, prm.q_tile) &&
                   gpu::encode_tma_map(m.dout, t, prm.d_out, p.head_dim_v, p.heads, m.dims, ext, p.batch, prm.q_tile);
   m.use_tma = ok ? 1 : 0;
+  if (ok) gpu::count_backward_tma_launch();
   return m;
 }
 

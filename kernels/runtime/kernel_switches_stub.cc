@@ -1,0 +1,19 @@
+// kernel_switches.h for CPU-only builds: there are no kernels to switch.
+#include "kernel_switches.h"
+
+#include "../common/error.h"
+
+namespace natten::gpu {
+
+KernelSwitches kernel_switches() { return KernelSwitches{}; }
+
+void set_kernel_switches(const KernelSwitches&) {
+  throw Error(ErrorKind::Natten, "ERR_NATTEN_NO_CUDA",
+              "this natten-node addon was built without CUDA: it has no kernel switches to set");
+}
+
+uint64_t backward_tma_launches() { return 0; }
+
+void count_backward_tma_launch() {}
+
+}  // namespace natten::gpu
