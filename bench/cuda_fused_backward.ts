@@ -105,7 +105,9 @@ export function formatRow(r: CudaFusedBackwardResult): string {
   );
   return (
     `${r.problem.padEnd(34)} fused bwd ${f(r.backward)} | deterministic ${f(r.deterministic)}` +
-    (best ? ` | best ${best.backwardKernel} [${best.backwardQTileShape}]/[${best.backwardKvTileShape}] ${f(best)}` : '') +
+    (best
+      ? ` | best ${best.backwardKernel} [${best.backwardQTileShape}]/[${best.backwardKvTileShape}] ${f(best)}`
+      : '') +
     (r.flex ? ` | flex bwd ${f(r.flex)} | x${r.speedupVsFlex!.toFixed(2)}` : '') +
     (r.reference ? ` | reference ${f(r.reference)}` : '')
   );

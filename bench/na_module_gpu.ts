@@ -76,12 +76,16 @@ function profileOps(device: number, fn: () => natten.Tensor[]): { name: string; 
 }
 
 /** One module forward replayed from a CUDA graph: input copied in, replay, output copied to a fresh tensor. */
-function graphedForward(graph: natten.CudaGraph, xs: natten.Tensor, output: natten.Tensor, x: natten.Tensor): natten.Tensor {
+function graphedForward(
+  graph: natten.CudaGraph,
+  xs: natten.Tensor,
+  output: natten.Tensor,
+  x: natten.Tensor,
+): natten.Tensor {
   natten.copyInto(xs, x);
   graph.replay();
   return natten.copyInto(natten.empty(output.shape, { device: output.device, dtype: output.dtype }), output);
 }
-
 
 standaloneMain<LayerResult>(
   module,

@@ -11,7 +11,11 @@ interface ProfileNode {
 
 function main(): void {
   const [file, top = '40'] = process.argv.slice(2);
-  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const bySample = new Map<number, number>();
   p.samples.forEach((id, i) => bySample.set(id, (bySample.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
   const self = new Map<string, number>();
@@ -22,7 +26,9 @@ function main(): void {
   }
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   for (const [k, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(top)))
-    process.stdout.write(`${((100 * us) / total).toFixed(1).padStart(5)}% ${(us / 1e3).toFixed(1).padStart(8)} ms  ${k}\n`);
+    process.stdout.write(
+      `${((100 * us) / total).toFixed(1).padStart(5)}% ${(us / 1e3).toFixed(1).padStart(8)} ms  ${k}\n`,
+    );
 }
 
 main();

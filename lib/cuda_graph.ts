@@ -74,8 +74,7 @@ export class CudaGraph {
  */
 export function captureGraph<T extends TidyResult>(device: DeviceLike, fn: () => T): { graph: CudaGraph; output: T } {
   const dev = deviceIndex(device, 'captureGraph: device');
-  if (dev < 0)
-    throw rangeError('ERR_NATTEN_INVALID_DEVICE', 'captureGraph: device must be a CUDA device, got cpu');
+  if (dev < 0) throw rangeError('ERR_NATTEN_INVALID_DEVICE', 'captureGraph: device must be a CUDA device, got cpu');
   if (typeof fn !== 'function') throw argTypeError('captureGraph: fn', 'a function', fn);
   native.graphBegin({ device: dev });
   const name = deviceName(dev);

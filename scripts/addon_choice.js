@@ -43,8 +43,7 @@ function describeHost(host) {
  * @returns {Choice}
  */
 function chooseInstall({ host, installed, fromSource }) {
-  if (fromSource)
-    return { use: { kind: 'source' }, message: 'NATTEN_FROM_SOURCE=1: building from source' };
+  if (fromSource) return { use: { kind: 'source' }, message: 'NATTEN_FROM_SOURCE=1: building from source' };
   if (host.libc === 'musl') {
     return {
       use: { kind: 'source' },
@@ -52,8 +51,7 @@ function chooseInstall({ host, installed, fromSource }) {
     };
   }
   const name = prebuiltCandidates(host).find((n) => installed.includes(n));
-  if (name)
-    return { use: { kind: 'prebuilt', name }, message: `using the prebuilt ${name} (no compilation)` };
+  if (name) return { use: { kind: 'prebuilt', name }, message: `using the prebuilt ${name} (no compilation)` };
   return {
     use: { kind: 'source' },
     message: `no prebuilt package installed for ${describeHost(host)}: building from source`,

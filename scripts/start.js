@@ -19,7 +19,9 @@ if (at < 0) {
   }
   const file = path.join(__dirname, '..', 'dist', 'examples', examples[name]);
   if (!fs.existsSync(file)) {
-    console.error(`npm start: ${file} is missing: the examples run from a repository checkout after \`npm run build:ts\``);
+    console.error(
+      `npm start: ${file} is missing: the examples run from a repository checkout after \`npm run build:ts\``,
+    );
     process.exit(1);
   }
   process.argv = [process.argv[0], file, ...args.slice(0, at), ...args.slice(at + 2)];

@@ -26,7 +26,12 @@ async function main(): Promise<void> {
     b = natten.zeros([3 * C], o);
   const qkv = natten.linear(x, w, b);
   const q = natten.randn([B, H, W, heads, C / heads], { ...o, seed: 3 });
-  const m = new natten.nn.NeighborhoodAttention2D({ embedDim: C, numHeads: heads, kernelSize: L.kernelSize, ...o }).eval();
+  const m = new natten.nn.NeighborhoodAttention2D({
+    embedDim: C,
+    numHeads: heads,
+    kernelSize: L.kernelSize,
+    ...o,
+  }).eval();
   const window = { kernelSize: [L.kernelSize, L.kernelSize] };
   const ops: [string, () => void][] = [
     ['empty [B,H,W,3C] + dispose', () => natten.empty([B, H, W, 3 * C], o).dispose()],

@@ -30,7 +30,9 @@ async function main(): Promise<void> {
       const grads: natten.NAGradients[] = [];
       const t0 = performance.now();
       for (let i = 0; i < BATCH; i++)
-        grads.push(bwd(dOut, q, q, q, output, lse, { kernelSize: p.kernel, backwardKernel: family as natten.BackwardKernel }));
+        grads.push(
+          bwd(dOut, q, q, q, output, lse, { kernelSize: p.kernel, backwardKernel: family as natten.BackwardKernel }),
+        );
       await natten.synchronize('cuda');
       if (r >= 0) ms.push((performance.now() - t0) / BATCH);
       for (const g of grads) for (const t of [g.dq, g.dk, g.dv]) t.dispose();
@@ -38,7 +40,9 @@ async function main(): Promise<void> {
     const n = p.spatial.reduce((a, b) => a * b, 1);
     const flops = 2.5 * 4 * p.batch * p.heads * n * p.kernel.reduce((a, b) => a * b, 1) * p.headDim;
     const m = median(ms);
-    process.stdout.write(`${label} | ${p.name} | ${family} | ${m.toFixed(3)} ms | ${(flops / m / 1e9).toFixed(1)} TF/s\n`);
+    process.stdout.write(
+      `${label} | ${p.name} | ${family} | ${m.toFixed(3)} ms | ${(flops / m / 1e9).toFixed(1)} TF/s\n`,
+    );
     for (const t of [q, dOut, output, lse]) t.dispose();
   }
 }

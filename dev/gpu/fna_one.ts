@@ -22,10 +22,12 @@ async function main(): Promise<void> {
   });
   for (let i = 0; i < 2; i++) {
     if (pass === 'forward') {
-      [natten.na1d, natten.na2d, natten.na3d][dims](q, q, q, {
-        kernelSize: p.kernel,
-        forwardKernel: family as natten.ForwardKernel,
-      }).dispose();
+      [natten.na1d, natten.na2d, natten.na3d]
+        [dims](q, q, q, {
+          kernelSize: p.kernel,
+          forwardKernel: family as natten.ForwardKernel,
+        })
+        .dispose();
     } else {
       const g = [natten.na1dBackward, natten.na2dBackward, natten.na3dBackward][dims](output, q, q, q, output, lse, {
         kernelSize: p.kernel,

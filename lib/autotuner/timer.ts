@@ -71,7 +71,9 @@ export const cudaEventTimer: AutotuneTimer = {
       .filter(
         (c) =>
           c.pass === pass &&
-          !(pass === 'forward' ? FORCED_ONLY_FORWARD_KERNELS.has(c.kernel) : FORCED_ONLY_BACKWARD_KERNELS.has(c.kernel)),
+          !(pass === 'forward'
+            ? FORCED_ONLY_FORWARD_KERNELS.has(c.kernel)
+            : FORCED_ONLY_BACKWARD_KERNELS.has(c.kernel)),
       )
       .map((c) => ({
         config: {

@@ -284,7 +284,13 @@ export class NeighborhoodAttentionModule extends Module {
    * spread costs about a microsecond of host time per call, on every forward. */
   #fusedOptions(returnLse?: boolean): NAOptions {
     const w = this.#window();
-    const [kernelSize, dilation, stride, isCausal, scale] = [w.kernelSize, w.dilation, w.stride, w.isCausal, this.scale];
+    const [kernelSize, dilation, stride, isCausal, scale] = [
+      w.kernelSize,
+      w.dilation,
+      w.stride,
+      w.isCausal,
+      this.scale,
+    ];
     return returnLse === undefined
       ? { kernelSize, dilation, stride, isCausal, scale }
       : { kernelSize, dilation, stride, isCausal, scale, returnLse };

@@ -120,7 +120,10 @@ export function describeTensorOps(device: string, dtypes: readonly OpsDtype[]): 
 
     it('unstack: the blocks along axis 0 in a new shape, aligned (views) or not (copies)', async () => {
       for (const [shape, as] of [
-        [[3, 4, 32], [4, 2, 16]],
+        [
+          [3, 4, 32],
+          [4, 2, 16],
+        ],
         [[3, 5, 3], [15]],
       ]) {
         const x = inp(shape);
