@@ -2,7 +2,14 @@
  * `natten.internal`: debugging and test hooks. Not part of the stable API: names and behaviour may
  * change in any release.
  */
-import { native, NativeDeviceCaps, NativeFusedChoices, NativeKernelSwitches, NativeProblem } from './native';
+import {
+  native,
+  KernelSwitchSettings,
+  NativeDeviceCaps,
+  NativeFusedChoices,
+  NativeKernelSwitches,
+  NativeProblem,
+} from './native';
 import { deviceIndex, DeviceLike } from './device';
 import { DTYPES, dtypeCode, type DType } from './dtype';
 import { rangeError, typeError } from './errors';
@@ -23,18 +30,29 @@ export const internal = {
     native.faultDevice({ device: index });
   },
   /** Reads, and with `set` first changes, the run-time switches of kernel variants that are built but still
-   * being checked on a GPU: `backwardTma`, the wgmma backward (compute capability 9.0) loading Q and dO with
-   * TMA bulk copies instead of row copies (starts from the environment: NATTEN_BWD_WGMMA_TMA=1). Launches
-   * enqueued after the change use it. `backwardTmaLaunches` counts the backward launches that took the TMA
-   * path, so a test can tell that it ran. Setting a switch in a CPU-only build throws ERR_NATTEN_NO_CUDA. */
-  kernelSwitches(set?: { backwardTma?: boolean }): NativeKernelSwitches {
+   * being checked on a GPU, all for the wgmma backward (compute capability 9.0): `backwardTma`, Q and dO loaded
+   * with TMA bulk copies instead of row copies (initially NATTEN_BWD_WGMMA_TMA=1); `backwardPersistent`,
+   * persistent CTAs that walk KV tiles one after another, each tile's set-up and K/V load overlapping the
+   * previous tile's last steps and dK/dV stores (initially NATTEN_BWD_WGMMA_PERSISTENT=1); `persistentCtas`,
+   * at most that many CTAs per persistent launch (0: one per SM). Launches enqueued after the change use
+   * them. The launch counters tell a test which path ran. Setting a switch in a CPU-only build throws
+   * ERR_NATTEN_NO_CUDA. */
+  kernelSwitches(set?: KernelSwitchSettings): NativeKernelSwitches {
     if (set !== undefined) {
       if (set === null || typeof set !== 'object')
         throw typeError('ERR_NATTEN_INVALID_ARG_TYPE', `set must be an object, got ${String(set)}`);
-      if (set.backwardTma !== undefined && typeof set.backwardTma !== 'boolean')
-        throw typeError(
-          'ERR_NATTEN_INVALID_ARG_TYPE',
-          `set.backwardTma must be a boolean, got ${JSON.stringify(set.backwardTma)}`,
+      for (const key of ['backwardTma', 'backwardPersistent'] as const) {
+        if (set[key] !== undefined && typeof set[key] !== 'boolean')
+          throw typeError(
+            'ERR_NATTEN_INVALID_ARG_TYPE',
+            `set.${key} must be a boolean, got ${JSON.stringify(set[key])}`,
+          );
+      }
+      const ctas = set.persistentCtas;
+      if (ctas !== undefined && (typeof ctas !== 'number' || !Number.isInteger(ctas) || ctas < 0 || ctas > 1 << 20))
+        throw rangeError(
+          'ERR_NATTEN_INVALID_ARG_VALUE',
+          `set.persistentCtas must be an integer in [0, ${1 << 20}], got ${JSON.stringify(ctas)}`,
         );
     }
     return native.kernelSwitches(set);

@@ -145,12 +145,23 @@ export interface NativeFusedConfig extends NativeFusedCallConfig {
 
 /** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
  * selection reads (kernels/runtime/device_caps.h), given rather than queried. */
-/** Run-time switches of kernel variants still being checked on a GPU (natten.internal.kernelSwitches). */
-export interface NativeKernelSwitches {
+/** Settable run-time switches of kernel variants still being checked on a GPU (natten.internal.kernelSwitches). */
+export interface KernelSwitchSettings {
   /** The wgmma backward loads Q and dO with TMA (initially NATTEN_BWD_WGMMA_TMA=1). */
-  backwardTma: boolean;
+  backwardTma?: boolean;
+  /** The wgmma backward runs persistent CTAs that walk KV tiles one after another (initially
+   * NATTEN_BWD_WGMMA_PERSISTENT=1). */
+  backwardPersistent?: boolean;
+  /** At most this many CTAs per persistent launch; 0 (the default): one per SM. */
+  persistentCtas?: number;
+}
+
+/** The switches and how many launches took each switched path. */
+export interface NativeKernelSwitches extends Required<KernelSwitchSettings> {
   /** wgmma backward launches so far that loaded Q and dO with TMA. */
   backwardTmaLaunches: number;
+  /** Persistent wgmma backward launches so far. */
+  backwardPersistentLaunches: number;
 }
 
 export type NativeDeviceCaps = Pick<
@@ -656,7 +667,7 @@ export interface NativeBinding {
   /** Debug: enqueues a kernel that writes to an illegal address on cuda:device (natten.internal). */
   faultDevice(o: DeviceOptions): void;
   /** Debug: sets the given kernel switches and returns them all (native/kernel_switches_binding.cc). */
-  kernelSwitches(o?: { backwardTma?: boolean }): NativeKernelSwitches;
+  kernelSwitches(o?: KernelSwitchSettings): NativeKernelSwitches;
 
   // Storages (native/tensor_ops.cc).
   empty(o: AllocOptions): StorageHandle;

@@ -8,9 +8,9 @@
 #                                              them in alternating processes, ROUNDS rounds (default 3) of
 #                                              dev/gpu/fna_bwd_ab.ts (RUNS medians of 5-launch batches; FAMILY
 #                                              'wgmma' by default; problems 0 and 2 of CUDA_BENCH_PROBLEMS)
-#   OUT=... bash dev/gpu/ab_time.sh env VAR=VALUE [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]
+#   OUT=... bash dev/gpu/ab_time.sh env VAR=VALUE[,VAR=VALUE...] [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]
 #                                              one build of the working tree, timed without ("base") and with
-#                                              ("new") VAR=VALUE in the environment (a run-time switch)
+#                                              ("new") the assignments in the environment (run-time switches)
 # The working tree is restored before the timing; $OUT gets progress.log, setup.log and time.log.
 set -o pipefail
 mode=$1
@@ -23,9 +23,12 @@ if [ "$mode" = env ]; then
   BUDGET=${BUDGET:-400}
   source "$(dirname "$0")/steps.sh"
   build_addon 300 60
+  IFS=, read -r -a assigns <<<"$assign"
+  unsets=()
+  for a in "${assigns[@]}"; do unsets+=(-u "${a%%=*}"); done
   for r in $(seq "$rounds"); do
-    step "time_base_$r" time 60 env -u "${assign%%=*}" node dist/dev/gpu/fna_bwd_ab.js base "$family" "$runs" $problems
-    step "time_new_$r" time 60 env "$assign" node dist/dev/gpu/fna_bwd_ab.js new "$family" "$runs" $problems
+    step "time_base_$r" time 60 env "${unsets[@]}" node dist/dev/gpu/fna_bwd_ab.js base "$family" "$runs" $problems
+    step "time_new_$r" time 60 env "${assigns[@]}" node dist/dev/gpu/fna_bwd_ab.js new "$family" "$runs" $problems
   done
   grep "|" "$OUT/time.log" >>"$OUT/progress.log"
   progress done

@@ -9,9 +9,10 @@
 #   (c) the issue-18 problems through the public API, wgmma vs mma, median of 15, TFLOP/s and the largest
 #       |wgmma - mma| (dev/gpu/fna_bwd_wgmma_time.ts);
 #   (d) compute-sanitizer memcheck / racecheck / synccheck on small forced cases of every dims and tier
-#       (dev/gpu/fna_bwd_wgmma_small.ts; with NATTEN_BWD_WGMMA_TMA=1 in the environment, every step runs with
-#       the TMA loads of Q and dO switched on where they apply, and the small cases report their TMA launches).
-# The sweep step also runs test/cuda_fused_backward_wgmma_tma.test.ts (TMA against row copies, either way).
+#       (dev/gpu/fna_bwd_wgmma_small.ts). With NATTEN_BWD_WGMMA_TMA=1 and/or NATTEN_BWD_WGMMA_PERSISTENT=1 in the
+#       environment every step runs those variants (kernels/runtime/kernel_switches.h); the small cases report
+#       their TMA launches.
+# The sweep step also runs test/cuda_fused_backward_wgmma_switches.test.ts (the variants against the default).
 # Every step runs in its own process under `timeout`; a deadline keeps the whole run under 6 minutes. $OUT
 # gets at most 6 files: progress.log, setup.log, jest.log, time.log, sanitize.log (and the fixture).
 #   bash dev/gpu/fna_bwd_wgmma_check.sh
@@ -29,7 +30,7 @@ timeout 60 cuobjdump -sass -fun fna_backward_wgmma_kernel "$NATTEN_ADDON_PATH" 2
 choices_unchanged 30
 
 export NATTEN_REQUIRE_GPU=1
-step jest_wgmma jest 150 npx jest --ci test/cuda_fused_backward_wgmma.test.ts test/cuda_fused_backward_wgmma_tma.test.ts
+step jest_wgmma jest 150 npx jest --ci test/cuda_fused_backward_wgmma.test.ts test/cuda_fused_backward_wgmma_switches.test.ts
 grep -h "wgmma bwd\|✕\|✓" "$OUT/jest.log" | head -70 >>"$OUT/progress.log"
 
 step time time 60 node dist/dev/gpu/fna_bwd_wgmma_time.js 15

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace natten::gpu {
 namespace {
@@ -13,25 +14,44 @@ bool env_on(const char* name) {
   return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
-std::atomic<bool>& backward_tma() {
-  static std::atomic<bool> on{env_on("NATTEN_BWD_WGMMA_TMA")};
-  return on;
-}
+struct State {
+  std::mutex mutex;
+  KernelSwitches switches;
+  std::atomic<uint64_t> tma_launches{0};
+  std::atomic<uint64_t> persistent_launches{0};
 
-std::atomic<uint64_t> tma_launches{0};
+  State() {
+    switches.backward_tma = env_on("NATTEN_BWD_WGMMA_TMA");
+    switches.backward_persistent = env_on("NATTEN_BWD_WGMMA_PERSISTENT");
+  }
+};
+
+State& state() {
+  static State* s = new State();  // never destroyed: launches may run while the process exits
+  return *s;
+}
 
 }  // namespace
 
 KernelSwitches kernel_switches() {
-  KernelSwitches s;
-  s.backward_tma = backward_tma().load(std::memory_order_relaxed);
-  return s;
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().switches;
 }
 
-void set_kernel_switches(const KernelSwitches& s) { backward_tma().store(s.backward_tma, std::memory_order_relaxed); }
+void set_kernel_switches(const KernelSwitches& s) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  state().switches = s;
+}
 
-uint64_t backward_tma_launches() { return tma_launches.load(std::memory_order_relaxed); }
+KernelSwitchLaunches kernel_switch_launches() {
+  KernelSwitchLaunches n;
+  n.backward_tma = state().tma_launches.load(std::memory_order_relaxed);
+  n.backward_persistent = state().persistent_launches.load(std::memory_order_relaxed);
+  return n;
+}
 
-void count_backward_tma_launch() { tma_launches.fetch_add(1, std::memory_order_relaxed); }
+void count_backward_tma_launch() { state().tma_launches.fetch_add(1, std::memory_order_relaxed); }
+
+void count_backward_persistent_launch() { state().persistent_launches.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace natten::gpu

@@ -12,8 +12,10 @@ void set_kernel_switches(const KernelSwitches&) {
               "this natten-node addon was built without CUDA: it has no kernel switches to set");
 }
 
-uint64_t backward_tma_launches() { return 0; }
+KernelSwitchLaunches kernel_switch_launches() { return KernelSwitchLaunches{}; }
 
 void count_backward_tma_launch() {}
+
+void count_backward_persistent_launch() {}
 
 }  // namespace natten::gpu

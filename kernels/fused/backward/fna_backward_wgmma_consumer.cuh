@@ -19,6 +19,7 @@
 #include "../../common/tile_shape.h"
 #include "../../runtime/sm90_ws.h"
 #include "fna_backward_kv.h"
+#include "fna_backward_wgmma_schedule.h"
 #include "fna_backward_wgmma_smem.h"
 
 namespace natten::fused {
@@ -129,94 +130,151 @@ struct BwdWgConsumer {
     }
   }
 
+  /// Per-thread constants of step().
+  struct Stepper {
+    int half, ct, warp, lane;
+    bool want_dq;
+    uint32_t k, v;  // shared addresses of the KV tile
+    int64_t N;
+  };
+
+  static __device__ __forceinline__ Stepper stepper(const BackwardParams& prm, const Smem& sm, int half, int ct) {
+    return Stepper{half,
+                   ct,
+                   ct >> 5,
+                   ct & 31,
+                   prm.dq_acc != nullptr,
+                   smem_addr(sm.k),
+                   smem_addr(sm.v),
+                   prm.p.tokens()};
+  }
+
+  /// One step of the walk from the ring slot of ring step g (g = the step for a CTA with one KV tile; the
+  /// persistent kernel counts its steps across tiles): dV and dK into the accumulators, and (KV-parallel) the
+  /// step's dQ rows when this warpgroup owns step g.
+  static __device__ __forceinline__ void step(const BackwardParams& prm, Smem& sm, const Stepper& c, int64_t g,
+                                              float (&dk)[DT / 2], float (&dv)[DT / 2], int64_t b) {
+    const int half = c.half, ct = c.ct, warp = c.warp, lane = c.lane;
+    const int st = (int)(g % kBwdWgStages);
+    mbar_wait(smem_addr(&sm.full[st]), (uint32_t)(g / kBwdWgStages) & 1u);
+    fence_proxy_async();
+    const uint32_t q = smem_addr(sm.q[st]), dout = smem_addr(sm.dout[st]);
+    float s[32], dp[32];
+    wgmma_fence();
+    issue_rows(s, c.k, q, half);
+    wgmma_commit();
+    issue_rows(dp, c.v, dout, half);
+    wgmma_commit();
+    const bool interior = sm.interior[st] != 0;
+    const int h = sm.head[st];
+    wgmma_wait<1>();  // S^T is in; dP^T may still be running
+#pragma unroll
+    for (int i = 0; i < 32; ++i) pin(s[i]);
+    probs(prm, sm, st, half, interior, s, warp, lane);
+    wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 32; ++i) pin(dp[i]);
+    grads(sm, st, s, dp, lane);
+    const int buf = (int)(g & 1);
+    if (c.want_dq) store_ds(reinterpret_cast<uint32_t*>(sm.ds[buf][half]), dp, warp, lane);
+    uint32_t pa[4][4], da[4][4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      pack_a_from_c(Tag{}, pa[j], *reinterpret_cast<const float(*)[4]>(&s[8 * j]),
+                    *reinterpret_cast<const float(*)[4]>(&s[8 * j + 4]));
+      pack_a_from_c(Tag{}, da[j], *reinterpret_cast<const float(*)[4]>(&dp[8 * j]),
+                    *reinterpret_cast<const float(*)[4]>(&dp[8 * j + 4]));
+    }
+    wgmma_fence();
+    issue_acc(dv, pa, dout);
+    issue_acc(dk, da, q);
+    wgmma_commit();
+    if (c.want_dq) {
+      fence_proxy_async();  // dS^T stores, read next by the owner's wgmma
+      // The bulk reductions this thread issued from the shared dQ tile have read it: the owner may refill it.
+      if (ct < kBwdWgQRows) bulk_wait_read<0>();
+      named_sync<256>(kBwdWgDsBarrier);  // both halves' dS^T are in the buffer
+    }
+    if (!c.want_dq || buf != half) {  // not this step's dQ owner
+      wgmma_wait<0>();
+      mbar_arrive(smem_addr(&sm.empty[st]));
+      return;
+    }
+    // Thread ct < 64 adds query row ct of the shared dQ tile to the workspace (read before the stage goes back).
+    const int64_t tok = ct < kBwdWgQRows ? sm.qtok[st][ct] : -1;
+    const uint32_t ds = smem_addr(sm.ds[buf][0]);
+#pragma unroll
+    for (int cb = 0; cb < DT / 64; ++cb) {
+      float acc[32];
+      wgmma_fence();
+      issue_dq(acc, ds, c.k, cb);
+      wgmma_commit();
+      wgmma_wait<0>();
+      if (cb == 0) mbar_arrive(smem_addr(&sm.empty[st]));  // dV and dK have read the stage too
+      stage_dq(sm, acc, cb, warp, lane);
+    }
+    fence_proxy_async();  // the dQ tile's stores, read next by the bulk reductions
+    named_sync<128>(kBwdWgDqBarrier + half);
+    if (tok >= 0) {
+      bulk_reduce_add_f32(prm.dq_acc + row_offset(b, tok, c.N, prm.p.heads, h, prm.p.head_dim),
+                          smem_addr(&sm.dq[ct][0]), (uint32_t)prm.p.head_dim * 4u);
+      bulk_commit();
+    }
+  }
+
+  /// The whole walk of the CTA's one KV tile.
   static __device__ void run(const BackwardParams& prm, Smem& sm, bool extra, int64_t n_it, int half, int ct,
                              int64_t b, int hk) {
-    const int warp = ct >> 5, lane = ct & 31;
-    const bool want_dq = prm.dq_acc != nullptr;
-    const uint32_t k = smem_addr(sm.k), v = smem_addr(sm.v);
+    const Stepper c = stepper(prm, sm, half, ct);
     float dk[DT / 2], dv[DT / 2];
 #pragma unroll
     for (int i = 0; i < DT / 2; ++i) dk[i] = dv[i] = 0.f;
     mbar_wait(smem_addr(&sm.kv_full), 0);
     fence_proxy_async();  // cp.async wrote the tiles through the generic proxy; wgmma reads the async one
-    const int64_t N = prm.p.tokens();
-    for (int64_t it = 0; it < n_it; ++it) {
-      const int st = (int)(it % kBwdWgStages);
-      mbar_wait(smem_addr(&sm.full[st]), (uint32_t)(it / kBwdWgStages) & 1u);
-      fence_proxy_async();
-      const uint32_t q = smem_addr(sm.q[st]), dout = smem_addr(sm.dout[st]);
-      float s[32], dp[32];
-      wgmma_fence();
-      issue_rows(s, k, q, half);
-      wgmma_commit();
-      issue_rows(dp, v, dout, half);
-      wgmma_commit();
-      const bool interior = sm.interior[st] != 0;
-      const int h = sm.head[st];
-      wgmma_wait<1>();  // S^T is in; dP^T may still be running
-#pragma unroll
-      for (int i = 0; i < 32; ++i) pin(s[i]);
-      probs(prm, sm, st, half, interior, s, warp, lane);
-      wgmma_wait<0>();
-#pragma unroll
-      for (int i = 0; i < 32; ++i) pin(dp[i]);
-      grads(sm, st, s, dp, lane);
-      const int buf = (int)(it & 1);
-      if (want_dq) store_ds(reinterpret_cast<uint32_t*>(sm.ds[buf][half]), dp, warp, lane);
-      uint32_t pa[4][4], da[4][4];
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        pack_a_from_c(Tag{}, pa[j], *reinterpret_cast<const float(*)[4]>(&s[8 * j]),
-                      *reinterpret_cast<const float(*)[4]>(&s[8 * j + 4]));
-        pack_a_from_c(Tag{}, da[j], *reinterpret_cast<const float(*)[4]>(&dp[8 * j]),
-                      *reinterpret_cast<const float(*)[4]>(&dp[8 * j + 4]));
-      }
-      wgmma_fence();
-      issue_acc(dv, pa, dout);
-      issue_acc(dk, da, q);
-      wgmma_commit();
-      if (want_dq) {
-        fence_proxy_async();  // dS^T stores, read next by the owner's wgmma
-        // The bulk reductions this thread issued from the shared dQ tile have read it: the owner may refill it.
-        if (ct < kBwdWgQRows) bulk_wait_read<0>();
-        named_sync<256>(kBwdWgDsBarrier);  // both halves' dS^T are in the buffer
-      }
-      if (!want_dq || buf != half) {  // not this step's dQ owner
-        wgmma_wait<0>();
-        mbar_arrive(smem_addr(&sm.empty[st]));
+    for (int64_t it = 0; it < n_it; ++it) step(prm, sm, c, it, dk, dv, b);
+    if (c.want_dq && ct < kBwdWgQRows) bulk_wait<0>();  // the shared dQ tile outlives the reductions
+    store(prm, sm, sm.walk, extra, dk, dv, half, c.warp, c.lane, b, hk, (int64_t)blockIdx.x);
+  }
+
+  /// The persistent kernel's consumer: the KV tiles of `sched` this CTA walks, one after another, each
+  /// tile's walk from the producer (walk buffers alternating by tile), K / V handed back once the last step
+  /// has read them, dK / dV stored, and the walk buffer handed back.
+  static __device__ void run_persistent(const BackwardParams& prm, const BwdWgSchedule& sched, Smem& sm, bool extra,
+                                        int half, int ct) {
+    const Stepper c = stepper(prm, sm, half, ct);
+    const int64_t heads_per_kv = prm.p.heads / prm.p.heads_kv;
+    int64_t g = 0;  // ring steps so far
+    for (BwdWgTileSeq q; q.valid(sched); q.next()) {
+      const BwdWgTile t = sched.at(q.tile);
+      const int wb = q.buffer();
+      mbar_wait(smem_addr(&sm.walk_full[wb]), q.use_parity());
+      const BwdKvWalk& w = sm.walk_buffer(wb);
+      if (w.empty) {  // an empty slot of a short dilation group: no K/V, nothing stored
+        mbar_arrive(smem_addr(&sm.walk_empty[wb]));
         continue;
       }
-      // Thread ct < 64 adds query row ct of the shared dQ tile to the workspace (read before the stage goes back).
-      const int64_t tok = ct < kBwdWgQRows ? sm.qtok[st][ct] : -1;
-      const uint32_t ds = smem_addr(sm.ds[buf][0]);
+      float dk[DT / 2], dv[DT / 2];
 #pragma unroll
-      for (int cb = 0; cb < DT / 64; ++cb) {
-        float acc[32];
-        wgmma_fence();
-        issue_dq(acc, ds, k, cb);
-        wgmma_commit();
-        wgmma_wait<0>();
-        if (cb == 0) mbar_arrive(smem_addr(&sm.empty[st]));  // dV and dK have read the stage too
-        stage_dq(sm, acc, cb, warp, lane);
-      }
-      fence_proxy_async();  // the dQ tile's stores, read next by the bulk reductions
-      named_sync<128>(kBwdWgDqBarrier + half);
-      if (tok >= 0) {
-        bulk_reduce_add_f32(prm.dq_acc + row_offset(b, tok, N, prm.p.heads, h, prm.p.head_dim),
-                            smem_addr(&sm.dq[ct][0]), (uint32_t)prm.p.head_dim * 4u);
-        bulk_commit();
-      }
+      for (int e = 0; e < DT / 2; ++e) dk[e] = dv[e] = 0.f;
+      // Waited for even by a tile without steps: the next tile's copies must not race this one's.
+      mbar_wait(smem_addr(&sm.kv_full), (uint32_t)(q.kv & 1));
+      fence_proxy_async();  // cp.async wrote the tiles through the generic proxy; wgmma reads the async one
+      const int64_t n_it = w.per_head * heads_per_kv;
+      for (int64_t it = 0; it < n_it; ++it, ++g) step(prm, sm, c, g, dk, dv, t.b);
+      mbar_arrive(smem_addr(&sm.kv_empty));  // every wgmma reading K / V has completed
+      ++q.kv;
+      store(prm, sm, w, extra, dk, dv, half, c.warp, c.lane, t.b, t.hk, t.slot);
+      mbar_arrive(smem_addr(&sm.walk_empty[wb]));
     }
-    if (want_dq && ct < kBwdWgQRows) bulk_wait<0>();  // the shared dQ tile outlives the reductions
-    store(prm, sm, extra, dk, dv, half, warp, lane, b, hk);
+    if (c.want_dq && ct < kBwdWgQRows) bulk_wait<0>();  // the shared dQ tile outlives the reductions
   }
 
   /// dK (scaled) and dV of this thread's key rows: to dK / dV, or (extra pass) to the split's fp32 partials.
-  static __device__ __forceinline__ void store(const BackwardParams& prm, const Smem& sm, bool extra,
-                                               const float (&dk)[DT / 2], const float (&dv)[DT / 2], int half,
-                                               int warp, int lane, int64_t b, int hk) {
+  /// `slot`: the CTA's grid slot (the extra pass's split is slot % extra_splits).
+  static __device__ __forceinline__ void store(const BackwardParams& prm, const Smem& sm, const BwdKvWalk& w,
+                                               bool extra, const float (&dk)[DT / 2], const float (&dv)[DT / 2],
+                                               int half, int warp, int lane, int64_t b, int hk, int64_t slot) {
     const NaProblem& p = prm.p;
-    const BwdKvWalk& w = sm.walk;
     const int tq = lane & 3;
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
@@ -224,7 +282,7 @@ struct BwdWgConsumer {
       if (extra) {
         const int64_t e = w.k0[0] + r;
         if (e >= p.n_extra) continue;
-        const int split = (int)(blockIdx.x % prm.extra_splits);
+        const int split = (int)(slot % prm.extra_splits);
         const int64_t rowk = ((split * p.batch + b) * p.n_extra + e) * p.heads_kv + hk;
         float* pk = prm.dk_extra_part + rowk * p.head_dim;
         float* pv = prm.dv_extra_part + rowk * p.head_dim_v;

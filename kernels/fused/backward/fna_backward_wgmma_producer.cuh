@@ -16,6 +16,7 @@
 
 #include "../../runtime/sm90_ws.h"
 #include "../../common/tile_shape.h"
+#include "fna_backward_wgmma_schedule.h"
 #include "fna_backward_wgmma_smem.h"
 #include "fna_backward_wgmma_tma.h"
 
@@ -45,10 +46,10 @@ struct BwdWgProducer {
   using Smem = BwdWgSmem<Tag, DT>;
   static constexpr int kChunks = DT / 8;
 
-  /// The KV tile: one row per thread (128 rows), K and V.
-  static __device__ void load_kv(const BackwardParams& prm, Smem& sm, bool extra, int ptid, int64_t b, int hk) {
+  /// The KV tile of walk w: one row per thread (128 rows), K and V.
+  static __device__ void load_kv(const BackwardParams& prm, Smem& sm, const BwdKvWalk& w, bool extra, int ptid,
+                                 int64_t b, int hk) {
     const NaProblem& p = prm.p;
-    const BwdKvWalk& w = sm.walk;
     const S* kb = static_cast<const S*>(extra ? prm.extra_k : prm.k);
     const S* vb = static_cast<const S*>(extra ? prm.extra_v : prm.v);
     const int64_t rows = extra ? p.n_extra : p.tokens();
@@ -62,10 +63,9 @@ struct BwdWgProducer {
 
   /// Token and (pair not interior) mask of query row t for consumer half `half`; thread pairs (t, t + 64)
   /// split the two halves, the first of them also loading the row's LSE / Delta and storing its token.
-  static __device__ void row_meta(const BackwardParams& prm, Smem& sm, const BwdKvStepAt& at, bool extra, int st,
-                                  int ptid, int64_t b) {
+  static __device__ void row_meta(const BackwardParams& prm, Smem& sm, const BwdKvWalk& w, const BwdKvStepAt& at,
+                                  bool extra, int st, int ptid, int64_t b) {
     const NaProblem& p = prm.p;
-    const BwdKvWalk& w = sm.walk;
     const int t = ptid & (kBwdWgQRows - 1), half = ptid / kBwdWgQRows;
     const int64_t N = p.tokens();
     int64_t tok;
@@ -115,42 +115,102 @@ struct BwdWgProducer {
     }
   }
 
-  /// The whole load sequence of producer thread `ptid` (0..127).
-  static __device__ void run(const BackwardParams& prm, const BwdWgMaps& maps, Smem& sm, bool extra, int64_t n_it,
-                             int ptid, int64_t b, int hk) {
+  /// Per-thread constants of load_step.
+  struct StepLoader {
+    const S* qb;
+    const S* ob;
+    int64_t N;
+    bool tma;
+    int r, sub;  // two threads per Q tile row, alternate chunks
+  };
+
+  /// Step `it` of walk w (cursor `cur` there) into the ring slot of ring step g (g = it for a CTA with one
+  /// KV tile; the persistent kernel counts its steps across tiles): waits for the slot to be free, loads, and
+  /// arrives on its full barrier.
+  static __device__ __forceinline__ void load_step(const BackwardParams& prm, const BwdWgMaps& maps, Smem& sm,
+                                                   const BwdKvWalk& w, const BwdKvCursor& cur, const StepLoader& l,
+                                                   bool extra, int64_t g, int ptid, int64_t b) {
     const NaProblem& p = prm.p;
-    const BwdKvWalk& w = sm.walk;
-    const S* qb = static_cast<const S*>(prm.q);
-    const S* ob = static_cast<const S*>(prm.d_out);
-    const int64_t N = p.tokens();
-    const bool tma = maps.use_tma != 0;
-    if (tma && ptid == 0) {
+    const int st = (int)(g % kBwdWgStages);
+    const uint32_t parity = (uint32_t)(g / kBwdWgStages) & 1u;
+    if (g >= kBwdWgStages) mbar_wait(smem_addr(&sm.empty[st]), parity ^ 1u);
+    const BwdKvStepAt at = cur.at(prm, w, extra, kBwdWgQRows, kBwdWgKvRows);
+    if (l.tma) {
+      if (ptid == 0) tma_q_dout(prm, maps, sm, st, at.h, at.qo, b);
+    } else {
+      const int64_t tok = extra ? (at.tok0 + l.r < l.N ? at.tok0 + l.r : -1) : w.g.row_token(p, at.qo, sm.rowq[l.r]);
+      const int64_t row = tok >= 0 ? (b * l.N + tok) * p.heads + at.h : 0;
+      bwd_wg_row<kChunks, kBwdWgQRows>(sm.q[st], l.r, tok >= 0 ? l.qb + row * p.head_dim : nullptr, l.qb,
+                                       (int)p.head_dim, l.sub, 2);
+      bwd_wg_row<kChunks, kBwdWgQRows>(sm.dout[st], l.r, tok >= 0 ? l.ob + row * p.head_dim_v : nullptr, l.ob,
+                                       (int)p.head_dim_v, l.sub, 2);
+    }
+    row_meta(prm, sm, w, at, extra, st, ptid, b);
+    cp_async_mbar_arrive(smem_addr(&sm.full[st]));
+    mbar_arrive(smem_addr(&sm.full[st]));
+  }
+
+  /// The TMA unit's copies of the maps, before their first use.
+  static __device__ __forceinline__ void prefetch_maps(const BwdWgMaps& maps, int ptid) {
+    if (maps.use_tma != 0 && ptid == 0) {
       tma_prefetch(&maps.q);
       tma_prefetch(&maps.dout);
     }
-    load_kv(prm, sm, extra, ptid, b, hk);
-    const int r = ptid >> 1, sub = ptid & 1;  // two threads per Q tile row, alternate chunks
+  }
+
+  static __device__ __forceinline__ StepLoader step_loader(const BackwardParams& prm, const BwdWgMaps& maps, int ptid) {
+    return StepLoader{static_cast<const S*>(prm.q), static_cast<const S*>(prm.d_out), prm.p.tokens(),
+                      maps.use_tma != 0, ptid >> 1, ptid & 1};
+  }
+
+  /// The persistent kernel's producer: per KV tile of `sched` this CTA walks, the first warp computes the walk
+  /// into the tile's walk buffer (once the consumers have handed it back from two tiles before); every thread
+  /// then loads K / V (once the consumers' last step of the previous tile has read them) and the steps, ring
+  /// steps counted across tiles.
+  static __device__ void run_persistent(const BackwardParams& prm, const BwdWgMaps& maps, const BwdWgSchedule& sched,
+                                        Smem& sm, bool extra, int ptid) {
+    const StepLoader l = step_loader(prm, maps, ptid);
+    prefetch_maps(maps, ptid);
+    const int64_t heads_per_kv = prm.p.heads / prm.p.heads_kv;
+    int64_t g = 0;  // ring steps so far
+    for (BwdWgTileSeq q; q.valid(sched); q.next()) {
+      const BwdWgTile t = sched.at(q.tile);
+      const int wb = q.buffer();
+      BwdKvWalk& buf = sm.walk_buffer(wb);
+      // Every producer thread is done with tile i - 2 (its reads of this buffer, its wait on this buffer's full
+      // barrier) before the first warp writes the buffer again: a warp running ahead through short tiles would
+      // otherwise overwrite a walk still being read, or complete a phase another warp still waits for.
+      named_sync<128>(kBwdWgProducerBarrier);
+      if (ptid < 32) {
+        if (q.i >= 2) mbar_wait(smem_addr(&sm.walk_empty[wb]), q.use_parity() ^ 1u);
+        BwdKvWalk::init_by_first_warp(buf, prm, extra, t.slot, kBwdWgQRows, kBwdWgKvRows);
+        __syncwarp();
+        if (ptid == 0) mbar_arrive(smem_addr(&sm.walk_full[wb]));  // releases the walk's stores
+      }
+      mbar_wait(smem_addr(&sm.walk_full[wb]), q.use_parity());
+      const BwdKvWalk& w = buf;
+      if (w.empty) continue;
+      if (q.kv >= 1) mbar_wait(smem_addr(&sm.kv_empty), (uint32_t)((q.kv - 1) & 1));
+      load_kv(prm, sm, w, extra, ptid, t.b, t.hk);
+      ++q.kv;
+      const int64_t n_it = w.per_head * heads_per_kv;
+      BwdKvCursor cur;
+      if (n_it > 0) cur.seek(prm, w, 0, t.hk);
+      for (int64_t it = 0; it < n_it; ++it, ++g, cur.next(w)) load_step(prm, maps, sm, w, cur, l, extra, g, ptid, t.b);
+    }
+    cp_async_wait_all();  // every arrival has fired before the thread exits
+  }
+
+  /// The whole load sequence of producer thread `ptid` (0..127) for the CTA's one KV tile.
+  static __device__ void run(const BackwardParams& prm, const BwdWgMaps& maps, Smem& sm, bool extra, int64_t n_it,
+                             int ptid, int64_t b, int hk) {
+    const BwdKvWalk& w = sm.walk;
+    const StepLoader l = step_loader(prm, maps, ptid);
+    prefetch_maps(maps, ptid);
+    load_kv(prm, sm, w, extra, ptid, b, hk);
     BwdKvCursor cur;
     if (n_it > 0) cur.seek(prm, w, 0);  // (an empty walk has per_head = 0: nothing to seek)
-    for (int64_t it = 0; it < n_it; ++it, cur.next(w)) {
-      const int st = (int)(it % kBwdWgStages);
-      const uint32_t parity = (uint32_t)(it / kBwdWgStages) & 1u;
-      if (it >= kBwdWgStages) mbar_wait(smem_addr(&sm.empty[st]), parity ^ 1u);
-      const BwdKvStepAt at = cur.at(prm, w, extra, kBwdWgQRows, kBwdWgKvRows);
-      if (tma) {
-        if (ptid == 0) tma_q_dout(prm, maps, sm, st, at.h, at.qo, b);
-      } else {
-        const int64_t tok = extra ? (at.tok0 + r < N ? at.tok0 + r : -1) : w.g.row_token(p, at.qo, sm.rowq[r]);
-        const int64_t row = tok >= 0 ? (b * N + tok) * p.heads + at.h : 0;
-        bwd_wg_row<kChunks, kBwdWgQRows>(sm.q[st], r, tok >= 0 ? qb + row * p.head_dim : nullptr, qb,
-                                         (int)p.head_dim, sub, 2);
-        bwd_wg_row<kChunks, kBwdWgQRows>(sm.dout[st], r, tok >= 0 ? ob + row * p.head_dim_v : nullptr, ob,
-                                         (int)p.head_dim_v, sub, 2);
-      }
-      row_meta(prm, sm, at, extra, st, ptid, b);
-      cp_async_mbar_arrive(smem_addr(&sm.full[st]));
-      mbar_arrive(smem_addr(&sm.full[st]));
-    }
+    for (int64_t it = 0; it < n_it; ++it, cur.next(w)) load_step(prm, maps, sm, w, cur, l, extra, it, ptid, b);
     cp_async_wait_all();  // every arrival has fired before the thread exits
   }
 };

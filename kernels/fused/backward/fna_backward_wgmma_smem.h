@@ -37,6 +37,9 @@ constexpr int kBwdWgProducerRegs = 40;
 constexpr int kBwdWgConsumerRegs = 232;
 static_assert(128 * kBwdWgProducerRegs + 256 * kBwdWgConsumerRegs == kBwdWgThreads * 168,
               "setmaxnreg moves registers within the launch allocation: the raise must equal the release");
+/// Named barrier of the producer warpgroup (128 threads) in the persistent kernel, once per tile (the
+/// consumers' barriers are 1-3, fna_backward_wgmma_consumer.cuh).
+constexpr uint32_t kBwdWgProducerBarrier = 4;
 /// Arrivals on a stage's full barrier: a cp.async arrival (.noinc) and a release arrival (the generic stores
 /// of tokens and masks) per producer thread. On its empty barrier: every consumer thread, each after its own
 /// reads of the stage (the consumers read its tokens, masks, LSE and Delta with ordinary loads, so each
@@ -66,7 +69,16 @@ struct BwdWgSmem {
   uint32_t rowq[kBwdWgQRows];    // packed per-axis offsets of Q tile rows
   uint32_t rowk[kBwdWgKvRows];   // and of KV tile rows
   int half_tile[kMaxDims];       // a consumer half's KV box (axis 0 halved)
-  BwdKvWalk walk;
+  BwdKvWalk walk;                // the CTA's walk (the persistent kernel: walk buffer 0)
+  // The persistent kernel only (fna_backward_wgmma_persistent.cuh): the second walk buffer, and the barriers
+  // that hand a tile's walk to the consumers (full: the producer's first warp wrote it; empty: the consumers
+  // stored the tile's dK / dV) and the KV tile back to the producer (the consumers' last read of K and V).
+  BwdKvWalk walk_alt;
+  uint64_t walk_full[2];
+  uint64_t walk_empty[2];
+  uint64_t kv_empty;
+
+  __device__ __forceinline__ BwdKvWalk& walk_buffer(int i) { return i ? walk_alt : walk; }
 };
 
 /// Dynamic shared memory of the wgmma backward kernel at a tier (64 or 128), plus the 1024-byte alignment slack.
