@@ -2,8 +2,8 @@
  * One small backward per dims and head-dim tier with backwardKernel 'wgmma' forced, KV-parallel and
  * deterministic, with dilation, causal, GQA and extra keys: the workload dev/gpu/fna_bwd_wgmma_check.sh runs
  * under compute-sanitizer (memcheck, racecheck, synccheck). Prints one line per case (with how many of its
- * launches loaded Q and dO by TMA: NATTEN_BWD_WGMMA_TMA=1 switches that path on) and exits non-zero on a
- * non-finite gradient.
+ * launches loaded Q and dO by TMA: NATTEN_BWD_WGMMA_TMA=1 switches that path on; NATTEN_BWD_WGMMA_PERSISTENT=1
+ * the persistent CTAs) and exits non-zero on a non-finite gradient.
  */
 import * as natten from '../../lib';
 
@@ -16,6 +16,9 @@ async function finite(ts: natten.Tensor[]): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
+  // With the persistent variant switched on (NATTEN_BWD_WGMMA_PERSISTENT=1), two CTAs walk every tile, so the
+  // sanitizers see the walk and KV hand-over between tiles.
+  if (natten.internal.kernelSwitches().backwardPersistent) natten.internal.kernelSwitches({ persistentCtas: 2 });
   const cases = [
     { spatial: [150], kernel: [33], dilation: [1], causal: [false], headDim: 64 },
     { spatial: [150], kernel: [17], dilation: [3], causal: [true], headDim: 128 },
