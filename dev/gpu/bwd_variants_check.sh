@@ -1,9 +1,11 @@
 #!/bin/bash
 # GPU check of the wgmma backward's switched variants (kernels/runtime/kernel_switches.h: TMA loads of Q/dO,
-# persistent CTAs), from the repo root on an H100/H200, in one run of at most 9 minutes:
+# persistent CTAs), from the repo root on an H100/H200, in one run of at most 9 minutes (steps that no longer fit
+# are skipped; the timings come last):
 #   (a) builds the sm_90a addon and the TypeScript;
 #   (b) test/cuda_fused_backward_wgmma_switches.test.ts (each variant and both against the default, bitwise);
-#   (c) the forced-config wgmma sweep (test/cuda_fused_backward_wgmma.test.ts) with both variants on;
+#   (c) the forced-config wgmma sweep (test/cuda_fused_backward_wgmma.test.ts) as built by default, then with
+#       both variants on;
 #   (d) compute-sanitizer memcheck / racecheck / synccheck of dev/gpu/fna_bwd_wgmma_small.ts with both on;
 #   (e) interleaved timings (dev/gpu/fna_bwd_ab.ts, wall time per launch, batches of 5, medians of RUNS) of the
 #       default, TMA, persistent and both, ROUNDS rounds, on problems 0 and 2 of CUDA_BENCH_PROBLEMS (1-D, k31)
@@ -24,6 +26,7 @@ build_addon 200 40
 export NATTEN_REQUIRE_GPU=1
 step switches jest 90 npx jest --ci test/cuda_fused_backward_wgmma_switches.test.ts
 grep -h "switched variants\|✕\|✓" "$OUT/jest.log" | tail -5 >>"$OUT/progress.log"
+step sweep_default jest 150 npx jest --ci test/cuda_fused_backward_wgmma.test.ts
 step sweep_both jest 150 env "${both[@]}" npx jest --ci test/cuda_fused_backward_wgmma.test.ts
 grep -h "✕" "$OUT/jest.log" | head -20 >>"$OUT/progress.log"
 export "${both[@]}"
