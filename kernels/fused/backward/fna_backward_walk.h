@@ -125,11 +125,11 @@ struct BwdKvCursor {
   int64_t ti = 0;  // step within the head
 
   __device__ __forceinline__ void seek(const BackwardParams& prm, const BwdKvWalk& w, int64_t it) {
-    seek(prm, w, it, (int)blockIdx.y);
+    seek(prm, w, it, blockIdx.y);
   }
   /// seek() for KV head hk (a CTA that does not take its KV head from blockIdx.y: the persistent kernel).
-  __device__ __forceinline__ void seek(const BackwardParams& prm, const BwdKvWalk& w, int64_t it, int hk) {
-    h = (int)(it / w.per_head) + hk * (prm.p.heads / prm.p.heads_kv);
+  __device__ __forceinline__ void seek(const BackwardParams& prm, const BwdKvWalk& w, int64_t it, uint32_t hk) {
+    h = (int)(it / w.per_head) + (int)(hk * (prm.p.heads / prm.p.heads_kv));
     ti = it % w.per_head;
     int64_t rest = ti;
 #pragma unroll
