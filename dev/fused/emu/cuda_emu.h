@@ -43,7 +43,7 @@ inline float2 make_float2(float x, float y) { return {x, y}; }
 
 namespace emu {
 
-constexpr int kMaxThreads = 128;
+constexpr int kMaxThreads = 384;  // the sm_90a kernels' three warpgroups
 
 struct Cta {
   int threads = 0;
@@ -86,6 +86,24 @@ inline void launch(unsigned gx, unsigned gy, unsigned gz, int threads, unsigned 
 }  // namespace emu
 
 inline void __syncthreads() { emu::g_cta.block->arrive_and_wait(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { emu::warp_sync(); }
+
+namespace emu {
+inline unsigned g_ballot[kMaxThreads / 32][32];
+}  // namespace emu
+/// Every lane of the warp takes part (the kernels call it with the full mask).
+inline unsigned __ballot_sync(unsigned, bool pred) {
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  emu::g_ballot[w][lane] = pred ? 1u : 0u;
+  emu::warp_sync();
+  unsigned m = 0;
+  for (int l = 0; l < 32; ++l) m |= emu::g_ballot[w][l] << l;
+  emu::warp_sync();
+  return m;
+}
+inline int __ffs(unsigned x) { return x ? __builtin_ctz(x) + 1 : 0; }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
 
 inline float atomicAdd(float* p, float v) {
   std::lock_guard<std::mutex> lock(emu::g_atomic_mutex);

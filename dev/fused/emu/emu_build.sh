@@ -9,7 +9,7 @@ E=${EMU_DIR:-/tmp/emu}
 rm -rf "$E" && mkdir -p "$E/fused/backward" "$E/runtime"
 ln -s "$root/kernels/common" "$E/common"
 cp "$root"/kernels/fused/backward/fna_backward_*.h "$E/fused/backward/"
-cp "$root/dev/fused/emu/sm80_mma.h" "$root/dev/fused/emu/cuda_emu.h" "$E/runtime/"
+cp "$root/dev/fused/emu/sm80_mma.h" "$root/dev/fused/emu/cuda_emu.h" "$root/kernels/runtime/family_configs.h" "$root/kernels/runtime/device_caps.h" "$E/runtime/"
 cp "$root/dev/fused/emu/cuda_emu.h" "$root/dev/fused/emu/emu_check.cc" "$E/fused/backward/"
 g++ -std=c++20 -O2 -fno-strict-aliasing -pthread -Wall -Wno-unknown-pragmas -Wno-unused-variable \
   -I"$E/fused/backward" "$E/fused/backward/emu_check.cc" -o "$E/emu_check"
