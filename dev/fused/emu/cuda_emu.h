@@ -4,6 +4,8 @@
 // Slow (context switches at every collective); for small problems only. Not part of the addon build.
 #pragma once
 #include <barrier>
+#include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -19,12 +21,14 @@
 #define __shared__
 #define __align__(n)
 #define __launch_bounds__(...)
+#define __grid_constant__
 
 struct EmuIdx {
   unsigned x, y, z;
 };
 inline thread_local EmuIdx threadIdx{0, 0, 0};
 inline thread_local EmuIdx blockIdx{0, 0, 0};
+inline thread_local EmuIdx gridDim{1, 1, 1};
 
 struct alignas(8) uint2 {
   unsigned x, y;
@@ -49,12 +53,29 @@ struct Cta {
   int threads = 0;
   std::barrier<>* block = nullptr;
   std::vector<std::barrier<>*> warps;
+  std::vector<std::barrier<>*> groups;  // warpgroups (128 threads): the sm_90a wgmma collectives
   unsigned char* smem = nullptr;
 };
 inline Cta g_cta;
 inline std::mutex g_atomic_mutex;
 
+/// EMU_JITTER=1: random short sleeps where a thread hands data to others (copies, arrivals), so orderings a
+/// missing wait would expose come up in a few runs instead of almost never.
+inline void jitter() {
+  static const bool on = [] {
+    const char* v = std::getenv("EMU_JITTER");
+    return v && v[0] == '1';
+  }();
+  if (!on) return;
+  thread_local uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)std::hash<std::thread::id>{}(std::this_thread::get_id());
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  if (x % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(x % 200));
+}
+
 inline void warp_sync() { g_cta.warps[threadIdx.x / 32]->arrive_and_wait(); }
+inline void group_sync() { g_cta.groups[threadIdx.x / 128]->arrive_and_wait(); }
 
 /// Runs kernel() for every block of grid (x, y, z) with `threads` threads per block, blocks one after the other.
 inline void launch(unsigned gx, unsigned gy, unsigned gz, int threads, unsigned char* smem,
@@ -63,23 +84,27 @@ inline void launch(unsigned gx, unsigned gy, unsigned gz, int threads, unsigned 
     for (unsigned y = 0; y < gy; ++y)
       for (unsigned x = 0; x < gx; ++x) {
         std::barrier<> block(threads);
-        std::vector<std::barrier<>*> warps;
+        std::vector<std::barrier<>*> warps, groups;
         for (int w = 0; w < threads / 32; ++w) warps.push_back(new std::barrier<>(32));
+        for (int w = 0; w < threads / 128; ++w) groups.push_back(new std::barrier<>(128));
         g_cta.threads = threads;
         g_cta.block = &block;
         g_cta.warps = warps;
+        g_cta.groups = groups;
         g_cta.smem = smem;
         std::vector<std::thread> th;
         for (int t = 0; t < threads; ++t)
           th.emplace_back([&, t] {
             threadIdx = {(unsigned)t, 0, 0};
             blockIdx = {x, y, z};
+            gridDim = {gx, gy, gz};
             kernel();
             // A thread that returns early still takes part in later barriers of its warp/block
             // in CUDA terms it exits; the kernels here only return uniformly, so nothing to do.
           });
         for (auto& t : th) t.join();
         for (auto* w : warps) delete w;
+        for (auto* w : groups) delete w;
       }
 }
 

@@ -1,6 +1,13 @@
-// Runs the fused-backward kernels (fna_backward_kv.h, fna_backward_dq.h) on the CPU through cuda_emu.h and
-// checks dQ (KV-parallel atomics and the deterministic Q-parallel pass), dK, dV and the extra-KV
-// gradients against an fp64 reference on random small problems. Build with emu_build.sh.
+// Runs the fused-backward kernels on the CPU through cuda_emu.h and checks dQ (KV-parallel atomics and the
+// deterministic Q-parallel pass), dK, dV and the extra-KV gradients against an fp64 reference on random
+// small problems. Build with emu_build.sh.
+//   emu_check CASES SEED                         the mma.sync main kernel (fna_backward_kv.h) and dQ kernel
+//   emu_check CASES SEED wgmma [tma] [persistent CTAS]
+//                                                the sm_90a wgmma main pass (fna_backward_wgmma_kernel.cuh)
+//                                                through sm90_wgmma.h / sm90_ws.h's emulation, with the TMA
+//                                                loads and / or persistent CTAs (at most CTAS) switched on;
+//                                                the deterministic run's dK / dV must equal the KV-parallel
+//                                                run's bit for bit
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -12,10 +19,25 @@
 #include "fna_backward_configs.h"
 #include "fna_backward_dq.h"
 #include "fna_backward_kv.h"
+#include "fna_backward_wgmma_kernel.cuh"
 
 namespace natten::fused {
 alignas(16) unsigned char smem_raw[256 * 1024];
-}
+alignas(1024) unsigned char bwd_wg_smem[232 * 1024];  // the wgmma kernels' dynamic shared memory
+}  // namespace natten::fused
+
+// kernel_switches.h, set from the command line.
+namespace natten::gpu {
+static KernelSwitches g_switches;
+static KernelSwitchLaunches g_launches;
+KernelSwitches kernel_switches() { return g_switches; }
+void set_kernel_switches(const KernelSwitches& s) { g_switches = s; }
+KernelSwitchLaunches kernel_switch_launches() { return g_launches; }
+void count_backward_tma_launch() { ++g_launches.backward_tma; }
+void count_backward_persistent_launch() { ++g_launches.backward_persistent; }
+}  // namespace natten::gpu
+
+static bool g_wgmma = false;
 
 using namespace natten;
 using namespace natten::fused;
@@ -97,6 +119,29 @@ static void run_dq_tier(const BackwardParams& prm, int tier, unsigned gx) {
   if (tier == 32) run_dq<Tag, 32>(prm, gx);
   else if (tier == 64) run_dq<Tag, 64>(prm, gx);
   else run_dq<Tag, 128>(prm, gx);
+}
+
+/// The wgmma main pass over grid (gx, heads_kv, batch), plain or persistent as the switches say.
+template <class Tag, int DT>
+static void run_wgmma(const BackwardParams& prm, int extra, unsigned gx) {
+  const NaProblem& p = prm.p;
+  const BwdWgMaps maps =
+      bwd_wg_prepare_maps(prm, std::is_same_v<Tag, BF16> ? DType::BFloat16 : DType::Float16, extra != 0);
+  const gpu::KernelSwitches sw = gpu::kernel_switches();
+  if (sw.backward_persistent) {
+    const BwdWgSchedule sched = bwd_wg_schedule(dim3(gx, (unsigned)p.heads_kv, (unsigned)p.batch));
+    gpu::count_backward_persistent_launch();
+    emu::launch(bwd_wg_persistent_ctas(sched, 132, sw.persistent_ctas), 1, 1, kBwdWgThreads, bwd_wg_smem,
+                [&] { fna_backward_wgmma_persistent_kernel<Tag, DT>(prm, extra, maps, sched); });
+    return;
+  }
+  emu::launch(gx, (unsigned)p.heads_kv, (unsigned)p.batch, kBwdWgThreads, bwd_wg_smem,
+              [&] { fna_backward_wgmma_kernel<Tag, DT>(prm, extra, maps); });
+}
+template <class Tag>
+static void run_wgmma_tier(const BackwardParams& prm, int tier, int extra, unsigned gx) {
+  if (tier == 64) run_wgmma<Tag, 64>(prm, extra, gx);
+  else run_wgmma<Tag, 128>(prm, extra, gx);
 }
 
 static bool check(const Case& c, uint64_t seed, int stages) {
@@ -195,7 +240,8 @@ static bool check(const Case& c, uint64_t seed, int stages) {
   std::vector<float> lsef(lse.begin(), lse.end());
   std::vector<uint16_t> dq(rdq.size(), 0xffff), dk(rdk.size(), 0xffff), dv(rdv.size(), 0xffff);
   std::vector<float> dq_acc(rdq.size(), 0.f);
-  const int bq = backward_q_rows(tier);
+  const int bq = g_wgmma ? kBwdWgQRows : backward_q_rows(tier);
+  const int main_kv_rows = g_wgmma ? kBwdWgKvRows : kBwdKvRows;
   const int64_t chunks = (N + bq - 1) / bq;
   const int splits = (int)std::min<int64_t>(2, chunks);
   const int64_t cps = (chunks + splits - 1) / splits;
@@ -222,11 +268,20 @@ static bool check(const Case& c, uint64_t seed, int stages) {
   prm.scale_log2 = p.scale * kLog2e;
   const unsigned slots = (unsigned)grid_slots(prm.p, prm.kv_tile);
   auto kv = [&](int extra, unsigned gx) {
-    if (bf) run_kv_tier<BF16>(prm, tier, extra, gx);
-    else run_kv_tier<F16>(prm, tier, extra, gx);
+    if (g_wgmma) {
+      if (bf) run_wgmma_tier<BF16>(prm, tier, extra, gx);
+      else run_wgmma_tier<F16>(prm, tier, extra, gx);
+    } else if (bf) {
+      run_kv_tier<BF16>(prm, tier, extra, gx);
+    } else {
+      run_kv_tier<F16>(prm, tier, extra, gx);
+    }
   };
-  kv(0, slots);
-  if (E > 0) kv(1, (unsigned)(((E + 63) / 64) * real_splits));
+  auto main_pass = [&] {
+    kv(0, slots);
+    if (E > 0) kv(1, (unsigned)(((E + main_kv_rows - 1) / main_kv_rows) * real_splits));
+  };
+  main_pass();
   std::vector<uint16_t> dq_kv(rdq.size()), dek(rdek.size()), dev(rdev.size());
   for (size_t i = 0; i < dq_kv.size(); ++i) store_element(&dq_kv[i], dt, 0, (double)(dq_acc[i] * p.scale));
   for (size_t i = 0; i < dek.size(); ++i) {
@@ -239,26 +294,40 @@ static bool check(const Case& c, uint64_t seed, int stages) {
     for (int sp = 0; sp < real_splits; ++sp) s += pv[sp * dev.size() + i];
     store_element(&dev[i], dt, 0, s);
   }
-  // deterministic dQ pass
+  // deterministic dQ pass (after the wgmma main pass once more without dQ: its dK / dV must not change)
   prm.dq_acc = nullptr;
-  if (bf) run_dq_tier<BF16>(prm, tier, slots);
-  else run_dq_tier<F16>(prm, tier, slots);
+  bool same_dkdv = true;
+  BackwardParams dqp = prm;
+  unsigned dq_slots = slots;
+  if (g_wgmma) {
+    const std::vector<uint16_t> dk1 = dk, dv1 = dv;
+    std::fill(dk.begin(), dk.end(), 0xffff);
+    std::fill(dv.begin(), dv.end(), 0xffff);
+    main_pass();
+    same_dkdv = dk == dk1 && dv == dv1;
+    for (int a = 0; a < kMaxDims; ++a) dqp.kv_tile[a] = prm.q_tile[a];  // the dQ kernel's tile: the Q tile
+    dq_slots = (unsigned)grid_slots(dqp.p, dqp.kv_tile);
+  }
+  if (bf) run_dq_tier<BF16>(dqp, tier, dq_slots);
+  else run_dq_tier<F16>(dqp, tier, dq_slots);
 
   const double e_dqkv = scaled_err(dq_kv, rdq, bf), e_dq = scaled_err(dq, rdq, bf), e_dk = scaled_err(dk, rdk, bf),
                e_dv = scaled_err(dv, rdv, bf), e_dek = E ? scaled_err(dek, rdek, bf) : 0,
                e_dev = E ? scaled_err(dev, rdev, bf) : 0;
   const double tol = bf ? 3e-2 : 1e-2;
-  const bool ok = e_dqkv <= tol && e_dq <= tol && e_dk <= tol && e_dv <= tol && e_dek <= tol && e_dev <= tol;
+  const bool ok =
+      e_dqkv <= tol && e_dq <= tol && e_dk <= tol && e_dv <= tol && e_dek <= tol && e_dev <= tol && same_dkdv;
   std::string ax;
   for (int a = 0; a < p.dims; ++a)
     ax += "L" + std::to_string(p.length[a]) + " k" + std::to_string(p.kernel[a]) + " s" + std::to_string(p.stride[a]) +
           " d" + std::to_string(p.dilation[a]) + (p.causal[a] ? " c" : "") + (a + 1 < p.dims ? " | " : "");
   printf(
       "%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld q%s kv%s stages %d | dq(kv) %.1e dq(det) %.1e dk %.1e dv %.1e "
-      "dek %.1e dev %.1e\n",
+      "dek %.1e dev %.1e%s\n",
       ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
       (long long)D, (long long)Dv, (long long)E, shape_text(c.tiles.q, p.dims).c_str(),
-      shape_text(c.tiles.kv, p.dims).c_str(), stages, e_dqkv, e_dq, e_dk, e_dv, e_dek, e_dev);
+      shape_text(c.tiles.kv, p.dims).c_str(), stages, e_dqkv, e_dq, e_dk, e_dv, e_dek, e_dev,
+      same_dkdv ? "" : " | dK/dV differ between the two main passes");
   fflush(stdout);
   return ok;
 }
@@ -266,13 +335,25 @@ static bool check(const Case& c, uint64_t seed, int stages) {
 int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 20;
   std::mt19937_64 rng(argc > 2 ? strtoull(argv[2], nullptr, 10) : 7);
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "wgmma") g_wgmma = true;
+    else if (a == "tma") gpu::g_switches.backward_tma = true;
+    else if (a == "persistent" && i + 1 < argc) {
+      gpu::g_switches.backward_persistent = true;
+      gpu::g_switches.persistent_ctas = atoi(argv[++i]);
+    } else {
+      fprintf(stderr, "usage: emu_check CASES SEED [wgmma [tma] [persistent CTAS]]\n");
+      return 2;
+    }
+  }
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   int fails = 0;
   for (int i = 0; i < cases; ++i) {
     Case c;
     NaProblem& p = c.p;
     p.dims = 1 + i % 3;
-    const int maxlen[4] = {0, 150, 20, 9};
+    const int maxlen[4] = {0, g_wgmma ? 300 : 150, 20, 9};
     for (int a = 0; a < p.dims; ++a) {
       const int k = uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
       const int d = uni(0, 3) == 0 ? uni(2, 3) : 1;
@@ -283,21 +364,24 @@ int main(int argc, char** argv) {
       p.stride[a] = uni(0, 2) == 0 ? uni(1, k) : 1;
       p.causal[a] = uni(0, 3) == 0;
     }
-    p.batch = 1;
+    p.batch = g_wgmma ? uni(1, 2) : 1;  // batch 2: the 3-D TMA maps fold batch into axis 0
     p.heads_kv = uni(1, 2);
     p.heads = p.heads_kv * uni(1, 2);
     const int dims_opts[] = {8, 24, 32, 40, 64, 72, 128};
-    p.head_dim = dims_opts[uni(0, 6)];
-    p.head_dim_v = uni(0, 4) == 0 ? dims_opts[uni(0, 6)] : p.head_dim;
+    const int lo = g_wgmma ? 3 : 0;  // the wgmma kernels: head-dim tiers 64 and 128
+    p.head_dim = dims_opts[uni(lo, 6)];
+    p.head_dim_v = uni(0, 4) == 0 ? dims_opts[uni(lo, 6)] : p.head_dim;
     const int extra_opts[] = {0, 0, 3, 70};
     p.n_extra = extra_opts[uni(0, 3)];
     p.scale = (float)(1.0 / std::sqrt((double)p.head_dim));
     c.bf16 = uni(0, 1);
-    const auto configs =
-        backward_tile_configs(p.dims, head_dim_tier(p.head_dim, p.head_dim_v, kBackwardMaxHeadDimTier));
+    const int tier = head_dim_tier(p.head_dim, p.head_dim_v, kBackwardMaxHeadDimTier);
+    const auto configs = g_wgmma ? backward_wgmma_tile_configs(p.dims, tier) : backward_tile_configs(p.dims, tier);
     c.tiles = configs[(size_t)uni(0, (int)configs.size() - 1)];
     fails += !check(c, rng(), i % 4 == 3 ? 1 : 2);
   }
-  printf("emulated: %d cases, %d failed\n", cases, fails);
+  const gpu::KernelSwitchLaunches n = gpu::kernel_switch_launches();
+  printf("emulated: %d cases, %d failed%s (TMA launches %llu, persistent launches %llu)\n", cases, fails,
+         g_wgmma ? ", wgmma" : "", (unsigned long long)n.backward_tma, (unsigned long long)n.backward_persistent);
   return fails ? 1 : 0;
 }

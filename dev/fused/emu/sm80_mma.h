@@ -104,6 +104,7 @@ inline void mma_16816(Tag, float (&d)[4], const uint32_t (&a)[4], const uint32_t
 }
 
 inline void cp_async_16(uint32_t smem, const void* gmem, bool valid) {
+  emu::jitter();
   require_aligned(smem, 16, "cp.async shared");
   require_aligned((uint64_t)(uintptr_t)gmem, 16, "cp.async global");
   if (valid) memcpy(emu::g_cta.smem + smem, gmem, 16);

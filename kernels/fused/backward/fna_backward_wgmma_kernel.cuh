@@ -1,5 +1,6 @@
-// The sm_90a fused backward on wgmma (backwardKernel 'wgmma'): kernel entries (one KV tile per CTA, and the
-// persistent variant behind a kernel switch) and launch of the KV-parallel main pass. The parts: the plan (fna_backward_wgmma_smem.h), the walk (fna_backward_walk.h, shared with
+// The sm_90a fused backward on wgmma (backwardKernel 'wgmma'): the kernel entries of the KV-parallel main pass
+// (one KV tile per CTA, and the persistent variant behind a kernel switch); fna_backward_wgmma_launch.cuh
+// launches them. The parts: the plan (fna_backward_wgmma_smem.h), the walk (fna_backward_walk.h, shared with
 // the mma.sync kernel), the producer (fna_backward_wgmma_producer.cuh) and the consumers
 // (fna_backward_wgmma_consumer.cuh). The other passes (Delta, extra-KV split reduction, dQ convert or the
 // deterministic Q-parallel dQ kernel) are the mma backward's (fna_backward_kernels.h).
@@ -7,13 +8,8 @@
 // Compiled for every target; the body exists only for sm_90a (elsewhere it traps, and the host launches
 // it only on compute capability 9.0).
 #pragma once
-#include <cuda_runtime.h>
 #include <stdint.h>
 
-#include <type_traits>
-
-#include "../../runtime/cuda_check.h"
-#include "../../runtime/kernel_switches.h"
 #include "fna_backward_wgmma_consumer.cuh"
 #include "fna_backward_wgmma_producer.cuh"
 
@@ -104,36 +100,6 @@ __global__ void __launch_bounds__(kBwdWgThreads, 1)
 #else
   __trap();
 #endif
-}
-
-/// Enqueues the main pass (extra = 0: window keys, grid over KV tile slots; extra = 1: additional keys,
-/// grid over (extra tile, split)) at head-dim tier `tier` (64 or 128). The caller has checked what the
-/// kernel assumes (fna_backward.h: compute capability 9.0, 16-byte aligned tensors, KV tile of 128 keys
-/// with an even extent on axis 0 and Q tile of 64).
-template <class Tag>
-void launch_backward_wgmma(const BackwardParams& prm, int tier, int extra, dim3 grid, cudaStream_t s) {
-  const size_t smem = bwd_wgmma_smem_bytes(tier);
-  const BwdWgMaps maps = bwd_wg_prepare_maps(prm, std::is_same_v<Tag, BF16> ? DType::BFloat16 : DType::Float16,
-                                             extra != 0);
-  const gpu::KernelSwitches sw = gpu::kernel_switches();
-  if (sw.backward_persistent) {
-    auto kernel =
-        tier == 64 ? fna_backward_wgmma_persistent_kernel<Tag, 64> : fna_backward_wgmma_persistent_kernel<Tag, 128>;
-    NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    int device = 0, sms = 0;
-    NATTEN_CUDA_CHECK(cudaGetDevice(&device));
-    NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    const BwdWgSchedule sched = bwd_wg_schedule(grid);
-    kernel<<<bwd_wg_persistent_ctas(sched, sms, sw.persistent_ctas), kBwdWgThreads, smem, s>>>(prm, extra, maps,
-                                                                                                sched);
-    NATTEN_CUDA_CHECK(cudaGetLastError());
-    gpu::count_backward_persistent_launch();
-    return;
-  }
-  auto kernel = tier == 64 ? fna_backward_wgmma_kernel<Tag, 64> : fna_backward_wgmma_kernel<Tag, 128>;
-  NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  kernel<<<grid, kBwdWgThreads, smem, s>>>(prm, extra, maps);
-  NATTEN_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace natten::fused
