@@ -16,6 +16,7 @@ struct BwdWgTile {
   int64_t b;
 };
 
+/// The tile list of one pass: the plain grid's tiles in its order.
 struct BwdWgSchedule {
   int64_t tiles;  // slots x heads_kv x batch
   int64_t slots;  // grid slots per (batch, KV head): the plain grid's x
