@@ -24,29 +24,15 @@ bool encode_tma_map(CUtensorMap& map, DType t, const void* base, int64_t dim, in
                     const int64_t* extent, int64_t batch, const int* box) {
   if (!encoder() || !base || dim <= 0 || (reinterpret_cast<uintptr_t>(base) & 15) != 0) return false;
   if (t != DType::BFloat16 && t != DType::Float16) return false;
-  cuuint64_t gdim[5];
-  cuuint64_t gstride[4];  // bytes, of dims 1..rank-1
+  TmaMapShape m;
+  if (!tma_map_shape(m, dim, heads, spatial_dims, extent, batch, box)) return false;
+  cuuint64_t gdim[5], gstride[4];
   cuuint32_t bdim[5], estride[5] = {1, 1, 1, 1, 1};
-  int rank = 0;
-  int64_t stride = dim * 2;  // bytes per step of the next dimension
-  auto push = [&](int64_t n, int b) {
-    if (rank > 0) gstride[rank - 1] = static_cast<cuuint64_t>(stride), stride *= n;
-    gdim[rank] = static_cast<cuuint64_t>(n);
-    bdim[rank] = static_cast<cuuint32_t>(b);
-    ++rank;
-  };
-  push(dim, 64);
-  push(heads, 1);
-  const bool fold = tma_map_folds_batch(spatial_dims);
-  for (int a = spatial_dims - 1; a >= 0; --a) push(a == 0 && fold ? extent[a] * batch : extent[a], box[a]);
-  if (!fold) push(batch, 1);
-  for (int i = 0; i < rank; ++i)
-    if (gdim[i] == 0 || gdim[i] > (cuuint64_t(1) << 32) || bdim[i] == 0 || bdim[i] > 256) return false;
-  for (int i = 0; i + 1 < rank; ++i)
-    if (gstride[i] % 16 != 0 || gstride[i] >= (cuuint64_t(1) << 40)) return false;
+  for (int i = 0; i < m.rank; ++i) gdim[i] = m.dim[i], bdim[i] = m.box[i];
+  for (int i = 0; i + 1 < m.rank; ++i) gstride[i] = m.stride[i];
   const CUtensorMapDataType type =
       t == DType::BFloat16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-  return encoder()(&map, type, static_cast<cuuint32_t>(rank), const_cast<void*>(base), gdim, gstride, bdim, estride,
+  return encoder()(&map, type, static_cast<cuuint32_t>(m.rank), const_cast<void*>(base), gdim, gstride, bdim, estride,
                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }

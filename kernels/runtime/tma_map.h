@@ -1,16 +1,14 @@
 // TMA tensor maps of the attention tensors (host side), shared by the 'wgmma-ws' forward and the wgmma
-// backward: a [B, ...spatial, heads, dim] tensor as a map of rank <= 5, innermost first
-//   (dim, heads, spatial extents last axis first, batch),
-// batch folded into the first spatial axis when the rank would pass 5 (3-D). Box: one 64-element column
-// block of one head over a spatial box, so a multi-dimensional tile is one bulk copy per column block.
-// 128-byte swizzle (the wgmma shared-memory layout, tile_shape.h gmma_swizzle); out-of-bounds elements are
-// zero-filled. The encoder is the driver's cuTensorMapEncodeTiled reached through the runtime (libcuda is
-// not linked).
+// backward: the shape of tma_map_shape.h, 128-byte swizzle (the wgmma shared-memory layout, tile_shape.h
+// gmma_swizzle), out-of-bounds elements zero-filled, so a multi-dimensional tile is one bulk copy per column
+// block. The encoder is the driver's cuTensorMapEncodeTiled reached through the runtime (libcuda is not
+// linked).
 #pragma once
 #include <cuda.h>  // CUtensorMap and the encoder's types only
 #include <stdint.h>
 
 #include "../common/dtype.h"
+#include "tma_map_shape.h"
 
 namespace natten::gpu {
 
@@ -24,9 +22,5 @@ bool tma_available();
 /// TMA's limits.
 bool encode_tma_map(CUtensorMap& map, DType t, const void* base, int64_t dim, int64_t heads, int spatial_dims,
                     const int64_t* extent, int64_t batch, const int* box);
-
-/// Whether encode_tma_map folds batch into the first spatial axis for this many spatial axes (rank > 5):
-/// rows a box reads past a batch's first-axis edge then belong to the next batch instead of being zeros.
-constexpr bool tma_map_folds_batch(int spatial_dims) { return 2 + spatial_dims + 1 > 5; }
 
 }  // namespace natten::gpu

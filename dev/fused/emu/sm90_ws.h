@@ -94,13 +94,15 @@ namespace emu90 {
 /// A TMA box into shared memory at dst (rows of 128 bytes, swizzled), completing its bytes on bar.
 inline void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* c, int rank) {
   emu::jitter();
-  const gpu::EmuTensorMap& m = *static_cast<const gpu::EmuTensorMap*>(tmap);
+  const gpu::EmuTensorMap& map = *static_cast<const gpu::EmuTensorMap*>(tmap);
+  const gpu::TmaMapShape& m = map.shape;
+  constexpr int kElem = 2;  // the maps hold 16-bit elements
   if (m.rank != rank) {
     fprintf(stderr, "TMA copy of rank %d through a map of rank %d\n", rank, m.rank);
     abort();
   }
-  if (dst % 1024 != 0 && m.box[0] * m.elem == 128) {
-    fprintf(stderr, "TMA destination %u not 1024-byte aligned\n", dst);
+  if (dst % 1024 != 0) {
+    fprintf(stderr, "TMA destination %u not 1024-byte aligned (128-byte swizzle)\n", dst);
     abort();
   }
   int64_t n = 1;
@@ -112,14 +114,13 @@ inline void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* c,
       const int64_t x = c[i] + rest % m.box[i];
       rest /= m.box[i];
       in = in && x >= 0 && x < (int64_t)m.dim[i];
-      off += x * (i == 0 ? m.elem : (int64_t)m.stride[i - 1]);
+      off += x * (i == 0 ? kElem : (int64_t)m.stride[i - 1]);
     }
-    const uint32_t logical = dst + (uint32_t)(e * m.elem);
-    unsigned char* to = emu::g_cta.smem + swizzle128(logical);
-    if (in) memcpy(to, static_cast<const unsigned char*>(m.base) + off, m.elem);
-    else memset(to, 0, m.elem);
+    unsigned char* to = emu::g_cta.smem + swizzle128(dst + (uint32_t)(e * kElem));
+    if (in) memcpy(to, static_cast<const unsigned char*>(map.base) + off, kElem);
+    else memset(to, 0, kElem);
   }
-  complete_tx(bar, n * m.elem);
+  complete_tx(bar, n * kElem);
 }
 }  // namespace emu90
 
