@@ -70,9 +70,10 @@ struct BwdWgSmem {
   uint32_t rowk[kBwdWgKvRows];   // and of KV tile rows
   int half_tile[kMaxDims];       // a consumer half's KV box (axis 0 halved)
   BwdKvWalk walk;                // the CTA's walk (the persistent kernel: walk buffer 0)
-  // The persistent kernel only (fna_backward_wgmma_persistent.cuh): the second walk buffer, and the barriers
-  // that hand a tile's walk to the consumers (full: the producer's first warp wrote it; empty: the consumers
-  // stored the tile's dK / dV) and the KV tile back to the producer (the consumers' last read of K and V).
+  // The persistent kernel only (fna_backward_wgmma_kernel.cuh, fna_backward_wgmma_schedule.h): the second walk
+  // buffer, and the barriers that hand a tile's walk to the consumers (full: the producer's first warp wrote
+  // it; empty: the consumers stored the tile's dK / dV) and the KV tile back to the producer (the consumers'
+  // last read of K and V).
   BwdKvWalk walk_alt;
   uint64_t walk_full[2];
   uint64_t walk_empty[2];

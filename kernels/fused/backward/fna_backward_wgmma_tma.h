@@ -6,8 +6,9 @@
 // copies rows.
 //
 // Opt-in (the backward_tma switch of kernels/runtime/kernel_switches.h: NATTEN_BWD_WGMMA_TMA=1 or
-// natten.internal.kernelSwitches) until its GPU checks have run: test/cuda_fused_backward_wgmma_tma.test.ts,
-// the sanitizers and an interleaved A/B against the row copies (bench/NOTES.md, wgmma backward).
+// natten.internal.kernelSwitches) until its GPU checks have run: the switches test
+// (test/cuda_fused_backward_wgmma_switches.test.ts), the sanitizers and an interleaved A/B against the row
+// copies (bench/NOTES.md, wgmma backward).
 //
 // The map's rank follows the problem's spatial axes that matter: trailing axes of length 1 and tile extent 1
 // (the backward's padding of every problem to 3-D) are left out, so a 1-D problem is a rank-4 map
