@@ -9,20 +9,24 @@ key is a neighbour iff it is in the same group and inside the window on every ax
 FlexAttention at its best: each problem gets its own compiled kernel (dynamo reset, dynamic=False, recompile
 limits raised), and every
 problem is timed in two token orders: raster (row-major) and tile-permuted (tokens reordered so that each
-128-token block of FlexAttention is a spatial tile, e.g. 8x16 in 2-D: far fewer partial blocks). The row
-reports both and the better one (`forward_ms`, `backward_ms`, `order`). --dense adds dense attention through
+128-token block of FlexAttention is a spatial tile, e.g. 8x16 in 2-D: far fewer partial blocks). In the
+tile-permuted order the mask_mod computes each token's coordinates from its tiled index where the tile
+divides every extent (bench/na_window.py tiled_neighbourhood_mask); looking them up in a permutation tensor
+costs a global load per score on partial blocks (k13 forward 12.4 ms looked up, 3.0 ms computed, H200). The
+row reports both orders and the better one for the forward and for the backward (`forward_ms`, `order`,
+`backward_ms`, `backward_order`). --dense adds dense attention through
 cuDNN (SDPA's cuDNN backend), the ceiling a neighbourhood kernel is measured against.
 
   python3 bench/flex_attention.py [--backward] [--runs 30] [--json out.json] [--only NAME,...] [--check]
-                                  [--orders raster,tiled] [--dense]
+                                  [--orders raster,tiled] [--tile 8x16] [--compiled-mask] [--dense]
   python3 bench/flex_attention.py --merge a.json b.json ... --json out.json
 
 --merge joins runs of single problems or orders into one row per problem with its best order.
 
-The block mask is built eagerly: the mask it holds (and so the kernel's time) is the same as a compiled
-build's, and on an H200 with PyTorch 2.11 the compiled build (create_block_mask(_compile=True) or
-torch.compile(create_block_mask)) of the 2-D and 3-D masks had not finished after 100 s, where the eager one
-takes 5 s for 2-D k31 (1-D: 2.6 s compiled).
+The block mask is built eagerly by default: on an H200 with PyTorch 2.11 the compiled build
+(create_block_mask(_compile=True), --compiled-mask) of the 2-D and 3-D masks had not finished after 150 s,
+where the eager one takes under a second (1-D: 2.6 s compiled). --tile overrides the tile of the
+tile-permuted order (dev/gpu/flex_orders.sh tries several).
 
 --check compares FlexAttention on a small problem with a dense masked softmax (sanity of the mask), in
 both token orders.
@@ -37,7 +41,7 @@ import time
 import torch
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-from na_window import neighbourhood_mask, permuted_mask, tiled_order
+from na_window import neighbourhood_mask, permuted_mask, tiled_neighbourhood_mask, tiled_order
 
 PROBLEMS = [
     # name, dims, B, H, D, spatial, kernel
@@ -51,6 +55,13 @@ PROBLEMS = [
 
 # Spatial tile of one 128-token FlexAttention block in the tile-permuted order, per dims.
 TILES = {1: (128,), 2: (8, 16), 3: (4, 4, 8)}
+
+
+def tile_of(name, dims, args):
+    """The tile of the tile-permuted order: --tile (e.g. 8x8) or TILES[dims]."""
+    if args.tile:
+        return tuple(int(t) for t in args.tile.split("x"))
+    return TILES[dims]
 
 
 def time_cuda(fn, runs, warmup=5):
@@ -95,7 +106,17 @@ def check_mask():
         print(f"check ({order}): max |flex - dense| = {err:.3g}")
     keys = dense.sum(1)
     print(f"check: keys per query {keys.min().item()}..{keys.max().item()}")
-    return ok
+    # The arithmetic tiled mask (tiled_neighbourhood_mask) against the looked-up one, every pair of tokens.
+    spatial2, tile2 = (12, 16), (4, 8)
+    n2 = math.prod(spatial2)
+    perm2 = tiled_order(spatial2, tile2).to("cuda")
+    qi2 = torch.arange(n2, device="cuda")[:, None]
+    ki2 = torch.arange(n2, device="cuda")[None, :]
+    looked_up = permuted_mask(neighbourhood_mask(spatial2, kernel, stride, dil, causal), perm2)(None, None, qi2, ki2)
+    computed = tiled_neighbourhood_mask(spatial2, kernel, tile2, stride, dil, causal)(None, None, qi2, ki2)
+    same = bool((looked_up == computed).all())
+    print(f"check (tiled mask computed from the index): {'equal' if same else 'DIFFERENT'}")
+    return ok and same
 
 
 def time_order(name, dims, B, H, D, spatial, kernel, order, args):
@@ -105,21 +126,29 @@ def time_order(name, dims, B, H, D, spatial, kernel, order, args):
     flex = torch.compile(flex_attention, dynamic=False)
     n = math.prod(spatial)
     q, k, v = (torch.randn(B, H, n, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    row = {}
     mm = neighbourhood_mask(spatial, kernel)
     if order == "tiled":
-        mm = permuted_mask(mm, tiled_order(spatial, TILES[dims]).to("cuda"))
+        tile = tile_of(name, dims, args)
+        row["tile"] = list(tile)
+        try:
+            mm = tiled_neighbourhood_mask(spatial, kernel, tile)
+            row["tiled_mask"] = "computed"
+        except ValueError:  # partial tiles: look the coordinates up
+            mm = permuted_mask(mm, tiled_order(spatial, tile).to("cuda"))
+            row["tiled_mask"] = "looked up"
     t0 = time.time()
 
     def phase(what):  # progress on stderr: where a slow compile spends its time
         print(f"  {name} {order}: {what} at {time.time() - t0:.1f} s", file=sys.stderr, flush=True)
 
-    bm = create_block_mask(mm, None, None, n, n, device="cuda")
-    phase("block mask built")
+    bm = create_block_mask(mm, None, None, n, n, device="cuda", _compile=args.compiled_mask)
+    phase("block mask built" + (" (compiled)" if args.compiled_mask else ""))
     flops = 4.0 * B * H * n * math.prod(kernel) * D
     fwd_ms = time_cuda(lambda: flex(q, k, v, block_mask=bm), args.runs)
     phase("forward compiled and timed")
-    row = {"forward_ms": round(fwd_ms, 4), "forward_tflops": round(flops / fwd_ms * 1e-9, 2),
-           "block_sparsity": round(float(bm.sparsity()), 2)}
+    row.update({"forward_ms": round(fwd_ms, 4), "forward_tflops": round(flops / fwd_ms * 1e-9, 2),
+                "block_sparsity": round(float(bm.sparsity()), 2)})
     if args.backward:
         qg, kg, vg = (t.clone().requires_grad_(True) for t in (q, k, v))
         do = torch.randn_like(q) * 0.05
@@ -195,6 +224,9 @@ def main():
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--orders", default="raster,tiled", help="token orders to time (raster, tiled)")
     ap.add_argument("--dense", action="store_true", help="also time dense cuDNN attention (D64, D128)")
+    ap.add_argument("--tile", default=None, help="tile of the tiled order, e.g. 8x8 (default: TILES per dims)")
+    ap.add_argument("--compiled-mask", action="store_true",
+                    help="build the block mask with create_block_mask(_compile=True) (default: eagerly)")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="merge the rows of these runs' JSON (one problem or order each) into --json; no GPU")
     args = ap.parse_args()

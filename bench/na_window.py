@@ -77,6 +77,35 @@ def tiled_order(spatial, tile):
     return torch.argsort(key)
 
 
+def tiled_neighbourhood_mask(spatial, kernel, tile, stride=None, dilation=None, causal=None):
+    """The mask of neighbourhood_mask(spatial, kernel, stride, dilation, causal) on tokens stored in tiled_order(spatial, tile), with
+    each token's coordinates computed from its tiled index (tile index and index inside the tile, both
+    row-major) instead of looked up in a permutation tensor: a mask_mod FlexAttention evaluates inside its
+    kernel on partial blocks, where a lookup is a global load per score. Needs every extent a multiple of
+    the tile's (then the tiled order has no partial tiles); ValueError otherwise."""
+    if any(L % t for L, t in zip(spatial, tile)):
+        raise ValueError(f"tile {tuple(tile)} does not divide {tuple(spatial)}")
+    tiles_per_axis = [L // t for L, t in zip(spatial, tile)]
+    size = 1
+    for t in tile:
+        size *= t
+    raster = neighbourhood_mask(spatial, kernel, stride, dilation, causal)
+
+    def to_raster(idx):
+        tc = coords(idx // size, tiles_per_axis)
+        ic = coords(idx % size, tile)
+        r = None
+        for a in range(len(spatial)):
+            c = tc[a] * tile[a] + ic[a]
+            r = c if r is None else r * spatial[a] + c
+        return r
+
+    def mm(b, h, q_idx, kv_idx):
+        return raster(b, h, to_raster(q_idx), to_raster(kv_idx))
+
+    return mm
+
+
 def permuted_mask(mask_mod, perm):
     """The mask of `mask_mod` on tokens stored in the order `perm` (perm[new] = raster index)."""
     def mm(b, h, q_idx, kv_idx):

@@ -29,14 +29,14 @@ export const internal = {
       throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
     native.faultDevice({ device: index });
   },
-  /** Reads, and with `set` first changes, the run-time switches of kernel variants that are built but still
-   * being checked on a GPU, all for the wgmma backward (compute capability 9.0): `backwardTma`, Q and dO loaded
-   * with TMA bulk copies instead of row copies (initially NATTEN_BWD_WGMMA_TMA=1); `backwardPersistent`,
+  /** Reads, and with `set` first changes, the run-time switches of kernel variants of the wgmma backward
+   * (compute capability 9.0), for tests and A/B timings: `backwardTma`, Q and dO loaded with TMA bulk copies
+   * instead of row copies (on by default; NATTEN_BWD_WGMMA_TMA=0 starts it off); `backwardPersistent`,
    * persistent CTAs that walk KV tiles one after another, each tile's set-up and K/V load overlapping the
-   * previous tile's last steps and dK/dV stores (initially NATTEN_BWD_WGMMA_PERSISTENT=1); `persistentCtas`,
-   * at most that many CTAs per persistent launch (0: one per SM). Launches enqueued after the change use
-   * them. The launch counters tell a test which path ran. Setting a switch in a CPU-only build throws
-   * ERR_NATTEN_NO_CUDA. */
+   * previous tile's last steps and dK/dV stores (off by default: no faster on an H200;
+   * NATTEN_BWD_WGMMA_PERSISTENT=1 starts it on); `persistentCtas`, at most that many CTAs per persistent
+   * launch (0: one per SM). Launches enqueued after the change use them. The launch counters tell a test
+   * which path ran. Setting a switch in a CPU-only build throws ERR_NATTEN_NO_CUDA. */
   kernelSwitches(set?: KernelSwitchSettings): NativeKernelSwitches {
     if (set !== undefined) {
       if (set === null || typeof set !== 'object')

@@ -145,11 +145,11 @@ export interface NativeFusedConfig extends NativeFusedCallConfig {
 
 /** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
  * selection reads (kernels/runtime/device_caps.h), given rather than queried. */
-/** Settable run-time switches of kernel variants still being checked on a GPU (natten.internal.kernelSwitches). */
+/** Settable run-time switches of kernel variants of the wgmma backward (natten.internal.kernelSwitches). */
 export interface KernelSwitchSettings {
-  /** The wgmma backward loads Q and dO with TMA (initially NATTEN_BWD_WGMMA_TMA=1). */
+  /** The wgmma backward loads Q and dO with TMA (on unless NATTEN_BWD_WGMMA_TMA=0). */
   backwardTma?: boolean;
-  /** The wgmma backward runs persistent CTAs that walk KV tiles one after another (initially
+  /** The wgmma backward runs persistent CTAs that walk KV tiles one after another (off unless
    * NATTEN_BWD_WGMMA_PERSISTENT=1). */
   backwardPersistent?: boolean;
   /** At most this many CTAs per persistent launch; 0 (the default): one per SM. */

@@ -1,10 +1,10 @@
 // The wgmma backward's switched variants (natten.internal.kernelSwitches, kernels/runtime/kernel_switches.h):
 // the TMA loads of Q and dO (fna_backward_wgmma_tma.h) and the persistent CTAs (fna_backward_wgmma_schedule.h).
-// Per case, the backward runs as built by default (row copies, one KV tile per CTA) and with each variant and
-// both together; the persistent launches are capped at 3 CTAs, so every CTA walks many tiles (walk buffers
+// Per case, the backward runs with both switches off (row copies, one KV tile per CTA) and with each variant
+// and both together (TMA loads alone is the default); the persistent launches are capped at 3 CTAs, so every CTA walks many tiles (walk buffers
 // and the KV tile handed back and forth, empty dilation slots, tiles without steps). The variants compute
 // the same sums in the same order, so dK, dV and the additional-KV gradients must be bitwise equal to the
-// default's, and dQ too in deterministic mode (KV-parallel dQ sums in no fixed order: within tolerance); the
+// row-copy kernel's, and dQ too in deterministic mode (KV-parallel dQ sums in no fixed order: within tolerance); the
 // variants also match the fp64 oracle. The cases cover what the TMA maps must get right: 1-D, 2-D and 3-D
 // maps, Q tiles past an axis end (zero-filled rows), head dims below the tier (zero-filled columns), Dv != D,
 // GQA, stride, causal, additional keys, and the 3-D batch fold; the launch counters show which runs took the
@@ -157,7 +157,7 @@ const VARIANTS: Variant[] = [
 ];
 
 describeGpu('CUDA fused backward on wgmma: the switched variants', () => {
-  it("give the default's gradients (bitwise where the order is fixed) on every case, and the oracle's", async () => {
+  it("give the row-copy kernel's gradients (bitwise where the order is fixed) on every case, and the oracle's", async () => {
     if (!runsWgmma()) return; // no wgmma backward on this GPU (cuda_fused_backward_wgmma.test.ts checks the error)
     const before = natten.internal.kernelSwitches();
     const f = new Failures();
@@ -192,10 +192,10 @@ describeGpu('CUDA fused backward on wgmma: the switched variants', () => {
                 const x = a[name],
                   y = b[name];
                 if ((x || y) && !(x && y && bitwiseEqual(x, y)))
-                  f.list.push(`${v.name}, ${mode} ${name}: differs from the default: ${tag(c)}`);
+                  f.list.push(`${v.name}, ${mode} ${name}: differs from row copies: ${tag(c)}`);
               }
             }
-            compare(f, `${v.name} kv-parallel vs default ${tag(c)}`, kv, baseKv, c.dtype);
+            compare(f, `${v.name} kv-parallel vs row copies ${tag(c)}`, kv, baseKv, c.dtype);
             compare(f, `${v.name} vs oracle ${tag(c)}`, kv, oracle, c.dtype);
           }
         });
@@ -220,6 +220,9 @@ describe('natten.internal.kernelSwitches', () => {
     expect(Number.isInteger(s.persistentCtas)).toBe(true);
     expect(s.backwardTmaLaunches).toBeGreaterThanOrEqual(0);
     expect(s.backwardPersistentLaunches).toBeGreaterThanOrEqual(0);
+    // The defaults: TMA loads on, persistent CTAs off (unless the environment starts them otherwise).
+    if (process.env.NATTEN_BWD_WGMMA_TMA === undefined) expect(s.backwardTma).toBe(true);
+    if (process.env.NATTEN_BWD_WGMMA_PERSISTENT === undefined) expect(s.backwardPersistent).toBe(false);
     const set = (x: unknown) => () => natten.internal.kernelSwitches(x as KernelSwitchSettings);
     for (const bad of [null, 5, 'on', { backwardTma: 1 }, { backwardPersistent: 'yes' }])
       expect(set(bad)).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_TYPE', name: 'TypeError' }));

@@ -9,8 +9,8 @@
 #   (c) the issue-18 problems through the public API, wgmma vs mma, median of 15, TFLOP/s and the largest
 #       |wgmma - mma| (dev/gpu/fna_bwd_wgmma_time.ts);
 #   (d) compute-sanitizer memcheck / racecheck / synccheck on small forced cases of every dims and tier
-#       (dev/gpu/fna_bwd_wgmma_small.ts). With NATTEN_BWD_WGMMA_TMA=1 and/or NATTEN_BWD_WGMMA_PERSISTENT=1 in the
-#       environment every step runs those variants (kernels/runtime/kernel_switches.h); the small cases report
+#       (dev/gpu/fna_bwd_wgmma_small.ts). With NATTEN_BWD_WGMMA_TMA=0 (row copies) and/or NATTEN_BWD_WGMMA_PERSISTENT=1
+#       in the environment every step runs those variants (kernels/runtime/kernel_switches.h); the small cases report
 #       their TMA launches.
 # The sweep step also runs test/cuda_fused_backward_wgmma_switches.test.ts (the variants against the default).
 # Every step runs in its own process under `timeout`; a deadline keeps the whole run under 6 minutes. $OUT

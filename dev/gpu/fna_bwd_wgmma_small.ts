@@ -2,8 +2,8 @@
  * One small backward per dims and head-dim tier with backwardKernel 'wgmma' forced, KV-parallel and
  * deterministic, with dilation, causal, GQA and extra keys: the workload dev/gpu/fna_bwd_wgmma_check.sh runs
  * under compute-sanitizer (memcheck, racecheck, synccheck). Prints one line per case (with how many of its
- * launches loaded Q and dO by TMA: NATTEN_BWD_WGMMA_TMA=1 switches that path on; NATTEN_BWD_WGMMA_PERSISTENT=1
- * the persistent CTAs) and exits non-zero on a non-finite gradient.
+ * launches loaded Q and dO by TMA, the default; NATTEN_BWD_WGMMA_TMA=0 switches that path off,
+ * NATTEN_BWD_WGMMA_PERSISTENT=1 the persistent CTAs on) and exits non-zero on a non-finite gradient.
  */
 import * as natten from '../../lib';
 

@@ -9,9 +9,13 @@
 namespace natten::gpu {
 namespace {
 
-bool env_on(const char* name) {
+// "1" turns a switch on, "0" off; anything else (or unset) keeps its default.
+bool env_flag(const char* name, bool fallback) {
   const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, "1") == 0;
+  if (v == nullptr) return fallback;
+  if (std::strcmp(v, "1") == 0) return true;
+  if (std::strcmp(v, "0") == 0) return false;
+  return fallback;
 }
 
 struct State {
@@ -21,8 +25,8 @@ struct State {
   std::atomic<uint64_t> persistent_launches{0};
 
   State() {
-    switches.backward_tma = env_on("NATTEN_BWD_WGMMA_TMA");
-    switches.backward_persistent = env_on("NATTEN_BWD_WGMMA_PERSISTENT");
+    switches.backward_tma = env_flag("NATTEN_BWD_WGMMA_TMA", switches.backward_tma);
+    switches.backward_persistent = env_flag("NATTEN_BWD_WGMMA_PERSISTENT", switches.backward_persistent);
   }
 };
 

@@ -1,10 +1,13 @@
-// Run-time switches of kernel variants that are built but still being checked on a GPU (natten.internal,
-// tests and A/B timings; not part of the stable API). Each starts from its environment variable, read once
-// at first use, and can be changed at any time; a launch reads the switches when it is enqueued.
-//   backward_tma         the wgmma backward loads Q and dO with TMA (fna_backward_wgmma_tma.h);
-//                        NATTEN_BWD_WGMMA_TMA=1
+// Run-time switches of kernel variants (natten.internal, tests and A/B timings; not part of the stable API).
+// Each starts from its default or its environment variable ("1" on, "0" off), read once at first use, and can
+// be changed at any time; a launch reads the switches when it is enqueued.
+//   backward_tma         the wgmma backward loads Q and dO with TMA (fna_backward_wgmma_tma.h); on by
+//                        default (3-5% faster than row copies on the 1-D and k31 problems, H200);
+//                        NATTEN_BWD_WGMMA_TMA=0 switches it off
 //   backward_persistent  the wgmma backward runs persistent CTAs, each walking KV tiles one after another
-//                        (fna_backward_wgmma_kernel.cuh); NATTEN_BWD_WGMMA_PERSISTENT=1
+//                        (fna_backward_wgmma_kernel.cuh); off by default (H200: 22% slower with row copies,
+//                        within 1% with TMA loads);
+//                        NATTEN_BWD_WGMMA_PERSISTENT=1
 //   persistent_ctas      how many CTAs a persistent launch runs at most (0: one per SM); tests set a few so
 //                        that every CTA walks many tiles
 #pragma once
@@ -13,7 +16,7 @@
 namespace natten::gpu {
 
 struct KernelSwitches {
-  bool backward_tma = false;
+  bool backward_tma = true;
   bool backward_persistent = false;
   int persistent_ctas = 0;
 };
