@@ -113,7 +113,7 @@ void lower_thread_priority() {
 #ifdef __linux__
   static const int nice = [] {
     const char* env = std::getenv("NATTEN_CPU_NICE");
-    return env ? std::max(0, std::min(19, std::atoi(env))) : 5;
+    return env ? std::max(0, std::min(19, std::atoi(env))) : 10;
   }();
   if (nice == 0) return;
   // On Linux the priority calls act on single threads: the process id names the main thread (the base

@@ -335,6 +335,9 @@ static bool check(const Case& c, uint64_t seed, int stages) {
 int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 20;
   std::mt19937_64 rng(argc > 2 ? strtoull(argv[2], nullptr, 10) : 7);
+  // The command line names every switch that is on: the library's defaults (TMA loads on) do not apply here.
+  gpu::g_switches = gpu::KernelSwitches{};
+  gpu::g_switches.backward_tma = false;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "wgmma") g_wgmma = true;
