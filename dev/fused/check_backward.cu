@@ -24,6 +24,7 @@
 #include "kernels/common/window.h"
 #include "kernels/fused/backward/fna_backward.h"
 #include "kernels/fused/backward/fna_backward_kernels.h"
+#include "dev/fused/window_keys.h"
 
 using namespace natten;
 using namespace natten::fused;
@@ -101,27 +102,6 @@ static HostTensor round_tensor(const std::vector<double>& v, DType t) {
     r.x[i] = load_element(&r.h[i], t, 0);
   }
   return r;
-}
-
-/// Keys (token indices) in query token i's window.
-static std::vector<int64_t> window_keys(const NaProblem& p, int64_t tok) {
-  int coord[3] = {0, 0, 0};
-  int64_t rest = tok;
-  for (int a = p.dims - 1; a >= 0; --a) {
-    coord[a] = (int)(rest % p.length[a]);
-    rest /= p.length[a];
-  }
-  std::vector<int64_t> keys{0};
-  for (int a = 0; a < p.dims; ++a) {
-    const AxisParams ax = p.axis(a);
-    const Range r = axis_window(ax, coord[a]);
-    const int g = coord[a] % ax.dilation;
-    std::vector<int64_t> next;
-    for (int64_t base : keys)
-      for (int j = r.start; j < r.end; ++j) next.push_back(base * p.length[a] + j * ax.dilation + g);
-    keys.swap(next);
-  }
-  return keys;
 }
 
 struct Reference {

@@ -152,4 +152,18 @@ __device__ __forceinline__ void cp_async_4(uint32_t smem, const void* gmem, bool
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem), "l"(gmem), "r"(src_bytes));
 }
 
+/// The lane id and the CTA's x index read from their special registers by a volatile move: the compiler
+/// re-reads them where they are used instead of keeping a value live across a loop (a register-pressure
+/// device of the forward kernel; the CPU emulation supplies its own versions).
+__device__ __forceinline__ uint32_t volatile_lane_id() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%laneid;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ uint32_t volatile_ctaid_x() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%ctaid.x;" : "=r"(r));
+  return r;
+}
+
 }  // namespace natten::fused

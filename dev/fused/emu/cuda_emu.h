@@ -5,6 +5,7 @@
 #pragma once
 #include <barrier>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cmath>
 #include <cstdint>
@@ -125,6 +126,31 @@ inline unsigned __ballot_sync(unsigned, bool pred) {
   for (int l = 0; l < 32; ++l) m |= emu::g_ballot[w][l] << l;
   emu::warp_sync();
   return m;
+}
+/// Every lane of the warp takes part (the kernels call it with the full mask).
+inline bool __all_sync(unsigned mask, bool pred) { return __ballot_sync(mask, pred) == 0xffffffffu; }
+namespace emu {
+inline uint32_t g_shfl[kMaxThreads / 32][32];
+}  // namespace emu
+/// Every lane of the warp takes part; 32-bit values (float or int) pass through their bits.
+template <class T>
+inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+  static_assert(sizeof(T) == 4, "32-bit shuffles");
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  emu::g_shfl[w][lane] = bits;
+  emu::warp_sync();
+  bits = emu::g_shfl[w][lane ^ lane_mask];
+  emu::warp_sync();
+  T out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
+[[noreturn]] inline void __trap() {
+  std::fprintf(stderr, "emulation: __trap() in block (%u, %u, %u) thread %u\n", blockIdx.x, blockIdx.y, blockIdx.z,
+               threadIdx.x);
+  std::abort();
 }
 inline int __ffs(unsigned x) { return x ? __builtin_ctz(x) + 1 : 0; }
 inline int min(int a, int b) { return a < b ? a : b; }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cuda_emu.h"
+#include "emu_reference.h"
 #include "fna_backward_configs.h"
 #include "fna_backward_dq.h"
 #include "fna_backward_kv.h"
@@ -41,60 +42,13 @@ static bool g_wgmma = false;
 
 using namespace natten;
 using namespace natten::fused;
+using namespace natten::emu_ref;
 
 struct Case {
   NaProblem p;
   bool bf16 = true;
   BackwardTileConfig tiles{};
 };
-
-static std::vector<int64_t> window_keys(const NaProblem& p, int64_t tok) {
-  int coord[3] = {0, 0, 0};
-  int64_t rest = tok;
-  for (int a = p.dims - 1; a >= 0; --a) {
-    coord[a] = (int)(rest % p.length[a]);
-    rest /= p.length[a];
-  }
-  std::vector<int64_t> keys{0};
-  for (int a = 0; a < p.dims; ++a) {
-    const AxisParams ax = p.axis(a);
-    const Range r = axis_window(ax, coord[a]);
-    const int g = coord[a] % ax.dilation;
-    std::vector<int64_t> next;
-    for (int64_t base : keys)
-      for (int j = r.start; j < r.end; ++j) next.push_back(base * p.length[a] + j * ax.dilation + g);
-    keys.swap(next);
-  }
-  return keys;
-}
-
-struct Buf {
-  std::vector<double> x;
-  std::vector<uint16_t> h;
-};
-
-static Buf rnd(size_t n, bool bf16, std::mt19937_64& rng, double scale) {
-  std::normal_distribution<double> nd(0, 1);
-  Buf b;
-  for (size_t i = 0; i < n; ++i) {
-    uint16_t v;
-    store_element(&v, bf16 ? DType::BFloat16 : DType::Float16, 0, nd(rng) * scale);
-    b.h.push_back(v);
-    b.x.push_back(load_element(&v, bf16 ? DType::BFloat16 : DType::Float16, 0));
-  }
-  return b;
-}
-
-static double scaled_err(const std::vector<uint16_t>& g, const std::vector<double>& ref, bool bf16) {
-  double num = 0, den = 1e-3;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double x = load_element(&g[i], bf16 ? DType::BFloat16 : DType::Float16, 0);
-    if (!std::isfinite(x)) return INFINITY;
-    num = std::max(num, std::fabs(x - ref[i]));
-    den = std::max(den, std::fabs(ref[i]));
-  }
-  return num / den;
-}
 
 template <class Tag, int DMAX, int BQ>
 static void run_kv(const BackwardParams& prm, int extra, unsigned gx) {
@@ -157,37 +111,11 @@ static bool check(const Case& c, uint64_t seed, int stages) {
   std::vector<std::vector<int64_t>> win(N);
   for (int64_t i = 0; i < N; ++i) win[i] = window_keys(p, i);
   // fp64 forward: O rounded to the dtype, LSE in fp32 (as the forward writes them)
-  std::vector<double> lse(B * N * H), o(B * N * H * Dv, 0);
+  std::vector<double> lse, o;
+  reference_forward(p, win, q, k, v, ek, ev, o, lse);
+  for (double& x : lse) x = (float)x;
   std::vector<uint16_t> oh(o.size());
   std::vector<double> orr(o.size());
-  auto kv_rows = [&](int64_t b, int64_t i, int64_t hk, std::vector<std::pair<const double*, const double*>>& out) {
-    out.clear();
-    for (int64_t j : win[i]) out.push_back({&k.x[((b * N + j) * Hk + hk) * D], &v.x[((b * N + j) * Hk + hk) * Dv]});
-    for (int64_t e = 0; e < E; ++e)
-      out.push_back({&ek.x[((b * E + e) * Hk + hk) * D], &ev.x[((b * E + e) * Hk + hk) * Dv]});
-  };
-  std::vector<std::pair<const double*, const double*>> rows;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t h = 0; h < H; ++h) {
-        const int64_t row = (b * N + i) * H + h;
-        kv_rows(b, i, p.kv_head(h), rows);
-        std::vector<double> s;
-        double m = -INFINITY;
-        for (auto& kv : rows) {
-          double d = 0;
-          for (int x = 0; x < D; ++x) d += q.x[row * D + x] * kv.first[x];
-          s.push_back(d * p.scale);
-          m = std::max(m, s.back());
-        }
-        double l = 0;
-        for (double x : s) l += std::exp(x - m);
-        lse[row] = (float)(m + std::log(l));
-        for (size_t j = 0; j < rows.size(); ++j) {
-          const double pj = std::exp(s[j] - lse[row]);
-          for (int x = 0; x < Dv; ++x) o[row * Dv + x] += pj * rows[j].second[x];
-        }
-      }
   for (size_t i = 0; i < o.size(); ++i) {
     store_element(&oh[i], dt, 0, o[i]);
     orr[i] = load_element(&oh[i], dt, 0);

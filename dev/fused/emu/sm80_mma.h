@@ -133,6 +133,8 @@ inline void pack_a_from_c(T tag, uint32_t (&a)[4], const float (&c0)[4], const f
 }
 inline float exp2_approx(float x) { return std::exp2(x); }
 inline float log2_approx(float x) { return std::log2(x); }
+inline uint32_t volatile_lane_id() { return threadIdx.x & 31u; }
+inline uint32_t volatile_ctaid_x() { return blockIdx.x; }
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 

@@ -1,7 +1,7 @@
 // Builds a ForwardEntry for one template configuration (used by forward_{1,2,3}d.cu only).
 #pragma once
 #include "forward_entries.h"
-#include "forward_kernel.cuh"
+#include "forward_launch.cuh"
 
 namespace natten::fused {
 

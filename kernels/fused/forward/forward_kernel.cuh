@@ -30,7 +30,6 @@
 #include "../../common/op_args.h"
 #include "../../common/tile_shape.h"
 #include "../../common/tile_window.h"
-#include "../../runtime/cuda_check.h"
 #include "../../runtime/sm80_mma.h"
 #include "../../runtime/sm90_wgmma.h"
 #include "online_softmax.cuh"
@@ -532,8 +531,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
           // This lane's part of its keys' micro-tile coordinates: the coordinate bits of 2 tig. (The lane id is
           // re-read here to keep it out of the registers live across the tile loop; ptxas -v showed the same
           // register counts either way.)
-          uint32_t lane_id;
-          asm volatile("mov.u32 %0, %%laneid;" : "=r"(lane_id));
+          const uint32_t lane_id = volatile_lane_id();
           int tig_coord[3] = {0, 0, 0};
 #pragma unroll
           for (int a = 0; a < kDims; ++a) tig_coord[a] = KVTile::micro_coord(2 * int(lane_id & 3u), a);
@@ -697,9 +695,7 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
     // ax/q0 during the tile loop; at 3 CTAs/SM that removed the 16-byte spill of the 2-D tier-64 wgmma
     // kernel. Only there: 3-D kernels allocate better without it (ptxas -v), and the mma.sync 1-D/2-D
     // kernels ran 8-9% slower with it (bench/NOTES.md).
-    uint32_t ctaid_x;
-    asm volatile("mov.u32 %0, %%ctaid.x;" : "=r"(ctaid_x));
-    locate(ctaid_x, ax, q0);
+    locate(volatile_ctaid_x(), ax, q0);
   }
   // Token of query row n of the tile, or -1 where the row lies past the edge of the feature map.
   auto token_at = [&](int n) -> int64_t {
@@ -731,23 +727,12 @@ __global__ void __launch_bounds__(ForwardTraits<QTile, KVTile, DT, Stages, Arch>
   }
 }
 
-/// Enqueues the forward kernel of one configuration on `stream`. The caller has checked what the kernel
-/// assumes: sm_80+, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned tensors, grid limits.
-template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
-void launch_forward(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
-  using Tr = ForwardTraits<QTile, KVTile, DT, Stages, Arch>;
-  // A negative scale runs on -Q (negate_q) so the kernel's scale is positive; 0 becomes 1e-30 (every score
-  // then rounds to the same value, which is what scale 0 means, and -inf masks stay -inf).
+/// The kernel's parameters for problem p: a negative scale runs on -Q (negate_q) so the kernel's scale is
+/// positive; 0 becomes 1e-30 (every score then rounds to the same value, which is what scale 0 means, and -inf
+/// masks stay -inf).
+inline ForwardParams forward_params(const NaProblem& p, const FusedForwardArgs& args) {
   const float scale_log2 = std::max(std::fabs(static_cast<float>(p.scale)) * kLog2e, 1e-30f);
-  const ForwardParams prm{p, args, scale_log2, p.scale < 0 ? 1 : 0};
-  const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
-  const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
-                  static_cast<unsigned>(p.batch));
-  auto kernel = na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>;
-  NATTEN_CUDA_CHECK(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tr::kSmemBytes)));
-  kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
-  NATTEN_CUDA_CHECK(cudaGetLastError());
+  return ForwardParams{p, args, scale_log2, p.scale < 0 ? 1 : 0};
 }
 
 }  // namespace natten::fused

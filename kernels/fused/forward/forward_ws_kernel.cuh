@@ -60,9 +60,10 @@ void launch_forward_ws(const NaProblem& p, const FusedForwardArgs& args, cudaStr
   WsParams prm{};
   prm.p = p;
   prm.a = args;
-  // As launch_forward: a negative scale runs on -Q, 0 becomes 1e-30.
-  prm.scale_log2 = std::max(std::fabs(static_cast<float>(p.scale)) * kLog2e, 1e-30f);
-  prm.negate_q = p.scale < 0 ? 1 : 0;
+  // As the other forward kernels (forward_params): a negative scale runs on -Q, 0 becomes 1e-30.
+  const ForwardParams fp = forward_params(p, args);
+  prm.scale_log2 = fp.scale_log2;
+  prm.negate_q = fp.negate_q;
   const WsBoxes boxes{{Tr::QHalf::ext(0), Tr::QHalf::ext(1), Tr::QHalf::ext(2)},
                       {Tr::KV::ext(0), Tr::KV::ext(1), Tr::KV::ext(2)},
                       Tr::kKV};

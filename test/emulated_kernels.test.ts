@@ -1,7 +1,8 @@
-// The fused backward's kernels run on the CPU through the emulation in dev/fused/emu (one OS thread per CUDA
-// thread; mma.sync, wgmma, mbarriers, named barriers and TMA copies emulated), against an fp64 reference:
-// the mma.sync main and dQ kernels, and the sm_90a wgmma main pass plain, with its TMA loads, with persistent
-// CTAs (two, so each walks several tiles) and with both. So machines without a GPU (CI) still check the
+// The fused kernels run on the CPU through the emulation in dev/fused/emu (one OS thread per CUDA thread;
+// mma.sync, wgmma, mbarriers, named barriers and TMA copies emulated), against an fp64 reference: the
+// backward's mma.sync main and dQ kernels, and its sm_90a wgmma main pass plain, with its TMA loads, with
+// persistent CTAs (two, so each walks several tiles) and with both; the forward's mma.sync and wgmma kernels
+// (random configs of the compiled lists, with poisoned outputs). So machines without a GPU (CI) still check the
 // kernels' data paths and that their barrier protocols finish. Races are the GPU sanitizers' to find.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,9 +27,14 @@ afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs emu_check and returns its summary line; a failed case makes it exit non-zero (execFileSync throws). */
+/** Runs emu_check (or `program`) and returns its summary line; a failed case makes it exit non-zero
+ * (execFileSync throws). */
 function emulate(cases: number, seed: number, ...mode: string[]): string {
-  const out = execFileSync(binary, [String(cases), String(seed), ...mode], { encoding: 'utf8', timeout: 240000 });
+  return emulateWith(binary, cases, seed, ...mode);
+}
+
+function emulateWith(program: string, cases: number, seed: number, ...mode: string[]): string {
+  const out = execFileSync(program, [String(cases), String(seed), ...mode], { encoding: 'utf8', timeout: 240000 });
   const summary = out.trim().split('\n').pop() ?? '';
   process.stderr.write(`  [emu ${mode.join(' ') || 'mma'}] ${summary}\n`);
   return summary;
@@ -52,5 +58,12 @@ describe('fused backward kernels on the CPU emulation', () => {
     // The switched paths really ran (and only where asked for).
     expect(Number(m![1]) > 0).toBe(mode.includes('tma'));
     expect(Number(m![2]) > 0).toBe(mode.includes('persistent'));
+  });
+});
+
+describe('fused forward kernels on the CPU emulation', () => {
+  it.each([['mma'], ['wgmma']])('every compiled %s config family matches the fp64 reference', (family) => {
+    const summary = emulateWith(path.join(dir, 'emu', 'emu_fwd_check'), 9, 31, family);
+    expect(summary).toBe(`emulated forward: 9 cases, 0 failed, ${family}`);
   });
 });

@@ -1,0 +1,159 @@
+// Runs the fused-forward kernels of forward_kernel.cuh on the CPU through cuda_emu.h, every compiled mma.sync
+// config (NATTEN_FORWARD_CONFIGS_*D, kernel arch 80) and sm_90a wgmma config (NATTEN_FORWARD_WGMMA_CONFIGS_*D,
+// arch 90), on random small problems (1/2/3-D, dilation, stride, causal, GQA, extra keys, Dv != D, negative
+// scales, fp16/bf16) against an fp64 reference: O within tolerance, LSE within 1e-3, and output rows the kernel
+// must write all written (outputs start poisoned). Build with emu_build.sh.
+//   emu_fwd_check CASES SEED [mma|wgmma]
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+#include "cuda_emu.h"
+#include "emu_reference.h"
+#include "forward_entries.h"
+#include "forward_kernel.cuh"
+
+namespace natten::fused {
+// The kernel's `extern __shared__ uint4 smem[]` (block-scope extern), the CTA's dynamic shared memory.
+alignas(1024) uint4 smem[232 * 1024 / 16];
+}  // namespace natten::fused
+
+using namespace natten;
+using namespace natten::fused;
+using namespace natten::emu_ref;
+
+/// One compiled forward config and its launchers per dtype.
+struct FwdConfig {
+  int dims, q[3], kv[3], tier, stages, arch;
+  void (*run_bf16)(const NaProblem&, const FusedForwardArgs&);
+  void (*run_f16)(const NaProblem&, const FusedForwardArgs&);
+};
+
+/// launch_forward's (forward_launch.cuh) grid and parameters, with the emulated launch.
+template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
+static void run_forward(const NaProblem& p, const FusedForwardArgs& a) {
+  using Tr = ForwardTraits<QTile, KVTile, DT, Stages, Arch>;
+  const ForwardParams prm = forward_params(p, a);
+  const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
+  emu::launch((unsigned)grid_slots(p, q_ext), (unsigned)p.heads, (unsigned)p.batch, Tr::kThreads,
+              reinterpret_cast<unsigned char*>(smem),
+              [&] { na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>(prm); });
+}
+
+#define EMU_FWD_CONFIG(ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                              \
+  FwdConfig{D,                                                                                               \
+            {QX, QY, QZ},                                                                                    \
+            {KX, KY, KZ},                                                                                    \
+            DT,                                                                                              \
+            ST,                                                                                              \
+            ARCH,                                                                                            \
+            &run_forward<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, BF16>,            \
+            &run_forward<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
+#define EMU_FWD_MMA(...) EMU_FWD_CONFIG(80, __VA_ARGS__)
+#define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG(90, __VA_ARGS__)
+
+static const std::vector<FwdConfig>& configs() {
+  static const std::vector<FwdConfig> all = {
+      NATTEN_FORWARD_CONFIGS_1D(EMU_FWD_MMA) NATTEN_FORWARD_CONFIGS_2D(EMU_FWD_MMA)
+          NATTEN_FORWARD_CONFIGS_3D(EMU_FWD_MMA) NATTEN_FORWARD_WGMMA_CONFIGS_1D(EMU_FWD_WGMMA)
+              NATTEN_FORWARD_WGMMA_CONFIGS_2D(EMU_FWD_WGMMA) NATTEN_FORWARD_WGMMA_CONFIGS_3D(EMU_FWD_WGMMA)};
+  return all;
+}
+
+static std::string shape(const int* t, int dims) {
+  std::string s;
+  for (int a = 0; a < dims; ++a) s += (a ? "x" : "") + std::to_string(t[a]);
+  return s;
+}
+
+static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t seed) {
+  const DType dt = bf ? DType::BFloat16 : DType::Float16;
+  std::mt19937_64 rng(seed);
+  const int64_t N = p.tokens(), B = p.batch, H = p.heads, Hk = p.heads_kv, D = p.head_dim, Dv = p.head_dim_v,
+                E = p.n_extra;
+  const Buf q = rnd(B * N * H * D, bf, rng, 1), k = rnd(B * N * Hk * D, bf, rng, 1), v = rnd(B * N * Hk * Dv, bf, rng, 1);
+  const Buf ek = rnd(B * E * Hk * D, bf, rng, 1), ev = rnd(B * E * Hk * Dv, bf, rng, 1);
+  std::vector<std::vector<int64_t>> win(N);
+  for (int64_t i = 0; i < N; ++i) win[i] = window_keys(p, i);
+  std::vector<double> o, lse;
+  reference_forward(p, win, q, k, v, ek, ev, o, lse);
+
+  std::vector<uint16_t> out(o.size(), 0x7fff);  // NaN in both dtypes: a row left unwritten fails
+  std::vector<float> lse_out(lse.size(), NAN);
+  FusedForwardArgs a;
+  a.q = q.h.data();
+  a.k = k.h.data();
+  a.v = v.h.data();
+  a.extra_k = E ? ek.h.data() : nullptr;
+  a.extra_v = E ? ev.h.data() : nullptr;
+  a.out = out.data();
+  a.lse = lse_out.data();
+  (bf ? cfg.run_bf16 : cfg.run_f16)(p, a);
+
+  const double e_o = scaled_err(out, o, bf);
+  double e_lse = 0;
+  for (size_t i = 0; i < lse.size(); ++i)
+    e_lse = std::max(e_lse, std::isfinite(lse_out[i]) ? std::fabs(lse_out[i] - lse[i]) : INFINITY);
+  const bool ok = e_o <= (bf ? 3e-2 : 1e-2) && e_lse <= 1e-3;
+  std::string ax;
+  for (int a2 = 0; a2 < p.dims; ++a2)
+    ax += "L" + std::to_string(p.length[a2]) + " k" + std::to_string(p.kernel[a2]) + " s" +
+          std::to_string(p.stride[a2]) + " d" + std::to_string(p.dilation[a2]) + (p.causal[a2] ? " c" : "") +
+          (a2 + 1 < p.dims ? " | " : "");
+  printf("%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld scale %.3g %s q%s kv%s tier %d stages %d | o %.1e lse %.1e\n",
+         ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
+         (long long)D, (long long)Dv, (long long)E, p.scale, cfg.arch == 90 ? "wgmma" : "mma",
+         shape(cfg.q, p.dims).c_str(), shape(cfg.kv, p.dims).c_str(), cfg.tier, cfg.stages, e_o, e_lse);
+  (void)dt;
+  fflush(stdout);
+  return ok;
+}
+
+int main(int argc, char** argv) {
+  const int cases = argc > 1 ? atoi(argv[1]) : 20;
+  std::mt19937_64 rng(argc > 2 ? strtoull(argv[2], nullptr, 10) : 7);
+  const std::string family = argc > 3 ? argv[3] : "mma";
+  if (family != "mma" && family != "wgmma") {
+    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma]\n");
+    return 2;
+  }
+  const int arch = family == "wgmma" ? 90 : 80;
+  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int fails = 0;
+  for (int i = 0; i < cases; ++i) {
+    NaProblem p;
+    p.dims = 1 + i % 3;
+    const int maxlen[4] = {0, 200, 20, 9};
+    for (int a = 0; a < p.dims; ++a) {
+      const int k = uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
+      const int d = uni(0, 3) == 0 ? uni(2, 3) : 1;
+      p.length[a] = std::max(k * d, uni(k * d, std::max(k * d, maxlen[p.dims])));
+      p.kernel[a] = k;
+      p.dilation[a] = d;
+      p.stride[a] = uni(0, 2) == 0 ? uni(1, k) : 1;
+      p.causal[a] = uni(0, 3) == 0;
+    }
+    p.batch = uni(1, 2);
+    p.heads_kv = uni(1, 2);
+    p.heads = p.heads_kv * uni(1, 2);
+    const int dims_opts[] = {8, 24, 32, 40, 64, 72, 128, 192};
+    const int lo = arch == 90 ? 3 : 0, hi = arch == 90 ? 6 : 7;  // wgmma: head-dim tiers 64 and 128
+    p.head_dim = dims_opts[uni(lo, hi)];
+    p.head_dim_v = uni(0, 4) == 0 ? dims_opts[uni(lo, hi)] : p.head_dim;
+    const int extra_opts[] = {0, 0, 3, 70};
+    p.n_extra = extra_opts[uni(0, 3)];
+    p.scale = (float)((uni(0, 5) == 0 ? -1.0 : 1.0) / std::sqrt((double)p.head_dim));
+    const int tier = head_dim_tier(p.head_dim, p.head_dim_v, kForwardMaxHeadDimTier);
+    std::vector<const FwdConfig*> fit;
+    for (const FwdConfig& c : configs())
+      if (c.dims == p.dims && c.tier == tier && c.arch == arch) fit.push_back(&c);
+    if (fit.empty()) {
+      --i;  // no config of this family at this tier (wgmma: none at 32): draw again
+      continue;
+    }
+    const FwdConfig& cfg = *fit[(size_t)uni(0, (int)fit.size() - 1)];
+    fails += !check(p, uni(0, 1) == 1, cfg, rng());
+  }
+  printf("emulated forward: %d cases, %d failed, %s\n", cases, fails, family.c_str());
+  return fails ? 1 : 0;
+}
