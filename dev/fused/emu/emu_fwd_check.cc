@@ -67,7 +67,6 @@ static std::string shape(const int* t, int dims) {
 }
 
 static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t seed) {
-  const DType dt = bf ? DType::BFloat16 : DType::Float16;
   std::mt19937_64 rng(seed);
   const int64_t N = p.tokens(), B = p.batch, H = p.heads, Hk = p.heads_kv, D = p.head_dim, Dv = p.head_dim_v,
                 E = p.n_extra;
@@ -104,7 +103,6 @@ static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t se
          ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
          (long long)D, (long long)Dv, (long long)E, p.scale, cfg.arch == 90 ? "wgmma" : "mma",
          shape(cfg.q, p.dims).c_str(), shape(cfg.kv, p.dims).c_str(), cfg.tier, cfg.stages, e_o, e_lse);
-  (void)dt;
   fflush(stdout);
   return ok;
 }
