@@ -57,7 +57,7 @@ PROBLEMS = [
 TILES = {1: (128,), 2: (8, 16), 3: (4, 4, 8)}
 
 
-def tile_of(name, dims, args):
+def tile_of(dims, args):
     """The tile of the tile-permuted order: --tile (e.g. 8x8) or TILES[dims]."""
     if args.tile:
         return tuple(int(t) for t in args.tile.split("x"))
@@ -129,7 +129,7 @@ def time_order(name, dims, B, H, D, spatial, kernel, order, args):
     row = {}
     mm = neighbourhood_mask(spatial, kernel)
     if order == "tiled":
-        tile = tile_of(name, dims, args)
+        tile = tile_of(dims, args)
         row["tile"] = list(tile)
         try:
             mm = tiled_neighbourhood_mask(spatial, kernel, tile)

@@ -3,6 +3,8 @@ token orders FlexAttention is timed in: used by bench/flex_attention.py and benc
 (FlexAttention mask_mods) and by the pure-PyTorch module twin of test/torch/ (explicit boolean masks).
 Transcribed from the same rules as test/oracle/window.ts.
 """
+import math
+
 import torch
 
 
@@ -86,9 +88,7 @@ def tiled_neighbourhood_mask(spatial, kernel, tile, stride=None, dilation=None, 
     if any(L % t for L, t in zip(spatial, tile)):
         raise ValueError(f"tile {tuple(tile)} does not divide {tuple(spatial)}")
     tiles_per_axis = [L // t for L, t in zip(spatial, tile)]
-    size = 1
-    for t in tile:
-        size *= t
+    size = math.prod(tile)
     raster = neighbourhood_mask(spatial, kernel, stride, dilation, causal)
 
     def to_raster(idx):

@@ -36,7 +36,7 @@ function emulate(cases: number, seed: number, ...mode: string[]): string {
 function emulateWith(program: string, cases: number, seed: number, ...mode: string[]): string {
   const out = execFileSync(program, [String(cases), String(seed), ...mode], { encoding: 'utf8', timeout: 240000 });
   const summary = out.trim().split('\n').pop() ?? '';
-  process.stderr.write(`  [emu ${mode.join(' ') || 'mma'}] ${summary}\n`);
+  process.stderr.write(`  [${path.basename(program)} ${mode.join(' ') || 'mma'}] ${summary}\n`);
   return summary;
 }
 

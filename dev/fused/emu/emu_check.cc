@@ -27,9 +27,14 @@ alignas(16) unsigned char smem_raw[256 * 1024];
 alignas(1024) unsigned char bwd_wg_smem[232 * 1024];  // the wgmma kernels' dynamic shared memory
 }  // namespace natten::fused
 
-// kernel_switches.h, set from the command line.
+// kernel_switches.h, set from the command line, which names every switch that is on: they start all off (the
+// library's defaults, TMA loads on, do not apply here).
 namespace natten::gpu {
-static KernelSwitches g_switches;
+static KernelSwitches g_switches = [] {
+  KernelSwitches s;
+  s.backward_tma = false;
+  return s;
+}();
 static KernelSwitchLaunches g_launches;
 KernelSwitches kernel_switches() { return g_switches; }
 void set_kernel_switches(const KernelSwitches& s) { g_switches = s; }
@@ -263,9 +268,6 @@ static bool check(const Case& c, uint64_t seed, int stages) {
 int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 20;
   std::mt19937_64 rng(argc > 2 ? strtoull(argv[2], nullptr, 10) : 7);
-  // The command line names every switch that is on: the library's defaults (TMA loads on) do not apply here.
-  gpu::g_switches = gpu::KernelSwitches{};
-  gpu::g_switches.backward_tma = false;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "wgmma") g_wgmma = true;
