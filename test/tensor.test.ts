@@ -1,6 +1,6 @@
 // Tensors: creation, shapes, devices, dispose/tidy, memory accounting, errors with codes.
 import * as natten from '../lib';
-import { LagMeter } from './helpers/lag_meter';
+import { LagMeter } from '../dev/lag_meter';
 import { gc, settle } from './helpers/settle';
 
 function codeOf(fn: () => unknown): { name: string; code: string } {
@@ -222,7 +222,7 @@ describe('lifetime and memory', () => {
 
 describe('execution model', () => {
   it('a multi-second CPU workload delays a 10 ms interval by under 50 ms (stalls of the whole process aside)', async () => {
-    // test/helpers/lag_meter.ts: a control thread's interval runs alongside, so a busy or paused test machine
+    // dev/lag_meter.ts: a control thread's interval runs alongside, so a busy or paused test machine
     // is not counted against the workload.
     const meter = await LagMeter.start();
     // Op-like work on the CPU queue: large conversions and random fills. One round is timed first so the

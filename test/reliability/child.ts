@@ -62,6 +62,7 @@ function checkDist(): void {
     }
   };
   walk(path.join(ROOT, 'lib'));
+  walk(path.join(ROOT, 'dev'));
   if (stale.length) throw new Error(`dist/ is older than ${stale.join(', ')}: run \`npx tsc -p tsconfig.json\` first`);
   distChecked = true;
 }
