@@ -1,8 +1,9 @@
 // The fused kernels run on the CPU through the emulation in dev/fused/emu (one OS thread per CUDA thread;
 // mma.sync, wgmma, mbarriers, named barriers and TMA copies emulated), against an fp64 reference: the
 // backward's mma.sync main and dQ kernels, and its sm_90a wgmma main pass plain, with its TMA loads, with
-// persistent CTAs (two, so each walks several tiles) and with both; the forward's mma.sync and wgmma kernels
-// (random configs of the compiled lists, with poisoned outputs). So machines without a GPU (CI) still check the
+// persistent CTAs (two, so each walks several tiles) and with both; the forward's mma.sync, wgmma and
+// warp-specialised wgmma-ws kernels (random configs of the compiled lists, with poisoned outputs; wgmma-ws
+// through TMA and through its cp.async fallback). So machines without a GPU (CI) still check the
 // kernels' data paths and that their barrier protocols finish. Races are the GPU sanitizers' to find.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -65,5 +66,16 @@ describe('fused forward kernels on the CPU emulation', () => {
   it.each([['mma'], ['wgmma']])('every compiled %s config family matches the fp64 reference', (family) => {
     const summary = emulateWith(path.join(dir, 'emu', 'emu_fwd_check'), 9, 31, family);
     expect(summary).toBe(`emulated forward: 9 cases, 0 failed, ${family}`);
+  });
+
+  it('every compiled wgmma-ws config family matches the fp64 reference, through TMA and cp.async loads', () => {
+    const summary = emulateWith(path.join(dir, 'emu', 'emu_fwd_check'), 9, 31, 'wgmma-ws');
+    const m = /^emulated forward: 9 cases, 0 failed, wgmma-ws \(TMA launches (\d+), cp.async launches (\d+)\)$/.exec(
+      summary,
+    );
+    expect(m).not.toBeNull();
+    // Both load paths ran: TMA, and the fallback that dilated problems take.
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeGreaterThan(0);
   });
 });

@@ -1,9 +1,11 @@
-// Runs the fused-forward kernels of forward_kernel.cuh on the CPU through cuda_emu.h, every compiled mma.sync
-// config (NATTEN_FORWARD_CONFIGS_*D, kernel arch 80) and sm_90a wgmma config (NATTEN_FORWARD_WGMMA_CONFIGS_*D,
-// arch 90), on random small problems (1/2/3-D, dilation, stride, causal, GQA, extra keys, Dv != D, negative
-// scales, fp16/bf16) against an fp64 reference: O within tolerance, LSE within 1e-3, and output rows the kernel
+// Runs the fused-forward kernels on the CPU through cuda_emu.h, every compiled config of a family: mma.sync
+// (forward_kernel.cuh, NATTEN_FORWARD_CONFIGS_*D, kernel arch 80), sm_90a wgmma (the same kernel,
+// NATTEN_FORWARD_WGMMA_CONFIGS_*D, arch 90) or sm_90a warp-specialised 'wgmma-ws' (forward_ws_kernel.cuh,
+// NATTEN_FORWARD_WS_CONFIGS_*D, arch 91: TMA loads, or the cp.async fallback on dilated problems), on random
+// small problems (1/2/3-D, dilation, stride, causal, GQA, extra keys, Dv != D, negative
+// scales, fp16/bf16; windows wider than a Q tile plus a KV tile, for the unmasked path) against an fp64 reference: O within tolerance, LSE within 1e-3, and output rows the kernel
 // must write all written (outputs start poisoned). Build with emu_build.sh.
-//   emu_fwd_check CASES SEED [mma|wgmma]
+//   emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -12,10 +14,13 @@
 #include "emu_reference.h"
 #include "forward_entries.h"
 #include "forward_kernel.cuh"
+#include "forward_ws_kernel.cuh"
 
 namespace natten::fused {
 // The kernel's `extern __shared__ uint4 smem[]` (block-scope extern), the CTA's dynamic shared memory.
 alignas(1024) uint4 smem[232 * 1024 / 16];
+// The 'wgmma-ws' kernel's `extern __shared__ uint8_t ws_smem[]`.
+alignas(1024) uint8_t ws_smem[232 * 1024];
 }  // namespace natten::fused
 
 using namespace natten;
@@ -40,24 +45,47 @@ static void run_forward(const NaProblem& p, const FusedForwardArgs& a) {
               [&] { na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>(prm); });
 }
 
-#define EMU_FWD_CONFIG(ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                              \
+/// Whether the last 'wgmma-ws' launch loaded through TMA (else the cp.async fallback).
+static bool g_last_ws_tma = false;
+static int g_ws_tma_launches = 0, g_ws_cp_async_launches = 0;
+
+/// launch_forward_ws's (forward_ws_launch.cuh) grid and parameters, with the emulated launch.
+template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
+static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
+  using Tr = WsTraits<QTile, KVTile, DT, Stages>;
+  const WsParams prm = ws_params<QTile, KVTile, DT, Stages, Tag>(p, a);
+  g_last_ws_tma = prm.use_tma != 0;
+  ++(g_last_ws_tma ? g_ws_tma_launches : g_ws_cp_async_launches);
+  const int q_ext[3] = {Tr::q_ext(0), Tr::q_ext(1), Tr::q_ext(2)};
+  emu::launch((unsigned)grid_slots(p, q_ext), (unsigned)p.heads, (unsigned)p.batch, Tr::kThreads, ws_smem,
+              [&] { na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>(prm); });
+}
+
+#define EMU_FWD_CONFIG_RUN(RUN, ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                              \
   FwdConfig{D,                                                                                               \
             {QX, QY, QZ},                                                                                    \
             {KX, KY, KZ},                                                                                    \
             DT,                                                                                              \
             ST,                                                                                              \
             ARCH,                                                                                            \
-            &run_forward<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, BF16>,            \
-            &run_forward<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
-#define EMU_FWD_MMA(...) EMU_FWD_CONFIG(80, __VA_ARGS__)
-#define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG(90, __VA_ARGS__)
+            &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, BF16>,                    \
+            &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
+#define EMU_FWD_MMA(...) EMU_FWD_CONFIG_RUN(run_forward, 80, __VA_ARGS__)
+#define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG_RUN(run_forward, 90, __VA_ARGS__)
+#define EMU_FWD_WS(...) EMU_FWD_CONFIG_RUN(run_forward_ws, kWgmmaWsArch, __VA_ARGS__)
 
 static const std::vector<FwdConfig>& configs() {
   static const std::vector<FwdConfig> all = {
       NATTEN_FORWARD_CONFIGS_1D(EMU_FWD_MMA) NATTEN_FORWARD_CONFIGS_2D(EMU_FWD_MMA)
           NATTEN_FORWARD_CONFIGS_3D(EMU_FWD_MMA) NATTEN_FORWARD_WGMMA_CONFIGS_1D(EMU_FWD_WGMMA)
-              NATTEN_FORWARD_WGMMA_CONFIGS_2D(EMU_FWD_WGMMA) NATTEN_FORWARD_WGMMA_CONFIGS_3D(EMU_FWD_WGMMA)};
+              NATTEN_FORWARD_WGMMA_CONFIGS_2D(EMU_FWD_WGMMA) NATTEN_FORWARD_WGMMA_CONFIGS_3D(EMU_FWD_WGMMA)
+                  NATTEN_FORWARD_WS_CONFIGS_1D(EMU_FWD_WS) NATTEN_FORWARD_WS_CONFIGS_2D(EMU_FWD_WS)
+                      NATTEN_FORWARD_WS_CONFIGS_3D(EMU_FWD_WS)};
   return all;
+}
+
+static const char* family_name(int arch) {
+  return arch == kWgmmaWsArch ? "wgmma-ws" : arch == 90 ? "wgmma" : "mma";
 }
 
 static std::string shape(const int* t, int dims) {
@@ -99,9 +127,10 @@ static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t se
     ax += "L" + std::to_string(p.length[a2]) + " k" + std::to_string(p.kernel[a2]) + " s" +
           std::to_string(p.stride[a2]) + " d" + std::to_string(p.dilation[a2]) + (p.causal[a2] ? " c" : "") +
           (a2 + 1 < p.dims ? " | " : "");
-  printf("%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld scale %.3g %s q%s kv%s tier %d stages %d | o %.1e lse %.1e\n",
+  const char* loads = cfg.arch != kWgmmaWsArch ? "" : g_last_ws_tma ? " tma" : " cp.async";
+  printf("%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld scale %.3g %s%s q%s kv%s tier %d stages %d | o %.1e lse %.1e\n",
          ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
-         (long long)D, (long long)Dv, (long long)E, p.scale, cfg.arch == 90 ? "wgmma" : "mma",
+         (long long)D, (long long)Dv, (long long)E, p.scale, family_name(cfg.arch), loads,
          shape(cfg.q, p.dims).c_str(), shape(cfg.kv, p.dims).c_str(), cfg.tier, cfg.stages, e_o, e_lse);
   fflush(stdout);
   return ok;
@@ -111,20 +140,24 @@ int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 20;
   std::mt19937_64 rng(argc > 2 ? strtoull(argv[2], nullptr, 10) : 7);
   const std::string family = argc > 3 ? argv[3] : "mma";
-  if (family != "mma" && family != "wgmma") {
-    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma]\n");
+  if (family != "mma" && family != "wgmma" && family != "wgmma-ws") {
+    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws]\n");
     return 2;
   }
-  const int arch = family == "wgmma" ? 90 : 80;
+  const int arch = family == "wgmma-ws" ? kWgmmaWsArch : family == "wgmma" ? 90 : 80;
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   int fails = 0;
   for (int i = 0; i < cases; ++i) {
     NaProblem p;
     p.dims = 1 + i % 3;
-    const int maxlen[4] = {0, 200, 20, 9};
+    // Every other round of three (one problem per rank) has windows wider than a Q tile plus a KV tile, so
+    // KV tiles inside every window of a Q tile occur and the kernels' unmasked path runs too.
+    const bool wide = (i / 3) % 2 == 1;
+    const int maxlen[4] = {0, wide ? 400 : 200, wide ? 26 : 20, wide ? 12 : 9};
+    const int kmin[4] = {0, 130, 16, 8}, kmax[4] = {0, 257, 21, 10};
     for (int a = 0; a < p.dims; ++a) {
-      const int k = uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
-      const int d = uni(0, 3) == 0 ? uni(2, 3) : 1;
+      const int k = wide ? uni(kmin[p.dims], kmax[p.dims]) : uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
+      const int d = !wide && uni(0, 3) == 0 ? uni(2, 3) : 1;
       p.length[a] = std::max(k * d, uni(k * d, std::max(k * d, maxlen[p.dims])));
       p.kernel[a] = k;
       p.dilation[a] = d;
@@ -135,7 +168,7 @@ int main(int argc, char** argv) {
     p.heads_kv = uni(1, 2);
     p.heads = p.heads_kv * uni(1, 2);
     const int dims_opts[] = {8, 24, 32, 40, 64, 72, 128, 192};
-    const int lo = arch == 90 ? 3 : 0, hi = arch == 90 ? 6 : 7;  // wgmma: head-dim tiers 64 and 128
+    const int lo = arch == 80 ? 0 : 3, hi = arch == 80 ? 7 : 6;  // wgmma, wgmma-ws: head-dim tiers 64 and 128
     p.head_dim = dims_opts[uni(lo, hi)];
     p.head_dim_v = uni(0, 4) == 0 ? dims_opts[uni(lo, hi)] : p.head_dim;
     const int extra_opts[] = {0, 0, 3, 70};
@@ -152,6 +185,8 @@ int main(int argc, char** argv) {
     const FwdConfig& cfg = *fit[(size_t)uni(0, (int)fit.size() - 1)];
     fails += !check(p, uni(0, 1) == 1, cfg, rng());
   }
-  printf("emulated forward: %d cases, %d failed, %s\n", cases, fails, family.c_str());
+  printf("emulated forward: %d cases, %d failed, %s", cases, fails, family.c_str());
+  if (arch == kWgmmaWsArch) printf(" (TMA launches %d, cp.async launches %d)", g_ws_tma_launches, g_ws_cp_async_launches);
+  printf("\n");
   return fails ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 // Builds a ForwardEntry for one 'wgmma-ws' configuration (used by forward_ws_{1,2,3}d.cu only).
 #pragma once
 #include "forward_entries.h"
-#include "forward_ws_kernel.cuh"
+#include "forward_ws_launch.cuh"
 
 namespace natten::fused {
 

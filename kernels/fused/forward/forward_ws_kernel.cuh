@@ -1,7 +1,8 @@
 // The sm_90a warp-specialised fused forward ('wgmma-ws'): kernel entry and launch. The parts: tile walk
 // (forward_ws_walk.cuh), ring (forward_ws_ring.cuh), producer (forward_ws_producer.cuh), consumers with
 // masking, online softmax and epilogue (forward_ws_consumer.cuh, forward_ws_mask.cuh,
-// forward_ws_softmax.cuh); sizes in forward_ws_traits.h, TMA maps in forward_ws_params.h.
+// forward_ws_softmax.cuh); sizes in forward_ws_traits.h, TMA maps in forward_ws_params.h; the host launcher
+// in forward_ws_launch.cuh (apart, so that the CPU emulation compiles this header alone).
 //
 // Same contract as the other fused forward kernels (forward_kernel.cuh): layout [B, ...spatial, H, D], fp16 /
 // bf16 with fp32 accumulation, every window option (dilation, stride, causal, GQA, additional keys), any
@@ -15,7 +16,6 @@
 #include <cmath>
 #include <type_traits>
 
-#include "../../runtime/cuda_check.h"
 #include "forward_ws_consumer.cuh"
 #include "forward_ws_producer.cuh"
 #include "forward_ws_traits.h"
@@ -51,16 +51,15 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
 #endif
 }
 
-/// Enqueues the 'wgmma-ws' kernel of one configuration. The caller has checked what the kernel assumes
-/// (forward.h: compute capability 9.0, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned
-/// tensors, grid limits).
+/// The kernel parameters of one launch: problem, buffers, scale as the other forward kernels take it
+/// (forward_params: a negative scale runs on -Q, 0 becomes 1e-30) and the TMA maps of this configuration's
+/// boxes (use_tma = 0 where TMA cannot describe the problem).
 template <class QTile, class KVTile, int DT, int Stages, class Tag>
-void launch_forward_ws(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
+WsParams ws_params(const NaProblem& p, const FusedForwardArgs& args) {
   using Tr = WsTraits<QTile, KVTile, DT, Stages>;
   WsParams prm{};
   prm.p = p;
   prm.a = args;
-  // As the other forward kernels (forward_params): a negative scale runs on -Q, 0 becomes 1e-30.
   const ForwardParams fp = forward_params(p, args);
   prm.scale_log2 = fp.scale_log2;
   prm.negate_q = fp.negate_q;
@@ -68,14 +67,7 @@ void launch_forward_ws(const NaProblem& p, const FusedForwardArgs& args, cudaStr
                       {Tr::KV::ext(0), Tr::KV::ext(1), Tr::KV::ext(2)},
                       Tr::kKV};
   ws_prepare_tma(prm, std::is_same_v<Tag, BF16> ? DType::BFloat16 : DType::Float16, boxes);
-  const int q_ext[3] = {Tr::q_ext(0), Tr::q_ext(1), Tr::q_ext(2)};
-  const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
-                  static_cast<unsigned>(p.batch));
-  auto kernel = na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>;
-  NATTEN_CUDA_CHECK(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tr::kSmemBytes)));
-  kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
-  NATTEN_CUDA_CHECK(cudaGetLastError());
+  return prm;
 }
 
 }  // namespace natten::fused
