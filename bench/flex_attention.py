@@ -4,7 +4,10 @@
 The peer for bench/cuda_fused.ts: same problem list, bf16, CUDA events, median of many runs, useful
 TFLOP/s = 4*B*H*N*prod(k)*D forward (x2.5 for backward). The mask is built from docs/design.md §5 exactly
 (bench/na_window.py): token index -> per-axis coordinates -> dilation group and group-local index -> window [start, end) ->
-key is a neighbour iff it is in the same group and inside the window on every axis.
+key is a neighbour iff it is in the same group and inside the window on every axis. On axes with stride 1
+and dilation 1 (every benchmark problem) the same rule takes its short form, start = clamp(i - k/2, 0, L - k)
+(causal: i - k < j <= i), in a few operations per score: FlexAttention evaluates the mask_mod per score on its
+partial blocks.
 
 FlexAttention at its best: each problem gets its own compiled kernel (dynamo reset, dynamic=False, recompile
 limits raised), and every
@@ -29,7 +32,7 @@ where the eager one takes under a second (1-D: 2.6 s compiled). --tile overrides
 tile-permuted order (dev/gpu/flex_orders.sh tries several).
 
 --check compares FlexAttention on a small problem with a dense masked softmax (sanity of the mask), in
-both token orders.
+both token orders, the computed tiled mask with the looked-up one, and the short form with the general rule.
 """
 import argparse
 import json
@@ -41,7 +44,14 @@ import time
 import torch
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-from na_window import neighbourhood_mask, permuted_mask, tiled_neighbourhood_mask, tiled_order
+from na_window import (
+    axis_neighbours,
+    axis_neighbours_general,
+    neighbourhood_mask,
+    permuted_mask,
+    tiled_neighbourhood_mask,
+    tiled_order,
+)
 
 PROBLEMS = [
     # name, dims, B, H, D, spatial, kernel
@@ -116,7 +126,18 @@ def check_mask():
     computed = tiled_neighbourhood_mask(spatial2, kernel, tile2, stride, dil, causal)(None, None, qi2, ki2)
     same = bool((looked_up == computed).all())
     print(f"check (tiled mask computed from the index): {'equal' if same else 'DIFFERENT'}")
-    return ok and same
+    # The stride-1, dilation-1 fast path of axis_neighbours (what the benchmark problems run) against the
+    # general rule, every (L, k, causal) up to L = 40.
+    fast_ok = True
+    for L in range(1, 41):
+        i = torch.arange(L, device="cuda")
+        for kk in range(2, L + 1):
+            for c in (False, True):
+                fast = axis_neighbours(i[:, None], i[None, :], L, kk, 1, 1, c)
+                general = axis_neighbours_general(i[:, None], i[None, :], L, kk, 1, 1, c)
+                fast_ok = fast_ok and bool((fast == general).all())
+    print(f"check (stride-1 dilation-1 fast path): {'equal' if fast_ok else 'DIFFERENT'}")
+    return ok and same and fast_ok
 
 
 def time_order(name, dims, B, H, D, spatial, kernel, order, args):

@@ -29,6 +29,18 @@ def axis_window(i, L, k, s, d, causal):
 
 def axis_neighbours(qi, kj, L, k, s, d, causal):
     """True where key index kj is in the window of query index qi on one axis (broadcasting tensors)."""
+    if s == 1 and d == 1:
+        # The same rule without stride groups or dilation groups (the leader is the query itself), in
+        # fewer operations: a mask_mod runs per score on FlexAttention's partial blocks.
+        if causal:
+            return (kj <= qi) & (kj > qi - k)
+        start = torch.clamp(qi - k // 2, min=0, max=L - k)
+        return (kj >= start) & (kj < start + k)
+    return axis_neighbours_general(qi, kj, L, k, s, d, causal)
+
+
+def axis_neighbours_general(qi, kj, L, k, s, d, causal):
+    """axis_neighbours through axis_window for every stride and dilation (the fast path's reference)."""
     g, start, end = axis_window(qi, L, k, s, d, causal)
     kl = kj // d
     return ((kj % d) == g) & (kl >= start) & (kl < end)
@@ -44,21 +56,29 @@ def coords(idx, spatial):
     return list(reversed(out))
 
 
-def neighbourhood_mask(spatial, kernel, stride=None, dilation=None, causal=None):
-    """A FlexAttention mask_mod on row-major tokens: key kv_idx is a neighbour of query q_idx on every axis."""
+def coords_neighbours(spatial, kernel, stride=None, dilation=None, causal=None):
+    """f(qc, kc): True where the key at per-axis coordinates kc is a neighbour of the query at qc."""
     dims = len(spatial)
     stride = stride or (1,) * dims
     dilation = dilation or (1,) * dims
     causal = causal or (False,) * dims
 
-    def mask_mod(b, h, q_idx, kv_idx):
-        qc = coords(q_idx, spatial)
-        kc = coords(kv_idx, spatial)
+    def f(qc, kc):
         ok = None
         for a in range(dims):
             inside = axis_neighbours(qc[a], kc[a], spatial[a], kernel[a], stride[a], dilation[a], causal[a])
             ok = inside if ok is None else ok & inside
         return ok
+
+    return f
+
+
+def neighbourhood_mask(spatial, kernel, stride=None, dilation=None, causal=None):
+    """A FlexAttention mask_mod on row-major tokens: key kv_idx is a neighbour of query q_idx on every axis."""
+    near = coords_neighbours(spatial, kernel, stride, dilation, causal)
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        return near(coords(q_idx, spatial), coords(kv_idx, spatial))
 
     return mask_mod
 
@@ -89,19 +109,15 @@ def tiled_neighbourhood_mask(spatial, kernel, tile, stride=None, dilation=None, 
         raise ValueError(f"tile {tuple(tile)} does not divide {tuple(spatial)}")
     tiles_per_axis = [L // t for L, t in zip(spatial, tile)]
     size = math.prod(tile)
-    raster = neighbourhood_mask(spatial, kernel, stride, dilation, causal)
+    near = coords_neighbours(spatial, kernel, stride, dilation, causal)
 
-    def to_raster(idx):
+    def tiled_coords(idx):
         tc = coords(idx // size, tiles_per_axis)
         ic = coords(idx % size, tile)
-        r = None
-        for a in range(len(spatial)):
-            c = tc[a] * tile[a] + ic[a]
-            r = c if r is None else r * spatial[a] + c
-        return r
+        return [tc[a] * tile[a] + ic[a] for a in range(len(spatial))]
 
     def mm(b, h, q_idx, kv_idx):
-        return raster(b, h, to_raster(q_idx), to_raster(kv_idx))
+        return near(tiled_coords(q_idx), tiled_coords(kv_idx))
 
     return mm
 
