@@ -1,6 +1,6 @@
 // Runs the fused-backward kernels on the CPU through cuda_emu.h and checks dQ (KV-parallel atomics and the
 // deterministic Q-parallel pass), dK, dV and the extra-KV gradients against an fp64 reference on random
-// small problems. Build with emu_build.sh.
+// small problems (every other one with windows wider than a KV tile plus a Q tile). Build with emu_build.sh.
 //   emu_check CASES SEED                         the mma.sync main kernel (fna_backward_kv.h) and dQ kernel
 //   emu_check CASES SEED wgmma [tma] [persistent CTAS]
 //                                                the sm_90a wgmma main pass (fna_backward_wgmma_kernel.cuh)
@@ -286,10 +286,14 @@ int main(int argc, char** argv) {
     Case c;
     NaProblem& p = c.p;
     p.dims = 1 + i % 3;
-    const int maxlen[4] = {0, g_wgmma ? 300 : 150, 20, 9};
+    // Every other case has windows wider than a KV tile plus a Q tile, so steps whose Q tile lies inside
+    // every window of the KV tile occur and the kernels' unmasked path runs too.
+    const bool wide = i % 2 == 1;
+    const int maxlen[4] = {0, wide ? 400 : (g_wgmma ? 300 : 150), wide ? 26 : 20, wide ? 12 : 9};
+    const int kmin[4] = {0, 130, 16, 8}, kmax[4] = {0, 257, 21, 10};
     for (int a = 0; a < p.dims; ++a) {
-      const int k = uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
-      const int d = uni(0, 3) == 0 ? uni(2, 3) : 1;
+      const int k = wide ? uni(kmin[p.dims], kmax[p.dims]) : uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
+      const int d = !wide && uni(0, 3) == 0 ? uni(2, 3) : 1;
       int L = std::max(k * d, uni(k * d, std::max(k * d, maxlen[p.dims])));
       p.length[a] = L;
       p.kernel[a] = k;
