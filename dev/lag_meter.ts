@@ -38,7 +38,8 @@ export interface GcPause {
 
 /** What a meter saw. */
 export interface LagReport {
-  /** The main thread's worst lag less the control thread's longest stall overlapping it. */
+  /** The main thread's worst lag less the larger of the control thread's longest stall overlapping it and
+   * one CPU's steal time during it. */
   maxLagMs: number;
   /** The main thread's worst lag as measured. */
   rawMaxLagMs: number;
