@@ -12,12 +12,8 @@
 // late interval counts as a stall too. The report names the worst firing with what overlapped it (control
 // stall, steal, garbage-collection pauses), so a failure says where its time went.
 import { PerformanceObserver } from 'node:perf_hooks';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
+import { gc } from './gc';
 
 /** One firing of a 10 ms interval: when it fired (ms, process-wide clock) and how late. */
 export interface Tick {

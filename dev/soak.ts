@@ -22,10 +22,9 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import * as v8 from 'v8';
-import * as vm from 'vm';
 import { isMainThread, parentPort, Worker, workerData } from 'worker_threads';
 import * as natten from '../lib';
+import { gc } from './gc';
 import { mulberry32 as makeRng } from '../test/oracle/util';
 
 const MiB = 2 ** 20;
@@ -33,9 +32,6 @@ const RSS_GROWTH_LIMIT = 20e6;
 const PROGRESS_MS = 10000;
 const CHILD_UNCAUGHT = 'soak-child-uncaught-exception';
 const POOL_LIMIT = 32;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 
 // ---------------------------------------------------------------------------------------------------------
 // Random load shared by the main thread and the workers.

@@ -1,13 +1,11 @@
 // The backward contract of the fused ops (docs/design.md §6): a backward whose options or tensors differ
 // from the record on the forward's output throws ERR_NATTEN_BACKWARD_MISMATCH naming what differs; an output
 // without a record (through .to(), rebuilt, reshaped) uses the options given. Records keep nothing alive.
-import * as v8 from 'v8';
-import * as vm from 'vm';
 import * as natten from '../lib';
 import type { NAOptions, Tensor } from '../lib';
 import * as oracle from './oracle';
 import { maxErr, toOracle } from './helpers/na_compare';
-import { settle } from './helpers/settle';
+import { gc, settle } from './helpers/settle';
 
 const [B, X, Y, H, HKV, D] = [1, 9, 8, 2, 1, 4];
 const rand = (shape: number[], seed: number, dtype: natten.DType = 'float32'): Tensor =>
@@ -210,8 +208,6 @@ describe('no record: the options given are used', () => {
 
 describe('records keep nothing alive', () => {
   test('q, k, v, lse of a forward whose output is kept are collected', async () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
     await natten.synchronize('cpu');
     gc();
     const before = natten.internal.liveStorages('cpu');

@@ -1,11 +1,7 @@
 /** Waits for queued work and runs the garbage collector so finalizers of unreachable tensors have run:
  * memory() is then a stable baseline. */
-import * as v8 from 'v8';
-import * as vm from 'vm';
+import { gc } from '../../dev/gc';
 import * as natten from '../../lib';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
 
 export async function settle(): Promise<void> {
   await natten.synchronize();
