@@ -286,21 +286,8 @@ int main(int argc, char** argv) {
     Case c;
     NaProblem& p = c.p;
     p.dims = 1 + i % 3;
-    // Every other case has windows wider than a KV tile plus a Q tile, so steps whose Q tile lies inside
-    // every window of the KV tile occur and the kernels' unmasked path runs too.
-    const bool wide = i % 2 == 1;
-    const int maxlen[4] = {0, wide ? 400 : (g_wgmma ? 300 : 150), wide ? 26 : 20, wide ? 12 : 9};
-    const int kmin[4] = {0, 130, 16, 8}, kmax[4] = {0, 257, 21, 10};
-    for (int a = 0; a < p.dims; ++a) {
-      const int k = wide ? uni(kmin[p.dims], kmax[p.dims]) : uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
-      const int d = !wide && uni(0, 3) == 0 ? uni(2, 3) : 1;
-      int L = std::max(k * d, uni(k * d, std::max(k * d, maxlen[p.dims])));
-      p.length[a] = L;
-      p.kernel[a] = k;
-      p.dilation[a] = d;
-      p.stride[a] = uni(0, 2) == 0 ? uni(1, k) : 1;
-      p.causal[a] = uni(0, 3) == 0;
-    }
+    // Every other case has wide windows: steps whose Q tile lies inside every window of the KV tile.
+    draw_window_axes(p, rng, i % 2 == 1, g_wgmma ? 300 : 150);
     p.batch = g_wgmma ? uni(1, 2) : 1;  // batch 2: the 3-D TMA maps fold batch into axis 0
     p.heads_kv = uni(1, 2);
     p.heads = p.heads_kv * uni(1, 2);

@@ -2,9 +2,10 @@
 // (forward_kernel.cuh, NATTEN_FORWARD_CONFIGS_*D, kernel arch 80), sm_90a wgmma (the same kernel,
 // NATTEN_FORWARD_WGMMA_CONFIGS_*D, arch 90) or sm_90a warp-specialised 'wgmma-ws' (forward_ws_kernel.cuh,
 // NATTEN_FORWARD_WS_CONFIGS_*D, arch 91: TMA loads, or the cp.async fallback on dilated problems), on random
-// small problems (1/2/3-D, dilation, stride, causal, GQA, extra keys, Dv != D, negative
-// scales, fp16/bf16; windows wider than a Q tile plus a KV tile, for the unmasked path) against an fp64 reference: O within tolerance, LSE within 1e-3, and output rows the kernel
-// must write all written (outputs start poisoned). Build with emu_build.sh.
+// small problems (1/2/3-D, dilation, stride, causal, GQA, extra keys, Dv != D, negative scales, fp16/bf16;
+// windows wider than a Q tile plus a KV tile, for the unmasked path) against an fp64 reference: O within
+// tolerance, LSE within 1e-3, and output rows the kernel must write all written (outputs start poisoned).
+// Build with emu_build.sh.
 //   emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws]
 #include <cstdio>
 #include <cstdlib>
@@ -61,7 +62,7 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
               [&] { na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>(prm); });
 }
 
-#define EMU_FWD_CONFIG_RUN(RUN, ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                              \
+#define EMU_FWD_CONFIG_RUN(RUN, ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                     \
   FwdConfig{D,                                                                                               \
             {QX, QY, QZ},                                                                                    \
             {KX, KY, KZ},                                                                                    \
@@ -150,20 +151,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < cases; ++i) {
     NaProblem p;
     p.dims = 1 + i % 3;
-    // Every other round of three (one problem per rank) has windows wider than a Q tile plus a KV tile, so
-    // KV tiles inside every window of a Q tile occur and the kernels' unmasked path runs too.
-    const bool wide = (i / 3) % 2 == 1;
-    const int maxlen[4] = {0, wide ? 400 : 200, wide ? 26 : 20, wide ? 12 : 9};
-    const int kmin[4] = {0, 130, 16, 8}, kmax[4] = {0, 257, 21, 10};
-    for (int a = 0; a < p.dims; ++a) {
-      const int k = wide ? uni(kmin[p.dims], kmax[p.dims]) : uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
-      const int d = !wide && uni(0, 3) == 0 ? uni(2, 3) : 1;
-      p.length[a] = std::max(k * d, uni(k * d, std::max(k * d, maxlen[p.dims])));
-      p.kernel[a] = k;
-      p.dilation[a] = d;
-      p.stride[a] = uni(0, 2) == 0 ? uni(1, k) : 1;
-      p.causal[a] = uni(0, 3) == 0;
-    }
+    // Every other round of three (one problem per rank) has wide windows: KV tiles inside every window of
+    // a Q tile.
+    draw_window_axes(p, rng, (i / 3) % 2 == 1, 200);
     p.batch = uni(1, 2);
     p.heads_kv = uni(1, 2);
     p.heads = p.heads_kv * uni(1, 2);

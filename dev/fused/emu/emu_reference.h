@@ -80,4 +80,23 @@ inline void reference_forward(const NaProblem& p, const std::vector<std::vector<
       }
 }
 
+/// Draws the window axes of a random problem (p.dims set): window size, dilation and length (1-D at most
+/// max_len_1d), then stride and causality. Wide: windows wider than a query tile plus a key tile (1-D k 130-257,
+/// 2-D 16-21, 3-D 8-10, no dilation), so tiles lying inside every window of the other side's tile occur and the
+/// kernels' unmasked path runs.
+inline void draw_window_axes(NaProblem& p, std::mt19937_64& rng, bool wide, int max_len_1d) {
+  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int maxlen[4] = {0, wide ? 400 : max_len_1d, wide ? 26 : 20, wide ? 12 : 9};
+  const int kmin[4] = {0, 130, 16, 8}, kmax[4] = {0, 257, 21, 10};
+  for (int a = 0; a < p.dims; ++a) {
+    const int k = wide ? uni(kmin[p.dims], kmax[p.dims]) : uni(2, p.dims == 1 ? 40 : (p.dims == 2 ? 9 : 5));
+    const int d = !wide && uni(0, 3) == 0 ? uni(2, 3) : 1;
+    p.length[a] = std::max(k * d, uni(k * d, std::max(k * d, maxlen[p.dims])));
+    p.kernel[a] = k;
+    p.dilation[a] = d;
+    p.stride[a] = uni(0, 2) == 0 ? uni(1, k) : 1;
+    p.causal[a] = uni(0, 3) == 0;
+  }
+}
+
 }  // namespace natten::emu_ref
