@@ -56,15 +56,19 @@ function axes(
 
 const SCENARIOS: readonly Scenario[] = [
   {
-    // Windows wider than a Q half plus a KV tile: interior tiles run unmasked.
+    // Windows wider than a Q half plus a KV tile: interior tiles run unmasked. In 2-D, axis 1 is wider
+    // than a 64-key strip half the time (the strip configs then walk row segments).
     name: 'interior',
     make: (r, dims, tier) => {
       const D = headDimIn(r, tier);
-      const w = axes(dims, () =>
+      const wideRows = r.chance(0.5);
+      const w = axes(dims, (a) =>
         dims === 1
           ? [r.int(250, 300), r.int(129, 200), 1, 1, false]
           : dims === 2
-            ? [r.int(22, 26), 17, 1, 1, false]
+            ? a === 1 && wideRows
+              ? [r.int(90, 110), r.int(66, 80), 1, 1, false]
+              : [r.int(22, 26), 17, 1, 1, false]
             : [r.int(9, 11), 9, 1, 1, false],
       );
       return { w, B: 1, H: 1, Hkv: 1, D, Dv: D, nExtra: 0 };

@@ -1,6 +1,6 @@
 /**
  * One small forward per dims with forwardKernel 'wgmma-ws' forced, with and without dilation (TMA and
- * cp.async producers), with extra keys and a negative scale: the workload dev/gpu/fna_ws_check.sh runs under
+ * cp.async producers), with extra keys and a negative scale, and the 2-D strip configs forced: the workload dev/gpu/fna_ws_check.sh runs under
  * compute-sanitizer (memcheck, racecheck, synccheck). Prints one line per case and exits non-zero on an error.
  */
 import * as natten from '../../lib';
@@ -11,10 +11,20 @@ async function main(): Promise<void> {
     { spatial: [150], kernel: [17], dilation: [3], headDim: 128 },
     { spatial: [20, 19], kernel: [7, 5], dilation: [1, 1], headDim: 128 },
     { spatial: [20, 19], kernel: [5, 5], dilation: [2, 1], headDim: 64 },
+    // The 2-D strip configs: whole union rows (k 7), row segments (axis-1 union wider than 64 keys), dilated.
+    { spatial: [20, 19], kernel: [7, 7], dilation: [1, 1], headDim: 64, strip: 64 },
+    { spatial: [6, 90], kernel: [5, 70], dilation: [1, 1], headDim: 128, strip: 64 },
+    { spatial: [20, 19], kernel: [5, 5], dilation: [2, 1], headDim: 128, strip: 128 },
     { spatial: [9, 8, 10], kernel: [3, 5, 3], dilation: [1, 1, 1], headDim: 64 },
     { spatial: [9, 8, 10], kernel: [3, 3, 3], dilation: [1, 2, 1], headDim: 128 },
   ];
-  for (const c of cases) {
+  for (const c of cases as {
+    spatial: number[];
+    kernel: number[];
+    dilation: number[];
+    headDim: number;
+    strip?: number;
+  }[]) {
     const shape = [2, ...c.spatial, 2, c.headDim];
     const [q, k, v] = [1, 2, 3].map((seed) => natten.randn(shape, { dtype: 'bfloat16', device: 'cuda', seed }));
     const ek = natten.randn([2, 70, 2, c.headDim], { dtype: 'bfloat16', device: 'cuda', seed: 4 });
@@ -26,6 +36,7 @@ async function main(): Promise<void> {
       additionalKeys: ek,
       additionalValues: ek,
       forwardKernel: 'wgmma-ws',
+      ...(c.strip ? { qTileShape: [16, 8], kvTileShape: [1, c.strip] } : {}),
     });
     const x = await out.toArray();
     let finite = true;

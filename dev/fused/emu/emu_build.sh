@@ -6,7 +6,7 @@
 # kernel headers' #include "../../runtime/..." pick the emulation, and stand-ins for <cuda.h> and
 # <cuda_runtime.h>.
 # Run: $EMU_DIR/emu_check CASES SEED [wgmma [tma] [persistent CTAS]]
-#      $EMU_DIR/emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws]
+#      $EMU_DIR/emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip]
 set -e
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 E=${EMU_DIR:-/tmp/emu}
@@ -22,7 +22,7 @@ cp "$root/dev/fused/emu/cuda_emu.h" "$E/stubs/"
 cp "$root"/dev/fused/emu/{cuda_emu.h,emu_reference.h,emu_check.cc} "$root/dev/fused/window_keys.h" "$E/fused/backward/"
 cp "$root"/kernels/fused/forward/{forward_kernel.cuh,online_softmax.cuh,forward_entries.h} "$E/fused/forward/"
 cp "$root"/kernels/fused/forward/forward_ws_{kernel,consumer,producer,mask,ring,softmax,walk}.cuh "$E/fused/forward/"
-cp "$root"/kernels/fused/forward/forward_ws_{params,traits}.h "$root/kernels/fused/forward/forward_ws_tma.cu" "$E/fused/forward/"
+cp "$root"/kernels/fused/forward/forward_ws_{params,traits,strip}.h "$root/kernels/fused/forward/forward_ws_tma.cu" "$E/fused/forward/"
 cp "$root"/dev/fused/emu/{cuda_emu.h,emu_reference.h,emu_fwd_check.cc} "$root/dev/fused/window_keys.h" "$E/fused/forward/"
 flags=(-std=c++20 -O2 -fno-strict-aliasing -pthread -Wall -Wno-unknown-pragmas -Wno-unused-variable -I"$E/stubs")
 g++ "${flags[@]}" -I"$E/fused/backward" "$E/fused/backward/emu_check.cc" -o "$E/emu_check" &

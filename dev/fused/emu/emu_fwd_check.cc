@@ -62,18 +62,27 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
               [&] { na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>(prm); });
 }
 
-#define EMU_FWD_CONFIG_RUN(RUN, ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                     \
-  FwdConfig{D,                                                                                               \
-            {QX, QY, QZ},                                                                                    \
-            {KX, KY, KZ},                                                                                    \
-            DT,                                                                                              \
-            ST,                                                                                              \
-            ARCH,                                                                                            \
-            &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, BF16>,                    \
+#define EMU_FWD_CONFIG_RUN(RUN, ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                  \
+  FwdConfig{D,                                                                            \
+            {QX, QY, QZ},                                                                 \
+            {KX, KY, KZ},                                                                 \
+            DT,                                                                           \
+            ST,                                                                           \
+            ARCH,                                                                         \
+            &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, BF16>, \
             &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
 #define EMU_FWD_MMA(...) EMU_FWD_CONFIG_RUN(run_forward, 80, __VA_ARGS__)
 #define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG_RUN(run_forward, 90, __VA_ARGS__)
 #define EMU_FWD_WS(...) EMU_FWD_CONFIG_RUN(run_forward_ws, kWgmmaWsArch, __VA_ARGS__)
+#define EMU_FWD_WS_STRIP(D, QX, QY, QZ, N, DT, ST)                                             \
+  FwdConfig{D,                                                                                 \
+            {QX, QY, QZ},                                                                      \
+            {1, N, 1},                                                                         \
+            DT,                                                                                \
+            ST,                                                                                \
+            kWgmmaWsArch,                                                                      \
+            &run_forward_ws<TileShape<D, QX, QY, QZ>, KvStrip<N>, DT, ST, kWgmmaWsArch, BF16>, \
+            &run_forward_ws<TileShape<D, QX, QY, QZ>, KvStrip<N>, DT, ST, kWgmmaWsArch, F16>},
 
 static const std::vector<FwdConfig>& configs() {
   static const std::vector<FwdConfig> all = {
@@ -81,13 +90,11 @@ static const std::vector<FwdConfig>& configs() {
           NATTEN_FORWARD_CONFIGS_3D(EMU_FWD_MMA) NATTEN_FORWARD_WGMMA_CONFIGS_1D(EMU_FWD_WGMMA)
               NATTEN_FORWARD_WGMMA_CONFIGS_2D(EMU_FWD_WGMMA) NATTEN_FORWARD_WGMMA_CONFIGS_3D(EMU_FWD_WGMMA)
                   NATTEN_FORWARD_WS_CONFIGS_1D(EMU_FWD_WS) NATTEN_FORWARD_WS_CONFIGS_2D(EMU_FWD_WS)
-                      NATTEN_FORWARD_WS_CONFIGS_3D(EMU_FWD_WS)};
+                      NATTEN_FORWARD_WS_STRIP_CONFIGS_2D(EMU_FWD_WS_STRIP) NATTEN_FORWARD_WS_CONFIGS_3D(EMU_FWD_WS)};
   return all;
 }
 
-static const char* family_name(int arch) {
-  return arch == kWgmmaWsArch ? "wgmma-ws" : arch == 90 ? "wgmma" : "mma";
-}
+static const char* family_name(int arch) { return arch == kWgmmaWsArch ? "wgmma-ws" : arch == 90 ? "wgmma" : "mma"; }
 
 static std::string shape(const int* t, int dims) {
   std::string s;
@@ -99,7 +106,8 @@ static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t se
   std::mt19937_64 rng(seed);
   const int64_t N = p.tokens(), B = p.batch, H = p.heads, Hk = p.heads_kv, D = p.head_dim, Dv = p.head_dim_v,
                 E = p.n_extra;
-  const Buf q = rnd(B * N * H * D, bf, rng, 1), k = rnd(B * N * Hk * D, bf, rng, 1), v = rnd(B * N * Hk * Dv, bf, rng, 1);
+  const Buf q = rnd(B * N * H * D, bf, rng, 1), k = rnd(B * N * Hk * D, bf, rng, 1),
+            v = rnd(B * N * Hk * Dv, bf, rng, 1);
   const Buf ek = rnd(B * E * Hk * D, bf, rng, 1), ev = rnd(B * E * Hk * Dv, bf, rng, 1);
   std::vector<std::vector<int64_t>> win(N);
   for (int64_t i = 0; i < N; ++i) win[i] = window_keys(p, i);
@@ -129,10 +137,11 @@ static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t se
           std::to_string(p.stride[a2]) + " d" + std::to_string(p.dilation[a2]) + (p.causal[a2] ? " c" : "") +
           (a2 + 1 < p.dims ? " | " : "");
   const char* loads = cfg.arch != kWgmmaWsArch ? "" : g_last_ws_tma ? " tma" : " cp.async";
-  printf("%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld scale %.3g %s%s q%s kv%s tier %d stages %d | o %.1e lse %.1e\n",
-         ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
-         (long long)D, (long long)Dv, (long long)E, p.scale, family_name(cfg.arch), loads,
-         shape(cfg.q, p.dims).c_str(), shape(cfg.kv, p.dims).c_str(), cfg.tier, cfg.stages, e_o, e_lse);
+  printf(
+      "%s %s %dD [%s] B%lld H%lld/%lld D%lld/%lld E%lld scale %.3g %s%s q%s kv%s tier %d stages %d | o %.1e lse %.1e\n",
+      ok ? "ok  " : "FAIL", bf ? "bf16" : "fp16", p.dims, ax.c_str(), (long long)B, (long long)H, (long long)Hk,
+      (long long)D, (long long)Dv, (long long)E, p.scale, family_name(cfg.arch), loads, shape(cfg.q, p.dims).c_str(),
+      shape(cfg.kv, p.dims).c_str(), cfg.tier, cfg.stages, e_o, e_lse);
   fflush(stdout);
   return ok;
 }
@@ -141,19 +150,33 @@ int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 20;
   std::mt19937_64 rng(argc > 2 ? strtoull(argv[2], nullptr, 10) : 7);
   const std::string family = argc > 3 ? argv[3] : "mma";
-  if (family != "mma" && family != "wgmma" && family != "wgmma-ws") {
-    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws]\n");
+  // wgmma-ws-strip: the 2-D strip configs of 'wgmma-ws' alone (every case 2-D).
+  const bool strips_only = family == "wgmma-ws-strip";
+  if (family != "mma" && family != "wgmma" && family != "wgmma-ws" && !strips_only) {
+    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip]\n");
     return 2;
   }
-  const int arch = family == "wgmma-ws" ? kWgmmaWsArch : family == "wgmma" ? 90 : 80;
+  const int arch = family == "wgmma-ws" || strips_only ? kWgmmaWsArch : family == "wgmma" ? 90 : 80;
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   int fails = 0;
   for (int i = 0; i < cases; ++i) {
     NaProblem p;
-    p.dims = 1 + i % 3;
+    p.dims = strips_only ? 2 : 1 + i % 3;
     // Every other round of three (one problem per rank) has wide windows: KV tiles inside every window of
     // a Q tile.
     draw_window_axes(p, rng, (i / 3) % 2 == 1, 200);
+    if (strips_only && i % 3 == 2) {
+      // Axis-1 window unions wider than a 64-key strip (one row segment per tile): short, wide images.
+      const int k = uni(58, 90), d = uni(0, 3) == 0 ? 2 : 1;
+      p.length[0] = uni(3, 12);
+      p.kernel[0] = std::min(p.kernel[0], p.length[0]);
+      p.dilation[0] = 1;
+      p.stride[0] = std::min(p.stride[0], p.kernel[0]);
+      p.length[1] = uni(k * d, k * d + 40);
+      p.kernel[1] = k;
+      p.dilation[1] = d;
+      p.stride[1] = uni(0, 2) == 0 ? uni(1, k) : 1;
+    }
     p.batch = uni(1, 2);
     p.heads_kv = uni(1, 2);
     p.heads = p.heads_kv * uni(1, 2);
@@ -167,7 +190,7 @@ int main(int argc, char** argv) {
     const int tier = head_dim_tier(p.head_dim, p.head_dim_v, kForwardMaxHeadDimTier);
     std::vector<const FwdConfig*> fit;
     for (const FwdConfig& c : configs())
-      if (c.dims == p.dims && c.tier == tier && c.arch == arch) fit.push_back(&c);
+      if (c.dims == p.dims && c.tier == tier && c.arch == arch && (!strips_only || c.kv[0] == 1)) fit.push_back(&c);
     if (fit.empty()) {
       --i;  // no config of this family at this tier (wgmma: none at 32): draw again
       continue;
@@ -176,7 +199,8 @@ int main(int argc, char** argv) {
     fails += !check(p, uni(0, 1) == 1, cfg, rng());
   }
   printf("emulated forward: %d cases, %d failed, %s", cases, fails, family.c_str());
-  if (arch == kWgmmaWsArch) printf(" (TMA launches %d, cp.async launches %d)", g_ws_tma_launches, g_ws_cp_async_launches);
+  if (arch == kWgmmaWsArch)
+    printf(" (TMA launches %d, cp.async launches %d)", g_ws_tma_launches, g_ws_cp_async_launches);
   printf("\n");
   return fails ? 1 : 0;
 }

@@ -83,7 +83,7 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
 /// smaller CTAs fill. It stays selectable (forwardKernel, tile shapes, the autotuner) everywhere.
 static bool ws_default_ok(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
   if (e.arch != kWgmmaWsArch) return true;
-  if (p.dims == 3) return false;
+  if (p.dims == 3 || is_ws_strip(e)) return false;
   return forward_ctas(e, p) >= double(std::max(1, caps.sm_count));
 }
 

@@ -42,6 +42,9 @@ std::string forward_problem_unsupported_reason(const NaProblem& p, DType t, cons
 /// CTAs in the grid of entry e on problem p (every batch, head and dilation group).
 double forward_ctas(const ForwardEntry& e, const NaProblem& p);
 
+/// Whether e is a 2-D 'wgmma-ws' strip config (forward_ws_strip.h; its KV tile listed as 1 x keys).
+inline bool is_ws_strip(const ForwardEntry& e) { return e.arch == kWgmmaWsArch && e.dims == 2 && e.kv_tile[0] == 1; }
+
 /// CTAs of an entry resident per SM on the device (cudaOccupancyMaxActiveBlocksPerMultiprocessor,
 /// cached); without a device, an estimate from the shared memory alone.
 int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps);

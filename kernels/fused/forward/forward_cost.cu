@@ -13,6 +13,7 @@
 #include "../../common/tile_window.h"
 #include "../../runtime/cuda_check.h"
 #include "forward.h"
+#include "forward_ws_strip.h"
 
 namespace natten::fused {
 namespace {
@@ -35,13 +36,14 @@ struct CtaBox {
   int n_kv[3] = {1, 1, 1};  // KV tiles of the walk
   int tiles = 1;            // their product
 
-  CtaBox(const ForwardEntry& e, const NaProblem& p) {
+  /// kv: the KV tile extents per axis (the entry's, or a strip config's shape for p).
+  CtaBox(const ForwardEntry& e, const NaProblem& p, const int (&kv)[kMaxDims]) {
     for (int a = 0; a < p.dims; ++a) {
       ax[a] = group_axis(p.axis(a), 0);
       q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
       const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
       lo[a] = r.start;
-      n_kv[a] = ceil_div(r.end - r.start, e.kv_tile[a]);
+      n_kv[a] = ceil_div(r.end - r.start, kv[a]);
       tiles *= n_kv[a];
     }
   }
@@ -51,7 +53,7 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
   const int dims = p.dims;
   const int micro[3] = {micro_extent(dims, 0), micro_extent(dims, 1), micro_extent(dims, 2)};
   const double micro_tokens = kMicroTokens;  // query rows of a warp, keys of a KV micro tile
-  const CtaBox box(e, p);
+  const CtaBox box(e, p, e.kv_tile);
   const GroupAxis(&ax)[3] = box.ax;
   const int(&q0)[3] = box.q0;
   const int(&lo)[3] = box.lo;
@@ -106,15 +108,23 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
 
 /// The same for a 'wgmma-ws' CTA (forward_ws_*.cuh): two 64-query halves along axis 0, each computing every
 /// key of every KV tile of the CTA's walk and masking a whole tile (every element) unless the tile is
-/// interior for all of the half's queries (forward_ws_mask.cuh).
+/// interior for all of the half's queries (forward_ws_mask.cuh). A strip config (forward_ws_strip.h) walks
+/// its launch's strip shape, masks every tile and skips the tiles whose rows miss the half's windows.
 CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
   const int dims = p.dims;
-  const CtaBox box(e, p);
+  const bool strips = is_ws_strip(e);
+  int kv[kMaxDims] = {e.kv_tile[0], e.kv_tile[1], e.kv_tile[2]};
+  if (strips) {
+    const StripShape st = ws_strip_shape(p, e.q_tile[0], e.q_tile[1], e.kv_tile[1]);
+    kv[0] = st.rows;
+    kv[1] = st.cols;
+  }
+  const CtaBox box(e, p, kv);
   const GroupAxis(&ax)[3] = box.ax;
   const int(&q0)[3] = box.q0;
   const int(&lo)[3] = box.lo;
   const int(&n_kv)[3] = box.n_kv;
-  const int kv_size = e.kv_tile[0] * e.kv_tile[1] * e.kv_tile[2];
+  const int kv_size = e.kv_tile[0] * e.kv_tile[1] * e.kv_tile[2];  // computed keys per tile (a strip's N)
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
   const int half_rows = q_size / 2;
   CtaWork w;
@@ -134,11 +144,14 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
     for (int t = 0; t < box.tiles; ++t) {
       int rest = t;
       bool inside = true;
+      bool live = true;
       for (int a = dims - 1; a >= 0; --a) {
-        const int g0 = lo[a] + (rest % n_kv[a]) * e.kv_tile[a];
+        const int g0 = lo[a] + (rest % n_kv[a]) * kv[a];
         rest /= n_kv[a];
-        inside = inside && last[a].start <= g0 && first[a].end >= g0 + e.kv_tile[a];
+        inside = inside && !strips && last[a].start <= g0 && first[a].end >= g0 + kv[a];
+        if (a == 0 && strips) live = g0 < last[0].end && g0 + kv[0] > first[0].start;
       }
+      if (!live) continue;
       w.computed_keys += double(half_rows) * kv_size;
       if (!inside) w.masked_keys += double(half_rows) * kv_size;
     }
@@ -187,12 +200,12 @@ static double family_speed(int arch) { return arch >= 90 ? 2.5 : 1.0; }
 // tile (barriers, turn-taking, softmax bookkeeping) and per CTA (one CTA per SM: the Q load, the first K/V
 // latency and the epilogue are not hidden behind another CTA), and whole-tile masks. So it wins on large
 // windows (1-D k2049: 1.6x wgmma, 2-D k31: 1.5x) and loses on small ones (k13, 3-D k(5,9,9)).
-constexpr double kWsSpeed = 7.8;        // relative to mma.sync
-constexpr double kWsMaskWeight = 0.45;  // per masked key, relative to a computed one (1-D, 2-D)
-constexpr double kWsMaskWeight3d = 0.8; // 3-D: three axis bitmaps tested per element (3-D KV 4x4x4 ran 1.3x
-                                        // slower than the 2-D-fitted model predicted)
-constexpr double kWsTileKeys = 38;      // fixed cost of a KV tile, in keys per query
-constexpr double kWsCtaKeys = 1120;     // fixed cost of a CTA, in keys per query
+constexpr double kWsSpeed = 7.8;         // relative to mma.sync
+constexpr double kWsMaskWeight = 0.45;   // per masked key, relative to a computed one (1-D, 2-D)
+constexpr double kWsMaskWeight3d = 0.8;  // 3-D: three axis bitmaps tested per element (3-D KV 4x4x4 ran 1.3x
+                                         // slower than the 2-D-fitted model predicted)
+constexpr double kWsTileKeys = 38;       // fixed cost of a KV tile, in keys per query
+constexpr double kWsCtaKeys = 1120;      // fixed cost of a CTA, in keys per query
 // The model is fitted on four problems; off them (small windows, small grids, where the shared-memory-only
 // occupancy estimate of a described device misjudges the other families) it is trusted only when it
 // predicts wgmma-ws at least 1.2x cheaper than the best of the others.

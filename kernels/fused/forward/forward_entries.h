@@ -76,6 +76,14 @@ namespace natten::fused {
   X(2, 16, 8, 1, 8, 8, 1, 128, 3)       \
   X(2, 16, 8, 1, 16, 8, 1, 128, 2)
 
+/// The 2-D 'wgmma-ws' strip kernels (forward_ws_strip.h): X(dims, qx, qy, qz, keys per KV tile, head_dim_tier,
+/// stages); the KV tile is listed as 1 x keys, its rows x columns chosen per launch from the window union.
+#define NATTEN_FORWARD_WS_STRIP_CONFIGS_2D(X) \
+  X(2, 16, 8, 1, 64, 64, 4)                   \
+  X(2, 16, 8, 1, 128, 64, 3)                  \
+  X(2, 16, 8, 1, 64, 128, 3)                  \
+  X(2, 16, 8, 1, 128, 128, 2)
+
 #define NATTEN_FORWARD_WS_CONFIGS_3D(X) \
   X(3, 8, 4, 4, 4, 4, 4, 64, 4)         \
   X(3, 8, 4, 4, 4, 4, 8, 64, 3)         \

@@ -67,6 +67,18 @@ struct WsConsumer {
       for (int i = 0; i < 4; ++i) pin(pa[j][i]);
   }
 
+  /// O *= alpha per row, only when some row's max moved (in the middle of a walk it mostly does not).
+  static __device__ __forceinline__ void rescale(float (&o)[DT / 2], const float (&alpha)[2]) {
+    if (__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) return;
+#pragma unroll
+    for (int i = 0; i < DT / 8; ++i) {
+      o[4 * i] *= alpha[0];
+      o[4 * i + 1] *= alpha[0];
+      o[4 * i + 2] *= alpha[1];
+      o[4 * i + 3] *= alpha[1];
+    }
+  }
+
   /// This warp's arrival on a stage's empty barrier (its products reading the stage have finished).
   static __device__ __forceinline__ void release(uint32_t bar, int lane) {
     __syncwarp();
@@ -116,7 +128,13 @@ struct WsConsumer {
       if (t < walk.n_window_tiles) {
         int ko[3];
         walk.origin(t, ko);
-        if (!mask.interior(ko)) mask.apply_window(sc, ko);
+        if constexpr (Tr::kStrips) {
+          uint32_t bits[2];
+          mask.strip_bits(ko, bits);
+          mask.apply_bits(sc, bits);
+        } else if (!mask.interior(ko)) {
+          mask.apply_window(sc, ko);
+        }
       } else {
         mask.apply_extra(sc, walk.n_extra - walk.extra_first(t));
       }
@@ -128,74 +146,102 @@ struct WsConsumer {
         pack_a_from_c(Tag{}, pa[j], *reinterpret_cast<const float(*)[4]>(&sc[8 * j]),
                       *reinterpret_cast<const float(*)[4]>(&sc[8 * j + 4]));
     };
-    // Tile 0: S only (O is still 0).
-    {
-      mbar_wait(ring.k_full(0), 0);
-      if (!tma) fence_proxy_async();
-      float sc[kBlocks * 4];
-      named_sync<256>(my_turn);
-      wgmma_fence();
-      issue_qk(sc, q, ring.k(0));
-      wgmma_commit();
-      named_arrive<256>(other_turn);
-      wgmma_wait<0>();
-#pragma unroll
-      for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
-      release(ring.k_empty(0), lane);
-      float alpha[2];
-      softmax(0, sc, alpha);
-      pack_p(sc);
+
+    // Strip configs: the half computes two runs of consecutive tiles ("segments"): the window tiles whose
+    // axis-0 rows meet its windows (the halves split axis 0; a contiguous range of the row-major walk), then
+    // the additional-key tiles (fixed-box configs: one segment of every tile). Every other ("dead") tile is waited for,
+    // freed and takes its turn (the two warpgroups' turns stay paired) with no product. Each segment is one pipeline
+    // with a product on every tile: a wgmma under a branch is serialised by the compiler.
+    int win_first = 0, win_count = walk.n_tiles;  // fixed-box configs: one segment, every tile
+    if constexpr (Tr::kStrips) {
+      const int per_row = walk.n_window_tiles / walk.n_kv[0];  // window tiles per axis-0 tile row
+      const int r0 = walk.kv_ext(0), lo = mask.first[0].start - walk.kv_lo[0], hi = mask.last[0].end - walk.kv_lo[0];
+      int a0 = max(0, lo / r0), a1 = min(walk.n_kv[0], ceil_div(max(hi, 0), r0));
+      if (a1 <= a0) a0 = 0, a1 = 1;  // a half past the group's end: any tile (its rows are never stored)
+      win_first = a0 * per_row;
+      win_count = (a1 - a0) * per_row;
     }
-    const int n = walk.n_tiles;
-    for (int t = 1; t < n; ++t) {
-      const int s = Ring::stage(t), sp = Ring::stage(t - 1);
-      // Both operands before the turn: no branch between the products of one turn.
-      mbar_wait(ring.k_full(s), Ring::parity(t));
-      mbar_wait(ring.v_full(sp), Ring::parity(t - 1));
-      if (!tma) fence_proxy_async();
-      float sc[kBlocks * 4];
-      named_sync<256>(my_turn);
-      wgmma_fence();  // P(t-1) and the rescaled O were written by ordinary instructions
-      issue_qk(sc, q, ring.k(s));
-      wgmma_commit();
-      issue_pv(o, pa, ring.v(sp));
-      wgmma_commit();
-      named_arrive<256>(other_turn);
-      wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
-#pragma unroll
-      for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
-      release(ring.k_empty(s), lane);
-      float alpha[2];
-      softmax(t, sc, alpha);
-      wgmma_wait<0>();
-      pin_pv(o, pa);
-      release(ring.v_empty(sp), lane);
-      // Rescale O only when some row's max moved (in the middle of a walk it mostly does not).
-      if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-#pragma unroll
-        for (int i = 0; i < DT / 8; ++i) {
-          o[4 * i] *= alpha[0];
-          o[4 * i + 1] *= alpha[0];
-          o[4 * i + 2] *= alpha[1];
-          o[4 * i + 3] *= alpha[1];
-        }
+    int next = 0;  // first tile this warpgroup has not taken
+    auto dead_until = [&](int t) {
+      for (; next < t; ++next) {
+        const int sd = Ring::stage(next);
+        mbar_wait(ring.k_full(sd), Ring::parity(next));
+        release(ring.k_empty(sd), lane);
+        mbar_wait(ring.v_full(sd), Ring::parity(next));
+        release(ring.v_empty(sd), lane);
+        named_sync<256>(my_turn);
+        named_arrive<256>(other_turn);
       }
-      pack_p(sc);
+    };
+    const int n_segments = Tr::kStrips && walk.n_tiles > walk.n_window_tiles ? 2 : 1;
+    for (int g = 0; g < n_segments; ++g) {
+      const int t0 = g == 0 ? win_first : walk.n_window_tiles;
+      const int n = g == 0 ? win_first + win_count : walk.n_tiles;
+      dead_until(t0);
+      // First tile: S only (O is up to date).
+      {
+        const int s0 = Ring::stage(t0);
+        mbar_wait(ring.k_full(s0), Ring::parity(t0));
+        if (!tma) fence_proxy_async();
+        float sc[kBlocks * 4];
+        named_sync<256>(my_turn);
+        wgmma_fence();
+        issue_qk(sc, q, ring.k(s0));
+        wgmma_commit();
+        named_arrive<256>(other_turn);
+        wgmma_wait<0>();
+#pragma unroll
+        for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
+        release(ring.k_empty(s0), lane);
+        float alpha[2];
+        softmax(t0, sc, alpha);
+        rescale(o, alpha);
+        pack_p(sc);
+      }
+      for (int t = t0 + 1; t < n; ++t) {
+        const int s = Ring::stage(t), sp = Ring::stage(t - 1);
+        // Both operands before the turn: no branch between the products of one turn.
+        mbar_wait(ring.k_full(s), Ring::parity(t));
+        mbar_wait(ring.v_full(sp), Ring::parity(t - 1));
+        if (!tma) fence_proxy_async();
+        float sc[kBlocks * 4];
+        named_sync<256>(my_turn);
+        wgmma_fence();  // P(t-1) and the rescaled O were written by ordinary instructions
+        issue_qk(sc, q, ring.k(s));
+        wgmma_commit();
+        issue_pv(o, pa, ring.v(sp));
+        wgmma_commit();
+        named_arrive<256>(other_turn);
+        wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
+#pragma unroll
+        for (int i = 0; i < kBlocks * 4; ++i) pin(sc[i]);
+        release(ring.k_empty(s), lane);
+        float alpha[2];
+        softmax(t, sc, alpha);
+        wgmma_wait<0>();
+        pin_pv(o, pa);
+        release(ring.v_empty(sp), lane);
+        rescale(o, alpha);
+        pack_p(sc);
+      }
+      // The segment's last P V.
+      {
+        const int sl = Ring::stage(n - 1);
+        mbar_wait(ring.v_full(sl), Ring::parity(n - 1));
+        if (!tma) fence_proxy_async();
+        named_sync<256>(my_turn);
+        wgmma_fence();
+        issue_pv(o, pa, ring.v(sl));
+        wgmma_commit();
+        named_arrive<256>(other_turn);
+        wgmma_wait<0>();
+        pin_pv(o, pa);
+        release(ring.v_empty(sl), lane);
+      }
+      next = n;
     }
-    // The last tile's P V.
-    {
-      const int sl = Ring::stage(n - 1);
-      mbar_wait(ring.v_full(sl), Ring::parity(n - 1));
-      if (!tma) fence_proxy_async();
-      named_sync<256>(my_turn);
-      wgmma_fence();
-      issue_pv(o, pa, ring.v(sl));
-      wgmma_commit();
-      named_arrive<256>(other_turn);
-      wgmma_wait<0>();
-      pin_pv(o, pa);
-      if (w == 0) named_sync<256>(my_turn);  // takes warpgroup 1's last hand-over: every arrival is matched
-    }
+    dead_until(walk.n_tiles);
+    if (w == 0) named_sync<256>(my_turn);  // takes warpgroup 1's last hand-over: every arrival is matched
     epilogue(prm, walk, sm, o, q_ptr, h0, warp, lane, ct, w, b, h);
   }
 

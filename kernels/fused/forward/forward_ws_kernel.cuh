@@ -18,6 +18,7 @@
 
 #include "forward_ws_consumer.cuh"
 #include "forward_ws_producer.cuh"
+#include "forward_ws_strip.h"
 #include "forward_ws_traits.h"
 
 namespace natten::fused {
@@ -29,11 +30,15 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
   using Tr = WsTraits<QTile, KVTile, DT, Stages>;
   extern __shared__ __align__(1024) uint8_t ws_smem[];
   WsWalk<Tr> walk;
-  if (!walk.init(prm.p, blockIdx.x)) return;  // empty slot of a short dilation group: the whole CTA leaves
+  if (!walk.init(prm.p, blockIdx.x, prm.strip)) return;  // empty slot of a short dilation group: the whole CTA leaves
   const WsRing<Tr> ring{smem_addr(ws_smem)};
   if (ring.base & 1023u) __trap();  // the swizzle atoms need 1024-byte alignment
   const int tid = threadIdx.x;
   if (tid == 0) ring.init(prm.use_tma ? 1u : 128u);
+  if constexpr (Tr::kStrips) {
+    WsRing<Tr>::zero_strip_padding(ws_smem, walk.window_tile_keys(), tid);
+    fence_proxy_async();  // generic writes, read by wgmma (async proxy)
+  }
   __syncthreads();
   const uint32_t b = blockIdx.z;
   const int h = blockIdx.y;
@@ -63,9 +68,14 @@ WsParams ws_params(const NaProblem& p, const FusedForwardArgs& args) {
   const ForwardParams fp = forward_params(p, args);
   prm.scale_log2 = fp.scale_log2;
   prm.negate_q = fp.negate_q;
-  const WsBoxes boxes{{Tr::QHalf::ext(0), Tr::QHalf::ext(1), Tr::QHalf::ext(2)},
-                      {Tr::KV::ext(0), Tr::KV::ext(1), Tr::KV::ext(2)},
-                      Tr::kKV};
+  WsBoxes boxes{{Tr::QHalf::ext(0), Tr::QHalf::ext(1), Tr::QHalf::ext(2)},
+                {Tr::KV::ext(0), Tr::KV::ext(1), Tr::KV::ext(2)},
+                Tr::kKV};
+  if constexpr (Tr::kStrips) {
+    const StripShape st = ws_strip_shape(p, Tr::q_ext(0), Tr::q_ext(1), Tr::kKV);
+    prm.strip[0] = boxes.kv[0] = st.rows;
+    prm.strip[1] = boxes.kv[1] = st.cols;
+  }
   ws_prepare_tma(prm, std::is_same_v<Tag, BF16> ? DType::BFloat16 : DType::Float16, boxes);
   return prm;
 }

@@ -13,6 +13,7 @@
 #include <math_constants.h>
 #include <stdint.h>
 
+#include "forward_ws_strip.h"
 #include "forward_ws_walk.cuh"
 
 namespace natten::fused {
@@ -28,6 +29,10 @@ struct WsMask {
   Range row[2][3];          // windows of this thread's two rows
   bool has_rows = true;     // false when the whole half lies past the group's end (its rows are never stored)
   int lane_pair = 0;        // 2 (lane % 4)
+  // Strip configs: the launch's strip shape and, with whole union rows (rows > 1: one tile per axis-1
+  // walk), per row the bits of this thread's columns whose axis-1 key lies in the row's window.
+  int strip[2] = {1, 1};
+  uint32_t row_cols[2] = {0u, 0u};
 
   __device__ __forceinline__ void init(const WsWalk<Tr>& w, const int (&h0)[3], int warp, int lane) {
 #pragma unroll
@@ -45,6 +50,53 @@ struct WsMask {
       for (int a = 0; a < kDims; ++a) row[r][a] = w.ax[a].window(h0[a] + QHalf::coord(n, a));
     }
     lane_pair = 2 * (lane & 3);
+    if constexpr (Tr::kStrips) {
+      strip[0] = w.strip[0];
+      strip[1] = w.strip[1];
+      const int keys = strip[0] * strip[1];
+#pragma unroll
+      for (int i = 0; i < 2 * kBlocks; ++i) {
+        const int j = 8 * (i >> 1) + (i & 1) + lane_pair;
+        const int key1 = w.kv_lo[1] + j % strip[1];
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          if (j < keys && row[r][1].start <= key1 && key1 < row[r][1].end) row_cols[r] |= 1u << i;
+      }
+    }
+  }
+
+  /// Whether the window tile at group-local origin ko holds a key of the half's windows along axis 0 (the
+  /// axis the halves split): a tile outside runs no product for this half.
+  __device__ __forceinline__ bool live(const int (&ko)[3], int rows) const {
+    return ko[0] < last[0].end && ko[0] + rows > first[0].start;
+  }
+
+  /// Per row, the bits (column_range_bits order) of this thread's columns that the row's window keeps in
+  /// the strip tile at group-local origin ko.
+  __device__ __forceinline__ void strip_bits(const int (&ko)[3], uint32_t (&bits)[2]) const {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      if (strip[0] == 1) {  // one row segment: axis 0 all or nothing, axis 1 a column range
+        const bool in0 = row[r][0].start <= ko[0] && ko[0] < row[r][0].end;
+        bits[r] = in0 ? column_range_bits<kBlocks>(row[r][1].start - ko[1], row[r][1].end - ko[1], lane_pair) : 0u;
+      } else {  // whole rows: axis 0 a range of rows = a column range, axis 1 fixed per row
+        const int lo = max(0, min(strip[0], row[r][0].start - ko[0]));
+        const int hi = max(0, min(strip[0], row[r][0].end - ko[0]));
+        bits[r] = column_range_bits<kBlocks>(lo * strip[1], hi * strip[1], lane_pair) & row_cols[r];
+      }
+    }
+  }
+
+  /// Sets to -inf every score whose bit (strip_bits) is clear.
+  __device__ __forceinline__ void apply_bits(float (&s)[kBlocks * 4], const uint32_t (&bits)[2]) const {
+    const float kNegInf = -CUDART_INF_F;
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int nb = 0; nb < kBlocks; ++nb)
+#pragma unroll
+        for (int c = 0; c < 2; ++c)
+          if (!((bits[r] >> (2 * nb + c)) & 1u)) s[4 * nb + 2 * r + c] = kNegInf;
   }
 
   /// True when the window tile at group-local origin ko needs no mask for any query of the half.

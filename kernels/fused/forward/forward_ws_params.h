@@ -31,6 +31,7 @@ struct WsParams {
   float scale_log2;  // |scale| * log2(e), at least 1e-30
   int negate_q;      // scale < 0: each consumer negates its Q half in shared memory once
   int use_tma;       // 1: TMA loads by one producer thread; 0: cp.async by the whole producer warpgroup
+  int strip[2];      // strip configs: rows and columns of a KV tile (forward_ws_strip.h); unused otherwise
 };
 
 /// The tile boxes a kernel loads: one Q half and one KV tile, extents per axis (1 past dims).

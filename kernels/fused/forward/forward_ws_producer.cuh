@@ -57,23 +57,26 @@ struct WsProducer {
       for (int cb = 0; cb < Tr::kColBlocks; ++cb)
         box(&prm.tm_q, ring.q_half(half) + cb * kColBlockBytes(64), ring.q_full(), 64 * cb, h, h0, b, l0);
     }
+    // A window tile's box: |KV| rows per column block, or a strip's rows x cols (forward_ws_strip.h).
+    const uint32_t window_bytes = uint32_t(w.window_tile_keys()) * (Tr::kColBlocks * 128u);
     for (int t = 0; t < w.n_tiles; ++t) {
       const int s = Ring::stage(t);
       const bool reuse = t >= Tr::kStages;
       if (reuse) mbar_wait(ring.k_empty(s), Ring::parity(t) ^ 1u);
-      mbar_arrive_expect_tx(ring.k_full(s), Tr::kKVBytes);
       if (t < w.n_window_tiles) {
+        mbar_arrive_expect_tx(ring.k_full(s), window_bytes);
         int ko[3];
         w.origin(t, ko);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
           box(&prm.tm_k, ring.k(s) + cb * kColBlockBytes(Tr::kKV), ring.k_full(s), 64 * cb, hkv, ko, b, l0);
         if (reuse) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
-        mbar_arrive_expect_tx(ring.v_full(s), Tr::kKVBytes);
+        mbar_arrive_expect_tx(ring.v_full(s), window_bytes);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
           box(&prm.tm_v, ring.v(s) + cb * kColBlockBytes(Tr::kKV), ring.v_full(s), 64 * cb, hkv, ko, b, l0);
       } else {
+        mbar_arrive_expect_tx(ring.k_full(s), Tr::kKVBytes);
         const int e0 = w.extra_first(t);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
@@ -88,8 +91,8 @@ struct WsProducer {
   }
 
   /// The whole load sequence by the 128 producer threads (thread ptid) with cp.async.
-  static __device__ void run_cp_async(const WsParams& prm, const WsWalk<Tr>& w, const Ring& ring, int ptid,
-                                      uint32_t b, int h, int hkv) {
+  static __device__ void run_cp_async(const WsParams& prm, const WsWalk<Tr>& w, const Ring& ring, int ptid, uint32_t b,
+                                      int h, int hkv) {
     const NaProblem& p = prm.p;
     const int dqk = int(p.head_dim), dv = int(p.head_dim_v);
     // Token of group-local (0, 0, 0) of the CTA's groups and the token step per group-local unit per axis.
@@ -106,7 +109,7 @@ struct WsProducer {
     }
     const int row = ptid / kChunks;  // this thread's base row of a tile
     // Rows of a box at group-local origin o (lim: rows left per axis before `end`), as the loader wants them.
-    auto place = [&](auto tile, const int (&o)[3], const int (&end)[3], int (&lim)[3]) {
+    auto place = [&](auto tile, const int(&o)[3], const int(&end)[3], int(&lim)[3]) {
       using Tile = decltype(tile);
       int64_t tok = tok0;
 #pragma unroll
@@ -137,12 +140,13 @@ struct WsProducer {
     // KV tiles go in slabs of 64 rows (the halves along axis 0 of a 128-key tile): half the unrolled
     // address math per call, which keeps the producer's 56 registers free of spills.
     using KVLayout = GmmaSwizzle<kChunks, Tr::kKV>;
-    using Slab = RasterBox<kDims, Tr::KV::ext(0) * 64 / Tr::kKV, Tr::KV::ext(1), Tr::KV::ext(2)>;
+    using Slab = std::conditional_t<Tr::kStrips, RasterBox<kDims, 1, 64, 1>,  // strips: strip_tile instead
+                                    RasterBox<kDims, Tr::KV::ext(0) * 64 / Tr::kKV, Tr::KV::ext(1), Tr::KV::ext(2)>>;
     static_assert(Slab::kSize == 64, "64-row slabs");
     const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;
     const Elem* k = static_cast<const Elem*>(prm.a.k);
     const Elem* v = static_cast<const Elem*>(prm.a.v);
-    auto window_slab = [&](auto shift, int s, const int (&ko)[3]) {
+    auto window_slab = [&](auto shift, int s, const int(&ko)[3]) {
       using Layout = RowShift<KVLayout, decltype(shift)::value>;
       int o[3] = {ko[0] + decltype(shift)::value / 64 * Slab::ext(0), ko[1], ko[2]}, lim[3];
       const int64_t tok = place(Slab{}, o, w.kv_hi, lim);
@@ -162,6 +166,21 @@ struct WsProducer {
       detail::load_linear_tile<64, kChunks, 128, Layout>(ring.k(s), ptid, ek, first, w.n_extra, k_row, dqk / 8);
       detail::load_linear_tile<64, kChunks, 128, Layout>(ring.v(s), ptid, ev, first, w.n_extra, v_row, dv / 8);
     };
+    // A strip tile (strip configs): key j is row ko[0] + j / cols, column ko[1] + j % cols; keys past the
+    // group's edge and rows past the strip's keys are zero-filled.
+    auto strip_tile = [&](int s, const int(&ko)[3]) {
+      const int keys = w.window_tile_keys();
+      const int chunk = ptid % kChunks;
+      for (int j = ptid / kChunks; j < Tr::kKV; j += 128 / kChunks) {
+        const int l0 = ko[0] + j / w.strip[1], l1 = ko[1] + j % w.strip[1];
+        const bool in = j < keys && l0 < w.ax[0].lg && l1 < w.ax[1].lg;
+        const int64_t tok = tok0 + l0 * tstride[0] + l1 * tstride[1];
+        const uint32_t unit = 16u * KVLayout::unit(j, chunk);
+        const bool k_ok = in && chunk < dqk / 8, v_ok = in && chunk < dv / 8;
+        cp_async_16(ring.k(s) + unit, k_ok ? k + int64_t(hkv) * dqk + tok * k_row + chunk * 8 : k, k_ok);
+        cp_async_16(ring.v(s) + unit, v_ok ? v + int64_t(hkv) * dv + tok * v_row + chunk * 8 : v, v_ok);
+      }
+    };
     using First = std::integral_constant<int, 0>;
     using Second = std::integral_constant<int, 64>;
     for (int t = 0; t < w.n_tiles; ++t) {
@@ -176,8 +195,12 @@ struct WsProducer {
       if (t < w.n_window_tiles) {
         int ko[3];
         w.origin(t, ko);
-        window_slab(First{}, s, ko);
-        if constexpr (Tr::kKV == 128) window_slab(Second{}, s, ko);
+        if constexpr (Tr::kStrips) {
+          strip_tile(s, ko);
+        } else {
+          window_slab(First{}, s, ko);
+          if constexpr (Tr::kKV == 128) window_slab(Second{}, s, ko);
+        }
       } else {
         const int e0 = w.extra_first(t);
         extra_slab(First{}, s, e0);

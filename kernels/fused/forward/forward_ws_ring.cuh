@@ -49,6 +49,21 @@ struct WsRing {
     mbar_init_fence();
   }
 
+  /// Zeroes rows keys..|KV|-1 of every K and V stage (all threads of the CTA, once; smem: the dynamic shared
+  /// memory): a strip tile of fewer keys than |KV| never writes them, and its masked columns must meet
+  /// finite K and V there (0 x NaN).
+  static __device__ __forceinline__ void zero_strip_padding(uint8_t* smem, int keys, int tid) {
+    const int pad = Tr::kKV - keys;                                // rows per column block
+    const int units = 2 * Tr::kStages * Tr::kColBlocks * pad * 8;  // 16-byte units
+    for (int i = tid; i < units; i += Tr::kThreads) {
+      const int row = keys + (i >> 3) % pad, rest = (i >> 3) / pad;
+      const int cb = rest % Tr::kColBlocks, buf = rest / Tr::kColBlocks;  // buf: K stages, then V stages
+      const uint32_t off = Tr::kKOff + uint32_t(buf) * Tr::kKVBytes + uint32_t(cb) * Tr::kKV * 128u +
+                           uint32_t(row) * 128u + uint32_t(i & 7) * 16u;
+      *reinterpret_cast<uint4*>(smem + off) = uint4{0u, 0u, 0u, 0u};
+    }
+  }
+
   /// Stage and phase parity of tile t.
   static __device__ __forceinline__ int stage(int t) { return t % Tr::kStages; }
   static __device__ __forceinline__ uint32_t parity(int t) { return static_cast<uint32_t>(t / Tr::kStages) & 1u; }

@@ -36,11 +36,34 @@ struct RasterBox {
   static NATTEN_HD constexpr int coord(int n, int a) { return (n >> shift(a)) & (ext(a) - 1); }
 };
 
+/// The KV tile of a 2-D strip config (forward_ws_strip.h): N keys in whole rows of the window union, the
+/// shape chosen per launch. Listed as 1 x N (ConfigEntry, fusedConfigs).
+template <int N>
+struct KvStrip {
+  static constexpr int kDims = 2;
+  static constexpr int kSize = N;
+  static constexpr bool kStrip = true;
+  static NATTEN_HD constexpr int ext(int a) { return a == 1 ? N : 1; }
+};
+
+/// Whether a KV tile type is a strip.
+template <class KVTile, class = void>
+struct IsStrip {
+  static constexpr bool value = false;
+};
+template <class KVTile>
+struct IsStrip<KVTile, decltype(void(KVTile::kStrip))> {
+  static constexpr bool value = KVTile::kStrip;
+};
+
 /// The configuration of one 'wgmma-ws' kernel: QTile / KVTile are TileShape<...> (the config lists' type),
-/// read here as raster boxes.
+/// read here as raster boxes, or KVTile a KvStrip.
 template <class QTile, class KVTile, int DT, int Stages>
 struct WsTraits {
   static constexpr int kDims = QTile::kDims;
+  /// KV tiles are strips whose shape the launch chooses (WsParams::kv_ext), not KV's fixed box.
+  static constexpr bool kStrips = IsStrip<KVTile>::value;
+  static_assert(!kStrips || kDims == 2, "strips are 2-D");
   static constexpr int kConsumers = 2;
   static constexpr int kThreads = 128 * (1 + kConsumers);
   /// One consumer's queries (the wgmma M of 64).

@@ -2,6 +2,8 @@
 // axis, from blockIdx.x as in every fused kernel), which KV tiles it visits (the box [start(first query),
 // end(last query)) per axis from tile_window.h, cut into KV tiles walked row-major, then the additional
 // keys in |KV|-key tiles) and where KV tile t starts. Producer and consumers each hold one and agree on it.
+// A strip config's window tiles are rows x cols of the launch's strip shape (forward_ws_strip.h) instead of
+// the fixed KV box.
 #pragma once
 #include <stdint.h>
 
@@ -21,10 +23,24 @@ struct WsWalk {
   int n_window_tiles = 1;
   int n_tiles = 1;
   int n_extra = 0;
+  int strip[2] = {1, 1};  // strip configs: the launch's strip shape
+
+  /// Extent on axis a of a window tile.
+  __device__ __forceinline__ int kv_ext(int a) const {
+    if constexpr (Tr::kStrips) return a < 2 ? strip[a] : 1;
+    else return Tr::KV::ext(a);
+  }
+  /// Keys of a window tile.
+  __device__ __forceinline__ int window_tile_keys() const {
+    if constexpr (Tr::kStrips) return strip[0] * strip[1];
+    else return Tr::kKV;
+  }
 
   /// Locates CTA `slot` (blockIdx.x) of problem p; false for an empty slot of a short dilation group (the
-  /// whole CTA then has nothing to do).
-  __device__ __forceinline__ bool init(const NaProblem& p, uint32_t slot) {
+  /// whole CTA then has nothing to do). strip_shape: the launch's strip shape (strip configs).
+  __device__ __forceinline__ bool init(const NaProblem& p, uint32_t slot, const int (&strip_shape)[2]) {
+    strip[0] = strip_shape[0];
+    strip[1] = strip_shape[1];
     int64_t linear = slot;
 #pragma unroll
     for (int a = kDims - 1; a >= 0; --a) {
@@ -42,7 +58,7 @@ struct WsWalk {
       const Range r = tile_kv_range(ax[a], q0[a], Tr::q_ext(a));
       kv_lo[a] = r.start;
       kv_hi[a] = r.end;
-      n_kv[a] = ceil_div(r.end - r.start, Tr::KV::ext(a));
+      n_kv[a] = ceil_div(r.end - r.start, kv_ext(a));
       n_window_tiles *= n_kv[a];
     }
     n_extra = static_cast<int>(p.n_extra);
@@ -56,7 +72,7 @@ struct WsWalk {
     for (int a = kDims - 1; a >= 0; --a) {
       const int c = kDims == 1 ? t : t % n_kv[a];
       t = kDims == 1 ? 0 : t / n_kv[a];
-      ko[a] = kv_lo[a] + c * Tr::KV::ext(a);
+      ko[a] = kv_lo[a] + c * kv_ext(a);
     }
 #pragma unroll
     for (int a = kDims; a < 3; ++a) ko[a] = 0;
