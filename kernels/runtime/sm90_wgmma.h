@@ -63,72 +63,84 @@ __device__ __forceinline__ void pin(uint32_t&) {}
 #endif
 
 // The accumulator operands of a wgmma, read and written: d[0..31] (N = 64) or d[0..63] (N = 128).
-#define NATTEN_WGMMA_ACC8(d, i)                                                                  \
+#define NATTEN_WGMMA_ACC8(d, i)                                                                               \
   "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), \
       "+f"(d[i + 7])
-#define NATTEN_WGMMA_ACC32(d)\
+#define NATTEN_WGMMA_ACC32(d) \
   NATTEN_WGMMA_ACC8(d, 0), NATTEN_WGMMA_ACC8(d, 8), NATTEN_WGMMA_ACC8(d, 16), NATTEN_WGMMA_ACC8(d, 24)
-#define NATTEN_WGMMA_ACC64(d)                                                                        \
-  NATTEN_WGMMA_ACC32(d), NATTEN_WGMMA_ACC8(d, 32), NATTEN_WGMMA_ACC8(d, 40), NATTEN_WGMMA_ACC8(d, 48),\
+#define NATTEN_WGMMA_ACC40(d) NATTEN_WGMMA_ACC32(d), NATTEN_WGMMA_ACC8(d, 32)
+#define NATTEN_WGMMA_ACC64(d)                                                                          \
+  NATTEN_WGMMA_ACC32(d), NATTEN_WGMMA_ACC8(d, 32), NATTEN_WGMMA_ACC8(d, 40), NATTEN_WGMMA_ACC8(d, 48), \
       NATTEN_WGMMA_ACC8(d, 56)
 
-#define NATTEN_DEFINE_WGMMA(TAG, TY)                                                                                  \
-  /** D[64x64] (+)= A[64x16] B[16x64], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */         \
-  __device__ __forceinline__ void wgmma_m64n64k16_ss(TAG, float(&d)[32], uint64_t a, uint64_t b, int scale_d) {       \
-    NATTEN_WGMMA_ASM(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                                  \
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                       \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"                                 \
-        : NATTEN_WGMMA_ACC32(d)                                                                                       \
-        : "l"(a), "l"(b), "r"(scale_d));                                                                              \
-  }                                                                                                                   \
-  /** D[64x64] += A[64x16] B[16x64], A from registers (m16n8k16 A fragments per warp), B from shared memory           \
-   * MN-major (transposed: rows of B are contiguous in N). */                                                         \
-  __device__ __forceinline__ void wgmma_m64n64k16_rs(TAG, float(&d)[32], const uint32_t(&a)[4], uint64_t b) {         \
-    NATTEN_WGMMA_ASM(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                                                  \
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                       \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                   \
-        : NATTEN_WGMMA_ACC32(d)                                                                                       \
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                \
-  }                                                                                                                   \
-  /** D[64x64] += A[64x16] B[16x64], A and B from shared memory, both MN-major (A stored as A^T rows of 64   \
-   * elements, B as rows of N): a product whose operands were written transposed, e.g. the backward's dQ = dS K \
-   * from dS^T and K; scale_d = 0 overwrites D. */                                                                                          \
-  __device__ __forceinline__ void wgmma_m64n64k16_ss_tt(TAG, float(&d)[32], uint64_t a, uint64_t b, int scale_d) {             \
-    NATTEN_WGMMA_ASM(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                                  \
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                       \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 1, 1;\n}\n"                                 \
-        : NATTEN_WGMMA_ACC32(d)                                                                                       \
-        : "l"(a), "l"(b), "r"(scale_d));                                                                              \
-  }                                                                                                                   \
-  /** As wgmma_m64n64k16_rs with N = 128. */                                                                          \
-  __device__ __forceinline__ void wgmma_m64n128k16_rs(TAG, float(&d)[64], const uint32_t(&a)[4], uint64_t b) {        \
-    NATTEN_WGMMA_ASM(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"                                                                  \
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY                                                      \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
-        "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, " \
-        "%65, %66, %67}, %68, p, 1, 1, 1;\n}\n"                                                                       \
-        : NATTEN_WGMMA_ACC64(d)                                                                                       \
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                \
-  }                                                                                                                   \
-  /** D[64x128] (+)= A[64x16] B[16x128], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */       \
-  __device__ __forceinline__ void wgmma_m64n128k16_ss(TAG, float(&d)[64], uint64_t a, uint64_t b, int scale_d) {      \
-    NATTEN_WGMMA_ASM(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                                  \
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY                                                      \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, " \
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "   \
-        "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, "  \
-        "%65, p, 1, 1, 0, 0;\n}\n"                                                                                    \
-        : NATTEN_WGMMA_ACC64(d)                                                                                       \
-        : "l"(a), "l"(b), "r"(scale_d));                                                                              \
+#define NATTEN_DEFINE_WGMMA(TAG, TY)                                                                                   \
+  /** D[64x64] (+)= A[64x16] B[16x64], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */          \
+  __device__ __forceinline__ void wgmma_m64n64k16_ss(TAG, float(&d)[32], uint64_t a, uint64_t b, int scale_d) {        \
+    NATTEN_WGMMA_ASM(                                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                                   \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                        \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"                                  \
+        : NATTEN_WGMMA_ACC32(d)                                                                                        \
+        : "l"(a), "l"(b), "r"(scale_d));                                                                               \
+  }                                                                                                                    \
+  /** D[64x64] += A[64x16] B[16x64], A from registers (m16n8k16 A fragments per warp), B from shared memory            \
+   * MN-major (transposed: rows of B are contiguous in N). */                                                          \
+  __device__ __forceinline__ void wgmma_m64n64k16_rs(TAG, float(&d)[32], const uint32_t(&a)[4], uint64_t b) {          \
+    NATTEN_WGMMA_ASM(                                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                                                   \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                        \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                    \
+        : NATTEN_WGMMA_ACC32(d)                                                                                        \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                 \
+  }                                                                                                                    \
+  /** D[64x64] += A[64x16] B[16x64], A and B from shared memory, both MN-major (A stored as A^T rows of 64             \
+   * elements, B as rows of N): a product whose operands were written transposed, e.g. the backward's dQ = dS K        \
+   * from dS^T and K; scale_d = 0 overwrites D. */                                                                     \
+  __device__ __forceinline__ void wgmma_m64n64k16_ss_tt(TAG, float(&d)[32], uint64_t a, uint64_t b, int scale_d) {     \
+    NATTEN_WGMMA_ASM(                                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                                   \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY                                                        \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 1, 1;\n}\n"                                  \
+        : NATTEN_WGMMA_ACC32(d)                                                                                        \
+        : "l"(a), "l"(b), "r"(scale_d));                                                                               \
+  }                                                                                                                    \
+  /** As wgmma_m64n64k16_rs with N = 128. */                                                                           \
+  __device__ __forceinline__ void wgmma_m64n128k16_rs(TAG, float(&d)[64], const uint32_t(&a)[4], uint64_t b) {         \
+    NATTEN_WGMMA_ASM(                                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"                                                                   \
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY                                                       \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "    \
+        "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, "  \
+        "%65, %66, %67}, %68, p, 1, 1, 1;\n}\n"                                                                        \
+        : NATTEN_WGMMA_ACC64(d)                                                                                        \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                                                 \
+  }                                                                                                                    \
+  /** D[64x80] (+)= A[64x16] B[16x80], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */          \
+  __device__ __forceinline__ void wgmma_m64n80k16_ss(TAG, float(&d)[40], uint64_t a, uint64_t b, int scale_d) {        \
+    NATTEN_WGMMA_ASM(                                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %42, 0;\n"                                                                   \
+        "wgmma.mma_async.sync.aligned.m64n80k16.f32." TY "." TY                                                        \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39}, %40, %41, p, 1, 1, 0, " \
+        "0;\n}\n"                                                                                                      \
+        : NATTEN_WGMMA_ACC40(d)                                                                                        \
+        : "l"(a), "l"(b), "r"(scale_d));                                                                               \
+  }                                                                                                                    \
+  /** D[64x128] (+)= A[64x16] B[16x128], A and B from shared memory, both K-major; scale_d = 0 overwrites D. */        \
+  __device__ __forceinline__ void wgmma_m64n128k16_ss(TAG, float(&d)[64], uint64_t a, uint64_t b, int scale_d) {       \
+    NATTEN_WGMMA_ASM(                                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                                   \
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY                                                       \
+        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "  \
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, "    \
+        "%44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, "   \
+        "%65, p, 1, 1, 0, 0;\n}\n"                                                                                     \
+        : NATTEN_WGMMA_ACC64(d)                                                                                        \
+        : "l"(a), "l"(b), "r"(scale_d));                                                                               \
   }
 
 NATTEN_DEFINE_WGMMA(F16, "f16")

@@ -107,6 +107,10 @@ inline void wgmma_m64n128k16_rs(Tag, float (&d)[64], const uint32_t (&a)[4], uin
   emu90::mma<Tag, 128>(d, a, 0, false, b, true, true);
 }
 template <class Tag>
+inline void wgmma_m64n80k16_ss(Tag, float (&d)[40], uint64_t a, uint64_t b, int scale_d) {
+  emu90::mma<Tag, 80>(d, nullptr, a, false, b, false, scale_d != 0);
+}
+template <class Tag>
 inline void wgmma_m64n128k16_ss(Tag, float (&d)[64], uint64_t a, uint64_t b, int scale_d) {
   emu90::mma<Tag, 128>(d, nullptr, a, false, b, false, scale_d != 0);
 }

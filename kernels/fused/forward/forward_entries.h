@@ -78,10 +78,13 @@ namespace natten::fused {
 
 /// The 2-D 'wgmma-ws' strip kernels (forward_ws_strip.h): X(dims, qx, qy, qz, keys per KV tile, head_dim_tier,
 /// stages); the KV tile is listed as 1 x keys, its rows x columns chosen per launch from the window union.
+/// 80 keys: 4 rows of a 2-D k13 union (20 wide), 400 keys per query against 480 with 64 and 512 with 128.
 #define NATTEN_FORWARD_WS_STRIP_CONFIGS_2D(X) \
   X(2, 16, 8, 1, 64, 64, 4)                   \
+  X(2, 16, 8, 1, 80, 64, 4)                   \
   X(2, 16, 8, 1, 128, 64, 3)                  \
   X(2, 16, 8, 1, 64, 128, 3)                  \
+  X(2, 16, 8, 1, 80, 128, 3)                  \
   X(2, 16, 8, 1, 128, 128, 2)
 
 #define NATTEN_FORWARD_WS_CONFIGS_3D(X) \

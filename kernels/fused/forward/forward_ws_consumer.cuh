@@ -43,6 +43,7 @@ struct WsConsumer {
       const uint64_t qd = gmma_desc(q + (kk >> 2) * (64u * 128u) + (kk & 3) * 32u, 16, 1024);
       const uint64_t kd = gmma_desc(k + (kk >> 2) * (uint32_t(kKV) * 128u) + (kk & 3) * 32u, 16, 1024);
       if constexpr (kKV == 64) wgmma_m64n64k16_ss(Tag{}, s, qd, kd, kk > 0);
+      else if constexpr (kKV == 80) wgmma_m64n80k16_ss(Tag{}, s, qd, kd, kk > 0);
       else wgmma_m64n128k16_ss(Tag{}, s, qd, kd, kk > 0);
     }
   }

@@ -181,6 +181,19 @@ struct WsProducer {
         cp_async_16(ring.v(s) + unit, v_ok ? v + int64_t(hkv) * dv + tok * v_row + chunk * 8 : v, v_ok);
       }
     };
+    // An additional-key tile of a strip config (|KV| need not be 64 or 128): keys past n_extra zero-filled.
+    auto strip_extra = [&](int s, int e0) {
+      const int chunk = ptid % kChunks;
+      const Elem* ek = static_cast<const Elem*>(prm.a.extra_k) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dqk;
+      const Elem* ev = static_cast<const Elem*>(prm.a.extra_v) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dv;
+      for (int j = ptid / kChunks; j < Tr::kKV; j += 128 / kChunks) {
+        const int e = e0 + j;
+        const uint32_t unit = 16u * KVLayout::unit(j, chunk);
+        const bool k_ok = e < w.n_extra && chunk < dqk / 8, v_ok = e < w.n_extra && chunk < dv / 8;
+        cp_async_16(ring.k(s) + unit, k_ok ? ek + int64_t(e) * k_row + chunk * 8 : ek, k_ok);
+        cp_async_16(ring.v(s) + unit, v_ok ? ev + int64_t(e) * v_row + chunk * 8 : ev, v_ok);
+      }
+    };
     using First = std::integral_constant<int, 0>;
     using Second = std::integral_constant<int, 64>;
     for (int t = 0; t < w.n_tiles; ++t) {
@@ -201,6 +214,8 @@ struct WsProducer {
           window_slab(First{}, s, ko);
           if constexpr (Tr::kKV == 128) window_slab(Second{}, s, ko);
         }
+      } else if constexpr (Tr::kStrips) {
+        strip_extra(s, w.extra_first(t));
       } else {
         const int e0 = w.extra_first(t);
         extra_slab(First{}, s, e0);

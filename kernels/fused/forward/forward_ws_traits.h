@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "../../common/hostdevice.h"
 #include "../../common/tile_shape.h"
 
@@ -68,7 +70,7 @@ struct WsTraits {
   static constexpr int kThreads = 128 * (1 + kConsumers);
   /// One consumer's queries (the wgmma M of 64).
   using QHalf = RasterBox<kDims, QTile::ext(0) / 2, QTile::ext(1), QTile::ext(2)>;
-  using KV = RasterBox<kDims, KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)>;
+  using KV = std::conditional_t<kStrips, KVTile, RasterBox<kDims, KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)>>;
   static constexpr int kKV = KV::kSize;
   /// The CTA's Q tile extent on axis a (both halves).
   static NATTEN_HD constexpr int q_ext(int a) { return a == 0 ? 2 * QHalf::ext(0) : QHalf::ext(a); }
@@ -76,7 +78,7 @@ struct WsTraits {
   static constexpr int kColBlocks = DT / 64;  // 128-byte column blocks (one TMA box each)
   static constexpr int kStages = Stages;
   static_assert(QTile::kSize == 128 && QHalf::kSize == 64, "128 queries per CTA, 64 per consumer warpgroup");
-  static_assert(kKV == 64 || kKV == 128, "64- or 128-key tiles");
+  static_assert(kKV == 64 || kKV == 128 || (kStrips && kKV == 80), "64- or 128-key tiles (strips: also 80)");
   static_assert(DT == 64 || DT == 128, "head-dim tiers 64 and 128");
   static_assert(Stages >= 2 && Stages <= 4, "2 to 4 K/V stages");
 
