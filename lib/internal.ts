@@ -29,19 +29,21 @@ export const internal = {
       throw rangeError('ERR_NATTEN_INVALID_DEVICE', `device must be a CUDA device, got '${String(device)}'`);
     native.faultDevice({ device: index });
   },
-  /** Reads, and with `set` first changes, the run-time switches of kernel variants of the wgmma backward
-   * (compute capability 9.0), for tests and A/B timings: `backwardTma`, Q and dO loaded with TMA bulk copies
+  /** Reads, and with `set` first changes, the run-time switches of kernel variants of the wgmma backward and
+   * the 'wgmma-ws' forward (compute capability 9.0), for tests and A/B timings: `backwardTma`, Q and dO loaded with TMA bulk copies
    * instead of row copies (on by default; NATTEN_BWD_WGMMA_TMA=0 starts it off); `backwardPersistent`,
    * persistent CTAs that walk KV tiles one after another, each tile's set-up and K/V load overlapping the
    * previous tile's last steps and dK/dV stores (off by default: no faster on an H200;
-   * NATTEN_BWD_WGMMA_PERSISTENT=1 starts it on); `persistentCtas`, at most that many CTAs per persistent
+   * NATTEN_BWD_WGMMA_PERSISTENT=1 starts it on); `forwardWsPersistent`, persistent CTAs of the 'wgmma-ws'
+   * forward that walk Q tiles one after another, the next tile's loads under the current one's epilogue (on by
+   * default; NATTEN_FWD_WS_PERSISTENT=0 starts it off); `persistentCtas`, at most that many CTAs per persistent
    * launch (0: one per SM). Launches enqueued after the change use them. The launch counters tell a test
    * which path ran. Setting a switch in a CPU-only build throws ERR_NATTEN_NO_CUDA. */
   kernelSwitches(set?: KernelSwitchSettings): NativeKernelSwitches {
     if (set !== undefined) {
       if (set === null || typeof set !== 'object')
         throw typeError('ERR_NATTEN_INVALID_ARG_TYPE', `set must be an object, got ${String(set)}`);
-      for (const key of ['backwardTma', 'backwardPersistent'] as const) {
+      for (const key of ['backwardTma', 'backwardPersistent', 'forwardWsPersistent'] as const) {
         if (set[key] !== undefined && typeof set[key] !== 'boolean')
           throw typeError(
             'ERR_NATTEN_INVALID_ARG_TYPE',

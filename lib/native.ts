@@ -145,13 +145,17 @@ export interface NativeFusedConfig extends NativeFusedCallConfig {
 
 /** A device's capabilities as `chooseFusedConfigs` takes them: the `deviceInfo()` fields the fused-config
  * selection reads (kernels/runtime/device_caps.h), given rather than queried. */
-/** Settable run-time switches of kernel variants of the wgmma backward (natten.internal.kernelSwitches). */
+/** Settable run-time switches of kernel variants of the wgmma backward and the 'wgmma-ws' forward
+ * (natten.internal.kernelSwitches). */
 export interface KernelSwitchSettings {
   /** The wgmma backward loads Q and dO with TMA (on unless NATTEN_BWD_WGMMA_TMA=0). */
   backwardTma?: boolean;
   /** The wgmma backward runs persistent CTAs that walk KV tiles one after another (off unless
    * NATTEN_BWD_WGMMA_PERSISTENT=1). */
   backwardPersistent?: boolean;
+  /** The 'wgmma-ws' forward runs persistent CTAs that walk Q tiles one after another (on unless
+   * NATTEN_FWD_WS_PERSISTENT=0). */
+  forwardWsPersistent?: boolean;
   /** At most this many CTAs per persistent launch; 0 (the default): one per SM. */
   persistentCtas?: number;
 }
@@ -162,6 +166,8 @@ export interface NativeKernelSwitches extends Required<KernelSwitchSettings> {
   backwardTmaLaunches: number;
   /** Persistent wgmma backward launches so far. */
   backwardPersistentLaunches: number;
+  /** Persistent 'wgmma-ws' forward launches so far. */
+  forwardWsPersistentLaunches: number;
 }
 
 export type NativeDeviceCaps = Pick<

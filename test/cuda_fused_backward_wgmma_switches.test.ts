@@ -217,14 +217,17 @@ describe('natten.internal.kernelSwitches', () => {
     const s = natten.internal.kernelSwitches();
     expect(typeof s.backwardTma).toBe('boolean');
     expect(typeof s.backwardPersistent).toBe('boolean');
+    expect(typeof s.forwardWsPersistent).toBe('boolean');
+    expect(s.forwardWsPersistentLaunches).toBeGreaterThanOrEqual(0);
     expect(Number.isInteger(s.persistentCtas)).toBe(true);
     expect(s.backwardTmaLaunches).toBeGreaterThanOrEqual(0);
     expect(s.backwardPersistentLaunches).toBeGreaterThanOrEqual(0);
     // The defaults: TMA loads on, persistent CTAs off (unless the environment starts them otherwise).
     if (process.env.NATTEN_BWD_WGMMA_TMA === undefined) expect(s.backwardTma).toBe(true);
     if (process.env.NATTEN_BWD_WGMMA_PERSISTENT === undefined) expect(s.backwardPersistent).toBe(false);
+    if (process.env.NATTEN_FWD_WS_PERSISTENT === undefined) expect(s.forwardWsPersistent).toBe(true);
     const set = (x: unknown) => () => natten.internal.kernelSwitches(x as KernelSwitchSettings);
-    for (const bad of [null, 5, 'on', { backwardTma: 1 }, { backwardPersistent: 'yes' }])
+    for (const bad of [null, 5, 'on', { backwardTma: 1 }, { backwardPersistent: 'yes' }, { forwardWsPersistent: 0 }])
       expect(set(bad)).toThrow(expect.objectContaining({ code: 'ERR_NATTEN_INVALID_ARG_TYPE', name: 'TypeError' }));
     for (const bad of [-1, 2.5, 'many', 2 ** 21])
       expect(set({ persistentCtas: bad })).toThrow(
@@ -238,19 +241,22 @@ describe('natten.internal.kernelSwitches', () => {
       const flipped = natten.internal.kernelSwitches({
         backwardTma: !s.backwardTma,
         backwardPersistent: !s.backwardPersistent,
+        forwardWsPersistent: !s.forwardWsPersistent,
         persistentCtas: 7,
       });
-      expect([flipped.backwardTma, flipped.backwardPersistent, flipped.persistentCtas]).toEqual([
-        !s.backwardTma,
-        !s.backwardPersistent,
-        7,
-      ]);
+      expect([
+        flipped.backwardTma,
+        flipped.backwardPersistent,
+        flipped.forwardWsPersistent,
+        flipped.persistentCtas,
+      ]).toEqual([!s.backwardTma, !s.backwardPersistent, !s.forwardWsPersistent, 7]);
       // Fields not given keep their values.
       expect(natten.internal.kernelSwitches({ persistentCtas: 0 }).backwardTma).toBe(!s.backwardTma);
     } finally {
       natten.internal.kernelSwitches({
         backwardTma: s.backwardTma,
         backwardPersistent: s.backwardPersistent,
+        forwardWsPersistent: s.forwardWsPersistent,
         persistentCtas: s.persistentCtas,
       });
     }

@@ -254,4 +254,44 @@ describeGpu("CUDA warp-specialised fused NA forward (forwardKernel 'wgmma-ws')",
     );
     expect(f.list).toEqual([]);
   });
+
+  it('persistent CTAs walking many Q tiles, and one CTA per tile, give the same results', async () => {
+    if (!hopper) return;
+    const configs = wsConfigs().filter((c) => c.dtype === 'bfloat16');
+    const before = natten.internal.kernelSwitches();
+    const f = new Failures();
+    let n = 0;
+    try {
+      // 3 persistent CTAs: every CTA walks many items, both Q buffers, the ring across items, the empty slots
+      // of short dilation groups (scenario 'dilation') and additional-key tiles (scenario 'gqa+extra'); then
+      // the non-persistent launch (one CTA per item) on the wide windows.
+      const runs = [
+        { scenario: 1, switches: { forwardWsPersistent: true, persistentCtas: 3 } },
+        { scenario: 3, switches: { forwardWsPersistent: true, persistentCtas: 3 } },
+        { scenario: 0, switches: { forwardWsPersistent: false, persistentCtas: 0 } },
+      ];
+      for (let i = 0; i < configs.length; i++) {
+        for (const run of runs) {
+          natten.internal.kernelSwitches(run.switches);
+          const n0 = natten.internal.kernelSwitches().forwardWsPersistentLaunches;
+          const seed = 71000 + 16 * i + run.scenario;
+          const c = SCENARIOS[run.scenario].make(new Rng(seed), configs[i].dims, configs[i].headDimTier);
+          await runCase({ seed, dtype: 'bfloat16', ...c }, configs[i], f, false);
+          const persistent = natten.internal.kernelSwitches().forwardWsPersistentLaunches - n0;
+          if (persistent > 0 !== run.switches.forwardWsPersistent)
+            f.list.push(`config ${i} ${SCENARIOS[run.scenario].name}: ${persistent} persistent launches`);
+          n++;
+        }
+      }
+    } finally {
+      natten.internal.kernelSwitches({
+        forwardWsPersistent: before.forwardWsPersistent,
+        persistentCtas: before.persistentCtas,
+      });
+    }
+    process.stderr.write(
+      `  wgmma-ws persistent sweep: ${n} cases, ${f.checks} comparisons, ${f.list.length} failures\n`,
+    );
+    expect(f.list).toEqual([]);
+  });
 });

@@ -35,7 +35,22 @@ function emulate(cases: number, seed: number, ...mode: string[]): string {
 }
 
 function emulateWith(program: string, cases: number, seed: number, ...mode: string[]): string {
-  const out = execFileSync(program, [String(cases), String(seed), ...mode], { encoding: 'utf8', timeout: 240000 });
+  return emulateEnv({}, program, cases, seed, ...mode);
+}
+
+/** emulateWith with extra environment variables. */
+function emulateEnv(
+  env: Record<string, string>,
+  program: string,
+  cases: number,
+  seed: number,
+  ...mode: string[]
+): string {
+  const out = execFileSync(program, [String(cases), String(seed), ...mode], {
+    encoding: 'utf8',
+    timeout: 240000,
+    env: { ...process.env, ...env },
+  });
   const summary = out.trim().split('\n').pop() ?? '';
   process.stderr.write(`  [${path.basename(program)} ${mode.join(' ') || 'mma'}] ${summary}\n`);
   return summary;
@@ -77,5 +92,13 @@ describe('fused forward kernels on the CPU emulation', () => {
     // Both load paths ran: TMA, and the fallback that dilated problems take.
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(Number(m![2])).toBeGreaterThan(0);
+  });
+
+  it('the 2-D wgmma-ws strip configs match it with 3 persistent CTAs walking every Q tile', () => {
+    const prog = path.join(dir, 'emu', 'emu_fwd_check');
+    const summary = emulateEnv({ EMU_WS_CTAS: '3' }, prog, 6, 72, 'wgmma-ws-strip');
+    expect(summary).toMatch(
+      /^emulated forward: 6 cases, 0 failed, wgmma-ws-strip \(TMA launches \d+, cp.async launches \d+\)$/,
+    );
   });
 });

@@ -6,7 +6,8 @@
 #   (c) compute-sanitizer memcheck / racecheck / synccheck on small forced cases of every dims
 #       (dev/gpu/fna_ws_small.ts: TMA and cp.async producers, extra keys, negative scale),
 #   (d) the issue-14 problems timed through the public API, wgmma-ws vs wgmma vs mma vs default
-#       (dev/gpu/fna_ws_time.ts, median of 20, TFLOP/s), with a full-size wgmma-ws vs mma cross-check,
+#       (dev/gpu/fna_ws_time.ts, median of 20, TFLOP/s), with a full-size wgmma-ws vs mma cross-check, and
+#       the wgmma-ws configs again with one CTA per Q tile (NATTEN_FWD_WS_PERSISTENT=0),
 #   (e) progress lines in $OUT/progress.log; step output in $OUT/{setup,jest,time,sanitize}.log.
 # Every step runs in its own process under `timeout` (a hung mbarrier or a fault ends that step only), and a
 # deadline keeps the whole run under 8 minutes: later steps shrink or are skipped when time runs short.
@@ -32,7 +33,10 @@ grep -h "wgmma-ws sweep\|✕\|failures" "$OUT/jest.log" | head -20 >>"$OUT/progr
 
 # The public API timing before the sanitizers: the figures matter most if time runs short.
 step time time 90 node dist/dev/gpu/fna_ws_time.js 20
+# The same with one CTA per Q tile instead of persistent CTAs (the forward_ws_persistent switch off).
+step time_one_cta time_one_cta 90 env NATTEN_FWD_WS_PERSISTENT=0 node dist/dev/gpu/fna_ws_time.js 20
 grep "|" "$OUT/time.log" >>"$OUT/progress.log"
+grep "wgmma-ws" "$OUT/time_one_cta.log" | sed 's/^/one CTA per tile: /' >>"$OUT/progress.log"
 
 sanitize 60 dist/dev/gpu/fna_ws_small.js
 

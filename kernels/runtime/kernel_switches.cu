@@ -23,10 +23,12 @@ struct State {
   KernelSwitches switches;
   std::atomic<uint64_t> tma_launches{0};
   std::atomic<uint64_t> persistent_launches{0};
+  std::atomic<uint64_t> ws_persistent_launches{0};
 
   State() {
     switches.backward_tma = env_flag("NATTEN_BWD_WGMMA_TMA", switches.backward_tma);
     switches.backward_persistent = env_flag("NATTEN_BWD_WGMMA_PERSISTENT", switches.backward_persistent);
+    switches.forward_ws_persistent = env_flag("NATTEN_FWD_WS_PERSISTENT", switches.forward_ws_persistent);
   }
 };
 
@@ -51,11 +53,14 @@ KernelSwitchLaunches kernel_switch_launches() {
   KernelSwitchLaunches n;
   n.backward_tma = state().tma_launches.load(std::memory_order_relaxed);
   n.backward_persistent = state().persistent_launches.load(std::memory_order_relaxed);
+  n.forward_ws_persistent = state().ws_persistent_launches.load(std::memory_order_relaxed);
   return n;
 }
 
 void count_backward_tma_launch() { state().tma_launches.fetch_add(1, std::memory_order_relaxed); }
 
 void count_backward_persistent_launch() { state().persistent_launches.fetch_add(1, std::memory_order_relaxed); }
+
+void count_forward_ws_persistent_launch() { state().ws_persistent_launches.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace natten::gpu

@@ -8,6 +8,9 @@
 //                        (fna_backward_wgmma_kernel.cuh); off by default (H200: 22% slower with row copies,
 //                        within 1% with TMA loads);
 //                        NATTEN_BWD_WGMMA_PERSISTENT=1
+//   forward_ws_persistent the 'wgmma-ws' forward runs persistent CTAs, each walking Q tiles one after another
+//                        with the next tile's loads under the current one's last steps and epilogue
+//                        (forward_ws_kernel.cuh); on by default; NATTEN_FWD_WS_PERSISTENT=0 switches it off
 //   persistent_ctas      how many CTAs a persistent launch runs at most (0: one per SM); tests set a few so
 //                        that every CTA walks many tiles
 #pragma once
@@ -18,6 +21,7 @@ namespace natten::gpu {
 struct KernelSwitches {
   bool backward_tma = true;
   bool backward_persistent = false;
+  bool forward_ws_persistent = true;
   int persistent_ctas = 0;
 };
 
@@ -30,10 +34,13 @@ void set_kernel_switches(const KernelSwitches& s);
 struct KernelSwitchLaunches {
   uint64_t backward_tma = 0;
   uint64_t backward_persistent = 0;
+  uint64_t forward_ws_persistent = 0;
 };
 KernelSwitchLaunches kernel_switch_launches();
 /// Counts one launch with TMA loads / one persistent launch of the wgmma backward.
 void count_backward_tma_launch();
 void count_backward_persistent_launch();
+/// Counts one persistent launch of the 'wgmma-ws' forward.
+void count_forward_ws_persistent_launch();
 
 }  // namespace natten::gpu

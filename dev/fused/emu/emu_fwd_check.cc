@@ -49,6 +49,8 @@ static void run_forward(const NaProblem& p, const FusedForwardArgs& a) {
 /// Whether the last 'wgmma-ws' launch loaded through TMA (else the cp.async fallback).
 static bool g_last_ws_tma = false;
 static int g_ws_tma_launches = 0, g_ws_cp_async_launches = 0;
+/// Persistent 'wgmma-ws' CTAs per launch (0: one per work item), from EMU_WS_CTAS.
+static const int g_ws_ctas = getenv("EMU_WS_CTAS") ? atoi(getenv("EMU_WS_CTAS")) : 0;
 
 /// launch_forward_ws's (forward_ws_launch.cuh) grid and parameters, with the emulated launch.
 template <class QTile, class KVTile, int DT, int Stages, int Arch, class Tag>
@@ -57,8 +59,9 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
   const WsParams prm = ws_params<QTile, KVTile, DT, Stages, Tag>(p, a);
   g_last_ws_tma = prm.use_tma != 0;
   ++(g_last_ws_tma ? g_ws_tma_launches : g_ws_cp_async_launches);
-  const int q_ext[3] = {Tr::q_ext(0), Tr::q_ext(1), Tr::q_ext(2)};
-  emu::launch((unsigned)grid_slots(p, q_ext), (unsigned)p.heads, (unsigned)p.batch, Tr::kThreads, ws_smem,
+  // One CTA per work item, or (EMU_WS_CTAS=n) n persistent CTAs walking them all.
+  const int64_t ctas = g_ws_ctas > 0 && g_ws_ctas < prm.n_items ? g_ws_ctas : prm.n_items;
+  emu::launch((unsigned)ctas, 1u, 1u, Tr::kThreads, ws_smem,
               [&] { na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>(prm); });
 }
 

@@ -9,7 +9,8 @@
 // consumer warpgroups take turns issuing (ping-pong on named barriers 1 and 2: [turn] waits for the other
 // warpgroup's [hand over]), so one's softmax runs while the other's products occupy the tensor cores.
 //
-// Epilogue: O / l staged through this warpgroup's own Q half (16-byte rows, coalesced stores), LSE per row.
+// Epilogue: O / l staged through this warpgroup's own Q half (16-byte rows, coalesced stores), LSE per row;
+// then the Q buffer is released to the producer (the next-but-one work item of a persistent CTA loads there).
 #pragma once
 #include <stdint.h>
 
@@ -96,8 +97,8 @@ struct WsConsumer {
     }
   }
 
-  static __device__ void run(const WsParams& prm, const WsWalk<Tr>& walk, const Ring& ring, uint8_t* smem, int w,
-                             int ct, uint32_t b, int h) {
+  static __device__ __forceinline__ void run(const WsParams& prm, const WsWalk<Tr>& walk, const Ring& ring,
+                                             uint8_t* smem, int w, int ct, uint32_t b, int h) {
     const int warp = ct >> 5, lane = ct & 31;
     const bool tma = prm.use_tma != 0;
     int h0[3];
@@ -105,9 +106,9 @@ struct WsConsumer {
     WsMask<Tr> mask;
     mask.init(walk, h0, warp, lane);
     const uint32_t q = ring.q_half(w);
-    uint8_t* const q_ptr = smem + Tr::kQOff + w * Tr::kQHalfBytes;
+    uint8_t* const q_ptr = smem + ring.q_half_offset(w);
 
-    mbar_wait(ring.q_full(), 0);
+    mbar_wait(ring.q_full(), ring.q_parity());
     if (prm.negate_q) {
       negate_half(q_ptr, ct);
       fence_proxy_async();  // generic writes, read next by wgmma (async proxy)
@@ -122,7 +123,6 @@ struct WsConsumer {
     for (int i = 0; i < DT / 2; ++i) o[i] = 0.f;
     uint32_t pa[kSteps][4];
     const uint32_t my_turn = kWsTurnBarrier + w, other_turn = kWsTurnBarrier + (1 - w);
-    if (w == 1) named_arrive<256>(kWsTurnBarrier);  // warpgroup 0 issues first
 
     // Mask (edge tiles) and online softmax of tile t's scores; P of the tile into pa.
     auto softmax = [&](int t, float(&sc)[kBlocks * 4], float(&alpha)[2]) {
@@ -165,10 +165,10 @@ struct WsConsumer {
     int next = 0;  // first tile this warpgroup has not taken
     auto dead_until = [&](int t) {
       for (; next < t; ++next) {
-        const int sd = Ring::stage(next);
-        mbar_wait(ring.k_full(sd), Ring::parity(next));
+        const int sd = ring.stage(next);
+        mbar_wait(ring.k_full(sd), ring.parity(next));
         release(ring.k_empty(sd), lane);
-        mbar_wait(ring.v_full(sd), Ring::parity(next));
+        mbar_wait(ring.v_full(sd), ring.parity(next));
         release(ring.v_empty(sd), lane);
         named_sync<256>(my_turn);
         named_arrive<256>(other_turn);
@@ -181,8 +181,8 @@ struct WsConsumer {
       dead_until(t0);
       // First tile: S only (O is up to date).
       {
-        const int s0 = Ring::stage(t0);
-        mbar_wait(ring.k_full(s0), Ring::parity(t0));
+        const int s0 = ring.stage(t0);
+        mbar_wait(ring.k_full(s0), ring.parity(t0));
         if (!tma) fence_proxy_async();
         float sc[kBlocks * 4];
         named_sync<256>(my_turn);
@@ -200,10 +200,10 @@ struct WsConsumer {
         pack_p(sc);
       }
       for (int t = t0 + 1; t < n; ++t) {
-        const int s = Ring::stage(t), sp = Ring::stage(t - 1);
+        const int s = ring.stage(t), sp = ring.stage(t - 1);
         // Both operands before the turn: no branch between the products of one turn.
-        mbar_wait(ring.k_full(s), Ring::parity(t));
-        mbar_wait(ring.v_full(sp), Ring::parity(t - 1));
+        mbar_wait(ring.k_full(s), ring.parity(t));
+        mbar_wait(ring.v_full(sp), ring.parity(t - 1));
         if (!tma) fence_proxy_async();
         float sc[kBlocks * 4];
         named_sync<256>(my_turn);
@@ -227,8 +227,8 @@ struct WsConsumer {
       }
       // The segment's last P V.
       {
-        const int sl = Ring::stage(n - 1);
-        mbar_wait(ring.v_full(sl), Ring::parity(n - 1));
+        const int sl = ring.stage(n - 1);
+        mbar_wait(ring.v_full(sl), ring.parity(n - 1));
         if (!tma) fence_proxy_async();
         named_sync<256>(my_turn);
         wgmma_fence();
@@ -242,8 +242,22 @@ struct WsConsumer {
       next = n;
     }
     dead_until(walk.n_tiles);
-    if (w == 0) named_sync<256>(my_turn);  // takes warpgroup 1's last hand-over: every arrival is matched
     epilogue(prm, walk, sm, o, q_ptr, h0, warp, lane, ct, w, b, h);
+    // The Q buffer is free once every thread of the warpgroup has read its staged O (generic proxy; the next
+    // item's Q lands there through TMA, the async proxy).
+    named_sync<128>(kWsGroupBarrier + w);
+    fence_proxy_async();
+    release(ring.q_empty(), lane);
+  }
+
+  /// Turns across a CTA's work items: warpgroup 0 issues first (warpgroup 1's arrival before its first item),
+  /// each hand-over then serves the next turn, also across items, and warpgroup 0 takes warpgroup 1's last
+  /// hand-over after the last item, so every arrival on the turn barriers is matched.
+  static __device__ __forceinline__ void turns_begin(int w) {
+    if (w == 1) named_arrive<256>(kWsTurnBarrier);
+  }
+  static __device__ __forceinline__ void turns_end(int w) {
+    if (w == 0) named_sync<256>(kWsTurnBarrier);
   }
 
   /// O / l and LSE of this warpgroup's 64 rows.

@@ -29,27 +29,48 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
 #if NATTEN_WGMMA_ENABLED
   using Tr = WsTraits<QTile, KVTile, DT, Stages>;
   extern __shared__ __align__(1024) uint8_t ws_smem[];
-  WsWalk<Tr> walk;
-  if (!walk.init(prm.p, blockIdx.x, prm.strip)) return;  // empty slot of a short dilation group: the whole CTA leaves
-  const WsRing<Tr> ring{smem_addr(ws_smem)};
+  WsRing<Tr> ring{smem_addr(ws_smem)};
   if (ring.base & 1023u) __trap();  // the swizzle atoms need 1024-byte alignment
   const int tid = threadIdx.x;
   if (tid == 0) ring.init(prm.use_tma ? 1u : 128u);
   if constexpr (Tr::kStrips) {
-    WsRing<Tr>::zero_strip_padding(ws_smem, walk.window_tile_keys(), tid);
+    WsRing<Tr>::zero_strip_padding(ws_smem, prm.strip[0] * prm.strip[1], tid);
     fence_proxy_async();  // generic writes, read by wgmma (async proxy)
   }
   __syncthreads();
-  const uint32_t b = blockIdx.z;
-  const int h = blockIdx.y;
-  const int hkv = int(uint32_t(h) * uint32_t(prm.p.heads_kv) / uint32_t(prm.p.heads));
+  // Work items (Q tile slot, head, batch; slot fastest) blockIdx.x, + gridDim.x, ...: one per CTA, or a
+  // persistent CTA's share (its producer loads the next item's Q and K/V while the consumers finish this one).
+  // Each role walks them in its own loop after its setmaxnreg (a loop shared by both roles would be compiled
+  // for the registers of neither).
+  auto for_each_item = [&](auto&& body) {
+    for (int64_t item = blockIdx.x; item < prm.n_items; item += gridDim.x) {
+      const int64_t rest = item / prm.n_slots;
+      const uint32_t slot = uint32_t(item - rest * prm.n_slots);
+      const int h = int(rest % prm.p.heads);
+      const uint32_t b = uint32_t(rest / prm.p.heads);
+      WsWalk<Tr> walk;
+      if (!walk.init(prm.p, slot, prm.strip)) continue;  // empty slot of a short dilation group
+      const int hkv = int(uint32_t(h) * uint32_t(prm.p.heads_kv) / uint32_t(prm.p.heads));
+      body(walk, b, h, hkv);
+      ring.next_item(walk.n_tiles);
+    }
+  };
   if (tid < 128) {
     regs_dec<Tr::kProducerRegs>();
-    if (!prm.use_tma) WsProducer<Tr, Tag>::run_cp_async(prm, walk, ring, tid, b, h, hkv);
-    else if (tid == 0) WsProducer<Tr, Tag>::run_tma(prm, walk, ring, b, h, hkv);
+    for_each_item([&](const WsWalk<Tr>& walk, uint32_t b, int h, int hkv) {
+      if (!prm.use_tma) WsProducer<Tr, Tag>::run_cp_async(prm, walk, ring, tid, b, h, hkv);
+      else if (tid == 0) WsProducer<Tr, Tag>::run_tma(prm, walk, ring, b, h, hkv);
+    });
   } else {
     regs_inc<Tr::kConsumerRegs>();
-    WsConsumer<Tr, Tag, DT>::run(prm, walk, ring, ws_smem, (tid >> 7) - 1, tid & 127, b, h);
+    const int w = (tid >> 7) - 1;
+    bool turns = false;  // the turn barriers are in use
+    for_each_item([&](const WsWalk<Tr>& walk, uint32_t b, int h, int) {
+      if (!turns) WsConsumer<Tr, Tag, DT>::turns_begin(w);
+      turns = true;
+      WsConsumer<Tr, Tag, DT>::run(prm, walk, ring, ws_smem, w, tid & 127, b, h);
+    });
+    if (turns) WsConsumer<Tr, Tag, DT>::turns_end(w);
   }
 #else
   __trap();
@@ -65,6 +86,9 @@ WsParams ws_params(const NaProblem& p, const FusedForwardArgs& args) {
   WsParams prm{};
   prm.p = p;
   prm.a = args;
+  const int q_ext[3] = {Tr::q_ext(0), Tr::q_ext(1), Tr::q_ext(2)};
+  prm.n_slots = grid_slots(p, q_ext);
+  prm.n_items = prm.n_slots * p.heads * p.batch;
   const ForwardParams fp = forward_params(p, args);
   prm.scale_log2 = fp.scale_log2;
   prm.negate_q = fp.negate_q;

@@ -2,9 +2,28 @@
 // the CPU emulation (dev/fused/emu) compiles the kernel header alone.
 #pragma once
 #include "../../runtime/cuda_check.h"
+#include "../../runtime/kernel_switches.h"
 #include "forward_ws_kernel.cuh"
 
 namespace natten::fused {
+
+/// Enqueues the 'wgmma-ws' kernel of one configuration. The caller has checked what the kernel assumes
+/// (forward.h: compute capability 9.0, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned
+/// tensors, grid limits).
+/// CTAs of a 'wgmma-ws' launch of n_items work items: one per item, or with the forward_ws_persistent switch
+/// at most one per SM (or kernel_switches().persistent_ctas), each walking its share of the items.
+inline int64_t ws_launch_ctas(int64_t n_items) {
+  const gpu::KernelSwitches sw = gpu::kernel_switches();
+  if (!sw.forward_ws_persistent) return n_items;
+  int cap = sw.persistent_ctas;
+  if (cap <= 0) {
+    int device = 0;
+    NATTEN_CUDA_CHECK(cudaGetDevice(&device));
+    NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&cap, cudaDevAttrMultiProcessorCount, device));
+  }
+  gpu::count_forward_ws_persistent_launch();
+  return n_items < cap ? n_items : cap;
+}
 
 /// Enqueues the 'wgmma-ws' kernel of one configuration. The caller has checked what the kernel assumes
 /// (forward.h: compute capability 9.0, 16-bit dtype, D and Dv multiples of 8 and <= DT, 16-byte aligned
@@ -13,9 +32,7 @@ template <class QTile, class KVTile, int DT, int Stages, class Tag>
 void launch_forward_ws(const NaProblem& p, const FusedForwardArgs& args, cudaStream_t stream) {
   using Tr = WsTraits<QTile, KVTile, DT, Stages>;
   const WsParams prm = ws_params<QTile, KVTile, DT, Stages, Tag>(p, args);
-  const int q_ext[3] = {Tr::q_ext(0), Tr::q_ext(1), Tr::q_ext(2)};
-  const dim3 grid(static_cast<unsigned>(grid_slots(p, q_ext)), static_cast<unsigned>(p.heads),
-                  static_cast<unsigned>(p.batch));
+  const dim3 grid(static_cast<unsigned>(ws_launch_ctas(prm.n_items)));
   auto kernel = na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>;
   NATTEN_CUDA_CHECK(
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tr::kSmemBytes)));

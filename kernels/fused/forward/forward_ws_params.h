@@ -32,6 +32,8 @@ struct WsParams {
   int negate_q;      // scale < 0: each consumer negates its Q half in shared memory once
   int use_tma;       // 1: TMA loads by one producer thread; 0: cp.async by the whole producer warpgroup
   int strip[2];      // strip configs: rows and columns of a KV tile (forward_ws_strip.h); unused otherwise
+  int64_t n_slots;   // Q tile slots per (batch, head): grid_slots of the Q tile
+  int64_t n_items;   // work items: n_slots x heads x batch, walked by gridDim.x CTAs (persistent when fewer)
 };
 
 /// The tile boxes a kernel loads: one Q half and one KV tile, extents per axis (1 past dims).

@@ -42,12 +42,13 @@ struct WsProducer {
   }
 
   /// The whole load sequence by one thread with TMA.
-  static __device__ void run_tma(const WsParams& prm, const WsWalk<Tr>& w, const Ring& ring, uint32_t b, int h,
-                                 int hkv) {
+  static __device__ __forceinline__ void run_tma(const WsParams& prm, const WsWalk<Tr>& w, const Ring& ring, uint32_t b,
+                                                 int h, int hkv) {
     tma_prefetch(&prm.tm_q);
     tma_prefetch(&prm.tm_k);
     tma_prefetch(&prm.tm_v);
     const int l0 = prm.p.length[0];
+    if (ring.item >= 2) mbar_wait(ring.q_empty(), ring.q_parity() ^ 1u);
     mbar_arrive_expect_tx(ring.q_full(), 2 * Tr::kQHalfBytes);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
@@ -60,9 +61,9 @@ struct WsProducer {
     // A window tile's box: |KV| rows per column block, or a strip's rows x cols (forward_ws_strip.h).
     const uint32_t window_bytes = uint32_t(w.window_tile_keys()) * (Tr::kColBlocks * 128u);
     for (int t = 0; t < w.n_tiles; ++t) {
-      const int s = Ring::stage(t);
-      const bool reuse = t >= Tr::kStages;
-      if (reuse) mbar_wait(ring.k_empty(s), Ring::parity(t) ^ 1u);
+      const int s = ring.stage(t);
+      const bool reuse = ring.reuses(t);
+      if (reuse) mbar_wait(ring.k_empty(s), ring.parity(t) ^ 1u);
       if (t < w.n_window_tiles) {
         mbar_arrive_expect_tx(ring.k_full(s), window_bytes);
         int ko[3];
@@ -70,7 +71,7 @@ struct WsProducer {
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
           box(&prm.tm_k, ring.k(s) + cb * kColBlockBytes(Tr::kKV), ring.k_full(s), 64 * cb, hkv, ko, b, l0);
-        if (reuse) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
+        if (reuse) mbar_wait(ring.v_empty(s), ring.parity(t) ^ 1u);
         mbar_arrive_expect_tx(ring.v_full(s), window_bytes);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
@@ -81,7 +82,7 @@ struct WsProducer {
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
           tma_load_4d(ring.k(s) + cb * kColBlockBytes(Tr::kKV), &prm.tm_ek, ring.k_full(s), 64 * cb, hkv, e0, int(b));
-        if (reuse) mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
+        if (reuse) mbar_wait(ring.v_empty(s), ring.parity(t) ^ 1u);
         mbar_arrive_expect_tx(ring.v_full(s), Tr::kKVBytes);
 #pragma unroll
         for (int cb = 0; cb < Tr::kColBlocks; ++cb)
@@ -91,8 +92,8 @@ struct WsProducer {
   }
 
   /// The whole load sequence by the 128 producer threads (thread ptid) with cp.async.
-  static __device__ void run_cp_async(const WsParams& prm, const WsWalk<Tr>& w, const Ring& ring, int ptid, uint32_t b,
-                                      int h, int hkv) {
+  static __device__ __forceinline__ void run_cp_async(const WsParams& prm, const WsWalk<Tr>& w, const Ring& ring,
+                                                      int ptid, uint32_t b, int h, int hkv) {
     const NaProblem& p = prm.p;
     const int dqk = int(p.head_dim), dv = int(p.head_dim_v);
     // Token of group-local (0, 0, 0) of the CTA's groups and the token step per group-local unit per axis.
@@ -122,6 +123,7 @@ struct WsProducer {
       }
       return tok;
     };
+    if (ring.item >= 2) mbar_wait(ring.q_empty(), ring.q_parity() ^ 1u);
     {
       const Elem* q = static_cast<const Elem*>(prm.a.q);
       const int64_t q_row = p.heads * dqk;
@@ -197,13 +199,13 @@ struct WsProducer {
     using First = std::integral_constant<int, 0>;
     using Second = std::integral_constant<int, 64>;
     for (int t = 0; t < w.n_tiles; ++t) {
-      const int s = Ring::stage(t);
+      const int s = ring.stage(t);
       // K and V of a stage load and complete together here (one arrival on each barrier once all copies
       // landed), so the stage waits for both releases (V's comes after K's; K's is waited on too, as every
       // completed phase of an mbarrier must be before the next one's arrivals).
-      if (t >= Tr::kStages) {
-        mbar_wait(ring.k_empty(s), Ring::parity(t) ^ 1u);
-        mbar_wait(ring.v_empty(s), Ring::parity(t) ^ 1u);
+      if (ring.reuses(t)) {
+        mbar_wait(ring.k_empty(s), ring.parity(t) ^ 1u);
+        mbar_wait(ring.v_empty(s), ring.parity(t) ^ 1u);
       }
       if (t < w.n_window_tiles) {
         int ko[3];

@@ -10,7 +10,10 @@
 // K and V are freed separately because the consumers read them one tile apart (S(t) is issued with
 // P(t-1) V(t-1)): one barrier for both would hold K(t) until P(t) V(t) finished, and with 2 stages K(t + 2)
 // could then only start loading when the consumers already wait for it.
-//   q_full:               Q landed (both halves; once per CTA).
+//   q_full[i], q_empty[i]: Q buffer i landed (both halves) / both consumers are done with it (their epilogue
+//                         stages O there): work items alternate between the two buffers, so the producer
+//                         loads the next item's Q while the consumers finish this one.
+// A persistent CTA walks several work items: stages and phases run on across them (tile_base).
 #pragma once
 #include <stdint.h>
 
@@ -20,25 +23,37 @@ namespace natten::fused {
 
 template <class Tr>
 struct WsRing {
-  uint32_t base;  // shared-memory address of the dynamic shared memory (1024-byte aligned)
+  uint32_t base;      // shared-memory address of the dynamic shared memory (1024-byte aligned)
+  int tile_base = 0;  // K/V tiles of this CTA's earlier work items: the ring runs on across items
+  int item = 0;       // this CTA's work items so far: the current one's Q buffer is item % 2
 
-  __device__ __forceinline__ uint32_t q_half(int w) const { return base + Tr::kQOff + w * Tr::kQHalfBytes; }
+  __device__ __forceinline__ uint32_t q_half(int w) const {
+    return base + Tr::kQOff + (item & 1) * Tr::kQBufBytes + w * Tr::kQHalfBytes;
+  }
+  /// Offset of the current item's Q half w from the start of the dynamic shared memory.
+  __device__ __forceinline__ uint32_t q_half_offset(int w) const { return q_half(w) - base; }
   __device__ __forceinline__ uint32_t k(int s) const { return base + Tr::kKOff + s * Tr::kKVBytes; }
   __device__ __forceinline__ uint32_t v(int s) const { return base + Tr::kVOff + s * Tr::kKVBytes; }
-  __device__ __forceinline__ uint32_t q_full() const { return base + Tr::kBarOff; }
-  __device__ __forceinline__ uint32_t k_full(int s) const { return base + Tr::kBarOff + 8u * (1 + s); }
-  __device__ __forceinline__ uint32_t v_full(int s) const { return base + Tr::kBarOff + 8u * (1 + Tr::kStages + s); }
+  __device__ __forceinline__ uint32_t q_full() const { return base + Tr::kBarOff + 8u * (item & 1); }
+  __device__ __forceinline__ uint32_t q_empty() const { return base + Tr::kBarOff + 8u * (2 + (item & 1)); }
+  /// Phase parity of the current item's Q buffer (each buffer serves every other item).
+  __device__ __forceinline__ uint32_t q_parity() const { return static_cast<uint32_t>(item >> 1) & 1u; }
+  __device__ __forceinline__ uint32_t k_full(int s) const { return base + Tr::kBarOff + 8u * (4 + s); }
+  __device__ __forceinline__ uint32_t v_full(int s) const { return base + Tr::kBarOff + 8u * (4 + Tr::kStages + s); }
   __device__ __forceinline__ uint32_t k_empty(int s) const {
-    return base + Tr::kBarOff + 8u * (1 + 2 * Tr::kStages + s);
+    return base + Tr::kBarOff + 8u * (4 + 2 * Tr::kStages + s);
   }
   __device__ __forceinline__ uint32_t v_empty(int s) const {
-    return base + Tr::kBarOff + 8u * (1 + 3 * Tr::kStages + s);
+    return base + Tr::kBarOff + 8u * (4 + 3 * Tr::kStages + s);
   }
 
   /// Initialises every barrier (one thread): the full barriers complete after `full_arrivals` arrivals
   /// (1 with TMA, 128 with cp.async) and their bytes.
   __device__ __forceinline__ void init(uint32_t full_arrivals) const {
-    mbar_init(q_full(), full_arrivals);
+    for (int i = 0; i < 2; ++i) {
+      mbar_init(base + Tr::kBarOff + 8u * i, full_arrivals);             // q_full[i]
+      mbar_init(base + Tr::kBarOff + 8u * (2 + i), Tr::kEmptyArrivals);  // q_empty[i]
+    }
 #pragma unroll
     for (int s = 0; s < Tr::kStages; ++s) {
       mbar_init(k_full(s), full_arrivals);
@@ -64,9 +79,18 @@ struct WsRing {
     }
   }
 
-  /// Stage and phase parity of tile t.
-  static __device__ __forceinline__ int stage(int t) { return t % Tr::kStages; }
-  static __device__ __forceinline__ uint32_t parity(int t) { return static_cast<uint32_t>(t / Tr::kStages) & 1u; }
+  /// Stage and phase parity of the current item's tile t.
+  __device__ __forceinline__ int stage(int t) const { return (tile_base + t) % Tr::kStages; }
+  __device__ __forceinline__ uint32_t parity(int t) const {
+    return static_cast<uint32_t>((tile_base + t) / Tr::kStages) & 1u;
+  }
+  /// Whether the current item's tile t reuses a stage (the ring has gone round once).
+  __device__ __forceinline__ bool reuses(int t) const { return tile_base + t >= Tr::kStages; }
+  /// Moves on past the current item, which walked n_tiles tiles.
+  __device__ __forceinline__ void next_item(int n_tiles) {
+    tile_base += n_tiles;
+    ++item;
+  }
 };
 
 }  // namespace natten::fused

@@ -8,9 +8,9 @@
 // (The mma.sync / wgmma kernels use micro-tiled order, tile_shape.h; the two never share a tile.)
 //
 // Shared memory, every block 1024-byte aligned (128-byte swizzle atoms):
-//   Q     2 halves x [DT/64 column blocks of 64 rows x 128 bytes]
+//   Q     2 buffers (work items alternate) x 2 halves x [DT/64 column blocks of 64 rows x 128 bytes]
 //   K, V  Stages x [DT/64 column blocks of |KV| rows x 128 bytes] each
-//   mbarriers: q_full, k_full[Stages], v_full[Stages], k_empty[Stages], v_empty[Stages]
+//   mbarriers: q_full[2], q_empty[2], k_full[Stages], v_full[Stages], k_empty[Stages], v_empty[Stages]
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -83,12 +83,13 @@ struct WsTraits {
   static_assert(Stages >= 2 && Stages <= 4, "2 to 4 K/V stages");
 
   static constexpr uint32_t kQHalfBytes = 64u * DT * 2;
+  static constexpr uint32_t kQBufBytes = 2 * kQHalfBytes;  // one work item's Q tile (both halves)
   static constexpr uint32_t kKVBytes = uint32_t(kKV) * DT * 2;
   static constexpr uint32_t kQOff = 0;
-  static constexpr uint32_t kKOff = 2 * kQHalfBytes;
+  static constexpr uint32_t kKOff = 2 * kQBufBytes;  // two Q buffers: the next item's Q loads during this one
   static constexpr uint32_t kVOff = kKOff + Stages * kKVBytes;
   static constexpr uint32_t kBarOff = kVOff + Stages * kKVBytes;
-  static constexpr int kBarriers = 1 + 4 * Stages;
+  static constexpr int kBarriers = 4 + 4 * Stages;
   static constexpr size_t kSmemBytes = kBarOff + 8u * kBarriers;
 
   /// setmaxnreg targets: the producer keeps enough for the cp.async fallback's address math, the consumers
