@@ -1,8 +1,10 @@
 // The sm_90a warp-specialised fused forward ('wgmma-ws'): kernel entry and launch. The parts: tile walk
 // (forward_ws_walk.cuh), ring (forward_ws_ring.cuh), producer (forward_ws_producer.cuh), consumers with
 // masking, online softmax and epilogue (forward_ws_consumer.cuh, forward_ws_mask.cuh,
-// forward_ws_softmax.cuh); sizes in forward_ws_traits.h, TMA maps in forward_ws_params.h; the host launcher
-// in forward_ws_launch.cuh (apart, so that the CPU emulation compiles this header alone).
+// forward_ws_softmax.cuh); sizes in forward_ws_traits.h, TMA maps in forward_ws_params.h, the 2-D strip
+// configs' KV tile shape in forward_ws_strip.h; the host launcher in forward_ws_launch.cuh (apart, so that the
+// CPU emulation compiles this header alone). A CTA walks one Q tile, or as a persistent CTA (at most one per
+// SM) a share of them, loading the next tile's Q and K/V while it finishes the current one.
 //
 // Same contract as the other fused forward kernels (forward_kernel.cuh): layout [B, ...spatial, H, D], fp16 /
 // bf16 with fp32 accumulation, every window option (dilation, stride, causal, GQA, additional keys), any
