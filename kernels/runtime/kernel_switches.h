@@ -25,6 +25,15 @@ struct KernelSwitches {
   int persistent_ctas = 0;
 };
 
+/// CTAs of a persistent launch over `items` work items: one per SM (one CTA fits an SM), at most `cap`
+/// when cap > 0 (KernelSwitches::persistent_ctas), never more than there are items, at least one.
+inline unsigned persistent_launch_ctas(int64_t items, int sm_count, int cap) {
+  int64_t n = sm_count;
+  if (cap > 0 && cap < n) n = cap;
+  if (items < n) n = items;
+  return (unsigned)(n < 1 ? 1 : n);
+}
+
 /// The switches now.
 KernelSwitches kernel_switches();
 /// Sets the switches (CPU-only builds: ERR_NATTEN_NO_CUDA).

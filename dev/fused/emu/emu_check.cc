@@ -90,7 +90,7 @@ static void run_wgmma(const BackwardParams& prm, int extra, unsigned gx) {
   if (sw.backward_persistent) {
     const BwdWgSchedule sched = bwd_wg_schedule(dim3(gx, (unsigned)p.heads_kv, (unsigned)p.batch));
     gpu::count_backward_persistent_launch();
-    emu::launch(bwd_wg_persistent_ctas(sched, 132, sw.persistent_ctas), 1, 1, kBwdWgThreads, bwd_wg_smem,
+    emu::launch(gpu::persistent_launch_ctas(sched.tiles, 132, sw.persistent_ctas), 1, 1, kBwdWgThreads, bwd_wg_smem,
                 [&] { fna_backward_wgmma_persistent_kernel<Tag, DT>(prm, extra, maps, sched); });
     return;
   }

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "../../runtime/cuda_check.h"
+#include "../../runtime/device_caps.h"
 #include "../../runtime/kernel_switches.h"
 #include "fna_backward_wgmma_kernel.cuh"
 
@@ -26,11 +27,11 @@ void launch_backward_wgmma(const BackwardParams& prm, int tier, int extra, dim3 
     auto kernel =
         tier == 64 ? fna_backward_wgmma_persistent_kernel<Tag, 64> : fna_backward_wgmma_persistent_kernel<Tag, 128>;
     NATTEN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    int device = 0, sms = 0;
+    int device = 0;
     NATTEN_CUDA_CHECK(cudaGetDevice(&device));
-    NATTEN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
     const BwdWgSchedule sched = bwd_wg_schedule(grid);
-    kernel<<<bwd_wg_persistent_ctas(sched, sms, sw.persistent_ctas), kBwdWgThreads, smem, s>>>(prm, extra, maps, sched);
+    const unsigned ctas = gpu::persistent_launch_ctas(sched.tiles, device_caps(device).sm_count, sw.persistent_ctas);
+    kernel<<<ctas, kBwdWgThreads, smem, s>>>(prm, extra, maps, sched);
     NATTEN_CUDA_CHECK(cudaGetLastError());
     gpu::count_backward_persistent_launch();
     return;

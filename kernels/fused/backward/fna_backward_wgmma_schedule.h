@@ -52,13 +52,4 @@ inline BwdWgSchedule bwd_wg_schedule(dim3 grid) {
   return BwdWgSchedule{(int64_t)grid.x * grid.y * grid.z, (int64_t)grid.x, (int)grid.y};
 }
 
-/// CTAs of a persistent launch: one per SM (one CTA fits an SM), at most `cap` when cap > 0, never more than
-/// there are tiles.
-inline unsigned bwd_wg_persistent_ctas(const BwdWgSchedule& s, int sm_count, int cap) {
-  int64_t n = sm_count;
-  if (cap > 0 && cap < n) n = cap;
-  if (s.tiles < n) n = s.tiles;
-  return (unsigned)(n < 1 ? 1 : n);
-}
-
 }  // namespace natten::fused

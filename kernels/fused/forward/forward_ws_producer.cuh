@@ -184,6 +184,8 @@ struct WsProducer {
       }
     };
     // An additional-key tile of a strip config (|KV| need not be 64 or 128): keys past n_extra zero-filled.
+    // A rolled loop rather than detail::load_linear_tile<|KV|>: its fully unrolled passes spill up to 140 B
+    // more of the producer's 56 registers (80- and 128-key strips at tier 128).
     auto strip_extra = [&](int s, int e0) {
       const int chunk = ptid % kChunks;
       const Elem* ek = static_cast<const Elem*>(prm.a.extra_k) + (int64_t(b) * w.n_extra * p.heads_kv + hkv) * dqk;

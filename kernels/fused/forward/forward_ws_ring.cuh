@@ -34,8 +34,11 @@ struct WsRing {
   __device__ __forceinline__ uint32_t q_half_offset(int w) const { return q_half(w) - base; }
   __device__ __forceinline__ uint32_t k(int s) const { return base + Tr::kKOff + s * Tr::kKVBytes; }
   __device__ __forceinline__ uint32_t v(int s) const { return base + Tr::kVOff + s * Tr::kKVBytes; }
-  __device__ __forceinline__ uint32_t q_full() const { return base + Tr::kBarOff + 8u * (item & 1); }
-  __device__ __forceinline__ uint32_t q_empty() const { return base + Tr::kBarOff + 8u * (2 + (item & 1)); }
+  /// Q buffer i's barriers (q_full / q_empty: the current item's).
+  __device__ __forceinline__ uint32_t q_full_of(int i) const { return base + Tr::kBarOff + 8u * i; }
+  __device__ __forceinline__ uint32_t q_empty_of(int i) const { return base + Tr::kBarOff + 8u * (2 + i); }
+  __device__ __forceinline__ uint32_t q_full() const { return q_full_of(item & 1); }
+  __device__ __forceinline__ uint32_t q_empty() const { return q_empty_of(item & 1); }
   /// Phase parity of the current item's Q buffer (each buffer serves every other item).
   __device__ __forceinline__ uint32_t q_parity() const { return static_cast<uint32_t>(item >> 1) & 1u; }
   __device__ __forceinline__ uint32_t k_full(int s) const { return base + Tr::kBarOff + 8u * (4 + s); }
@@ -51,8 +54,8 @@ struct WsRing {
   /// (1 with TMA, 128 with cp.async) and their bytes.
   __device__ __forceinline__ void init(uint32_t full_arrivals) const {
     for (int i = 0; i < 2; ++i) {
-      mbar_init(base + Tr::kBarOff + 8u * i, full_arrivals);             // q_full[i]
-      mbar_init(base + Tr::kBarOff + 8u * (2 + i), Tr::kEmptyArrivals);  // q_empty[i]
+      mbar_init(q_full_of(i), full_arrivals);
+      mbar_init(q_empty_of(i), Tr::kEmptyArrivals);
     }
 #pragma unroll
     for (int s = 0; s < Tr::kStages; ++s) {
