@@ -16,6 +16,7 @@ import {
   describeSweepCase,
   download,
   fusedOracleOptions,
+  fusedProblem,
   runNaForward,
   type WindowCase,
   uploadFusedInputs,
@@ -86,8 +87,30 @@ function randomCase(seed: number, config?: natten.FusedConfigInfo): Case {
     };
     c.Dv = r.chance(0.7) ? c.D : headDimIn(r, tier);
     const n = prod(c.w.spatial);
-    if (c.B * c.H * n * (prod(c.w.kernel) + c.nExtra) * (c.D + c.Dv) <= 4e6) return c;
+    if (c.B * c.H * n * (prod(c.w.kernel) + c.nExtra) * (c.D + c.Dv) <= 4e6 && (!config || runsCase(c, config)))
+      return c;
   }
+}
+
+/** Whether a forced config runs the case: the window-union configs take only windows whose Q tiles' unions fit. */
+function runsCase(c: Case, config: natten.FusedConfigInfo): boolean {
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return native
+    .fusedConfigs({
+      device: 0,
+      dims: config.dims,
+      headDim: c.D,
+      headDimV: c.Dv,
+      dtype: dtypeCode(c.dtype),
+      problem: fusedProblem(c),
+    })
+    .some(
+      (x) =>
+        x.pass === 'forward' &&
+        x.kernel === config.kernel &&
+        same(x.qTileShape, config.qTileShape) &&
+        same(x.kvTileShape, config.kvTileShape),
+    );
 }
 
 async function runCase(c: Case, f: Failures): Promise<void> {
@@ -211,6 +234,26 @@ describeGpu('CUDA tensor-core fused NA forward', () => {
       expect(err?.name).toBe('RangeError'); // (the addon's RangeError is from another realm than jest's)
       expect(err?.code).toBe('ERR_NATTEN_UNSUPPORTED');
       expect(err?.message).toMatch(/qTileShape \[3, 5\].*valid: .*qTileShape: \[8, 8\]/);
+      // The window-union config (Q 8x8, unions up to 16x16 keys) runs k3 here, and refuses k11 on 24x24 (unions of
+      // 18 keys per axis).
+      call({ qTileShape: [8, 8], kvTileShape: [16, 16], forwardArch: 80 });
+      err = undefined;
+      try {
+        const q24 = s.keep(natten.randn([1, 24, 24, 1, 32], { dtype: 'bfloat16', device: 'cuda', seed: 1 }));
+        native.naForward({
+          dtype: dtypeCode('bfloat16'),
+          problem: { ...p, length: [24, 24], kernel: [11, 11] },
+          q: q24.handle(),
+          k: q24.handle(),
+          v: q24.handle(),
+          output: s.poisoned([1, 24, 24, 1, 32], 'bfloat16').handle(),
+          config: { qTileShape: [8, 8], kvTileShape: [16, 16], forwardArch: 80 },
+        });
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err?.code).toBe('ERR_NATTEN_UNSUPPORTED');
+      expect(err?.message).toMatch(/window-union .*at most \[16, 16\] keys; this problem's Q tiles see up to 18 x 18/);
       const q32 = s.keep(natten.randn([1, 12, 12, 1, 32], { dtype: 'float32', device: 'cuda', seed: 1 }));
       const out32 = s.poisoned([1, 12, 12, 1, 32], 'float32');
       expect(() =>

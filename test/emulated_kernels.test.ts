@@ -78,10 +78,13 @@ describe('fused backward kernels on the CPU emulation', () => {
 });
 
 describe('fused forward kernels on the CPU emulation', () => {
-  it.each([['mma'], ['wgmma']])('every compiled %s config family matches the fp64 reference', (family) => {
-    const summary = emulateWith(path.join(dir, 'emu', 'emu_fwd_check'), 9, 31, family);
-    expect(summary).toBe(`emulated forward: 9 cases, 0 failed, ${family}`);
-  });
+  it.each([['mma'], ['wgmma'], ['mma-union']])(
+    'every compiled %s config family matches the fp64 reference',
+    (family) => {
+      const summary = emulateWith(path.join(dir, 'emu', 'emu_fwd_check'), 9, 31, family);
+      expect(summary).toBe(`emulated forward: 9 cases, 0 failed, ${family}`);
+    },
+  );
 
   it('every compiled wgmma-ws config family matches the fp64 reference, through TMA and cp.async loads', () => {
     const summary = emulateWith(path.join(dir, 'emu', 'emu_fwd_check'), 9, 31, 'wgmma-ws');

@@ -67,6 +67,21 @@ NATTEN_HD Range tile_q_range(const GroupAxis& ax, int k0, int kn, const Search& 
   return {first.start, last.end};
 }
 
+/// The widest key range (tile_kv_range) of any Q tile of extent qt on an axis, over its dilation groups (the
+/// window depends on the group only through its length, and groups have at most two lengths).
+NATTEN_HD int max_tile_kv_extent(const AxisParams& a, int qt) {
+  int widest = 0;
+  const int last_group = (a.dilation < a.length ? a.dilation : a.length) - 1;
+  for (int g : {0, last_group}) {
+    const GroupAxis ax = group_axis(a, g);
+    for (int q0 = 0; q0 < ax.lg; q0 += qt) {
+      const Range r = tile_kv_range(ax, q0, qt);
+      if (r.end - r.start > widest) widest = r.end - r.start;
+    }
+  }
+  return widest;
+}
+
 // ---- folding dilation groups and tiles into a grid ------------------------------------------------------
 
 /// Number of tiles of extent t per group on an axis of length L with dilation d (the longest group sets

@@ -14,7 +14,7 @@ void append_family(std::vector<FusedTileConfig>& out, const char* pass, const fu
                    int dims, int head_dim, int head_dim_v, DType dtype, const fused::DeviceCaps& caps,
                    const NaProblem* problem) {
   const int tier = family.head_dim_tier(head_dim, head_dim_v);
-  for (const Entry* e : family.entries(dims, tier, dtype, caps)) {
+  for (const Entry* e : family.entries(dims, tier, dtype, caps, problem)) {
     FusedTileConfig c;
     c.pass = pass;
     c.kernel = fused::kernel_name(e->arch);

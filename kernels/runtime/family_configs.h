@@ -46,9 +46,7 @@ inline int head_dim_tier(int64_t head_dim, int64_t head_dim_v, int max_tier) {
 constexpr int kWgmmaWsArch = 91;
 
 /// Public name of a kernel family: "mma" (arch 80, mma.sync), "wgmma" (arch 90) or "wgmma-ws" (arch 91).
-inline const char* kernel_name(int arch) {
-  return arch == kWgmmaWsArch ? "wgmma-ws" : arch >= 90 ? "wgmma" : "mma";
-}
+inline const char* kernel_name(int arch) { return arch == kWgmmaWsArch ? "wgmma-ws" : arch >= 90 ? "wgmma" : "mma"; }
 
 /// True when a buffer meets the fused kernels' 16-byte (cp.async, vector load) alignment.
 inline bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
@@ -84,6 +82,8 @@ class FamilyConfigs {
   virtual int max_head_dim_tier() const = 0;
   /// True when the device can run the entry's kernels.
   virtual bool runs_on(const Entry& e, const DeviceCaps& caps) const = 0;
+  /// True when the entry's kernel can run the problem (default: every problem its tier and dtype admit).
+  virtual bool runs_problem(const Entry&, const NaProblem&) const { return true; }
   /// Estimated relative run time of the entry on a problem (lower is better).
   virtual double cost(const Entry& e, const NaProblem& p, const DeviceCaps& caps) const = 0;
 
@@ -92,12 +92,15 @@ class FamilyConfigs {
     return fused::head_dim_tier(head_dim, head_dim_v, max_head_dim_tier());
   }
 
-  /// The entries for (dims, head-dim tier, dtype) that run on the device, in list order.
-  std::vector<const Entry*> entries(int dims, int tier, DType t, const DeviceCaps& caps) const {
+  /// The entries for (dims, head-dim tier, dtype) that run on the device, in list order; with a problem, only
+  /// those that run it.
+  std::vector<const Entry*> entries(int dims, int tier, DType t, const DeviceCaps& caps,
+                                    const NaProblem* problem = nullptr) const {
     std::vector<const Entry*> out;
     if (dims < 1 || dims > kMaxDims) return out;
     for (const Entry& e : list(dims))
-      if (e.head_dim_tier == tier && e.dtype == t && runs_on(e, caps)) out.push_back(&e);
+      if (e.head_dim_tier == tier && e.dtype == t && runs_on(e, caps) && (!problem || runs_problem(e, *problem)))
+        out.push_back(&e);
     return out;
   }
 
@@ -124,9 +127,8 @@ class FamilyConfigs {
  private:
   /// What the cost model reads of a problem and a device.
   static std::vector<int64_t> cost_key(const NaProblem& p, const DeviceCaps& caps) {
-    std::vector<int64_t> k = {p.dims,         p.batch,         p.heads,          p.heads_kv,     p.head_dim,
-                              p.head_dim_v,   p.n_extra,       caps.device,      caps.cc_major,  caps.cc_minor,
-                              caps.sm_count,  caps.smem_optin};
+    std::vector<int64_t> k = {p.dims,    p.batch,     p.heads,       p.heads_kv,    p.head_dim,    p.head_dim_v,
+                              p.n_extra, caps.device, caps.cc_major, caps.cc_minor, caps.sm_count, caps.smem_optin};
     for (int a = 0; a < kMaxDims; ++a)
       k.insert(k.end(), {p.length[a], p.kernel[a], p.stride[a], p.dilation[a], int64_t(p.causal[a])});
     return k;

@@ -1,12 +1,12 @@
 #!/bin/bash
 # Builds dev/fused/emu/emu_check (the fused-backward kernels on the CPU: the mma.sync main and dQ kernels and
-# the sm_90a wgmma main pass) and emu_fwd_check (the fused-forward kernels: mma.sync, wgmma and wgmma-ws) into $EMU_DIR
+# the sm_90a wgmma main pass) and emu_fwd_check (the fused-forward kernels: mma.sync, window-union, wgmma and wgmma-ws) into $EMU_DIR
 # (default /tmp/emu): mirrors the kernels/ layout with the emulated
 # runtime headers (sm80_mma.h, sm90_wgmma.h, sm90_ws.h, tma_map.h) in place of kernels/runtime's, so the
 # kernel headers' #include "../../runtime/..." pick the emulation, and stand-ins for <cuda.h> and
 # <cuda_runtime.h>.
 # Run: $EMU_DIR/emu_check CASES SEED [wgmma [tma] [persistent CTAS]]
-#      $EMU_DIR/emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip]
+#      $EMU_DIR/emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|mma-union]
 set -e
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 E=${EMU_DIR:-/tmp/emu}
@@ -20,7 +20,7 @@ cp "$root"/kernels/runtime/{family_configs.h,device_caps.h,kernel_switches.h,tma
 cp "$root"/dev/fused/emu/stubs/*.h "$E/stubs/"
 cp "$root/dev/fused/emu/cuda_emu.h" "$E/stubs/"
 cp "$root"/dev/fused/emu/{cuda_emu.h,emu_reference.h,emu_check.cc} "$root/dev/fused/window_keys.h" "$E/fused/backward/"
-cp "$root"/kernels/fused/forward/{forward_kernel.cuh,online_softmax.cuh,forward_entries.h} "$E/fused/forward/"
+cp "$root"/kernels/fused/forward/{forward_kernel.cuh,forward_union_kernel.cuh,online_softmax.cuh,forward_entries.h} "$E/fused/forward/"
 cp "$root"/kernels/fused/forward/forward_ws_{kernel,consumer,producer,mask,ring,softmax,walk}.cuh "$E/fused/forward/"
 cp "$root"/kernels/fused/forward/forward_ws_{params,traits,strip}.h "$root/kernels/fused/forward/forward_ws_tma.cu" "$E/fused/forward/"
 cp "$root"/dev/fused/emu/{cuda_emu.h,emu_reference.h,emu_fwd_check.cc} "$root/dev/fused/window_keys.h" "$E/fused/forward/"

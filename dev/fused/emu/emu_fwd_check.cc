@@ -6,7 +6,9 @@
 // windows wider than a Q tile plus a KV tile, for the unmasked path) against an fp64 reference: O within
 // tolerance, LSE within 1e-3, and output rows the kernel must write all written (outputs start poisoned).
 // Build with emu_build.sh.
-//   emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws]
+// mma-union: the 2-D window-union kernel (forward_union_kernel.cuh, NATTEN_FORWARD_UNION_CONFIGS_2D) on
+// problems whose Q tiles' unions fit its capacity (drawn again until they do).
+//   emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|mma-union]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,6 +17,7 @@
 #include "emu_reference.h"
 #include "forward_entries.h"
 #include "forward_kernel.cuh"
+#include "forward_union_kernel.cuh"
 #include "forward_ws_kernel.cuh"
 
 namespace natten::fused {
@@ -44,6 +47,16 @@ static void run_forward(const NaProblem& p, const FusedForwardArgs& a) {
   emu::launch((unsigned)grid_slots(p, q_ext), (unsigned)p.heads, (unsigned)p.batch, Tr::kThreads,
               reinterpret_cast<unsigned char*>(smem),
               [&] { na_forward_kernel<QTile, KVTile, DT, Stages, Arch, Tag>(prm); });
+}
+
+/// launch_forward_union's (forward_union_launch.cuh) grid and parameters, with the emulated launch.
+template <class QTile, int Cap0, int Cap1, int DT, class Tag>
+static void run_forward_union(const NaProblem& p, const FusedForwardArgs& a) {
+  const ForwardParams prm = forward_params(p, a);
+  const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
+  emu::launch((unsigned)grid_slots(p, q_ext), (unsigned)p.heads, (unsigned)p.batch,
+              UnionTraits<QTile, Cap0, Cap1, DT>::kThreads, reinterpret_cast<unsigned char*>(smem),
+              [&] { na_forward_union_kernel<QTile, Cap0, Cap1, DT, Tag>(prm); });
 }
 
 /// Whether the last 'wgmma-ws' launch loaded through TMA (else the cp.async fallback).
@@ -87,13 +100,25 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
             &run_forward_ws<TileShape<D, QX, QY, QZ>, KvStrip<N>, DT, ST, kWgmmaWsArch, BF16>, \
             &run_forward_ws<TileShape<D, QX, QY, QZ>, KvStrip<N>, DT, ST, kWgmmaWsArch, F16>},
 
+/// Window-union configs carry arch 80 and stages 1 (the only stage-1 mma.sync configs).
+#define EMU_FWD_UNION(D, QX, QY, CX, CY, DT)                               \
+  FwdConfig{D,                                                             \
+            {QX, QY, 1},                                                   \
+            {CX, CY, 1},                                                   \
+            DT,                                                            \
+            1,                                                             \
+            80,                                                            \
+            &run_forward_union<TileShape<D, QX, QY, 1>, CX, CY, DT, BF16>, \
+            &run_forward_union<TileShape<D, QX, QY, 1>, CX, CY, DT, F16>},
+
 static const std::vector<FwdConfig>& configs() {
   static const std::vector<FwdConfig> all = {
       NATTEN_FORWARD_CONFIGS_1D(EMU_FWD_MMA) NATTEN_FORWARD_CONFIGS_2D(EMU_FWD_MMA)
           NATTEN_FORWARD_CONFIGS_3D(EMU_FWD_MMA) NATTEN_FORWARD_WGMMA_CONFIGS_1D(EMU_FWD_WGMMA)
               NATTEN_FORWARD_WGMMA_CONFIGS_2D(EMU_FWD_WGMMA) NATTEN_FORWARD_WGMMA_CONFIGS_3D(EMU_FWD_WGMMA)
                   NATTEN_FORWARD_WS_CONFIGS_1D(EMU_FWD_WS) NATTEN_FORWARD_WS_CONFIGS_2D(EMU_FWD_WS)
-                      NATTEN_FORWARD_WS_STRIP_CONFIGS_2D(EMU_FWD_WS_STRIP) NATTEN_FORWARD_WS_CONFIGS_3D(EMU_FWD_WS)};
+                      NATTEN_FORWARD_WS_STRIP_CONFIGS_2D(EMU_FWD_WS_STRIP) NATTEN_FORWARD_WS_CONFIGS_3D(EMU_FWD_WS)
+                          NATTEN_FORWARD_UNION_CONFIGS_2D(EMU_FWD_UNION)};
   return all;
 }
 
@@ -155,8 +180,9 @@ int main(int argc, char** argv) {
   const std::string family = argc > 3 ? argv[3] : "mma";
   // wgmma-ws-strip: the 2-D strip configs of 'wgmma-ws' alone (every case 2-D).
   const bool strips_only = family == "wgmma-ws-strip";
-  if (family != "mma" && family != "wgmma" && family != "wgmma-ws" && !strips_only) {
-    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip]\n");
+  const bool union_only = family == "mma-union";
+  if (family != "mma" && family != "wgmma" && family != "wgmma-ws" && !strips_only && !union_only) {
+    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|mma-union]\n");
     return 2;
   }
   const int arch = family == "wgmma-ws" || strips_only ? kWgmmaWsArch : family == "wgmma" ? 90 : 80;
@@ -164,10 +190,10 @@ int main(int argc, char** argv) {
   int fails = 0;
   for (int i = 0; i < cases; ++i) {
     NaProblem p;
-    p.dims = strips_only ? 2 : 1 + i % 3;
+    p.dims = strips_only || union_only ? 2 : 1 + i % 3;
     // Every other round of three (one problem per rank) has wide windows: KV tiles inside every window of
     // a Q tile.
-    draw_window_axes(p, rng, (i / 3) % 2 == 1, 200);
+    draw_window_axes(p, rng, !union_only && (i / 3) % 2 == 1, 200);
     if (strips_only && i % 3 == 2) {
       // Axis-1 window unions wider than a 64-key strip (one row segment per tile): short, wide images.
       const int k = uni(58, 90), d = uni(0, 3) == 0 ? 2 : 1;
@@ -193,9 +219,13 @@ int main(int argc, char** argv) {
     const int tier = head_dim_tier(p.head_dim, p.head_dim_v, kForwardMaxHeadDimTier);
     std::vector<const FwdConfig*> fit;
     for (const FwdConfig& c : configs())
-      if (c.dims == p.dims && c.tier == tier && c.arch == arch && (!strips_only || c.kv[0] == 1)) fit.push_back(&c);
+      if (c.dims == p.dims && c.tier == tier && c.arch == arch && (!strips_only || c.kv[0] == 1) &&
+          (c.stages == 1) == union_only &&
+          (!union_only ||
+           (max_tile_kv_extent(p.axis(0), c.q[0]) <= c.kv[0] && max_tile_kv_extent(p.axis(1), c.q[1]) <= c.kv[1])))
+        fit.push_back(&c);
     if (fit.empty()) {
-      --i;  // no config of this family at this tier (wgmma: none at 32): draw again
+      --i;  // no config of this family at this tier (wgmma: none at 32; a union too wide): draw again
       continue;
     }
     const FwdConfig& cfg = *fit[(size_t)uni(0, (int)fit.size() - 1)];

@@ -24,17 +24,20 @@ const char* dtype_name(DType t) {
 
 }  // namespace
 
-/// The entries of one dims value: the mma.sync and wgmma list, then the 'wgmma-ws' list.
-static std::vector<ForwardEntry> joined(const std::vector<ForwardEntry>& a, const std::vector<ForwardEntry>& b) {
+/// The entries of one dims value: the mma.sync and wgmma list, the window-union list (2-D), the 'wgmma-ws' list.
+static std::vector<ForwardEntry> joined(const std::vector<ForwardEntry>& a, const std::vector<ForwardEntry>& b,
+                                        const std::vector<ForwardEntry>& c = {}) {
   std::vector<ForwardEntry> out(a);
   out.insert(out.end(), b.begin(), b.end());
+  out.insert(out.end(), c.begin(), c.end());
   return out;
 }
 
 const std::vector<ForwardEntry>& ForwardConfigs::list(int dims) const {
   static const std::vector<ForwardEntry> none;
   static const std::vector<ForwardEntry> d1 = joined(forward_entries_1d(), forward_ws_entries_1d());
-  static const std::vector<ForwardEntry> d2 = joined(forward_entries_2d(), forward_ws_entries_2d());
+  static const std::vector<ForwardEntry> d2 =
+      joined(forward_entries_2d(), forward_union_entries_2d(), forward_ws_entries_2d());
   static const std::vector<ForwardEntry> d3 = joined(forward_entries_3d(), forward_ws_entries_3d());
   if (dims == 1) return d1;
   if (dims == 2) return d2;
@@ -44,6 +47,14 @@ const std::vector<ForwardEntry>& ForwardConfigs::list(int dims) const {
 
 bool ForwardConfigs::runs_on(const ForwardEntry& e, const DeviceCaps& caps) const {
   return (e.arch < 90 || caps.runs_sm90a()) && caps.smem_fits(e.smem_bytes);
+}
+
+bool ForwardConfigs::runs_problem(const ForwardEntry& e, const NaProblem& p) const {
+  if (!e.window_union) return true;
+  if (p.dims != e.dims) return false;
+  for (int a = 0; a < p.dims; ++a)
+    if (max_tile_kv_extent(p.axis(a), e.q_tile[a]) > e.kv_tile[a]) return false;
+  return true;
 }
 
 const ForwardConfigs& forward_configs() {
@@ -90,7 +101,7 @@ static bool ws_default_ok(const ForwardEntry& e, const NaProblem& p, const Devic
 const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfig& c, const DeviceCaps& caps) {
   const ForwardConfigs& family = forward_configs();
   const int tier = family.head_dim_tier(p.head_dim, p.head_dim_v);
-  const std::vector<const ForwardEntry*> cands = family.entries(p.dims, tier, t, caps);
+  const std::vector<const ForwardEntry*> cands = family.entries(p.dims, tier, t, caps, &p);
   const bool want_q = tile_given(c.q_tile), want_kv = tile_given(c.kv_tile), want_arch = c.forward_arch != 0;
   std::vector<const ForwardEntry*> match;
   for (const ForwardEntry* e : cands)
@@ -98,6 +109,18 @@ const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfi
         (!want_arch || e->arch == c.forward_arch))
       match.push_back(e);
   if (match.empty() && (want_q || want_kv || want_arch)) {
+    for (const ForwardEntry* e : family.entries(p.dims, tier, t, caps))
+      if (e->window_union && (!want_q || same_tile(e->q_tile, c.q_tile, p.dims)) &&
+          (!want_kv || same_tile(e->kv_tile, c.kv_tile, p.dims)) && (!want_arch || e->arch == c.forward_arch)) {
+        std::string needed;
+        for (int a = 0; a < p.dims; ++a)
+          needed += (a ? " x " : "") + std::to_string(max_tile_kv_extent(p.axis(a), e->q_tile[a]));
+        throw Error(ErrorKind::Range, "ERR_NATTEN_UNSUPPORTED",
+                    "the window-union forward config {qTileShape: " + shape_text(e->q_tile, p.dims) +
+                        ", kvTileShape: " + shape_text(e->kv_tile, p.dims) +
+                        "} holds a Q tile's window union of at most " + shape_text(e->kv_tile, p.dims) +
+                        " keys; this problem's Q tiles see up to " + needed + " (smaller windows or another config)");
+      }
     std::string valid;
     for (const ForwardEntry* e : cands)
       valid += (valid.empty() ? "" : ", ") + std::string("{qTileShape: ") + shape_text(e->q_tile, p.dims) +

@@ -22,6 +22,8 @@ class ForwardConfigs final : public FamilyConfigs<ForwardEntry> {
   int max_head_dim_tier() const override { return kForwardMaxHeadDimTier; }
   /// sm_90a (wgmma) entries only on compute capability 9.0; none that need more shared memory than it has.
   bool runs_on(const ForwardEntry& e, const DeviceCaps& caps) const override;
+  /// A window-union entry runs 2-D problems whose every Q tile's window union fits its capacity; others all.
+  bool runs_problem(const ForwardEntry& e, const NaProblem& p) const override;
   /// Tensor-core, softmax and shared-memory work of one representative CTA, times the wave-quantisation and
   /// occupancy losses (forward_cost.cu).
   double cost(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) const override;

@@ -161,6 +161,37 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
   return w;
 }
 
+/// The same for a window-union CTA (forward_union_kernel.cuh): it loads the tile's union once, and each warp
+/// computes its own 16 queries' union box (a key list padded to 16 keys), masking every element.
+CtaWork simulate_union_cta(const ForwardEntry& e, const NaProblem& p) {
+  const int micro[2] = {micro_extent(2, 0), micro_extent(2, 1)};
+  GroupAxis ax[2];
+  int q0[2];
+  double box_keys = 1;
+  for (int a = 0; a < 2; ++a) {
+    ax[a] = group_axis(p.axis(a), 0);
+    q0[a] = std::max(0, (ax[a].lg / 2) / e.q_tile[a] * e.q_tile[a]);
+    const Range r = tile_kv_range(ax[a], q0[a], e.q_tile[a]);
+    box_keys *= r.end - r.start;
+  }
+  CtaWork w;
+  w.loaded_keys = box_keys + double(p.n_extra);
+  for (int w0 = 0; w0 < e.q_tile[0]; w0 += micro[0])
+    for (int w1 = 0; w1 < e.q_tile[1]; w1 += micro[1]) {
+      const int f[2] = {q0[0] + w0, q0[1] + w1};
+      if (f[0] >= ax[0].lg || f[1] >= ax[1].lg) continue;
+      double keys = 1;
+      for (int a = 0; a < 2; ++a) {
+        const int l = std::min(f[a] + micro[a], ax[a].lg) - 1;
+        keys *= ax[a].window(l).end - ax[a].window(f[a]).start;
+      }
+      const double list = 16.0 * std::ceil(keys / 16.0) + 16.0 * std::ceil(double(p.n_extra) / 16.0);
+      w.computed_keys += kMicroTokens * list;
+      w.masked_keys += kMicroTokens * list;
+    }
+  return w;
+}
+
 }  // namespace
 
 int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
@@ -221,7 +252,7 @@ static double per_query_work(const ForwardEntry& e, const NaProblem& p) {
             kWsCtaKeys) /
            kWsSpeed;
   }
-  const CtaWork w = simulate_cta(e, p);
+  const CtaWork w = e.window_union ? simulate_union_cta(e, p) : simulate_cta(e, p);
   return (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / family_speed(e.arch);
 }
 

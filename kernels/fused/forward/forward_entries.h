@@ -93,6 +93,15 @@ namespace natten::fused {
   X(3, 8, 4, 4, 4, 4, 4, 128, 3)        \
   X(3, 8, 4, 4, 4, 4, 8, 128, 2)
 
+/// The 2-D window-union kernels (mma.sync, forward_union_kernel.cuh): X(dims, qx, qy, cap0, cap1, head_dim_tier).
+/// The CTA loads its Q tile's whole window union (at most cap0 x cap1 keys, listed as the KV tile) once and
+/// each warp computes its own queries' union only; it runs problems whose every Q tile's union fits
+/// (ForwardConfigs::runs_problem): Q 8x8 with 16x16 takes windows up to 9x9 at stride 1.
+#define NATTEN_FORWARD_UNION_CONFIGS_2D(X) \
+  X(2, 8, 8, 16, 16, 32)                   \
+  X(2, 16, 8, 24, 16, 32)                  \
+  X(2, 8, 8, 16, 16, 64)
+
 /// The largest head-dim tier of the forward entries.
 constexpr int kForwardMaxHeadDimTier = 256;
 
@@ -102,15 +111,19 @@ using ForwardLaunchFn = void (*)(const NaProblem& p, const FusedForwardArgs& a, 
 /// One compiled forward kernel: its config (ConfigEntry: dims, tiles, head-dim tier 32-256, arch 80 or
 /// 90, dtype, threads, shared memory) and what launches it.
 struct ForwardEntry : ConfigEntry {
-  int stages;  // K/V pipeline depth (2 or 3; 'wgmma-ws': ring stages, 2 to 4)
+  int stages;  // K/V pipeline depth (2 or 3; 'wgmma-ws': ring stages, 2 to 4; window union: 1)
   ForwardLaunchFn launch;
   const void* kernel;  // the __global__ function, for occupancy queries
+  /// The window-union kernel (forward_union_kernel.cuh): kv_tile is the largest union it holds.
+  bool window_union = false;
 };
 
 /// The compiled entries of one dims value, in list order, fp16 then bf16 per line (forward_{1,2,3}d.cu).
 const std::vector<ForwardEntry>& forward_entries_1d();
 const std::vector<ForwardEntry>& forward_entries_2d();
 const std::vector<ForwardEntry>& forward_entries_3d();
+/// The 2-D window-union entries (forward_union_2d.cu), listed after the mma.sync and wgmma ones.
+const std::vector<ForwardEntry>& forward_union_entries_2d();
 /// The 'wgmma-ws' entries of one dims value (forward_ws_{1,2,3}d.cu), listed after the others.
 const std::vector<ForwardEntry>& forward_ws_entries_1d();
 const std::vector<ForwardEntry>& forward_ws_entries_2d();

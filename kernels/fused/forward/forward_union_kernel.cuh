@@ -1,0 +1,335 @@
+// The window-union forward (mma.sync, sm_80+; 2-D): for small windows, where a KV tile walk mostly moves
+// and computes keys no query needs (k7 on Q 8x8 / KV 8x8 tiles: 9 tiles, 576 keys, for a 14x14 union).
+//
+// One CTA = one Q tile of one (batch, head) inside one dilation group per axis (the grid of
+// forward_kernel.cuh). It loads its Q tile and the whole window union of the tile (the box
+// tile_kv_range gives per axis, at most Cap0 x Cap1 keys, row-major with the box's own width) into shared
+// memory once: one cp.async group, one barrier, no K/V ring. Each warp (16 queries, a 4x4 micro box) then
+// computes exactly the keys of its own queries' union box (k7: 10x10 = 100 keys for 49 per query) as a
+// list of keys in row-major order: ldmatrix takes one row address per lane, so an n8 block of S (and a k16
+// step of P V) gathers any 8 (16) keys of the box. The list runs in chunks of kUnionChunkKeys with the
+// online softmax of forward_kernel.cuh (k7: 64 + 48 keys). A key of the list is in a query row's window
+// iff its box row lies in the row's window rows and its column bit is set in the row's column mask.
+// Additional keys follow in chunks of Cap0 x Cap1 through the same buffers.
+//
+// The host runs it only on problems whose every Q tile's union fits (max_tile_kv_extent, forward.cu).
+#pragma once
+#include "forward_kernel.cuh"
+
+namespace natten::fused {
+
+/// Keys of a warp's list per softmax chunk: 8 n8 blocks of S, 4 k16 steps of P V (112 spilled at 128 registers).
+constexpr int kUnionChunkKeys = 64;
+
+/// Sizes derived from a window-union configuration (Q tile, union capacity Cap0 x Cap1 keys, head-dim tier).
+template <class QTile, int Cap0, int Cap1, int DT>
+struct UnionTraits {
+  static_assert(QTile::kDims == 2, "the window-union kernel is 2-D");
+  static_assert(Cap1 <= 32, "one 32-bit column mask per query row");
+  static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kChunks = DT / 8;  // 16-byte chunks per row
+  static constexpr int kCapKeys = Cap0 * Cap1;
+  static constexpr int kQUnits = QTile::kSize * kChunks;
+  static constexpr int kKVUnits = kCapKeys * kChunks;
+  static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kKVUnits);
+  /// Resident CTAs per SM for the register cap: 4-warp CTAs 4 at tier 32 (128 registers), 3 at tier 64 (the
+  /// shared memory allows 3; 128 spilled 12 bytes); 8-warp CTAs 2.
+  static constexpr int kMinBlocks = kWarps == 4 ? (DT <= 32 ? 4 : 3) : 2;
+  using Layout = RowSwizzle<kChunks>;
+};
+
+namespace detail {
+
+/// floor(n / d) for 0 <= n < 2^24 and 1 <= d <= 32 with a precomputed magic = ceil(2^32 / d): one IMAD.HI.
+__device__ __forceinline__ int div_by_magic(int n, uint32_t magic) {
+  return static_cast<int>((uint64_t(uint32_t(n)) * magic) >> 32);
+}
+
+/// Bits [lo, hi) of a 32-bit mask (0 <= lo <= hi <= 32).
+__device__ __forceinline__ uint32_t bit_range(int lo, int hi) {
+  const uint32_t below_hi = hi >= 32 ? 0xffffffffu : (1u << hi) - 1u;
+  return below_hi & ~((1u << lo) - 1u);
+}
+
+}  // namespace detail
+
+template <class QTile, int Cap0, int Cap1, int DT, class Tag>
+__global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
+                                  UnionTraits<QTile, Cap0, Cap1, DT>::kMinBlocks)
+    na_forward_union_kernel(const ForwardParams prm) {
+  using Tr = UnionTraits<QTile, Cap0, Cap1, DT>;
+  using Layout = typename Tr::Layout;
+  using Elem = typename Tag::Storage;
+  constexpr int kChunks = Tr::kChunks;
+  const float kNegInf = -CUDART_INF_F;
+
+  extern __shared__ __align__(1024) uint4 smem[];  // the declaration of forward_kernel.cuh (one array per CTA)
+  uint4* const s_q = smem;
+  const uint32_t q_smem = smem_addr(s_q);
+  const uint32_t k_smem = q_smem + 16u * Tr::kQUnits, v_smem = k_smem + 16u * Tr::kKVUnits;
+
+  const NaProblem& p = prm.p;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int grp = lane >> 2, tig = lane & 3;
+  const int h = blockIdx.y;
+  const uint32_t b = blockIdx.z;
+  const uint32_t hkv = uint32_t(h) * uint32_t(p.heads_kv) / uint32_t(p.heads);
+  const int dqk = int(p.head_dim), dv = int(p.head_dim_v);
+
+  // ---- where this CTA is (the slot order of forward_kernel.cuh: last axis fastest) ----
+  GroupAxis ax[2];
+  int q0[2];
+  {
+    int64_t linear = blockIdx.x;
+#pragma unroll
+    for (int a = 1; a >= 0; --a) {
+      const int n = axis_slots(p.length[a], p.dilation[a], QTile::ext(a));
+      const AxisSlot slot = decode_slot(static_cast<int>(linear % n), p.length[a], p.dilation[a], QTile::ext(a));
+      linear /= n;
+      ax[a] = group_axis(p.axis(a), slot.group);
+      q0[a] = slot.origin;
+    }
+  }
+  if (q0[0] >= ax[0].lg || q0[1] >= ax[1].lg) return;  // empty slot of a short dilation group
+
+  // ---- the union box of the tile, row-major with its own width ----
+  int kv_lo[2], box[2];
+#pragma unroll
+  for (int a = 0; a < 2; ++a) {
+    const Range r = tile_kv_range(ax[a], q0[a], QTile::ext(a));
+    kv_lo[a] = r.start;
+    box[a] = r.end - r.start;
+  }
+  if (box[0] > Cap0 || box[1] > Cap1) __trap();  // the host launches only problems whose unions fit
+  const int box_keys = box[0] * box[1];
+
+  // Token of group-local (0, 0) of this CTA's groups and the token step per group-local coordinate.
+  const int64_t tstride[2] = {int64_t(p.length[1]) * p.dilation[0], p.dilation[1]};
+  const int64_t tok0 = (int64_t(b) * p.length[0] + ax[0].group) * p.length[1] + ax[1].group;
+
+  // ---- loads: Q, then K and V of the box; one group, one barrier ----
+  const Elem* const q_base = static_cast<const Elem*>(prm.a.q);
+  const Elem* const k_base = static_cast<const Elem*>(prm.a.k);
+  const Elem* const v_base = static_cast<const Elem*>(prm.a.v);
+  const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;  // elements per token
+  {
+    const int64_t q_row = p.heads * dqk;
+    const int64_t q_estride[3] = {tstride[0] * q_row, tstride[1] * q_row, 0};
+    int lim[3] = {1, 1, 1};
+    int64_t tok = tok0;
+#pragma unroll
+    for (int a = 0; a < 2; ++a) {
+      const int c = q0[a] + QTile::coord(tid / kChunks, a);
+      lim[a] = ax[a].lg - c;
+      tok += c * tstride[a];
+    }
+    detail::load_spatial_tile<QTile, kChunks, Tr::kThreads, Layout>(q_smem, tid, q_base, q_base + h * dqk + tok * q_row,
+                                                                    q_estride, lim, dqk / 8);
+  }
+  {
+    const Elem* const k0 = k_base + int64_t(hkv) * dqk;
+    const Elem* const v0 = v_base + int64_t(hkv) * dv;
+    const int chunk = tid % kChunks;
+    for (int u = tid / kChunks; u < box_keys; u += Tr::kThreads / kChunks) {
+      const int r = u / box[1], c = u - r * box[1];
+      const int64_t tok = tok0 + (kv_lo[0] + r) * tstride[0] + (kv_lo[1] + c) * tstride[1];
+      cp_async_16(k_smem + 16u * Layout::unit(u, chunk), chunk < dqk / 8 ? k0 + tok * k_row + chunk * 8 : k_base,
+                  chunk < dqk / 8);
+      cp_async_16(v_smem + 16u * Layout::unit(u, chunk), chunk < dv / 8 ? v0 + tok * v_row + chunk * 8 : v_base,
+                  chunk < dv / 8);
+    }
+  }
+  cp_async_commit();
+  cp_async_wait<0>();
+  if (prm.negate_q) detail::negate_tile<QTile, kChunks, Tr::kThreads, Layout>(s_q, tid);
+  __syncthreads();
+
+  uint32_t qf[DT / 16][4];
+  {
+    const detail::LaneOffsets<kChunks> q_lane(lane & 15, lane >> 4);
+#pragma unroll
+    for (int kk = 0; kk < DT / 16; ++kk) ldmatrix_x4(qf[kk], q_smem + q_lane.at(warp, kk));
+  }
+
+  // ---- this warp's key list: its queries' union box, row-major ----
+  bool has_rows = true;
+  int w_lo[2], w_ext[2];
+#pragma unroll
+  for (int a = 0; a < 2; ++a) {
+    const int first = q0[a] + QTile::micro_origin(warp, a);
+    const int last = min_int(first + QTile::micro(a), ax[a].lg) - 1;
+    if (last < first) has_rows = false;
+    w_lo[a] = ax[a].window(first).start;
+    w_ext[a] = ax[a].window(last < first ? first : last).end - w_lo[a];
+  }
+  const int n_keys = w_ext[0] * w_ext[1];
+  const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
+  // Box row of list row 0 and box column of list column 0.
+  const int row_off = w_lo[0] - kv_lo[0], col_off = w_lo[1] - kv_lo[1];
+  // Per fragment row (grp, grp + 8): its window rows [row_lo, row_lo + row_len) in list rows, and its
+  // window columns as a mask over list columns.
+  int row_lo[2];
+  uint32_t row_len[2], col_bits[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const Range wr = ax[0].window(q0[0] + QTile::coord(warp * 16 + grp + 8 * r, 0));
+    const Range wc = ax[1].window(q0[1] + QTile::coord(warp * 16 + grp + 8 * r, 1));
+    row_lo[r] = wr.start - w_lo[0];
+    row_len[r] = uint32_t(wr.end - wr.start);
+    col_bits[r] = detail::bit_range(wc.start - w_lo[1], wc.end - w_lo[1]);  // inside the list's columns
+  }
+  // Union-box row of list key n (keys past the list: row 0, loaded and finite; their P is 0).
+  auto window_row = [&](int n) -> int {
+    const int r = detail::div_by_magic(n, magic);
+    return n < n_keys ? (r + row_off) * box[1] + (n - r * w_ext[1]) + col_off : 0;
+  };
+  // Bits 0 and 1: whether list key n is in the window of fragment row 0 / 1 (keys past the list: in none,
+  // their list row is past the box).
+  auto window_keep = [&](int n) -> uint32_t {
+    const int r = detail::div_by_magic(n, magic);
+    const int c = n - r * w_ext[1];
+    uint32_t keep = 0;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) keep |= (uint32_t(r - row_lo[i]) < row_len[i] ? (col_bits[i] >> c) & 1u : 0u) << i;
+    return keep;
+  };
+
+  float o[DT / 8][4];
+#pragma unroll
+  for (int i = 0; i < DT / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  OnlineSoftmaxRows rows;
+
+  // One chunk of keys [base, base + count) of a list: S = Q K^T over the gathered rows, masks, online
+  // softmax, O += P V. key_row(n): shared-memory row of key n; keep(n): its window bits for the two rows.
+  auto run_chunk = [&](int base, int count, auto&& key_row, auto&& keep) {
+    constexpr int kPairs = kUnionChunkKeys / 16;
+    float s[2 * kPairs][4];
+#pragma unroll
+    for (int j = 0; j < 2 * kPairs; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+    for (int jp = 0; jp < kPairs; ++jp) {
+      if (16 * jp >= count) break;
+      // x4: (block 2jp, chunk 2kk), (2jp, 2kk + 1), (2jp + 1, 2kk), (2jp + 1, 2kk + 1); lane -> row (lane & 7).
+      const int row = key_row(base + 16 * jp + ((lane >> 4) << 3) + (lane & 7));
+#pragma unroll
+      for (int kk = 0; kk < DT / 16; ++kk) {
+        uint32_t kb[4];
+        ldmatrix_x4(kb, k_smem + 16u * Layout::unit(row, 2 * kk + ((lane >> 3) & 1)));
+        const uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
+        mma_16816(Tag{}, s[2 * jp], qf[kk], b0);
+        mma_16816(Tag{}, s[2 * jp + 1], qf[kk], b1);
+      }
+    }
+    float mx[2] = {kNegInf, kNegInf};
+#pragma unroll
+    for (int j = 0; j < 2 * kPairs; ++j) {
+      if (16 * (j / 2) >= count) break;
+#pragma unroll
+      for (int e1 = 0; e1 < 2; ++e1) {
+        const uint32_t in = keep(base + 8 * j + 2 * tig + e1);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          float& x = s[j][2 * r + e1];
+          x = (in >> r & 1u) ? x : kNegInf;
+          mx[r] = fmaxf(mx[r], x);
+        }
+      }
+    }
+    float alpha[2], m_use[2];
+    rows.update(mx, prm.scale_log2, m_use, alpha);
+#pragma unroll
+    for (int j = 0; j < 2 * kPairs; ++j) {
+      if (16 * (j / 2) >= count) break;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float pe = exp2_approx(fmaf(s[j][e], prm.scale_log2, -m_use[e >> 1]));
+        s[j][e] = pe;
+        rows.l[e >> 1] += pe;
+      }
+    }
+    if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+#pragma unroll
+      for (int i = 0; i < DT / 8; ++i) {
+        o[i][0] *= alpha[0];
+        o[i][1] *= alpha[0];
+        o[i][2] *= alpha[1];
+        o[i][3] *= alpha[1];
+      }
+    }
+#pragma unroll
+    for (int ks = 0; ks < kPairs; ++ks) {
+      if (16 * ks >= count) break;
+      uint32_t pa[4];
+      pack_a_from_c(Tag{}, pa, s[2 * ks], s[2 * ks + 1]);
+      // x4.trans: (keys 0-7, d-chunk 2dp), (keys 8-15, 2dp), (keys 0-7, 2dp + 1), (keys 8-15, 2dp + 1).
+      const int row = key_row(base + 16 * ks + (lane & 7) + (((lane >> 3) & 1) << 3));
+#pragma unroll
+      for (int dp = 0; dp < DT / 16; ++dp) {
+        uint32_t vb[4];
+        ldmatrix_x4_trans(vb, v_smem + 16u * Layout::unit(row, 2 * dp + (lane >> 4)));
+        const uint32_t b0[2] = {vb[0], vb[1]}, b1[2] = {vb[2], vb[3]};
+        mma_16816(Tag{}, o[2 * dp], pa, b0);
+        mma_16816(Tag{}, o[2 * dp + 1], pa, b1);
+      }
+    }
+  };
+
+  if (has_rows)
+    for (int base = 0; base < n_keys; base += kUnionChunkKeys)
+      run_chunk(base, min_int(kUnionChunkKeys, n_keys - base), window_row, window_keep);
+
+  // ---- additional keys: chunks of the buffers' capacity, seen by every query ----
+  const int n_extra = int(p.n_extra);
+  for (int e0 = 0; e0 < n_extra; e0 += Tr::kCapKeys) {
+    __syncthreads();  // every warp is done with the buffers
+    const Elem* const ek = static_cast<const Elem*>(prm.a.extra_k) + (int64_t(b) * n_extra * p.heads_kv + hkv) * dqk;
+    const Elem* const ev = static_cast<const Elem*>(prm.a.extra_v) + (int64_t(b) * n_extra * p.heads_kv + hkv) * dv;
+    detail::load_linear_tile<Tr::kCapKeys, kChunks, Tr::kThreads, Layout>(k_smem, tid, ek, e0, n_extra, k_row, dqk / 8);
+    detail::load_linear_tile<Tr::kCapKeys, kChunks, Tr::kThreads, Layout>(v_smem, tid, ev, e0, n_extra, v_row, dv / 8);
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+    const int in_buf = min_int(Tr::kCapKeys, n_extra - e0);
+    if (has_rows)
+      for (int base = 0; base < in_buf; base += kUnionChunkKeys)
+        run_chunk(
+            base, min_int(kUnionChunkKeys, in_buf - base), [&](int n) { return n < in_buf ? n : 0; },
+            [&](int n) -> uint32_t { return n < in_buf ? 3u : 0u; });
+  }
+
+  // ---- epilogue: O / l and LSE; O staged through this warp's own Q rows for 16-byte stores ----
+  float inv[2], lse[2];
+  rows.finish(inv, lse);
+  uint32_t* const stage_o = reinterpret_cast<uint32_t*>(s_q);
+#pragma unroll
+  for (int i = 0; i < DT / 8; ++i) {
+    const int r0 = warp * 16 + grp;
+    stage_o[swizzle<kChunks>(r0, i) * 4 + tig] = pack2(Tag{}, o[i][0] * inv[0], o[i][1] * inv[0]);
+    stage_o[swizzle<kChunks>(r0 + 8, i) * 4 + tig] = pack2(Tag{}, o[i][2] * inv[1], o[i][3] * inv[1]);
+  }
+  __syncwarp();
+  // Token of query row n of the tile, or -1 past the edge of the feature map.
+  auto token_at = [&](int n) -> int64_t {
+    const int c0 = q0[0] + QTile::coord(n, 0), c1 = q0[1] + QTile::coord(n, 1);
+    if (c0 >= ax[0].lg || c1 >= ax[1].lg) return -1;
+    return detail::token_of(p, b, ax[0].global(c0), ax[1].global(c1), 0);
+  };
+  Elem* const out = static_cast<Elem*>(prm.a.out);
+#pragma unroll
+  for (int idx = lane; idx < 16 * kChunks; idx += 32) {
+    const int n = warp * 16 + idx / kChunks, ch = idx % kChunks;
+    if (ch >= dv / 8) continue;
+    const int64_t tok = token_at(n);
+    if (tok >= 0) *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = s_q[swizzle<kChunks>(n, ch)];
+  }
+  if (tig == 0 && prm.a.lse != nullptr) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t tok = token_at(warp * 16 + grp + 8 * r);
+      if (tok >= 0) prm.a.lse[tok * p.heads + h] = lse[r];
+    }
+  }
+}
+
+}  // namespace natten::fused
