@@ -25,7 +25,7 @@ constexpr int kUnionChunkKeys = 64;
 template <class QTile, int Cap0, int Cap1, int DT>
 struct UnionTraits {
   static_assert(QTile::kDims == 2, "the window-union kernel is 2-D");
-  static_assert(Cap1 <= 32, "one 32-bit column mask per query row");
+  static_assert(Cap0 <= 31 && Cap1 <= 32, "32-bit row and column masks over a warp's list");
   static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kChunks = DT / 8;  // 16-byte chunks per row
@@ -167,32 +167,34 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
   // Box row of list row 0 and box column of list column 0.
   const int row_off = w_lo[0] - kv_lo[0], col_off = w_lo[1] - kv_lo[1];
-  // Per fragment row (grp, grp + 8): its window rows [row_lo, row_lo + row_len) in list rows, and its
-  // window columns as a mask over list columns.
-  int row_lo[2];
-  uint32_t row_len[2], col_bits[2];
+  // The two fragment rows (grp, grp + 8) of a 4x4 micro box share their axis-1 coordinate, so one column mask
+  // (over list columns) serves both; per row a mask over list rows (lists are at most 32 x 32).
+  uint32_t row_bits[2], col_bits = 0;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const Range wr = ax[0].window(q0[0] + QTile::coord(warp * 16 + grp + 8 * r, 0));
-    const Range wc = ax[1].window(q0[1] + QTile::coord(warp * 16 + grp + 8 * r, 1));
-    row_lo[r] = wr.start - w_lo[0];
-    row_len[r] = uint32_t(wr.end - wr.start);
-    col_bits[r] = detail::bit_range(wc.start - w_lo[1], wc.end - w_lo[1]);  // inside the list's columns
+    const int n = warp * 16 + grp + 8 * r;
+    const Range wr = ax[0].window(q0[0] + QTile::coord(n, 0));
+    row_bits[r] = detail::bit_range(wr.start - w_lo[0], wr.end - w_lo[0]);  // inside the list's rows
+    if (r == 0) {
+      const Range wc = ax[1].window(q0[1] + QTile::coord(n, 1));
+      col_bits = detail::bit_range(wc.start - w_lo[1], wc.end - w_lo[1]);
+    }
   }
-  // Union-box row of list key n (keys past the list: row 0, loaded and finite; their P is 0).
+  static_assert(QTile::micro(0) == 4 && QTile::micro(1) == 4, "fragment rows grp and grp + 8 share axis 1");
+  // Shared-memory row of list key n: list row r = n / width, column n - r width, at union-box row
+  // (r + row_off) box[1] + col_off + (n - r width) = n + r (box[1] - width) + base_row. Keys past the list: row 0
+  // (loaded and finite; their P is 0).
+  const int row_step = box[1] - w_ext[1], base_row = row_off * box[1] + col_off;
   auto window_row = [&](int n) -> int {
-    const int r = detail::div_by_magic(n, magic);
-    return n < n_keys ? (r + row_off) * box[1] + (n - r * w_ext[1]) + col_off : 0;
+    return n < n_keys ? n + detail::div_by_magic(n, magic) * row_step + base_row : 0;
   };
-  // Bits 0 and 1: whether list key n is in the window of fragment row 0 / 1 (keys past the list: in none,
-  // their list row is past the box).
+  // Bits 0 and 1: whether list key n is in the window of fragment row 0 / 1. Keys past the list are in none:
+  // their list row is past every row mask (bit 31 of a row mask is never set: lists have at most 24 rows).
   auto window_keep = [&](int n) -> uint32_t {
     const int r = detail::div_by_magic(n, magic);
-    const int c = n - r * w_ext[1];
-    uint32_t keep = 0;
-#pragma unroll
-    for (int i = 0; i < 2; ++i) keep |= (uint32_t(r - row_lo[i]) < row_len[i] ? (col_bits[i] >> c) & 1u : 0u) << i;
-    return keep;
+    const uint32_t col = 0u - ((col_bits >> (n - r * w_ext[1])) & 1u);  // all ones or zero
+    const int rc = min_int(r, 31);
+    return col & (((row_bits[0] >> rc) & 1u) | (((row_bits[1] >> rc) & 1u) << 1));
   };
 
   float o[DT / 8][4];
@@ -302,6 +304,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   float inv[2], lse[2];
   rows.finish(inv, lse);
   uint32_t* const stage_o = reinterpret_cast<uint32_t*>(s_q);
+  __syncwarp();  // the warp's lanes are done reading its Q rows (ldmatrix) before any lane overwrites them
 #pragma unroll
   for (int i = 0; i < DT / 8; ++i) {
     const int r0 = warp * 16 + grp;

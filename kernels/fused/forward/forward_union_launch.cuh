@@ -19,6 +19,10 @@ void launch_forward_union(const NaProblem& p, const FusedForwardArgs& args, cuda
   auto kernel = na_forward_union_kernel<QTile, Cap0, Cap1, DT, Tag>;
   NATTEN_CUDA_CHECK(
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Tr::kSmemBytes)));
+  // The whole unified L1 as shared memory: the kernel reads global memory only through cp.async (L2), and
+  // the driver's default carve-out held fewer CTAs than the registers allow.
+  NATTEN_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
   kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(prm);
   NATTEN_CUDA_CHECK(cudaGetLastError());
 }
