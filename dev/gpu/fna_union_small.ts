@@ -50,8 +50,8 @@ async function main(): Promise<void> {
       causal: [true, false],
       headDim: 32,
       extra: 0,
-      q: [16, 8],
-      kv: [24, 16],
+      q: [8, 8],
+      kv: [16, 16],
     },
     {
       spatial: [18, 18],

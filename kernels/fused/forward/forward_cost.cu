@@ -225,6 +225,11 @@ int resident_ctas(const ForwardEntry& e, const DeviceCaps& caps) {
 // Tensor-core rate of a kernel family relative to mma.sync on the same work: wgmma 2.5x (H200
 // measurements, bench/NOTES.md).
 static double family_speed(int arch) { return arch >= 90 ? 2.5 : 1.0; }
+// The window-union kernel's rate on the same work, relative to the mma.sync tile walk: no KV tile loop (one
+// load, one barrier, no per-tile waits and bookkeeping). Fitted to H200 timings of six small-window 2-D
+// problems (k3-k9, D32 and D64, bench/NOTES.md "Window-union forward"), where it ran 0.65-0.91x the time of
+// the fastest tile-walk kernel: 1.5 orders all six as measured.
+constexpr double kUnionSpeed = 1.5;
 
 // The 'wgmma-ws' model, fitted to H200 timings of its 8 configs on the four sm_90a benchmark problems in
 // wgmma cost units (bench/NOTES.md, "wgmma-ws"): a faster rate on the tensor cores, but a fixed cost per KV
@@ -253,7 +258,8 @@ static double per_query_work(const ForwardEntry& e, const NaProblem& p) {
            kWsSpeed;
   }
   const CtaWork w = e.window_union ? simulate_union_cta(e, p) : simulate_cta(e, p);
-  return (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / family_speed(e.arch);
+  const double speed = e.window_union ? kUnionSpeed : family_speed(e.arch);
+  return (w.computed_keys + 0.3 * w.masked_keys + 0.25 * w.loaded_keys) / q_size / speed;
 }
 
 double forward_ctas(const ForwardEntry& e, const NaProblem& p) {
