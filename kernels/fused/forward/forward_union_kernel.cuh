@@ -9,7 +9,8 @@
 // list of keys in row-major order: ldmatrix takes one row address per lane, so an n8 block of S (and a k16
 // step of P V) gathers any 8 (16) keys of the box. The list runs in chunks of kUnionChunkKeys with the
 // online softmax of forward_kernel.cuh (k7: 64 + 48 keys). A key of the list is in a query row's window
-// iff its box row lies in the row's window rows and its column bit is set in the row's column mask.
+// iff it lies in the row's window rows (one range of the list) and in its window columns (a pattern the
+// warp builds per chunk, one list row per lane).
 // Additional keys follow in chunks of Cap0 x Cap1 through the same buffers.
 //
 // The host runs it only on problems whose every Q tile's union fits (max_tile_kv_extent, forward.cu).
@@ -25,7 +26,7 @@ constexpr int kUnionChunkKeys = 64;
 template <class QTile, int Cap0, int Cap1, int DT>
 struct UnionTraits {
   static_assert(QTile::kDims == 2, "the window-union kernel is 2-D");
-  static_assert(Cap0 <= 31 && Cap1 <= 32, "32-bit row and column masks over a warp's list");
+  static_assert(kUnionChunkKeys == 64, "one 64-bit mask per fragment row and chunk");
   static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kChunks = DT / 8;  // 16-byte chunks per row
@@ -35,7 +36,7 @@ struct UnionTraits {
   static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kKVUnits);
   /// Resident CTAs per SM for the register cap: 4-warp CTAs 4 at tier 32 (128 registers), 3 at tier 64 (the
   /// shared memory allows 3; 128 spilled 12 bytes); 8-warp CTAs 2.
-  static constexpr int kMinBlocks = kWarps == 4 ? (DT <= 32 ? 4 : 3) : 2;
+  static constexpr int kMinBlocks = kWarps == 4 ? (DT <= 32 ? 5 : 3) : 2;
   using Layout = RowSwizzle<kChunks>;
 };
 
@@ -50,6 +51,15 @@ __device__ __forceinline__ int div_by_magic(int n, uint32_t magic) {
 __device__ __forceinline__ uint32_t bit_range(int lo, int hi) {
   const uint32_t below_hi = hi >= 32 ? 0xffffffffu : (1u << hi) - 1u;
   return below_hi & ~((1u << lo) - 1u);
+}
+
+/// Bits [lo, hi) of a 64-bit mask, lo and hi clamped to [0, 64].
+__device__ __forceinline__ uint64_t bit_range64(int lo, int hi) {
+  lo = lo < 0 ? 0 : (lo > 64 ? 64 : lo);
+  hi = hi < 0 ? 0 : (hi > 64 ? 64 : hi);
+  const uint64_t below_hi = hi >= 64 ? ~0ull : (1ull << hi) - 1ull;
+  const uint64_t below_lo = lo >= 64 ? ~0ull : (1ull << lo) - 1ull;
+  return below_hi & ~below_lo;
 }
 
 }  // namespace detail
@@ -167,20 +177,18 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
   // Box row of list row 0 and box column of list column 0.
   const int row_off = w_lo[0] - kv_lo[0], col_off = w_lo[1] - kv_lo[1];
-  // The two fragment rows (grp, grp + 8) of a 4x4 micro box share their axis-1 coordinate, so one column mask
-  // (over list columns) serves both; per row a mask over list rows (lists are at most 32 x 32).
-  uint32_t row_bits[2], col_bits = 0;
+  // The window of a fragment row (grp, grp + 8) in list coordinates: rows [row_lo, row_hi), columns
+  // [col_lo, col_hi). The two rows of a 4x4 micro box share their axis-1 coordinate, hence their columns.
+  static_assert(QTile::micro(0) == 4 && QTile::micro(1) == 4, "fragment rows grp and grp + 8 share axis 1");
+  int row_lo[2], row_hi[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const int n = warp * 16 + grp + 8 * r;
-    const Range wr = ax[0].window(q0[0] + QTile::coord(n, 0));
-    row_bits[r] = detail::bit_range(wr.start - w_lo[0], wr.end - w_lo[0]);  // inside the list's rows
-    if (r == 0) {
-      const Range wc = ax[1].window(q0[1] + QTile::coord(n, 1));
-      col_bits = detail::bit_range(wc.start - w_lo[1], wc.end - w_lo[1]);
-    }
+    const Range wr = ax[0].window(q0[0] + QTile::coord(warp * 16 + grp + 8 * r, 0));
+    row_lo[r] = wr.start - w_lo[0];
+    row_hi[r] = wr.end - w_lo[0];
   }
-  static_assert(QTile::micro(0) == 4 && QTile::micro(1) == 4, "fragment rows grp and grp + 8 share axis 1");
+  const Range wc = ax[1].window(q0[1] + QTile::coord(warp * 16 + grp, 1));
+  const int col_lo = wc.start - w_lo[1], col_hi = wc.end - w_lo[1];
   // Shared-memory row of list key n: list row r = n / width, column n - r width, at union-box row
   // (r + row_off) box[1] + col_off + (n - r width) = n + r (box[1] - width) + base_row. Keys past the list: row 0
   // (loaded and finite; their P is 0).
@@ -188,13 +196,28 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   auto window_row = [&](int n) -> int {
     return n < n_keys ? n + detail::div_by_magic(n, magic) * row_step + base_row : 0;
   };
-  // Bits 0 and 1: whether list key n is in the window of fragment row 0 / 1. Keys past the list are in none:
-  // their list row is past every row mask (bit 31 of a row mask is never set: lists have at most 24 rows).
-  auto window_keep = [&](int n) -> uint32_t {
-    const int r = detail::div_by_magic(n, magic);
-    const uint32_t col = 0u - ((col_bits >> (n - r * w_ext[1])) & 1u);  // all ones or zero
-    const int rc = min_int(r, 31);
-    return col & (((row_bits[0] >> rc) & 1u) | (((row_bits[1] >> rc) & 1u) << 1));
+  // Bit k of m[i]: whether list key base + k (k < 64) is in the window of fragment row i. A row's window rows
+  // are one contiguous range of the row-major list; its columns repeat every list row. The 8 lanes of one
+  // query column (lane bits 0, 1 and 4 vary) build that column's pattern for the chunk one list row each and
+  // OR it together over those bits (keys past the list: past every row range).
+  const int col_lane = (lane & 3) | ((lane >> 2) & 4);  // 0..7 among the lanes of this query column
+  auto window_masks = [&](int base, uint64_t(&m)[2]) {
+    const int r_end = min_int(w_ext[0], detail::div_by_magic(base + 63, magic) + 1);
+    uint32_t lo = 0, hi = 0;
+    for (int rr = detail::div_by_magic(base, magic) + col_lane; rr < r_end; rr += 8) {
+      const uint64_t bits = detail::bit_range64(rr * w_ext[1] + col_lo - base, rr * w_ext[1] + col_hi - base);
+      lo |= uint32_t(bits);
+      hi |= uint32_t(bits >> 32);
+    }
+#pragma unroll
+    for (int x : {1, 2, 16}) {
+      lo |= __shfl_xor_sync(0xffffffffu, lo, x);
+      hi |= __shfl_xor_sync(0xffffffffu, hi, x);
+    }
+    const uint64_t cols = uint64_t(lo) | uint64_t(hi) << 32;
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+      m[i] = cols & detail::bit_range64(row_lo[i] * w_ext[1] - base, row_hi[i] * w_ext[1] - base);
   };
 
   float o[DT / 8][4];
@@ -203,8 +226,9 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   OnlineSoftmaxRows rows;
 
   // One chunk of keys [base, base + count) of a list: S = Q K^T over the gathered rows, masks, online
-  // softmax, O += P V. key_row(n): shared-memory row of key n; keep(n): its window bits for the two rows.
-  auto run_chunk = [&](int base, int count, auto&& key_row, auto&& keep) {
+  // softmax, O += P V. key_row(n): shared-memory row of key n; masks(base, m): the chunk's window bits of the
+  // two fragment rows (bit k: key base + k).
+  auto run_chunk = [&](int base, int count, auto&& key_row, auto&& masks) {
     constexpr int kPairs = kUnionChunkKeys / 16;
     float s[2 * kPairs][4];
 #pragma unroll
@@ -223,19 +247,19 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
         mma_16816(Tag{}, s[2 * jp + 1], qf[kk], b1);
       }
     }
+    uint64_t m[2];
+    masks(base, m);
+    // This lane's keys are base + 8 j + 2 tig + e1: shift its part out once, then one bit test per score.
+    const uint64_t lane_bits[2] = {m[0] >> (2 * tig), m[1] >> (2 * tig)};
     float mx[2] = {kNegInf, kNegInf};
 #pragma unroll
     for (int j = 0; j < 2 * kPairs; ++j) {
       if (16 * (j / 2) >= count) break;
 #pragma unroll
-      for (int e1 = 0; e1 < 2; ++e1) {
-        const uint32_t in = keep(base + 8 * j + 2 * tig + e1);
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          float& x = s[j][2 * r + e1];
-          x = (in >> r & 1u) ? x : kNegInf;
-          mx[r] = fmaxf(mx[r], x);
-        }
+      for (int e = 0; e < 4; ++e) {
+        float& x = s[j][e];
+        x = (lane_bits[e >> 1] >> (8 * j + (e & 1)) & 1u) ? x : kNegInf;
+        mx[e >> 1] = fmaxf(mx[e >> 1], x);
       }
     }
     float alpha[2], m_use[2];
@@ -279,7 +303,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
 
   if (has_rows)
     for (int base = 0; base < n_keys; base += kUnionChunkKeys)
-      run_chunk(base, min_int(kUnionChunkKeys, n_keys - base), window_row, window_keep);
+      run_chunk(base, min_int(kUnionChunkKeys, n_keys - base), window_row, window_masks);
 
   // ---- additional keys: chunks of the buffers' capacity, seen by every query ----
   const int n_extra = int(p.n_extra);
@@ -297,7 +321,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
       for (int base = 0; base < in_buf; base += kUnionChunkKeys)
         run_chunk(
             base, min_int(kUnionChunkKeys, in_buf - base), [&](int n) { return n < in_buf ? n : 0; },
-            [&](int n) -> uint32_t { return n < in_buf ? 3u : 0u; });
+            [&](int b0, uint64_t(&m)[2]) { m[0] = m[1] = detail::bit_range64(0, in_buf - b0); });
   }
 
   // ---- epilogue: O / l and LSE; O staged through this warp's own Q rows for 16-byte stores ----
