@@ -141,8 +141,9 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
     const Elem* const k0 = k_base + int64_t(hkv) * dqk;
     const Elem* const v0 = v_base + int64_t(hkv) * dv;
     const int chunk = tid % kChunks;
+    const uint32_t box_magic = 0xffffffffu / uint32_t(box[1]) + 1u;
     for (int u = tid / kChunks; u < box_keys; u += Tr::kThreads / kChunks) {
-      const int r = u / box[1], c = u - r * box[1];
+      const int r = detail::div_by_magic(u, box_magic), c = u - r * box[1];
       const int64_t tok = tok0 + (kv_lo[0] + r) * tstride[0] + (kv_lo[1] + c) * tstride[1];
       cp_async_16(k_smem + 16u * Layout::unit(u, chunk), chunk < dqk / 8 ? k0 + tok * k_row + chunk * 8 : k_base,
                   chunk < dqk / 8);
