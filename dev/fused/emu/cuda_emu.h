@@ -147,6 +147,21 @@ inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   std::memcpy(&out, &bits, 4);
   return out;
 }
+/// Every lane of the warp takes part; lane i reads src_lane's 32-bit value.
+template <class T>
+inline T __shfl_sync(unsigned, T v, int src_lane) {
+  static_assert(sizeof(T) == 4, "32-bit shuffles");
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  emu::g_shfl[w][lane] = bits;
+  emu::warp_sync();
+  bits = emu::g_shfl[w][src_lane & 31];
+  emu::warp_sync();
+  T out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
 [[noreturn]] inline void __trap() {
   std::fprintf(stderr, "emulation: __trap() in block (%u, %u, %u) thread %u\n", blockIdx.x, blockIdx.y, blockIdx.z,
                threadIdx.x);

@@ -91,10 +91,10 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   GroupAxis ax[2];
   int q0[2];
   {
-    int64_t linear = blockIdx.x;
+    uint32_t linear = blockIdx.x;  // 32-bit: the grid's x extent is below 2^31
 #pragma unroll
     for (int a = 1; a >= 0; --a) {
-      const int n = axis_slots(p.length[a], p.dilation[a], QTile::ext(a));
+      const uint32_t n = uint32_t(axis_slots(p.length[a], p.dilation[a], QTile::ext(a)));
       const AxisSlot slot = decode_slot(static_cast<int>(linear % n), p.length[a], p.dilation[a], QTile::ext(a));
       linear /= n;
       ax[a] = group_axis(p.axis(a), slot.group);
@@ -103,13 +103,25 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   }
   if (q0[0] >= ax[0].lg || q0[1] >= ax[1].lg) return;  // empty slot of a short dilation group
 
-  // ---- the union box of the tile, row-major with its own width ----
+  // ---- the windows of the tile's query coordinates q0 + i (clamped to the group), one per lane (axis 0 on
+  // lanes 0.., axis 1 on lanes 16..) and read by shuffles: every window below is one of them, and a window
+  // costs a division by the stride ----
+  static_assert(QTile::ext(0) <= 16 && QTile::ext(1) <= 16, "one lane per query coordinate and axis");
+  Range my_win = {0, 0};
+  {
+    const GroupAxis g = lane < 16 ? ax[0] : ax[1];
+    const int i = lane & 15, c0 = lane < 16 ? q0[0] : q0[1];
+    if (i < (lane < 16 ? QTile::ext(0) : QTile::ext(1))) my_win = g.window(min_int(c0 + i, g.lg - 1));
+  }
+  auto win_start = [&](int a, int i) { return __shfl_sync(0xffffffffu, my_win.start, 16 * a + i); };
+  auto win_end = [&](int a, int i) { return __shfl_sync(0xffffffffu, my_win.end, 16 * a + i); };
+
+  // ---- the union box of the tile (tile_kv_range), row-major with its own width ----
   int kv_lo[2], box[2];
 #pragma unroll
   for (int a = 0; a < 2; ++a) {
-    const Range r = tile_kv_range(ax[a], q0[a], QTile::ext(a));
-    kv_lo[a] = r.start;
-    box[a] = r.end - r.start;
+    kv_lo[a] = win_start(a, 0);
+    box[a] = win_end(a, QTile::ext(a) - 1) - kv_lo[a];
   }
   if (box[0] > Cap0 || box[1] > Cap1) __trap();  // the host launches only problems whose unions fit
   const int box_keys = box[0] * box[1];
@@ -168,11 +180,10 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   int w_lo[2], w_ext[2];
 #pragma unroll
   for (int a = 0; a < 2; ++a) {
-    const int first = q0[a] + QTile::micro_origin(warp, a);
-    const int last = min_int(first + QTile::micro(a), ax[a].lg) - 1;
-    if (last < first) has_rows = false;
-    w_lo[a] = ax[a].window(first).start;
-    w_ext[a] = ax[a].window(last < first ? first : last).end - w_lo[a];
+    const int first = QTile::micro_origin(warp, a);  // coordinates past the group clamp to its last query
+    if (q0[a] + first >= ax[a].lg) has_rows = false;
+    w_lo[a] = win_start(a, first);
+    w_ext[a] = win_end(a, first + QTile::micro(a) - 1) - w_lo[a];
   }
   const int n_keys = w_ext[0] * w_ext[1];
   const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
@@ -181,15 +192,16 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   // The window of a fragment row (grp, grp + 8) in list coordinates: rows [row_lo, row_hi), columns
   // [col_lo, col_hi). The two rows of a 4x4 micro box share their axis-1 coordinate, hence their columns.
   static_assert(QTile::micro(0) == 4 && QTile::micro(1) == 4, "fragment rows grp and grp + 8 share axis 1");
+  // (A row past the group's end takes its last query's window: its output is not stored.)
   int row_lo[2], row_hi[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const Range wr = ax[0].window(q0[0] + QTile::coord(warp * 16 + grp + 8 * r, 0));
-    row_lo[r] = wr.start - w_lo[0];
-    row_hi[r] = wr.end - w_lo[0];
+    const int i = QTile::coord(warp * 16 + grp + 8 * r, 0);
+    row_lo[r] = win_start(0, i) - w_lo[0];
+    row_hi[r] = win_end(0, i) - w_lo[0];
   }
-  const Range wc = ax[1].window(q0[1] + QTile::coord(warp * 16 + grp, 1));
-  const int col_lo = wc.start - w_lo[1], col_hi = wc.end - w_lo[1];
+  const int col_lo = win_start(1, QTile::coord(warp * 16 + grp, 1)) - w_lo[1];
+  const int col_hi = win_end(1, QTile::coord(warp * 16 + grp, 1)) - w_lo[1];
   // Shared-memory row of list key n: list row r = n / width, column n - r width, at union-box row
   // (r + row_off) box[1] + col_off + (n - r width) = n + r (box[1] - width) + base_row. Keys past the list: row 0
   // (loaded and finite; their P is 0).
