@@ -61,11 +61,14 @@ function benchProblem(device: number, p: CudaBenchProblem, runs: number, refRuns
     const run = (config: NativeFusedConfig) => () =>
       native.naForward({ dtype: b.code, problem: b.problem, q, k, v, output: out, lse, config });
     result.forward = b.step(timeOne(device, runs, run({})));
-    for (const c of natten.fusedConfigs({
+    // The configs that run this problem (the window-union ones only where its Q tiles' unions fit).
+    for (const c of native.fusedConfigs({
+      device,
       dims: b.dims,
       headDim: p.headDim,
-      dtype: FUSED_BENCH_DTYPE,
-      device: b.dev,
+      headDimV: p.headDim,
+      dtype: b.code,
+      problem: b.problem,
     })) {
       if (c.pass !== 'forward') continue;
       // The family too: the same tiles exist in both.
