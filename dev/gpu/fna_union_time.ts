@@ -1,7 +1,7 @@
 /**
  * Times every compiled forward config on small-window 2-D problems (the issue-14 k7 problem first) with the
  * autotuner's CUDA-event timer (`natten.tune`, thorough, forward only): the window-union configs (mma,
- * kvTileShape [16, 16]) next to the tile-walk kernels, and the cost model's default. One line per
+ * kvTileShape [16, 16] and [20, 20]) next to the tile-walk kernels, and the cost model's default. One line per
  * config: problem | config | median ms | useful TFLOP/s (4·B·H·N·∏k·D). Run by dev/gpu/fna_union_check.sh.
  */
 import * as natten from '../../lib';
@@ -23,6 +23,8 @@ const PROBLEMS: Problem[] = [
   { name: '2-D B16 H8 64x64 k7 D64', batch: 16, heads: 8, spatial: [64, 64], kernel: [7, 7], headDim: 64 },
   { name: '2-D B16 H8 64x64 k9 D64', batch: 16, heads: 8, spatial: [64, 64], kernel: [9, 9], headDim: 64 },
   { name: '2-D B4 H4 32x32 k7 D32', batch: 4, heads: 4, spatial: [32, 32], kernel: [7, 7], headDim: 32 },
+  { name: '2-D B4 H16 128x128 k13 D64', batch: 4, heads: 16, spatial: [128, 128], kernel: [13, 13], headDim: 64 },
+  { name: '2-D B16 H8 64x64 k11 D64', batch: 16, heads: 8, spatial: [64, 64], kernel: [11, 11], headDim: 64 },
 ];
 
 function label(c: natten.TunedConfig): string {
