@@ -1,7 +1,7 @@
 /**
  * Times every compiled forward config on small-window 2-D problems (the issue-14 k7 problem first) with the
  * autotuner's CUDA-event timer (`natten.tune`, thorough, forward only): the window-union configs (mma,
- * kvTileShape [16, 16] and [20, 20]) next to the tile-walk kernels, and the cost model's default. One line per
+ * kvTileShape [16, 16]) next to the tile-walk kernels, and the cost model's default. One line per
  * config: problem | config | median ms | useful TFLOP/s (4·B·H·N·∏k·D). Run by dev/gpu/fna_union_check.sh.
  */
 import * as natten from '../../lib';

@@ -194,15 +194,6 @@ int main(int argc, char** argv) {
     // Every other round of three (one problem per rank) has wide windows: KV tiles inside every window of
     // a Q tile.
     draw_window_axes(p, rng, !union_only && (i / 3) % 2 == 1, 200);
-    if (union_only && i % 2 == 1) {
-      // Windows of 10-13 (the 20x20 union config's range; too wide for 16x16).
-      for (int a = 0; a < 2; ++a) {
-        p.kernel[a] = uni(10, 13);
-        p.length[a] = uni(p.kernel[a], 30);
-        p.dilation[a] = 1;
-        p.stride[a] = uni(0, 3) == 0 ? uni(1, 3) : 1;
-      }
-    }
     if (strips_only && i % 3 == 2) {
       // Axis-1 window unions wider than a 64-key strip (one row segment per tile): short, wide images.
       const int k = uni(58, 90), d = uni(0, 3) == 0 ? 2 : 1;

@@ -88,15 +88,11 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
   return "";
 }
 
-/// Whether entry e may be the default (cost-model) choice for p. A window-union entry with a 20x20 union is not;
-/// a 'wgmma-ws' entry is not in 3-D (measured
+/// Whether entry e may be the default (cost-model) choice for p. A 'wgmma-ws' entry is not in 3-D (measured
 /// 1.3x slower than wgmma on the 3-D benchmark problem, and its model's 3-D term rests on that one problem)
 /// nor where its CTAs (one per SM) are fewer than the SMs, which leaves SMs idle that the other families'
 /// smaller CTAs fill. It stays selectable (forwardKernel, tile shapes, the autotuner) everywhere.
 static bool ws_default_ok(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
-  // The 20x20 window union (two CTAs per SM, unions up to 13x13) is outside the problems the union kernel's
-  // rate was fitted on: forced or autotuned only.
-  if (e.window_union) return e.kv_tile[0] * e.kv_tile[1] <= 256;
   if (e.arch != kWgmmaWsArch) return true;
   if (p.dims == 3 || is_ws_strip(e)) return false;
   return forward_ctas(e, p) >= double(std::max(1, caps.sm_count));

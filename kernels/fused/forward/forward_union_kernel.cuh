@@ -36,7 +36,7 @@ struct UnionTraits {
   static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kKVUnits);
   /// Resident CTAs per SM for the register cap: at tier 32 five (96 registers, a 16-byte spill outside the
   /// chunk loop; measured 4.5% faster than four at 128 registers), at tier 64 what the shared memory holds:
-  /// three with a 16x16 union, two with a larger one.
+  /// three with a 16x16 union (two with a larger one, 255 registers).
   static constexpr int kMinBlocks = kWarps != 4 ? 2 : DT <= 32 ? 5 : (kCapKeys > 256 ? 2 : 3);
   using Layout = RowSwizzle<kChunks>;
 };
