@@ -2,20 +2,12 @@
  * Times every compiled forward config on small-window 2-D problems (the issue-14 k7 problem first) with the
  * autotuner's CUDA-event timer (`natten.tune`, thorough, forward only): the window-union configs (mma,
  * kvTileShape [16, 16]) next to the tile-walk kernels, and the cost model's default. One line per
- * config: problem | config | median ms | useful TFLOP/s (4·B·H·N·∏k·D). Run by dev/gpu/fna_union_check.sh.
+ * config: problem | config | mean ms of the timed runs | useful TFLOP/s (4·B·H·N·∏k·D). Run by dev/gpu/fna_union_check.sh.
  */
 import * as natten from '../../lib';
+import type { CudaBenchProblem } from '../../bench/cuda_unfused';
 
-interface Problem {
-  name: string;
-  batch: number;
-  heads: number;
-  spatial: number[];
-  kernel: number[];
-  headDim: number;
-}
-
-const PROBLEMS: Problem[] = [
+const PROBLEMS: CudaBenchProblem[] = [
   { name: '2-D B64 H4 56x56 k7 D32', batch: 64, heads: 4, spatial: [56, 56], kernel: [7, 7], headDim: 32 },
   { name: '2-D B16 H4 64x64 k3 D32', batch: 16, heads: 4, spatial: [64, 64], kernel: [3, 3], headDim: 32 },
   { name: '2-D B16 H4 64x64 k5 D32', batch: 16, heads: 4, spatial: [64, 64], kernel: [5, 5], headDim: 32 },
@@ -35,7 +27,7 @@ async function main(): Promise<void> {
   const steps = Number(process.argv[2] ?? '30');
   const only = Number(process.argv[3] ?? PROBLEMS.length);
   const log = (s: string) => process.stdout.write(s + '\n');
-  log('problem | config | median ms | TFLOP/s');
+  log('problem | config | mean ms | TFLOP/s');
   for (const p of PROBLEMS.slice(0, only)) {
     const n = p.spatial.reduce((a, b) => a * b, 1);
     const flops = 4 * p.batch * p.heads * n * p.kernel.reduce((a, b) => a * b, 1) * p.headDim;

@@ -132,22 +132,7 @@ inline bool __all_sync(unsigned mask, bool pred) { return __ballot_sync(mask, pr
 namespace emu {
 inline uint32_t g_shfl[kMaxThreads / 32][32];
 }  // namespace emu
-/// Every lane of the warp takes part; 32-bit values (float or int) pass through their bits.
-template <class T>
-inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
-  static_assert(sizeof(T) == 4, "32-bit shuffles");
-  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  emu::g_shfl[w][lane] = bits;
-  emu::warp_sync();
-  bits = emu::g_shfl[w][lane ^ lane_mask];
-  emu::warp_sync();
-  T out;
-  std::memcpy(&out, &bits, 4);
-  return out;
-}
-/// Every lane of the warp takes part; lane i reads src_lane's 32-bit value.
+/// Every lane of the warp takes part; lane i reads src_lane's value (32-bit, float or int: its bits pass).
 template <class T>
 inline T __shfl_sync(unsigned, T v, int src_lane) {
   static_assert(sizeof(T) == 4, "32-bit shuffles");
@@ -161,6 +146,11 @@ inline T __shfl_sync(unsigned, T v, int src_lane) {
   T out;
   std::memcpy(&out, &bits, 4);
   return out;
+}
+/// Every lane of the warp takes part: __shfl_sync from lane ^ lane_mask.
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
+  return __shfl_sync(mask, v, int(threadIdx.x % 32) ^ lane_mask);
 }
 [[noreturn]] inline void __trap() {
   std::fprintf(stderr, "emulation: __trap() in block (%u, %u, %u) thread %u\n", blockIdx.x, blockIdx.y, blockIdx.z,
