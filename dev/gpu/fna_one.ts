@@ -3,6 +3,8 @@
  *   ncu -k regex:na_forward_ws --launch-skip 1 -c 1 node dist/dev/gpu/fna_one.js 0 forward wgmma-ws
  *   ncu -k regex:fna_backward_wgmma --launch-skip 1 -c 1 node dist/dev/gpu/fna_one.js 2 backward wgmma
  * profiles the second launch (the first carries one-time setup) of problem 0 / 2 of CUDA_BENCH_PROBLEMS.
+ * Optional 5th and 6th arguments force the forward's tiles, e.g. `1 forward mma 8,8 20,20` (the 20x20
+ * window-union config on k13).
  */
 import * as natten from '../../lib';
 import { CUDA_BENCH_PROBLEMS as PROBLEMS } from '../../bench/cuda_unfused';
@@ -11,6 +13,9 @@ async function main(): Promise<void> {
   const index = Number(process.argv[2] ?? '0');
   const pass = process.argv[3] ?? 'forward';
   const family = process.argv[4] ?? (pass === 'forward' ? 'wgmma-ws' : 'wgmma');
+  const tiles = (arg: string | undefined) => (arg === undefined ? undefined : arg.split(',').map(Number));
+  const qTileShape = tiles(process.argv[5]);
+  const kvTileShape = tiles(process.argv[6]);
   const p = PROBLEMS[index];
   if (p === undefined) throw new RangeError(`problem index ${index}: expected 0..${PROBLEMS.length - 1}`);
   const dims = p.spatial.length - 1;
@@ -26,6 +31,8 @@ async function main(): Promise<void> {
         [dims](q, q, q, {
           kernelSize: p.kernel,
           forwardKernel: family as natten.ForwardKernel,
+          ...(qTileShape ? { qTileShape } : {}),
+          ...(kvTileShape ? { kvTileShape } : {}),
         })
         .dispose();
     } else {

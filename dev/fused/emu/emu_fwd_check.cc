@@ -50,13 +50,13 @@ static void run_forward(const NaProblem& p, const FusedForwardArgs& a) {
 }
 
 /// launch_forward_union's (forward_union_launch.cuh) grid and parameters, with the emulated launch.
-template <class QTile, int Cap0, int Cap1, int DT, class Tag>
+template <class QTile, int Cap0, int Cap1, int DT, int Split, class Tag>
 static void run_forward_union(const NaProblem& p, const FusedForwardArgs& a) {
   const ForwardParams prm = forward_params(p, a);
   const int q_ext[3] = {QTile::ext(0), QTile::ext(1), QTile::ext(2)};
   emu::launch((unsigned)grid_slots(p, q_ext), (unsigned)p.heads, (unsigned)p.batch,
-              UnionTraits<QTile, Cap0, Cap1, DT>::kThreads, reinterpret_cast<unsigned char*>(smem),
-              [&] { na_forward_union_kernel<QTile, Cap0, Cap1, DT, Tag>(prm); });
+              UnionTraits<QTile, Cap0, Cap1, DT, Split>::kThreads, reinterpret_cast<unsigned char*>(smem),
+              [&] { na_forward_union_kernel<QTile, Cap0, Cap1, DT, Split, Tag>(prm); });
 }
 
 /// Whether the last 'wgmma-ws' launch loaded through TMA (else the cp.async fallback).
@@ -101,15 +101,15 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
             &run_forward_ws<TileShape<D, QX, QY, QZ>, KvStrip<N>, DT, ST, kWgmmaWsArch, F16>},
 
 /// Window-union configs carry arch 80 and stages 1 (the only stage-1 mma.sync configs).
-#define EMU_FWD_UNION(D, QX, QY, CX, CY, DT)                               \
-  FwdConfig{D,                                                             \
-            {QX, QY, 1},                                                   \
-            {CX, CY, 1},                                                   \
-            DT,                                                            \
-            1,                                                             \
-            80,                                                            \
-            &run_forward_union<TileShape<D, QX, QY, 1>, CX, CY, DT, BF16>, \
-            &run_forward_union<TileShape<D, QX, QY, 1>, CX, CY, DT, F16>},
+#define EMU_FWD_UNION(D, QX, QY, CX, CY, DT, SPLIT)                               \
+  FwdConfig{D,                                                                    \
+            {QX, QY, 1},                                                          \
+            {CX, CY, 1},                                                          \
+            DT,                                                                   \
+            1,                                                                    \
+            80,                                                                   \
+            &run_forward_union<TileShape<D, QX, QY, 1>, CX, CY, DT, SPLIT, BF16>, \
+            &run_forward_union<TileShape<D, QX, QY, 1>, CX, CY, DT, SPLIT, F16>},
 
 static const std::vector<FwdConfig>& configs() {
   static const std::vector<FwdConfig> all = {
@@ -205,6 +205,18 @@ int main(int argc, char** argv) {
       p.kernel[1] = k;
       p.dilation[1] = d;
       p.stride[1] = uni(0, 2) == 0 ? uni(1, k) : 1;
+    }
+    if (union_only && i % 2 == 1) {
+      // Windows of 10-13: the 20x20 unions.
+      for (int a = 0; a < 2; ++a) {
+        const int k = uni(10, 13);
+        p.kernel[a] = k;
+        p.dilation[a] = uni(0, 3) == 0 ? 2 : 1;
+        p.length[a] = uni(k * p.dilation[a], k * p.dilation[a] + 24);
+        // Strides up to the window too: k11 s6 or k10 s7 give micro-box unions of 17-18 keys per row (the
+        // row-major fallback of panel lists) in tile unions that fit 20.
+        p.stride[a] = uni(0, 2) == 0 ? uni(2, k) : 1;
+      }
     }
     p.batch = uni(1, 2);
     p.heads_kv = uni(1, 2);

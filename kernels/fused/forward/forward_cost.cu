@@ -162,7 +162,8 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
 }
 
 /// The same for a window-union CTA (forward_union_kernel.cuh): it loads the tile's union once, and each warp
-/// computes its own 16 queries' union box (a key list padded to 16 keys), masking every element.
+/// computes its own 16 queries' union box (a key list padded to 16 keys; a panel list pads every union row to
+/// 16 keys), masking every element.
 CtaWork simulate_union_cta(const ForwardEntry& e, const NaProblem& p) {
   const int micro[2] = {micro_extent(2, 0), micro_extent(2, 1)};
   GroupAxis ax[2];
@@ -180,11 +181,14 @@ CtaWork simulate_union_cta(const ForwardEntry& e, const NaProblem& p) {
     for (int w1 = 0; w1 < e.q_tile[1]; w1 += micro[1]) {
       const int f[2] = {q0[0] + w0, q0[1] + w1};
       if (f[0] >= ax[0].lg || f[1] >= ax[1].lg) continue;
-      double keys = 1;
+      int width[2];
       for (int a = 0; a < 2; ++a) {
         const int l = std::min(f[a] + micro[a], ax[a].lg) - 1;
-        keys *= ax[a].window(l).end - ax[a].window(f[a]).start;
+        width[a] = ax[a].window(l).end - ax[a].window(f[a]).start;
       }
+      // Panel lists (caps wider than a panel) list one panel per union row where a row fits one.
+      const bool panel = e.kv_tile[1] > kUnionPanelKeys && width[1] <= kUnionPanelKeys;
+      const double keys = double(width[0]) * (panel ? kUnionPanelKeys : width[1]);
       const double list = 16.0 * std::ceil(keys / 16.0) + 16.0 * std::ceil(double(p.n_extra) / 16.0);
       w.computed_keys += kMicroTokens * list;
       w.masked_keys += kMicroTokens * list;

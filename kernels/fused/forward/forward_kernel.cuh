@@ -127,7 +127,7 @@ __device__ __forceinline__ void load_spatial_tile(uint32_t dst, int tid, const E
 }
 
 /// As load_spatial_tile for rows first..first+Rows-1 of a [rows, row_stride] matrix (extra keys/values):
-/// rows at or past `rows` are zero-filled.
+/// rows at or past `rows` are zero-filled; Rows need not be a multiple of the rows per pass.
 template <int Rows, int Chunks, int Threads, class Layout, class Elem>
 __device__ __forceinline__ void load_linear_tile(uint32_t dst, int tid, const Elem* base, int first, int rows,
                                                  int64_t row_stride, int valid_chunks) {
@@ -137,6 +137,8 @@ __device__ __forceinline__ void load_linear_tile(uint32_t dst, int tid, const El
   const bool chunk_ok = chunk < valid_chunks;
 #pragma unroll
   for (int n0 = 0; n0 < Rows; n0 += kRowsPerPass) {
+    // A last pass that overhangs the tile (the 20x20 window-union buffers, 400 rows, 32 per pass) stops at its end.
+    if (Rows % kRowsPerPass != 0 && n0 + r >= Rows) break;
     const int row = first + n0 + r;
     const bool ok = chunk_ok && row < rows;
     cp_async_16(dst + 16u * Layout::unit(n0 + r, chunk), ok ? base + row * row_stride + chunk * 8 : base, ok);

@@ -12,6 +12,15 @@
 // iff it lies in the row's window rows (one range of the list) and in its window columns (a pattern the
 // warp builds per chunk, one list row per lane).
 // Additional keys follow in chunks of Cap0 x Cap1 through the same buffers.
+// Panel lists (configs with unions wider than 16 keys, Cap1 > 16: windows of 10-13): a warp whose union rows
+// hold at most 16 keys lists them as one 16-key group per union row, padded with masked copies of the row's
+// last key. Its ldmatrix row addresses are then one base per lane plus the group's union row times the box's
+// row pitch (the K/V tiles are swizzled by the key's box column, which is the same in every row), and its
+// masks are a per-lane column pattern ANDed with a per-group row test. Wider unions fall back to the
+// row-major list.
+// With Split = 2 two warps share a micro box and take alternate chunks of its list (twice the resident warps
+// where the shared memory of a large union holds two CTAs per SM: the kernel is latency-bound); the second
+// warp hands its running max, sum and O to the first through shared memory, which merges them and stores.
 //
 // The host runs it only on problems whose every Q tile's union fits (max_tile_kv_extent, forward.cu).
 #pragma once
@@ -22,12 +31,15 @@ namespace natten::fused {
 /// Keys of a warp's list per softmax chunk: 8 n8 blocks of S, 4 k16 steps of P V (112 spilled at 128 registers).
 constexpr int kUnionChunkKeys = 64;
 
-/// Sizes derived from a window-union configuration (Q tile, union capacity Cap0 x Cap1 keys, head-dim tier).
-template <class QTile, int Cap0, int Cap1, int DT>
+/// Sizes derived from a window-union configuration (Q tile, union capacity Cap0 x Cap1 keys, head-dim tier,
+/// warps per 16-query micro box).
+template <class QTile, int Cap0, int Cap1, int DT, int Split>
 struct UnionTraits {
   static_assert(QTile::kDims == 2, "the window-union kernel is 2-D");
   static_assert(kUnionChunkKeys == 64, "one 64-bit mask per fragment row and chunk");
-  static constexpr int kWarps = QTile::kMicroCount;  // one warp per 16 queries
+  static_assert(Split == 1 || Split == 2, "one or two warps per micro box");
+  static constexpr int kBoxes = QTile::kMicroCount;  // 16-query micro boxes
+  static constexpr int kWarps = kBoxes * Split;
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kChunks = DT / 8;  // 16-byte chunks per row
   static constexpr int kCapKeys = Cap0 * Cap1;
@@ -36,9 +48,16 @@ struct UnionTraits {
   static constexpr size_t kSmemBytes = size_t(16) * (kQUnits + 2 * kKVUnits);
   /// Resident CTAs per SM for the register cap: at tier 32 five (96 registers, a 16-byte spill outside the
   /// chunk loop; measured 4.5% faster than four at 128 registers), at tier 64 what the shared memory holds:
-  /// three with a 16x16 union (two with a larger one, 255 registers).
-  static constexpr int kMinBlocks = kWarps != 4 ? 2 : DT <= 32 ? 5 : (kCapKeys > 256 ? 2 : 3);
-  using Layout = RowSwizzle<kChunks>;
+  /// three with a 16x16 union, two with a larger one (two warps per box: 128 registers).
+  static constexpr int kMinBlocks = kBoxes != 4 || Split == 2 ? 2 : DT <= 32 ? 5 : (kCapKeys > 256 ? 2 : 3);
+  /// The split merge's exchange (per box and lane: O's fragments, then running max and sum) in the K buffer.
+  static constexpr size_t kMergeBytes = size_t(16) * kBoxes * 32 * (DT / 8 + 1);
+  static_assert(Split == 1 || kMergeBytes <= size_t(16) * kKVUnits, "the merge exchange fits the K buffer");
+  /// Panel lists (see the top): the K/V tiles swizzled by box column instead of row.
+  static constexpr int kPanelKeys = 16;  // one 16-key group of a list: an S block pair, a P V k-step
+  static constexpr bool kPanelList = Cap1 > kPanelKeys;
+  static_assert(!kPanelList || kChunks >= 8, "panel lists: 128-byte rows or wider");
+  using Layout = RowSwizzle<kChunks>;  // Q, the extra keys, and K/V without panel lists
 };
 
 namespace detail {
@@ -54,6 +73,26 @@ __device__ __forceinline__ uint32_t bit_range(int lo, int hi) {
   return below_hi & ~((1u << lo) - 1u);
 }
 
+/// The K/V shared-memory unit of (box key u at box column c, chunk) under panel lists: row u's chunks
+/// swizzled by c, so the rows of one box column share their swizzle (swizzle<Chunks>, c for the row).
+template <int Chunks>
+__device__ __forceinline__ int panel_unit(int u, int c, int chunk) {
+  return (u - c) * Chunks + swizzle<Chunks>(c, chunk);
+}
+
+/// This lane's window bits of one chunk: keep(j, e) tells whether score e of n8 block j is in its row's window.
+/// From a 64-bit mask per fragment row over the chunk's keys (bit k: key base + k), shifted to this lane's
+/// columns 2 (lane % 4) + e % 2.
+struct LaneMask64 {
+  uint64_t bits[2];
+  __device__ __forceinline__ bool keep(int j, int e) const { return (bits[e >> 1] >> (8 * j + (e & 1))) & 1u; }
+};
+/// The same as 16 bits per fragment row, bit 2 j + e % 2 (panel lists).
+struct LaneMask16 {
+  uint32_t bits[2];
+  __device__ __forceinline__ bool keep(int j, int e) const { return (bits[e >> 1] >> (2 * j + (e & 1))) & 1u; }
+};
+
 /// Bits [lo, hi) of a 64-bit mask, lo and hi clamped to [0, 64].
 __device__ __forceinline__ uint64_t bit_range64(int lo, int hi) {
   lo = lo < 0 ? 0 : (lo > 64 ? 64 : lo);
@@ -65,11 +104,11 @@ __device__ __forceinline__ uint64_t bit_range64(int lo, int hi) {
 
 }  // namespace detail
 
-template <class QTile, int Cap0, int Cap1, int DT, class Tag>
-__global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
-                                  UnionTraits<QTile, Cap0, Cap1, DT>::kMinBlocks)
+template <class QTile, int Cap0, int Cap1, int DT, int Split, class Tag>
+__global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT, Split>::kThreads,
+                                  UnionTraits<QTile, Cap0, Cap1, DT, Split>::kMinBlocks)
     na_forward_union_kernel(const ForwardParams prm) {
-  using Tr = UnionTraits<QTile, Cap0, Cap1, DT>;
+  using Tr = UnionTraits<QTile, Cap0, Cap1, DT, Split>;
   using Layout = typename Tr::Layout;
   using Elem = typename Tag::Storage;
   constexpr int kChunks = Tr::kChunks;
@@ -81,7 +120,9 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   const uint32_t k_smem = q_smem + 16u * Tr::kQUnits, v_smem = k_smem + 16u * Tr::kKVUnits;
 
   const NaProblem& p = prm.p;
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int tid = threadIdx.x, lane = tid & 31;
+  // This warp's micro box (16 queries) and its part of the box's key list (chunks part, part + Split, ...).
+  const int box_id = (tid >> 5) % Tr::kBoxes, part = (tid >> 5) / Tr::kBoxes;
   const int grp = lane >> 2, tig = lane & 3;
   const int h = blockIdx.y;
   const uint32_t b = blockIdx.z;
@@ -153,15 +194,32 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   {
     const Elem* const k0 = k_base + int64_t(hkv) * dqk;
     const Elem* const v0 = v_base + int64_t(hkv) * dv;
-    const int chunk = tid % kChunks;
-    const uint32_t box_magic = 0xffffffffu / uint32_t(box[1]) + 1u;
-    for (int u = tid / kChunks; u < box_keys; u += Tr::kThreads / kChunks) {
-      const int r = detail::div_by_magic(u, box_magic), c = u - r * box[1];
-      const int64_t tok = tok0 + (kv_lo[0] + r) * tstride[0] + (kv_lo[1] + c) * tstride[1];
-      cp_async_16(k_smem + 16u * Layout::unit(u, chunk), chunk < dqk / 8 ? k0 + tok * k_row + chunk * 8 : k_base,
-                  chunk < dqk / 8);
-      cp_async_16(v_smem + 16u * Layout::unit(u, chunk), chunk < dv / 8 ? v0 + tok * v_row + chunk * 8 : v_base,
-                  chunk < dv / 8);
+    // This thread copies chunk `chunk` of box keys u0, u0 + kStep, ...: each step is q box rows and rem columns
+    // on, plus one row where the column wraps, so the two source pointers move by one of two fixed element
+    // steps and only the column is tracked (the loop issues little besides its copies).
+    constexpr int kStep = Tr::kThreads / kChunks;
+    const int chunk = tid % kChunks, u0 = tid / kChunks;
+    const int q = kStep / box[1], rem = kStep - q * box[1];
+    int c = u0 % box[1];
+    const int64_t tok = tok0 + (kv_lo[0] + u0 / box[1]) * tstride[0] + (kv_lo[1] + c) * tstride[1];
+    const bool k_ok = chunk < dqk / 8, v_ok = chunk < dv / 8;
+    const Elem* kp = k0 + tok * k_row + chunk * 8;
+    const Elem* vp = v0 + tok * v_row + chunk * 8;
+    const int64_t tok_step = q * tstride[0] + rem * tstride[1], tok_wrap = tstride[0] - box[1] * tstride[1];
+    const int64_t k_step = tok_step * k_row, k_wrap = tok_wrap * k_row;
+    const int64_t v_step = tok_step * v_row, v_wrap = tok_wrap * v_row;
+    for (int u = u0; u < box_keys; u += kStep) {
+      const uint32_t unit = Tr::kPanelList ? detail::panel_unit<kChunks>(u, c, chunk) : Layout::unit(u, chunk);
+      cp_async_16(k_smem + 16u * unit, k_ok ? kp : k_base, k_ok);
+      cp_async_16(v_smem + 16u * unit, v_ok ? vp : v_base, v_ok);
+      kp += k_step;
+      vp += v_step;
+      c += rem;
+      if (c >= box[1]) {
+        c -= box[1];
+        kp += k_wrap;
+        vp += v_wrap;
+      }
     }
   }
   cp_async_commit();
@@ -173,7 +231,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   {
     const detail::LaneOffsets<kChunks> q_lane(lane & 15, lane >> 4);
 #pragma unroll
-    for (int kk = 0; kk < DT / 16; ++kk) ldmatrix_x4(qf[kk], q_smem + q_lane.at(warp, kk));
+    for (int kk = 0; kk < DT / 16; ++kk) ldmatrix_x4(qf[kk], q_smem + q_lane.at(box_id, kk));
   }
 
   // ---- this warp's key list: its queries' union box, row-major ----
@@ -181,13 +239,11 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   int w_lo[2], w_ext[2];
 #pragma unroll
   for (int a = 0; a < 2; ++a) {
-    const int first = QTile::micro_origin(warp, a);  // coordinates past the group clamp to its last query
+    const int first = QTile::micro_origin(box_id, a);  // coordinates past the group clamp to its last query
     if (q0[a] + first >= ax[a].lg) has_rows = false;
     w_lo[a] = win_start(a, first);
     w_ext[a] = win_end(a, first + QTile::micro(a) - 1) - w_lo[a];
   }
-  const int n_keys = w_ext[0] * w_ext[1];
-  const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
   // Box row of list row 0 and box column of list column 0.
   const int row_off = w_lo[0] - kv_lo[0], col_off = w_lo[1] - kv_lo[1];
   // The window of a fragment row (grp, grp + 8) in list coordinates: rows [row_lo, row_hi), columns
@@ -197,25 +253,38 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   int row_lo[2], row_hi[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const int i = QTile::coord(warp * 16 + grp + 8 * r, 0);
+    const int i = QTile::coord(box_id * 16 + grp + 8 * r, 0);
     row_lo[r] = win_start(0, i) - w_lo[0];
     row_hi[r] = win_end(0, i) - w_lo[0];
   }
-  const int col_lo = win_start(1, QTile::coord(warp * 16 + grp, 1)) - w_lo[1];
-  const int col_hi = win_end(1, QTile::coord(warp * 16 + grp, 1)) - w_lo[1];
-  // Shared-memory row of list key n: list row r = n / width, column n - r width, at union-box row
-  // (r + row_off) box[1] + col_off + (n - r width) = n + r (box[1] - width) + base_row. Keys past the list: row 0
-  // (loaded and finite; their P is 0).
+  const int col_lo = win_start(1, QTile::coord(box_id * 16 + grp, 1)) - w_lo[1];
+  const int col_hi = win_end(1, QTile::coord(box_id * 16 + grp, 1)) - w_lo[1];
+  // This lane's ldmatrix rows within a 16-key group: S = Q K^T takes x4 (block 2jp, chunk 2kk), (2jp, 2kk + 1),
+  // (2jp + 1, 2kk), (2jp + 1, 2kk + 1); P V takes x4.trans (keys 0-7, chunk 2dp), (keys 8-15, 2dp), (keys
+  // 0-7, 2dp + 1), (keys 8-15, 2dp + 1). The chunk pair kk of a row address is the pair 0 address XOR 32 kk
+  // (the swizzles XOR the chunk's low bits, the rows are 128-byte aligned).
+  const int key_s = ((lane >> 4) << 3) + (lane & 7), chunk_s = (lane >> 3) & 1;
+  const int key_v = (lane & 7) + (((lane >> 3) & 1) << 3), chunk_v = lane >> 4;
+
+  // Row-major list: shared-memory row of list key n: list row r = n / width, column n - r width, at union-box
+  // row (r + row_off) box[1] + col_off + (n - r width) = n + r (box[1] - width) + base_row, box column
+  // col_off + n - r width. Keys past the list: row 0 (loaded and finite; their P is 0).
+  const int n_row_keys = w_ext[0] * w_ext[1];
+  const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
   const int row_step = box[1] - w_ext[1], base_row = row_off * box[1] + col_off;
-  auto window_row = [&](int n) -> int {
-    return n < n_keys ? n + detail::div_by_magic(n, magic) * row_step + base_row : 0;
+  auto list_addr = [&](uint32_t smem_base, int n, int chunk) -> uint32_t {
+    if (n >= n_row_keys)
+      return smem_base + 16u * (Tr::kPanelList ? detail::panel_unit<kChunks>(0, 0, chunk) : Layout::unit(0, chunk));
+    const int r = detail::div_by_magic(n, magic), u = n + r * row_step + base_row;
+    return smem_base + 16u * (Tr::kPanelList ? detail::panel_unit<kChunks>(u, col_off + n - r * w_ext[1], chunk)
+                                             : Layout::unit(u, chunk));
   };
   // Bit k of m[i]: whether list key base + k (k < 64) is in the window of fragment row i. A row's window rows
   // are one contiguous range of the row-major list; its columns repeat every list row. The 8 lanes of one
   // query column (lane bits 0, 1 and 4 vary) build that column's pattern for the chunk one list row each and
   // OR it together over those bits (keys past the list: past every row range).
   const int col_lane = (lane & 3) | ((lane >> 2) & 4);  // 0..7 among the lanes of this query column
-  auto window_masks = [&](int base, uint64_t(&m)[2]) {
+  auto list_masks = [&](int base) {
     const int r_end = min_int(w_ext[0], detail::div_by_magic(base + 63, magic) + 1);
     uint32_t lo = 0, hi = 0;
     for (int rr = detail::div_by_magic(base, magic) + col_lane; rr < r_end; rr += 8) {
@@ -229,9 +298,11 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
       hi |= __shfl_xor_sync(0xffffffffu, hi, x);
     }
     const uint64_t cols = uint64_t(lo) | uint64_t(hi) << 32;
+    detail::LaneMask64 mk;
 #pragma unroll
     for (int i = 0; i < 2; ++i)
-      m[i] = cols & detail::bit_range64(row_lo[i] * w_ext[1] - base, row_hi[i] * w_ext[1] - base);
+      mk.bits[i] = (cols & detail::bit_range64(row_lo[i] * w_ext[1] - base, row_hi[i] * w_ext[1] - base)) >> (2 * tig);
+    return mk;
   };
 
   float o[DT / 8][4];
@@ -240,9 +311,9 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   OnlineSoftmaxRows rows;
 
   // One chunk of keys [base, base + count) of a list: S = Q K^T over the gathered rows, masks, online
-  // softmax, O += P V. key_row(n): shared-memory row of key n; masks(base, m): the chunk's window bits of the
-  // two fragment rows (bit k: key base + k).
-  auto run_chunk = [&](int base, int count, auto&& key_row, auto&& masks) {
+  // softmax, O += P V. k_addr(g) / v_addr(g): this lane's S / P V ldmatrix row address (chunk pair 0) in
+  // 16-key group g of the chunk; masks(): the chunk's LaneMask.
+  auto run_chunk = [&](int count, auto&& k_addr, auto&& v_addr, auto&& masks) {
     constexpr int kPairs = kUnionChunkKeys / 16;
     float s[2 * kPairs][4];
 #pragma unroll
@@ -250,21 +321,17 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
 #pragma unroll
     for (int jp = 0; jp < kPairs; ++jp) {
       if (16 * jp >= count) break;
-      // x4: (block 2jp, chunk 2kk), (2jp, 2kk + 1), (2jp + 1, 2kk), (2jp + 1, 2kk + 1); lane -> row (lane & 7).
-      const int row = key_row(base + 16 * jp + ((lane >> 4) << 3) + (lane & 7));
+      const uint32_t addr = k_addr(jp);
 #pragma unroll
       for (int kk = 0; kk < DT / 16; ++kk) {
         uint32_t kb[4];
-        ldmatrix_x4(kb, k_smem + 16u * Layout::unit(row, 2 * kk + ((lane >> 3) & 1)));
+        ldmatrix_x4(kb, addr ^ (32u * kk));
         const uint32_t b0[2] = {kb[0], kb[1]}, b1[2] = {kb[2], kb[3]};
         mma_16816(Tag{}, s[2 * jp], qf[kk], b0);
         mma_16816(Tag{}, s[2 * jp + 1], qf[kk], b1);
       }
     }
-    uint64_t m[2];
-    masks(base, m);
-    // This lane's keys are base + 8 j + 2 tig + e1: shift its part out once, then one bit test per score.
-    const uint64_t lane_bits[2] = {m[0] >> (2 * tig), m[1] >> (2 * tig)};
+    const auto mk = masks();
     float mx[2] = {kNegInf, kNegInf};
 #pragma unroll
     for (int j = 0; j < 2 * kPairs; ++j) {
@@ -272,7 +339,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         float& x = s[j][e];
-        x = (lane_bits[e >> 1] >> (8 * j + (e & 1)) & 1u) ? x : kNegInf;
+        x = mk.keep(j, e) ? x : kNegInf;
         mx[e >> 1] = fmaxf(mx[e >> 1], x);
       }
     }
@@ -302,12 +369,11 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
       if (16 * ks >= count) break;
       uint32_t pa[4];
       pack_a_from_c(Tag{}, pa, s[2 * ks], s[2 * ks + 1]);
-      // x4.trans: (keys 0-7, d-chunk 2dp), (keys 8-15, 2dp), (keys 0-7, 2dp + 1), (keys 8-15, 2dp + 1).
-      const int row = key_row(base + 16 * ks + (lane & 7) + (((lane >> 3) & 1) << 3));
+      const uint32_t addr = v_addr(ks);
 #pragma unroll
       for (int dp = 0; dp < DT / 16; ++dp) {
         uint32_t vb[4];
-        ldmatrix_x4_trans(vb, v_smem + 16u * Layout::unit(row, 2 * dp + (lane >> 4)));
+        ldmatrix_x4_trans(vb, addr ^ (32u * dp));
         const uint32_t b0[2] = {vb[0], vb[1]}, b1[2] = {vb[2], vb[3]};
         mma_16816(Tag{}, o[2 * dp], pa, b0);
         mma_16816(Tag{}, o[2 * dp + 1], pa, b1);
@@ -315,9 +381,49 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
     }
   };
 
-  if (has_rows)
-    for (int base = 0; base < n_keys; base += kUnionChunkKeys)
-      run_chunk(base, min_int(kUnionChunkKeys, n_keys - base), window_row, window_masks);
+  constexpr int kStride = Split * kUnionChunkKeys;
+  // Panel list (Tr::kPanelList and union rows of at most 16 keys): group g is union row g (rows past the union
+  // clamp to its last row, whose window test fails). A lane's key column min(key, width - 1) is the same in
+  // every group, so are its swizzle and its column window bits (bit 2 jb + e1: column 8 jb + 2 tig + e1).
+  if (Tr::kPanelList && w_ext[1] <= Tr::kPanelKeys) {
+    const uint32_t pitch = 16u * kChunks * uint32_t(box[1]);  // bytes per union-box row
+    auto lane_base = [&](uint32_t smem_base, int key, int chunk) {
+      const int c = col_off + min_int(key, w_ext[1] - 1);
+      return smem_base + uint32_t(row_off) * pitch + 16u * detail::panel_unit<kChunks>(c, c, chunk);
+    };
+    const uint32_t ks0 = lane_base(k_smem, key_s, chunk_s), vs0 = lane_base(v_smem, key_v, chunk_v);
+    uint32_t col_bits = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int c = 8 * (i >> 1) + 2 * tig + (i & 1);
+      if (col_lo <= c && c < col_hi) col_bits |= 1u << i;
+    }
+    const int n_keys = 16 * w_ext[0];
+    if (has_rows)
+      for (int base = part * kUnionChunkKeys; base < n_keys; base += kStride) {
+        const int g0 = base >> 4;
+        run_chunk(
+            min_int(kUnionChunkKeys, n_keys - base),
+            [&](int jp) { return ks0 + uint32_t(min_int(g0 + jp, w_ext[0] - 1)) * pitch; },
+            [&](int jp) { return vs0 + uint32_t(min_int(g0 + jp, w_ext[0] - 1)) * pitch; },
+            [&] {
+              detail::LaneMask16 mk{{0u, 0u}};
+#pragma unroll
+              for (int jp = 0; jp < 4; ++jp)
+#pragma unroll
+                for (int r = 0; r < 2; ++r)
+                  if (static_cast<unsigned>(g0 + jp - row_lo[r]) < static_cast<unsigned>(row_hi[r] - row_lo[r]))
+                    mk.bits[r] |= col_bits << (4 * jp);
+              return mk;
+            });
+      }
+  } else if (has_rows) {
+    for (int base = part * kUnionChunkKeys; base < n_row_keys; base += kStride)
+      run_chunk(
+          min_int(kUnionChunkKeys, n_row_keys - base),
+          [&](int jp) { return list_addr(k_smem, base + 16 * jp + key_s, chunk_s); },
+          [&](int jp) { return list_addr(v_smem, base + 16 * jp + key_v, chunk_v); }, [&] { return list_masks(base); });
+  }
 
   // ---- additional keys: chunks of the buffers' capacity, seen by every query ----
   const int n_extra = int(p.n_extra);
@@ -331,11 +437,54 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
     cp_async_wait<0>();
     __syncthreads();
     const int in_buf = min_int(Tr::kCapKeys, n_extra - e0);
+    auto extra_addr = [&](uint32_t smem_base, int n, int chunk) {
+      return smem_base + 16u * Layout::unit(n < in_buf ? n : 0, chunk);
+    };
     if (has_rows)
-      for (int base = 0; base < in_buf; base += kUnionChunkKeys)
+      for (int base = part * kUnionChunkKeys; base < in_buf; base += kStride)
         run_chunk(
-            base, min_int(kUnionChunkKeys, in_buf - base), [&](int n) { return n < in_buf ? n : 0; },
-            [&](int b0, uint64_t(&m)[2]) { m[0] = m[1] = detail::bit_range64(0, in_buf - b0); });
+            min_int(kUnionChunkKeys, in_buf - base),
+            [&](int jp) { return extra_addr(k_smem, base + 16 * jp + key_s, chunk_s); },
+            [&](int jp) { return extra_addr(v_smem, base + 16 * jp + key_v, chunk_v); },
+            [&] {
+              const uint64_t keep = detail::bit_range64(0, in_buf - base) >> (2 * tig);
+              return detail::LaneMask64{{keep, keep}};
+            });
+  }
+
+  // ---- split merge: the second warp of each box hands (m, l, O) to the first through the K buffer ----
+  if constexpr (Split == 2) {
+    float4* const xo = reinterpret_cast<float4*>(smem + Tr::kQUnits);  // [box][DT / 8][lane], then [box][lane]
+    float4* const xml = xo + Tr::kBoxes * (DT / 8) * 32;
+    __syncthreads();  // every warp is done with the K/V buffers
+    if (part == 1) {
+#pragma unroll
+      for (int i = 0; i < DT / 8; ++i)
+        xo[(box_id * (DT / 8) + i) * 32 + lane] = make_float4(o[i][0], o[i][1], o[i][2], o[i][3]);
+      xml[box_id * 32 + lane] = make_float4(rows.m[0], rows.m[1], rows.l[0], rows.l[1]);
+    }
+    __syncthreads();
+    if (part == 1) return;
+    const float4 ml = xml[box_id * 32 + lane];
+    const float m1[2] = {ml.x, ml.y}, l1[2] = {ml.z, ml.w};
+    float a0[2], a1[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float m_new = fmaxf(rows.m[r], m1[r]);
+      const float m_use = m_new == -CUDART_INF_F ? 0.f : m_new;  // no key in either part: both factors 0
+      a0[r] = exp2_approx(rows.m[r] - m_use);
+      a1[r] = exp2_approx(m1[r] - m_use);
+      rows.m[r] = m_new;
+      rows.l[r] = rows.l[r] * a0[r] + l1[r] * a1[r];
+    }
+#pragma unroll
+    for (int i = 0; i < DT / 8; ++i) {
+      const float4 x = xo[(box_id * (DT / 8) + i) * 32 + lane];
+      o[i][0] = o[i][0] * a0[0] + x.x * a1[0];
+      o[i][1] = o[i][1] * a0[0] + x.y * a1[0];
+      o[i][2] = o[i][2] * a0[1] + x.z * a1[1];
+      o[i][3] = o[i][3] * a0[1] + x.w * a1[1];
+    }
   }
 
   // ---- epilogue: O / l and LSE; O staged through this warp's own Q rows for 16-byte stores ----
@@ -345,7 +494,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   __syncwarp();  // the warp's lanes are done reading its Q rows (ldmatrix) before any lane overwrites them
 #pragma unroll
   for (int i = 0; i < DT / 8; ++i) {
-    const int r0 = warp * 16 + grp;
+    const int r0 = box_id * 16 + grp;
     stage_o[swizzle<kChunks>(r0, i) * 4 + tig] = pack2(Tag{}, o[i][0] * inv[0], o[i][1] * inv[0]);
     stage_o[swizzle<kChunks>(r0 + 8, i) * 4 + tig] = pack2(Tag{}, o[i][2] * inv[1], o[i][3] * inv[1]);
   }
@@ -359,7 +508,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   Elem* const out = static_cast<Elem*>(prm.a.out);
 #pragma unroll
   for (int idx = lane; idx < 16 * kChunks; idx += 32) {
-    const int n = warp * 16 + idx / kChunks, ch = idx % kChunks;
+    const int n = box_id * 16 + idx / kChunks, ch = idx % kChunks;
     if (ch >= dv / 8) continue;
     const int64_t tok = token_at(n);
     if (tok >= 0) *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = s_q[swizzle<kChunks>(n, ch)];
@@ -367,7 +516,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT>::kThreads,
   if (tig == 0 && prm.a.lse != nullptr) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int64_t tok = token_at(warp * 16 + grp + 8 * r);
+      const int64_t tok = token_at(box_id * 16 + grp + 8 * r);
       if (tok >= 0) prm.a.lse[tok * p.heads + h] = lse[r];
     }
   }
