@@ -186,10 +186,12 @@ CtaWork simulate_union_cta(const ForwardEntry& e, const NaProblem& p) {
         const int l = std::min(f[a] + micro[a], ax[a].lg) - 1;
         width[a] = ax[a].window(l).end - ax[a].window(f[a]).start;
       }
-      // Panel lists (caps wider than a panel) list one panel per union row where a row fits one.
+      // Panel lists (caps wider than a panel) list one panel per union row where a row fits one, in whole
+      // 64-key chunks.
       const bool panel = e.kv_tile[1] > kUnionPanelKeys && width[1] <= kUnionPanelKeys;
       const double keys = double(width[0]) * (panel ? kUnionPanelKeys : width[1]);
-      const double list = 16.0 * std::ceil(keys / 16.0) + 16.0 * std::ceil(double(p.n_extra) / 16.0);
+      const double pad = panel ? 64.0 : 16.0;
+      const double list = pad * std::ceil(keys / pad) + 16.0 * std::ceil(double(p.n_extra) / 16.0);
       w.computed_keys += kMicroTokens * list;
       w.masked_keys += kMicroTokens * list;
     }

@@ -24,6 +24,8 @@
 //
 // The host runs it only on problems whose every Q tile's union fits (max_tile_kv_extent, forward.cu).
 #pragma once
+#include <type_traits>
+
 #include "forward_kernel.cuh"
 
 namespace natten::fused {
@@ -313,7 +315,8 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT, Split>::kTh
   // One chunk of keys [base, base + count) of a list: S = Q K^T over the gathered rows, masks, online
   // softmax, O += P V. k_addr(g) / v_addr(g): this lane's S / P V ldmatrix row address (chunk pair 0) in
   // 16-key group g of the chunk; masks(): the chunk's LaneMask.
-  auto run_chunk = [&](int count, auto&& k_addr, auto&& v_addr, auto&& masks) {
+  // count: an int, or std::integral_constant for full chunks (no tests of it left in the code).
+  auto run_chunk = [&](auto count, auto&& k_addr, auto&& v_addr, auto&& masks) {
     constexpr int kPairs = kUnionChunkKeys / 16;
     float s[2 * kPairs][4];
 #pragma unroll
@@ -385,6 +388,8 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT, Split>::kTh
   // Panel list (Tr::kPanelList and union rows of at most 16 keys): group g is union row g (rows past the union
   // clamp to its last row, whose window test fails). A lane's key column min(key, width - 1) is the same in
   // every group, so are its swizzle and its column window bits (bit 2 jb + e1: column 8 jb + 2 tig + e1).
+  // Every chunk is a full 64 keys (the list is padded to whole chunks: k13's interior lists are 4 exactly),
+  // so no step of a chunk tests its length.
   if (Tr::kPanelList && w_ext[1] <= Tr::kPanelKeys) {
     const uint32_t pitch = 16u * kChunks * uint32_t(box[1]);  // bytes per union-box row
     auto lane_base = [&](uint32_t smem_base, int key, int chunk) {
@@ -403,7 +408,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT, Split>::kTh
       for (int base = part * kUnionChunkKeys; base < n_keys; base += kStride) {
         const int g0 = base >> 4;
         run_chunk(
-            min_int(kUnionChunkKeys, n_keys - base),
+            std::integral_constant<int, kUnionChunkKeys>{},
             [&](int jp) { return ks0 + uint32_t(min_int(g0 + jp, w_ext[0] - 1)) * pitch; },
             [&](int jp) { return vs0 + uint32_t(min_int(g0 + jp, w_ext[0] - 1)) * pitch; },
             [&] {
