@@ -6,7 +6,7 @@
 #       wgmma backward's switches,
 #   (c) every forward config timed on small-window 2-D problems with CUDA events (dev/gpu/fna_union_time.ts),
 #   (d) compute-sanitizer memcheck / racecheck / synccheck on dev/gpu/fna_union_small.ts,
-#   (e) Nsight Compute of the union kernel on k7 and of the default 'wgmma-ws' kernels on 1-D and k31,
+#   (e) Nsight Compute of the union kernel on k7 and k13 (20x20) and of the default 'wgmma-ws' kernels on 1-D and k31,
 # progress in $OUT/progress.log, step output in $OUT/{setup,jest,time,sanitize,ncu_*}.log.
 #   bash dev/gpu/fna_union_check.sh
 set -o pipefail
@@ -25,6 +25,7 @@ sanitize 40 dist/dev/gpu/fna_union_small.js
 step jest_more jest 120 npx jest --ci test/cuda_fused_forward_ws.test.ts test/cuda_fused_backward_wgmma_switches.test.ts
 grep -h "sweep\|✕\|Tests:" "$OUT/jest.log" | tail -12 >>"$OUT/progress.log"
 ncu_summary 60 fwd_k7_union na_forward_union 3 forward mma
+ncu_summary 60 fwd_k13_union20 na_forward_union 1 forward mma 8,8 20,20
 ncu_summary 60 fwd_1d_ws na_forward_ws 0 forward wgmma-ws
 ncu_summary 60 fwd_k31_ws na_forward_ws 2 forward wgmma-ws
 progress "done"

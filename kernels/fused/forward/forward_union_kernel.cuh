@@ -12,12 +12,14 @@
 // iff it lies in the row's window rows (one range of the list) and in its window columns (a pattern the
 // warp builds per chunk, one list row per lane).
 // Additional keys follow in chunks of Cap0 x Cap1 through the same buffers.
+//
 // Panel lists (configs with unions wider than 16 keys, Cap1 > 16: windows of 10-13): a warp whose union rows
 // hold at most 16 keys lists them as one 16-key group per union row, padded with masked copies of the row's
-// last key. Its ldmatrix row addresses are then one base per lane plus the group's union row times the box's
-// row pitch (the K/V tiles are swizzled by the key's box column, which is the same in every row), and its
-// masks are a per-lane column pattern ANDed with a per-group row test. Wider unions fall back to the
-// row-major list.
+// last key, in whole 64-key chunks (no step of a chunk tests its length). Its ldmatrix row addresses are then
+// one base per lane plus the group's union row times the box's row pitch (the K/V tiles are swizzled by the
+// key's box column, which is the same in every row), and its masks are a per-lane column pattern ANDed with a
+// per-group row test. Wider unions fall back to the row-major list.
+//
 // With Split = 2 two warps share a micro box and take alternate chunks of its list (twice the resident warps
 // where the shared memory of a large union holds two CTAs per SM: the kernel is latency-bound); the second
 // warp hands its running max, sum and O to the first through shared memory, which merges them and stores.
