@@ -190,7 +190,7 @@ CtaWork simulate_union_cta(const ForwardEntry& e, const NaProblem& p) {
       // 64-key chunks.
       const bool panel = e.kv_tile[1] > kUnionPanelKeys && width[1] <= kUnionPanelKeys;
       const double keys = double(width[0]) * (panel ? kUnionPanelKeys : width[1]);
-      const double pad = panel ? 64.0 : 16.0;
+      const double pad = panel ? kUnionListChunkKeys : 16.0;
       const double list = pad * std::ceil(keys / pad) + 16.0 * std::ceil(double(p.n_extra) / 16.0);
       w.computed_keys += kMicroTokens * list;
       w.masked_keys += kMicroTokens * list;

@@ -93,15 +93,18 @@ namespace natten::fused {
   X(3, 8, 4, 4, 4, 4, 4, 128, 3)        \
   X(3, 8, 4, 4, 4, 4, 8, 128, 2)
 
+/// Keys per list row of a window-union panel list (configs whose cap is wider than this along axis 1), and per
+/// softmax chunk of a list (a panel list runs whole chunks). The kernel's own constants; forward_union_launch.cuh
+/// checks they agree.
+constexpr int kUnionPanelKeys = 16;
+constexpr int kUnionListChunkKeys = 64;
+
 /// The 2-D window-union kernels (mma.sync, forward_union_kernel.cuh): X(dims, qx, qy, cap0, cap1, head_dim_tier,
 /// warps per 16-query micro box). The CTA loads its Q tile's whole window union (at most cap0 x cap1 keys, listed
 /// as the KV tile) once and each warp computes its own queries' union only; it runs problems whose every Q tile's
 /// union fits (ForwardConfigs::runs_problem): Q 8x8 with 16x16 takes windows up to 9x9 at stride 1, with 20x20
 /// up to 13x13 (two warps per micro box: its 110 KB of shared memory hold two CTAs per SM). (Q 16x8 with 24x16
 /// ran k3-k9 0-3% slower than Q 8x8 on an H200: not compiled.)
-/// Keys per list row of a window-union panel list (configs whose cap is wider than this along axis 1).
-constexpr int kUnionPanelKeys = 16;
-
 #define NATTEN_FORWARD_UNION_CONFIGS_2D(X) \
   X(2, 8, 8, 16, 16, 32, 1)                \
   X(2, 8, 8, 16, 16, 64, 1)                \

@@ -277,8 +277,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT, Split>::kTh
   const uint32_t magic = 0xffffffffu / uint32_t(w_ext[1]) + 1u;  // ceil(2^32 / width) (widths <= 32)
   const int row_step = box[1] - w_ext[1], base_row = row_off * box[1] + col_off;
   auto list_addr = [&](uint32_t smem_base, int n, int chunk) -> uint32_t {
-    if (n >= n_row_keys)
-      return smem_base + 16u * (Tr::kPanelList ? detail::panel_unit<kChunks>(0, 0, chunk) : Layout::unit(0, chunk));
+    if (n >= n_row_keys) return smem_base + 16u * Layout::unit(0, chunk);  // box key 0: the same unit in both layouts
     const int r = detail::div_by_magic(n, magic), u = n + r * row_step + base_row;
     return smem_base + 16u * (Tr::kPanelList ? detail::panel_unit<kChunks>(u, col_off + n - r * w_ext[1], chunk)
                                              : Layout::unit(u, chunk));
@@ -396,7 +395,7 @@ __global__ void __launch_bounds__(UnionTraits<QTile, Cap0, Cap1, DT, Split>::kTh
     const uint32_t pitch = 16u * kChunks * uint32_t(box[1]);  // bytes per union-box row
     auto lane_base = [&](uint32_t smem_base, int key, int chunk) {
       const int c = col_off + min_int(key, w_ext[1] - 1);
-      return smem_base + uint32_t(row_off) * pitch + 16u * detail::panel_unit<kChunks>(c, c, chunk);
+      return smem_base + uint32_t(row_off) * pitch + 16u * swizzle<kChunks>(c, chunk);  // panel_unit of row 0, column c
     };
     const uint32_t ks0 = lane_base(k_smem, key_s, chunk_s), vs0 = lane_base(v_smem, key_v, chunk_v);
     uint32_t col_bits = 0;

@@ -9,6 +9,7 @@ namespace natten::fused {
 
 static_assert(kUnionPanelKeys == UnionTraits<TileShape<2, 8, 8, 1>, 20, 20, 64, 2>::kPanelKeys,
               "the cost model's panel width is the kernel's");
+static_assert(kUnionListChunkKeys == kUnionChunkKeys, "the cost model's chunk is the kernel's");
 
 /// Enqueues the window-union kernel of one configuration on `stream`. The caller has checked what the
 /// kernel assumes: forward_launch.cuh's list, and every Q tile's union box within Cap0 x Cap1.
