@@ -1,6 +1,6 @@
 /**
  * One small forward per dims with forwardKernel 'wgmma-ws' forced, with and without dilation (TMA and
- * cp.async producers), with extra keys and a negative scale, and the 2-D strip configs forced: the workload dev/gpu/fna_ws_check.sh runs under
+ * cp.async producers), with extra keys and a negative scale, and the 2-D strip and 3-D plane configs forced: the workload dev/gpu/fna_ws_check.sh runs under
  * compute-sanitizer (memcheck, racecheck, synccheck). Prints one line per case and exits non-zero on an error.
  */
 import * as natten from '../../lib';
@@ -17,6 +17,10 @@ async function main(): Promise<void> {
     { spatial: [20, 19], kernel: [5, 5], dilation: [2, 1], headDim: 128, strip: 128 },
     { spatial: [9, 8, 10], kernel: [3, 5, 3], dilation: [1, 1, 1], headDim: 64 },
     { spatial: [9, 8, 10], kernel: [3, 3, 3], dilation: [1, 2, 1], headDim: 128 },
+    // The 3-D plane configs: 8x16 and 8x8 plane tiles, TMA and (dilated) cp.async loads, ragged edges.
+    { spatial: [9, 8, 10], kernel: [3, 5, 3], dilation: [1, 1, 1], headDim: 64, q: [2, 8, 8], kv: [1, 8, 16] },
+    { spatial: [9, 13, 10], kernel: [3, 5, 7], dilation: [1, 2, 1], headDim: 128, q: [2, 8, 8], kv: [1, 8, 16] },
+    { spatial: [7, 8, 11], kernel: [3, 3, 5], dilation: [2, 1, 1], headDim: 64, q: [2, 8, 8], kv: [1, 8, 8] },
   ];
   for (const c of cases as {
     spatial: number[];
@@ -24,6 +28,8 @@ async function main(): Promise<void> {
     dilation: number[];
     headDim: number;
     strip?: number;
+    q?: number[];
+    kv?: number[];
   }[]) {
     const shape = [2, ...c.spatial, 2, c.headDim];
     const [q, k, v] = [1, 2, 3].map((seed) => natten.randn(shape, { dtype: 'bfloat16', device: 'cuda', seed }));
@@ -37,6 +43,7 @@ async function main(): Promise<void> {
       additionalValues: ek,
       forwardKernel: 'wgmma-ws',
       ...(c.strip ? { qTileShape: [16, 8], kvTileShape: [1, c.strip] } : {}),
+      ...(c.q && c.kv ? { qTileShape: c.q, kvTileShape: c.kv } : {}),
     });
     const x = await out.toArray();
     let finite = true;

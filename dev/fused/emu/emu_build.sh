@@ -6,7 +6,7 @@
 # kernel headers' #include "../../runtime/..." pick the emulation, and stand-ins for <cuda.h> and
 # <cuda_runtime.h>.
 # Run: $EMU_DIR/emu_check CASES SEED [wgmma [tma] [persistent CTAS]]
-#      $EMU_DIR/emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|mma-union]
+#      $EMU_DIR/emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|wgmma-ws-plane|mma-union]
 set -e
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 E=${EMU_DIR:-/tmp/emu}

@@ -8,7 +8,7 @@
 // Build with emu_build.sh.
 // mma-union: the 2-D window-union kernel (forward_union_kernel.cuh, NATTEN_FORWARD_UNION_CONFIGS_2D) on
 // problems whose Q tiles' unions fit its capacity (drawn again until they do).
-//   emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|mma-union]
+//   emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|wgmma-ws-plane|mma-union]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -89,7 +89,15 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
             &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
 #define EMU_FWD_MMA(...) EMU_FWD_CONFIG_RUN(run_forward, 80, __VA_ARGS__)
 #define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG_RUN(run_forward, 90, __VA_ARGS__)
-#define EMU_FWD_WS(...) EMU_FWD_CONFIG_RUN(run_forward_ws, kWgmmaWsArch, __VA_ARGS__)
+#define EMU_FWD_WS(D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                                        \
+  FwdConfig{D,                                                                                               \
+            {QX, QY, QZ},                                                                                    \
+            {KX, KY, KZ},                                                                                    \
+            DT,                                                                                              \
+            ST,                                                                                              \
+            kWgmmaWsArch,                                                                                    \
+            &run_forward_ws<TileShape<D, QX, QY, QZ>, RasterBox<D, KX, KY, KZ>, DT, ST, kWgmmaWsArch, BF16>, \
+            &run_forward_ws<TileShape<D, QX, QY, QZ>, RasterBox<D, KX, KY, KZ>, DT, ST, kWgmmaWsArch, F16>},
 #define EMU_FWD_WS_STRIP(D, QX, QY, QZ, N, DT, ST)                                             \
   FwdConfig{D,                                                                                 \
             {QX, QY, QZ},                                                                      \
@@ -142,6 +150,14 @@ static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t se
   std::vector<double> o, lse;
   reference_forward(p, win, q, k, v, ek, ev, o, lse);
 
+  if (getenv("EMU_TRACE")) {  // the case before its launch (a hang names its case)
+    fprintf(stderr, "case: %dD", p.dims);
+    for (int a2 = 0; a2 < p.dims; ++a2)
+      fprintf(stderr, " [L%lld k%d s%d d%d%s]", (long long)p.length[a2], p.kernel[a2], p.stride[a2], p.dilation[a2],
+              p.causal[a2] ? " c" : "");
+    fprintf(stderr, " E%lld D%lld/%lld q%s kv%s tier %d\n", (long long)E, (long long)D, (long long)Dv,
+            shape(cfg.q, p.dims).c_str(), shape(cfg.kv, p.dims).c_str(), cfg.tier);
+  }
   std::vector<uint16_t> out(o.size(), 0x7fff);  // NaN in both dtypes: a row left unwritten fails
   std::vector<float> lse_out(lse.size(), NAN);
   FusedForwardArgs a;
@@ -180,17 +196,19 @@ int main(int argc, char** argv) {
   const std::string family = argc > 3 ? argv[3] : "mma";
   // wgmma-ws-strip: the 2-D strip configs of 'wgmma-ws' alone (every case 2-D).
   const bool strips_only = family == "wgmma-ws-strip";
+  // wgmma-ws-plane: the 3-D plane configs of 'wgmma-ws' alone (KV tiles one axis-0 plane; every case 3-D).
+  const bool planes_only = family == "wgmma-ws-plane";
   const bool union_only = family == "mma-union";
-  if (family != "mma" && family != "wgmma" && family != "wgmma-ws" && !strips_only && !union_only) {
-    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|mma-union]\n");
+  if (family != "mma" && family != "wgmma" && family != "wgmma-ws" && !strips_only && !planes_only && !union_only) {
+    fprintf(stderr, "usage: emu_fwd_check CASES SEED [mma|wgmma|wgmma-ws|wgmma-ws-strip|wgmma-ws-plane|mma-union]\n");
     return 2;
   }
-  const int arch = family == "wgmma-ws" || strips_only ? kWgmmaWsArch : family == "wgmma" ? 90 : 80;
+  const int arch = family == "wgmma-ws" || strips_only || planes_only ? kWgmmaWsArch : family == "wgmma" ? 90 : 80;
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   int fails = 0;
   for (int i = 0; i < cases; ++i) {
     NaProblem p;
-    p.dims = strips_only || union_only ? 2 : 1 + i % 3;
+    p.dims = strips_only || union_only ? 2 : planes_only ? 3 : 1 + i % 3;
     // Every other round of three (one problem per rank) has wide windows: KV tiles inside every window of
     // a Q tile.
     draw_window_axes(p, rng, !union_only && (i / 3) % 2 == 1, 200);
@@ -231,7 +249,7 @@ int main(int argc, char** argv) {
     const int tier = head_dim_tier(p.head_dim, p.head_dim_v, kForwardMaxHeadDimTier);
     std::vector<const FwdConfig*> fit;
     for (const FwdConfig& c : configs())
-      if (c.dims == p.dims && c.tier == tier && c.arch == arch && (!strips_only || c.kv[0] == 1) &&
+      if (c.dims == p.dims && c.tier == tier && c.arch == arch && (!(strips_only || planes_only) || c.kv[0] == 1) &&
           (c.stages == 1) == union_only &&
           (!union_only ||
            (max_tile_kv_extent(p.axis(0), c.q[0]) <= c.kv[0] && max_tile_kv_extent(p.axis(1), c.q[1]) <= c.kv[1])))

@@ -88,13 +88,13 @@ std::string forward_unsupported_reason(const NaProblem& p, DType t, const FusedF
   return "";
 }
 
-/// Whether entry e may be the default (cost-model) choice for p. A 'wgmma-ws' entry is not in 3-D (measured
-/// 1.3x slower than wgmma on the 3-D benchmark problem, and its model's 3-D term rests on that one problem)
-/// nor where its CTAs (one per SM) are fewer than the SMs, which leaves SMs idle that the other families'
-/// smaller CTAs fill. It stays selectable (forwardKernel, tile shapes, the autotuner) everywhere.
+/// Whether entry e may be the default (cost-model) choice for p. A 'wgmma-ws' entry is not a strip config, nor
+/// a 3-D box config (measured 1.3x slower than wgmma on the 3-D benchmark problem; the 3-D plane configs are
+/// candidates), nor where its CTAs (one per SM) are fewer than the SMs, which leaves SMs idle that the other
+/// families' smaller CTAs fill. It stays selectable (forwardKernel, tile shapes, the autotuner) everywhere.
 static bool ws_default_ok(const ForwardEntry& e, const NaProblem& p, const DeviceCaps& caps) {
   if (e.arch != kWgmmaWsArch) return true;
-  if (p.dims == 3 || is_ws_strip(e)) return false;
+  if ((p.dims == 3 && e.kv_tile[0] != 1) || is_ws_strip(e)) return false;
   return forward_ctas(e, p) >= double(std::max(1, caps.sm_count));
 }
 

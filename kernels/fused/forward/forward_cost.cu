@@ -107,9 +107,9 @@ CtaWork simulate_cta(const ForwardEntry& e, const NaProblem& p) {
 }
 
 /// The same for a 'wgmma-ws' CTA (forward_ws_*.cuh): two 64-query halves along axis 0, each computing every
-/// key of every KV tile of the CTA's walk and masking a whole tile (every element) unless the tile is
-/// interior for all of the half's queries (forward_ws_mask.cuh). A strip config (forward_ws_strip.h) walks
-/// its launch's strip shape, masks every tile and skips the tiles whose rows miss the half's windows.
+/// key of the KV tiles whose axis-0 rows meet its windows and masking a whole tile (every element) unless the
+/// tile is interior for all of the half's queries (forward_ws_mask.cuh). A strip config (forward_ws_strip.h)
+/// walks its launch's strip shape and masks every tile.
 CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
   const int dims = p.dims;
   const bool strips = is_ws_strip(e);
@@ -149,7 +149,7 @@ CtaWork simulate_ws_cta(const ForwardEntry& e, const NaProblem& p) {
         const int g0 = lo[a] + (rest % n_kv[a]) * kv[a];
         rest /= n_kv[a];
         inside = inside && !strips && last[a].start <= g0 && first[a].end >= g0 + kv[a];
-        if (a == 0 && strips) live = g0 < last[0].end && g0 + kv[0] > first[0].start;
+        if (a == 0) live = g0 < last[0].end && g0 + kv[0] > first[0].start;
       }
       if (!live) continue;
       w.computed_keys += double(half_rows) * kv_size;
@@ -258,7 +258,10 @@ static double per_query_work(const ForwardEntry& e, const NaProblem& p) {
   const int q_size = e.q_tile[0] * e.q_tile[1] * e.q_tile[2];
   if (e.arch == kWgmmaWsArch) {
     const CtaWork w = simulate_ws_cta(e, p);
-    const double mask_weight = p.dims == 3 ? kWsMaskWeight3d : kWsMaskWeight;
+    // Row tiles (2-D boxes, 3-D plane tiles: forward_ws_mask.cuh) mask with one word per row; 3-D boxes test
+    // three axis bitmaps per element.
+    const bool row_tiles = p.dims == 2 || e.kv_tile[0] == 1;
+    const double mask_weight = row_tiles ? kWsMaskWeight : kWsMaskWeight3d;
     return ((w.computed_keys + mask_weight * w.masked_keys + 0.25 * w.loaded_keys) / q_size + kWsTileKeys * w.tiles +
             kWsCtaKeys) /
            kWsSpeed;

@@ -87,11 +87,18 @@ namespace natten::fused {
   X(2, 16, 8, 1, 80, 128, 3)                  \
   X(2, 16, 8, 1, 128, 128, 2)
 
+/// 3-D: boxes, and plane configs (Q 2x8x8, each consumer one axis-0 plane of 8x8 queries; KV tiles one plane of
+/// 8x8 or 8x16 keys). A plane half's queries share their axis-0 window, so it skips the planes outside it and
+/// masks only axes 1 and 2: k(5,9,9) computes 5 x 16 x 16 keys per query.
 #define NATTEN_FORWARD_WS_CONFIGS_3D(X) \
   X(3, 8, 4, 4, 4, 4, 4, 64, 4)         \
   X(3, 8, 4, 4, 4, 4, 8, 64, 3)         \
   X(3, 8, 4, 4, 4, 4, 4, 128, 3)        \
-  X(3, 8, 4, 4, 4, 4, 8, 128, 2)
+  X(3, 8, 4, 4, 4, 4, 8, 128, 2)        \
+  X(3, 2, 8, 8, 1, 8, 8, 64, 4)         \
+  X(3, 2, 8, 8, 1, 8, 16, 64, 3)        \
+  X(3, 2, 8, 8, 1, 8, 8, 128, 3)        \
+  X(3, 2, 8, 8, 1, 8, 16, 128, 2)
 
 /// Keys per list row of a window-union panel list (configs whose cap is wider than this along axis 1), and per
 /// softmax chunk of a list (a panel list runs whole chunks). The kernel's own constants; forward_union_launch.cuh

@@ -124,18 +124,29 @@ struct WsConsumer {
     uint32_t pa[kSteps][4];
     const uint32_t my_turn = kWsTurnBarrier + w, other_turn = kWsTurnBarrier + (1 - w);
 
-    // Mask (edge tiles) and online softmax of tile t's scores; P of the tile into pa.
+    // Mask (edge tiles) and online softmax of tile t's scores; P of the tile into pa. Tiles come in order within
+    // a segment: ko is the window tile's origin (set at a segment's start, then advanced), pos its place in its
+    // plane (plane configs).
+    int ko[3] = {0, 0, 0}, pos = 0;
+    auto seek = [&](int t) {
+      if (t >= walk.n_window_tiles) return;
+      walk.origin(t, ko);
+      if constexpr (WsMask<Tr>::kPlanes) pos = t % mask.positions;
+    };
     auto softmax = [&](int t, float(&sc)[kBlocks * 4], float(&alpha)[2]) {
       if (t < walk.n_window_tiles) {
-        int ko[3];
-        walk.origin(t, ko);
         if constexpr (Tr::kStrips) {
           uint32_t bits[2];
           mask.strip_bits(ko, bits);
           mask.apply_bits(sc, bits);
+        } else if constexpr (WsMask<Tr>::kPlanes) {
+          if (mask.positions <= WsMask<Tr>::kPlanePositions) mask.apply_plane(sc, pos);
+          else if (!mask.interior(ko)) mask.apply_window(sc, ko);
+          pos = pos + 1 == mask.positions ? 0 : pos + 1;
         } else if (!mask.interior(ko)) {
           mask.apply_window(sc, ko);
         }
+        walk.advance(ko);
       } else {
         mask.apply_extra(sc, walk.n_extra - walk.extra_first(t));
       }
@@ -148,20 +159,17 @@ struct WsConsumer {
                       *reinterpret_cast<const float(*)[4]>(&sc[8 * j + 4]));
     };
 
-    // Strip configs: the half computes two runs of consecutive tiles ("segments"): the window tiles whose
-    // axis-0 rows meet its windows (the halves split axis 0; a contiguous range of the row-major walk), then
-    // the additional-key tiles (fixed-box configs: one segment of every tile). Every other ("dead") tile is waited for,
-    // freed and takes its turn (the two warpgroups' turns stay paired) with no product. Each segment is one pipeline
-    // with a product on every tile: a wgmma under a branch is serialised by the compiler.
-    int win_first = 0, win_count = walk.n_tiles;  // fixed-box configs: one segment, every tile
-    if constexpr (Tr::kStrips) {
-      const int per_row = walk.n_window_tiles / walk.n_kv[0];  // window tiles per axis-0 tile row
-      const int r0 = walk.kv_ext(0), lo = mask.first[0].start - walk.kv_lo[0], hi = mask.last[0].end - walk.kv_lo[0];
-      int a0 = max(0, lo / r0), a1 = min(walk.n_kv[0], ceil_div(max(hi, 0), r0));
-      if (a1 <= a0) a0 = 0, a1 = 1;  // a half past the group's end: any tile (its rows are never stored)
-      win_first = a0 * per_row;
-      win_count = (a1 - a0) * per_row;
-    }
+    // The half computes two runs of consecutive tiles ("segments"): the window tiles whose axis-0 rows meet its
+    // windows (the halves split axis 0; a contiguous range of the row-major walk), then the additional-key
+    // tiles. Every other ("dead") tile is waited for, freed and takes its turn with no product. Each segment is
+    // one pipeline with a product on every tile (a wgmma under a branch is serialised by the compiler) and
+    // takes one turn more than its tiles, so both halves run the same number of segments (two exactly when
+    // there are additional keys) to keep their turns paired.
+    const int per_row = walk.n_window_tiles / walk.n_kv[0];  // window tiles per axis-0 tile row
+    const int r0 = walk.kv_ext(0), lo = mask.first[0].start - walk.kv_lo[0], hi = mask.last[0].end - walk.kv_lo[0];
+    int a0 = max(0, lo / r0), a1 = min(walk.n_kv[0], ceil_div(max(hi, 0), r0));
+    if (a1 <= a0) a0 = 0, a1 = 1;  // a half past the group's end: any tile (its rows are never stored)
+    const int win_first = a0 * per_row, win_end = a1 * per_row;
     int next = 0;  // first tile this warpgroup has not taken
     auto dead_until = [&](int t) {
       for (; next < t; ++next) {
@@ -174,11 +182,12 @@ struct WsConsumer {
         named_arrive<256>(other_turn);
       }
     };
-    const int n_segments = Tr::kStrips && walk.n_tiles > walk.n_window_tiles ? 2 : 1;
+    const int n_segments = walk.n_tiles > walk.n_window_tiles ? 2 : 1;
     for (int g = 0; g < n_segments; ++g) {
       const int t0 = g == 0 ? win_first : walk.n_window_tiles;
-      const int n = g == 0 ? win_first + win_count : walk.n_tiles;
+      const int n = g == 0 ? win_end : walk.n_tiles;
       dead_until(t0);
+      seek(t0);
       // First tile: S only (O is up to date).
       {
         const int s0 = ring.stage(t0);

@@ -23,13 +23,14 @@ ForwardEntry make_forward_ws_entry(DType dtype) {
 
 }  // namespace natten::fused
 
-/// Expands one X(...) line of a NATTEN_FORWARD_WS_CONFIGS_* list into its fp16 and bf16 entries.
+/// Expands one X(...) line of a NATTEN_FORWARD_WS_CONFIGS_* list into its fp16 and bf16 entries. The KV tile is a
+/// RasterBox (a 3-D plane tile, extent 1 on axis 0, is not a whole number of the mma.sync micro boxes).
 #define NATTEN_FORWARD_WS_ENTRY_PAIR(D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                            \
   ::natten::fused::make_forward_ws_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                                \
-                                         ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST, ::natten::fused::F16>( \
+                                         ::natten::fused::RasterBox<D, KX, KY, KZ>, DT, ST, ::natten::fused::F16>( \
       ::natten::DType::Float16),                                                                                   \
       ::natten::fused::make_forward_ws_entry<::natten::fused::TileShape<D, QX, QY, QZ>,                            \
-                                             ::natten::fused::TileShape<D, KX, KY, KZ>, DT, ST,                    \
+                                             ::natten::fused::RasterBox<D, KX, KY, KZ>, DT, ST,                    \
                                              ::natten::fused::BF16>(::natten::DType::BFloat16),
 
 /// Expands one X(...) line of NATTEN_FORWARD_WS_STRIP_CONFIGS_2D into its fp16 and bf16 entries.

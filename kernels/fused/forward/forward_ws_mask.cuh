@@ -24,6 +24,27 @@ struct WsMask {
   static constexpr int kBlocks = Tr::kKV / 8;  // n8 column blocks of S
   using KV = typename Tr::KV;
   using QHalf = typename Tr::QHalf;
+  // Row tiles: 2-D boxes and 3-D plane tiles (extent 1 on axis 0) whose last axis is 8 keys or more. Raster
+  // column j of such a tile is tile row j / X on axis kY and key j % X on axis kX; a thread's columns
+  // 8 nb + 2 (lane % 4) + c (element bit 2 nb + c) fill kRowBits bits per tile row, with one pattern of
+  // axis-kX keys in every tile row. The mask of a row is then a bit range (the row's axis-kY window) AND that
+  // pattern repeated: one word per row and tile, one bit test per element (apply_bits).
+  static constexpr int kX = kDims - 1, kY = kDims - 2;
+  static constexpr bool kRowTiles =
+      !Tr::kStrips && kDims >= 2 && (kDims == 2 || KV::ext(0) == 1) && KV::ext(kDims - 1) >= 8;
+  static constexpr int kRowBits = kRowTiles ? KV::ext(kX) / 4 : 1;
+  // Plane configs (3-D row tiles: one axis-0 plane per tile, Q halves of one plane): a half's queries share
+  // their axis-0 window, and the walk skips the planes outside it, so a tile's mask depends only on its place
+  // in its plane. Up to kPlanePositions places per plane, the words are computed once per work item.
+  static constexpr bool kPlanes = kRowTiles && kDims == 3 && QHalf::ext(0) == 1;
+  static constexpr int kPlanePositions = 4;
+  int positions = 1;  // window tiles per plane (plane configs)
+  uint32_t plane_bits[kPlanePositions][2] = {};
+  static constexpr uint32_t kRowRepeat = [] {
+    uint32_t r = 0;
+    for (int i = 0; i < 32; i += kRowBits) r |= 1u << i;
+    return r;
+  }();
 
   Range first[3], last[3];  // windows of the half's first and last in-group query per axis
   Range row[2][3];          // windows of this thread's two rows
@@ -50,6 +71,18 @@ struct WsMask {
       for (int a = 0; a < kDims; ++a) row[r][a] = w.ax[a].window(h0[a] + QHalf::coord(n, a));
     }
     lane_pair = 2 * (lane & 3);
+    if constexpr (kPlanes) {
+      positions = w.n_kv[1] * w.n_kv[2];
+      if (positions <= kPlanePositions) {
+#pragma unroll
+        for (int i = 0; i < kPlanePositions; ++i) {
+          const int ko[3] = {row[0][0].start, w.kv_lo[1] + (i / w.n_kv[2]) * KV::ext(1),
+                             w.kv_lo[2] + (i % w.n_kv[2]) * KV::ext(2)};
+#pragma unroll
+          for (int r = 0; r < 2; ++r) plane_bits[i][r] = row_tile_bits(r, ko);
+        }
+      }
+    }
     if constexpr (Tr::kStrips) {
       strip[0] = w.strip[0];
       strip[1] = w.strip[1];
@@ -63,12 +96,6 @@ struct WsMask {
           if (j < keys && row[r][1].start <= key1 && key1 < row[r][1].end) row_cols[r] |= 1u << i;
       }
     }
-  }
-
-  /// Whether the window tile at group-local origin ko holds a key of the half's windows along axis 0 (the
-  /// axis the halves split): a tile outside runs no product for this half.
-  __device__ __forceinline__ bool live(const int (&ko)[3], int rows) const {
-    return ko[0] < last[0].end && ko[0] + rows > first[0].start;
   }
 
   /// Per row, the bits (column_range_bits order) of this thread's columns that the row's window keeps in
@@ -123,9 +150,32 @@ struct WsMask {
     }
   }
 
+  /// Bits of element row r's keys in the row tile at group-local origin ko (kRowTiles; apply_bits order).
+  __device__ __forceinline__ uint32_t row_tile_bits(int r, const int (&ko)[3]) const {
+    const uint32_t rows =
+        low_bits((row[r][kY].end - ko[kY]) * kRowBits) & ~low_bits((row[r][kY].start - ko[kY]) * kRowBits);
+    const uint32_t keys =
+        column_range_bits<kRowBits / 2>(row[r][kX].start - ko[kX], row[r][kX].end - ko[kX], lane_pair);
+    uint32_t bits = rows & (keys * kRowRepeat);
+    if constexpr (kDims == 3) bits = row[r][0].start <= ko[0] && ko[0] < row[r][0].end ? bits : 0u;
+    return bits;
+  }
+
+  /// Mask of the plane config tile at place pos of its plane (positions <= kPlanePositions).
+  __device__ __forceinline__ void apply_plane(float (&s)[kBlocks * 4], int pos) const {
+    uint32_t bits[2] = {plane_bits[0][0], plane_bits[0][1]};
+#pragma unroll
+    for (int i = 1; i < kPlanePositions; ++i)
+      if (pos == i) bits[0] = plane_bits[i][0], bits[1] = plane_bits[i][1];
+    apply_bits(s, bits);
+  }
+
   /// Element mask of the window tile at group-local origin ko.
   __device__ __forceinline__ void apply_window(float (&s)[kBlocks * 4], const int (&ko)[3]) const {
-    if constexpr (kDims == 1) {
+    if constexpr (kRowTiles) {
+      const uint32_t bits[2] = {row_tile_bits(0, ko), row_tile_bits(1, ko)};
+      apply_bits(s, bits);
+    } else if constexpr (kDims == 1) {
       const int lo[2] = {row[0][0].start - ko[0], row[1][0].start - ko[0]};
       const int span[2] = {row[0][0].end - row[0][0].start, row[1][0].end - row[1][0].start};
       keep_range(s, lo, span);

@@ -139,18 +139,20 @@ struct WsProducer {
       }
       cp_async_mbar_arrive(ring.q_full());
     }
-    // KV tiles go in slabs of 64 rows (the halves along axis 0 of a 128-key tile): half the unrolled
-    // address math per call, which keeps the producer's 56 registers free of spills.
+    // KV tiles go in slabs of 64 rows (WsTraits::slab_ext): half the unrolled address math per call, which keeps
+    // the producer's 56 registers free of spills.
     using KVLayout = GmmaSwizzle<kChunks, Tr::kKV>;
+    constexpr int kSlabAxis = Tr::kSlabAxis;
     using Slab = std::conditional_t<Tr::kStrips, RasterBox<kDims, 1, 64, 1>,  // strips: strip_tile instead
-                                    RasterBox<kDims, Tr::KV::ext(0) * 64 / Tr::kKV, Tr::KV::ext(1), Tr::KV::ext(2)>>;
+                                    RasterBox<kDims, Tr::slab_ext(0), Tr::slab_ext(1), Tr::slab_ext(2)>>;
     static_assert(Slab::kSize == 64, "64-row slabs");
     const int64_t k_row = p.heads_kv * dqk, v_row = p.heads_kv * dv;
     const Elem* k = static_cast<const Elem*>(prm.a.k);
     const Elem* v = static_cast<const Elem*>(prm.a.v);
     auto window_slab = [&](auto shift, int s, const int(&ko)[3]) {
       using Layout = RowShift<KVLayout, decltype(shift)::value>;
-      int o[3] = {ko[0] + decltype(shift)::value / 64 * Slab::ext(0), ko[1], ko[2]}, lim[3];
+      int o[3] = {ko[0], ko[1], ko[2]}, lim[3];
+      o[kSlabAxis] += decltype(shift)::value / 64 * Slab::ext(kSlabAxis);
       const int64_t tok = place(Slab{}, o, w.kv_hi, lim);
       int64_t estride[3] = {tstride[0] * k_row, tstride[1] * k_row, tstride[2] * k_row};
       detail::load_spatial_tile<Slab, kChunks, 128, Layout>(ring.k(s), ptid, k, k + int64_t(hkv) * dqk + tok * k_row,

@@ -58,8 +58,8 @@ struct IsStrip<KVTile, decltype(void(KVTile::kStrip))> {
   static constexpr bool value = KVTile::kStrip;
 };
 
-/// The configuration of one 'wgmma-ws' kernel: QTile / KVTile are TileShape<...> (the config lists' type),
-/// read here as raster boxes, or KVTile a KvStrip.
+/// The configuration of one 'wgmma-ws' kernel: QTile a TileShape<...> (the config lists' type) read here as
+/// raster halves, KVTile a RasterBox or a KvStrip.
 template <class QTile, class KVTile, int DT, int Stages>
 struct WsTraits {
   static constexpr int kDims = QTile::kDims;
@@ -72,6 +72,10 @@ struct WsTraits {
   using QHalf = RasterBox<kDims, QTile::ext(0) / 2, QTile::ext(1), QTile::ext(2)>;
   using KV = std::conditional_t<kStrips, KVTile, RasterBox<kDims, KVTile::ext(0), KVTile::ext(1), KVTile::ext(2)>>;
   static constexpr int kKV = KV::kSize;
+  /// The cp.async loader fills a 128-key tile as two 64-row slabs, halving it along its outermost axis longer
+  /// than 1 (so the second slab is rows 64-127 in raster order); slab_ext(a) is a slab's extent on axis a.
+  static constexpr int kSlabAxis = KV::ext(0) > 1 ? 0 : KV::ext(1) > 1 ? 1 : 2;
+  static NATTEN_HD constexpr int slab_ext(int a) { return a == kSlabAxis ? KV::ext(a) * 64 / kKV : KV::ext(a); }
   /// The CTA's Q tile extent on axis a (both halves).
   static NATTEN_HD constexpr int q_ext(int a) { return a == 0 ? 2 * QHalf::ext(0) : QHalf::ext(a); }
   static constexpr int kChunks = DT / 8;      // 16-byte chunks per row

@@ -77,6 +77,18 @@ struct WsWalk {
 #pragma unroll
     for (int a = kDims; a < 3; ++a) ko[a] = 0;
   }
+  /// Moves a window tile's origin ko (origin(t)) to tile t + 1's: a step along the last axis that carries
+  /// into the axes before it, in place of origin's divisions per tile.
+  __device__ __forceinline__ void advance(int (&ko)[3]) const {
+    ko[kDims - 1] += kv_ext(kDims - 1);
+#pragma unroll
+    for (int a = kDims - 1; a > 0; --a) {
+      if (ko[a] >= kv_lo[a] + n_kv[a] * kv_ext(a)) {
+        ko[a] = kv_lo[a];
+        ko[a - 1] += kv_ext(a - 1);
+      }
+    }
+  }
   /// First additional key of tile t (>= n_window_tiles).
   __device__ __forceinline__ int extra_first(int t) const { return (t - n_window_tiles) * Tr::kKV; }
   /// Group-local origin per axis of Q half `w` (0 or 1): the tile is split along axis 0.
