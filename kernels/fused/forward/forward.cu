@@ -103,15 +103,18 @@ const ForwardEntry& select_forward(const NaProblem& p, DType t, const FusedConfi
   const int tier = family.head_dim_tier(p.head_dim, p.head_dim_v);
   const std::vector<const ForwardEntry*> cands = family.entries(p.dims, tier, t, caps, &p);
   const bool want_q = tile_given(c.q_tile), want_kv = tile_given(c.kv_tile), want_arch = c.forward_arch != 0;
+  // Whether entry e is what the call asks for (its tiles and family, where given).
+  auto asked = [&](const ForwardEntry& e) {
+    return (!want_q || same_tile(e.q_tile, c.q_tile, p.dims)) &&
+           (!want_kv || same_tile(e.kv_tile, c.kv_tile, p.dims)) && (!want_arch || e.arch == c.forward_arch);
+  };
   std::vector<const ForwardEntry*> match;
   for (const ForwardEntry* e : cands)
-    if ((!want_q || same_tile(e->q_tile, c.q_tile, p.dims)) && (!want_kv || same_tile(e->kv_tile, c.kv_tile, p.dims)) &&
-        (!want_arch || e->arch == c.forward_arch))
-      match.push_back(e);
+    if (asked(*e)) match.push_back(e);
   if (match.empty() && (want_q || want_kv || want_arch)) {
+    // A window-union config asked for on a problem whose unions it cannot hold (not among the candidates).
     for (const ForwardEntry* e : family.entries(p.dims, tier, t, caps))
-      if (e->window_union && (!want_q || same_tile(e->q_tile, c.q_tile, p.dims)) &&
-          (!want_kv || same_tile(e->kv_tile, c.kv_tile, p.dims)) && (!want_arch || e->arch == c.forward_arch)) {
+      if (e->window_union && asked(*e)) {
         std::string needed;
         for (int a = 0; a < p.dims; ++a)
           needed += (a ? " x " : "") + std::to_string(max_tile_kv_extent(p.axis(a), e->q_tile[a]));

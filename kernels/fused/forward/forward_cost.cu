@@ -241,11 +241,12 @@ constexpr double kUnionSpeed = 1.5;
 // wgmma cost units (bench/NOTES.md, "wgmma-ws"): a faster rate on the tensor cores, but a fixed cost per KV
 // tile (barriers, turn-taking, softmax bookkeeping) and per CTA (one CTA per SM: the Q load, the first K/V
 // latency and the epilogue are not hidden behind another CTA), and whole-tile masks. So it wins on large
-// windows (1-D k2049: 1.6x wgmma, 2-D k31: 1.5x) and loses on small ones (k13, 3-D k(5,9,9)).
+// windows (1-D k2049: 1.6x wgmma, 2-D k31: 1.5x) and, with its plane configs, on 3-D k(5,9,9) (1.2x), and loses
+// on small 2-D ones (k13).
 constexpr double kWsSpeed = 7.8;         // relative to mma.sync
-constexpr double kWsMaskWeight = 0.45;   // per masked key, relative to a computed one (1-D, 2-D)
-constexpr double kWsMaskWeight3d = 0.8;  // 3-D: three axis bitmaps tested per element (3-D KV 4x4x4 ran 1.3x
-                                         // slower than the 2-D-fitted model predicted)
+constexpr double kWsMaskWeight = 0.45;   // per masked key, relative to a computed one (1-D, row tiles)
+constexpr double kWsMaskWeight3d = 0.8;  // 3-D boxes: three axis bitmaps tested per element (3-D KV 4x4x4 ran
+                                         // 1.3x slower than the 2-D-fitted model predicted)
 constexpr double kWsTileKeys = 38;       // fixed cost of a KV tile, in keys per query
 constexpr double kWsCtaKeys = 1120;      // fixed cost of a CTA, in keys per query
 // The model is fitted on four problems; off them (small windows, small grids, where the shared-memory-only
