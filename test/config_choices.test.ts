@@ -115,8 +115,9 @@ describe('the recorded sweep', () => {
 
     it('picks, on an H100, the families measured fastest on an H200 for the five benchmark problems', () => {
       // bench/NOTES.md (the suite of bench/results/h200_bf16_suite.json): the warp-specialised forward wins on
-      // large 1-D/2-D windows and loses on small ones, where the window-union kernel (an mma.sync family: k7,
-      // k13) beats every tile walk; the wgmma backward wins at head-dim tier 128 in 1-D/2-D.
+      // large 1-D/2-D windows and, with its plane configs, on 3-D k(5,9,9), and loses on small 2-D ones, where the
+      // window-union kernel (an mma.sync family: k7, k13) beats every tile walk; the wgmma backward wins at
+      // head-dim tier 128 in 1-D/2-D and on 3-D at tier 64.
       const bench = (length: number[], kernel: number[], batch: number, heads: number, headDim: number) =>
         ({
           dims: length.length,
@@ -139,7 +140,7 @@ describe('the recorded sweep', () => {
         ['2-D k13 D64', bench([128, 128], [13, 13], 4, 16, 64), 'mma', 'mma'],
         ['2-D k31 D128', bench([128, 128], [31, 31], 2, 16, 128), 'wgmma-ws', 'wgmma'],
         ['2-D k7 D32', bench([56, 56], [7, 7], 64, 4, 32), 'mma', 'mma'],
-        ['3-D k(5,9,9) D64', bench([16, 32, 32], [5, 9, 9], 1, 16, 64), 'wgmma', 'wgmma'],
+        ['3-D k(5,9,9) D64', bench([16, 32, 32], [5, 9, 9], 1, 16, 64), 'wgmma-ws', 'wgmma'],
       ];
       const kernelOf = (c: NativeFusedChoices['forward'] | NativeFusedChoices['backward']): string =>
         c.path === 'fused' ? c.kernel : c.path;
