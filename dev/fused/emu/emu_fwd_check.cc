@@ -78,26 +78,20 @@ static void run_forward_ws(const NaProblem& p, const FusedForwardArgs& a) {
               [&] { na_forward_ws_kernel<QTile, KVTile, DT, Stages, Tag>(prm); });
 }
 
-#define EMU_FWD_CONFIG_RUN(RUN, ARCH, D, QX, QY, QZ, KX, KY, KZ, DT, ST)                  \
-  FwdConfig{D,                                                                            \
-            {QX, QY, QZ},                                                                 \
-            {KX, KY, KZ},                                                                 \
-            DT,                                                                           \
-            ST,                                                                           \
-            ARCH,                                                                         \
-            &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, BF16>, \
-            &RUN<TileShape<D, QX, QY, QZ>, TileShape<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
-#define EMU_FWD_MMA(...) EMU_FWD_CONFIG_RUN(run_forward, 80, __VA_ARGS__)
-#define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG_RUN(run_forward, 90, __VA_ARGS__)
-#define EMU_FWD_WS(D, QX, QY, QZ, KX, KY, KZ, DT, ST)                                                        \
-  FwdConfig{D,                                                                                               \
-            {QX, QY, QZ},                                                                                    \
-            {KX, KY, KZ},                                                                                    \
-            DT,                                                                                              \
-            ST,                                                                                              \
-            kWgmmaWsArch,                                                                                    \
-            &run_forward_ws<TileShape<D, QX, QY, QZ>, RasterBox<D, KX, KY, KZ>, DT, ST, kWgmmaWsArch, BF16>, \
-            &run_forward_ws<TileShape<D, QX, QY, QZ>, RasterBox<D, KX, KY, KZ>, DT, ST, kWgmmaWsArch, F16>},
+/// One X(...) line of a config list as a FwdConfig: KVT names the KV tile's template (TileShape for the mma.sync
+/// and wgmma kernels, RasterBox for 'wgmma-ws', whose 3-D plane tiles are no whole number of micro boxes).
+#define EMU_FWD_CONFIG_RUN(RUN, ARCH, KVT, D, QX, QY, QZ, KX, KY, KZ, DT, ST)       \
+  FwdConfig{D,                                                                      \
+            {QX, QY, QZ},                                                           \
+            {KX, KY, KZ},                                                           \
+            DT,                                                                     \
+            ST,                                                                     \
+            ARCH,                                                                   \
+            &RUN<TileShape<D, QX, QY, QZ>, KVT<D, KX, KY, KZ>, DT, ST, ARCH, BF16>, \
+            &RUN<TileShape<D, QX, QY, QZ>, KVT<D, KX, KY, KZ>, DT, ST, ARCH, F16>},
+#define EMU_FWD_MMA(...) EMU_FWD_CONFIG_RUN(run_forward, 80, TileShape, __VA_ARGS__)
+#define EMU_FWD_WGMMA(...) EMU_FWD_CONFIG_RUN(run_forward, 90, TileShape, __VA_ARGS__)
+#define EMU_FWD_WS(...) EMU_FWD_CONFIG_RUN(run_forward_ws, kWgmmaWsArch, RasterBox, __VA_ARGS__)
 #define EMU_FWD_WS_STRIP(D, QX, QY, QZ, N, DT, ST)                                             \
   FwdConfig{D,                                                                                 \
             {QX, QY, QZ},                                                                      \
