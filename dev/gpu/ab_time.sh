@@ -11,9 +11,20 @@
 #   OUT=... bash dev/gpu/ab_time.sh env VAR=VALUE[,VAR=VALUE...] [ROUNDS] [RUNS] [FAMILY] [PROBLEM...]
 #                                              one build of the working tree, timed without ("base") and with
 #                                              ("new") the assignments in the environment (run-time switches)
+# With FWD_SPECS set (fna_fwd_ab.ts specs, e.g. FWD_SPECS="4 4:wgmma-ws:2,8,8:1,8,16") both modes time the
+# forward (dev/gpu/fna_fwd_ab.ts, RUNS medians of 5-launch batches) instead, FAMILY and PROBLEM unused.
 # The working tree is restored before the timing; $OUT gets progress.log, setup.log and time.log.
 set -o pipefail
 mode=$1
+# time_one LABEL FAMILY RUNS PROBLEM...: one timing process of the pass under test.
+time_one() {
+  local label=$1 fam=$2 n=$3
+  shift 3
+  if [ -n "$FWD_SPECS" ]; then node dist/dev/gpu/fna_fwd_ab.js "$label" "$n" $FWD_SPECS
+  else node dist/dev/gpu/fna_bwd_ab.js "$label" "$fam" "$n" "$@"
+  fi
+}
+export -f time_one
 if [ "$mode" = env ]; then
   assign=$2 rounds=${3:-3} runs=${4:-12} family=${5:-wgmma}
   shift $(($# < 5 ? $# : 5))
@@ -27,8 +38,8 @@ if [ "$mode" = env ]; then
   unsets=()
   for a in "${assigns[@]}"; do unsets+=(-u "${a%%=*}"); done
   for r in $(seq "$rounds"); do
-    step "time_base_$r" time 60 env "${unsets[@]}" node dist/dev/gpu/fna_bwd_ab.js base "$family" "$runs" $problems
-    step "time_new_$r" time 60 env "${assigns[@]}" node dist/dev/gpu/fna_bwd_ab.js new "$family" "$runs" $problems
+    step "time_base_$r" time 60 env "${unsets[@]}" bash -c 'time_one "$@"' _ base "$family" "$runs" $problems
+    step "time_new_$r" time 60 env "${assigns[@]}" bash -c 'time_one "$@"' _ new "$family" "$runs" $problems
   done
   grep "|" "$OUT/time.log" >>"$OUT/progress.log"
   progress done
@@ -63,7 +74,7 @@ for r in $(seq "$rounds"); do
   for v in base new; do
     [ -f "/tmp/ab/$v.node" ] || continue
     export NATTEN_ADDON_PATH=/tmp/ab/$v.node
-    step "time_${v}_$r" time 60 node dist/dev/gpu/fna_bwd_ab.js "$v" "$family" "$runs" $problems
+    step "time_${v}_$r" time 60 bash -c 'time_one "$@"' _ "$v" "$family" "$runs" $problems
   done
 done
 grep "|" "$OUT/time.log" >>"$OUT/progress.log"

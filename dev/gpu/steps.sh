@@ -41,6 +41,9 @@ step() {
 build_addon() {
   [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
   export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+  # A machine still warm from an earlier call keeps its build folder, while the sources arrive with their
+  # own (older) times: an incremental build there can keep the earlier call's addon. Always from scratch.
+  rm -rf "$NATTEN_BUILD_DIR"
   nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader >>"$OUT/progress.log" 2>&1
   step build setup "$1" npm run build:native || { progress "build failed: stop"; exit 1; }
   export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node

@@ -21,7 +21,7 @@ cp "$root"/dev/fused/emu/stubs/*.h "$E/stubs/"
 cp "$root/dev/fused/emu/cuda_emu.h" "$E/stubs/"
 cp "$root"/dev/fused/emu/{cuda_emu.h,emu_reference.h,emu_check.cc} "$root/dev/fused/window_keys.h" "$E/fused/backward/"
 cp "$root"/kernels/fused/forward/{forward_kernel.cuh,forward_union_kernel.cuh,online_softmax.cuh,forward_entries.h} "$E/fused/forward/"
-cp "$root"/kernels/fused/forward/forward_ws_{kernel,consumer,producer,mask,ring,softmax,walk}.cuh "$E/fused/forward/"
+cp "$root"/kernels/fused/forward/forward_ws_{kernel,consumer,plan,producer,mask,ring,softmax,walk}.cuh "$E/fused/forward/"
 cp "$root"/kernels/fused/forward/forward_ws_{params,traits,strip}.h "$root/kernels/fused/forward/forward_ws_tma.cu" "$E/fused/forward/"
 cp "$root"/dev/fused/emu/{cuda_emu.h,emu_reference.h,emu_fwd_check.cc} "$root/dev/fused/window_keys.h" "$E/fused/forward/"
 flags=(-std=c++20 -O2 -fno-strict-aliasing -pthread -Wall -Wno-unknown-pragmas -Wno-unused-variable -I"$E/stubs")

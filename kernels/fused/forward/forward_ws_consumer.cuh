@@ -17,6 +17,7 @@
 #include "forward_kernel.cuh"
 #include "forward_ws_mask.cuh"
 #include "forward_ws_params.h"
+#include "forward_ws_plan.cuh"
 #include "forward_ws_ring.cuh"
 #include "forward_ws_softmax.cuh"
 #include "forward_ws_walk.cuh"
@@ -97,14 +98,14 @@ struct WsConsumer {
     }
   }
 
-  static __device__ __forceinline__ void run(const WsParams& prm, const WsWalk<Tr>& walk, const Ring& ring,
-                                             uint8_t* smem, int w, int ct, uint32_t b, int h) {
+  static __device__ __forceinline__ void run(const WsParams& prm, const WsWalk<Tr>& walk, const WsPlan<Tr>& plan,
+                                             const Ring& ring, uint8_t* smem, int w, int ct, uint32_t b, int h) {
     const int warp = ct >> 5, lane = ct & 31;
     const bool tma = prm.use_tma != 0;
     int h0[3];
     walk.half_origin(w, h0);
     WsMask<Tr> mask;
-    mask.init(walk, h0, warp, lane);
+    mask.init(walk, plan, h0, warp, lane);
     const uint32_t q = ring.q_half(w);
     uint8_t* const q_ptr = smem + ring.q_half_offset(w);
 
@@ -128,11 +129,6 @@ struct WsConsumer {
     // a segment: ko is the window tile's origin (set at a segment's start, then advanced), pos its place in its
     // plane (plane configs).
     int ko[3] = {0, 0, 0}, pos = 0;
-    auto seek = [&](int t) {
-      if (t >= walk.n_window_tiles) return;
-      walk.origin(t, ko);
-      if constexpr (WsMask<Tr>::kPlanes) pos = t % mask.positions;
-    };
     auto softmax = [&](int t, float(&sc)[kBlocks * 4], float(&alpha)[2]) {
       if (t < walk.n_window_tiles) {
         if constexpr (Tr::kStrips) {
@@ -165,7 +161,7 @@ struct WsConsumer {
     // one pipeline with a product on every tile (a wgmma under a branch is serialised by the compiler) and
     // takes one turn more than its tiles, so both halves run the same number of segments (two exactly when
     // there are additional keys) to keep their turns paired.
-    const int per_row = walk.n_window_tiles / walk.n_kv[0];  // window tiles per axis-0 tile row
+    const int per_row = walk.n_kv[1] * walk.n_kv[2];  // window tiles per axis-0 tile row
     const int r0 = walk.kv_ext(0), lo = mask.first[0].start - walk.kv_lo[0], hi = mask.last[0].end - walk.kv_lo[0];
     int a0 = max(0, lo / r0), a1 = min(walk.n_kv[0], ceil_div(max(hi, 0), r0));
     if (a1 <= a0) a0 = 0, a1 = 1;  // a half past the group's end: any tile (its rows are never stored)
@@ -187,7 +183,10 @@ struct WsConsumer {
       const int t0 = g == 0 ? win_first : walk.n_window_tiles;
       const int n = g == 0 ? win_end : walk.n_tiles;
       dead_until(t0);
-      seek(t0);
+      // The segment's first window tile starts an axis-0 tile row: origin (row a0, kv_lo on the other axes),
+      // the first place of its plane.
+      ko[0] = walk.kv_lo[0] + a0 * r0, ko[1] = walk.kv_lo[1], ko[2] = walk.kv_lo[2];
+      pos = 0;
       // First tile: S only (O is up to date).
       {
         const int s0 = ring.stage(t0);

@@ -3,8 +3,9 @@
 // masking, online softmax and epilogue (forward_ws_consumer.cuh, forward_ws_mask.cuh,
 // forward_ws_softmax.cuh); sizes in forward_ws_traits.h, TMA maps in forward_ws_params.h, the 2-D strip
 // configs' KV tile shape in forward_ws_strip.h; the host launcher in forward_ws_launch.cuh (apart, so that the
-// CPU emulation compiles this header alone). A CTA walks one Q tile, or as a persistent CTA (at most one per
-// SM) a share of them, loading the next tile's Q and K/V while it finishes the current one.
+// CPU emulation compiles this header alone), the work-item plan in forward_ws_plan.cuh. A CTA walks one Q tile, or as a
+// persistent CTA (at most one per SM) a share of them, loading the next tile's Q and K/V while it finishes the current
+// one.
 //
 // Same contract as the other fused forward kernels (forward_kernel.cuh): layout [B, ...spatial, H, D], fp16 /
 // bf16 with fp32 accumulation, every window option (dilation, stride, causal, GQA, additional keys), any
@@ -19,6 +20,7 @@
 #include <type_traits>
 
 #include "forward_ws_consumer.cuh"
+#include "forward_ws_plan.cuh"
 #include "forward_ws_producer.cuh"
 #include "forward_ws_strip.h"
 #include "forward_ws_traits.h"
@@ -42,9 +44,14 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
   __syncthreads();
   // Work items (Q tile slot, head, batch; slot fastest) blockIdx.x, + gridDim.x, ...: one per CTA, or a
   // persistent CTA's share (its producer loads the next item's Q and K/V while the consumers finish this one).
-  // Each role walks them in its own loop after its setmaxnreg (a loop shared by both roles would be compiled
-  // for the registers of neither).
-  auto for_each_item = [&](auto&& body) {
+  // The producer warpgroup locates each item; producer warp 1 hands it to the consumers as a plan
+  // (forward_ws_plan.cuh). Each role walks the items in its own loop after its setmaxnreg (a loop shared by
+  // both roles would be compiled for the registers of neither).
+  if (tid < 128) {
+    regs_dec<Tr::kProducerRegs>();
+    const bool planner = (tid >> 5) == 1;
+    // With TMA one thread loads; of the other producer threads only warp 1 (the planner) has work.
+    if (prm.use_tma && tid != 0 && !planner) return;
     for (int64_t item = blockIdx.x; item < prm.n_items; item += gridDim.x) {
       const int64_t rest = item / prm.n_slots;
       const uint32_t slot = uint32_t(item - rest * prm.n_slots);
@@ -53,25 +60,26 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
       WsWalk<Tr> walk;
       if (!walk.init(prm.p, slot, prm.strip)) continue;  // empty slot of a short dilation group
       const int hkv = int(uint32_t(h) * uint32_t(prm.p.heads_kv) / uint32_t(prm.p.heads));
-      body(walk, b, h, hkv);
-      ring.next_item(walk.n_tiles);
-    }
-  };
-  if (tid < 128) {
-    regs_dec<Tr::kProducerRegs>();
-    for_each_item([&](const WsWalk<Tr>& walk, uint32_t b, int h, int hkv) {
+      if (planner) WsPlanner<Tr>::write(ring, ws_smem, walk, b, h, tid & 31);
       if (!prm.use_tma) WsProducer<Tr, Tag>::run_cp_async(prm, walk, ring, tid, b, h, hkv);
       else if (tid == 0) WsProducer<Tr, Tag>::run_tma(prm, walk, ring, b, h, hkv);
-    });
+      ring.next_item(walk.n_tiles);
+    }
+    if (planner) WsPlanner<Tr>::finish(ring, ws_smem, tid & 31);
   } else {
     regs_inc<Tr::kConsumerRegs>();
     const int w = (tid >> 7) - 1;
     bool turns = false;  // the turn barriers are in use
-    for_each_item([&](const WsWalk<Tr>& walk, uint32_t b, int h, int) {
+    for (;;) {
+      const WsPlan<Tr>& plan = *reinterpret_cast<const WsPlan<Tr>*>(ws_smem + ring.plan_offset());
+      mbar_wait(ring.plan_full(), ring.q_parity());
+      if (plan.done) break;
       if (!turns) WsConsumer<Tr, Tag, DT>::turns_begin(w);
       turns = true;
-      WsConsumer<Tr, Tag, DT>::run(prm, walk, ring, ws_smem, w, tid & 127, b, h);
-    });
+      const WsWalk<Tr> walk = plan.walk;
+      WsConsumer<Tr, Tag, DT>::run(prm, walk, plan, ring, ws_smem, w, tid & 127, plan.b, plan.h);
+      ring.next_item(walk.n_tiles);
+    }
     if (turns) WsConsumer<Tr, Tag, DT>::turns_end(w);
   }
 #else

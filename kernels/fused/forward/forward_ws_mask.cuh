@@ -13,6 +13,7 @@
 #include <math_constants.h>
 #include <stdint.h>
 
+#include "forward_ws_plan.cuh"
 #include "forward_ws_strip.h"
 #include "forward_ws_walk.cuh"
 
@@ -55,31 +56,36 @@ struct WsMask {
   int strip[2] = {1, 1};
   uint32_t row_cols[2] = {0u, 0u};
 
-  __device__ __forceinline__ void init(const WsWalk<Tr>& w, const int (&h0)[3], int warp, int lane) {
+  /// The windows of the half's rows from the item's plan (forward_ws_plan.cuh: the window of every Q tile
+  /// coordinate per axis) and, for plane configs, the words of every place of a plane.
+  __device__ __forceinline__ void init(const WsWalk<Tr>& w, const WsPlan<Tr>& plan, const int (&h0)[3], int warp,
+                                       int lane) {
 #pragma unroll
     for (int a = 0; a < kDims; ++a) {
-      const int f = h0[a];
-      const int l = min_int(f + QHalf::ext(a), w.ax[a].lg) - 1;
+      const int f = h0[a] - w.q0[a];  // the half's first coordinate in the Q tile
+      const int l = min_int(h0[a] + QHalf::ext(a), w.ax[a].lg) - 1 - w.q0[a];
       if (l < f) has_rows = false;
-      first[a] = w.ax[a].window(f);
-      last[a] = w.ax[a].window(l < f ? f : l);
+      first[a] = plan.window(a, f);
+      last[a] = plan.window(a, l < f ? f : l);
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int n = 16 * warp + (lane >> 2) + 8 * r;
 #pragma unroll
-      for (int a = 0; a < kDims; ++a) row[r][a] = w.ax[a].window(h0[a] + QHalf::coord(n, a));
+      for (int a = 0; a < kDims; ++a) row[r][a] = plan.window(a, h0[a] - w.q0[a] + QHalf::coord(n, a));
     }
     lane_pair = 2 * (lane & 3);
     if constexpr (kPlanes) {
       positions = w.n_kv[1] * w.n_kv[2];
       if (positions <= kPlanePositions) {
+        // Place i of a plane is tile (i / n_kv[2], i % n_kv[2]) of its axis-1 x axis-2 grid, counted along.
+        int i1 = 0, i2 = 0;
 #pragma unroll
         for (int i = 0; i < kPlanePositions; ++i) {
-          const int ko[3] = {row[0][0].start, w.kv_lo[1] + (i / w.n_kv[2]) * KV::ext(1),
-                             w.kv_lo[2] + (i % w.n_kv[2]) * KV::ext(2)};
+          const int ko[3] = {row[0][0].start, w.kv_lo[1] + i1 * KV::ext(1), w.kv_lo[2] + i2 * KV::ext(2)};
 #pragma unroll
           for (int r = 0; r < 2; ++r) plane_bits[i][r] = row_tile_bits(r, ko);
+          if (++i2 == w.n_kv[2]) i2 = 0, ++i1;
         }
       }
     }

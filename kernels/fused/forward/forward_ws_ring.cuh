@@ -1,5 +1,5 @@
 // The shared-memory ring of the 'wgmma-ws' forward: addresses of the Q halves, the K/V stages and their
-// mbarriers (forward_ws_traits.h has the plan), and the phase bookkeeping of tile t.
+// mbarriers (forward_ws_traits.h has the layout), and the phase bookkeeping of tile t.
 //
 // Protocol, per stage s (tile t uses stage t % Stages, phase (t / Stages) & 1):
 //   k_full[s], v_full[s]: the producer's loads of K / V landed (TMA: one arrive.expect_tx and the copies'
@@ -13,6 +13,8 @@
 //   q_full[i], q_empty[i]: Q buffer i landed (both halves) / both consumers are done with it (their epilogue
 //                         stages O there): work items alternate between the two buffers, so the producer
 //                         loads the next item's Q while the consumers finish this one.
+//   plan_full[i]:         plan buffer i holds the current item's plan (forward_ws_plan.cuh; 32 arrivals,
+//                         producer warp 1); the buffer is free again with Q buffer i (q_empty[i]).
 // A persistent CTA walks several work items: stages and phases run on across them (tile_base).
 #pragma once
 #include <stdint.h>
@@ -39,6 +41,12 @@ struct WsRing {
   __device__ __forceinline__ uint32_t q_empty_of(int i) const { return base + Tr::kBarOff + 8u * (2 + i); }
   __device__ __forceinline__ uint32_t q_full() const { return q_full_of(item & 1); }
   __device__ __forceinline__ uint32_t q_empty() const { return q_empty_of(item & 1); }
+  /// The current item's plan buffer: its barrier and its offset in the dynamic shared memory.
+  __device__ __forceinline__ uint32_t plan_full_of(int i) const {
+    return base + Tr::kBarOff + 8u * (4 + 4 * Tr::kStages + i);
+  }
+  __device__ __forceinline__ uint32_t plan_full() const { return plan_full_of(item & 1); }
+  __device__ __forceinline__ uint32_t plan_offset() const { return Tr::kPlanOff + (item & 1) * Tr::kPlanBytes; }
   /// Phase parity of the current item's Q buffer (each buffer serves every other item).
   __device__ __forceinline__ uint32_t q_parity() const { return static_cast<uint32_t>(item >> 1) & 1u; }
   __device__ __forceinline__ uint32_t k_full(int s) const { return base + Tr::kBarOff + 8u * (4 + s); }
@@ -56,6 +64,7 @@ struct WsRing {
     for (int i = 0; i < 2; ++i) {
       mbar_init(q_full_of(i), full_arrivals);
       mbar_init(q_empty_of(i), Tr::kEmptyArrivals);
+      mbar_init(plan_full_of(i), 32);
     }
 #pragma unroll
     for (int s = 0; s < Tr::kStages; ++s) {

@@ -1,4 +1,4 @@
-// Sizes and shared-memory plan of the sm_90a warp-specialised fused forward ('wgmma-ws'), host and device.
+// Sizes and shared-memory layout of the sm_90a warp-specialised fused forward ('wgmma-ws'), host and device.
 //
 // CTA = 3 warpgroups: warpgroup 0 is the producer (loads Q once and K/V tiles into a ring of Stages
 // buffers), warpgroups 1 and 2 are consumers, each owning one half of the CTA's Q tile (64 queries: the
@@ -10,7 +10,9 @@
 // Shared memory, every block 1024-byte aligned (128-byte swizzle atoms):
 //   Q     2 buffers (work items alternate) x 2 halves x [DT/64 column blocks of 64 rows x 128 bytes]
 //   K, V  Stages x [DT/64 column blocks of |KV| rows x 128 bytes] each
-//   mbarriers: q_full[2], q_empty[2], k_full[Stages], v_full[Stages], k_empty[Stages], v_empty[Stages]
+//   mbarriers: q_full[2], q_empty[2], k_full[Stages], v_full[Stages], k_empty[Stages], v_empty[Stages],
+//              plan_full[2]
+//   plans      2 buffers (with the Q buffers) of the work-item plan (forward_ws_plan.cuh)
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -93,8 +95,11 @@ struct WsTraits {
   static constexpr uint32_t kKOff = 2 * kQBufBytes;  // two Q buffers: the next item's Q loads during this one
   static constexpr uint32_t kVOff = kKOff + Stages * kKVBytes;
   static constexpr uint32_t kBarOff = kVOff + Stages * kKVBytes;
-  static constexpr int kBarriers = 4 + 4 * Stages;
-  static constexpr size_t kSmemBytes = kBarOff + 8u * kBarriers;
+  static constexpr int kBarriers = 6 + 4 * Stages;
+  /// A work-item plan: its walk and batch/head (under 256 bytes) and one 8-byte window per Q tile coordinate.
+  static constexpr uint32_t kPlanBytes = (256u + 8u * (q_ext(0) + q_ext(1) + q_ext(2)) + 127u) / 128u * 128u;
+  static constexpr uint32_t kPlanOff = (kBarOff + 8u * kBarriers + 127u) / 128u * 128u;
+  static constexpr size_t kSmemBytes = kPlanOff + 2u * kPlanBytes;
 
   /// setmaxnreg targets: the producer keeps enough for the cp.async fallback's address math, the consumers
   /// take the rest (128 x 56 + 256 x 224 <= 64K registers of one SM; launch allocation 384 x 168).
