@@ -104,4 +104,14 @@ describe('fused forward kernels on the CPU emulation', () => {
       /^emulated forward: 6 cases, 0 failed, wgmma-ws-strip \(TMA launches \d+, cp.async launches \d+\)$/,
     );
   });
+
+  it('the 3-D wgmma-ws plane configs match it with 3 persistent CTAs, their items planned by the producer', () => {
+    // Persistent CTAs walk several items each, so the two plan buffers are reused and the done marker ends
+    // the consumers' loop; a plan handed over out of order would give wrong windows or hang.
+    const prog = path.join(dir, 'emu', 'emu_fwd_check');
+    const summary = emulateEnv({ EMU_WS_CTAS: '3' }, prog, 4, 19, 'wgmma-ws-plane');
+    expect(summary).toMatch(
+      /^emulated forward: 4 cases, 0 failed, wgmma-ws-plane \(TMA launches \d+, cp.async launches \d+\)$/,
+    );
+  });
 });
