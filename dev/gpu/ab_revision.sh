@@ -30,6 +30,7 @@ new_addon=$NATTEN_ADDON_PATH
 progress "base: $(cat "$dir/REVISION" 2>/dev/null)"
 ln -sfn "$PWD/node_modules" "$dir/node_modules"
 # The base's own build script, with build_addon's CUDA settings (NATTEN_CUDA, NATTEN_CUDA_ARCHS) in the environment.
+(cd "$dir" && fresh_build_dir /tmp/bb)
 step build_base setup 300 bash -c "cd '$dir' && NATTEN_BUILD_DIR=/tmp/bb node scripts/build-native.js && npx tsc -p tsconfig.json" ||
   { progress "base build failed: stop"; exit 1; }
 base_addon=/tmp/bb/Release/natten.node

@@ -69,6 +69,7 @@ files=$(cd "$dir" && find . -type f | sed 's|^\./||')
 mkdir -p /tmp/ab/new_src
 for f in $files; do mkdir -p "/tmp/ab/new_src/$(dirname "$f")"; cp "$f" "/tmp/ab/new_src/$f"; cp "$dir/$f" "$f"; touch "$f"; done
 step build_base setup 300 npm run build:native && cp "$NATTEN_ADDON_PATH" /tmp/ab/base.node
+fresh_build_forget "$NATTEN_BUILD_DIR"  # the folder now holds the base build
 for f in $files; do cp "/tmp/ab/new_src/$f" "$f"; touch "$f"; done
 for r in $(seq "$rounds"); do
   for v in base new; do

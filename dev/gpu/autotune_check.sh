@@ -9,6 +9,7 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
 export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "$NATTEN_BUILD_DIR"
 npm run build:native 2>&1 | tail -3 | tee "$OUT/build.log" || exit 1
 export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node
 npx tsc -p tsconfig.json || exit 1

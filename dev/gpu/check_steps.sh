@@ -35,6 +35,8 @@ step() {
 build_all() {
   if [ -f .device/gpu-env.sh ]; then source .device/gpu-env.sh; fi
   export NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+  source "$(dirname "${BASH_SOURCE[0]}")/fresh_build.sh"
+  fresh_build_dir "$NATTEN_BUILD_DIR"
   step build "$1" env NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} npm run build:native || return 1
   export NATTEN_ADDON_PATH="$NATTEN_BUILD_DIR/Release/natten.node"
   step tsc "$2" npx tsc -p tsconfig.json || return 1

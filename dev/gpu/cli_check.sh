@@ -11,6 +11,7 @@ set -euo pipefail
 OUT=${OUT:?set OUT to the output folder}
 mkdir -p "$OUT"
 if [ -f .device/gpu-env.sh ]; then source .device/gpu-env.sh; fi
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "${NATTEN_BUILD_DIR:-/tmp/b}"
 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_CUDA=1 NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b} npm run build:native >"$OUT/build.log" 2>&1
 export NATTEN_ADDON_PATH=${NATTEN_BUILD_DIR:-/tmp/b}/Release/natten.node
 npx tsc -p tsconfig.json

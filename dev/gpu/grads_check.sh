@@ -11,6 +11,7 @@ mkdir -p "$OUT"
 progress() { echo "$(date +%T) $*" | tee -a "$OUT/progress.log"; }
 [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
 export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "$NATTEN_BUILD_DIR"
 progress "build start"
 npm run build:native 2>&1 | tail -3 | tee "$OUT/build.log" || { progress "build FAILED"; exit 1; }
 export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node

@@ -9,6 +9,7 @@ OUT=${OUT:?set OUT to the output folder}
 mkdir -p "$OUT"
 [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
 export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "$NATTEN_BUILD_DIR"
 say() { echo "$(date +%T) $*" >>"$OUT/progress.log"; }
 npm run build:native >"$OUT/build.log" 2>&1 || { say "build failed"; exit 1; }
 export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node

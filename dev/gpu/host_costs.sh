@@ -8,6 +8,7 @@ OUT=${OUT:?set OUT to the output folder}
 mkdir -p "$OUT"
 [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
 export NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "$NATTEN_BUILD_DIR"
 NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} npm run build:native >"$OUT/build.log" 2>&1 || exit 1
 export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node
 npx tsc -p tsconfig.json || exit 1

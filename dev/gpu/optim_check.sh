@@ -11,6 +11,7 @@ OUT="${OUT:-/tmp/optim_check_out}"
 mkdir -p "$OUT"
 say() { echo "$(date +%H:%M:%S) $*" | tee -a "$OUT/progress.log"; }
 BUILD="${NATTEN_BUILD_DIR:-/tmp/b}"
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "$BUILD"
 say "build start"
 NATTEN_CUDA_ARCHS="${NATTEN_CUDA_ARCHS:-90a}" NATTEN_CUDA=1 NATTEN_BUILD_DIR="$BUILD" npm run build:native >"$OUT/build.log" 2>&1 ||
   { say "build FAILED (build.log)"; exit 1; }

@@ -3,7 +3,8 @@
 #   progress MSG...            a timestamped line to stdout and $OUT/progress.log
 #   step NAME LOG MAX CMD...   CMD under `timeout` min(MAX, time left - 5 s), output appended to $OUT/LOG.log,
 #                              its outcome (ok, FAILED rc, TIMED OUT, SKIPPED) and last lines in progress.log
-#   build_addon BUILD_S TSC_S  the sm_90a CUDA addon (NATTEN_ADDON_PATH exported) and the TypeScript; exits
+#   build_addon BUILD_S TSC_S  the sm_90a CUDA addon (NATTEN_ADDON_PATH exported; its build folder emptied
+#                              first unless built from these sources, dev/gpu/fresh_build.sh) and the TypeScript; exits
 #                              the script when either fails
 #   choices_unchanged S        re-records test/fixtures/fused_config_choices.json, which must not change (the
 #                              forced-only kernels never move a default): a changed fixture is copied to $OUT
@@ -11,6 +12,7 @@
 #   ncu_sm90_kernels S         ncu_summary of the sm_90a forward/backward kernels on the 1-D and k31 problems
 #   sanitize S SCRIPT          compute-sanitizer memcheck, racecheck and synccheck of `node SCRIPT`, into
 #                              sanitize.log, their error summaries in progress.log
+source "$(dirname "${BASH_SOURCE[0]}")/fresh_build.sh"
 START=$(date +%s)
 DEADLINE=$((START + ${BUDGET:-470}))
 progress() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$OUT/progress.log"; }
@@ -41,9 +43,7 @@ step() {
 build_addon() {
   [ -f .device/gpu-env.sh ] && source .device/gpu-env.sh
   export NATTEN_CUDA=1 NATTEN_CUDA_ARCHS=${NATTEN_CUDA_ARCHS:-90a} NATTEN_BUILD_DIR=${NATTEN_BUILD_DIR:-/tmp/b}
-  # A machine still warm from an earlier call keeps its build folder, while the sources arrive with their
-  # own (older) times: an incremental build there can keep the earlier call's addon. Always from scratch.
-  rm -rf "$NATTEN_BUILD_DIR"
+  fresh_build_dir "$NATTEN_BUILD_DIR"
   nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader >>"$OUT/progress.log" 2>&1
   step build setup "$1" npm run build:native || { progress "build failed: stop"; exit 1; }
   export NATTEN_ADDON_PATH=$NATTEN_BUILD_DIR/Release/natten.node

@@ -8,6 +8,7 @@ set -euo pipefail
 OUT="${OUT:-/tmp/tensor_ops_out}"
 mkdir -p "$OUT"
 BUILD="${NATTEN_BUILD_DIR:-/tmp/b}"
+source "$(dirname "$0")/fresh_build.sh" && fresh_build_dir "$BUILD"
 NATTEN_CUDA_ARCHS="${NATTEN_CUDA_ARCHS:-90a}" NATTEN_CUDA=1 NATTEN_BUILD_DIR="$BUILD" npm run build:native 2>&1 | tail -5 | tee "$OUT/build.log"
 export NATTEN_ADDON_PATH="$BUILD/Release/natten.node"
 npx tsc -p tsconfig.json
