@@ -40,10 +40,11 @@ struct WsConsumer {
 
   /// Issues S = Q K^T (K-major Q and K, 128-byte swizzle: k-step kk is 32 bytes into column block kk / 4).
   static __device__ __forceinline__ void issue_qk(float (&s)[kBlocks * 4], uint32_t q, uint32_t k) {
+    const uint64_t q0 = gmma_desc(q, 16, 1024), k0 = gmma_desc(k, 16, 1024);
 #pragma unroll
     for (int kk = 0; kk < DT / 16; ++kk) {
-      const uint64_t qd = gmma_desc(q + (kk >> 2) * (64u * 128u) + (kk & 3) * 32u, 16, 1024);
-      const uint64_t kd = gmma_desc(k + (kk >> 2) * (uint32_t(kKV) * 128u) + (kk & 3) * 32u, 16, 1024);
+      const uint64_t qd = gmma_desc_advance(q0, (kk >> 2) * (64u * 128u) + (kk & 3) * 32u);
+      const uint64_t kd = gmma_desc_advance(k0, (kk >> 2) * (uint32_t(kKV) * 128u) + (kk & 3) * 32u);
       if constexpr (kKV == 64) wgmma_m64n64k16_ss(Tag{}, s, qd, kd, kk > 0);
       else if constexpr (kKV == 80) wgmma_m64n80k16_ss(Tag{}, s, qd, kd, kk > 0);
       else wgmma_m64n128k16_ss(Tag{}, s, qd, kd, kk > 0);
@@ -52,9 +53,10 @@ struct WsConsumer {
   /// Issues O += P V (P from registers; V the MN-major B operand: 16 keys = 2048 bytes per k-step, column
   /// blocks one whole tile apart).
   static __device__ __forceinline__ void issue_pv(float (&o)[DT / 2], const uint32_t (&pa)[kSteps][4], uint32_t v) {
+    const uint64_t v0 = gmma_desc(v, 128u * kKV, 1024);
 #pragma unroll
     for (int j = 0; j < kSteps; ++j) {
-      const uint64_t vd = gmma_desc(v + j * 2048u, 128u * kKV, 1024);
+      const uint64_t vd = gmma_desc_advance(v0, j * 2048u);
       if constexpr (DT == 64) wgmma_m64n64k16_rs(Tag{}, o, pa[j], vd);
       else wgmma_m64n128k16_rs(Tag{}, o, pa[j], vd);
     }
