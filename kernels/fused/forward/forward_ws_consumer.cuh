@@ -100,8 +100,14 @@ struct WsConsumer {
     }
   }
 
-  static __device__ __forceinline__ void run(const WsParams& prm, const WsWalk<Tr>& walk, const WsPlan<Tr>& plan,
-                                             const Ring& ring, uint8_t* smem, int w, int ct, uint32_t b, int h) {
+  /// The current work item from its plan (forward_ws_plan.cuh); returns the item's KV tile count. The item's
+  /// walk, batch and head are read up front: the plan buffer may be refilled once the Q buffer is released at
+  /// the end.
+  static __device__ __forceinline__ int run(const WsParams& prm, const WsPlan<Tr>& plan, const Ring& ring,
+                                            uint8_t* smem, int w, int ct) {
+    const WsWalk<Tr> walk = plan.walk;
+    const uint32_t b = plan.b;
+    const int h = plan.h;
     const int warp = ct >> 5, lane = ct & 31;
     const bool tma = prm.use_tma != 0;
     int h0[3];
@@ -258,6 +264,7 @@ struct WsConsumer {
     named_sync<128>(kWsGroupBarrier + w);
     fence_proxy_async();
     release(ring.q_empty(), lane);
+    return walk.n_tiles;
   }
 
   /// Turns across a CTA's work items: warpgroup 0 issues first (warpgroup 1's arrival before its first item),

@@ -76,9 +76,7 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
       if (plan.done) break;
       if (!turns) WsConsumer<Tr, Tag, DT>::turns_begin(w);
       turns = true;
-      const WsWalk<Tr> walk = plan.walk;
-      WsConsumer<Tr, Tag, DT>::run(prm, walk, plan, ring, ws_smem, w, tid & 127, plan.b, plan.h);
-      ring.next_item(walk.n_tiles);
+      ring.next_item(WsConsumer<Tr, Tag, DT>::run(prm, plan, ring, ws_smem, w, tid & 127));
     }
     if (turns) WsConsumer<Tr, Tag, DT>::turns_end(w);
   }
