@@ -44,11 +44,10 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
 #if NATTEN_WGMMA_ENABLED
   uint32_t done = 0;
   do {
-    asm volatile(
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(bar), "r"(parity)
-        : "memory");
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(bar), "r"(parity)
+                 : "memory");
   } while (!done);
 #else
   __trap();
@@ -84,6 +83,22 @@ __device__ __forceinline__ void tma_load_5d(uint32_t dst, const void* tmap, uint
       "%5, %6}], [%7];\n" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(c4), "r"(bar)
       : "memory");
+}
+
+/// TMA bulk tensor stores: the box of `tmap` at the coordinates (innermost first) from shared memory at `src`
+/// (its 128-byte-swizzled layout, 1024-byte aligned), in this thread's bulk group; elements outside the tensor
+/// are not written. The source must not change until bulk_wait_read has returned.
+__device__ __forceinline__ void tma_store_4d(const void* tmap, uint32_t src, int c0, int c1, int c2, int c3) {
+  NATTEN_WS_ASM("cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group [%0, {%1, %2, %3, %4}], [%5];\n" ::"l"(
+                    reinterpret_cast<uint64_t>(tmap)),
+                "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(src)
+                : "memory");
+}
+__device__ __forceinline__ void tma_store_5d(const void* tmap, uint32_t src, int c0, int c1, int c2, int c3, int c4) {
+  NATTEN_WS_ASM("cp.async.bulk.tensor.5d.global.shared::cta.tile.bulk_group [%0, {%1, %2, %3, %4, %5}], [%6];\n" ::"l"(
+                    reinterpret_cast<uint64_t>(tmap)),
+                "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(c4), "r"(src)
+                : "memory");
 }
 
 /// TMA bulk reduction: adds `bytes` (a multiple of 16) of fp32 from shared memory at `src` (16-byte aligned)

@@ -124,6 +124,46 @@ inline void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* c,
 }
 }  // namespace emu90
 
+namespace emu90 {
+/// A TMA box from shared memory at src (rows of 128 bytes, swizzled) into the tensor: elements outside it are
+/// not written. At once (the bulk group's waits have nothing left to wait for).
+inline void tma_store(const void* tmap, uint32_t src, const int* c, int rank) {
+  emu::jitter();
+  const gpu::EmuTensorMap& map = *static_cast<const gpu::EmuTensorMap*>(tmap);
+  const gpu::TmaMapShape& m = map.shape;
+  constexpr int kElem = 2;
+  if (m.rank != rank || src % 1024 != 0) {
+    fprintf(stderr, "TMA store of rank %d through a map of rank %d, source %u (1024-byte aligned?)\n", rank, m.rank,
+            src);
+    abort();
+  }
+  int64_t n = 1;
+  for (int i = 0; i < rank; ++i) n *= m.box[i];
+  std::lock_guard<std::mutex> lock(emu::g_atomic_mutex);
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t rest = e, off = 0;
+    bool in = true;
+    for (int i = 0; i < rank; ++i) {
+      const int64_t x = c[i] + rest % m.box[i];
+      rest /= m.box[i];
+      in = in && x >= 0 && x < (int64_t)m.dim[i];
+      off += x * (i == 0 ? kElem : (int64_t)m.stride[i - 1]);
+    }
+    if (in)
+      memcpy(static_cast<unsigned char*>(const_cast<void*>(map.base)) + off,
+             emu::g_cta.smem + swizzle128(src + (uint32_t)(e * kElem)), kElem);
+  }
+}
+}  // namespace emu90
+
+inline void tma_store_4d(const void* tmap, uint32_t src, int c0, int c1, int c2, int c3) {
+  const int c[4] = {c0, c1, c2, c3};
+  emu90::tma_store(tmap, src, c, 4);
+}
+inline void tma_store_5d(const void* tmap, uint32_t src, int c0, int c1, int c2, int c3, int c4) {
+  const int c[5] = {c0, c1, c2, c3, c4};
+  emu90::tma_store(tmap, src, c, 5);
+}
 inline void tma_load_4d(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1, int c2, int c3) {
   const int c[4] = {c0, c1, c2, c3};
   emu90::tma_load(dst, tmap, bar, c, 4);

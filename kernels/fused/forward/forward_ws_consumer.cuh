@@ -9,8 +9,10 @@
 // consumer warpgroups take turns issuing (ping-pong on named barriers 1 and 2: [turn] waits for the other
 // warpgroup's [hand over]), so one's softmax runs while the other's products occupy the tensor cores.
 //
-// Epilogue: O / l staged through this warpgroup's own Q half (16-byte rows, coalesced stores), LSE per row;
-// then the Q buffer is released to the producer (the next-but-one work item of a persistent CTA loads there).
+// Epilogue: O / l staged through this warpgroup's own Q half (the Q box's layout, gmma_swizzle: 64-column
+// blocks of 128-byte swizzled rows), then stored by one TMA store of that box (WsParams::tma_store_o) or token
+// by token (16-byte rows, coalesced stores); LSE per row; then the Q buffer is released to the producer (the
+// next-but-one work item of a persistent CTA loads there).
 #pragma once
 #include <stdint.h>
 
@@ -258,7 +260,7 @@ struct WsConsumer {
       next = n;
     }
     dead_until(walk.n_tiles);
-    epilogue(prm, walk, sm, o, q_ptr, h0, warp, lane, ct, w, b, h);
+    epilogue(prm, walk, sm, o, q, q_ptr, h0, warp, lane, ct, w, b, h);
     // The Q buffer is free once every thread of the warpgroup has read its staged O (generic proxy; the next
     // item's Q lands there through TMA, the async proxy).
     named_sync<128>(kWsGroupBarrier + w);
@@ -277,10 +279,25 @@ struct WsConsumer {
     if (w == 0) named_sync<256>(kWsTurnBarrier);
   }
 
-  /// O / l and LSE of this warpgroup's 64 rows.
+  /// The staged O of the half at shared address `src` (origin h0: with TMA loads group-local = global) by one
+  /// TMA store per 64-column block, the Q map's box in the O map (the producer's WsProducer::box coordinates).
+  static __device__ __forceinline__ void store_o_tma(const WsParams& prm, uint32_t src, const int (&h0)[3], uint32_t b,
+                                                     int h) {
+#pragma unroll
+    for (int cb = 0; cb < Tr::kColBlocks; ++cb) {
+      const uint32_t from = src + uint32_t(cb) * 64u * 128u;
+      if constexpr (kDims == 1) tma_store_4d(&prm.tm_o, from, 64 * cb, h, h0[0], int(b));
+      else if constexpr (kDims == 2) tma_store_5d(&prm.tm_o, from, 64 * cb, h, h0[1], h0[0], int(b));
+      else tma_store_5d(&prm.tm_o, from, 64 * cb, h, h0[2], h0[1], int(b) * prm.p.length[0] + h0[0]);
+    }
+    bulk_commit();
+  }
+
+  /// O / l and LSE of this warpgroup's 64 rows (q: the Q half's shared address, q_ptr the same as a pointer).
   static __device__ __forceinline__ void epilogue(const WsParams& prm, const WsWalk<Tr>& walk, WsSoftmax<kBlocks>& sm,
-                                                  const float (&o)[DT / 2], uint8_t* q_ptr, const int (&h0)[3],
-                                                  int warp, int lane, int ct, int w, uint32_t b, int h) {
+                                                  const float (&o)[DT / 2], uint32_t q, uint8_t* q_ptr,
+                                                  const int (&h0)[3], int warp, int lane, int ct, int w, uint32_t b,
+                                                  int h) {
     using Elem = typename Tag::Storage;
     const NaProblem& p = prm.p;
     float inv[2], lse[2];
@@ -291,10 +308,15 @@ struct WsConsumer {
 #pragma unroll
     for (int i = 0; i < DT / 8; ++i) {
       const int r0 = 16 * warp + grp;
-      stage_o[swizzle<kChunks>(r0, i) * 4 + tig] = pack2(Tag{}, o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
-      stage_o[swizzle<kChunks>(r0 + 8, i) * 4 + tig] = pack2(Tag{}, o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
+      stage_o[gmma_swizzle<kChunks, 64>(r0, i) * 4 + tig] = pack2(Tag{}, o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
+      stage_o[gmma_swizzle<kChunks, 64>(r0 + 8, i) * 4 + tig] =
+          pack2(Tag{}, o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
     }
+    const bool tma_store = prm.tma_store_o != 0;
+    if (tma_store) fence_proxy_async();  // the staged O (generic writes) is read next by the TMA store
     named_sync<128>(kWsGroupBarrier + w);
+    // A half wholly past axis 0's end stores nothing (in 3-D its box would land in the next batch).
+    if (tma_store && ct == 0 && h0[0] < walk.ax[0].lg) store_o_tma(prm, q, h0, b, h);
     // Token of row n of the half, or -1 past the group's end.
     auto token_at = [&](int n) -> int64_t {
       int c[3] = {0, 0, 0};
@@ -309,12 +331,12 @@ struct WsConsumer {
     Elem* const out = static_cast<Elem*>(prm.a.out);
     const int dv = int(p.head_dim_v), dv_chunks = dv / 8;
     const uint4* const staged = reinterpret_cast<const uint4*>(q_ptr);
-    for (int idx = ct; idx < 64 * kChunks; idx += 128) {
+    for (int idx = ct; !tma_store && idx < 64 * kChunks; idx += 128) {
       const int n = idx / kChunks, ch = idx % kChunks;
       if (ch >= dv_chunks) continue;
       const int64_t tok = token_at(n);
       if (tok < 0) continue;
-      *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = staged[swizzle<kChunks>(n, ch)];
+      *reinterpret_cast<uint4*>(out + (tok * p.heads + h) * dv + ch * 8) = staged[gmma_swizzle<kChunks, 64>(n, ch)];
     }
     if (tig == 0 && prm.a.lse != nullptr) {
 #pragma unroll
@@ -323,6 +345,8 @@ struct WsConsumer {
         if (tok >= 0) prm.a.lse[tok * p.heads + h] = lse[r];
       }
     }
+    // The Q buffer may be refilled once the store has read it (the caller's barrier orders the release).
+    if (tma_store && ct == 0) bulk_wait_read<0>();
   }
 };
 

@@ -79,6 +79,7 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
       ring.next_item(WsConsumer<Tr, Tag, DT>::run(prm, plan, ring, ws_smem, w, tid & 127));
     }
     if (turns) WsConsumer<Tr, Tag, DT>::turns_end(w);
+    if (prm.tma_store_o && (tid & 127) == 0) bulk_wait<0>();  // this warpgroup's O stores have landed
   }
 #else
   __trap();

@@ -1,6 +1,6 @@
 // Kernel parameters of the 'wgmma-ws' forward and the host side of its TMA tensor maps.
 //
-// Tensor maps (kernels/runtime/tma_map.h; one per tensor: Q, K, V, extra K, extra V), innermost dimension
+// Tensor maps (kernels/runtime/tma_map.h; one per tensor: Q, K, V, extra K, extra V, O), innermost dimension
 // first, 128-byte swizzle (the wgmma layout, tile_shape.h GmmaSwizzle), out-of-bounds elements
 // zero-filled, box = one 64-element column block of one head for a whole spatial tile, so a
 // multi-dimensional tile is one bulk copy per column block:
@@ -10,7 +10,10 @@
 //                                                     reads past a batch's X edge belong to no window and
 //                                                     are masked, past the last batch they are zeros)
 //   extra (D, H, n_extra, B)   box (64, 1, |KV|, 1)
-// D is the tensor's head dim (Q/K: D, V: Dv): column blocks past it are zero-filled, as the tier allows.
+// D is the tensor's head dim (Q/K: D, V/O: Dv): column blocks past it are zero-filled, as the tier allows.
+// O is stored through its map (box = one Q half, like Q's) from the consumers' staged tile, where a box
+// cannot cross a batch's edge: 1-D, 2-D, and 3-D when the Q half is one plane or L0 a multiple of its depth
+// (the folded X * B axis clips only at the last batch; tma_store_o = 0 otherwise: token-by-token stores).
 // Dilation is not expressible this way (a dilation group is a strided sub-grid with its own ragged edge):
 // problems with dilation > 1 on any axis load through the cp.async fallback of the same kernel.
 #pragma once
@@ -26,11 +29,13 @@ namespace natten::fused {
 /// Kernel parameters (a __grid_constant__ argument: the tensor maps must stay in the parameter space).
 struct WsParams {
   CUtensorMap tm_q, tm_k, tm_v, tm_ek, tm_ev;  // valid when use_tma (tm_ek/tm_ev also need n_extra > 0)
+  CUtensorMap tm_o;                            // valid when tma_store_o
   NaProblem p;
   FusedForwardArgs a;
   float scale_log2;  // |scale| * log2(e), at least 1e-30
   int negate_q;      // scale < 0: each consumer negates its Q half in shared memory once
   int use_tma;       // 1: TMA loads by one producer thread; 0: cp.async by the whole producer warpgroup
+  int tma_store_o;   // 1: each consumer warpgroup's O leaves by one TMA store (use_tma and no box crosses a batch)
   int strip[2];      // strip configs: rows and columns of a KV tile (forward_ws_strip.h); unused otherwise
   int64_t n_slots;   // Q tile slots per (batch, head): grid_slots of the Q tile
   int64_t n_items;   // work items: n_slots x heads x batch, walked by gridDim.x CTAs (persistent when fewer)

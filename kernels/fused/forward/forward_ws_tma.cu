@@ -9,8 +9,9 @@
 namespace natten::fused {
 
 void ws_prepare_tma(WsParams& prm, DType t, const WsBoxes& boxes) {
-  std::memset(&prm.tm_q, 0, sizeof(CUtensorMap) * 5);
+  std::memset(&prm.tm_q, 0, sizeof(CUtensorMap) * 6);
   prm.use_tma = 0;
+  prm.tma_store_o = 0;
   const NaProblem& p = prm.p;
   for (int a = 0; a < p.dims; ++a)
     if (p.dilation[a] != 1) return;
@@ -26,6 +27,11 @@ void ws_prepare_tma(WsParams& prm, DType t, const WsBoxes& boxes) {
          gpu::encode_tma_map(prm.tm_ev, t, prm.a.extra_v, p.head_dim_v, p.heads_kv, 1, n, p.batch, rows);
   }
   prm.use_tma = ok ? 1 : 0;
+  // O through a map only where no Q half box crosses a batch's edge (3-D folds batch into axis 0's X).
+  const bool whole_boxes = p.dims < 3 || boxes.q_half[0] == 1 || p.length[0] % boxes.q_half[0] == 0;
+  if (ok && whole_boxes)
+    prm.tma_store_o =
+        gpu::encode_tma_map(prm.tm_o, t, prm.a.out, p.head_dim_v, p.heads, p.dims, ext, p.batch, boxes.q_half) ? 1 : 0;
 }
 
 }  // namespace natten::fused
