@@ -91,67 +91,63 @@ inline void cp_async_wait_all() {}
 inline void tma_prefetch(const void*) {}
 
 namespace emu90 {
-/// A TMA box into shared memory at dst (rows of 128 bytes, swizzled), completing its bytes on bar.
-inline void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* c, int rank) {
-  emu::jitter();
-  const gpu::EmuTensorMap& map = *static_cast<const gpu::EmuTensorMap*>(tmap);
-  const gpu::TmaMapShape& m = map.shape;
-  constexpr int kElem = 2;  // the maps hold 16-bit elements
-  if (m.rank != rank) {
-    fprintf(stderr, "TMA copy of rank %d through a map of rank %d\n", rank, m.rank);
-    abort();
-  }
-  if (dst % 1024 != 0) {
-    fprintf(stderr, "TMA destination %u not 1024-byte aligned (128-byte swizzle)\n", dst);
+constexpr int kTmaElem = 2;  // the maps hold 16-bit elements
+
+/// The box of a map of rank `rank` at coordinates c: its element count, after checking the rank and that the
+/// shared-memory side (smem) is 1024-byte aligned (128-byte swizzle).
+inline int64_t tma_box(const gpu::TmaMapShape& m, int rank, uint32_t smem, const char* what) {
+  if (m.rank != rank || smem % 1024 != 0) {
+    fprintf(stderr, "TMA %s of rank %d through a map of rank %d, shared memory at %u (1024-byte aligned?)\n", what,
+            rank, m.rank, smem);
     abort();
   }
   int64_t n = 1;
   for (int i = 0; i < rank; ++i) n *= m.box[i];
-  for (int64_t e = 0; e < n; ++e) {
-    int64_t rest = e, off = 0;
-    bool in = true;
-    for (int i = 0; i < rank; ++i) {
-      const int64_t x = c[i] + rest % m.box[i];
-      rest /= m.box[i];
-      in = in && x >= 0 && x < (int64_t)m.dim[i];
-      off += x * (i == 0 ? kElem : (int64_t)m.stride[i - 1]);
-    }
-    unsigned char* to = emu::g_cta.smem + swizzle128(dst + (uint32_t)(e * kElem));
-    if (in) memcpy(to, static_cast<const unsigned char*>(map.base) + off, kElem);
-    else memset(to, 0, kElem);
-  }
-  complete_tx(bar, n * kElem);
+  return n;
 }
-}  // namespace emu90
 
-namespace emu90 {
+/// Element e of the box at coordinates c (innermost first): whether it lies inside the tensor, and its byte
+/// offset there.
+inline bool tma_box_element(const gpu::TmaMapShape& m, const int* c, int rank, int64_t e, int64_t& off) {
+  int64_t rest = e;
+  bool in = true;
+  off = 0;
+  for (int i = 0; i < rank; ++i) {
+    const int64_t x = c[i] + rest % m.box[i];
+    rest /= m.box[i];
+    in = in && x >= 0 && x < (int64_t)m.dim[i];
+    off += x * (i == 0 ? kTmaElem : (int64_t)m.stride[i - 1]);
+  }
+  return in;
+}
+
+/// A TMA box into shared memory at dst (rows of 128 bytes, swizzled), completing its bytes on bar.
+inline void tma_load(uint32_t dst, const void* tmap, uint32_t bar, const int* c, int rank) {
+  emu::jitter();
+  const gpu::EmuTensorMap& map = *static_cast<const gpu::EmuTensorMap*>(tmap);
+  const int64_t n = tma_box(map.shape, rank, dst, "load");
+  for (int64_t e = 0; e < n; ++e) {
+    int64_t off = 0;
+    unsigned char* to = emu::g_cta.smem + swizzle128(dst + (uint32_t)(e * kTmaElem));
+    if (tma_box_element(map.shape, c, rank, e, off))
+      memcpy(to, static_cast<const unsigned char*>(map.base) + off, kTmaElem);
+    else memset(to, 0, kTmaElem);
+  }
+  complete_tx(bar, n * kTmaElem);
+}
+
 /// A TMA box from shared memory at src (rows of 128 bytes, swizzled) into the tensor: elements outside it are
 /// not written. At once (the bulk group's waits have nothing left to wait for).
 inline void tma_store(const void* tmap, uint32_t src, const int* c, int rank) {
   emu::jitter();
   const gpu::EmuTensorMap& map = *static_cast<const gpu::EmuTensorMap*>(tmap);
-  const gpu::TmaMapShape& m = map.shape;
-  constexpr int kElem = 2;
-  if (m.rank != rank || src % 1024 != 0) {
-    fprintf(stderr, "TMA store of rank %d through a map of rank %d, source %u (1024-byte aligned?)\n", rank, m.rank,
-            src);
-    abort();
-  }
-  int64_t n = 1;
-  for (int i = 0; i < rank; ++i) n *= m.box[i];
+  const int64_t n = tma_box(map.shape, rank, src, "store");
+  unsigned char* base = static_cast<unsigned char*>(const_cast<void*>(map.base));
   std::lock_guard<std::mutex> lock(emu::g_atomic_mutex);
   for (int64_t e = 0; e < n; ++e) {
-    int64_t rest = e, off = 0;
-    bool in = true;
-    for (int i = 0; i < rank; ++i) {
-      const int64_t x = c[i] + rest % m.box[i];
-      rest /= m.box[i];
-      in = in && x >= 0 && x < (int64_t)m.dim[i];
-      off += x * (i == 0 ? kElem : (int64_t)m.stride[i - 1]);
-    }
-    if (in)
-      memcpy(static_cast<unsigned char*>(const_cast<void*>(map.base)) + off,
-             emu::g_cta.smem + swizzle128(src + (uint32_t)(e * kElem)), kElem);
+    int64_t off = 0;
+    if (tma_box_element(map.shape, c, rank, e, off))
+      memcpy(base + off, emu::g_cta.smem + swizzle128(src + (uint32_t)(e * kTmaElem)), kTmaElem);
   }
 }
 }  // namespace emu90
