@@ -15,7 +15,7 @@
 set -o pipefail
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-BUDGET=470
+BUDGET=${BUDGET:-470}
 source "$(dirname "$0")/steps.sh"
 
 build_addon 300 60
