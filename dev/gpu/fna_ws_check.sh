@@ -28,7 +28,7 @@ timeout 60 cuobjdump -sass "$NATTEN_ADDON_PATH" 2>/dev/null |
 choices_unchanged 60
 
 export NATTEN_REQUIRE_GPU=1
-step jest_ws jest 120 npx jest --ci test/cuda_fused_forward_ws.test.ts
+step jest_ws jest 240 npx jest --ci test/cuda_fused_forward_ws.test.ts
 grep -h "wgmma-ws sweep\|✕\|failures" "$OUT/jest.log" | head -20 >>"$OUT/progress.log"
 
 # The public API timing before the sanitizers: the figures matter most if time runs short.
