@@ -280,15 +280,16 @@ struct WsConsumer {
   }
 
   /// The staged O of the half at shared address `src` (origin h0: with TMA loads group-local = global) by one
-  /// TMA store per 64-column block, the Q map's box in the O map (the producer's WsProducer::box coordinates).
+  /// TMA store per 64-column block, the Q map's box in the O map (ws_box_coords, as the Q loads).
   static __device__ __forceinline__ void store_o_tma(const WsParams& prm, uint32_t src, const int (&h0)[3], uint32_t b,
                                                      int h) {
 #pragma unroll
     for (int cb = 0; cb < Tr::kColBlocks; ++cb) {
       const uint32_t from = src + uint32_t(cb) * 64u * 128u;
-      if constexpr (kDims == 1) tma_store_4d(&prm.tm_o, from, 64 * cb, h, h0[0], int(b));
-      else if constexpr (kDims == 2) tma_store_5d(&prm.tm_o, from, 64 * cb, h, h0[1], h0[0], int(b));
-      else tma_store_5d(&prm.tm_o, from, 64 * cb, h, h0[2], h0[1], int(b) * prm.p.length[0] + h0[0]);
+      int x[5];
+      ws_box_coords<kDims>(64 * cb, h, h0, b, prm.p.length[0], x);
+      if constexpr (kDims == 1) tma_store_4d(&prm.tm_o, from, x[0], x[1], x[2], x[3]);
+      else tma_store_5d(&prm.tm_o, from, x[0], x[1], x[2], x[3], x[4]);
     }
     bulk_commit();
   }

@@ -21,10 +21,23 @@
 #include <cuda_runtime.h>
 
 #include "../../common/dtype.h"
+#include "../../common/hostdevice.h"
 #include "../../common/op_args.h"
 #include "../../common/problem.h"
 
 namespace natten::fused {
+
+/// Coordinates (innermost first) of the box at group-local origin c of column block `col` and head `head` in a
+/// map of the layout above: 4 for 1-D (x[4] unused), 5 for 2-D and 3-D (3-D folds batch b into axis 0's X, of
+/// length0 per batch). Loads (WsProducer::box) and the O store (WsConsumer::store_o_tma) use the same.
+template <int Dims>
+NATTEN_HD void ws_box_coords(int col, int head, const int (&c)[3], uint32_t b, int length0, int (&x)[5]) {
+  x[0] = col;
+  x[1] = head;
+  if constexpr (Dims == 1) x[2] = c[0], x[3] = int(b), x[4] = 0;
+  else if constexpr (Dims == 2) x[2] = c[1], x[3] = c[0], x[4] = int(b);
+  else x[2] = c[2], x[3] = c[1], x[4] = int(b) * length0 + c[0];
+}
 
 /// Kernel parameters (a __grid_constant__ argument: the tensor maps must stay in the parameter space).
 struct WsParams {

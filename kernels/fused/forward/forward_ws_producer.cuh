@@ -36,9 +36,10 @@ struct WsProducer {
   /// (dilation 1: group-local = global), batch b. Coordinates as the map's dimensions (innermost first).
   static __device__ __forceinline__ void box(const CUtensorMap* map, uint32_t dst, uint32_t bar, int col, int head,
                                              const int (&c)[3], uint32_t b, int length0) {
-    if constexpr (kDims == 1) tma_load_4d(dst, map, bar, col, head, c[0], int(b));
-    else if constexpr (kDims == 2) tma_load_5d(dst, map, bar, col, head, c[1], c[0], int(b));
-    else tma_load_5d(dst, map, bar, col, head, c[2], c[1], int(b) * length0 + c[0]);
+    int x[5];
+    ws_box_coords<kDims>(col, head, c, b, length0, x);
+    if constexpr (kDims == 1) tma_load_4d(dst, map, bar, x[0], x[1], x[2], x[3]);
+    else tma_load_5d(dst, map, bar, x[0], x[1], x[2], x[3], x[4]);
   }
 
   /// The whole load sequence by one thread with TMA.
