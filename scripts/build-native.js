@@ -17,24 +17,9 @@ const path = require('path');
 const readline = require('readline');
 const { resolveArchs } = require('./cuda_archs');
 const { say, clock, progressReporter } = require('./build_progress');
+const { findNvcc } = require('./find_nvcc');
 
 const root = path.resolve(__dirname, '..');
-
-function findNvcc() {
-  const candidates = [];
-  if (process.env.CUDACXX) candidates.push(process.env.CUDACXX);
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) if (dir) candidates.push(path.join(dir, 'nvcc'));
-  if (process.env.CUDA_HOME) candidates.push(path.join(process.env.CUDA_HOME, 'bin', 'nvcc'));
-  candidates.push('/usr/local/cuda/bin/nvcc');
-  return candidates.find((c) => {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** "13.0" from `nvcc --version`, or '?'. */
 function nvccVersion(nvcc) {

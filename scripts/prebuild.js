@@ -12,6 +12,7 @@
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
+const { findNvcc } = require('./find_nvcc');
 const os = require('os');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -31,10 +32,7 @@ function run(cmd, args, o = {}) {
 
 /** CUDA major version of the nvcc the source build would use ('' without one). */
 function cudaMajor() {
-  const nvcc = [
-    '/usr/local/cuda/bin/nvcc',
-    ...(process.env.PATH || '').split(':').map((d) => path.join(d, 'nvcc')),
-  ].find((f) => fs.existsSync(f));
+  const nvcc = findNvcc();
   if (!nvcc) return '';
   const m = /release (\d+)\./.exec(spawnSync(nvcc, ['--version'], { encoding: 'utf8' }).stdout || '');
   return m ? m[1] : '';
