@@ -78,17 +78,23 @@ function sums(code: Instr[], bounds: number[]): void {
   console.log(`  total stall sum ${total}`);
 }
 
-/** The consumer main loop (the longest loop) up to its first BAR (the turn), and from there to the next BAR
- * (the hand-over): the turn is held while the products issue. */
+/** The consumer main loop (the longest innermost loop with two BAR and a HGMMA) up to its first BAR (the turn),
+ * and from there to the next BAR (the hand-over): the turn is held while the products issue. */
 function turn(code: Instr[]): void {
-  const main = loops(code)[0];
-  if (!main) return;
-  const body = range(code, main.from, main.to);
-  const bars = body.map((i, k) => (i.op === 'BAR' ? k : -1)).filter((k) => k >= 0);
-  if (bars.length < 2) {
-    console.log('  no turn (fewer than two BAR in the longest loop)');
+  const barsOf = (body: Instr[]) => body.map((i, k) => (i.op === 'BAR' ? k : -1)).filter((k) => k >= 0);
+  const main = loops(code).find((l) => {
+    const body = range(code, l.from, l.to);
+    return barsOf(body).length >= 2 && body.some((i) => i.op === 'HGMMA');
+  });
+  if (!main) {
+    console.log('  no consumer loop (an innermost loop with two BAR and a HGMMA)');
     return;
   }
+  const body = range(code, main.from, main.to);
+  const bars = barsOf(body);
+  console.log(
+    `  consumer loop ${hex(main.from)}-${hex(main.to)}: ${body.length} instructions, stall sum ${stallSum(body)}`,
+  );
   const head = body.slice(0, bars[0]);
   const held = body.slice(bars[0], bars[1] + 1);
   console.log(`  loop head to the turn: ${head.length} instructions, stall sum ${stallSum(head)}`);
