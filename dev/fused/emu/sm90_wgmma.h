@@ -16,10 +16,12 @@ inline uint64_t gmma_desc(uint32_t smem, uint32_t lead_bytes, uint32_t stride_by
   return uint64_t((smem & 0x3ffffu) >> 4) | (uint64_t(lead_bytes >> 4) << 16) | (uint64_t(stride_bytes >> 4) << 32) |
          (uint64_t(1) << 62);
 }
-/// The descriptor of the matrix `bytes` (a multiple of 16) past the one of `desc`, by one add to the whole
-/// descriptor: no carry leaves the address field while the address stays inside shared memory (under 256 KB), so a
+/// The descriptor of the matrix `bytes` (a multiple of 16) past the one of `desc`, by one add to its address
+/// field: no carry leaves the field while the address stays inside shared memory (under 256 KB), so a
 /// product's k-steps share one descriptor built per stage instead of masking and shifting each address.
-inline uint64_t gmma_desc_advance(uint64_t desc, uint32_t bytes) { return desc + (bytes >> 4); }
+inline uint64_t gmma_desc_advance(uint64_t desc, uint32_t bytes) {
+  return (desc & 0xffffffff00000000ull) | uint32_t(uint32_t(desc) + (bytes >> 4));
+}
 inline void wgmma_fence() {}
 inline void wgmma_commit() {}
 template <int N>
