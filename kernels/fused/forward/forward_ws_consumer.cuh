@@ -30,6 +30,11 @@ namespace natten::fused {
 constexpr uint32_t kWsTurnBarrier = 1;
 constexpr uint32_t kWsGroupBarrier = 3;
 
+/// v broadcast from lane 0: the same value where it already is warp-uniform, but one the compiler then knows to
+/// be, so what is built from it (the products' shared-memory descriptors) lives in uniform registers (a
+/// descriptor in ordinary registers costs an R2UR and its latency before each wgmma, with the turn held).
+__device__ __forceinline__ int warp_uniform(int v) { return __shfl_sync(0xffffffffu, v, 0); }
+
 template <class Tr, class Tag, int DT>
 struct WsConsumer {
   using Ring = WsRing<Tr>;
@@ -40,12 +45,8 @@ struct WsConsumer {
   static constexpr int kSteps = kKV / 16;  // k-steps of P V
   static constexpr int kChunks = Tr::kChunks;
 
-  /// The ring stage of tile t broadcast from lane 0: the same value, but one the compiler knows to be
-  /// warp-uniform, so the products' shared-memory descriptors are built in uniform registers (a descriptor in
-  /// ordinary registers costs an R2UR and its latency before each wgmma, with the turn held).
-  static __device__ __forceinline__ int stage_of(const Ring& ring, int t) {
-    return __shfl_sync(0xffffffffu, ring.stage(t), 0);
-  }
+  /// The ring stage of tile t, known to the compiler as warp-uniform (warp_uniform).
+  static __device__ __forceinline__ int stage_of(const Ring& ring, int t) { return warp_uniform(ring.stage(t)); }
 
   /// Issues S = Q K^T (K-major Q and K, 128-byte swizzle: k-step kk is 32 bytes into column block kk / 4).
   static __device__ __forceinline__ void issue_qk(float (&s)[kBlocks * 4], uint32_t q, uint32_t k) {

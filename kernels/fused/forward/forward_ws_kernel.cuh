@@ -68,9 +68,8 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
     if (planner) WsPlanner<Tr>::finish(ring, ws_smem, tid & 31);
   } else {
     regs_inc<Tr::kConsumerRegs>();
-    // Broadcast from lane 0: the compiler then knows w to be warp-uniform, and so the Q half's descriptors.
-    const int w = __shfl_sync(0xffffffffu, (tid >> 7) - 1, 0);
-    bool turns = false;  // the turn barriers are in use
+    const int w = warp_uniform((tid >> 7) - 1);  // and so the Q half's descriptors
+    bool turns = false;                          // the turn barriers are in use
     for (;;) {
       const WsPlan<Tr>& plan = *reinterpret_cast<const WsPlan<Tr>*>(ws_smem + ring.plan_offset());
       mbar_wait(ring.plan_full(), ring.q_parity());
