@@ -10,23 +10,16 @@
 //   NATTEN_BUILD_DIR       build folder (default build/); lib/native.ts finds build/Release/natten.node
 //   NATTEN_BUILD_VERBOSE=1 stream the compiler output instead of progress lines
 'use strict';
-const { spawn, spawnSync } = require('child_process');
+const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const readline = require('readline');
 const { resolveArchs } = require('./cuda_archs');
 const { say, clock, progressReporter } = require('./build_progress');
-const { findNvcc } = require('./find_nvcc');
+const { findNvcc, nvccRelease } = require('./find_nvcc');
 
 const root = path.resolve(__dirname, '..');
-
-/** "13.0" from `nvcc --version`, or '?'. */
-function nvccVersion(nvcc) {
-  const r = spawnSync(nvcc, ['--version'], { encoding: 'utf8' });
-  const m = /release (\d+\.\d+)/.exec(r.stdout || '');
-  return m ? m[1] : '?';
-}
 
 function fail(message, code = 1) {
   say(message);
@@ -92,7 +85,7 @@ async function main() {
   const s = settings();
   const started = Date.now();
   const what = s.nvcc
-    ? `the CUDA addon: nvcc ${nvccVersion(s.nvcc)} (${s.nvcc}), architectures ${s.archs.replace(/;/g, ',')}`
+    ? `the CUDA addon: nvcc ${nvccRelease(s.nvcc) ?? '?'} (${s.nvcc}), architectures ${s.archs.replace(/;/g, ',')}`
     : `the CPU-only addon (${process.env.NATTEN_CUDA === '0' ? 'NATTEN_CUDA=0' : 'no nvcc found'})`;
   say(`building ${what}; CPU SIMD levels ${s.levels.join(',')}; ${s.jobs} jobs; in ${s.buildDir}`);
   // Beside the build folder, not in it: a clean build empties the folder.

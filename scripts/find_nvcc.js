@@ -2,6 +2,7 @@
 // The nvcc a source build uses: $CUDACXX, then the first on PATH, then $CUDA_HOME/bin, then /usr/local/cuda/bin.
 // Shared by the native build (build-native.js), the prebuilt packages (prebuild.js) and the dev tools that
 // compile kernels (dev/sass).
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
@@ -22,4 +23,11 @@ function findNvcc() {
   });
 }
 
-module.exports = { findNvcc };
+/** Its release, e.g. "13.0", from `nvcc --version`; undefined when that cannot be read. */
+function nvccRelease(nvcc) {
+  const r = spawnSync(nvcc, ['--version'], { encoding: 'utf8' });
+  const m = /release (\d+\.\d+)/.exec(r.stdout || '');
+  return m ? m[1] : undefined;
+}
+
+module.exports = { findNvcc, nvccRelease };

@@ -12,7 +12,7 @@
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
-const { findNvcc } = require('./find_nvcc');
+const { findNvcc, nvccRelease } = require('./find_nvcc');
 const os = require('os');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -33,9 +33,8 @@ function run(cmd, args, o = {}) {
 /** CUDA major version of the nvcc the source build would use ('' without one). */
 function cudaMajor() {
   const nvcc = findNvcc();
-  if (!nvcc) return '';
-  const m = /release (\d+)\./.exec(spawnSync(nvcc, ['--version'], { encoding: 'utf8' }).stdout || '');
-  return m ? m[1] : '';
+  const release = nvcc ? nvccRelease(nvcc) : undefined;
+  return release ? release.split('.')[0] : '';
 }
 
 /** The flavours to make here: [{flavour: '' | 'cudaNN', env}]. */

@@ -3,7 +3,8 @@
 // NATTEN_FORWARD_WGMMA_CONFIGS_*D, arch 90) or sm_90a warp-specialised 'wgmma-ws' (forward_ws_kernel.cuh,
 // NATTEN_FORWARD_WS_CONFIGS_*D, arch 91: TMA loads, or the cp.async fallback on dilated problems), on random
 // small problems (1/2/3-D, dilation, stride, causal, GQA, extra keys, Dv != D, negative scales, fp16/bf16;
-// windows wider than a Q tile plus a KV tile, for the unmasked path) against an fp64 reference: O within
+// windows wider than a Q tile plus a KV tile, for the unmasked path; every other case with one key in 16 scaled by
+// 8, so row maxima jump mid-walk) against an fp64 reference: O within
 // tolerance, LSE within 1e-3, and output rows the kernel must write all written (outputs start poisoned).
 // Build with emu_build.sh.
 // mma-union: the 2-D window-union kernel (forward_union_kernel.cuh, NATTEN_FORWARD_UNION_CONFIGS_2D) on
@@ -132,12 +133,28 @@ static std::string shape(const int* t, int dims) {
   return s;
 }
 
+/// Scales one in 16 rows of `b` (rows of `len` elements) by 8.
+static void spike(Buf& b, int64_t len, bool bf, std::mt19937_64& rng) {
+  const DType dt = bf ? DType::BFloat16 : DType::Float16;
+  for (size_t row = 0; row * len < b.x.size(); ++row) {
+    if (rng() % 16 != 0) continue;
+    for (size_t i = row * len; i < (row + 1) * len; ++i) {
+      store_element(&b.h[i], dt, 0, b.x[i] * 8.0);
+      b.x[i] = load_element(&b.h[i], dt, 0);
+    }
+  }
+}
+
 static bool check(const NaProblem& p, bool bf, const FwdConfig& cfg, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const int64_t N = p.tokens(), B = p.batch, H = p.heads, Hk = p.heads_kv, D = p.head_dim, Dv = p.head_dim_v,
                 E = p.n_extra;
-  const Buf q = rnd(B * N * H * D, bf, rng, 1), k = rnd(B * N * Hk * D, bf, rng, 1),
-            v = rnd(B * N * Hk * Dv, bf, rng, 1);
+  const Buf q = rnd(B * N * H * D, bf, rng, 1), v = rnd(B * N * Hk * Dv, bf, rng, 1);
+  // Every other case has spiked keys (one in 16 scaled by 8): a row's max then jumps by several units of log2
+  // mid-walk, so the online softmax's rescale of O runs on large factors, not only on the small steps of
+  // random scores.
+  Buf k = rnd(B * N * Hk * D, bf, rng, 1);
+  if (seed & 1) spike(k, D, bf, rng);
   const Buf ek = rnd(B * E * Hk * D, bf, rng, 1), ev = rnd(B * E * Hk * Dv, bf, rng, 1);
   std::vector<std::vector<int64_t>> win(N);
   for (int64_t i = 0; i < N; ++i) win[i] = window_keys(p, i);

@@ -30,6 +30,11 @@ namespace natten::fused {
 constexpr uint32_t kWsTurnBarrier = 1;
 constexpr uint32_t kWsGroupBarrier = 3;
 
+/// v broadcast from lane 0: the same value where it already is warp-uniform, but one the compiler then knows to
+/// be, so what is built from it (the products' shared-memory descriptors) lives in uniform registers (a
+/// descriptor in ordinary registers costs an R2UR and its latency before each wgmma, with the turn held).
+__device__ __forceinline__ int warp_uniform(int v) { return __shfl_sync(0xffffffffu, v, 0); }
+
 template <class Tr, class Tag, int DT>
 struct WsConsumer {
   using Ring = WsRing<Tr>;
@@ -39,6 +44,9 @@ struct WsConsumer {
   static constexpr int kBlocks = kKV / 8;  // n8 blocks of S
   static constexpr int kSteps = kKV / 16;  // k-steps of P V
   static constexpr int kChunks = Tr::kChunks;
+
+  /// The ring stage of tile t, known to the compiler as warp-uniform (warp_uniform).
+  static __device__ __forceinline__ int stage_of(const Ring& ring, int t) { return warp_uniform(ring.stage(t)); }
 
   /// Issues S = Q K^T (K-major Q and K, 128-byte swizzle: k-step kk is 32 bytes into column block kk / 4).
   static __device__ __forceinline__ void issue_qk(float (&s)[kBlocks * 4], uint32_t q, uint32_t k) {
@@ -249,7 +257,7 @@ struct WsConsumer {
       pos = 0;
       // First tile: S only (O is up to date).
       {
-        const int s0 = ring.stage(t0);
+        const int s0 = stage_of(ring, t0);
         mbar_wait(ring.k_full(s0), ring.parity(t0));
         if (!tma) fence_proxy_async();
         float sc[kBlocks * 4];
@@ -268,7 +276,7 @@ struct WsConsumer {
         pack_p(sc);
       }
       for (int t = t0 + 1; t < n; ++t) {
-        const int s = ring.stage(t), sp = ring.stage(t - 1);
+        const int s = stage_of(ring, t), sp = stage_of(ring, t - 1);
         // Both operands before the turn: no branch between the products of one turn.
         mbar_wait(ring.k_full(s), ring.parity(t));
         mbar_wait(ring.v_full(sp), ring.parity(t - 1));
@@ -295,7 +303,7 @@ struct WsConsumer {
       }
       // The segment's last P V.
       {
-        const int sl = ring.stage(n - 1);
+        const int sl = stage_of(ring, n - 1);
         mbar_wait(ring.v_full(sl), ring.parity(n - 1));
         if (!tma) fence_proxy_async();
         named_sync<256>(my_turn);

@@ -68,8 +68,8 @@ __global__ void __launch_bounds__(WsTraits<QTile, KVTile, DT, Stages>::kThreads,
     if (planner) WsPlanner<Tr>::finish(ring, ws_smem, tid & 31);
   } else {
     regs_inc<Tr::kConsumerRegs>();
-    const int w = (tid >> 7) - 1;
-    bool turns = false;  // the turn barriers are in use
+    const int w = warp_uniform((tid >> 7) - 1);  // and so the Q half's descriptors
+    bool turns = false;                          // the turn barriers are in use
     for (;;) {
       const WsPlan<Tr>& plan = *reinterpret_cast<const WsPlan<Tr>*>(ws_smem + ring.plan_offset());
       mbar_wait(ring.plan_full(), ring.q_parity());
