@@ -110,6 +110,51 @@ struct WsConsumer {
     }
   }
 
+  /// Window tiles [first, end) of half `half` (those whose axis-0 rows meet its windows: one contiguous run of
+  /// the row-major walk; a half past the group's end takes the first row, its rows are never stored).
+  static __device__ __forceinline__ void live_tiles(const WsWalk<Tr>& walk, const WsPlan<Tr>& plan, int half,
+                                                    int& first, int& end) {
+    const int f = half * QHalf::ext(0);
+    const int l = min(walk.q0[0] + f + QHalf::ext(0), walk.ax[0].lg) - 1 - walk.q0[0];
+    const int r0 = walk.kv_ext(0), per_row = walk.n_kv[1] * walk.n_kv[2];
+    const int lo = plan.window(0, f).start - walk.kv_lo[0], hi = plan.window(0, l < f ? f : l).end - walk.kv_lo[0];
+    int a0 = max(0, lo / r0), a1 = min(walk.n_kv[0], ceil_div(max(hi, 0), r0));
+    if (a1 <= a0) a0 = 0, a1 = 1;
+    first = a0 * per_row;
+    end = a1 * per_row;
+  }
+
+  /// The turns of half w's window segment. Each half takes a turn on every window tile in [s, e) (dead ones
+  /// with no product) and none on the others, with e - s the same for both halves (their hand-overs
+  /// alternate, so their turn counts must match) and s as close to its first live tile as lets the halves'
+  /// tiles at any turn be at most kStages - 2 apart: further apart, the half ahead would wait for a stage that
+  /// the other frees only at its next turn. A turn on every dead tile (both halves always on the same tile)
+  /// made a half idle through the other's first tiles (3-D planes: two tiles per item at each end). e may pass
+  /// the last window tile: the turns past it have no tile.
+  struct WsTurnPlan {
+    int first, end;  // live window tiles
+    int s, e;        // window tiles with a turn
+  };
+  static __device__ __forceinline__ WsTurnPlan turn_plan(const WsWalk<Tr>& walk, const WsPlan<Tr>& plan, int w) {
+    WsTurnPlan tp;
+    int other_first, other_end;
+    live_tiles(walk, plan, w, tp.first, tp.end);
+    live_tiles(walk, plan, 1 - w, other_first, other_end);
+    const int slack = Tr::kStages - 2, start = min(tp.first, other_first);
+    tp.s = min(tp.first, start + slack);
+    const int other_s = min(other_first, start + slack);
+    tp.e = tp.s + max(tp.end - tp.s, other_end - other_s);
+    return tp;
+  }
+
+  /// Turns without a product or a tile.
+  static __device__ __forceinline__ void empty_turns(int turns, uint32_t my_turn, uint32_t other_turn) {
+    for (; turns > 0; --turns) {
+      named_sync<256>(my_turn);
+      named_arrive<256>(other_turn);
+    }
+  }
+
   /// The current work item from its plan (forward_ws_plan.cuh); returns the item's KV tile count. The item's
   /// walk, batch and head are read up front: the plan buffer may be refilled once the Q buffer is released at
   /// the end.
@@ -175,35 +220,40 @@ struct WsConsumer {
 
     // The half computes two runs of consecutive tiles ("segments"): the window tiles whose axis-0 rows meet its
     // windows (the halves split axis 0; a contiguous range of the row-major walk), then the additional-key
-    // tiles. Every other ("dead") tile is waited for, freed and takes its turn with no product. Each segment is
-    // one pipeline with a product on every tile (a wgmma under a branch is serialised by the compiler) and
-    // takes one turn more than its tiles, so both halves run the same number of segments (two exactly when
-    // there are additional keys) to keep their turns paired.
-    const int per_row = walk.n_kv[1] * walk.n_kv[2];  // window tiles per axis-0 tile row
-    const int r0 = walk.kv_ext(0), lo = mask.first[0].start - walk.kv_lo[0], hi = mask.last[0].end - walk.kv_lo[0];
-    int a0 = max(0, lo / r0), a1 = min(walk.n_kv[0], ceil_div(max(hi, 0), r0));
-    if (a1 <= a0) a0 = 0, a1 = 1;  // a half past the group's end: any tile (its rows are never stored)
-    const int win_first = a0 * per_row, win_end = a1 * per_row;
+    // tiles. Every other ("dead") tile is waited for and freed with no product. Each segment is one pipeline
+    // with a product on every tile (a wgmma under a branch is serialised by the compiler) and takes one turn
+    // more than its tiles; turns without a product pair the halves' turns (WsTurnPlan).
+    const WsTurnPlan tp = turn_plan(walk, plan, w);
     int next = 0;  // first tile this warpgroup has not taken
-    auto dead_until = [&](int t) {
+    // Dead tiles up to t, those in [turn_lo, turn_hi) each with a turn.
+    auto dead_until = [&](int t, int turn_lo, int turn_hi) {
       for (; next < t; ++next) {
         const int sd = ring.stage(next);
         mbar_wait(ring.k_full(sd), ring.parity(next));
         release(ring.k_empty(sd), lane);
         mbar_wait(ring.v_full(sd), ring.parity(next));
         release(ring.v_empty(sd), lane);
-        named_sync<256>(my_turn);
-        named_arrive<256>(other_turn);
+        if (next >= turn_lo && next < turn_hi) {
+          named_sync<256>(my_turn);
+          named_arrive<256>(other_turn);
+        }
       }
+    };
+    // The window segment's dead tiles after its live ones, then its turns past the last window tile.
+    auto window_tail = [&]() {
+      dead_until(walk.n_window_tiles, tp.end, tp.e);
+      empty_turns(tp.e - walk.n_window_tiles, my_turn, other_turn);
     };
     const int n_segments = walk.n_tiles > walk.n_window_tiles ? 2 : 1;
     for (int g = 0; g < n_segments; ++g) {
-      const int t0 = g == 0 ? win_first : walk.n_window_tiles;
-      const int n = g == 0 ? win_end : walk.n_tiles;
-      dead_until(t0);
+      const int t0 = g == 0 ? tp.first : walk.n_window_tiles;
+      const int n = g == 0 ? tp.end : walk.n_tiles;
+      if (g == 0) dead_until(t0, tp.s, t0);
+      else window_tail();
       // The segment's first window tile starts an axis-0 tile row: origin (row a0, kv_lo on the other axes),
       // the first place of its plane.
-      ko[0] = walk.kv_lo[0] + a0 * r0, ko[1] = walk.kv_lo[1], ko[2] = walk.kv_lo[2];
+      ko[0] = walk.kv_lo[0] + tp.first / (walk.n_kv[1] * walk.n_kv[2]) * walk.kv_ext(0), ko[1] = walk.kv_lo[1],
+      ko[2] = walk.kv_lo[2];
       pos = 0;
       // First tile: S only (O is up to date).
       {
@@ -267,7 +317,7 @@ struct WsConsumer {
       }
       next = n;
     }
-    dead_until(walk.n_tiles);
+    if (n_segments == 1) window_tail();
     epilogue(prm, walk, sm, o, q, q_ptr, h0, warp, lane, ct, w, b, h);
     // The Q buffer is free once every thread of the warpgroup has read its staged O (generic proxy; the next
     // item's Q lands there through TMA, the async proxy).
