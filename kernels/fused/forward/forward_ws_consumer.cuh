@@ -250,10 +250,10 @@ struct WsConsumer {
       const int n = g == 0 ? tp.end : walk.n_tiles;
       if (g == 0) dead_until(t0, tp.s, t0);
       else window_tail();
-      // The segment's first window tile starts an axis-0 tile row: origin (row a0, kv_lo on the other axes),
-      // the first place of its plane.
-      ko[0] = walk.kv_lo[0] + tp.first / (walk.n_kv[1] * walk.n_kv[2]) * walk.kv_ext(0), ko[1] = walk.kv_lo[1],
-      ko[2] = walk.kv_lo[2];
+      // The segment's first window tile starts an axis-0 tile row (that of tp.first): its origin, at kv_lo on the
+      // other axes, the first place of its plane.
+      const int row0 = tp.first / (walk.n_kv[1] * walk.n_kv[2]);
+      ko[0] = walk.kv_lo[0] + row0 * walk.kv_ext(0), ko[1] = walk.kv_lo[1], ko[2] = walk.kv_lo[2];
       pos = 0;
       // First tile: S only (O is up to date).
       {
