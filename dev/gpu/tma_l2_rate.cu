@@ -9,7 +9,8 @@
 //          in turn;
 //   linear 128 consecutive rows of 128 bytes of the same buffer (16 KB contiguous), for comparison.
 // The buffer (32 MB) fits in L2 (50 MB): a warm-up pass loads it, the timed pass reads L2.
-//   nvcc -O3 -arch=sm_90a -std=c++17 -I. -o /tmp/tma_l2_rate dev/gpu/tma_l2_rate.cu && /tmp/tma_l2_rate
+//   nvcc -O3 -arch=sm_90a -std=c++17 -I. -o /tmp/tma_l2_rate dev/gpu/tma_l2_rate.cu kernels/runtime/tma_map.cu &&
+//   /tmp/tma_l2_rate
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -17,8 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "kernels/runtime/driver_entry.h"
 #include "kernels/runtime/sm90_ws.h"
+#include "kernels/runtime/tma_map.h"
 
 using namespace natten::fused;
 
@@ -31,17 +32,6 @@ static void check(cudaError_t e, const char* what) {
     std::exit(1);
   }
 }
-static void check_cu(CUresult r, const char* what) {
-  if (r != CUDA_SUCCESS) {
-    std::fprintf(stderr, "%s: CUresult %d\n", what, int(r));
-    std::exit(1);
-  }
-}
-/// The driver's cuTensorMapEncodeTiled through the runtime (as kernels/runtime/tma_map.cu: no libcuda link).
-using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
-                                 const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
-                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-
 __device__ __forceinline__ uint32_t mix(uint32_t x) {
   x ^= x >> 16;
   x *= 0x7feb352du;
@@ -51,7 +41,7 @@ __device__ __forceinline__ uint32_t mix(uint32_t x) {
 }
 
 /// Thread 0 of each CTA copies `iters` boxes through a ring of `stages` buffers; the others only wait at the end.
-/// plane: the 5-D map of 1x8x16-token boxes; else the 2-D map of 128 contiguous rows.
+/// plane: the 5-D map of 1x8x16-token boxes; else the 4-D map of 128 contiguous rows.
 __global__ void __launch_bounds__(128, 1)
     copy_boxes(const __grid_constant__ CUtensorMap map, int plane, int stages, int iters, int rows, unsigned* sink) {
   extern __shared__ __align__(1024) uint8_t smem[];
@@ -73,7 +63,7 @@ __global__ void __launch_bounds__(128, 1)
         tma_load_5d(base + uint32_t(s) * kBoxBytes, &map, bar, 0, head, int(r % 17u), int((r >> 8) % 25u),
                     int((r >> 16) % 16u));
       } else {
-        tma_load_4d(base + uint32_t(s) * kBoxBytes, &map, bar, 0, int(r % uint32_t(rows - 128)), 0, 0);
+        tma_load_4d(base + uint32_t(s) * kBoxBytes, &map, bar, 0, 0, int(r % uint32_t(rows - 128)), 0);
       }
     }
     for (int i = iters - stages; i < iters; ++i) mbar_wait(bars + 8u * (i % stages), uint32_t((i / stages) & 1));
@@ -98,32 +88,25 @@ int main() {
   check(cudaMemset(buf, 0x3c, bytes), "cudaMemset");
   check(cudaMalloc(&sink, sizeof(unsigned) * 4 * sms), "cudaMalloc sink");
 
-  // The kernel's K map of the 3-D problem: dims innermost first (D, H, Z, Y, X), box (64, 1, 16, 8, 1).
-  const auto encode = reinterpret_cast<EncodeTiled>(natten::gpu::driver_entry("cuTensorMapEncodeTiled", 12000));
-  if (encode == nullptr) {
-    std::fprintf(stderr, "the driver has no cuTensorMapEncodeTiled\n");
-    return 1;
-  }
+  // The maps as the kernel encodes them (kernels/runtime/tma_map.cu): the 3-D problem's K map with its 1x8x16
+  // box (5-D: D, H, Z, Y, X), and the same buffer as a 1-D tensor of one head with 128-row boxes (4-D).
   CUtensorMap plane_map{}, linear_map{};
-  {
-    const cuuint64_t dims[5] = {cuuint64_t(d), kHeads, cuuint64_t(l2), cuuint64_t(l1), cuuint64_t(l0)};
-    const cuuint64_t strides[4] = {cuuint64_t(d * 2), cuuint64_t(kHeads * d * 2), cuuint64_t(l2 * kHeads * d * 2),
-                                   cuuint64_t(l1 * l2 * kHeads * d * 2)};
-    const cuuint32_t box[5] = {64, 1, 16, 8, 1}, estr[5] = {1, 1, 1, 1, 1};
-    check_cu(encode(&plane_map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 5, buf, dims, strides, box, estr,
-                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-             "encode plane map");
-  }
   const int rows = int(elems / d);
   {
-    const cuuint64_t dims[4] = {cuuint64_t(d), cuuint64_t(rows), 1, 1};
-    const cuuint64_t strides[3] = {cuuint64_t(d * 2), cuuint64_t(bytes), cuuint64_t(bytes)};
-    const cuuint32_t box[4] = {64, 128, 1, 1}, estr[4] = {1, 1, 1, 1};
-    check_cu(encode(&linear_map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, buf, dims, strides, box, estr,
-                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-             "encode linear map");
+    const int64_t extent[3] = {l0, l1, l2};
+    const int box[3] = {1, 8, 16};
+    if (!natten::gpu::encode_tma_map(plane_map, natten::DType::BFloat16, buf, d, kHeads, 3, extent, 1, box)) {
+      std::fprintf(stderr, "encode plane map failed (no driver encoder?)\n");
+      return 1;
+    }
+  }
+  {
+    const int64_t extent[1] = {rows};
+    const int box[1] = {128};
+    if (!natten::gpu::encode_tma_map(linear_map, natten::DType::BFloat16, buf, d, 1, 1, extent, 1, box)) {
+      std::fprintf(stderr, "encode linear map failed\n");
+      return 1;
+    }
   }
 
   cudaEvent_t t0, t1;
