@@ -1,5 +1,6 @@
 /** Wall-clock timing of queued ops: enqueue, wait for the device queue to drain, repeat; report the median. */
 import * as natten from '../lib';
+import { median } from './median';
 
 /** Median and spread of a set of timings, in milliseconds. */
 export interface Timing {
@@ -9,12 +10,8 @@ export interface Timing {
   runs: number;
 }
 
-/** Median of numbers. */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+/** Median of numbers (bench/median.ts), for the scripts that import it from here. */
+export { median };
 
 /**
  * Times `op` (which enqueues work on `device` and returns the tensors to free afterwards): `warmup`

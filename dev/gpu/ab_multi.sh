@@ -12,7 +12,7 @@
 #                                                 (RUNS medians of 5-launch batches, default 15) on FWD_SPECS
 # Optional per variant: SASS_RE (a regular expression on kernel names) writes each build's SASS of the matching
 # kernels to $OUT/NAME.sass.xz. $OUT gets progress.log, setup.log, time.log (lines "NAME | problem | spec |
-# ms | TF/s") and summary.txt (dev/gpu/ab_summary.js). A variant whose build fails is reported and left out of
+# ms | TF/s") and summary.txt (dev/gpu/ab_summary.ts). A variant whose build fails is reported and left out of
 # the timing.
 set -o pipefail
 mode=$1
@@ -79,5 +79,5 @@ for r in $(seq "$rounds"); do
   done
 done
 grep "|" "$OUT/time.log" | sort >>"$OUT/progress.log"
-node dev/gpu/ab_summary.js "$OUT/time.log" >"$OUT/summary.txt"  # medians over the rounds, change against base
+node dist/dev/gpu/ab_summary.js "$OUT/time.log" >"$OUT/summary.txt"  # medians over the rounds, change against base
 progress done
