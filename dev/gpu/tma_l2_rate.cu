@@ -1,6 +1,7 @@
 // How many bytes per second TMA tensor copies move from L2 into shared memory on one card, with the boxes the
-// 'wgmma-ws' forward loads: the question is whether the 3-D kernel (1.6 GB of K/V tiles in 0.286 ms, 5.6 TB/s,
-// bench/NOTES.md) is near what the card can move, in which case only fewer bytes per query make it faster.
+// 'wgmma-ws' forward loads: the question is whether the 3-D kernel (0.87 GB of Q, K/V tiles and O in 0.286 ms,
+// 3.0 TB/s, bench/NOTES.md) is near what the card can move, in which case only fewer bytes per query make it
+// faster (it is not: about half).
 // One thread per CTA keeps `stages` boxes of 16 KB in flight (a ring of mbarriers, as the kernel's producer),
 // so the figure is the copy engines' and L2's rate, not a latency. Boxes:
 //   plane  1 x 8 x 16 tokens x 64 columns of a [1, 16, 32, 32, H 16, D 64] bf16 tensor (the 3-D benchmark
