@@ -23,7 +23,9 @@ function readRounds(file: string): Rounds {
     const key = `${problem} | ${spec}`;
     const builds = rounds.get(key) ?? new Map<string, number[]>();
     rounds.set(key, builds);
-    builds.set(build, [...(builds.get(build) ?? []), parseFloat(parts[3])]);
+    const ms = builds.get(build) ?? [];
+    builds.set(build, ms);
+    ms.push(parseFloat(parts[3]));
   }
   return rounds;
 }
